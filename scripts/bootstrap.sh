@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs whatever the project needs and is missing; a second run is a no-op in seconds.
+# Everything lands in .venv/ and node_modules/ of this checkout, except OS server packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.12 python3.13 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PY=$cand; break
+    fi
+  done
+fi
+[ -n "$PY" ] || { echo "bootstrap: Python 3.11+ is required" >&2; exit 1; }
+
+stamp=.venv/.installed-$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored" >&2)
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2> >(grep -v "is ignored" >&2)
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: please install the OS package(s): $*" >&2; exit 1
+  fi
+  if [ ! -f /tmp/.prism-apt-updated ]; then apt-get update -qq && touch /tmp/.prism-apt-updated; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || apt_install postgresql
+
+if [ -f package.json ]; then
+  command -v node >/dev/null 2>&1 || apt_install nodejs npm
+  lock=node_modules/.installed-$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  if [ ! -f "$lock" ]; then
+    npm install --no-audit --no-fund --loglevel=error >/dev/null
+    rm -f node_modules/.installed-*; touch "$lock"
+  fi
+fi

@@ -1,0 +1,35 @@
+"""Every X-Prism-* header name, defined once for both tiers."""
+
+from typing import Final
+
+# Request headers a client may send.
+MODE: Final = "X-Prism-Mode"
+MODEL_PREFER: Final = "X-Prism-Model-Prefer"
+TAGS: Final = "X-Prism-Tags"
+SESSION: Final = "X-Prism-Session"
+CACHE: Final = "X-Prism-Cache"
+CACHE_TTL: Final = "X-Prism-Cache-TTL"
+CACHE_THRESHOLD: Final = "X-Prism-Cache-Threshold"
+CACHE_VERSION: Final = "X-Prism-Cache-Version"
+AUTO_CACHE: Final = "X-Prism-Auto-Cache"
+
+# Response headers: the per-request receipt.
+REQUEST_ID: Final = "X-Prism-Request-Id"
+MODEL: Final = "X-Prism-Model"
+PROVIDER: Final = "X-Prism-Provider"
+TASK_TYPE: Final = "X-Prism-Task-Type"
+TASK_CONFIDENCE: Final = "X-Prism-Task-Confidence"
+ROUTE_REASON: Final = "X-Prism-Route-Reason"
+COST_CENTS: Final = "X-Prism-Cost-Cents"
+NATIVE_CACHE_SAVED_CENTS: Final = "X-Prism-Native-Cache-Saved-Cents"
+CACHE_STATUS: Final = "X-Prism-Cache-Status"
+CACHE_SAVED_CENTS: Final = "X-Prism-Cache-Saved-Cents"
+CACHE_SIMILARITY: Final = "X-Prism-Cache-Similarity"
+FEEDBACK_ID: Final = "X-Prism-Feedback-Id"
+USAGE_REPORTED: Final = "X-Prism-Usage-Reported"
+
+RESPONSE_HEADERS: Final = (
+    REQUEST_ID, MODEL, PROVIDER, TASK_TYPE, TASK_CONFIDENCE, ROUTE_REASON, COST_CENTS,
+    NATIVE_CACHE_SAVED_CENTS, CACHE_STATUS, CACHE_SAVED_CENTS, CACHE_SIMILARITY, FEEDBACK_ID,
+    USAGE_REPORTED,
+)

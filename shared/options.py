@@ -1,0 +1,93 @@
+"""Parsing the per-request X-Prism-* control headers, identically at the edge and the origin.
+
+Out-of-range or unknown values are a client mistake, so they raise InvalidRequest with the
+header named, rather than being silently replaced by a default the client didn't choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared import headers as H
+from shared.errors import InvalidRequest
+from shared.tags import parse_tags
+from shared.text import clean
+
+MODES = ("eco", "balanced", "sport")
+DEFAULT_MODE = "balanced"
+CACHE_DIRECTIVES = ("default", "no-cache", "no-store")
+DEFAULT_TTL_S = 3600
+MIN_TTL_S, MAX_TTL_S = 60, 30 * 24 * 3600
+DEFAULT_THRESHOLD = 0.95
+MIN_THRESHOLD, MAX_THRESHOLD = 0.80, 0.99
+MAX_SESSION_LENGTH = 128
+MAX_VERSION_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    mode: str = DEFAULT_MODE
+    model_prefer: str | None = None
+    session_id: str | None = None
+    tags: dict[str, str] | None = None
+    cache: str = "default"
+    cache_ttl_s: int = DEFAULT_TTL_S
+    cache_threshold: float = DEFAULT_THRESHOLD
+    cache_version: str | None = None
+    auto_cache: bool = False
+
+    @property
+    def cache_lookup(self) -> bool:
+        return self.cache == "default"
+
+    @property
+    def cache_store(self) -> bool:
+        return self.cache != "no-store"
+
+
+def parse_options(headers: Mapping[str, str]) -> RequestOptions:
+    """Options from request headers; `headers` must look names up case-insensitively."""
+    return RequestOptions(
+        mode=_choice(headers.get(H.MODE), MODES, DEFAULT_MODE, H.MODE),
+        model_prefer=_short(headers.get(H.MODEL_PREFER), 200),
+        session_id=_short(headers.get(H.SESSION), MAX_SESSION_LENGTH),
+        tags=parse_tags(headers.get(H.TAGS)),
+        cache=_choice(headers.get(H.CACHE), CACHE_DIRECTIVES, "default", H.CACHE),
+        cache_ttl_s=int(_number(headers.get(H.CACHE_TTL), DEFAULT_TTL_S, MIN_TTL_S, MAX_TTL_S,
+                                H.CACHE_TTL, integer=True)),
+        cache_threshold=_number(headers.get(H.CACHE_THRESHOLD), DEFAULT_THRESHOLD,
+                                MIN_THRESHOLD, MAX_THRESHOLD, H.CACHE_THRESHOLD),
+        cache_version=_short(headers.get(H.CACHE_VERSION), MAX_VERSION_LENGTH),
+        auto_cache=_choice(headers.get(H.AUTO_CACHE), ("on", "off"), "off", H.AUTO_CACHE) == "on",
+    )
+
+
+def _choice(raw: str | None, allowed: tuple[str, ...], default: str, name: str) -> str:
+    value = clean(raw or "").lower()
+    if not value:
+        return default
+    if value not in allowed:
+        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}; got {value[:40]!r}.",
+                             code="invalid_header", param=name)
+    return value
+
+
+def _short(raw: str | None, limit: int) -> str | None:
+    value = clean(raw or "")[:limit].strip()
+    return value or None
+
+
+def _number(raw: str | None, default: float, low: float, high: float, name: str,
+            integer: bool = False) -> float:
+    text = clean(raw or "")
+    if not text:
+        return default
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be a number from {low:g} to {high:g}; got {text[:40]!r}.",
+                             code="invalid_header", param=name)
+    return value

@@ -1,0 +1,140 @@
+"""The one definition of a usage_logs row, and the one builder both tiers use to make it.
+
+Every request gets exactly one row. The origin writes rows for what it answered (and for
+errors), the edge writes rows only for the cache hits it served; both call these builders,
+so the same request produces the same row whichever tier wrote it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from shared.options import RequestOptions
+from shared.pricing import ZERO, Cost, TokenUsage, format_cents
+
+CACHE_PROVIDER = "cache"  # sentinel provider of a row answered from Prism's cache
+CACHE_TASK_TYPE = "cache"  # sentinel task type: no routing happened
+CACHE_STATUSES = ("miss", "hit-exact", "hit-semantic", "hit-exact-edge", "hit-semantic-edge",
+                  "bypass")
+COLUMNS = (
+    "request_id", "org_id", "project_id", "api_key_id", "mode", "task_type", "model_used",
+    "provider", "tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write",
+    "cost_provider_cents", "cost_total_cents", "latency_ms", "was_streaming", "success",
+    "error_code", "usage_reported", "session_id", "cache_status", "cache_saved_cents",
+    "native_cache_saved_cents", "request_tags",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the request, as resolved from their API key."""
+
+    org_id: str
+    project_id: str
+    api_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    request_id: str
+    org_id: str
+    project_id: str
+    api_key_id: str | None
+    mode: str
+    task_type: str
+    model_used: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+    tokens_cache_read: int
+    tokens_cache_write: int
+    cost_provider_cents: Decimal
+    cost_total_cents: Decimal
+    latency_ms: int
+    was_streaming: bool
+    success: bool
+    error_code: str | None
+    usage_reported: bool
+    session_id: str | None
+    cache_status: str
+    cache_saved_cents: Decimal
+    native_cache_saved_cents: Decimal
+    request_tags: dict[str, str] | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as PostgREST takes it; money as decimal strings so nothing rounds."""
+        row = asdict(self)
+        for key, value in row.items():
+            if isinstance(value, Decimal):
+                row[key] = format_cents(value)
+        return row
+
+
+def new_request_id() -> str:
+    """Time-ordered, unique id: sortable in logs, and the idempotency key of the row."""
+    return f"req_{time.time_ns() // 1_000_000:013x}{secrets.token_hex(8)}"
+
+
+def build_row(
+    *,
+    request_id: str,
+    caller: Caller,
+    options: RequestOptions,
+    task_type: str,
+    model_used: str,
+    provider: str,
+    usage: TokenUsage | None,
+    cost: Cost | None,
+    latency_ms: int,
+    was_streaming: bool,
+    success: bool = True,
+    error_code: str | None = None,
+    cache_status: str = "miss",
+) -> UsageRow:
+    """A row for a request a provider answered (or failed to)."""
+    usage = usage or TokenUsage(reported=False)
+    cost = cost or Cost(ZERO, ZERO)
+    return UsageRow(
+        request_id=request_id, org_id=caller.org_id, project_id=caller.project_id,
+        api_key_id=caller.api_key_id, mode=options.mode, task_type=task_type,
+        model_used=model_used, provider=provider, tokens_in=usage.prompt_tokens,
+        tokens_out=usage.completion_tokens, tokens_cache_read=usage.cache_read_tokens,
+        tokens_cache_write=usage.cache_writes, cost_provider_cents=cost.cents,
+        cost_total_cents=cost.cents, latency_ms=max(0, int(latency_ms)),
+        was_streaming=was_streaming, success=success, error_code=error_code,
+        usage_reported=usage.reported, session_id=options.session_id,
+        cache_status=cache_status, cache_saved_cents=ZERO,
+        native_cache_saved_cents=cost.native_saved_cents, request_tags=options.tags,
+    )
+
+
+def build_cache_hit_row(
+    *,
+    request_id: str,
+    caller: Caller,
+    options: RequestOptions,
+    model_used: str,
+    usage: TokenUsage,
+    saved: Cost,
+    latency_ms: int,
+    was_streaming: bool,
+    cache_status: str,
+) -> UsageRow:
+    """A row for a request Prism answered from its own cache: nothing billed, `saved` avoided."""
+    if cache_status not in CACHE_STATUSES or not cache_status.startswith("hit-"):
+        raise ValueError(f"not a cache-hit status: {cache_status!r}")
+    return UsageRow(
+        request_id=request_id, org_id=caller.org_id, project_id=caller.project_id,
+        api_key_id=caller.api_key_id, mode=options.mode, task_type=CACHE_TASK_TYPE,
+        model_used=model_used, provider=CACHE_PROVIDER, tokens_in=usage.prompt_tokens,
+        tokens_out=usage.completion_tokens, tokens_cache_read=0, tokens_cache_write=0,
+        cost_provider_cents=ZERO, cost_total_cents=ZERO, latency_ms=max(0, int(latency_ms)),
+        was_streaming=was_streaming, success=True, error_code=None, usage_reported=True,
+        session_id=options.session_id, cache_status=cache_status,
+        cache_saved_cents=saved.cents, native_cache_saved_cents=ZERO,
+        request_tags=options.tags,
+    )

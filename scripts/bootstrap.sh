@@ -41,3 +41,17 @@ if [ -f package.json ]; then
     rm -f node_modules/.installed-*; touch "$lock"
   fi
 fi
+
+# The edge runtime's Pyodide has no package index offline, so it unpacks local wheels: the real
+# `workers` SDK (serve.mjs) and pytest with its dependencies (pytest.mjs). Pure-Python builds
+# for Pyodide's Python 3.13, whatever Python runs this script.
+edge_wheels="workers-runtime-sdk==1.9.5 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 pygments==2.21.0 packaging==26.4"
+wheel_stamp=.prism/wheels/.installed-$(echo "$edge_wheels" | sha256sum | cut -c1-16)
+if [ ! -f "$wheel_stamp" ]; then
+  mkdir -p .prism/wheels
+  # shellcheck disable=SC2086  # the list is word-split on purpose
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.13 --implementation py --abi none --platform any \
+    -d .prism/wheels $edge_wheels 2> >(grep -v "is ignored" >&2)
+  rm -f .prism/wheels/.installed-*; touch "$wheel_stamp"
+fi

@@ -1,0 +1,1 @@
+"""Prism's origin: the Starlette app that routes, calls providers and writes usage rows."""

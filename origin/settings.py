@@ -1,0 +1,86 @@
+"""Configuration, read once from the environment into a typed, immutable object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Secret:
+    """A credential that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    supabase_url: str = "http://127.0.0.1:54321"
+    supabase_service_key: Secret = field(default_factory=lambda: Secret(""))
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    vector_url: str = ""
+    vector_token: Secret = field(default_factory=lambda: Secret(""))
+    upstash_redis_url: str = ""
+    upstash_redis_token: Secret = field(default_factory=lambda: Secret(""))
+    master_key: Secret = field(default_factory=lambda: Secret(""))
+    # When set, every provider is called at this simulator instead of its real endpoint.
+    simulator_url: str = ""
+    data_dir: Path = ROOT / ".prism"
+    max_body_bytes: int = 4 * 1024 * 1024
+    connect_timeout_s: float = 5.0
+    first_byte_timeout_s: float = 60.0
+    total_timeout_s: float = 600.0
+    auth_cache_ttl_s: float = 30.0
+    ledger_batch_size: int = 200
+    ledger_flush_interval_s: float = 0.05
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "ledger-outbox.sqlite3"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(name, default) or default
+
+        return cls(
+            host=text("PRISM_HOST", defaults.host),
+            port=int(text("PRISM_PORT", str(defaults.port))),
+            supabase_url=text("SUPABASE_URL", defaults.supabase_url).rstrip("/"),
+            supabase_service_key=Secret(env.get("SUPABASE_SERVICE_KEY", "")),
+            redis_url=text("REDIS_URL", defaults.redis_url),
+            vector_url=text("UPSTASH_VECTOR_REST_URL", "").rstrip("/"),
+            vector_token=Secret(env.get("UPSTASH_VECTOR_REST_TOKEN", "")),
+            upstash_redis_url=text("UPSTASH_REDIS_REST_URL", "").rstrip("/"),
+            upstash_redis_token=Secret(env.get("UPSTASH_REDIS_REST_TOKEN", "")),
+            master_key=Secret(env.get("PRISM_MASTER_KEY", "")),
+            simulator_url=text("PRISM_SIMULATOR_URL", "").rstrip("/"),
+            data_dir=Path(text("PRISM_DATA_DIR", str(defaults.data_dir))),
+            max_body_bytes=int(text("PRISM_MAX_BODY_BYTES", str(defaults.max_body_bytes))),
+            first_byte_timeout_s=float(text("PRISM_FIRST_BYTE_TIMEOUT_S",
+                                            str(defaults.first_byte_timeout_s))),
+            total_timeout_s=float(text("PRISM_TOTAL_TIMEOUT_S", str(defaults.total_timeout_s))),
+        )

@@ -1,0 +1,74 @@
+"""The local stack's secrets and its demo project, created once and reused on later runs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+import asyncpg
+
+from shared.apikeys import display_prefix, generate_api_key, hash_api_key
+
+
+def load_secrets(path: Path) -> dict[str, str]:
+    """Local-only secrets, generated on first run and kept (mode 0600) under .prism/."""
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {
+        "jwt_secret": secrets.token_urlsafe(32),
+        "master_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "upstash_token": secrets.token_urlsafe(24),
+        "admin_token": secrets.token_urlsafe(24),
+    }
+    _write_private(path, values)
+    return values
+
+
+async def ensure_demo_project(dsn: str, state_path: Path, provider_keys: dict[str, str],
+                              master_key: str) -> str:
+    """The demo project's API key: PRISM_DEV_API_KEY when set, else the one made on first run."""
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    key = os.environ.get("PRISM_DEV_API_KEY") or state.get("api_key") or generate_api_key()
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            project_id = state.get("project_id")
+            exists = project_id and await conn.fetchval(
+                "select 1 from projects where id = $1", project_id)
+            if not exists:
+                org_id = await conn.fetchval(
+                    "insert into organisations (name) values ('demo') returning id")
+                project_id = str(await conn.fetchval(
+                    "insert into projects (org_id, name) values ($1, 'demo') returning id", org_id))
+            await conn.execute(
+                "insert into api_keys (project_id, key_hash, prefix, name) values ($1, $2, $3, "
+                "'demo') on conflict (key_hash) do nothing",
+                project_id, hash_api_key(key), display_prefix(key))
+            await _sync_provider_keys(conn, project_id, provider_keys, master_key)
+    finally:
+        await conn.close()
+    _write_private(state_path, {"project_id": project_id, "api_key": key})
+    return key
+
+
+async def _sync_provider_keys(conn: asyncpg.Connection, project_id: str,
+                              provider_keys: dict[str, str], master_key: str) -> None:
+    from origin.crypto import KeyBox, master_key_from
+
+    box = KeyBox(master_key_from(master_key))
+    for provider, plaintext in provider_keys.items():
+        ciphertext = box.encrypt(plaintext, f"{project_id}:{provider}")
+        await conn.execute(
+            "insert into provider_keys (project_id, provider, name, ciphertext) values "
+            "($1, $2, $2, $3) on conflict (project_id, name) do update set ciphertext = "
+            "excluded.ciphertext", project_id, provider, ciphertext)
+
+
+def _write_private(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)

@@ -1,0 +1,149 @@
+"""`make run`: the whole system on this machine, in the foreground, until Ctrl-C.
+
+Real PostgreSQL and Redis servers, stand-ins for the managed HTTP APIs that have no local
+server (PostgREST, Upstash Redis REST, Upstash Vector REST), the provider simulator (unless
+real provider keys are set), the origin and the edge. Everything lives under .prism/;
+a second run reuses it and is up in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.local import jwt
+from infra.local.demo import ensure_demo_project, load_secrets
+from infra.local.postgres import PostgresCluster, apply_migrations
+from infra.local.proc import ROOT, Service, python_module
+from infra.local.redis_server import RedisServer
+
+PROVIDER_KEY_VARS = {
+    "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "fireworks": "FIREWORKS_API_KEY",
+    "cerebras": "CEREBRAS_API_KEY", "mistral": "MISTRAL_API_KEY", "xai": "XAI_API_KEY",
+    "perplexity": "PERPLEXITY_API_KEY",
+}
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int = int(os.environ.get("PRISM_PG_PORT", "54322"))
+    postgrest: int = int(os.environ.get("PRISM_REST_PORT", "54321"))
+    redis: int = int(os.environ.get("PRISM_REDIS_PORT", "56379"))
+    upstash_redis: int = int(os.environ.get("PRISM_UPSTASH_REDIS_PORT", "54323"))
+    upstash_vector: int = int(os.environ.get("PRISM_UPSTASH_VECTOR_PORT", "54324"))
+    simulator: int = int(os.environ.get("PRISM_SIMULATOR_PORT", "54325"))
+    origin: int = int(os.environ.get("PRISM_PORT", "8000"))
+    edge: int = int(os.environ.get("PRISM_EDGE_PORT", "8787"))
+
+
+def real_provider_keys() -> dict[str, str]:
+    return {p: os.environ[v] for p, v in PROVIDER_KEY_VARS.items() if os.environ.get(v)}
+
+
+async def run() -> None:
+    data = Path(os.environ.get("PRISM_DATA_DIR", ROOT / ".prism"))
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    ports, secrets = Ports(), load_secrets(data / "secrets.json")
+    service_key = jwt.encode({"role": "service_role"}, secrets["jwt_secret"])
+    provider_keys = real_provider_keys()
+
+    pg = PostgresCluster(data / "postgres", ports.postgres)
+    redis = RedisServer(ports.redis, data / "redis", persist=True)
+    started: list[Service] = []
+    try:
+        pg.ensure_initialised()
+        pg.start()
+        await apply_migrations(pg.dsn)
+        redis.start()
+        base = {"SUPABASE_URL": f"http://127.0.0.1:{ports.postgrest}",
+                "SUPABASE_SERVICE_KEY": service_key}
+        services = [
+            python_module("postgrest", "infra.local.postgrest", ports.postgrest, "--dsn", pg.dsn,
+                          "--jwt-secret", secrets["jwt_secret"]),
+            python_module("upstash-redis", "infra.local.upstash_redis", ports.upstash_redis,
+                          "--redis-url", redis.url, "--token", secrets["upstash_token"]),
+            python_module("upstash-vector", "infra.local.upstash_vector", ports.upstash_vector,
+                          "--token", secrets["upstash_token"], "--data-file",
+                          str(data / "vectors.json")),
+        ]
+        if not provider_keys:
+            services.append(python_module("simulator", "infra.local.simulator", ports.simulator))
+        for service in services:
+            service.log_path = logs / f"{service.name}.log"
+            started.append(service.start(timeout=60))
+        key = await ensure_demo_project(pg.dsn, data / "demo.json", provider_keys,
+                                        secrets["master_key"])
+        origin_env = {
+            **base, "REDIS_URL": redis.url, "PRISM_MASTER_KEY": secrets["master_key"],
+            "PRISM_ADMIN_TOKEN": secrets["admin_token"], "PRISM_DATA_DIR": str(data),
+            "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{ports.upstash_redis}",
+            "UPSTASH_REDIS_REST_TOKEN": secrets["upstash_token"],
+            "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{ports.upstash_vector}",
+            "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
+            "PRISM_SIMULATOR_URL": "" if provider_keys else f"http://127.0.0.1:{ports.simulator}",
+        }
+        origin = Service("origin", [sys.executable, "-m", "hypercorn", "--bind",
+                                    f"127.0.0.1:{ports.origin}", "origin.app:create_app()"],
+                         ports.origin, env=origin_env, log_path=logs / "origin.log")
+        started.append(origin.start(timeout=60))
+        edge = edge_service(ports, origin_env, logs)
+        if edge is not None:
+            started.append(edge.start(timeout=60))
+        announce(ports, key, provider_keys, data, edge is not None)
+        await wait_for_stop()
+    finally:
+        for service in reversed(started):
+            service.stop()
+        redis.stop()
+        pg.stop()
+        print("prism: stopped everything it started.", flush=True)
+
+
+def edge_service(ports: Ports, origin_env: dict[str, str], logs: Path) -> Service | None:
+    serve = ROOT / "edge" / "runtime" / "serve.mjs"
+    if not serve.exists():
+        return None
+    env = {**origin_env, "ORIGIN_URL": f"http://127.0.0.1:{ports.origin}"}
+    argv = ["node", "--experimental-wasm-stack-switching", str(serve), "--port", str(ports.edge),
+            "--origin", env["ORIGIN_URL"]]
+    return Service("edge", argv, ports.edge, env=env, log_path=logs / "edge.log")
+
+
+def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path,
+             edge: bool) -> None:
+    lines = [
+        "", "Prism is running.",
+        f"  origin (OpenAI-compatible)  http://127.0.0.1:{ports.origin}/v1",
+        *([f"  edge (Worker, Pyodide)      http://127.0.0.1:{ports.edge}/v1"] if edge else []),
+        f"  PostgREST stand-in          http://127.0.0.1:{ports.postgrest}/rest/v1",
+        f"  Postgres                    postgresql://postgres:postgres@127.0.0.1:{ports.postgres}/postgres",
+        f"  Redis                       redis://127.0.0.1:{ports.redis}",
+        f"  Upstash Redis REST stand-in http://127.0.0.1:{ports.upstash_redis}",
+        f"  Upstash Vector stand-in     http://127.0.0.1:{ports.upstash_vector}",
+    ]
+    if provider_keys:
+        lines.append(f"  providers (real keys)       {', '.join(sorted(provider_keys))}")
+    else:
+        lines.append(f"  provider simulator          http://127.0.0.1:{ports.simulator}"
+                     "  (no real provider keys set: every provider is simulated)")
+    lines += [f"  demo API key                {key}", f"  logs                        {data / 'logs'}",
+              "", "Press Ctrl-C to stop.", ""]
+    print("\n".join(lines), flush=True)
+
+
+async def wait_for_stop() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(run())

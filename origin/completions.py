@@ -1,0 +1,210 @@
+"""POST /v1/chat/completions: authenticate, route, call the provider, answer, log one row."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from origin.auth import Authenticator
+from origin.classifier import classify
+from origin.keyring import Keyring, Keyrings
+from origin.ledger import Ledger
+from origin.providers.base import Completion
+from origin.providers.transport import ProviderClient
+from origin.receipt import Receipt
+from origin.router import RouteDecision, Router
+from origin.validation import parse_body
+from shared.catalog import MODELS
+from shared.errors import PrismError, RateLimited, UpstreamTimeout, UpstreamUnavailable
+from shared.options import RequestOptions, parse_options
+from shared.pricing import Cost, TokenUsage, cost_for_model
+from shared.usage import Caller, build_row, new_request_id
+
+# Errors after which another provider may well succeed; anything else is final.
+RETRYABLE = (UpstreamUnavailable, UpstreamTimeout, RateLimited)
+MAX_ATTEMPTS = 3
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+@dataclass
+class Call:
+    """Everything known about one request while it is being answered."""
+
+    request_id: str
+    caller: Caller
+    options: RequestOptions
+    body: dict[str, Any]
+    started: float
+    receipt: Receipt
+    decision: RouteDecision | None = None
+    attempts: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+class ResponseCache(Protocol):
+    """The seam for Prism's own response cache (exact and semantic layers)."""
+
+    async def lookup(self, call: Call) -> Response | None: ...
+
+    def remember(self, call: Call, completion: Completion, model: str) -> None: ...
+
+
+class ChatCompletions:
+    def __init__(self, *, auth: Authenticator, keyrings: Keyrings, router: Router,
+                 providers: ProviderClient, ledger: Ledger,
+                 cache: ResponseCache | None = None) -> None:
+        self.auth, self.keyrings, self.router = auth, keyrings, router
+        self.providers, self.ledger, self.cache = providers, ledger, cache
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        caller = await self.auth.authenticate(request.headers.get("authorization"))
+        request_id = new_request_id()
+        options = parse_options(request.headers)
+        call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
+        try:
+            call.body = parse_body(await request.body())
+            keyring = await self.keyrings.for_project(caller.project_id)
+            self._route(call, keyring)
+            if self.cache is not None and (hit := await self.cache.lookup(call)) is not None:
+                return hit
+            if call.stream:
+                return await self._open_stream(call, keyring)
+            return await self._complete(call, keyring)
+        except PrismError as exc:
+            self._record_failure(call, exc)
+            raise
+
+    def _route(self, call: Call, keyring: Keyring) -> None:
+        classification = classify(call.body)
+        decision = self.router.route(
+            call.body, mode=call.options.mode, available=keyring.available,
+            prefer=call.options.model_prefer, requested_model=call.body.get("model"),
+            classification=classification,
+        )
+        call.decision = decision
+        call.attempts = [(decision.model, decision.provider, decision.upstream)]
+        for model, provider in decision.fallbacks[: MAX_ATTEMPTS - 1]:
+            call.attempts.append((model, provider, MODELS[model]["upstream"]))
+        receipt = call.receipt
+        receipt.task_type, receipt.confidence = decision.task_type, decision.confidence
+        receipt.route_reason = decision.reason
+        receipt.model, receipt.provider = decision.model, decision.provider
+
+    async def _complete(self, call: Call, keyring: Keyring) -> Response:
+        last: PrismError | None = None
+        for model, provider, upstream in call.attempts:
+            try:
+                completion = await self.providers.complete(keyring.endpoints[provider], upstream,
+                                                           call.body)
+            except RETRYABLE as exc:
+                last = exc
+                continue
+            self._settle(call, model, provider)
+            cost = cost_for_model(model, completion.usage)
+            self._record_success(call, model, provider, completion.usage, cost)
+            if self.cache is not None and call.options.cache_store:
+                self.cache.remember(call, completion, model)
+            body = {**completion.body, "id": f"chatcmpl-{call.request_id}"}
+            return Response(orjson.dumps(body), headers={**JSON_HEADERS,
+                                                         **call.receipt.headers()})
+        assert last is not None
+        raise last
+
+    async def _open_stream(self, call: Call, keyring: Keyring) -> Response:
+        created, chunk_id = int(time.time()), f"chatcmpl-{call.request_id}"
+        last: PrismError | None = None
+        for model, provider, upstream in call.attempts:
+            opener = self.providers.stream(keyring.endpoints[provider], upstream, call.body,
+                                           chunk_id, created)
+            try:
+                stream = await opener.__aenter__()
+            except RETRYABLE as exc:
+                last = exc
+                continue
+            self._settle(call, model, provider)
+            return StreamingResponse(self._relay(call, model, provider, opener, stream),
+                                     media_type="text/event-stream",
+                                     headers={**call.receipt.headers(), "cache-control": "no-cache"})
+        assert last is not None
+        raise last
+
+    async def _relay(self, call: Call, model: str, provider: str, opener: Any,
+                     stream: Any) -> AsyncIterator[bytes]:
+        error: PrismError | None = None
+        try:
+            async for chunk in stream:
+                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+            usage = stream.state.usage
+            if _wants_usage(call.body):
+                yield b"data: " + orjson.dumps(_usage_chunk(call, model, usage)) + b"\n\n"
+            yield b"data: [DONE]\n\n"
+        except PrismError as exc:
+            # Headers are gone already; OpenAI clients read an error object from the stream.
+            error = exc
+            yield b"data: " + orjson.dumps(exc.envelope()) + b"\n\n"
+        finally:
+            usage = stream.state.usage
+            cost = cost_for_model(model, usage) if usage else None
+            if error is None and usage is not None and stream.state.finish_reasons:
+                self._record_success(call, model, provider, usage, cost)
+            else:
+                code = error.code if error else "client_disconnected"
+                self._record(call, model, provider, usage, cost, success=False, error_code=code)
+            await opener.__aexit__(None, None, None)
+
+    def _settle(self, call: Call, model: str, provider: str) -> None:
+        if (model, provider) != (call.receipt.model, call.receipt.provider):
+            call.receipt.route_reason += f";failover:{provider}"
+        call.receipt.model, call.receipt.provider = model, provider
+
+    def _record_success(self, call: Call, model: str, provider: str, usage: TokenUsage,
+                        cost: Cost | None) -> None:
+        call.receipt.cost, call.receipt.usage_reported = cost, usage.reported
+        self._record(call, model, provider, usage, cost, success=True, error_code=None)
+
+    def _record_failure(self, call: Call, exc: PrismError) -> None:
+        model = call.receipt.model or str(call.body.get("model") or "unknown")
+        self._record(call, model, call.receipt.provider or "none", None, None, success=False,
+                     error_code=exc.code)
+
+    def _record(self, call: Call, model: str, provider: str, usage: TokenUsage | None,
+                cost: Cost | None, *, success: bool, error_code: str | None) -> None:
+        task_type = call.decision.task_type if call.decision else "unknown"
+        self.ledger.record(build_row(
+            request_id=call.request_id, caller=call.caller, options=call.options,
+            task_type=task_type, model_used=model, provider=provider, usage=usage, cost=cost,
+            latency_ms=call.elapsed_ms(), was_streaming=call.stream, success=success,
+            error_code=error_code, cache_status=call.receipt.cache_status,
+        ))
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def _usage_chunk(call: Call, model: str, usage: TokenUsage | None) -> dict[str, Any]:
+    chunk: dict[str, Any] = {
+        "id": f"chatcmpl-{call.request_id}", "object": "chat.completion.chunk",
+        "created": int(time.time()), "model": model, "choices": [], "usage": None,
+    }
+    if usage is not None:
+        chunk["usage"] = {
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        }
+    return chunk

@@ -1,0 +1,70 @@
+"""Which providers a project can call, with its decrypted keys, cached briefly in-process.
+
+Decrypting and fetching keys on every request would put a database round trip on the hot
+path, so each project's endpoints live here for `ttl_s`; a key added or removed through the
+CLI or admin API takes effect within that time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from origin.crypto import KeyBox
+from origin.providers.base import Endpoint
+from origin.providers.registry import PROVIDERS, endpoint_for
+from origin.settings import Secret
+from origin.store import Store
+
+SIMULATOR_KEY = Secret("sim-key")
+
+
+@dataclass(frozen=True)
+class Keyring:
+    endpoints: dict[str, Endpoint]
+
+    @property
+    def available(self) -> frozenset[str]:
+        return frozenset(self.endpoints)
+
+
+class Keyrings:
+    def __init__(self, store: Store, keybox: KeyBox | None, simulator_url: str,
+                 ttl_s: float = 30.0) -> None:
+        self._store = store
+        self._keybox = keybox
+        self._simulator_url = simulator_url
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Keyring]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def for_project(self, project_id: str) -> Keyring:
+        cached = self._cache.get(project_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        lock = self._locks.setdefault(project_id, asyncio.Lock())
+        async with lock:  # one load per project, however many requests arrive at once
+            cached = self._cache.get(project_id)
+            if cached and cached[0] > time.monotonic():
+                return cached[1]
+            keyring = await self._load(project_id)
+            self._cache[project_id] = (time.monotonic() + self._ttl_s, keyring)
+            return keyring
+
+    async def _load(self, project_id: str) -> Keyring:
+        endpoints: dict[str, Endpoint] = {}
+        stored = await self._store.provider_keys(project_id)
+        for key in stored:
+            if self._keybox is None:
+                break
+            secret = self._keybox.decrypt(key.ciphertext, f"{project_id}:{key.name}")
+            endpoint = endpoint_for(key.name, secret, key.base_url, self._simulator_url,
+                                    vendor=key.provider)
+            endpoints[endpoint.provider] = endpoint
+        if not endpoints and self._simulator_url:
+            # No real keys: the local stack answers every provider from the simulator.
+            for provider in PROVIDERS:
+                endpoints[provider] = endpoint_for(provider, SIMULATOR_KEY, None,
+                                                   self._simulator_url)
+        return Keyring(endpoints)

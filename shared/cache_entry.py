@@ -1,0 +1,126 @@
+"""The stored form of a cached response, shared by the origin (redis-py) and the edge
+(Upstash Redis REST) so that either tier can read what the other wrote.
+
+Layout in Redis (all keys carry the project, so no lookup can cross projects):
+    prism:exact:<project_id>:<fingerprint>   JSON entry (below), with a TTL
+    prism:tags:<project_id>:<key>=<value>    set of fingerprints written with that tag
+    prism:keys:<project_id>                  set of every fingerprint of the project
+Semantic entries live in the vector index, in namespace <project_id>, with id <fingerprint>
+and metadata {"scope": <scope key>, "text": <final user message>}; the response itself is
+always read from the exact entry, so a purge of Redis also empties the semantic layer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shared.pricing import Cost, TokenUsage, cost_for_model
+
+ENTRY_VERSION = 1
+
+
+def exact_key(project_id: str, fingerprint: str) -> str:
+    return f"prism:exact:{project_id}:{fingerprint}"
+
+
+def tag_key(project_id: str, key: str, value: str) -> str:
+    return f"prism:tags:{project_id}:{key}={value}"
+
+
+def project_index_key(project_id: str) -> str:
+    return f"prism:keys:{project_id}"
+
+
+def vector_namespace(project_id: str) -> str:
+    return project_id
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    model: str  # canonical catalog id of the model that answered
+    provider: str
+    response: dict[str, Any]  # the OpenAI chat.completion body as first returned
+    usage: TokenUsage
+    created_at: float
+    tags: dict[str, str] | None = None
+
+    def saved(self) -> Cost:
+        """What a hit avoids: this entry's call at the provider's current catalog prices."""
+        return cost_for_model(self.model, self.usage)
+
+    def dumps(self) -> str:
+        return json.dumps({
+            "v": ENTRY_VERSION, "model": self.model, "provider": self.provider,
+            "response": self.response, "usage": self.usage.to_dict(),
+            "created_at": self.created_at, "tags": self.tags,
+        }, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, text: str | bytes | None) -> "CacheEntry | None":
+        """The entry, or None for anything unreadable: a bad entry is a miss, not an error."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            if data.get("v") != ENTRY_VERSION:
+                return None
+            return cls(model=str(data["model"]), provider=str(data["provider"]),
+                       response=dict(data["response"]),
+                       usage=TokenUsage.from_dict(data["usage"]),
+                       created_at=float(data["created_at"]), tags=data.get("tags"))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+
+def cacheable(response: dict[str, Any]) -> bool:
+    """Only complete, successful answers are stored: never a cut or length-limited one."""
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return False
+    return all(isinstance(c, dict) and c.get("finish_reason") in ("stop", "tool_calls")
+               for c in choices)
+
+
+def hit_response(entry: CacheEntry, response_id: str) -> dict[str, Any]:
+    """The cached completion as returned on a hit, under this request's own id."""
+    return {**entry.response, "id": response_id, "created": int(time.time())}
+
+
+def replay_chunks(entry: CacheEntry, response_id: str, include_usage: bool) -> list[dict[str, Any]]:
+    """A cached completion as the OpenAI stream chunks a live call would have produced."""
+    created = int(time.time())
+    model = entry.response.get("model", entry.model)
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {"id": response_id, "object": "chat.completion.chunk", "created": created,
+                "model": model, "choices": choices, **extra}
+
+    out: list[dict[str, Any]] = []
+    for choice in entry.response.get("choices", []):
+        index = choice.get("index", 0)
+        message = choice.get("message") or {}
+        out.append(chunk([{"index": index, "delta": {"role": "assistant", "content": ""},
+                           "finish_reason": None}]))
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            out.append(chunk([{"index": index, "delta": {"content": content},
+                               "finish_reason": None}]))
+        for i, call in enumerate(message.get("tool_calls") or []):
+            delta = {"tool_calls": [{"index": i, "id": call.get("id"), "type": "function",
+                                     "function": call.get("function")}]}
+            out.append(chunk([{"index": index, "delta": delta, "finish_reason": None}]))
+        out.append(chunk([{"index": index, "delta": {},
+                           "finish_reason": choice.get("finish_reason")}]))
+    if include_usage:
+        usage = entry.response.get("usage")
+        out.append(chunk([], usage=usage))
+    return out
+
+
+def sse(chunks: list[dict[str, Any]]) -> bytes:
+    """Server-sent events for `chunks`, ending with the OpenAI [DONE] sentinel."""
+    body = "".join(f"data: {json.dumps(c, separators=(',', ':'))}\n\n" for c in chunks)
+    return (body + "data: [DONE]\n\n").encode("utf-8")

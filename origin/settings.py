@@ -43,6 +43,8 @@ class Settings:
     upstash_redis_url: str = ""
     upstash_redis_token: Secret = field(default_factory=lambda: Secret(""))
     master_key: Secret = field(default_factory=lambda: Secret(""))
+    # Bearer token for /admin/v1; when empty the admin API refuses every request.
+    admin_token: Secret = field(default_factory=lambda: Secret(""))
     # When set, every provider is called at this simulator instead of its real endpoint.
     simulator_url: str = ""
     data_dir: Path = ROOT / ".prism"
@@ -77,6 +79,7 @@ class Settings:
             upstash_redis_url=text("UPSTASH_REDIS_REST_URL", "").rstrip("/"),
             upstash_redis_token=Secret(env.get("UPSTASH_REDIS_REST_TOKEN", "")),
             master_key=Secret(env.get("PRISM_MASTER_KEY", "")),
+            admin_token=Secret(env.get("PRISM_ADMIN_TOKEN", "")),
             simulator_url=text("PRISM_SIMULATOR_URL", "").rstrip("/"),
             data_dir=Path(text("PRISM_DATA_DIR", str(defaults.data_dir))),
             max_body_bytes=int(text("PRISM_MAX_BODY_BYTES", str(defaults.max_body_bytes))),

@@ -1,0 +1,138 @@
+"""Encryption at rest for customers' provider keys (AES-256-GCM under one master key).
+
+A stored token is base64(version byte + 12-byte random nonce + ciphertext + 16-byte tag).
+The key's owner (`"{project_id}:{name}"`) is bound as associated data, so a token copied
+into another project's row, or under another name, fails to decrypt instead of quietly
+lending one customer's key to another.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from origin.settings import Secret, Settings
+
+VERSION = 1
+NONCE_BYTES = 12
+TAG_BYTES = 16
+KEY_BYTES = 32
+# Domain-separates these tokens from anything else that might one day share the master key.
+_AAD_PREFIX = b"prism/provider-key/v1:"
+
+
+class MasterKeyError(ValueError):
+    """The configured master key is missing or not 32 bytes of base64 or hex."""
+
+
+class DecryptionFailed(ValueError):
+    """A token is corrupt, was tampered with, belongs to another context or another master key."""
+
+
+class KeyBox:
+    """Encrypts and decrypts provider keys; holds the master key and nothing else."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != KEY_BYTES:
+            raise MasterKeyError(f"master key must be {KEY_BYTES} bytes, got {len(master_key)}")
+        self._aead = AESGCM(master_key)
+
+    def __repr__(self) -> str:
+        return "KeyBox(***)"
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(context))
+        return base64.b64encode(bytes([VERSION]) + nonce + sealed).decode("ascii")
+
+    def decrypt(self, token: str, context: str) -> Secret:
+        try:
+            raw = base64.b64decode(token.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as exc:
+            raise DecryptionFailed("provider key ciphertext is not base64") from exc
+        if len(raw) < 1 + NONCE_BYTES + TAG_BYTES or raw[0] != VERSION:
+            raise DecryptionFailed("provider key ciphertext has an unknown format")
+        nonce, sealed = raw[1:1 + NONCE_BYTES], raw[1 + NONCE_BYTES:]
+        try:
+            plain = self._aead.decrypt(nonce, sealed, _aad(context))
+        except InvalidTag as exc:
+            raise DecryptionFailed(
+                "provider key does not decrypt: wrong master key, wrong project/name, or tampered"
+            ) from exc
+        return Secret(plain.decode("utf-8"))
+
+
+def _aad(context: str) -> bytes:
+    return _AAD_PREFIX + context.encode("utf-8")
+
+
+def provider_key_context(project_id: str, name: str) -> str:
+    """The associated data a provider key is sealed under; store and router must agree on it."""
+    return f"{project_id}:{name}"
+
+
+def master_key_from(source: Settings | Secret | str) -> bytes:
+    """32 key bytes from base64 (standard or URL-safe) or hex text; the value is never echoed."""
+    if isinstance(source, Settings):
+        source = source.master_key
+    text = (source.reveal() if isinstance(source, Secret) else source).strip()
+    if not text:
+        raise MasterKeyError("PRISM_MASTER_KEY is not set (generate one with `prism master-key`)")
+    for decode in (_from_hex, _from_base64):
+        key = decode(text)
+        if key is not None and len(key) == KEY_BYTES:
+            return key
+    raise MasterKeyError(
+        f"PRISM_MASTER_KEY must be {KEY_BYTES} bytes written as base64 or hex "
+        f"(got {len(text)} characters that decode to neither)"
+    )
+
+
+def _from_hex(text: str) -> bytes | None:
+    if len(text) != 2 * KEY_BYTES:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
+def _from_base64(text: str) -> bytes | None:
+    padded = text + "=" * (-len(text) % 4)
+    altchars = b"-_" if ("-" in text or "_" in text) else None
+    try:
+        return base64.b64decode(padded.encode("ascii"), altchars=altchars, validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
+
+
+def generate_master_key() -> str:
+    """A fresh master key as base64 text, the form PRISM_MASTER_KEY takes."""
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
+
+
+def load_or_create_master_key(path: Path) -> Secret:
+    """The key stored at `path`, creating it (owner-only permissions) on first use.
+
+    For local runs: losing this file makes every stored provider key unreadable, so it is
+    never overwritten.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        text = path.read_text(encoding="ascii").strip()
+        master_key_from(text)
+        return Secret(text)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        key = generate_master_key()
+        handle.write(key + "\n")
+    return Secret(key)

@@ -87,6 +87,16 @@ def semantic_scope(
 
 
 def canonical_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer-relevant part of a request, normalised; raises InvalidRequest otherwise."""
+    try:
+        return _canonical(body)
+    except RecursionError as exc:
+        # Copying is recursive (two frames per level), so JSON that parsed fine at a few
+        # hundred levels can still overflow here; that is the client's request, not our bug.
+        raise InvalidRequest("The request body is nested too deeply.") from exc
+
+
+def _canonical(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(body, Mapping):
         raise InvalidRequest("The request body must be a JSON object.")
     messages = body.get("messages")
@@ -145,6 +155,6 @@ def _strip_markers(value: Any) -> Any:
 def _digest(value: Any) -> str:
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidRequest(f"The request contains a value that is not valid JSON: {exc}") from exc
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -88,6 +88,6 @@ def _number(raw: str | None, default: float, low: float, high: float, name: str,
     except ValueError:
         value = float("nan")
     if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be a number from {low:g} to {high:g}; got {text[:40]!r}.",
+        raise InvalidRequest(f"{name} must be a number from {low} to {high}; got {text[:40]!r}.",
                              code="invalid_header", param=name)
     return value

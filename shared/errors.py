@@ -6,6 +6,7 @@ Clients built on OpenAI SDKs map the HTTP status to an exception class and read
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -35,7 +36,9 @@ class PrismError(Exception):
         return error_envelope(self.message, self.type, self.code, self.param)
 
     def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
+        # A non-finite delay (say, parsed from a provider's header) would make round() raise
+        # while we render the error itself; no hint beats a crash.
+        if self.retry_after is None or not math.isfinite(self.retry_after):
             return {}
         return {"Retry-After": str(max(0, round(self.retry_after)))}
 

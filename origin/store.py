@@ -1,0 +1,281 @@
+"""The one seam between the origin and Supabase: every database read and write goes through here.
+
+It speaks PostgREST with the official client, authenticated as service_role, and turns every
+client, HTTP and database failure into exactly two errors of ours: `StoreUnavailable` (try
+again later: the API or the database is down, overloaded or slow) and `StoreError` (the
+request itself was refused). Nothing above this module sees postgrest or httpx exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from postgrest import APIError, AsyncPostgrestClient
+from postgrest.types import ReturnMethod
+from pydantic import ValidationError
+
+from origin.settings import Secret
+from shared.apikeys import display_prefix, generate_api_key, hash_api_key
+from shared.usage import Caller
+
+DEFAULT_TIMEOUT_S = 5.0
+_API_KEY_COLUMNS = "id,project_id,name,prefix,created_at,revoked_at"
+_PROVIDER_KEY_COLUMNS = "id,project_id,provider,name,base_url,created_at"
+_USAGE_LIMIT_MAX = 1000
+# Tag keys become part of a PostgREST column path (request_tags->>key), so only plain words.
+TAG_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class StoreUnavailable(Exception):
+    """Supabase could not answer now (down, 5xx, 429, timeout); the same call may work later."""
+
+
+class StoreError(Exception):
+    """Supabase refused the request; `code` is PostgREST's (a SQLSTATE or PGRSTnnn)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    @property
+    def conflict(self) -> bool:
+        return self.code == "23505"
+
+    @property
+    def missing_reference(self) -> bool:
+        return self.code == "23503"
+
+    @property
+    def row_specific(self) -> bool:
+        """The data itself was refused (SQLSTATE class 22/23), not the request or the schema."""
+        return bool(self.code) and str(self.code)[:2] in ("22", "23")
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    org_id: str
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A gateway key as stored: never the key, never its hash; `prefix` is for display only."""
+
+    id: str
+    project_id: str
+    name: str | None
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class ProviderKeyInfo:
+    """A provider key's metadata, safe to show: no ciphertext, no plaintext."""
+
+    id: str
+    project_id: str
+    provider: str
+    name: str
+    base_url: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class StoredProviderKey:
+    """What the router needs to call a provider; the key is still sealed."""
+
+    provider: str
+    name: str
+    base_url: str | None
+    ciphertext: str
+
+
+def valid_id(text: str) -> bool:
+    """Whether `text` is a uuid, so callers can answer 404 instead of sending junk to Postgres."""
+    try:
+        uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+async def _refuse_unavailable(response: httpx.Response) -> None:
+    # postgrest-py folds every non-2xx into APIError without the status; the status is the one
+    # reliable signal that a request may succeed later, so classify it here, before that.
+    if response.status_code >= 500 or response.status_code == 429:
+        await response.aread()
+        raise StoreUnavailable(f"Supabase answered HTTP {response.status_code}: {response.text[:200]}")
+
+
+@asynccontextmanager
+async def _boundary(action: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except APIError as exc:
+        raise StoreError(f"{action}: {exc.message or exc.code}", code=exc.code) from exc
+    except httpx.TimeoutException as exc:
+        raise StoreUnavailable(f"{action}: Supabase timed out") from exc
+    except httpx.TransportError as exc:
+        raise StoreUnavailable(f"{action}: cannot reach Supabase ({type(exc).__name__})") from exc
+    except (httpx.HTTPError, ValidationError, ValueError) as exc:
+        raise StoreError(f"{action}: unexpected answer from Supabase ({type(exc).__name__})") from exc
+
+
+class Store:
+    """Typed reads and writes against Supabase's PostgREST API, as service_role."""
+
+    def __init__(self, url: str, service_key: Secret, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        headers = {"apikey": service_key.reveal(), "Authorization": f"Bearer {service_key.reveal()}"}
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
+            event_hooks={"response": [_refuse_unavailable]},
+        )
+        # The client's own retry sleeps up to 30 s per attempt; the ledger decides when to retry.
+        self._client = AsyncPostgrestClient(
+            f"{url.rstrip('/')}/rest/v1", headers=headers, http_client=http, retry_enabled=False
+        )
+
+    def __repr__(self) -> str:
+        return f"Store({str(self._client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def resolve_api_key(self, key_hash: str) -> Caller | None:
+        async with _boundary("resolve_api_key"):
+            res = await self._client.rpc("resolve_api_key", {"p_key_hash": key_hash}).execute()
+        rows = res.data if isinstance(res.data, list) else [res.data] if res.data else []
+        if not rows:
+            return None
+        row = rows[0]
+        return Caller(org_id=row["org_id"], project_id=row["project_id"],
+                      api_key_id=row["api_key_id"])
+
+    async def provider_keys(self, project_id: str) -> list[StoredProviderKey]:
+        async with _boundary("provider_keys"):
+            res = await (self._client.from_("provider_keys")
+                         .select("provider,name,base_url,ciphertext")
+                         .eq("project_id", project_id).order("name").execute())
+        return [StoredProviderKey(**row) for row in res.data]
+
+    async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
+        """Write ledger rows; rows whose request_id is already stored are skipped, so retries are safe."""
+        if not rows:
+            return
+        async with _boundary("insert_usage"):
+            await (self._client.from_("usage_logs")
+                   .upsert(rows, returning=ReturnMethod.minimal, ignore_duplicates=True,
+                           on_conflict="request_id", default_to_null=False)
+                   .execute())
+
+    async def create_org(self, name: str) -> str:
+        async with _boundary("create_org"):
+            res = await self._client.from_("organisations").insert({"name": name}).execute()
+        return str(res.data[0]["id"])
+
+    async def create_project(self, name: str, org_id: str | None = None) -> Project:
+        """A project in `org_id`, or in a new organisation of the same name."""
+        org_id = org_id or await self.create_org(name)
+        async with _boundary("create_project"):
+            res = await (self._client.from_("projects")
+                         .insert({"name": name, "org_id": org_id}).execute())
+        return Project(**res.data[0])
+
+    async def list_projects(self) -> list[Project]:
+        async with _boundary("list_projects"):
+            res = await (self._client.from_("projects").select("id,org_id,name,created_at")
+                         .order("created_at").execute())
+        return [Project(**row) for row in res.data]
+
+    async def get_project(self, project_id: str) -> Project | None:
+        if not valid_id(project_id):
+            return None
+        async with _boundary("get_project"):
+            res = await (self._client.from_("projects").select("id,org_id,name,created_at")
+                         .eq("id", project_id).execute())
+        return Project(**res.data[0]) if res.data else None
+
+    async def create_api_key(self, project_id: str, name: str | None = None
+                             ) -> tuple[str, ApiKeyRecord]:
+        """A new gateway key: the plaintext is returned here once and stored nowhere."""
+        key = generate_api_key()
+        row = {"project_id": project_id, "name": name, "key_hash": hash_api_key(key),
+               "prefix": display_prefix(key)}
+        async with _boundary("create_api_key"):
+            res = await (self._client.from_("api_keys").insert(row)
+                         .select(_API_KEY_COLUMNS).execute())
+        return key, ApiKeyRecord(**res.data[0])
+
+    async def list_api_keys(self, project_id: str) -> list[ApiKeyRecord]:
+        async with _boundary("list_api_keys"):
+            res = await (self._client.from_("api_keys").select(_API_KEY_COLUMNS)
+                         .eq("project_id", project_id).order("created_at").execute())
+        return [ApiKeyRecord(**row) for row in res.data]
+
+    async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """Revoke a live key; None when no such key (revoking twice keeps the first time)."""
+        if not valid_id(key_id):
+            return None
+        async with _boundary("revoke_api_key"):
+            res = await (self._client.from_("api_keys")
+                         .update({"revoked_at": datetime.now(timezone.utc).isoformat()})
+                         .eq("id", key_id).is_("revoked_at", "null")
+                         .select(_API_KEY_COLUMNS).execute())
+            if not res.data:
+                res = await (self._client.from_("api_keys").select(_API_KEY_COLUMNS)
+                             .eq("id", key_id).execute())
+        return ApiKeyRecord(**res.data[0]) if res.data else None
+
+    async def add_provider_key(self, project_id: str, provider: str, ciphertext: str,
+                               name: str | None = None, base_url: str | None = None
+                               ) -> ProviderKeyInfo:
+        """Store an already-encrypted key; `name` defaults to the provider (the encryption context)."""
+        row = {"project_id": project_id, "provider": provider, "name": name or provider,
+               "base_url": base_url, "ciphertext": ciphertext}
+        async with _boundary("add_provider_key"):
+            res = await (self._client.from_("provider_keys").insert(row)
+                         .select(_PROVIDER_KEY_COLUMNS).execute())
+        return ProviderKeyInfo(**res.data[0])
+
+    async def list_provider_keys(self, project_id: str) -> list[ProviderKeyInfo]:
+        async with _boundary("list_provider_keys"):
+            res = await (self._client.from_("provider_keys").select(_PROVIDER_KEY_COLUMNS)
+                         .eq("project_id", project_id).order("name").execute())
+        return [ProviderKeyInfo(**row) for row in res.data]
+
+    async def remove_provider_key(self, project_id: str, name: str) -> bool:
+        async with _boundary("remove_provider_key"):
+            res = await (self._client.from_("provider_keys").delete()
+                         .eq("project_id", project_id).eq("name", name).execute())
+        return bool(res.data)
+
+    async def recent_usage(self, project_id: str | None = None, limit: int = 50,
+                           tag: tuple[str, str] | None = None, since: str | None = None
+                           ) -> list[dict[str, Any]]:
+        """Newest ledger rows first, optionally for one project, one tag value, after `since` (ISO)."""
+        query = self._client.from_("usage_logs").select("*")
+        if project_id is not None:
+            query = query.eq("project_id", project_id)
+        if tag is not None:
+            if not TAG_KEY.fullmatch(tag[0]):
+                raise ValueError("a tag filter key must be 1-64 letters, digits, '_' or '-'")
+            query = query.eq(f"request_tags->>{tag[0]}", tag[1])
+        if since is not None:
+            query = query.gte("created_at", since)
+        limit = max(1, min(limit, _USAGE_LIMIT_MAX))
+        async with _boundary("recent_usage"):
+            res = await query.order("created_at", desc=True).limit(limit).execute()
+        return list(res.data)

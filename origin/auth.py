@@ -1,0 +1,123 @@
+"""Gateway API-key authentication, with a short in-process cache in front of Supabase.
+
+Every request presents a key; looking each one up in Supabase would add a round trip to
+every call, so answers are cached per key hash: found keys for `ttl_s` (which bounds how
+long a revoked key keeps working on this process), unknown keys only briefly (so a key
+created a moment ago starts working quickly, while a flood of bad keys still can't turn
+into a flood of lookups). Concurrent misses for one key share a single lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from origin.store import StoreError, StoreUnavailable
+from shared.apikeys import bearer_token, hash_api_key
+from shared.errors import AuthenticationFailed, PrismError, UpstreamUnavailable
+from shared.usage import Caller
+
+DEFAULT_TTL_S = 30.0
+DEFAULT_NEGATIVE_TTL_S = 3.0
+DEFAULT_MAX_ENTRIES = 10_000
+
+
+class KeyResolver(Protocol):
+    async def resolve_api_key(self, key_hash: str) -> Caller | None: ...
+
+
+class Authenticator:
+    """Turns an Authorization header into the Caller it belongs to, or a 401/503."""
+
+    def __init__(
+        self,
+        store: KeyResolver,
+        ttl_s: float = DEFAULT_TTL_S,
+        *,
+        negative_ttl_s: float = DEFAULT_NEGATIVE_TTL_S,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._negative_ttl_s = min(negative_ttl_s, ttl_s)
+        self._max_entries = max(1, max_entries)
+        self._clock = clock
+        # key hash -> (expires at, caller or None for "no such live key"); oldest first.
+        self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[Caller | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.lookups = 0  # store round trips made, for health pages and tests
+
+    async def authenticate(self, authorization_header: str | None) -> Caller:
+        if not authorization_header:
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer prism_sk_...'.",
+                code="missing_api_key",
+            )
+        key = bearer_token(authorization_header)
+        if key is None:
+            raise AuthenticationFailed(
+                "Malformed Authorization header: expected 'Bearer prism_sk_...'."
+            )
+        caller = await self._lookup(hash_api_key(key))
+        if caller is None:
+            raise AuthenticationFailed("Invalid API key: it does not exist or was revoked.")
+        return caller
+
+    def forget(self, key_hash: str | None = None) -> None:
+        """Drop one cached answer (or all), e.g. right after revoking a key on this process."""
+        if key_hash is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(key_hash, None)
+
+    async def _lookup(self, key_hash: str) -> Caller | None:
+        hit = self._cache.get(key_hash)
+        if hit is not None and hit[0] > self._clock():
+            self._cache.move_to_end(key_hash)
+            return hit[1]
+        pending = self._inflight.get(key_hash)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._inflight[key_hash] = pending
+            task = asyncio.get_running_loop().create_task(self._resolve(key_hash, pending))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # Shielded: one caller giving up (client disconnect) must not cancel the shared lookup.
+        return await asyncio.shield(pending)
+
+    async def _resolve(self, key_hash: str, pending: asyncio.Future[Caller | None]) -> None:
+        try:
+            self.lookups += 1
+            caller = await self._store.resolve_api_key(key_hash)
+        except StoreUnavailable:
+            pending.set_exception(UpstreamUnavailable(
+                "Cannot verify the API key right now: the key store is unavailable. Retry shortly.",
+                retry_after=1,
+            ))
+        except StoreError:
+            pending.set_exception(PrismError("Cannot verify the API key: the key store refused."))
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except Exception as exc:  # a bug below us: hand it to the waiters, who turn it into a 500
+            pending.set_exception(exc)
+        else:
+            self._remember(key_hash, caller)
+            pending.set_result(caller)
+        finally:
+            self._inflight.pop(key_hash, None)
+            # Nobody may be waiting any more; mark the outcome retrieved so asyncio doesn't warn.
+            if pending.done() and not pending.cancelled():
+                pending.exception()
+
+    def _remember(self, key_hash: str, caller: Caller | None) -> None:
+        ttl = self._ttl_s if caller is not None else self._negative_ttl_s
+        self._cache[key_hash] = (self._clock() + ttl, caller)
+        self._cache.move_to_end(key_hash)
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem(last=False)

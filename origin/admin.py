@@ -1,0 +1,288 @@
+"""The admin API under /admin/v1: projects, gateway API keys, provider keys, recent usage.
+
+Guarded by `Authorization: Bearer <PRISM_ADMIN_TOKEN>`; with no token configured every
+request is refused. JSON in and out, the OpenAI error envelope on errors. Secrets flow one
+way: a new gateway key is shown once in the create response; a provider key goes in,
+is encrypted before it reaches the store, and never comes back out.
+
+Dependencies are passed to `admin_routes()` or, when omitted, read per request from
+`request.app.state.store` (Store), `.keybox` (KeyBox, or None without a master key) and
+`.settings` (Settings), which the app's lifespan sets.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from origin.crypto import KeyBox, provider_key_context
+from origin.settings import Settings
+from origin.store import TAG_KEY, Store, StoreError, StoreUnavailable, valid_id
+from shared.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    PrismError,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+
+PREFIX = "/admin/v1"
+MAX_NAME = 200
+MAX_SECRET = 4096
+# Provider-key names appear in URLs and in the encryption context: keep them plain.
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class Conflict(PrismError):
+    status, type, code = 409, "invalid_request_error", "conflict"
+
+
+class NotConfigured(PrismError):
+    status, type, code = 503, "api_error", "not_configured"
+
+
+@dataclass(frozen=True)
+class AdminDeps:
+    store: Store
+    keybox: KeyBox | None
+    settings: Settings
+
+
+Handler = Callable[[Request, AdminDeps], Awaitable[JSONResponse]]
+
+
+def admin_routes(store: Store | None = None, keybox: KeyBox | None = None,
+                 settings: Settings | None = None) -> list[Route]:
+    """The admin routes; dependencies not given here are read from `request.app.state`."""
+
+    def deps_for(request: Request) -> AdminDeps:
+        state = request.app.state
+        found_store = store or getattr(state, "store", None)
+        found_settings = settings or getattr(state, "settings", None)
+        if found_store is None or found_settings is None:
+            raise NotConfigured("The admin API is not wired to a store yet.")
+        return AdminDeps(found_store, keybox or getattr(state, "keybox", None), found_settings)
+
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(PREFIX + path, _guarded(handler, deps_for), methods=[method])
+
+    return [
+        route("/projects", create_project, "POST"),
+        route("/projects", list_projects, "GET"),
+        route("/projects/{project_id}/api_keys", create_api_key, "POST"),
+        route("/projects/{project_id}/api_keys", list_api_keys, "GET"),
+        route("/api_keys/{key_id}", revoke_api_key, "DELETE"),
+        route("/projects/{project_id}/provider_keys", add_provider_key, "POST"),
+        route("/projects/{project_id}/provider_keys", list_provider_keys, "GET"),
+        route("/projects/{project_id}/provider_keys/{name}", remove_provider_key, "DELETE"),
+        route("/usage", recent_usage, "GET"),
+    ]
+
+
+def _guarded(handler: Handler, deps_for: Callable[[Request], AdminDeps]
+             ) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            deps = deps_for(request)
+            _check_token(request, deps.settings)
+            return await handler(request, deps)
+        except PrismError as exc:
+            return _error(exc)
+        except StoreUnavailable:
+            return _error(UpstreamUnavailable("The database is unavailable; retry shortly.",
+                                              retry_after=1))
+        except StoreError as exc:
+            return _error(_store_refusal(exc))
+
+    return endpoint
+
+
+def _check_token(request: Request, settings: Settings) -> None:
+    expected = settings.admin_token.reveal()
+    if not expected:
+        raise PermissionDenied("The admin API is disabled: set PRISM_ADMIN_TOKEN to enable it.",
+                               code="admin_disabled")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Constant-time: the comparison must not reveal how much of a guessed token was right.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                              expected.encode()):
+        raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+
+
+def _store_refusal(exc: StoreError) -> PrismError:
+    if exc.conflict:
+        return Conflict(f"Already exists: {exc.message}")
+    if exc.missing_reference:
+        return NotFound("The referenced project or organisation does not exist.")
+    return UpstreamError(f"The database refused the request: {exc.message}", code="store_error")
+
+
+def _error(exc: PrismError) -> JSONResponse:
+    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers())
+
+
+def _ok(payload: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(payload, status_code=status)
+
+
+def _listing(kind: str, items: list[Any]) -> JSONResponse:
+    data = [{"object": kind, **(asdict(i) if not isinstance(i, dict) else i)} for i in items]
+    return _ok({"object": "list", "data": data})
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def _text(body: dict[str, Any], field: str, *, required: bool, limit: int = MAX_NAME,
+          pattern: re.Pattern[str] | None = None) -> str | None:
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidRequest(f"'{field}' must be a non-empty string of at most {limit} characters.",
+                             param=field)
+    value = value.strip()
+    if pattern is not None and not pattern.fullmatch(value):
+        raise InvalidRequest(f"'{field}' may hold only letters, digits, '.', '_' and '-'.",
+                             param=field)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidRequest(f"'{field}' must not contain control characters.", param=field)
+    return value
+
+
+def _base_url(body: dict[str, Any]) -> str | None:
+    value = _text(body, "base_url", required=False, limit=2048)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequest("'base_url' must be an http(s) URL.", param="base_url")
+    return value.rstrip("/")
+
+
+async def _project(request: Request, deps: AdminDeps) -> str:
+    project_id = request.path_params["project_id"]
+    if await deps.store.get_project(project_id) is None:
+        raise NotFound(f"No project {project_id!r}.", param="project_id")
+    return str(project_id)
+
+
+async def create_project(request: Request, deps: AdminDeps) -> JSONResponse:
+    body = await _body(request)
+    name = _text(body, "name", required=True)
+    org_id = _text(body, "org_id", required=False)
+    if org_id is not None and not valid_id(org_id):
+        raise InvalidRequest("'org_id' must be a uuid.", param="org_id")
+    project = await deps.store.create_project(str(name), org_id)
+    return _ok({"object": "project", **asdict(project)}, 201)
+
+
+async def list_projects(request: Request, deps: AdminDeps) -> JSONResponse:
+    return _listing("project", await deps.store.list_projects())
+
+
+async def create_api_key(request: Request, deps: AdminDeps) -> JSONResponse:
+    project_id = await _project(request, deps)
+    name = _text(await _body(request), "name", required=False)
+    key, record = await deps.store.create_api_key(project_id, name)
+    # The only time the key exists outside the caller's hands: it is not stored, only its hash.
+    return _ok({"object": "api_key", **asdict(record), "key": key}, 201)
+
+
+async def list_api_keys(request: Request, deps: AdminDeps) -> JSONResponse:
+    project_id = await _project(request, deps)
+    return _listing("api_key", await deps.store.list_api_keys(project_id))
+
+
+async def revoke_api_key(request: Request, deps: AdminDeps) -> JSONResponse:
+    key_id = request.path_params["key_id"]
+    record = await deps.store.revoke_api_key(key_id)
+    if record is None:
+        raise NotFound(f"No API key {key_id!r}.", param="key_id")
+    return _ok({"object": "api_key", **asdict(record)})
+
+
+async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
+    body = await _body(request)
+    provider = _text(body, "provider", required=True, limit=64, pattern=SLUG)
+    name = _text(body, "name", required=False, limit=64, pattern=SLUG) or str(provider)
+    base_url = _base_url(body)
+    secret = _text(body, "api_key", required=True, limit=MAX_SECRET)
+    if deps.keybox is None:
+        raise NotConfigured("PRISM_MASTER_KEY is not set on this origin; provider keys can't be "
+                            "stored until it is.")
+    project_id = await _project(request, deps)
+    ciphertext = deps.keybox.encrypt(str(secret), provider_key_context(project_id, name))
+    info = await deps.store.add_provider_key(project_id, str(provider), ciphertext, name, base_url)
+    return _ok({"object": "provider_key", **asdict(info)}, 201)
+
+
+async def list_provider_keys(request: Request, deps: AdminDeps) -> JSONResponse:
+    project_id = await _project(request, deps)
+    return _listing("provider_key", await deps.store.list_provider_keys(project_id))
+
+
+async def remove_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
+    project_id = await _project(request, deps)
+    name = request.path_params["name"]
+    if not SLUG.fullmatch(name) or not await deps.store.remove_provider_key(project_id, name):
+        raise NotFound(f"No provider key named {name!r} in this project.", param="name")
+    return _ok({"object": "provider_key", "project_id": project_id, "name": name,
+                "deleted": True})
+
+
+async def recent_usage(request: Request, deps: AdminDeps) -> JSONResponse:
+    query = request.query_params
+    project_id = query.get("project_id")
+    if project_id is not None and not valid_id(project_id):
+        raise InvalidRequest("'project_id' must be a uuid.", param="project_id")
+    tag = parse_tag_filter(query.get("tag"))
+    try:
+        limit = int(query.get("limit", "50"))
+    except ValueError:
+        raise InvalidRequest("'limit' must be an integer.", param="limit") from None
+    rows = await deps.store.recent_usage(project_id, limit, tag, parse_since(query.get("since")))
+    return _ok({"object": "list", "data": rows})
+
+
+def parse_since(text: str | None) -> str | None:
+    """An ISO-8601 timestamp (a date alone means its midnight UTC), normalised for PostgREST."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidRequest("'since' must be an ISO-8601 date or timestamp.",
+                             param="since") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def parse_tag_filter(text: str | None) -> tuple[str, str] | None:
+    """`key=value` -> (key, value); shared by the admin API and the CLI."""
+    if text is None:
+        return None
+    key, sep, value = text.partition("=")
+    if not sep or not TAG_KEY.fullmatch(key.strip()) or not value.strip():
+        raise InvalidRequest("A tag filter is key=value, the key made of letters, digits, "
+                             "'_' or '-'.", param="tag")
+    return key.strip(), value.strip()

@@ -25,6 +25,9 @@ class Endpoint:
     kind: str  # the adapter family: "openai", "anthropic" or "gemini"
     base_url: str
     api_key: Secret
+    # Whose wire rules apply when `provider` is a project's own name for a key (e.g. a
+    # second Groq key named "groq-batch"); empty means `provider` itself is the vendor.
+    vendor: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,5 +85,11 @@ class Adapter(Protocol):
     def stream_decoder(self, model: str, chunk_id: str, created: int) -> StreamDecoder:
         """A fresh decoder turning upstream SSE events into OpenAI chunks."""
 
-    def map_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> PrismError:
-        """Our error for an upstream error response (never exposing the customer's key)."""
+    def map_error(
+        self, status: int, payload: bytes, headers: Mapping[str, str], provider: str | None = None
+    ) -> PrismError:
+        """Our error for an upstream error response (never exposing the customer's key).
+
+        `provider` names the vendor in the message (one adapter serves many vendors); the
+        adapter's kind is used when it is not given.
+        """

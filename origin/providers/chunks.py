@@ -1,0 +1,95 @@
+"""Builders for the OpenAI response shapes every adapter produces.
+
+Clients only ever see OpenAI `chat.completion` and `chat.completion.chunk` objects, so the
+non-OpenAI adapters build them here rather than each spelling the dicts out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from origin.providers.base import StreamState
+from shared.pricing import TokenUsage
+
+
+def chunk(
+    chunk_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    index: int = 0,
+    finish_reason: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": index, "delta": delta, "logprobs": None,
+                     "finish_reason": finish_reason}],
+    }
+
+
+def completion(
+    completion_id: str,
+    created: int,
+    model: str,
+    choices: list[dict[str, Any]],
+    usage: TokenUsage,
+) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": usage_block(usage) if usage.reported else None,
+    }
+
+
+def choice(
+    index: int, content: str | None, tool_calls: list[dict[str, Any]], finish_reason: str | None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {"index": index, "message": message, "logprobs": None, "finish_reason": finish_reason}
+
+
+def tool_call(call_id: str, name: str, arguments: Any) -> dict[str, Any]:
+    """An OpenAI tool call; `arguments` is re-serialised to the JSON string clients expect."""
+    text = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
+
+
+def new_call_id() -> str:
+    """An id for a tool call the provider didn't name (Gemini), unique across turns."""
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def usage_block(usage: TokenUsage) -> dict[str, Any]:
+    """OpenAI's usage object for normalised usage (cache writes have no OpenAI field)."""
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+    }
+
+
+def count(value: Any) -> int:
+    """A token count from an upstream field: non-negative int, 0 when missing or garbage."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return 0
+    return int(value)
+
+
+def note_finish(state: StreamState, index: int, reason: str | None) -> None:
+    """Record that choice `index` finished, keeping one slot per choice."""
+    reasons = state.finish_reasons
+    if len(reasons) <= index:
+        reasons.extend([None] * (index + 1 - len(reasons)))
+    reasons[index] = reason

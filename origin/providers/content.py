@@ -1,0 +1,101 @@
+"""Reading the pieces of an OpenAI request that the non-OpenAI adapters take apart.
+
+OpenAI message content is either a string or a list of typed parts; tool-call arguments
+are a JSON string; images come as URLs, often base64 data URLs. These helpers read them
+the same way for Anthropic and Gemini, and reject what neither can carry.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import orjson
+
+from shared.errors import InvalidRequest
+
+_DATA_URL: Final = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,]*)?;base64,(?P<data>.*)",
+                              re.DOTALL)
+
+
+def parts_of(content: Any) -> list[dict[str, Any]]:
+    """Content as a list of parts: a string becomes one text part; None becomes none."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        return content
+    raise InvalidRequest("message content must be a string or a list of content parts",
+                         param="messages")
+
+
+def text_of(content: Any) -> str:
+    """All the text in a message's content, parts joined without a separator."""
+    if isinstance(content, str):
+        return content
+    return "".join(str(p.get("text") or "") for p in parts_of(content) if p.get("type") == "text")
+
+
+def image_url_of(part: dict[str, Any]) -> str:
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str) or not url:
+        raise InvalidRequest("an image_url part needs a url", param="messages")
+    return url
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """(media type, base64 payload) of a base64 data URL; None for any other URL."""
+    match = _DATA_URL.fullmatch(url)
+    if match is None:
+        return None
+    return match["mime"], match["data"]
+
+
+def arguments_of(call: dict[str, Any]) -> dict[str, Any]:
+    """The parsed arguments object of an OpenAI tool call (an empty string means none)."""
+    function = call.get("function")
+    raw = function.get("arguments") if isinstance(function, dict) else None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        raise InvalidRequest("tool call arguments must be a JSON object", param="messages") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("tool call arguments must be a JSON object", param="messages")
+    return value
+
+
+def function_of(tool: Any) -> dict[str, Any]:
+    """The function definition inside an OpenAI `tools` entry."""
+    if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+        raise InvalidRequest("only function tools can be sent to this provider", param="tools")
+    function = tool.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise InvalidRequest("each tool needs a function with a name", param="tools")
+    return function
+
+
+def stop_list(stop: Any) -> list[str]:
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        return list(stop)
+    raise InvalidRequest("stop must be a string or a list of strings", param="stop")
+
+
+def max_tokens_of(body: Any) -> int | None:
+    """The client's output limit under either of OpenAI's names for it."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidRequest(f"{name} must be a positive integer", param=name)
+            return value
+    return None

@@ -1,0 +1,150 @@
+"""Upstream error responses turned into our errors, the same way for every provider.
+
+Providers disagree on error bodies only in detail (all three families put the text at
+`error.message`), and on how they say when to retry. The status decides our error class:
+that is what routing looks at to choose between failing over and giving up.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+
+from shared.errors import (
+    InvalidRequest,
+    ModelNotFound,
+    PayloadTooLarge,
+    PrismError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+MAX_MESSAGE_CHARS: Final = 500
+AUTH_FAILED_CODE: Final = "provider_auth_failed"
+BAD_RESPONSE_CODE: Final = "upstream_bad_response"
+# Anthropic tells when each rate-limit bucket refills instead of (or as well as) Retry-After.
+_RESET_HEADERS: Final = (
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-reset",
+    "anthropic-ratelimit-input-tokens-reset",
+    "anthropic-ratelimit-output-tokens-reset",
+)
+
+
+def upstream_message(payload: bytes) -> str:
+    """The human-readable part of an upstream error body, truncated; raw text if not JSON."""
+    try:
+        body: Any = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return truncate(payload.decode("utf-8", errors="replace").strip())
+    if isinstance(body, list) and body:  # Gemini's non-SSE stream wraps errors in an array.
+        body = body[0]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return truncate(error["message"])
+    if isinstance(error, str):
+        return truncate(error)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return truncate(body["message"])
+    return truncate(payload.decode("utf-8", errors="replace").strip())
+
+
+def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the provider asked us to wait, from whichever header it used; None if none."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    now = time.time() if now is None else now
+    millis = _number(lowered.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000
+    header = lowered.get("retry-after")
+    if header is not None:
+        seconds = _number(header)
+        if seconds is not None:
+            return seconds
+        when = _http_date(header)
+        if when is not None:
+            return max(0.0, when - now)
+    resets = [t for t in (_iso_time(lowered.get(h)) for h in _RESET_HEADERS) if t is not None]
+    if resets:
+        return max(0.0, min(resets) - now)
+    return None
+
+
+def map_status(
+    provider: str,
+    status: int,
+    payload: bytes,
+    headers: Mapping[str, str],
+    wait_hint: Callable[[bytes], float | None] | None = None,
+) -> PrismError:
+    """Our error for an upstream error status; `wait_hint` reads a retry delay from the body."""
+    if status in (401, 403):
+        # The upstream text often echoes part of the key, so it is never passed on.
+        return UpstreamError(
+            f"{provider} rejected the provider API key configured for this project "
+            f"(HTTP {status}); check that key, not your Prism key",
+            code=AUTH_FAILED_CODE,
+        )
+    detail = upstream_message(payload)
+    if status in (400, 422):
+        return InvalidRequest(f"{provider} rejected the request: {detail}")
+    if status == 404:
+        return ModelNotFound(f"{provider} did not find the model or endpoint: {detail}")
+    if status in (408, 504):
+        return UpstreamTimeout(f"{provider} timed out (HTTP {status}): {detail}")
+    if status == 413:
+        return PayloadTooLarge(f"{provider} said the request is too large: {detail}")
+    if status == 429:
+        wait = retry_after(headers)
+        if wait is None and wait_hint is not None:
+            wait = wait_hint(payload)
+        return RateLimited(f"{provider} rate limit reached: {detail}", retry_after=wait)
+    if status in (500, 502, 503, 529):
+        return UpstreamUnavailable(f"{provider} is unavailable (HTTP {status}): {detail}")
+    return UpstreamError(f"{provider} answered HTTP {status}: {detail}")
+
+
+def bad_response(provider: str, what: str, payload: Any = None) -> UpstreamError:
+    """A provider answered 200 but with something we cannot use (or an in-stream error)."""
+    detail = ""
+    if isinstance(payload, dict):
+        detail = upstream_message(orjson.dumps(payload))
+    suffix = f": {detail}" if detail else ""
+    return UpstreamError(f"{provider} {what}{suffix}", code=BAD_RESPONSE_CODE)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def _http_date(text: str) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _iso_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

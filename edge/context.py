@@ -1,0 +1,32 @@
+"""What a request handler is given: its configuration and the runtime's capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edge.config import EdgeConfig, Lookup
+from edge.web import HttpClient
+
+
+class Background(Protocol):
+    def wait_until(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` after the response has been returned; the runtime keeps it alive."""
+        ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the hosting runtime supplies for one request; entry.py builds the Workers one."""
+
+    binding: Lookup
+    http: HttpClient
+    background: Background
+
+
+@dataclass(frozen=True)
+class EdgeContext:
+    config: EdgeConfig
+    http: HttpClient
+    background: Background

@@ -1,0 +1,51 @@
+"""The Worker's request pipeline: optional answering stages, then the passthrough to origin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from edge.config import ConfigError, EdgeConfig
+from edge.context import EdgeContext, Runtime
+from edge.errors import error_response
+from edge.passthrough import passthrough
+from edge.web import Request, Response
+from shared.errors import PrismError
+
+log = logging.getLogger("prism.edge")
+
+# A stage answers a request itself (a cache hit) or returns None to let the next one try.
+Stage = Callable[[Request, EdgeContext], Awaitable[Response | None]]
+
+
+def stages_for(config: EdgeConfig) -> tuple[Stage, ...]:
+    """The stages tried before the passthrough, in order. The edge cache lookup goes here."""
+    return ()
+
+
+async def handle(
+    request: Request, runtime: Runtime, stages: Sequence[Stage] | None = None
+) -> Response:
+    try:
+        config = EdgeConfig.from_lookup(runtime.binding)
+    except ConfigError as exc:
+        log.error("edge misconfigured: %s", exc)
+        return error_response(
+            PrismError("The Prism edge is misconfigured.", code="edge_misconfigured")
+        )
+    ctx = EdgeContext(config=config, http=runtime.http, background=runtime.background)
+    for stage in stages_for(config) if stages is None else stages:
+        answer = await _try_stage(stage, request, ctx)
+        if answer is not None:
+            return answer
+    return await passthrough(request, ctx)
+
+
+async def _try_stage(stage: Stage, request: Request, ctx: EdgeContext) -> Response | None:
+    # Stages only ever save a trip to the origin, so a failing one (say, the cache store is
+    # down) must cost latency, not availability: log it and let the origin answer.
+    try:
+        return await stage(request, ctx)
+    except Exception:
+        log.exception("edge stage %s failed; falling through", getattr(stage, "__name__", stage))
+        return None

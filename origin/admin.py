@@ -153,8 +153,9 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _text(body: dict[str, Any], field: str, *, required: bool, limit: int = MAX_NAME,
-          pattern: re.Pattern[str] | None = None) -> str | None:
+def text_field(body: dict[str, Any], field: str, *, required: bool, limit: int = MAX_NAME,
+               pattern: re.Pattern[str] | None = None) -> str | None:
+    """A validated, stripped string field; shared with the CLI so both accept the same input."""
     value = body.get(field)
     if value is None and not required:
         return None
@@ -170,8 +171,8 @@ def _text(body: dict[str, Any], field: str, *, required: bool, limit: int = MAX_
     return value
 
 
-def _base_url(body: dict[str, Any]) -> str | None:
-    value = _text(body, "base_url", required=False, limit=2048)
+def base_url_field(body: dict[str, Any]) -> str | None:
+    value = text_field(body, "base_url", required=False, limit=2048)
     if value is None:
         return None
     parts = urlsplit(value)
@@ -189,8 +190,8 @@ async def _project(request: Request, deps: AdminDeps) -> str:
 
 async def create_project(request: Request, deps: AdminDeps) -> JSONResponse:
     body = await _body(request)
-    name = _text(body, "name", required=True)
-    org_id = _text(body, "org_id", required=False)
+    name = text_field(body, "name", required=True)
+    org_id = text_field(body, "org_id", required=False)
     if org_id is not None and not valid_id(org_id):
         raise InvalidRequest("'org_id' must be a uuid.", param="org_id")
     project = await deps.store.create_project(str(name), org_id)
@@ -203,7 +204,7 @@ async def list_projects(request: Request, deps: AdminDeps) -> JSONResponse:
 
 async def create_api_key(request: Request, deps: AdminDeps) -> JSONResponse:
     project_id = await _project(request, deps)
-    name = _text(await _body(request), "name", required=False)
+    name = text_field(await _body(request), "name", required=False)
     key, record = await deps.store.create_api_key(project_id, name)
     # The only time the key exists outside the caller's hands: it is not stored, only its hash.
     return _ok({"object": "api_key", **asdict(record), "key": key}, 201)
@@ -224,10 +225,10 @@ async def revoke_api_key(request: Request, deps: AdminDeps) -> JSONResponse:
 
 async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
     body = await _body(request)
-    provider = _text(body, "provider", required=True, limit=64, pattern=SLUG)
-    name = _text(body, "name", required=False, limit=64, pattern=SLUG) or str(provider)
-    base_url = _base_url(body)
-    secret = _text(body, "api_key", required=True, limit=MAX_SECRET)
+    provider = text_field(body, "provider", required=True, limit=64, pattern=SLUG)
+    name = text_field(body, "name", required=False, limit=64, pattern=SLUG) or str(provider)
+    base_url = base_url_field(body)
+    secret = text_field(body, "api_key", required=True, limit=MAX_SECRET)
     if deps.keybox is None:
         raise NotConfigured("PRISM_MASTER_KEY is not set on this origin; provider keys can't be "
                             "stored until it is.")

@@ -1,0 +1,225 @@
+"""The Anthropic Messages wire format, with cache_control breakpoints and named SSE events."""
+
+from __future__ import annotations
+
+import hashlib
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from .cache import PromptCache
+from .content import Reply, split
+from .tokens import MESSAGE_OVERHEAD, json_text, tokens
+from .turn import BadRequest, CacheMark, Counts, ToolSpec, Turn, as_int, as_stops
+from .wire import EVENT_STREAM, Headers, sse
+
+STOP = MappingProxyType({"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens", "tool": "tool_use"})
+ERRORS = MappingProxyType(
+    {
+        400: ("invalid_request_error", "Invalid request."),
+        401: ("authentication_error", "invalid x-api-key"),
+        402: ("billing_error", "Your credit balance is too low."),
+        403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+        404: ("not_found_error", "The requested resource could not be found."),
+        413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+        429: ("rate_limit_error", "Number of requests has exceeded your rate limit."),
+        500: ("api_error", "Internal server error"),
+        504: ("timeout_error", "Request timed out"),
+        529: ("overloaded_error", "Overloaded"),
+    }
+)
+
+
+def check_headers(headers: dict[str, str], query: dict[str, str]) -> tuple[int, str] | None:
+    # Upstream takes the key as x-api-key or, as current official SDKs send it, a Bearer token.
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if not (headers.get("x-api-key", "").strip() or (scheme.lower() == "bearer" and token.strip())):
+        return 401, "x-api-key header is required"
+    if not headers.get("anthropic-version"):
+        return 400, "anthropic-version: header is required"
+    return None
+
+
+def error(status: int, message: str | None = None) -> bytes:
+    kind, default = ERRORS.get(status, ERRORS[500] if status >= 500 else ERRORS[400])
+    return orjson.dumps({"type": "error", "error": {"type": kind, "message": message or default}})
+
+
+def model_not_found(model: str) -> bytes:
+    return orjson.dumps({"type": "error", "error": {"type": "not_found_error", "message": f"model: {model}"}})
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list) and all(isinstance(b, dict) for b in content):
+        return content
+    raise BadRequest("content must be a string or a list of content blocks")
+
+
+def _block_tokens(block: dict[str, Any]) -> int:
+    kind = block.get("type")
+    if kind == "text":
+        return tokens(block.get("text") or "")
+    if kind == "tool_use":
+        return tokens(json_text(block.get("input") or {}))
+    if kind == "tool_result":
+        inner = block.get("content") or ""
+        return tokens(inner) if isinstance(inner, str) else sum(_block_tokens(b) for b in _blocks(inner))
+    return 0
+
+
+def _unmarked(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k != "cache_control"} if "cache_control" in item else item
+
+
+def _units(body: dict[str, Any], tools: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The prompt in upstream order, one (tokens, block) per tool or content block."""
+    units = [(tokens(json_text(_unmarked(t))), t) for t in tools]
+    system = body.get("system")
+    turns = ([_blocks(system)] if system else []) + [_blocks(m.get("content")) for m in body["messages"]]
+    for blocks in turns:
+        if not blocks:
+            units.append((MESSAGE_OVERHEAD, {}))
+        for index, block in enumerate(blocks):
+            units.append(((MESSAGE_OVERHEAD if index == 0 else 0) + _block_tokens(block), block))
+    return units
+
+
+def _ttl(block: dict[str, Any]) -> str | None:
+    control = block.get("cache_control")
+    if control is None:
+        return None
+    return str(control.get("ttl") or "5m") if isinstance(control, dict) else "5m"
+
+
+def _marks(units: list[tuple[int, dict[str, Any]]]) -> list[CacheMark]:
+    """Every block boundary up to the last cache_control marker, keyed by the prefix's content."""
+    last = max((i for i, (_, block) in enumerate(units) if "cache_control" in block), default=-1)
+    hasher, total, marks = hashlib.blake2b(digest_size=16), 0, []
+    for count, block in units[: last + 1]:
+        hasher.update(orjson.dumps(_unmarked(block)) + b"\x1e")
+        total += count
+        marks.append(CacheMark(tokens=total, key=hasher.digest(), ttl=_ttl(block)))
+    return marks
+
+
+def _user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            texts = [b.get("text") or "" for b in _blocks(message.get("content")) if b.get("type") == "text"]
+            if texts:
+                return " ".join(texts)
+    return ""
+
+
+def _tool(tools: list[dict[str, Any]], choice: Any, last: dict[str, Any]) -> ToolSpec | None:
+    answered = last.get("role") == "user" and any(b.get("type") == "tool_result" for b in _blocks(last.get("content")))
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not tools or kind == "none" or answered:
+        return None
+    wanted = choice.get("name") if kind == "tool" else None
+    chosen = next((t for t in tools if t.get("name") == wanted), None if wanted else tools[0])
+    if chosen is None:
+        raise BadRequest(f"tool_choice: tool '{wanted}' not found in tools")
+    return ToolSpec(name=str(chosen.get("name", "")), schema=chosen.get("input_schema") or {})
+
+
+def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str, str]) -> Turn:
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    model, messages, max_tokens = body.get("model"), body.get("messages"), body.get("max_tokens")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("model: Field required")
+    if max_tokens is None:
+        raise BadRequest("max_tokens: Field required")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        raise BadRequest("messages: at least one message is required")
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    units = _units(body, tools)
+    return Turn(
+        model=model,
+        stream=bool(body.get("stream")),
+        prompt_tokens=sum(count for count, _ in units),
+        user_text=_user_text(messages),
+        tool=_tool(tools, body.get("tool_choice"), messages[-1]),
+        max_tokens=as_int(max_tokens, "max_tokens"),
+        stops=as_stops(body.get("stop_sequences")),
+        marks=_marks(units),
+    )
+
+
+def account(cache: PromptCache, provider: str, turn: Turn) -> Counts:
+    return cache.explicit(provider, turn)
+
+
+def usage(counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]:
+    return {
+        "input_tokens": counts.uncached,
+        "cache_creation_input_tokens": counts.creation,
+        "cache_read_input_tokens": counts.cached_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": counts.creation_5m, "ephemeral_1h_input_tokens": counts.creation_1h},
+        "output_tokens": reply.output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def _block(reply: Reply, rid: int) -> dict[str, Any]:
+    if reply.is_tool:
+        return {"type": "tool_use", "id": f"toolu_sim{rid:016d}", "name": reply.tool_name, "input": reply.arguments}
+    return {"type": "text", "text": reply.text}
+
+
+def _message(turn: Turn, rid: int) -> dict[str, Any]:
+    return {"id": f"msg_sim{rid:016d}", "type": "message", "role": "assistant", "model": turn.model}
+
+
+def render(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> bytes:
+    message = _message(turn, rid)
+    message.update(content=[_block(reply, rid)], stop_reason=STOP[reply.finish], stop_sequence=reply.stop_sequence)
+    if usage is not None:
+        message["usage"] = usage
+    return orjson.dumps(message)
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return sse(orjson.dumps({"type": name, **data}), name)
+
+
+def _content_events(reply: Reply, rid: int) -> list[bytes]:
+    if reply.is_tool:
+        start = {**_block(reply, rid), "input": {}}
+        deltas = [{"type": "input_json_delta", "partial_json": p} for p in ["", *split(reply.text)]]
+    else:
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in split(reply.text)]
+    return [
+        _event("content_block_start", {"index": 0, "content_block": start}),
+        _event("ping", {}),
+        *(_event("content_block_delta", {"index": 0, "delta": d}) for d in deltas),
+        _event("content_block_stop", {"index": 0}),
+    ]
+
+
+def events(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> list[bytes]:
+    message: dict[str, Any] = {**_message(turn, rid), "content": [], "stop_reason": None, "stop_sequence": None}
+    delta: dict[str, Any] = {"delta": {"stop_reason": STOP[reply.finish], "stop_sequence": reply.stop_sequence}}
+    if usage is not None:
+        # Upstream reports a placeholder output count up front and the real one at the end.
+        message["usage"] = {**usage, "output_tokens": min(1, usage.get("output_tokens", 0))}
+        delta["usage"] = {k: usage[k] for k in ("output_tokens",) if k in usage}
+    return [
+        _event("message_start", {"message": message}),
+        *_content_events(reply, rid),
+        _event("message_delta", delta),
+        _event("message_stop", {}),
+    ]
+
+
+def stream_type(turn: Turn) -> bytes:
+    return EVENT_STREAM
+
+
+def id_headers(rid: int) -> Headers:
+    return [(b"request-id", f"req_sim{rid:016d}".encode())]

@@ -1,0 +1,120 @@
+"""Scripted faults: what the next matching upstream call should do instead of answering normally.
+
+``POST /_sim/script`` takes ``{provider?, model?, times?: int = 1, fault: {...}}`` and queues
+the fault for the next ``times`` requests whose provider (the ``/p/<provider>`` segment) and
+model match (absent = any). The first queued match wins (FIFO). Fault kinds:
+
+  * ``{"kind": "status", "status": 500, "retry_after"?: secs, "message"?: str}``: that status
+    with a body in the provider's own error shape; 429 always sends Retry-After (default 1),
+    other statuses only when retry_after is given.
+  * ``{"kind": "hang"}``: no response at all until the client goes away.
+  * ``{"kind": "slow_first_byte", "delay_ms": N}``: wait N ms before the status line, then answer.
+  * ``{"kind": "disconnect", "after_chunks": N}``: streaming: send N SSE events, then cut the
+    connection without ending the body. JSON: drop the connection before any response byte.
+  * ``{"kind": "malformed_chunk"}``: streaming: after the first event, one extra event whose
+    data line is the first half of the next event's JSON. JSON: 200 with the body cut in half.
+  * ``{"kind": "no_usage"}``: the response carries no usage block at all.
+  * ``{"kind": "usage", "usage": {...}}``: report exactly this provider-native usage block
+    (OpenAI ``usage``, Anthropic ``usage``, Gemini ``usageMetadata``; Anthropic streams put
+    its non-output fields on message_start and its output_tokens on message_delta).
+  * ``{"kind": "reply", "text": "..."}``: answer with exactly this text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = frozenset(
+    {"status", "hang", "slow_first_byte", "disconnect", "malformed_chunk", "no_usage", "usage", "reply"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str
+    status: int = 500
+    retry_after: float | None = None
+    message: str | None = None
+    delay_ms: int = 0
+    after_chunks: int = 0
+    usage: dict[str, Any] | None = None
+    text: str | None = None
+
+
+def _number(raw: dict[str, Any], name: str, default: float) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"fault.{name} must be a non-negative number")
+    return value
+
+
+def parse_fault(raw: Any) -> Fault:
+    """Validate a fault object from the control API; ValueError says what is wrong."""
+    if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
+        raise ValueError(f"fault.kind must be one of {sorted(KINDS)}")
+    kind = raw["kind"]
+    status = int(_number(raw, "status", 500))
+    if kind == "status" and not 400 <= status <= 599:
+        raise ValueError("fault.status must be 400-599")
+    if kind == "usage" and not isinstance(raw.get("usage"), dict):
+        raise ValueError("fault.usage must be an object")
+    if kind == "reply" and not isinstance(raw.get("text"), str):
+        raise ValueError("fault.text must be a string")
+    retry = raw.get("retry_after")
+    return Fault(
+        kind=kind,
+        status=status,
+        retry_after=None if retry is None else _number(raw, "retry_after", 0),
+        message=raw.get("message") if isinstance(raw.get("message"), str) else None,
+        delay_ms=int(_number(raw, "delay_ms", 0)),
+        after_chunks=int(_number(raw, "after_chunks", 0)),
+        usage=raw.get("usage"),
+        text=raw.get("text"),
+    )
+
+
+@dataclass(slots=True)
+class Script:
+    fault: Fault
+    provider: str | None
+    model: str | None
+    remaining: int
+
+    def matches(self, provider: str, model: str) -> bool:
+        return (self.provider is None or self.provider == provider) and (self.model is None or self.model == model)
+
+
+class ScriptQueue:
+    """Queued faults, consumed first-in first-out by the requests they match."""
+
+    def __init__(self) -> None:
+        self._items: list[Script] = []
+
+    def __len__(self) -> int:
+        return sum(s.remaining for s in self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def add(self, raw: Any) -> None:
+        if not isinstance(raw, dict):
+            raise ValueError("body must be an object")
+        times = raw.get("times", 1)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError("times must be a positive integer")
+        provider, model = raw.get("provider"), raw.get("model")
+        if not all(v is None or isinstance(v, str) for v in (provider, model)):
+            raise ValueError("provider and model must be strings")
+        self._items.append(Script(parse_fault(raw.get("fault")), provider, model, times))
+
+    def take(self, provider: str, model: str) -> Fault | None:
+        if not self._items:
+            return None
+        for index, script in enumerate(self._items):
+            if script.matches(provider, model):
+                script.remaining -= 1
+                if script.remaining == 0:
+                    del self._items[index]
+                return script.fault
+        return None

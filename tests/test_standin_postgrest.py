@@ -283,6 +283,74 @@ async def test_rpc_resolve_api_key_finds_live_keys_only(postgrest: Any) -> None:
         assert gone.data == []
 
 
+RPC_FUNCTIONS = """
+CREATE FUNCTION public.test_rpc_add(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql
+    AS 'SELECT a + b';
+CREATE FUNCTION public.test_rpc_series(n int) RETURNS SETOF int LANGUAGE sql
+    AS 'SELECT generate_series(1, n)';
+CREATE FUNCTION public.test_rpc_noop() RETURNS void LANGUAGE sql AS 'SELECT';
+CREATE FUNCTION public.test_rpc_join(tags jsonb, parts text[]) RETURNS text LANGUAGE sql
+    AS $$ SELECT (tags ->> 'k') || ':' || array_to_string(parts, '+') $$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO service_role;
+"""
+
+RPC_CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
+    ("scalar", "POST", "test_rpc_add", {"a": 2, "b": 5}, 200, "7"),
+    ("default_argument", "POST", "test_rpc_add", {"a": 2}, 200, "3"),
+    ("get_with_query_args", "GET", "test_rpc_add", {"a": "4"}, 200, "5"),
+    ("set_returning", "POST", "test_rpc_series", {"n": 3}, 200, "[1, 2, 3]"),
+    ("void", "POST", "test_rpc_noop", {}, 204, ""),
+    (
+        "json_and_array_args",
+        "POST",
+        "test_rpc_join",
+        {"tags": {"k": "v"}, "parts": ["a", "b"]},
+        200,
+        '"v:a+b"',
+    ),
+    ("missing_required_arg", "POST", "test_rpc_add", {"b": 1}, 404, ""),
+]
+
+
+@pytest.fixture
+async def rpc_functions(pg_conn: Any) -> AsyncIterator[None]:
+    await pg_conn.execute(RPC_FUNCTIONS)
+    try:
+        yield
+    finally:
+        await pg_conn.execute(
+            "DROP FUNCTION public.test_rpc_add, public.test_rpc_series, public.test_rpc_noop,"
+            " public.test_rpc_join"
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "function", "args", "status", "body"),
+    RPC_CASES,
+    ids=[c[0] for c in RPC_CASES],
+)
+async def test_rpc_calls_functions_by_named_arguments(
+    postgrest: Any,
+    rpc_functions: None,
+    name: str,
+    method: str,
+    function: str,
+    args: dict[str, Any],
+    status: int,
+    body: str,
+) -> None:
+    async with httpx.AsyncClient(base_url=postgrest.rest_url, headers=postgrest.headers()) as http:
+        if method == "GET":
+            response = await http.get(f"/rpc/{function}", params=args)
+        else:
+            response = await http.post(f"/rpc/{function}", json=args)
+    assert response.status_code == status, response.text
+    if status == 404:
+        assert response.json()["code"] == "PGRST202"
+    else:
+        assert response.text == body
+
+
 # --- errors --------------------------------------------------------------------------------------
 
 

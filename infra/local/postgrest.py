@@ -27,7 +27,12 @@ from starlette.routing import Mount, Route
 
 from infra.local.postgrest_auth import ANON_ROLE, Caller, authenticate
 from infra.local.postgrest_db import Database
-from infra.local.postgrest_errors import CONNECTION_ERRORS, PgrstError, from_postgres, unavailable
+from infra.local.postgrest_errors import (
+    PgrstError,
+    from_postgres,
+    is_connection_error,
+    unavailable,
+)
 from infra.local.postgrest_handlers import handle_rpc, handle_table
 from infra.local.postgrest_schema import SchemaCache
 
@@ -40,7 +45,7 @@ def _error_response(exc: BaseException, role: str) -> Response:
     """Every failure becomes PostgREST's JSON envelope; none escapes as a traceback page."""
     if isinstance(exc, PgrstError):
         return exc.response()
-    if isinstance(exc, CONNECTION_ERRORS):
+    if is_connection_error(exc):
         return unavailable(exc).response()
     if isinstance(exc, asyncpg.PostgresError):
         return from_postgres(exc, role).response()

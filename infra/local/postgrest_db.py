@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from infra.local.postgrest_errors import CONNECTION_ERRORS, unavailable
+from infra.local.postgrest_errors import CONNECTION_ERRORS, is_connection_error, unavailable
 from infra.local.postgrest_schema import Schema, load_schema
 
 CONNECT_TIMEOUT = 5.0
@@ -51,11 +51,11 @@ class Database:
         if pool is not None:
             await pool.close()
 
-    def _forget_connections(self) -> None:
+    async def _forget_connections(self) -> None:
         # After a restart every pooled connection is dead: expire them all at once rather than
         # failing one request per stale connection.
         if self._pool is not None:
-            self._pool.expire_connections()
+            await self._pool.expire_connections()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -64,7 +64,9 @@ class Database:
             async with pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
                 yield conn
         except CONNECTION_ERRORS as exc:
-            self._forget_connections()
+            if not is_connection_error(exc):
+                raise
+            await self._forget_connections()
             raise unavailable(exc) from exc
 
     async def _begin(self, conn: asyncpg.Connection, setup: tuple[str, str, str, str]) -> Any:

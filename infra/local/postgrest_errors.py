@@ -105,6 +105,17 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the database is unreachable, not when a statement was wrong.
+
+    asyncpg raises InterfaceError for client-side misuse too; only "connection is closed" and
+    its kin mean the server went away.
+    """
+    if isinstance(exc, asyncpg.InterfaceError):
+        return str(exc).startswith(("connection is closed", "pool is closing", "pool is closed"))
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
 def unavailable(exc: BaseException) -> PgrstError:
     return PgrstError(
         status=503,

@@ -251,7 +251,8 @@ def _argument_sql(sql: Sql, body: str, name: str, typ: str) -> str:
 def rpc_sql(fn: Function, args: set[str], body_json: str) -> tuple[str, list[Any]]:
     """Call fn with the named arguments `args`, read from a JSON object; the result is JSON text."""
     sql = Sql()
-    body = sql.param(body_json, "jsonb")
+    # Only bind the body when an argument reads it: asyncpg rejects unused parameters.
+    body = sql.param(body_json, "jsonb") if args else ""
     named = [
         f"{quote_ident(a.name)} => {_argument_sql(sql, body, a.name, a.type)}"
         for a in fn.args

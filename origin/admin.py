@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -275,7 +275,7 @@ def parse_since(text: str | None) -> str | None:
     except ValueError:
         raise InvalidRequest("'since' must be an ISO-8601 date or timestamp.",
                              param="since") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def parse_tag_filter(text: str | None) -> tuple[str, str] | None:

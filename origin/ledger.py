@@ -175,7 +175,7 @@ class Ledger:
             return
 
     def _backoff(self, failures: int) -> float:
-        delay = min(self._max_backoff_s, self._min_backoff_s * 2 ** (failures - 1))
+        delay = min(self._max_backoff_s, self._min_backoff_s * 2.0 ** (failures - 1))
         # Jitter so many origins coming back from one outage don't retry in lockstep.
         return delay * random.uniform(0.75, 1.0)
 

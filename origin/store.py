@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from shared.apikeys import display_prefix, generate_api_key, hash_api_key
 from shared.usage import Caller
 
 DEFAULT_TIMEOUT_S = 5.0
+_PROJECT_COLUMNS = "id,org_id,name,created_at"
 _API_KEY_COLUMNS = "id,project_id,name,prefix,created_at,revoked_at"
 _PROVIDER_KEY_COLUMNS = "id,project_id,provider,name,base_url,created_at"
 _USAGE_LIMIT_MAX = 1000
@@ -118,6 +119,15 @@ async def _refuse_unavailable(response: httpx.Response) -> None:
         raise StoreUnavailable(f"Supabase answered HTTP {response.status_code}: {response.text[:200]}")
 
 
+def _rows(data: object) -> list[dict[str, Any]]:
+    """PostgREST's answer as rows; anything else means we are not talking to PostgREST."""
+    rows = data if isinstance(data, list) else [data] if data else []
+    objects = [row for row in rows if isinstance(row, dict)]
+    if len(objects) != len(rows):
+        raise StoreError("unexpected answer from Supabase: rows are not JSON objects")
+    return objects
+
+
 @asynccontextmanager
 async def _boundary(action: str) -> AsyncIterator[None]:
     try:
@@ -157,7 +167,7 @@ class Store:
     async def resolve_api_key(self, key_hash: str) -> Caller | None:
         async with _boundary("resolve_api_key"):
             res = await self._client.rpc("resolve_api_key", {"p_key_hash": key_hash}).execute()
-        rows = res.data if isinstance(res.data, list) else [res.data] if res.data else []
+        rows = _rows(res.data)
         if not rows:
             return None
         row = rows[0]
@@ -169,7 +179,7 @@ class Store:
             res = await (self._client.from_("provider_keys")
                          .select("provider,name,base_url,ciphertext")
                          .eq("project_id", project_id).order("name").execute())
-        return [StoredProviderKey(**row) for row in res.data]
+        return [StoredProviderKey(**row) for row in _rows(res.data)]
 
     async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
         """Write ledger rows; rows whose request_id is already stored are skipped, so retries are safe."""
@@ -183,30 +193,31 @@ class Store:
 
     async def create_org(self, name: str) -> str:
         async with _boundary("create_org"):
-            res = await self._client.from_("organisations").insert({"name": name}).execute()
-        return str(res.data[0]["id"])
+            res = await (self._client.from_("organisations").insert({"name": name})
+                         .select("id").execute())
+        return str(_rows(res.data)[0]["id"])
 
     async def create_project(self, name: str, org_id: str | None = None) -> Project:
         """A project in `org_id`, or in a new organisation of the same name."""
         org_id = org_id or await self.create_org(name)
         async with _boundary("create_project"):
-            res = await (self._client.from_("projects")
-                         .insert({"name": name, "org_id": org_id}).execute())
-        return Project(**res.data[0])
+            res = await (self._client.from_("projects").insert({"name": name, "org_id": org_id})
+                         .select(_PROJECT_COLUMNS).execute())
+        return Project(**_rows(res.data)[0])
 
     async def list_projects(self) -> list[Project]:
         async with _boundary("list_projects"):
-            res = await (self._client.from_("projects").select("id,org_id,name,created_at")
+            res = await (self._client.from_("projects").select(_PROJECT_COLUMNS)
                          .order("created_at").execute())
-        return [Project(**row) for row in res.data]
+        return [Project(**row) for row in _rows(res.data)]
 
     async def get_project(self, project_id: str) -> Project | None:
         if not valid_id(project_id):
             return None
         async with _boundary("get_project"):
-            res = await (self._client.from_("projects").select("id,org_id,name,created_at")
+            res = await (self._client.from_("projects").select(_PROJECT_COLUMNS)
                          .eq("id", project_id).execute())
-        return Project(**res.data[0]) if res.data else None
+        return Project(**_rows(res.data)[0]) if res.data else None
 
     async def create_api_key(self, project_id: str, name: str | None = None
                              ) -> tuple[str, ApiKeyRecord]:
@@ -217,13 +228,13 @@ class Store:
         async with _boundary("create_api_key"):
             res = await (self._client.from_("api_keys").insert(row)
                          .select(_API_KEY_COLUMNS).execute())
-        return key, ApiKeyRecord(**res.data[0])
+        return key, ApiKeyRecord(**_rows(res.data)[0])
 
     async def list_api_keys(self, project_id: str) -> list[ApiKeyRecord]:
         async with _boundary("list_api_keys"):
             res = await (self._client.from_("api_keys").select(_API_KEY_COLUMNS)
                          .eq("project_id", project_id).order("created_at").execute())
-        return [ApiKeyRecord(**row) for row in res.data]
+        return [ApiKeyRecord(**row) for row in _rows(res.data)]
 
     async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
         """Revoke a live key; None when no such key (revoking twice keeps the first time)."""
@@ -231,13 +242,13 @@ class Store:
             return None
         async with _boundary("revoke_api_key"):
             res = await (self._client.from_("api_keys")
-                         .update({"revoked_at": datetime.now(timezone.utc).isoformat()})
+                         .update({"revoked_at": datetime.now(UTC).isoformat()})
                          .eq("id", key_id).is_("revoked_at", "null")
                          .select(_API_KEY_COLUMNS).execute())
             if not res.data:
                 res = await (self._client.from_("api_keys").select(_API_KEY_COLUMNS)
                              .eq("id", key_id).execute())
-        return ApiKeyRecord(**res.data[0]) if res.data else None
+        return ApiKeyRecord(**_rows(res.data)[0]) if res.data else None
 
     async def add_provider_key(self, project_id: str, provider: str, ciphertext: str,
                                name: str | None = None, base_url: str | None = None
@@ -248,13 +259,13 @@ class Store:
         async with _boundary("add_provider_key"):
             res = await (self._client.from_("provider_keys").insert(row)
                          .select(_PROVIDER_KEY_COLUMNS).execute())
-        return ProviderKeyInfo(**res.data[0])
+        return ProviderKeyInfo(**_rows(res.data)[0])
 
     async def list_provider_keys(self, project_id: str) -> list[ProviderKeyInfo]:
         async with _boundary("list_provider_keys"):
             res = await (self._client.from_("provider_keys").select(_PROVIDER_KEY_COLUMNS)
                          .eq("project_id", project_id).order("name").execute())
-        return [ProviderKeyInfo(**row) for row in res.data]
+        return [ProviderKeyInfo(**row) for row in _rows(res.data)]
 
     async def remove_provider_key(self, project_id: str, name: str) -> bool:
         async with _boundary("remove_provider_key"):
@@ -278,4 +289,4 @@ class Store:
         limit = max(1, min(limit, _USAGE_LIMIT_MAX))
         async with _boundary("recent_usage"):
             res = await query.order("created_at", desc=True).limit(limit).execute()
-        return list(res.data)
+        return _rows(res.data)

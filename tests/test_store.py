@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -159,7 +159,7 @@ async def test_recent_usage_filters(store: Store, pg_conn: asyncpg.Connection) -
     assert len(await store.recent_usage(project.id, limit=2)) == 2
     f1 = await store.recent_usage(project.id, tag=("feature", "f1"))
     assert {r["request_id"] for r in f1} == {r.request_id for i, r in enumerate(tagged) if i % 2}
-    since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     assert old not in {r["request_id"] for r in await store.recent_usage(project.id, since=since)}
     everyone = {r["project_id"] for r in await store.recent_usage(None, limit=1000)}
     assert {project.id, other.id} <= everyone

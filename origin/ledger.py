@@ -87,7 +87,7 @@ class Ledger:
         return self._parked
 
     def record(self, row: UsageRow) -> None:
-        """Queue a row for delivery. Never blocks on I/O, never raises."""
+        """Queue a row for delivery: never blocks on I/O, never raises. Call on the loop's thread."""
         if self._closed:
             self._record_late(row)
             return
@@ -116,13 +116,23 @@ class Ledger:
         except (sqlite3.Error, OSError) as exc:
             log.error("ledger outbox failed while closing: %s", exc)
         finally:
-            self._closed = True
-            outbox, self._outbox = self._outbox, None
-            if outbox is not None:
-                await asyncio.to_thread(outbox.close)
+            self._closed = True  # from here on, record() writes to the outbox itself
+            await self._close_outbox()
         if self.pending:
             log.warning("%d usage rows stay in %s for the next start", self.pending,
                         self._outbox_path)
+
+    async def _close_outbox(self) -> None:
+        try:
+            # Rows recorded while the last delivery was in flight.
+            await self._persist_queued()
+        except (sqlite3.Error, OSError) as exc:
+            log.error("%d usage rows lost: outbox unwritable while closing: %s",
+                      len(self._queue), exc)
+        finally:
+            outbox, self._outbox = self._outbox, None
+            if outbox is not None:
+                await asyncio.to_thread(outbox.close)
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every recorded row is delivered (True) or `timeout_s` passes (False)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from infra.local.postgres import PostgresCluster, apply_migrations, migration_files
+from infra.local.postgres import ROOT, PostgresCluster, apply_migrations, migration_files
 
 TABLES = [
     "organisations",
@@ -243,3 +245,19 @@ def test_cluster_falls_back_to_tmp_when_postgres_cannot_reach_the_dir(tmp_path: 
     assert first.data_dir != requested
     assert first.data_dir.parent == Path(tempfile.gettempdir())
     assert first.data_dir == again.data_dir
+
+
+async def test_migrate_cli_reports_nothing_left_to_apply(pg: Any) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "infra.local.postgres",
+        "migrate",
+        "--dsn",
+        pg.dsn,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    out, _ = await proc.communicate()
+    assert (proc.returncode, out.decode().strip()) == (0, "nothing to apply")

@@ -8,7 +8,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -223,37 +222,14 @@ async def apply_migrations(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[s
         await conn.close()
 
 
-def _serve(args: argparse.Namespace) -> None:
-    """Run a cluster in the foreground until SIGTERM/SIGINT, so Service can manage it."""
-    cluster = PostgresCluster(Path(args.data_dir), args.port, fsync=not args.no_fsync)
-    cluster.start()
-    try:
-        applied = asyncio.run(apply_migrations(cluster.dsn))
-        print(
-            f"postgres on 127.0.0.1:{args.port} ({cluster.data_dir}); applied {applied}", flush=True
-        )
-        stop_signals = {signal.SIGTERM, signal.SIGINT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-        signal.sigwait(stop_signals)
-    finally:
-        cluster.stop()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.local.postgres")
     sub = parser.add_subparsers(dest="command", required=True)
     migrate = sub.add_parser("migrate", help="apply infra/migrations to a database")
     migrate.add_argument("--dsn", required=True)
-    serve = sub.add_parser("serve", help="start a local cluster, migrate it, stop it on SIGTERM")
-    serve.add_argument("--data-dir", required=True)
-    serve.add_argument("--port", type=int, required=True)
-    serve.add_argument("--no-fsync", action="store_true")
     args = parser.parse_args(argv)
-    if args.command == "migrate":
-        applied = asyncio.run(apply_migrations(args.dsn))
-        print("\n".join(applied) if applied else "nothing to apply")
-    else:
-        _serve(args)
+    applied = asyncio.run(apply_migrations(args.dsn))
+    print("\n".join(applied) if applied else "nothing to apply")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ def upstream() -> str:
 
 
 def js_request(
-    url: str, method: str = "GET", headers: Sequence[tuple[str, str]] = (), body: bytes | None = None
+    url: str,
+    method: str = "GET",
+    headers: Sequence[tuple[str, str]] = (),
+    body: bytes | None = None,
 ) -> Any:
     init: dict[str, Any] = {"method": method, "headers": js.Headers.new(to_js(list(headers)))}
     if body is not None:
@@ -175,10 +178,10 @@ async def recorded(upstream: str, marker: str) -> bool:
 
 
 async def test_runtime_fetch_times_out_waiting_for_headers(upstream: str) -> None:
+    gate = uuid.uuid4().hex
     with pytest.raises(FetchTimeout):
-        await entry.RuntimeHttp().fetch(
-            "GET", f"{upstream}/_stall/{uuid.uuid4().hex}", [], None, 0.2
-        )
+        await entry.RuntimeHttp().fetch("GET", f"{upstream}/_stall/{gate}", [], None, 0.2)
+    await pyfetch(f"{upstream}/_release/{gate}", method="POST")
 
 
 async def test_runtime_fetch_reports_an_unreachable_peer() -> None:

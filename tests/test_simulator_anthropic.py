@@ -19,11 +19,22 @@ SEARCH = {
     "description": "Search the docs",
     "input_schema": {
         "type": "object",
-        "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}, "mode": {"enum": ["fast", "deep"]}},
+        "properties": {
+            "query": {"type": "string"},
+            "limit": {"type": "integer"},
+            "mode": {"enum": ["fast", "deep"]},
+        },
         "required": ["query", "mode"],
     },
 }
-LOOKUP = {"name": "lookup", "input_schema": {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}}
+LOOKUP = {
+    "name": "lookup",
+    "input_schema": {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}},
+        "required": ["id"],
+    },
+}
 
 
 def tk(text: str) -> int:
@@ -44,8 +55,15 @@ def usage_of(message: Any) -> dict[str, Any]:
 
 
 def test_messages_json(client: Anthropic, sim: Any) -> None:
-    out = client.messages.create(model=MODEL, max_tokens=100, system="Be brief.", messages=[user(QUESTION)])
-    assert (out.type, out.role, out.model, out.stop_reason) == ("message", "assistant", MODEL, "end_turn")
+    out = client.messages.create(
+        model=MODEL, max_tokens=100, system="Be brief.", messages=[user(QUESTION)]
+    )
+    assert (out.type, out.role, out.model, out.stop_reason) == (
+        "message",
+        "assistant",
+        MODEL,
+        "end_turn",
+    )
     assert out.content[0].type == "text" and out.content[0].text == REPLY
     assert usage_of(out) == {
         "input_tokens": (4 + tk("Be brief.")) + (4 + tk(QUESTION)),
@@ -56,13 +74,19 @@ def test_messages_json(client: Anthropic, sim: Any) -> None:
         "service_tier": "standard",
     }
     headers = sim.requests("anthropic")[-1]["headers"]
-    assert "sk-ant-test" in (headers.get("x-api-key"), headers.get("authorization", "").removeprefix("Bearer "))
+    assert "sk-ant-test" in (
+        headers.get("x-api-key"),
+        headers.get("authorization", "").removeprefix("Bearer "),
+    )
     assert headers["anthropic-version"]
 
 
 async def test_streaming_text(sim: Any) -> None:
     client = AsyncAnthropic(base_url=sim.base_url("anthropic"), api_key="k", max_retries=0)
-    async with client, client.messages.stream(model=MODEL, max_tokens=100, messages=[user(QUESTION)]) as stream:
+    async with (
+        client,
+        client.messages.stream(model=MODEL, max_tokens=100, messages=[user(QUESTION)]) as stream,
+    ):
         kinds = []
         async for event in stream:
             kinds.append(event.type)
@@ -73,7 +97,9 @@ async def test_streaming_text(sim: Any) -> None:
 
 
 def test_raw_stream_event_order(client: Anthropic) -> None:
-    events = list(client.messages.create(model=MODEL, max_tokens=100, messages=[user(QUESTION)], stream=True))
+    events = list(
+        client.messages.create(model=MODEL, max_tokens=100, messages=[user(QUESTION)], stream=True)
+    )
     names = [e.type for e in events]
     assert names == [
         "message_start",
@@ -85,7 +111,9 @@ def test_raw_stream_event_order(client: Anthropic) -> None:
         "message_delta",
         "message_stop",
     ]  # the SDK drops ping events
-    assert events[0].message.usage.output_tokens == 1 and events[-2].usage.output_tokens == tk(REPLY)
+    assert events[0].message.usage.output_tokens == 1 and events[-2].usage.output_tokens == tk(
+        REPLY
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,11 +124,17 @@ def test_raw_stream_event_order(client: Anthropic) -> None:
         ({"type": "tool", "name": "lookup"}, "lookup", {"id": 1}),
     ],
 )
-def test_tool_use(client: Anthropic, tool_choice: Any, name: str, arguments: dict[str, Any]) -> None:
+def test_tool_use(
+    client: Anthropic, tool_choice: Any, name: str, arguments: dict[str, Any]
+) -> None:
     extra = {"tool_choice": tool_choice} if tool_choice else {}
-    out = client.messages.create(model=MODEL, max_tokens=100, messages=[user(QUESTION)], tools=[SEARCH, LOOKUP], **extra)
+    out = client.messages.create(
+        model=MODEL, max_tokens=100, messages=[user(QUESTION)], tools=[SEARCH, LOOKUP], **extra
+    )
     block = out.content[0]
-    assert out.stop_reason == "tool_use" and block.type == "tool_use" and block.id.startswith("toolu_")
+    assert (
+        out.stop_reason == "tool_use" and block.type == "tool_use" and block.id.startswith("toolu_")
+    )
     assert (block.name, block.input) == (name, arguments)
     assert out.usage.output_tokens == tk(json.dumps(arguments))
     tool_tokens = sum(tk(json.dumps(t, separators=(",", ":"))) for t in (SEARCH, LOOKUP))
@@ -108,18 +142,31 @@ def test_tool_use(client: Anthropic, tool_choice: Any, name: str, arguments: dic
 
 
 def test_tool_use_streaming_and_tool_result_turn(client: Anthropic) -> None:
-    with client.messages.stream(model=MODEL, max_tokens=100, messages=[user(QUESTION)], tools=[SEARCH]) as stream:
+    with client.messages.stream(
+        model=MODEL, max_tokens=100, messages=[user(QUESTION)], tools=[SEARCH]
+    ) as stream:
         final = stream.get_final_message()
     call = final.content[0]
     assert call.type == "tool_use" and call.input == {"query": "sim", "mode": "fast"}
     follow_up = [
         user(QUESTION),
         {"role": "assistant", "content": [call.model_dump()]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "red, blue, yellow"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": call.id, "content": "red, blue, yellow"}
+            ],
+        },
     ]
     out = client.messages.create(model=MODEL, max_tokens=100, messages=follow_up, tools=[SEARCH])
     assert out.stop_reason == "end_turn" and out.content[0].text == REPLY
-    none = client.messages.create(model=MODEL, max_tokens=100, messages=[user(QUESTION)], tools=[SEARCH], tool_choice={"type": "none"})
+    none = client.messages.create(
+        model=MODEL,
+        max_tokens=100,
+        messages=[user(QUESTION)],
+        tools=[SEARCH],
+        tool_choice={"type": "none"},
+    )
     assert none.content[0].type == "text"
 
 
@@ -130,51 +177,88 @@ def test_tool_use_streaming_and_tool_result_turn(client: Anthropic) -> None:
         ({"stop_sequences": ["reply"]}, f"Simulated {MODEL} ", "stop_sequence", "reply"),
     ],
 )
-def test_limits_and_stop_sequences(client: Anthropic, extra: dict[str, Any], text: str, stop_reason: str, stop_sequence: str | None) -> None:
-    out = client.messages.create(**{"model": MODEL, "max_tokens": 100, "messages": [user(QUESTION)], **extra})
-    assert (out.content[0].text, out.stop_reason, out.stop_sequence) == (text, stop_reason, stop_sequence)
+def test_limits_and_stop_sequences(
+    client: Anthropic, extra: dict[str, Any], text: str, stop_reason: str, stop_sequence: str | None
+) -> None:
+    out = client.messages.create(
+        **{"model": MODEL, "max_tokens": 100, "messages": [user(QUESTION)], **extra}
+    )
+    assert (out.content[0].text, out.stop_reason, out.stop_sequence) == (
+        text,
+        stop_reason,
+        stop_sequence,
+    )
 
 
 def test_cache_control_writes_then_reads(client: Anthropic) -> None:
     policy = "Always answer in English. " * 40
     system = [{"type": "text", "text": policy, "cache_control": {"type": "ephemeral"}}]
     cached = 4 + tk(policy)
-    first = client.messages.create(model=MODEL, max_tokens=50, system=system, messages=[user("one")])
-    second = client.messages.create(model=MODEL, max_tokens=50, system=system, messages=[user("two")])
-    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (cached, 0)
+    first = client.messages.create(
+        model=MODEL, max_tokens=50, system=system, messages=[user("one")]
+    )
+    second = client.messages.create(
+        model=MODEL, max_tokens=50, system=system, messages=[user("two")]
+    )
+    assert (first.usage.cache_creation_input_tokens, first.usage.cache_read_input_tokens) == (
+        cached,
+        0,
+    )
     assert first.usage.cache_creation.ephemeral_5m_input_tokens == cached
     assert first.usage.input_tokens == 4 + tk("one")
-    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (0, cached)
+    assert (second.usage.cache_creation_input_tokens, second.usage.cache_read_input_tokens) == (
+        0,
+        cached,
+    )
     assert second.usage.input_tokens == 4 + tk("two")
 
 
-def test_cache_control_on_tools_and_messages_with_1h_ttl_and_moving_marker(client: Anthropic) -> None:
+def test_cache_control_on_tools_and_messages_with_1h_ttl_and_moving_marker(
+    client: Anthropic,
+) -> None:
     marked_tool = {**SEARCH, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
     tool_tokens = tk(json.dumps(SEARCH, separators=(",", ":")))
     history = [user("first question " * 10), {"role": "assistant", "content": "first answer " * 10}]
 
     def marked(text: str) -> dict[str, Any]:
-        return {"role": "user", "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]}
+        return {
+            "role": "user",
+            "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
+        }
 
-    first = client.messages.create(model=MODEL, max_tokens=50, tools=[marked_tool], messages=[marked(history[0]["content"])])
+    first = client.messages.create(
+        model=MODEL, max_tokens=50, tools=[marked_tool], messages=[marked(history[0]["content"])]
+    )
     assert first.usage.cache_creation.model_dump() == {
         "ephemeral_1h_input_tokens": tool_tokens,
         "ephemeral_5m_input_tokens": 4 + tk(history[0]["content"]),
     }
     assert first.usage.input_tokens == 0
     turn_two = [user(history[0]["content"]), history[1], marked("second question")]
-    second = client.messages.create(model=MODEL, max_tokens=50, tools=[marked_tool], messages=turn_two)
+    second = client.messages.create(
+        model=MODEL, max_tokens=50, tools=[marked_tool], messages=turn_two
+    )
     assert second.usage.cache_read_input_tokens == tool_tokens + 4 + tk(history[0]["content"])
-    assert second.usage.cache_creation_input_tokens == (4 + tk(history[1]["content"])) + (4 + tk("second question"))
+    assert second.usage.cache_creation_input_tokens == (4 + tk(history[1]["content"])) + (
+        4 + tk("second question")
+    )
     assert second.usage.input_tokens == 0
 
 
 def test_streaming_reports_cache_usage_on_message_start(client: Anthropic) -> None:
-    system = [{"type": "text", "text": "stable prefix " * 30, "cache_control": {"type": "ephemeral"}}]
+    system = [
+        {"type": "text", "text": "stable prefix " * 30, "cache_control": {"type": "ephemeral"}}
+    ]
     client.messages.create(model=MODEL, max_tokens=50, system=system, messages=[user("warm")])
-    events = list(client.messages.create(model=MODEL, max_tokens=50, system=system, messages=[user("hit")], stream=True))
+    events = list(
+        client.messages.create(
+            model=MODEL, max_tokens=50, system=system, messages=[user("hit")], stream=True
+        )
+    )
     start = events[0].message.usage
-    assert start.cache_read_input_tokens == 4 + tk("stable prefix " * 30) and start.input_tokens == 4 + tk("hit")
+    assert start.cache_read_input_tokens == 4 + tk(
+        "stable prefix " * 30
+    ) and start.input_tokens == 4 + tk("hit")
 
 
 def test_errors_use_anthropic_shapes(sim: Any) -> None:
@@ -188,8 +272,18 @@ def test_errors_use_anthropic_shapes(sim: Any) -> None:
         json={"model": MODEL, "max_tokens": 10, "messages": [user("hi")]},
     )
     assert keyless.status_code == 401
-    assert keyless.json() == {"type": "error", "error": {"type": "authentication_error", "message": "x-api-key header is required"}}
-    versionless = httpx.post(f"{sim.base_url('anthropic')}/v1/messages", headers={"x-api-key": "k"}, json={"model": MODEL})
-    assert versionless.status_code == 400 and versionless.json()["error"]["type"] == "invalid_request_error"
+    assert keyless.json() == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "x-api-key header is required"},
+    }
+    versionless = httpx.post(
+        f"{sim.base_url('anthropic')}/v1/messages",
+        headers={"x-api-key": "k"},
+        json={"model": MODEL},
+    )
+    assert (
+        versionless.status_code == 400
+        and versionless.json()["error"]["type"] == "invalid_request_error"
+    )
     raw = sim.chat("anthropic", max_tokens=None)
     assert raw.status_code == 400 and raw.json()["error"]["type"] == "invalid_request_error"

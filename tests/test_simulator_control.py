@@ -27,26 +27,47 @@ def test_requests_are_recorded_newest_last_and_filterable(sim: Any) -> None:
 
 
 def test_failed_and_non_json_requests_are_recorded_too(sim: Any) -> None:
-    response = httpx.post(f"{sim.base_url('openai')}/chat/completions", content=b"{not json", headers={"authorization": "Bearer k"})
-    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
-    assert httpx.post(f"{sim.base_url('openai')}/chat/completions", json={"model": "m"}).status_code == 401
+    response = httpx.post(
+        f"{sim.base_url('openai')}/chat/completions",
+        content=b"{not json",
+        headers={"authorization": "Bearer k"},
+    )
+    assert (
+        response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    )
+    assert (
+        httpx.post(f"{sim.base_url('openai')}/chat/completions", json={"model": "m"}).status_code
+        == 401
+    )
     assert [r["body"] for r in sim.requests()] == ["{not json", {"model": "m"}]
 
 
 def test_reset_clears_scripts_records_caches_and_config(sim: Any) -> None:
     long = "context " * 700
-    sim.chat("openai", text="x", messages=[{"role": "system", "content": long}, {"role": "user", "content": "a"}])
+    sim.chat(
+        "openai",
+        text="x",
+        messages=[{"role": "system", "content": long}, {"role": "user", "content": "a"}],
+    )
     sim.script({"kind": "status", "status": 500})
     sim.configure(latency_ms=5000)
     sim.reset()
     assert sim.requests() == []
-    again = sim.chat("openai", messages=[{"role": "system", "content": long}, {"role": "user", "content": "b"}], timeout=5)
+    again = sim.chat(
+        "openai",
+        messages=[{"role": "system", "content": long}, {"role": "user", "content": "b"}],
+        timeout=5,
+    )
     assert again.status_code == 200
     assert again.json()["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
 
 
 def test_latency_config_is_per_provider(sim: Any) -> None:
-    assert sim.configure(latency_ms=4000, provider="slowco") == {"provider": "slowco", "latency_ms": 4000, "stream_chunk_delay_ms": 0}
+    assert sim.configure(latency_ms=4000, provider="slowco") == {
+        "provider": "slowco",
+        "latency_ms": 4000,
+        "stream_chunk_delay_ms": 0,
+    }
     with pytest.raises(httpx.ReadTimeout):
         sim.chat("slowco", model="slowco-model", timeout=httpx.Timeout(10, read=0.3))
     assert sim.chat("openai").status_code == 200
@@ -90,7 +111,9 @@ def test_control_api_rejects_bad_input(sim: Any, path: str, body: dict[str, Any]
         ("GET", "/p/openai/v1/models", 401),
     ],
 )
-def test_unknown_routes_and_unauthenticated_model_list(sim: Any, method: str, path: str, status: int) -> None:
+def test_unknown_routes_and_unauthenticated_model_list(
+    sim: Any, method: str, path: str, status: int
+) -> None:
     assert httpx.request(method, f"{sim.url}{path}").status_code == status
 
 
@@ -98,4 +121,7 @@ def test_openai_compatible_path_under_any_provider(sim: Any) -> None:
     url = f"{sim.url}/p/gemini/v1beta/openai/chat/completions"
     body = {"model": "gemini-2.0-flash", "messages": [{"role": "user", "content": "hi"}]}
     response = httpx.post(url, json=body, headers={"authorization": "Bearer g"})
-    assert response.json()["choices"][0]["message"]["content"] == "Simulated gemini-2.0-flash reply: hi"
+    assert (
+        response.json()["choices"][0]["message"]["content"]
+        == "Simulated gemini-2.0-flash reply: hi"
+    )

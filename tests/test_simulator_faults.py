@@ -12,9 +12,18 @@ import pytest
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.0-flash"}
-STREAM_EXTRA = {"openai": {"stream_options": {"include_usage": True}}, "anthropic": {}, "gemini": {}}
+STREAM_EXTRA = {
+    "openai": {"stream_options": {"include_usage": True}},
+    "anthropic": {},
+    "gemini": {},
+}
 NATIVE_USAGE = {
-    "openai": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200, "prompt_tokens_details": {"cached_tokens": 512, "audio_tokens": 0}},
+    "openai": {
+        "prompt_tokens": 1000,
+        "completion_tokens": 200,
+        "total_tokens": 1200,
+        "prompt_tokens_details": {"cached_tokens": 512, "audio_tokens": 0},
+    },
     "anthropic": {
         "input_tokens": 30,
         "cache_creation_input_tokens": 1000,
@@ -22,7 +31,12 @@ NATIVE_USAGE = {
         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 1000},
         "output_tokens": 250,
     },
-    "gemini": {"promptTokenCount": 2048, "candidatesTokenCount": 100, "totalTokenCount": 2148, "cachedContentTokenCount": 1024},
+    "gemini": {
+        "promptTokenCount": 2048,
+        "candidatesTokenCount": 100,
+        "totalTokenCount": 2148,
+        "cachedContentTokenCount": 1024,
+    },
 }
 
 
@@ -33,7 +47,9 @@ def error_kind(provider: str, body: dict[str, Any]) -> str:
 def data_lines(text: str) -> list[str]:
     """The data payloads of an SSE body, in order, whatever the line endings."""
     frames = text.replace("\r\n", "\n").split("\n\n")
-    return [line[len("data: ") :] for f in frames for line in f.split("\n") if line.startswith("data: ")]
+    return [
+        line[len("data: ") :] for f in frames for line in f.split("\n") if line.startswith("data: ")
+    ]
 
 
 def payloads(text: str) -> list[dict[str, Any]]:
@@ -50,7 +66,9 @@ def json_text(provider: str, body: dict[str, Any]) -> str:
 
 def streamed_text(provider: str, events: list[dict[str, Any]]) -> str:
     if provider == "openai":
-        return "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
+        return "".join(
+            e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"]
+        )
     if provider == "anthropic":
         return "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
     return "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in events)
@@ -82,7 +100,9 @@ STATUS_CASES = [
 
 @pytest.mark.parametrize(("provider", "status", "kind"), STATUS_CASES)
 @pytest.mark.parametrize("stream", [False, True])
-def test_status_fault_uses_provider_error_shape(sim: Any, provider: str, status: int, kind: str, stream: bool) -> None:
+def test_status_fault_uses_provider_error_shape(
+    sim: Any, provider: str, status: int, kind: str, stream: bool
+) -> None:
     sim.script({"kind": "status", "status": status}, provider=provider)
     response = sim.chat(provider, stream=stream)
     assert response.status_code == status
@@ -92,38 +112,57 @@ def test_status_fault_uses_provider_error_shape(sim: Any, provider: str, status:
 
 
 def test_status_fault_with_message_and_retry_after(sim: Any) -> None:
-    sim.script({"kind": "status", "status": 503, "retry_after": 7, "message": "try later"}, provider="anthropic")
+    sim.script(
+        {"kind": "status", "status": 503, "retry_after": 7, "message": "try later"},
+        provider="anthropic",
+    )
     response = sim.chat("anthropic")
-    assert response.headers["retry-after"] == "7" and response.json()["error"]["message"] == "try later"
+    assert (
+        response.headers["retry-after"] == "7"
+        and response.json()["error"]["message"] == "try later"
+    )
 
 
 def test_rate_limit_reaches_the_openai_sdk(sim: Any) -> None:
     sim.script({"kind": "status", "status": 429, "retry_after": 2})
     client = openai.OpenAI(base_url=sim.base_url("openai"), api_key="sk", max_retries=0)
     with pytest.raises(openai.RateLimitError) as limited:
-        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
-    assert limited.value.response.headers["retry-after"] == "2" and limited.value.code == "rate_limit_exceeded"
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert (
+        limited.value.response.headers["retry-after"] == "2"
+        and limited.value.code == "rate_limit_exceeded"
+    )
 
 
 def test_scripts_match_provider_and_model_and_count_down(sim: Any) -> None:
     sim.script({"kind": "status", "status": 503}, provider="openai", model="gpt-4o", times=2)
     sim.script({"kind": "reply", "text": "second script"}, provider="openai")
     assert sim.chat("groq", model="gpt-4o").status_code == 200
-    assert sim.chat("openai", model="gpt-4o-mini").json()["choices"][0]["message"]["content"] == "second script"
+    assert (
+        sim.chat("openai", model="gpt-4o-mini").json()["choices"][0]["message"]["content"]
+        == "second script"
+    )
     assert [sim.chat("openai", model="gpt-4o").status_code for _ in range(3)] == [503, 503, 200]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-async def test_hang_blocks_only_its_own_request(sim: Any, provider: str) -> None:
-    sim.script({"kind": "hang"}, provider=provider)
+async def test_hang_blocks_only_its_own_request(sim: Any) -> None:
+    for provider in PROVIDERS:
+        sim.script({"kind": "hang"}, provider=provider)
+    patience = httpx.Timeout(10, read=3.0)
     async with httpx.AsyncClient() as client:
-        hung = asyncio.ensure_future(client.send(sim.native_request(provider, timeout=httpx.Timeout(10, read=1.0))))
-        while not sim.requests(provider):  # the hung call has reached the simulator
+        hung = [
+            asyncio.ensure_future(client.send(sim.native_request(p, timeout=patience)))
+            for p in PROVIDERS
+        ]
+        while len(sim.requests()) < len(PROVIDERS):  # every hung call has reached the simulator
             await asyncio.sleep(0.01)
-        normal = await client.send(sim.native_request(provider))
-        assert normal.status_code == 200 and not hung.done()
-        with pytest.raises(httpx.ReadTimeout):
-            await hung
+        normal = [await client.send(sim.native_request(p)) for p in PROVIDERS]
+        assert [r.status_code for r in normal] == [200, 200, 200]
+        assert not any(task.done() for task in hung)
+        results = await asyncio.gather(*hung, return_exceptions=True)
+    assert all(isinstance(r, httpx.ReadTimeout) for r in results)
 
 
 def test_slow_first_byte_delays_then_answers(sim: Any) -> None:
@@ -159,7 +198,11 @@ def test_disconnect_surfaces_in_openai_sdk_stream(sim: Any) -> None:
     sim.script({"kind": "disconnect", "after_chunks": 1})
     client = openai.OpenAI(base_url=sim.base_url("openai"), api_key="sk", max_retries=0)
     with pytest.raises((openai.APIConnectionError, httpx.RemoteProtocolError)):
-        list(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True))
+        list(
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True
+            )
+        )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -187,8 +230,15 @@ def test_no_usage(sim: Any, provider: str) -> None:
     sim.script({"kind": "no_usage"}, provider=provider, times=2)
     body = sim.chat(provider).json()
     assert not {"usage", "usageMetadata"} & set(body)
-    assert stream_usage(provider, payloads(sim.chat(provider, stream=True, **STREAM_EXTRA[provider]).text)) == []
-    assert stream_usage(provider, payloads(sim.chat(provider, stream=True, **STREAM_EXTRA[provider]).text))
+    assert (
+        stream_usage(
+            provider, payloads(sim.chat(provider, stream=True, **STREAM_EXTRA[provider]).text)
+        )
+        == []
+    )
+    assert stream_usage(
+        provider, payloads(sim.chat(provider, stream=True, **STREAM_EXTRA[provider]).text)
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -201,8 +251,13 @@ def test_scripted_usage_is_reported_exactly(sim: Any, provider: str) -> None:
     if provider == "openai":
         assert [e["usage"] for e in events if e.get("usage")] == [block]
     elif provider == "anthropic":
-        start, delta = events[0]["message"]["usage"], next(e for e in events if e["type"] == "message_delta")["usage"]
-        assert {**start, "output_tokens": block["output_tokens"]} == block and start["output_tokens"] == 1
+        start, delta = (
+            events[0]["message"]["usage"],
+            next(e for e in events if e["type"] == "message_delta")["usage"],
+        )
+        assert {**start, "output_tokens": block["output_tokens"]} == block and start[
+            "output_tokens"
+        ] == 1
         assert delta == {"output_tokens": block["output_tokens"]}
     else:
         assert events[-1]["usageMetadata"] == block

@@ -1,4 +1,4 @@
-"""The simulator's Gemini generateContent format over raw HTTP: JSON, alt=sse and a streamed array."""
+"""The simulator's Gemini format over raw HTTP: JSON, alt=sse and a streamed JSON array."""
 
 from __future__ import annotations
 
@@ -16,11 +16,22 @@ FORECAST = {
     "name": "forecast",
     "parameters": {
         "type": "OBJECT",
-        "properties": {"place": {"type": "STRING"}, "days": {"type": "INTEGER"}, "metric": {"type": "BOOLEAN"}},
+        "properties": {
+            "place": {"type": "STRING"},
+            "days": {"type": "INTEGER"},
+            "metric": {"type": "BOOLEAN"},
+        },
         "required": ["place", "days", "metric"],
     },
 }
-CLOCK = {"name": "clock", "parameters": {"type": "OBJECT", "properties": {"zone": {"type": "STRING", "enum": ["UTC", "CET"]}}, "required": ["zone"]}}
+CLOCK = {
+    "name": "clock",
+    "parameters": {
+        "type": "OBJECT",
+        "properties": {"zone": {"type": "STRING", "enum": ["UTC", "CET"]}},
+        "required": ["zone"],
+    },
+}
 
 
 def tk(text: str) -> int:
@@ -28,13 +39,24 @@ def tk(text: str) -> int:
 
 
 def contents(*texts: str) -> list[dict[str, Any]]:
-    return [{"role": "user" if i % 2 == 0 else "model", "parts": [{"text": t}]} for i, t in enumerate(texts)]
+    return [
+        {"role": "user" if i % 2 == 0 else "model", "parts": [{"text": t}]}
+        for i, t in enumerate(texts)
+    ]
 
 
-def generate(sim: Any, body: dict[str, Any], model: str = MODEL, key: str | None = "g-key", stream: bool = False) -> httpx.Response:
+def generate(
+    sim: Any,
+    body: dict[str, Any],
+    model: str = MODEL,
+    key: str | None = "g-key",
+    stream: bool = False,
+) -> httpx.Response:
     action = "streamGenerateContent?alt=sse" if stream else "generateContent"
     headers = {"x-goog-api-key": key} if key else {}
-    return httpx.post(f"{sim.base_url('gemini')}/v1beta/models/{model}:{action}", headers=headers, json=body)
+    return httpx.post(
+        f"{sim.base_url('gemini')}/v1beta/models/{model}:{action}", headers=headers, json=body
+    )
 
 
 def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
@@ -45,7 +67,10 @@ def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def test_generate_content_json(sim: Any) -> None:
-    body = {"systemInstruction": {"parts": [{"text": "Be precise."}]}, "contents": contents(QUESTION)}
+    body = {
+        "systemInstruction": {"parts": [{"text": "Be precise."}]},
+        "contents": contents(QUESTION),
+    }
     out = generate(sim, body).json()
     candidate = out["candidates"][0]
     assert candidate["content"] == {"parts": [{"text": REPLY}], "role": "model"}
@@ -81,15 +106,26 @@ def test_stream_without_alt_sse_is_a_json_array(sim: Any) -> None:
     ("tool_config", "name", "args"),
     [
         (None, "forecast", {"place": "sim", "days": 1, "metric": True}),
-        ({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["clock"]}}, "clock", {"zone": "UTC"}),
+        (
+            {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["clock"]}},
+            "clock",
+            {"zone": "UTC"},
+        ),
     ],
 )
-def test_function_call(sim: Any, tool_config: dict[str, Any] | None, name: str, args: dict[str, Any]) -> None:
-    body: dict[str, Any] = {"contents": contents(QUESTION), "tools": [{"functionDeclarations": [FORECAST, CLOCK]}]}
+def test_function_call(
+    sim: Any, tool_config: dict[str, Any] | None, name: str, args: dict[str, Any]
+) -> None:
+    body: dict[str, Any] = {
+        "contents": contents(QUESTION),
+        "tools": [{"functionDeclarations": [FORECAST, CLOCK]}],
+    }
     if tool_config:
         body["toolConfig"] = tool_config
     out = generate(sim, body).json()
-    assert out["candidates"][0]["content"]["parts"] == [{"functionCall": {"name": name, "args": args}}]
+    assert out["candidates"][0]["content"]["parts"] == [
+        {"functionCall": {"name": name, "args": args}}
+    ]
     assert out["candidates"][0]["finishReason"] == "STOP"
     assert out["usageMetadata"]["candidatesTokenCount"] == tk(json.dumps(args))
     tools = sum(tk(json.dumps(d, separators=(",", ":"))) for d in (FORECAST, CLOCK))
@@ -102,12 +138,22 @@ def test_text_after_function_response_or_mode_none(sim: Any) -> None:
     tools = [{"functionDeclarations": [FORECAST]}]
     answered = [
         *contents(QUESTION),
-        {"role": "model", "parts": [{"functionCall": {"name": "forecast", "args": {"place": "x"}}}]},
-        {"role": "user", "parts": [{"functionResponse": {"name": "forecast", "response": {"sky": "blue"}}}]},
+        {
+            "role": "model",
+            "parts": [{"functionCall": {"name": "forecast", "args": {"place": "x"}}}],
+        },
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "forecast", "response": {"sky": "blue"}}}],
+        },
     ]
     out = generate(sim, {"contents": answered, "tools": tools}).json()
     assert out["candidates"][0]["content"]["parts"] == [{"text": REPLY}]
-    off = {"contents": contents(QUESTION), "tools": tools, "toolConfig": {"functionCallingConfig": {"mode": "NONE"}}}
+    off = {
+        "contents": contents(QUESTION),
+        "tools": tools,
+        "toolConfig": {"functionCallingConfig": {"mode": "NONE"}},
+    }
     assert generate(sim, off).json()["candidates"][0]["content"]["parts"] == [{"text": REPLY}]
 
 
@@ -118,7 +164,14 @@ def test_text_after_function_response_or_mode_none(sim: Any) -> None:
         ({"stopSequences": ["sky"]}, f"Simulated {MODEL} reply: Why is the ", "STOP"),
         ({"responseMimeType": "application/json"}, json.dumps({"reply": REPLY}), "STOP"),
         (
-            {"responseMimeType": "application/json", "responseSchema": {"type": "OBJECT", "properties": {"ok": {"type": "BOOLEAN"}}, "required": ["ok"]}},
+            {
+                "responseMimeType": "application/json",
+                "responseSchema": {
+                    "type": "OBJECT",
+                    "properties": {"ok": {"type": "BOOLEAN"}},
+                    "required": ["ok"],
+                },
+            },
             json.dumps({"ok": True}),
             "STOP",
         ),
@@ -131,7 +184,9 @@ def test_generation_config(sim: Any, config: dict[str, Any], text: str, finish: 
 
 
 def test_candidate_count(sim: Any) -> None:
-    out = generate(sim, {"contents": contents(QUESTION), "generationConfig": {"candidateCount": 2}}).json()
+    out = generate(
+        sim, {"contents": contents(QUESTION), "generationConfig": {"candidateCount": 2}}
+    ).json()
     assert [c["index"] for c in out["candidates"]] == [0, 1]
     assert out["usageMetadata"]["candidatesTokenCount"] == 2 * tk(REPLY)
 
@@ -153,14 +208,25 @@ def test_implicit_caching_reports_cached_content_tokens(sim: Any) -> None:
         ("nonexistent-gemini", "k", 404, "NOT_FOUND"),
     ],
 )
-def test_errors_use_google_shapes(sim: Any, model: str, key: str | None, status: int, error_status: str) -> None:
+def test_errors_use_google_shapes(
+    sim: Any, model: str, key: str | None, status: int, error_status: str
+) -> None:
     response = generate(sim, {"contents": contents(QUESTION)}, model=model, key=key)
     assert response.status_code == status
-    assert response.json()["error"]["code"] == status and response.json()["error"]["status"] == error_status
+    assert (
+        response.json()["error"]["code"] == status
+        and response.json()["error"]["status"] == error_status
+    )
 
 
 def test_key_in_query_is_accepted_and_recorded(sim: Any) -> None:
     url = f"{sim.base_url('gemini')}/v1beta/models/{MODEL}:generateContent"
-    assert httpx.post(url, params={"key": "qk"}, json={"contents": contents(QUESTION)}).status_code == 200
+    assert (
+        httpx.post(url, params={"key": "qk"}, json={"contents": contents(QUESTION)}).status_code
+        == 200
+    )
     record = sim.requests("gemini")[-1]
-    assert record["query"] == {"key": "qk"} and record["body"]["contents"][0]["parts"][0]["text"] == QUESTION
+    assert (
+        record["query"] == {"key": "qk"}
+        and record["body"]["contents"][0]["parts"][0]["text"] == QUESTION
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import openai
@@ -24,21 +25,28 @@ WEATHER = {
                 "city": {"type": "string"},
                 "unit": {"type": "string", "enum": ["c", "f"]},
                 "days": {"type": "integer"},
-                "detail": {"type": "object", "properties": {"hourly": {"type": "boolean"}}, "required": ["hourly"]},
+                "detail": {
+                    "type": "object",
+                    "properties": {"hourly": {"type": "boolean"}},
+                    "required": ["hourly"],
+                },
                 "optional": {"type": "string"},
             },
             "required": ["city", "unit", "days", "detail"],
         },
     },
 }
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TIME = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
+}
 
 
 def tk(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-def prompt_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] = ()) -> int:  # type: ignore[assignment]
+def prompt_tokens(messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]] = ()) -> int:
     compact = (json.dumps(t, separators=(",", ":"), ensure_ascii=False) for t in tools)
     return sum(tk(t) for t in compact) + sum(4 + tk(m["content"]) for m in messages)
 
@@ -90,13 +98,19 @@ def test_streaming_without_include_usage_has_no_usage(client: OpenAI) -> None:
     ("tool_choice", "name", "arguments"),
     [
         (None, "get_weather", {"city": "sim", "unit": "c", "days": 1, "detail": {"hourly": True}}),
-        ("auto", "get_weather", {"city": "sim", "unit": "c", "days": 1, "detail": {"hourly": True}}),
+        (
+            "auto",
+            "get_weather",
+            {"city": "sim", "unit": "c", "days": 1, "detail": {"hourly": True}},
+        ),
         ({"type": "function", "function": {"name": "get_time"}}, "get_time", {}),
     ],
 )
 def test_tool_calls(client: OpenAI, tool_choice: Any, name: str, arguments: dict[str, Any]) -> None:
     extra = {"tool_choice": tool_choice} if tool_choice else {}
-    out = client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=[WEATHER, TIME], **extra)
+    out = client.chat.completions.create(
+        model=MODEL, messages=MESSAGES, tools=[WEATHER, TIME], **extra
+    )
     choice = out.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
     call = choice.message.tool_calls[0]
@@ -107,7 +121,9 @@ def test_tool_calls(client: OpenAI, tool_choice: Any, name: str, arguments: dict
 
 
 def test_tool_call_streaming(client: OpenAI) -> None:
-    chunks = list(client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=[WEATHER], stream=True))
+    chunks = list(
+        client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=[WEATHER], stream=True)
+    )
     deltas = [c.choices[0].delta.tool_calls[0] for c in chunks if c.choices[0].delta.tool_calls]
     assert deltas[0].id and deltas[0].function.name == "get_weather"
     assert json.loads("".join(d.function.arguments for d in deltas))["city"] == "sim"
@@ -121,7 +137,17 @@ def test_tool_call_streaming(client: OpenAI) -> None:
         pytest.param(
             [
                 *MESSAGES,
-                {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": "{}"},
+                        }
+                    ],
+                },
                 {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
             ],
             id="after tool result",
@@ -130,7 +156,9 @@ def test_tool_call_streaming(client: OpenAI) -> None:
 )
 def test_text_instead_of_tool_call(client: OpenAI, messages: list[dict[str, Any]]) -> None:
     choice = "none" if len(messages) == len(MESSAGES) else "auto"
-    out = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], tool_choice=choice)
+    out = client.chat.completions.create(
+        model=MODEL, messages=messages, tools=[WEATHER], tool_choice=choice
+    )
     assert out.choices[0].message.content == REPLY and out.choices[0].finish_reason == "stop"
 
 
@@ -139,13 +167,27 @@ def test_text_instead_of_tool_call(client: OpenAI, messages: list[dict[str, Any]
     [
         ({"type": "json_object"}, {"reply": REPLY}),
         (
-            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "properties": {"answer": {"type": "string"}, "n": {"type": "number"}}, "required": ["answer", "n"]}}},
+            {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "x",
+                    "schema": {
+                        "type": "object",
+                        "properties": {"answer": {"type": "string"}, "n": {"type": "number"}},
+                        "required": ["answer", "n"],
+                    },
+                },
+            },
             {"answer": "sim", "n": 1},
         ),
     ],
 )
-def test_json_mode(client: OpenAI, response_format: dict[str, Any], expected: dict[str, Any]) -> None:
-    out = client.chat.completions.create(model=MODEL, messages=MESSAGES, response_format=response_format)
+def test_json_mode(
+    client: OpenAI, response_format: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    out = client.chat.completions.create(
+        model=MODEL, messages=MESSAGES, response_format=response_format
+    )
     assert json.loads(out.choices[0].message.content) == expected
 
 
@@ -166,7 +208,9 @@ def test_n_choices(client: OpenAI) -> None:
         ({"stop": "reply"}, f"Simulated {MODEL} ", "stop"),
     ],
 )
-def test_limits_and_stop_sequences(client: OpenAI, extra: dict[str, Any], content: str, finish: str) -> None:
+def test_limits_and_stop_sequences(
+    client: OpenAI, extra: dict[str, Any], content: str, finish: str
+) -> None:
     out = client.chat.completions.create(model=MODEL, messages=MESSAGES, **extra)
     assert (out.choices[0].message.content, out.choices[0].finish_reason) == (content, finish)
     assert out.usage.completion_tokens == tk(content)
@@ -175,9 +219,15 @@ def test_limits_and_stop_sequences(client: OpenAI, extra: dict[str, Any], conten
 def test_automatic_prompt_caching(client: OpenAI) -> None:
     system = {"role": "system", "content": "policy " * 800}
     prefix = 4 + tk(system["content"])
-    first = client.chat.completions.create(model=MODEL, messages=[system, {"role": "user", "content": "one"}])
-    second = client.chat.completions.create(model=MODEL, messages=[system, {"role": "user", "content": "two"}])
-    other_model = client.chat.completions.create(model="gpt-4o", messages=[system, {"role": "user", "content": "two"}])
+    first = client.chat.completions.create(
+        model=MODEL, messages=[system, {"role": "user", "content": "one"}]
+    )
+    second = client.chat.completions.create(
+        model=MODEL, messages=[system, {"role": "user", "content": "two"}]
+    )
+    other_model = client.chat.completions.create(
+        model="gpt-4o", messages=[system, {"role": "user", "content": "two"}]
+    )
     assert first.usage.prompt_tokens_details.cached_tokens == 0
     assert second.usage.prompt_tokens_details.cached_tokens == prefix // 128 * 128 == 1280
     assert second.usage.prompt_tokens == prefix + 4 + tk("two")
@@ -186,15 +236,22 @@ def test_automatic_prompt_caching(client: OpenAI) -> None:
 
 def test_errors_use_openai_shapes(sim: Any) -> None:
     with pytest.raises(openai.NotFoundError) as missing:
-        OpenAI(base_url=sim.base_url("openai"), api_key="sk", max_retries=0).chat.completions.create(
-            model="nonexistent-model", messages=MESSAGES
-        )
+        OpenAI(
+            base_url=sim.base_url("openai"), api_key="sk", max_retries=0
+        ).chat.completions.create(model="nonexistent-model", messages=MESSAGES)
     assert missing.value.code == "model_not_found"
     with pytest.raises(openai.AuthenticationError):
-        wrong_scheme = OpenAI(base_url=sim.base_url("openai"), api_key="sk", max_retries=0, default_headers={"Authorization": "Basic sk"})
+        wrong_scheme = OpenAI(
+            base_url=sim.base_url("openai"),
+            api_key="sk",
+            max_retries=0,
+            default_headers={"Authorization": "Basic sk"},
+        )
         wrong_scheme.chat.completions.create(model=MODEL, messages=MESSAGES)
     with pytest.raises(openai.BadRequestError):
-        OpenAI(base_url=sim.base_url("openai"), api_key="sk", max_retries=0).chat.completions.create(model=MODEL, messages=[])
+        OpenAI(
+            base_url=sim.base_url("openai"), api_key="sk", max_retries=0
+        ).chat.completions.create(model=MODEL, messages=[])
 
 
 @pytest.mark.parametrize("provider", ["groq", "deepseek", "mistral", "my-custom-vendor"])

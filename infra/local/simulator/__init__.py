@@ -67,8 +67,8 @@ Usage blocks as each provider reports them:
     final chunk with ``choices: []`` carries it.
   * Anthropic ``usage`` (input_tokens excludes cache tokens, plus cache_creation
     breakdown and service_tier). Streaming: message_start carries the input and cache
-    fields with a placeholder ``output_tokens`` of 1 (as upstream; 0 for an empty reply); message_delta carries the final
-    ``output_tokens``.
+    fields with a placeholder ``output_tokens`` of 1 (as upstream; 0 for an empty
+    reply); message_delta carries the final ``output_tokens``.
   * Gemini ``usageMetadata`` (promptTokenCount includes cached tokens;
     ``cachedContentTokenCount`` only when non-zero, as upstream). Streaming: every chunk
     carries the running count; the last one is final. SSE events end with CRLF CRLF,

@@ -13,10 +13,14 @@ from .app import create_app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m infra.local.simulator", description="LLM provider simulator")
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local.simulator", description="LLM provider simulator"
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--latency-ms", type=int, default=0, help="added before every provider response")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="added before every provider response"
+    )
     return parser.parse_args(argv)
 
 
@@ -38,7 +42,9 @@ async def run(host: str, port: int, latency_ms: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await serve(create_app(latency_ms), hypercorn_config(host, port), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    app = create_app(latency_ms)
+    config = hypercorn_config(host, port)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,13 +14,23 @@ from .tokens import MESSAGE_OVERHEAD, json_text, tokens
 from .turn import BadRequest, CacheMark, Counts, ToolSpec, Turn, as_int, as_stops
 from .wire import EVENT_STREAM, Headers, sse
 
-STOP = MappingProxyType({"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens", "tool": "tool_use"})
+STOP = MappingProxyType(
+    {
+        "stop": "end_turn",
+        "stop_sequence": "stop_sequence",
+        "length": "max_tokens",
+        "tool": "tool_use",
+    }
+)
 ERRORS = MappingProxyType(
     {
         400: ("invalid_request_error", "Invalid request."),
         401: ("authentication_error", "invalid x-api-key"),
         402: ("billing_error", "Your credit balance is too low."),
-        403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+        403: (
+            "permission_error",
+            "Your API key does not have permission to use the specified resource.",
+        ),
         404: ("not_found_error", "The requested resource could not be found."),
         413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
         429: ("rate_limit_error", "Number of requests has exceeded your rate limit."),
@@ -47,7 +57,9 @@ def error(status: int, message: str | None = None) -> bytes:
 
 
 def model_not_found(model: str) -> bytes:
-    return orjson.dumps({"type": "error", "error": {"type": "not_found_error", "message": f"model: {model}"}})
+    return orjson.dumps(
+        {"type": "error", "error": {"type": "not_found_error", "message": f"model: {model}"}}
+    )
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
@@ -66,19 +78,27 @@ def _block_tokens(block: dict[str, Any]) -> int:
         return tokens(json_text(block.get("input") or {}))
     if kind == "tool_result":
         inner = block.get("content") or ""
-        return tokens(inner) if isinstance(inner, str) else sum(_block_tokens(b) for b in _blocks(inner))
+        return (
+            tokens(inner)
+            if isinstance(inner, str)
+            else sum(_block_tokens(b) for b in _blocks(inner))
+        )
     return 0
 
 
 def _unmarked(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k != "cache_control"} if "cache_control" in item else item
+    return (
+        {k: v for k, v in item.items() if k != "cache_control"} if "cache_control" in item else item
+    )
 
 
 def _units(body: dict[str, Any], tools: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     """The prompt in upstream order, one (tokens, block) per tool or content block."""
     units = [(tokens(json_text(_unmarked(t))), t) for t in tools]
     system = body.get("system")
-    turns = ([_blocks(system)] if system else []) + [_blocks(m.get("content")) for m in body["messages"]]
+    turns = ([_blocks(system)] if system else []) + [
+        _blocks(m.get("content")) for m in body["messages"]
+    ]
     for blocks in turns:
         if not blocks:
             units.append((MESSAGE_OVERHEAD, {}))
@@ -108,14 +128,20 @@ def _marks(units: list[tuple[int, dict[str, Any]]]) -> list[CacheMark]:
 def _user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") == "user":
-            texts = [b.get("text") or "" for b in _blocks(message.get("content")) if b.get("type") == "text"]
+            texts = [
+                b.get("text") or ""
+                for b in _blocks(message.get("content"))
+                if b.get("type") == "text"
+            ]
             if texts:
                 return " ".join(texts)
     return ""
 
 
 def _tool(tools: list[dict[str, Any]], choice: Any, last: dict[str, Any]) -> ToolSpec | None:
-    answered = last.get("role") == "user" and any(b.get("type") == "tool_result" for b in _blocks(last.get("content")))
+    answered = last.get("role") == "user" and any(
+        b.get("type") == "tool_result" for b in _blocks(last.get("content"))
+    )
     kind = choice.get("type") if isinstance(choice, dict) else None
     if not tools or kind == "none" or answered:
         return None
@@ -134,7 +160,11 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
         raise BadRequest("model: Field required")
     if max_tokens is None:
         raise BadRequest("max_tokens: Field required")
-    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) for m in messages)
+    ):
         raise BadRequest("messages: at least one message is required")
     tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
     units = _units(body, tools)
@@ -159,7 +189,10 @@ def usage(counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]:
         "input_tokens": counts.uncached,
         "cache_creation_input_tokens": counts.creation,
         "cache_read_input_tokens": counts.cached_tokens,
-        "cache_creation": {"ephemeral_5m_input_tokens": counts.creation_5m, "ephemeral_1h_input_tokens": counts.creation_1h},
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": counts.creation_5m,
+            "ephemeral_1h_input_tokens": counts.creation_1h,
+        },
         "output_tokens": reply.output_tokens,
         "service_tier": "standard",
     }
@@ -167,7 +200,12 @@ def usage(counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]:
 
 def _block(reply: Reply, rid: int) -> dict[str, Any]:
     if reply.is_tool:
-        return {"type": "tool_use", "id": f"toolu_sim{rid:016d}", "name": reply.tool_name, "input": reply.arguments}
+        return {
+            "type": "tool_use",
+            "id": f"toolu_sim{rid:016d}",
+            "name": reply.tool_name,
+            "input": reply.arguments,
+        }
     return {"type": "text", "text": reply.text}
 
 
@@ -177,7 +215,11 @@ def _message(turn: Turn, rid: int) -> dict[str, Any]:
 
 def render(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> bytes:
     message = _message(turn, rid)
-    message.update(content=[_block(reply, rid)], stop_reason=STOP[reply.finish], stop_sequence=reply.stop_sequence)
+    message.update(
+        content=[_block(reply, rid)],
+        stop_reason=STOP[reply.finish],
+        stop_sequence=reply.stop_sequence,
+    )
     if usage is not None:
         message["usage"] = usage
     return orjson.dumps(message)
@@ -203,8 +245,15 @@ def _content_events(reply: Reply, rid: int) -> list[bytes]:
 
 
 def events(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> list[bytes]:
-    message: dict[str, Any] = {**_message(turn, rid), "content": [], "stop_reason": None, "stop_sequence": None}
-    delta: dict[str, Any] = {"delta": {"stop_reason": STOP[reply.finish], "stop_sequence": reply.stop_sequence}}
+    message: dict[str, Any] = {
+        **_message(turn, rid),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+    }
+    delta: dict[str, Any] = {
+        "delta": {"stop_reason": STOP[reply.finish], "stop_sequence": reply.stop_sequence}
+    }
     if usage is not None:
         # Upstream reports a placeholder output count up front and the real one at the end.
         message["usage"] = {**usage, "output_tokens": min(1, usage.get("output_tokens", 0))}

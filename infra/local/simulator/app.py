@@ -26,13 +26,24 @@ from .content import plan
 from .faults import Fault
 from .state import SimState
 from .turn import BadRequest, Turn
-from .wire import Headers, Receive, Send, WireFormat, drop_connection, malformed, read_body, respond, stream, wait_for_disconnect
+from .wire import (
+    Headers,
+    Receive,
+    Send,
+    WireFormat,
+    drop_connection,
+    malformed,
+    read_body,
+    respond,
+    stream,
+    wait_for_disconnect,
+)
 
 NOT_JSON = object()
 
 
 def _route(method: str, rest: str) -> tuple[WireFormat, str | None, bool] | None:
-    """Pick the wire format from the path suffix, so OpenAI-compatible paths work under any provider."""
+    """The wire format for a path, chosen by its suffix so OpenAI-compatible paths work anywhere."""
     if method == "POST" and rest.endswith("/chat/completions"):
         return openai_format, None, False
     if method == "POST" and rest.endswith("/messages"):
@@ -45,7 +56,9 @@ def _route(method: str, rest: str) -> tuple[WireFormat, str | None, bool] | None
 
 
 def _retry_headers(fault: Fault) -> Headers:
-    seconds = fault.retry_after if fault.retry_after is not None else (1 if fault.status == 429 else None)
+    seconds = (
+        fault.retry_after if fault.retry_after is not None else (1 if fault.status == 429 else None)
+    )
     return [] if seconds is None else [(b"retry-after", f"{seconds:g}".encode())]
 
 
@@ -100,9 +113,13 @@ class Simulator:
             elif (method, action) == ("POST", "config"):
                 result = state.configure(raw)
             else:
-                await respond(send, 404, orjson.dumps({"error": f"unknown control route {method} /_sim/{action}"}))
+                await respond(
+                    send,
+                    404,
+                    orjson.dumps({"error": f"unknown control route {method} /_sim/{action}"}),
+                )
                 return
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             await respond(send, 400, orjson.dumps({"error": str(exc)}))
             return
         await respond(send, 200, orjson.dumps(result))
@@ -114,7 +131,13 @@ class Simulator:
         query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
         body = _json(raw)
         record_body = raw.decode("utf-8", "replace") if body is NOT_JSON else body
-        entry = {"provider": provider, "method": scope["method"], "path": scope["path"], "query": query, "headers": headers}
+        entry = {
+            "provider": provider,
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": query,
+            "headers": headers,
+        }
         self.state.record({**entry, "body": record_body})
         route = _route(scope["method"], rest)
         if route is None:
@@ -125,7 +148,11 @@ class Simulator:
                 else:
                     await respond(send, 200, openai_format.models(provider))
                 return
-            await respond(send, 404, openai_format.error(404, f"Unknown endpoint {scope['method']} {scope['path']}"))
+            await respond(
+                send,
+                404,
+                openai_format.error(404, f"Unknown endpoint {scope['method']} {scope['path']}"),
+            )
             return
         fmt, path_model, path_stream = route
         turn = await self._admit(fmt, send, body, path_model, path_stream, headers, query)
@@ -159,37 +186,53 @@ class Simulator:
             return None
         return turn
 
-    async def _answer(self, fmt: WireFormat, provider: str, turn: Turn, receive: Receive, send: Send) -> None:
+    async def _answer(
+        self, fmt: WireFormat, provider: str, turn: Turn, receive: Receive, send: Send
+    ) -> None:
         state = self.state
         fault = state.scripts.take(provider, turn.model)
         kind = fault.kind if fault is not None else None
         timing = state.timing(provider)
-        delay_ms = timing.latency_ms + (fault.delay_ms if fault is not None and kind == "slow_first_byte" else 0)
+        delay_ms = timing.latency_ms + (
+            fault.delay_ms if fault is not None and kind == "slow_first_byte" else 0
+        )
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         rid = state.next_id()
         if fault is not None and kind == "status":
-            await respond(send, fault.status, fmt.error(fault.status, fault.message), [*fmt.id_headers(rid), *_retry_headers(fault)])
+            await respond(
+                send,
+                fault.status,
+                fmt.error(fault.status, fault.message),
+                [*fmt.id_headers(rid), *_retry_headers(fault)],
+            )
             return
         if kind == "hang":
             await wait_for_disconnect(receive)
             return
         reply = plan(turn, fault.text if fault is not None and kind == "reply" else None)
         counts = fmt.account(state.cache, provider, turn)
-        usage = fmt.usage(counts, reply, turn)
+        usage: dict[str, Any] | None = fmt.usage(counts, reply, turn)
         if fault is not None and kind in ("usage", "no_usage"):
             usage = fault.usage if kind == "usage" else None
         if turn.stream:
             events = fmt.events(turn, reply, usage, rid)
             events = malformed(events) if kind == "malformed_chunk" else events
             cut = fault.after_chunks if fault is not None and kind == "disconnect" else None
-            await stream(send, events, fmt.id_headers(rid), fmt.stream_type(turn), timing.chunk_delay_ms, cut)
+            await stream(
+                send, events, fmt.id_headers(rid), fmt.stream_type(turn), timing.chunk_delay_ms, cut
+            )
             return
         body = fmt.render(turn, reply, usage, rid)
         if kind == "disconnect":
             await drop_connection(send, receive, body)
             return
-        await respond(send, 200, body[: len(body) // 2] if kind == "malformed_chunk" else body, fmt.id_headers(rid))
+        await respond(
+            send,
+            200,
+            body[: len(body) // 2] if kind == "malformed_chunk" else body,
+            fmt.id_headers(rid),
+        )
 
 
 def create_app(latency_ms: int = 0) -> Simulator:

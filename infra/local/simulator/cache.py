@@ -47,11 +47,13 @@ class PromptCache:
         return counts
 
     def explicit(self, provider: str, turn: Turn) -> Counts:
-        """Anthropic: read the longest prefix seen before, write the rest up to the last breakpoint."""
+        """Anthropic: read the longest prefix seen before; write the rest up to the last marker."""
         counts = Counts(prompt_tokens=turn.prompt_tokens)
         if not turn.marks:
             return counts
-        read = max((m.tokens for m in turn.marks if (provider, turn.model, m.key) in self._seen), default=0)
+        read = max(
+            (m.tokens for m in turn.marks if (provider, turn.model, m.key) in self._seen), default=0
+        )
         start = read
         for mark in turn.marks:
             if mark.ttl is None:

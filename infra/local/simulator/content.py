@@ -10,7 +10,9 @@ from typing import Any
 from .tokens import tokens, truncate
 from .turn import Turn
 
-SCALARS = MappingProxyType({"string": "sim", "integer": 1, "number": 1, "boolean": True, "null": None})
+SCALARS = MappingProxyType(
+    {"string": "sim", "integer": 1, "number": 1, "boolean": True, "null": None}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,9 @@ def plan(turn: Turn, scripted: str | None = None) -> Reply:
     if scripted is not None:
         return Reply(text=scripted, finish="stop")
     if turn.tool is not None:
-        return Reply(text=json.dumps(example(turn.tool.schema)), finish="tool", tool_name=turn.tool.name)
+        return Reply(
+            text=json.dumps(example(turn.tool.schema)), finish="tool", tool_name=turn.tool.name
+        )
     text = default_text(turn)
     if turn.json_schema is not None:
         text = json.dumps(example(turn.json_schema))

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = frozenset(
-    {"status", "hang", "slow_first_byte", "disconnect", "malformed_chunk", "no_usage", "usage", "reply"}
+    {
+        "status",
+        "hang",
+        "slow_first_byte",
+        "disconnect",
+        "malformed_chunk",
+        "no_usage",
+        "usage",
+        "reply",
+    }
 )
 
 
@@ -82,7 +91,9 @@ class Script:
     remaining: int
 
     def matches(self, provider: str, model: str) -> bool:
-        return (self.provider is None or self.provider == provider) and (self.model is None or self.model == model)
+        return (self.provider is None or self.provider == provider) and (
+            self.model is None or self.model == model
+        )
 
 
 class ScriptQueue:
@@ -99,7 +110,7 @@ class ScriptQueue:
 
     def add(self, raw: Any) -> None:
         if not isinstance(raw, dict):
-            raise ValueError("body must be an object")
+            raise TypeError("body must be an object")
         times = raw.get("times", 1)
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError("times must be a positive integer")

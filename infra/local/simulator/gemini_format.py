@@ -13,7 +13,9 @@ from .tokens import json_text, message_tokens, tokens
 from .turn import BadRequest, Counts, ToolSpec, Turn, as_int, as_stops
 from .wire import EVENT_STREAM, JSON, Headers
 
-FINISH = MappingProxyType({"stop": "STOP", "stop_sequence": "STOP", "length": "MAX_TOKENS", "tool": "STOP"})
+FINISH = MappingProxyType(
+    {"stop": "STOP", "stop_sequence": "STOP", "length": "MAX_TOKENS", "tool": "STOP"}
+)
 SSE_END = b"\r\n\r\n"  # upstream ends each event with CRLF CRLF; parsers must accept it
 STATUSES = MappingProxyType(
     {
@@ -31,7 +33,10 @@ STATUSES = MappingProxyType(
 
 def check_headers(headers: dict[str, str], query: dict[str, str]) -> tuple[int, str] | None:
     if not (headers.get("x-goog-api-key", "").strip() or query.get("key", "").strip()):
-        return 401, "API key not provided. Pass it in the x-goog-api-key header or the key query parameter."
+        return (
+            401,
+            "API key not provided. Pass it as the x-goog-api-key header or the key parameter.",
+        )
     return None
 
 
@@ -41,7 +46,8 @@ def error(status: int, message: str | None = None) -> bytes:
 
 
 def model_not_found(model: str) -> bytes:
-    message = f"models/{model} is not found for API version v1beta, or is not supported for generateContent."
+    message = f"models/{model} is not found for API version v1beta, or is not supported for "
+    message += "generateContent."
     return error(404, message)
 
 
@@ -72,7 +78,9 @@ def _user_text(contents: list[Any]) -> str:
     return ""
 
 
-def _tool(declarations: list[dict[str, Any]], body: dict[str, Any], last: dict[str, Any]) -> ToolSpec | None:
+def _tool(
+    declarations: list[dict[str, Any]], body: dict[str, Any], last: dict[str, Any]
+) -> ToolSpec | None:
     config = ((body.get("toolConfig") or {}).get("functionCallingConfig")) or {}
     mode = str(config.get("mode") or "AUTO").upper()
     answered = any("functionResponse" in p for p in _parts(last))
@@ -80,7 +88,9 @@ def _tool(declarations: list[dict[str, Any]], body: dict[str, Any], last: dict[s
         return None
     allowed = config.get("allowedFunctionNames") or []
     wanted = allowed[0] if mode == "ANY" and allowed else None
-    chosen = next((d for d in declarations if d.get("name") == wanted), None if wanted else declarations[0])
+    chosen = next(
+        (d for d in declarations if d.get("name") == wanted), None if wanted else declarations[0]
+    )
     if chosen is None:
         raise BadRequest(f"allowedFunctionNames names an undeclared function: {wanted}")
     schema = chosen.get("parameters") or chosen.get("parametersJsonSchema") or {}
@@ -100,9 +110,18 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
     contents = body.get("contents")
     if not path_model:
         raise BadRequest("model is required in the path")
-    if not isinstance(contents, list) or not contents or not all(isinstance(c, dict) for c in contents):
+    if (
+        not isinstance(contents, list)
+        or not contents
+        or not all(isinstance(c, dict) for c in contents)
+    ):
         raise BadRequest("* GenerateContentRequest.contents: contents is not specified")
-    declarations = [d for t in body.get("tools") or () if isinstance(t, dict) for d in t.get("functionDeclarations") or ()]
+    declarations = [
+        d
+        for t in body.get("tools") or ()
+        if isinstance(t, dict)
+        for d in t.get("functionDeclarations") or ()
+    ]
     tool_tokens = sum(tokens(json_text(d)) for d in declarations)
     system = [body["systemInstruction"]] if isinstance(body.get("systemInstruction"), dict) else []
     per_message = [message_tokens(_part_text(p) for p in _parts(c)) for c in [*system, *contents]]
@@ -130,7 +149,11 @@ def account(cache: PromptCache, provider: str, turn: Turn) -> Counts:
 
 
 def _metadata(prompt: int, output: int, cached: int = 0) -> dict[str, Any]:
-    meta: dict[str, Any] = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+    meta: dict[str, Any] = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": output,
+        "totalTokenCount": prompt + output,
+    }
     if cached:
         meta["cachedContentTokenCount"] = cached
     meta["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
@@ -144,7 +167,11 @@ def usage(counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]:
 
 
 def _part(reply: Reply, text: str) -> dict[str, Any]:
-    return {"functionCall": {"name": reply.tool_name, "args": reply.arguments}} if reply.is_tool else {"text": text}
+    return (
+        {"functionCall": {"name": reply.tool_name, "args": reply.arguments}}
+        if reply.is_tool
+        else {"text": text}
+    )
 
 
 def _response(turn: Turn, reply: Reply, rid: int, text: str, last: bool) -> dict[str, Any]:
@@ -175,7 +202,9 @@ def events(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> 
         if usage is not None:
             # Upstream repeats usage on every chunk as a running total; only the last is final.
             prompt = usage.get("promptTokenCount", 0)
-            response["usageMetadata"] = usage if last else _metadata(prompt, tokens(sent) * turn.choices)
+            response["usageMetadata"] = (
+                usage if last else _metadata(prompt, tokens(sent) * turn.choices)
+            )
         out.append(orjson.dumps(response))
     if turn.sse:
         return [b"data: " + data + SSE_END for data in out]

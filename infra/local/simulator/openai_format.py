@@ -1,4 +1,4 @@
-"""The OpenAI chat-completions wire format, also spoken by groq, deepseek, mistral, xai and others."""
+"""The OpenAI chat-completions wire format, also spoken by groq, deepseek, mistral, xai, etc."""
 
 from __future__ import annotations
 
@@ -16,16 +16,26 @@ from .wire import EVENT_STREAM, Headers
 
 FINGERPRINT = "fp_sim0001"
 MODELS = ("sim-small", "sim-medium", "sim-large")
-FINISH = MappingProxyType({"stop": "stop", "stop_sequence": "stop", "length": "length", "tool": "tool_calls"})
+FINISH = MappingProxyType(
+    {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool": "tool_calls"}
+)
 ERRORS = MappingProxyType(
     {
         400: ("invalid_request_error", None, "Invalid request."),
         401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
         403: ("permission_error", None, "You are not allowed to use this resource."),
         404: ("invalid_request_error", None, "Not found."),
-        429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again shortly."),
+        429: (
+            "requests",
+            "rate_limit_exceeded",
+            "Rate limit reached for requests. Please try again shortly.",
+        ),
         500: ("server_error", None, "The server had an error while processing your request."),
-        503: ("server_error", None, "The service is temporarily overloaded. Please try again later."),
+        503: (
+            "server_error",
+            None,
+            "The service is temporarily overloaded. Please try again later.",
+        ),
     }
 )
 
@@ -39,18 +49,29 @@ def check_headers(headers: dict[str, str], query: dict[str, str]) -> tuple[int, 
 
 def error(status: int, message: str | None = None) -> bytes:
     kind, code, default = ERRORS.get(status, ERRORS[500] if status >= 500 else ERRORS[400])
-    return orjson.dumps({"error": {"message": message or default, "type": kind, "param": None, "code": code}})
+    return orjson.dumps(
+        {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
+    )
 
 
 def model_not_found(model: str) -> bytes:
     message = f"The model `{model}` does not exist or you do not have access to it."
     return orjson.dumps(
-        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "model_not_found"}}
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            }
+        }
     )
 
 
 def models(provider: str) -> bytes:
-    data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": provider} for m in MODELS]
+    data = [
+        {"id": m, "object": "model", "created": 1700000000, "owned_by": provider} for m in MODELS
+    ]
     return orjson.dumps({"object": "list", "data": data})
 
 
@@ -58,7 +79,9 @@ def _texts(content: Any) -> list[str]:
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return [
+            p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text"
+        ]
     return []
 
 
@@ -67,7 +90,9 @@ def _parts(message: Any) -> list[str]:
         raise BadRequest("each message must be an object")
     parts = _texts(message.get("content"))
     for call in message.get("tool_calls") or ():
-        arguments = (call.get("function") or {}).get("arguments", "") if isinstance(call, dict) else ""
+        arguments = (
+            (call.get("function") or {}).get("arguments", "") if isinstance(call, dict) else ""
+        )
         parts.append(arguments if isinstance(arguments, str) else json_text(arguments))
     return parts
 
@@ -80,11 +105,17 @@ def _user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def _tool(tools: list[dict[str, Any]], choice: Any, last_role: Any) -> ToolSpec | None:
-    functions = [t["function"] for t in tools if t.get("type") == "function" and isinstance(t.get("function"), dict)]
+    functions = [
+        t["function"]
+        for t in tools
+        if t.get("type") == "function" and isinstance(t.get("function"), dict)
+    ]
     if not functions or choice == "none" or last_role in ("tool", "function"):
         return None
     wanted = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
-    chosen = next((f for f in functions if f.get("name") == wanted), None if wanted else functions[0])
+    chosen = next(
+        (f for f in functions if f.get("name") == wanted), None if wanted else functions[0]
+    )
     if chosen is None:
         raise BadRequest(f"tool_choice names an unknown function: {wanted}")
     return ToolSpec(name=str(chosen.get("name", "")), schema=chosen.get("parameters") or {})
@@ -121,7 +152,9 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
         prompt_tokens=tool_tokens + sum(per_message),
         user_text=_user_text(messages),
         tool=_tool(tools, body.get("tool_choice"), messages[-1].get("role")),
-        max_tokens=max_tokens if max_tokens is not None else as_int(body.get("max_tokens"), "max_tokens"),
+        max_tokens=max_tokens
+        if max_tokens is not None
+        else as_int(body.get("max_tokens"), "max_tokens"),
         stops=as_stops(body.get("stop")),
         choices=choices,
         json_mode=json_mode,
@@ -153,13 +186,23 @@ def usage(counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]:
 
 
 def _call(reply: Reply, rid: int, index: int, arguments: str) -> dict[str, Any]:
-    return {"id": f"call_sim{rid:08d}{index:02d}", "type": "function", "function": {"name": reply.tool_name, "arguments": arguments}}
+    return {
+        "id": f"call_sim{rid:08d}{index:02d}",
+        "type": "function",
+        "function": {"name": reply.tool_name, "arguments": arguments},
+    }
 
 
 def _message(reply: Reply, rid: int, index: int) -> dict[str, Any]:
     if reply.is_tool:
         calls = [_call(reply, rid, index, reply.text)]
-        return {"role": "assistant", "content": None, "tool_calls": calls, "refusal": None, "annotations": []}
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": calls,
+            "refusal": None,
+            "annotations": [],
+        }
     return {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
 
 
@@ -177,7 +220,12 @@ def _envelope(turn: Turn, rid: int, kind: str) -> dict[str, Any]:
 def render(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> bytes:
     completion = _envelope(turn, rid, "chat.completion")
     completion["choices"] = [
-        {"index": i, "message": _message(reply, rid, i), "logprobs": None, "finish_reason": FINISH[reply.finish]}
+        {
+            "index": i,
+            "message": _message(reply, rid, i),
+            "logprobs": None,
+            "finish_reason": FINISH[reply.finish],
+        }
         for i in range(turn.choices)
     ]
     if usage is not None:
@@ -188,10 +236,20 @@ def render(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> 
 def _deltas(reply: Reply, rid: int, index: int) -> list[dict[str, Any]]:
     if reply.is_tool:
         call = {"index": 0, **_call(reply, rid, index, "")}
-        first: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
-        rest = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in split(reply.text)]
+        first: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [call],
+            "refusal": None,
+        }
+        rest = [
+            {"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in split(reply.text)
+        ]
         return [first, *rest]
-    return [{"role": "assistant", "content": "", "refusal": None}, *({"content": p} for p in split(reply.text))]
+    return [
+        {"role": "assistant", "content": "", "refusal": None},
+        *({"content": p} for p in split(reply.text)),
+    ]
 
 
 def events(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> list[bytes]:

@@ -58,18 +58,25 @@ class SimState:
 
     def configure(self, raw: Any) -> dict[str, Any]:
         if not isinstance(raw, dict):
-            raise ValueError("body must be an object")
+            raise TypeError("body must be an object")
         provider = raw.get("provider")
         if provider is not None and not isinstance(provider, str):
             raise ValueError("provider must be a string")
-        latency, delay = _non_negative(raw, "latency_ms"), _non_negative(raw, "stream_chunk_delay_ms")
+        latency, delay = (
+            _non_negative(raw, "latency_ms"),
+            _non_negative(raw, "stream_chunk_delay_ms"),
+        )
         current = self._timing.get(provider) or self._timing[None]
         if latency is not None:
             current = replace(current, latency_ms=latency)
         if delay is not None:
             current = replace(current, chunk_delay_ms=delay)
         self._timing[provider] = current
-        return {"provider": provider, "latency_ms": current.latency_ms, "stream_chunk_delay_ms": current.chunk_delay_ms}
+        return {
+            "provider": provider,
+            "latency_ms": current.latency_ms,
+            "stream_chunk_delay_ms": current.chunk_delay_ms,
+        }
 
     def record(self, entry: dict[str, Any]) -> None:
         self.records.append(entry)

@@ -16,7 +16,8 @@ def tokens(text: str) -> int:
 
 
 def json_text(obj: Any) -> str:
-    """Compact JSON, non-ASCII kept; equals json.dumps(obj, separators=(",", ":"), ensure_ascii=False)."""
+    """Compact JSON with non-ASCII kept, i.e.
+    json.dumps(obj, separators=(",", ":"), ensure_ascii=False)."""
     return orjson.dumps(obj).decode()
 
 

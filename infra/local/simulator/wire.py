@@ -23,14 +23,20 @@ DISCONNECT_GRACE_S = 5.0
 class WireFormat(Protocol):
     """What each provider module (openai_format, anthropic_format, gemini_format) provides."""
 
-    def check_headers(self, headers: dict[str, str], query: dict[str, str]) -> tuple[int, str] | None: ...
-    def parse(self, body: Any, path_model: str | None, path_stream: bool, query: dict[str, str]) -> Turn: ...
+    def check_headers(
+        self, headers: dict[str, str], query: dict[str, str]
+    ) -> tuple[int, str] | None: ...
+    def parse(
+        self, body: Any, path_model: str | None, path_stream: bool, query: dict[str, str]
+    ) -> Turn: ...
     def error(self, status: int, message: str | None = None) -> bytes: ...
     def model_not_found(self, model: str) -> bytes: ...
     def account(self, cache: PromptCache, provider: str, turn: Turn) -> Counts: ...
     def usage(self, counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]: ...
     def render(self, turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> bytes: ...
-    def events(self, turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> list[bytes]: ...
+    def events(
+        self, turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int
+    ) -> list[bytes]: ...
     def stream_type(self, turn: Turn) -> bytes: ...
     def id_headers(self, rid: int) -> Headers: ...
 
@@ -64,22 +70,35 @@ async def read_body(receive: Receive) -> bytes:
 
 
 async def respond(
-    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = (), content_type: bytes = JSON
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    content_type: bytes = JSON,
 ) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *headers],
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
 async def stream(
-    send: Send, events: list[bytes], headers: Headers, content_type: bytes, delay_ms: int, cut_after: int | None
+    send: Send,
+    events: list[bytes],
+    headers: Headers,
+    content_type: bytes,
+    delay_ms: int,
+    cut_after: int | None,
 ) -> None:
-    """Send events one by one; with cut_after, stop after that many and leave the body unfinished."""
+    """Send events one by one; with cut_after, stop after that many, leaving the body unfinished."""
     start_headers = [(b"content-type", content_type), (b"cache-control", b"no-cache"), *headers]
     await send({"type": "http.response.start", "status": 200, "headers": start_headers})
     if cut_after is None and delay_ms == 0:
@@ -88,7 +107,7 @@ async def stream(
         return
     for index, event in enumerate(events):
         if cut_after is not None and index >= cut_after:
-            return  # Returning mid-body makes the server close the connection without the final chunk.
+            return  # Returning mid-body makes the server close the connection, body unfinished.
         if index and delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         await send({"type": "http.response.body", "body": event, "more_body": True})
@@ -123,7 +142,9 @@ async def drop_connection(send: Send, receive: Receive, body: bytes) -> None:
     if transport is None:
         length = [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": length})
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+        )
         return
     transport.abort()  # type: ignore[attr-defined]
     try:

@@ -85,12 +85,15 @@ export async function startPython({ wheels = SDK_WHEELS, env = {} } = {}) {
 // The Worker's `env`: each binding the Python side reads, when the host has a value for it.
 export function workerEnv(pyodide, values) {
   const names = pyodide.pyimport("edge.config").BINDINGS.toJs();
-  return Object.fromEntries(names.filter((n) => typeof values[n] === "string").map((n) => [n, values[n]]));
+  const present = names.filter((name) => typeof values[name] === "string");
+  return Object.fromEntries(present.map((name) => [name, values[name]]));
 }
 
 // An ExecutionContext whose waitUntil work is tracked until it settles; failures are reported
 // and kept, so tests can assert on them.
-export function createExecutionContext(report = (err) => log("waitUntil task failed:", String(err?.message || err))) {
+const logFailure = (err) => log("waitUntil task failed:", String(err?.message || err));
+
+export function createExecutionContext(report = logFailure) {
   const pending = new Set();
   const failures = [];
   const ctx = {

@@ -9,7 +9,13 @@
 import { readdirSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { ROOT } from "./stage.mjs";
-import { PYTEST_WHEELS, SDK_WHEELS, copyTree, createExecutionContext, startPython } from "./pyodide_host.mjs";
+import {
+  PYTEST_WHEELS,
+  SDK_WHEELS,
+  copyTree,
+  createExecutionContext,
+  startPython,
+} from "./pyodide_host.mjs";
 
 const TEST_DIR = join(ROOT, "tests", "edge_pyodide");
 const TARGET = "/prism/tests/edge_pyodide";
@@ -23,15 +29,18 @@ function testFiles(dir) {
 }
 
 async function main() {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("PRISM_")));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => name.startsWith("PRISM_")),
+  );
   const pyodide = await startPython({ wheels: [...SDK_WHEELS, ...PYTEST_WHEELS], env });
   copyTree(pyodide, testFiles(TEST_DIR), TARGET);
   // Tests drive the Worker with the same execution context serve.mjs gives each request.
   pyodide.registerJsModule("_prism_host", { createExecutionContext });
-  const args = ["-p", "no:cacheprovider", "-o", "console_output_style=classic", "--rootdir", TARGET, TARGET, ...process.argv.slice(2)];
+  // No cache dir and no config lookup beyond the copied tests: the FS is throwaway.
+  const args = ["-p", "no:cacheprovider", "--rootdir", TARGET, TARGET, ...process.argv.slice(2)];
   pyodide.FS.chdir("/prism");
-  const main = pyodide.pyimport("pytest").main;
-  const code = await main.callPromising(pyodide.toPy(args));
+  const pytestMain = pyodide.pyimport("pytest").main;
+  const code = await pytestMain.callPromising(pyodide.toPy(args));
   process.exit(Number(code));
 }
 

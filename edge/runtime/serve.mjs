@@ -19,7 +19,10 @@ const BODYLESS = new Set(["GET", "HEAD"]);
 function toRequest(req) {
   const url = new URL(req.url, `http://${req.headers.host ?? "127.0.0.1"}`);
   const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  // rawHeaders keeps repeats and order, which req.headers folds away.
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  }
   const init = { method: req.method, headers };
   if (!BODYLESS.has(req.method)) Object.assign(init, { body: Readable.toWeb(req), duplex: "half" });
   return new Request(url, init);
@@ -59,24 +62,37 @@ async function send(res, response) {
 function failure(res, err) {
   log("request failed:", err?.message ?? err);
   if (res.headersSent) return void res.destroy();
-  const error = { message: "The Prism edge failed to handle the request.", type: "api_error", code: "internal_error", param: null };
+  const error = {
+    message: "The Prism edge failed to handle the request.",
+    type: "api_error",
+    code: "internal_error",
+    param: null,
+  };
   res.writeHead(500, { "content-type": "application/json" });
   res.end(JSON.stringify({ error }));
 }
 
 async function main() {
   const { values } = parseArgs({
-    options: { port: { type: "string", default: "8787" }, host: { type: "string", default: "127.0.0.1" }, origin: { type: "string" } },
+    options: {
+      port: { type: "string", default: "8787" },
+      host: { type: "string", default: "127.0.0.1" },
+      origin: { type: "string" },
+    },
   });
   const pyodide = await startPython();
   const entry = pyodide.pyimport("entry");
-  const env = workerEnv(pyodide, { ...process.env, ...(values.origin ? { ORIGIN_URL: values.origin } : {}) });
+  const overrides = values.origin ? { ORIGIN_URL: values.origin } : {};
+  const env = workerEnv(pyodide, { ...process.env, ...overrides });
   const inFlight = new Set();
 
-  const server = createServer(async (req, res) => {
+  // One Worker instance per request, as Workers does; a request counts as in flight until
+  // both its response and its waitUntil work are done.
+  const serveOne = async (req, res) => {
     const { ctx, settled } = createExecutionContext();
-    const worker = entry.Default(ctx, env);
+    let worker;
     try {
+      worker = entry.Default(ctx, env);
       const result = await worker.fetch(toRequest(req));
       const response = result.js_object;
       result.destroy();
@@ -84,14 +100,17 @@ async function main() {
     } catch (err) {
       failure(res, err);
     } finally {
-      worker.destroy();
-      const done = settled().finally(() => inFlight.delete(done));
-      inFlight.add(done);
+      worker?.destroy();
     }
+    await settled();
+  };
+  const server = createServer((req, res) => {
+    const done = serveOne(req, res).finally(() => inFlight.delete(done));
+    inFlight.add(done);
   });
 
   const stop = async (signal) => {
-    log(`${signal}: waiting for ${inFlight.size} request(s) with background work`);
+    log(`${signal}: waiting for ${inFlight.size} request(s) and their background work`);
     server.close();
     const grace = new Promise((resolve) => setTimeout(resolve, WAIT_UNTIL_GRACE_MS).unref());
     await Promise.race([Promise.all([...inFlight]), grace]);
@@ -99,7 +118,9 @@ async function main() {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  server.listen(Number(values.port), values.host, () => log(`listening on http://${values.host}:${values.port}`));
+  server.listen(Number(values.port), values.host, () => {
+    log(`listening on http://${values.host}:${values.port}`);
+  });
 }
 
 main().catch((err) => {

@@ -51,5 +51,6 @@ export function stage(outDir, root = ROOT) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const outDir = resolve(process.argv[2] ?? join(ROOT, ".edge-build"));
   stage(outDir);
-  console.log(`staged ${workerSources().size} Worker modules into ${relative(process.cwd(), outDir) || "."}`);
+  const where = relative(process.cwd(), outDir) || ".";
+  console.log(`staged ${workerSources().size} Worker modules into ${where}`);
 }

@@ -87,7 +87,7 @@ class AnthropicAdapter:
                                  [chunks.choice(0, text, calls, finish)], usage)
         return Completion(body=body, usage=usage)
 
-    def stream_decoder(self, model: str, chunk_id: str, created: int) -> "AnthropicStream":
+    def stream_decoder(self, model: str, chunk_id: str, created: int) -> AnthropicStream:
         return AnthropicStream(model, chunk_id, created)
 
     def map_error(

@@ -64,7 +64,8 @@ def arguments_of(call: dict[str, Any]) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except (orjson.JSONDecodeError, TypeError):
-        raise InvalidRequest("tool call arguments must be a JSON object", param="messages") from None
+        raise InvalidRequest("tool call arguments must be a JSON object",
+                             param="messages") from None
     if not isinstance(value, dict):
         raise InvalidRequest("tool call arguments must be a JSON object", param="messages")
     return value

@@ -72,7 +72,8 @@ def _parts(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 def _candidates(payload: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     raw = payload.get("candidates")
     found = raw if isinstance(raw, list) else []
-    return [(chunks.count(c.get("index", i)), c) for i, c in enumerate(found) if isinstance(c, dict)]
+    return [(chunks.count(c.get("index", i)), c)
+            for i, c in enumerate(found) if isinstance(c, dict)]
 
 
 class GeminiAdapter:
@@ -109,7 +110,7 @@ class GeminiAdapter:
                                  choices, usage)
         return Completion(body=body, usage=usage)
 
-    def stream_decoder(self, model: str, chunk_id: str, created: int) -> "GeminiStream":
+    def stream_decoder(self, model: str, chunk_id: str, created: int) -> GeminiStream:
         return GeminiStream(model, chunk_id, created)
 
     def map_error(

@@ -124,7 +124,7 @@ class OpenAIAdapter:
         usage = usage_of(payload.get("usage"))
         return Completion(body=body, usage=usage or TokenUsage(reported=False))
 
-    def stream_decoder(self, model: str, chunk_id: str, created: int) -> "OpenAIStream":
+    def stream_decoder(self, model: str, chunk_id: str, created: int) -> OpenAIStream:
         return OpenAIStream(model, chunk_id, created)
 
     def map_error(
@@ -156,7 +156,7 @@ class OpenAIStream:
             raise bad_response(KIND, "sent a malformed stream chunk") from None
         if not isinstance(chunk, dict):
             raise bad_response(KIND, "sent a stream chunk that is not an object")
-        if "error" in chunk:
+        if chunk.get("error"):
             raise bad_response(KIND, "reported an error mid-stream", chunk)
         self._note_usage(chunk)
         choices = chunk.get("choices")
@@ -164,7 +164,8 @@ class OpenAIStream:
             return []
         for item in choices:
             if isinstance(item, dict) and item.get("finish_reason"):
-                chunks.note_finish(self.state, chunks.count(item.get("index")), item["finish_reason"])
+                index = chunks.count(item.get("index"))
+                chunks.note_finish(self.state, index, item["finish_reason"])
         chunk["id"], chunk["created"], chunk["model"] = self._id, self._created, self._model
         return [chunk]
 

@@ -25,7 +25,13 @@ from origin.providers.failures import bad_response
 from origin.providers.registry import build_adapters
 from origin.settings import Settings
 from origin.sse import SSEError, SSEParser
-from shared.errors import PrismError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.errors import (
+    InvalidRequest,
+    PrismError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 INTERRUPTED_CODE: Final = "upstream_stream_interrupted"
 # What reading a well-formed but oddly shaped upstream body can raise inside an adapter.
@@ -67,7 +73,7 @@ class ProviderClient:
     async def _complete(self, endpoint: Endpoint, model: str,
                         body: Mapping[str, Any]) -> Completion:
         adapter = self._adapters[endpoint.kind]
-        upstream = adapter.build_request(endpoint, model, body, stream=False)
+        upstream = translated(adapter, endpoint, model, body, stream=False)
         try:
             async with asyncio.timeout(self._total_s):
                 response = await self._http.send(self.build(upstream))
@@ -87,17 +93,22 @@ class ProviderClient:
         try:
             return adapter.parse_response(payload, model)
         except UNEXPECTED_SHAPE as exc:
-            raise bad_response(endpoint.provider, f"sent an unexpected response ({exc!r})") from None
+            raise bad_response(endpoint.provider,
+                               f"sent an unexpected response ({exc!r})") from None
 
     def stream(self, endpoint: Endpoint, model: str, body: Mapping[str, Any], chunk_id: str,
-               created: int) -> "ProviderStream":
+               created: int) -> ProviderStream:
         """`async with client.stream(...) as chunks: async for chunk in chunks: ...`"""
         adapter = self._adapters[endpoint.kind]
         return ProviderStream(self, adapter, endpoint, model, body, chunk_id, created)
 
     def build(self, upstream: UpstreamRequest) -> httpx.Request:
+        try:
+            content = orjson.dumps(upstream.json)
+        except TypeError as exc:  # e.g. an integer beyond 64 bits in the client's body
+            raise InvalidRequest(f"the request body cannot be encoded: {exc}") from None
         return self._http.build_request(upstream.method, upstream.url, headers=upstream.headers,
-                                        content=orjson.dumps(upstream.json))
+                                        content=content)
 
     async def open(self, request: httpx.Request) -> httpx.Response:
         return await self._http.send(request, stream=True)
@@ -123,36 +134,43 @@ class ProviderStream:
         self._raw: AsyncIterator[bytes] | None = None
         self._deadline = 0.0
         self._ended = False
+        self._failure: PrismError | None = None
 
-    async def __aenter__(self) -> "ProviderStream":
+    async def __aenter__(self) -> ProviderStream:
         try:
             await self._open()
         except PrismError as exc:
             await self._close()
             raise scrubbed(exc, self._endpoint) from None
+        except BaseException:  # cancelled: callers that never entered won't call __aexit__
+            await self._close()
+            raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self._close()
 
-    def __aiter__(self) -> "ProviderStream":
+    def __aiter__(self) -> ProviderStream:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
         while not self._pending:
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise scrubbed(failure, self._endpoint)
             if self._ended or self._raw is None:
                 raise StopAsyncIteration
             try:
                 await self._pull(self._raw)
             except PrismError as exc:
-                self._ended = True
-                raise scrubbed(exc, self._endpoint) from None
+                # Chunks decoded before the failure still go out; the error follows them.
+                self._ended, self._failure = True, exc
         return self._pending.popleft()
 
     async def _open(self) -> None:
         provider = self._endpoint.provider
-        upstream = self._adapter.build_request(self._endpoint, self._model, self._body, stream=True)
+        upstream = translated(self._adapter, self._endpoint, self._model, self._body, stream=True)
         self._deadline = asyncio.get_running_loop().time() + self._client.total_timeout_s
         try:
             async with asyncio.timeout_at(self._deadline):
@@ -183,11 +201,11 @@ class ProviderStream:
         try:
             for event in events:
                 self._pending.extend(self._decoder.feed(event))
+            if data is None:
+                self._ended = True
+                self._pending.extend(self._decoder.finish())
         except UNEXPECTED_SHAPE as exc:
             raise bad_response(provider, f"sent an unexpected stream event ({exc!r})") from None
-        if data is None:
-            self._ended = True
-            self._pending.extend(self._decoder.finish())
 
     async def _close(self) -> None:
         raw, self._raw = self._raw, None
@@ -196,6 +214,17 @@ class ProviderStream:
             await raw.aclose()
         if response is not None:
             await response.aclose()
+
+
+def translated(adapter: Adapter, endpoint: Endpoint, model: str, body: Mapping[str, Any],
+               stream: bool) -> UpstreamRequest:
+    try:
+        return adapter.build_request(endpoint, model, body, stream)
+    except UNEXPECTED_SHAPE as exc:
+        # Validation upstream of us checks the common shapes; what slips through is the
+        # client's malformed request, not our failure.
+        raise InvalidRequest(f"the request cannot be sent to {endpoint.provider}: "
+                             f"{type(exc).__name__}: {exc}") from None
 
 
 def before_first_byte(exc: httpx.HTTPError, provider: str) -> PrismError:

@@ -29,6 +29,10 @@ function testFiles(dir) {
 }
 
 async function main() {
+  if (typeof WebAssembly.Suspender !== "function" && typeof WebAssembly.Suspending !== "function") {
+    console.error("pytest.mjs needs JSPI: run it as node --experimental-wasm-stack-switching ...");
+    process.exit(2);
+  }
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => name.startsWith("PRISM_")),
   );

@@ -40,6 +40,7 @@ from .wire import (
 )
 
 NOT_JSON = object()
+NO_FAULT = Fault(kind="none")
 
 
 def _route(method: str, rest: str) -> tuple[WireFormat, str | None, bool] | None:
@@ -190,49 +191,50 @@ class Simulator:
         self, fmt: WireFormat, provider: str, turn: Turn, receive: Receive, send: Send
     ) -> None:
         state = self.state
-        fault = state.scripts.take(provider, turn.model)
-        kind = fault.kind if fault is not None else None
+        fault = state.scripts.take(provider, turn.model) or NO_FAULT
         timing = state.timing(provider)
-        delay_ms = timing.latency_ms + (
-            fault.delay_ms if fault is not None and kind == "slow_first_byte" else 0
-        )
+        delay_ms = timing.latency_ms + (fault.delay_ms if fault.kind == "slow_first_byte" else 0)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         rid = state.next_id()
-        if fault is not None and kind == "status":
-            await respond(
-                send,
-                fault.status,
-                fmt.error(fault.status, fault.message),
-                [*fmt.id_headers(rid), *_retry_headers(fault)],
-            )
-            return
-        if kind == "hang":
+        if fault.kind == "status":
+            extra = [*fmt.id_headers(rid), *_retry_headers(fault)]
+            await respond(send, fault.status, fmt.error(fault.status, fault.message), extra)
+        elif fault.kind == "hang":
             await wait_for_disconnect(receive)
-            return
-        reply = plan(turn, fault.text if fault is not None and kind == "reply" else None)
-        counts = fmt.account(state.cache, provider, turn)
+        else:
+            await self._deliver(fmt, provider, turn, fault, rid, receive, send)
+
+    async def _deliver(
+        self,
+        fmt: WireFormat,
+        provider: str,
+        turn: Turn,
+        fault: Fault,
+        rid: int,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Generate the reply and send it, shaped (or broken) as the fault says."""
+        reply = plan(turn, fault.text if fault.kind == "reply" else None)
+        counts = fmt.account(self.state.cache, provider, turn)
         usage: dict[str, Any] | None = fmt.usage(counts, reply, turn)
-        if fault is not None and kind in ("usage", "no_usage"):
-            usage = fault.usage if kind == "usage" else None
+        if fault.kind in ("usage", "no_usage"):
+            usage = fault.usage if fault.kind == "usage" else None
         if turn.stream:
             events = fmt.events(turn, reply, usage, rid)
-            events = malformed(events) if kind == "malformed_chunk" else events
-            cut = fault.after_chunks if fault is not None and kind == "disconnect" else None
-            await stream(
-                send, events, fmt.id_headers(rid), fmt.stream_type(turn), timing.chunk_delay_ms, cut
-            )
+            events = malformed(events) if fault.kind == "malformed_chunk" else events
+            cut = fault.after_chunks if fault.kind == "disconnect" else None
+            delay = self.state.timing(provider).chunk_delay_ms
+            await stream(send, events, fmt.id_headers(rid), fmt.stream_type(turn), delay, cut)
             return
         body = fmt.render(turn, reply, usage, rid)
-        if kind == "disconnect":
+        if fault.kind == "disconnect":
             await drop_connection(send, receive, body)
-            return
-        await respond(
-            send,
-            200,
-            body[: len(body) // 2] if kind == "malformed_chunk" else body,
-            fmt.id_headers(rid),
-        )
+        elif fault.kind == "malformed_chunk":
+            await respond(send, 200, body[: len(body) // 2], fmt.id_headers(rid))
+        else:
+            await respond(send, 200, body, fmt.id_headers(rid))
 
 
 def create_app(latency_ms: int = 0) -> Simulator:

@@ -268,10 +268,10 @@ def read_provider_key(key_env: str | None, stdin: TextIO) -> str:
     return value
 
 
-USAGE_COLUMNS = [("created_at", "TIME"), ("request_id", "REQUEST"), ("model_used", "MODEL"),
+USAGE_COLUMNS = (("created_at", "TIME"), ("request_id", "REQUEST"), ("model_used", "MODEL"),
                  ("provider", "PROVIDER"), ("cache_status", "CACHE"), ("tokens_in", "IN"),
                  ("tokens_out", "OUT"), ("cost_total_cents", "COST¢"), ("latency_ms", "MS"),
-                 ("success", "OK"), ("request_tags", "TAGS")]
+                 ("success", "OK"), ("request_tags", "TAGS"))
 
 
 def print_usage(rows: list[dict[str, Any]], out: TextIO) -> None:
@@ -295,7 +295,7 @@ def _cents(value: Any) -> str:
         return str(value)
 
 
-def print_table(rows: list[dict[str, Any]], columns: list[tuple[str, str]],
+def print_table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]],
                 out: TextIO | None = None) -> None:
     out = out or sys.stdout
     if not rows:

@@ -87,7 +87,7 @@ class Ledger:
         return self._parked
 
     def record(self, row: UsageRow) -> None:
-        """Queue a row for delivery: never blocks on I/O, never raises. Call on the loop's thread."""
+        """Queue a row for delivery: never blocks on I/O, never raises. Call on the loop thread."""
         if self._closed:
             self._record_late(row)
             return

@@ -116,7 +116,8 @@ async def _refuse_unavailable(response: httpx.Response) -> None:
     # reliable signal that a request may succeed later, so classify it here, before that.
     if response.status_code >= 500 or response.status_code == 429:
         await response.aread()
-        raise StoreUnavailable(f"Supabase answered HTTP {response.status_code}: {response.text[:200]}")
+        raise StoreUnavailable(
+            f"Supabase answered HTTP {response.status_code}: {response.text[:200]}")
 
 
 def _rows(data: object) -> list[dict[str, Any]]:
@@ -141,14 +142,16 @@ async def _boundary(action: str) -> AsyncIterator[None]:
     except httpx.TransportError as exc:
         raise StoreUnavailable(f"{action}: cannot reach Supabase ({type(exc).__name__})") from exc
     except (httpx.HTTPError, ValidationError, ValueError) as exc:
-        raise StoreError(f"{action}: unexpected answer from Supabase ({type(exc).__name__})") from exc
+        raise StoreError(
+            f"{action}: unexpected answer from Supabase ({type(exc).__name__})") from exc
 
 
 class Store:
     """Typed reads and writes against Supabase's PostgREST API, as service_role."""
 
     def __init__(self, url: str, service_key: Secret, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        headers = {"apikey": service_key.reveal(), "Authorization": f"Bearer {service_key.reveal()}"}
+        key = service_key.reveal()
+        headers = {"apikey": key, "Authorization": f"Bearer {key}"}
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
             event_hooks={"response": [_refuse_unavailable]},
@@ -182,7 +185,7 @@ class Store:
         return [StoredProviderKey(**row) for row in _rows(res.data)]
 
     async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
-        """Write ledger rows; rows whose request_id is already stored are skipped, so retries are safe."""
+        """Write ledger rows; request_ids already stored are skipped, so retries are safe."""
         if not rows:
             return
         async with _boundary("insert_usage"):
@@ -253,7 +256,7 @@ class Store:
     async def add_provider_key(self, project_id: str, provider: str, ciphertext: str,
                                name: str | None = None, base_url: str | None = None
                                ) -> ProviderKeyInfo:
-        """Store an already-encrypted key; `name` defaults to the provider (the encryption context)."""
+        """Store an already-encrypted key; `name` (the encryption context) defaults to provider."""
         row = {"project_id": project_id, "provider": provider, "name": name or provider,
                "base_url": base_url, "ciphertext": ciphertext}
         async with _boundary("add_provider_key"):
@@ -276,7 +279,7 @@ class Store:
     async def recent_usage(self, project_id: str | None = None, limit: int = 50,
                            tag: tuple[str, str] | None = None, since: str | None = None
                            ) -> list[dict[str, Any]]:
-        """Newest ledger rows first, optionally for one project, one tag value, after `since` (ISO)."""
+        """Newest ledger rows first; optionally one project, one tag value, after `since` (ISO)."""
         query = self._client.from_("usage_logs").select("*")
         if project_id is not None:
             query = query.eq("project_id", project_id)

@@ -36,9 +36,18 @@ FAMILIES = ["openai", "groq", "anthropic", "gemini"]
 
 @pytest_asyncio.fixture(scope="module")
 async def client() -> AsyncIterator[ProviderClient]:
-    # Short read timeout so hangs end quickly; the total is generous unless a test says so.
     providers = ProviderClient(
-        Settings(connect_timeout_s=2, first_byte_timeout_s=0.5, total_timeout_s=30)
+        Settings(connect_timeout_s=5, first_byte_timeout_s=10, total_timeout_s=30)
+    )
+    yield providers
+    await providers.aclose()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def impatient() -> AsyncIterator[ProviderClient]:
+    """A short first-byte limit, so a hanging upstream ends its test quickly."""
+    providers = ProviderClient(
+        Settings(connect_timeout_s=5, first_byte_timeout_s=0.5, total_timeout_s=30)
     )
     yield providers
     await providers.aclose()
@@ -154,22 +163,22 @@ async def test_a_key_echoed_by_the_provider_is_scrubbed(
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-async def test_hang_is_a_timeout(sim: SimHandle, client: ProviderClient, family: str) -> None:
+async def test_hang_is_a_timeout(sim: SimHandle, impatient: ProviderClient, family: str) -> None:
     sim.script({"kind": "hang"}, provider=family, times=2)
-    assert isinstance(await fail_complete(client, endpoint(sim, family)), UpstreamTimeout)
-    assert isinstance(await fail_open(client, endpoint(sim, family)), UpstreamTimeout)
+    assert isinstance(await fail_complete(impatient, endpoint(sim, family)), UpstreamTimeout)
+    assert isinstance(await fail_open(impatient, endpoint(sim, family)), UpstreamTimeout)
 
 
 async def test_slow_first_byte_past_the_limit_times_out(
-    sim: SimHandle, client: ProviderClient
+    sim: SimHandle, impatient: ProviderClient
 ) -> None:
     sim.script({"kind": "slow_first_byte", "delay_ms": 3000}, provider="openai")
-    assert isinstance(await fail_complete(client, endpoint(sim, "openai")), UpstreamTimeout)
+    assert isinstance(await fail_complete(impatient, endpoint(sim, "openai")), UpstreamTimeout)
 
 
 async def test_total_timeout_cuts_a_slow_stream(sim: SimHandle) -> None:
-    sim.configure(provider="anthropic", stream_chunk_delay_ms=400)
-    providers = ProviderClient(Settings(first_byte_timeout_s=5, total_timeout_s=1))
+    sim.configure(provider="anthropic", stream_chunk_delay_ms=800)
+    providers = ProviderClient(Settings(first_byte_timeout_s=10, total_timeout_s=2))
     try:
         error, received = await fail_midstream(providers, endpoint(sim, "anthropic"))
     finally:

@@ -1,0 +1,148 @@
+"""The official openai SDK, unmodified but for its base URL, against the origin.
+
+One table of (model, provider family); every row is exercised sync, async, streaming,
+with tools and in JSON mode, and every request must leave exactly one usage row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+
+FAMILIES = [
+    pytest.param("gpt-4o-mini", "openai", id="openai"),
+    pytest.param("claude-haiku-4-5", "anthropic", id="anthropic"),
+    pytest.param("gemini-2.5-flash", "gemini", id="gemini"),
+    pytest.param("groq-llama-8b", "groq", id="openai-compatible"),
+]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                       "required": ["city"]},
+    },
+}
+HELLO = [{"role": "user", "content": "Say hello to the gateway"}]
+
+
+@pytest.fixture
+async def project(make_project: Any) -> Any:
+    return await make_project("sdk")
+
+
+def client(origin_server: Any, project: Any) -> openai.OpenAI:
+    return openai.OpenAI(base_url=origin_server.base_url, api_key=project.api_key, max_retries=0)
+
+
+def aclient(origin_server: Any, project: Any) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=origin_server.base_url, api_key=project.api_key,
+                              max_retries=0)
+
+
+@pytest.mark.parametrize("model,provider", FAMILIES)
+async def test_sync_completion_with_receipt_headers(origin_server, project, sim, model, provider):
+    raw = client(origin_server, project).chat.completions.with_raw_response.create(
+        model=model, messages=HELLO)
+    completion = raw.parse()
+    assert completion.choices[0].message.content.startswith("Simulated")
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
+    headers = raw.headers
+    assert headers["x-prism-provider"] == provider
+    assert headers["x-prism-cache-status"] in ("miss", "bypass")
+    assert float(headers["x-prism-cost-cents"]) > 0
+    rows = await origin_server.rows(project.id, expect=1)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["request_id"] == headers["x-prism-request-id"]
+    assert row["provider"] == provider and row["success"] is True
+    assert str(row["cost_total_cents"].normalize()) == headers["x-prism-cost-cents"]
+    assert row["tokens_in"] == completion.usage.prompt_tokens
+
+
+@pytest.mark.parametrize("model,provider", FAMILIES)
+async def test_async_streaming_with_usage(origin_server, project, sim, model, provider):
+    stream = await aclient(origin_server, project).chat.completions.create(
+        model=model, messages=HELLO, stream=True, stream_options={"include_usage": True})
+    text, usage, finish = "", None, None
+    async for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    assert text.startswith("Simulated") and finish == "stop"
+    assert usage is not None and usage.completion_tokens > 0
+    rows = await origin_server.rows(project.id, expect=1)
+    assert len(rows) == 1 and rows[0]["was_streaming"] is True
+    assert rows[0]["tokens_out"] == usage.completion_tokens
+
+
+@pytest.mark.parametrize("model,provider", FAMILIES)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_tools(origin_server, project, sim, model, provider, stream):
+    sdk = client(origin_server, project)
+    messages = [{"role": "user", "content": "What's the weather in Lisbon?"}]
+    if not stream:
+        completion = sdk.chat.completions.create(model=model, messages=messages,
+                                                 tools=[WEATHER_TOOL])
+        call = completion.choices[0].message.tool_calls[0]
+        assert completion.choices[0].finish_reason == "tool_calls"
+        name, arguments = call.function.name, call.function.arguments
+    else:
+        name, arguments, finish = "", "", None
+        for chunk in sdk.chat.completions.create(model=model, messages=messages,
+                                                 tools=[WEATHER_TOOL], stream=True):
+            for delta_call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+                name += delta_call.function.name or ""
+                arguments += delta_call.function.arguments or ""
+            if chunk.choices and chunk.choices[0].finish_reason:
+                finish = chunk.choices[0].finish_reason
+        assert finish == "tool_calls"
+    assert name == "get_weather"
+    assert json.loads(arguments) == {"city": "sim"}
+    assert len(await origin_server.rows(project.id, expect=1)) == 1
+
+
+@pytest.mark.parametrize("model,provider", [p for p in FAMILIES if p.id != "anthropic"])
+def test_json_mode(origin_server, project, sim, model, provider):
+    completion = client(origin_server, project).chat.completions.create(
+        model=model, messages=HELLO, response_format={"type": "json_object"})
+    assert isinstance(json.loads(completion.choices[0].message.content), dict)
+
+
+async def test_auto_routing_explains_itself(origin_server, project, sim):
+    raw = client(origin_server, project).chat.completions.with_raw_response.create(
+        model="auto", messages=HELLO, extra_headers={"X-Prism-Mode": "eco"})
+    headers = raw.headers
+    assert headers["x-prism-mode"] == "eco"
+    assert headers["x-prism-task-type"] in ("simple", "code", "reasoning", "complex")
+    assert headers["x-prism-route-reason"]
+    assert headers["x-prism-model"] and headers["x-prism-provider"]
+
+
+def test_bad_key_is_401_in_the_openai_envelope(origin_server, sim):
+    bad = openai.OpenAI(base_url=origin_server.base_url, api_key="prism_sk_nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        bad.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert caught.value.status_code == 401
+    assert caught.value.body["code"] == "invalid_api_key"
+    assert sim.requests() == []
+
+
+def test_unknown_model_is_404(origin_server, project, sim):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client(origin_server, project).chat.completions.create(model="no-such-model",
+                                                               messages=HELLO)
+    assert caught.value.body["code"] == "model_not_found"
+
+
+def test_models_list(origin_server, project):
+    models = client(origin_server, project).models.list()
+    ids = {m.id for m in models.data}
+    assert {"gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"} <= ids

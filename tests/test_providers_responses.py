@@ -504,6 +504,11 @@ def test_upstream_messages_are_truncated() -> None:
 
 
 NOW = 1_800_000_000.0  # a fixed clock, so date-based hints are exact
+RESETS = {
+    "anthropic-ratelimit-tokens-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 20)),
+    "anthropic-ratelimit-requests-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                        time.gmtime(NOW + 40)),
+}
 
 
 @pytest.mark.parametrize(("headers", "expected"), [
@@ -511,10 +516,10 @@ NOW = 1_800_000_000.0  # a fixed clock, so date-based hints are exact
     ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
     ({"retry-after": email.utils.formatdate(NOW + 30, usegmt=True)}, 30.0),
     ({"retry-after": email.utils.formatdate(NOW - 30, usegmt=True)}, 0.0),
-    ({"anthropic-ratelimit-tokens-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                        time.gmtime(NOW + 20)),
-      "anthropic-ratelimit-requests-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                          time.gmtime(NOW + 40))}, 20.0),
+    ({**RESETS, "anthropic-ratelimit-tokens-remaining": "0",
+      "anthropic-ratelimit-requests-remaining": "12"}, 20.0),
+    ({**RESETS, "anthropic-ratelimit-requests-remaining": "0"}, 40.0),
+    (RESETS, 40.0),  # no bucket says it is empty: wait for the last one
     ({"retry-after": "soon"}, None),
     ({}, None),
 ])

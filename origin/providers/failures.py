@@ -30,11 +30,9 @@ MAX_MESSAGE_CHARS: Final = 500
 AUTH_FAILED_CODE: Final = "provider_auth_failed"
 BAD_RESPONSE_CODE: Final = "upstream_bad_response"
 # Anthropic tells when each rate-limit bucket refills instead of (or as well as) Retry-After.
-_RESET_HEADERS: Final = (
-    "anthropic-ratelimit-requests-reset",
-    "anthropic-ratelimit-tokens-reset",
-    "anthropic-ratelimit-input-tokens-reset",
-    "anthropic-ratelimit-output-tokens-reset",
+_RATE_BUCKETS: Final = tuple(
+    f"anthropic-ratelimit-{bucket}" for bucket in ("requests", "tokens", "input-tokens",
+                                                   "output-tokens")
 )
 
 
@@ -75,10 +73,17 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
         when = _http_date(header)
         if when is not None:
             return max(0.0, when - now)
-    resets = [t for t in (_iso_time(lowered.get(h)) for h in _RESET_HEADERS) if t is not None]
-    if resets:
-        return max(0.0, min(resets) - now)
-    return None
+    reset = _bucket_reset(lowered)
+    return None if reset is None else max(0.0, reset - now)
+
+
+def _bucket_reset(headers: Mapping[str, str]) -> float | None:
+    """When the exhausted rate-limit bucket refills; the latest reset if none says which."""
+    resets = {b: t for b in _RATE_BUCKETS
+              if (t := _iso_time(headers.get(f"{b}-reset"))) is not None}
+    empty = [t for b, t in resets.items() if headers.get(f"{b}-remaining", "").strip() == "0"]
+    candidates = empty or list(resets.values())
+    return max(candidates) if candidates else None
 
 
 def map_status(

@@ -24,15 +24,11 @@ HISTORY_SCAN: Final = (512, 1536)
 # Phrasing cues (conditions, multi-hop questions) are looked for this near either end only.
 FOCUS_CHARS: Final = 600
 FIRE: Final = 1.0  # evidence a task type needs before it beats "simple"
-LONG_INPUT_TOKENS: Final = 2_000
-VERY_LONG_INPUT_TOKENS: Final = 6_000
-MEDIUM_INPUT_TOKENS: Final = 800
-MANY_TURNS: Final = 12
-VERY_MANY_TURNS: Final = 24
-BIG_PART_CHARS: Final = 1_500
+MEDIUM_INPUT_TOKENS, LONG_INPUT_TOKENS, VERY_LONG_INPUT_TOKENS = 800, 2_000, 6_000
+MANY_TURNS, VERY_MANY_TURNS = 12, 24
+BIG_PART_CHARS: Final = 1_500  # two non-system messages this long read as several documents
 # English keywords can't fire on other scripts, so what we conclude there is less certain.
-NON_LATIN_CONFIDENCE: Final = 0.8
-NON_LATIN_SHARE: Final = 0.3
+NON_LATIN_CONFIDENCE, NON_LATIN_SHARE = 0.8, 0.3
 # How much a cue counts by where it was found; the last user turn is the instruction.
 INSTRUCTION_WEIGHT, SYSTEM_WEIGHT, HISTORY_WEIGHT = 1.0, 0.6, 0.4
 
@@ -182,12 +178,16 @@ def _shape_cues(data: _Input, tokens: int) -> Iterator[Cue]:
         yield "tools", "complex", 0.5
 
 
+def _vocab(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # Python's regex engine has no multi-pattern search, so patterns start with a literal or a
 # small character set wherever possible, and phrase patterns run only when a word set says
 # they might match: that keeps a scan near C speed.
 _WORD = re.compile(r"[a-z][a-z0-9+#'-]*")
 # (words, signal, task, strength per distinct word found, cap)
-_WORD_CUES: Final = tuple((frozenset(words.split()), name, task, each, cap) for words, name,
+_WORD_CUES: Final = tuple((_vocab(words), name, task, each, cap) for words, name,
                           task, each, cap in (
     ("python javascript typescript java golang kotlin c++ c# sql html css bash regex php "
      "powershell", "code-language", "code", 1.0, 1.0),
@@ -211,11 +211,11 @@ _WORD_CUES: Final = tuple((frozenset(words.split()), name, task, each, cap) for 
      1.5),
 ))
 # Words that are code, not English, wherever they appear; each counts as a syntax hit.
-_CODE_TOKENS = frozenset("const var func fn elif def printf println console stdout nullptr std "
-                         "typeof instanceof namespace impl pub usize void nil init args kwargs "
-                         "str int bool len async await lambda grep xargs sudo chmod chown curl "
-                         "wget kubectl awk sed ls rm mkdir".split())
-_WH = frozenset("how what when which who why is are can does do was were will would".split())
+_CODE_TOKENS = _vocab("const var func fn elif def printf println console stdout nullptr std "
+                      "typeof instanceof namespace impl pub usize void nil init args kwargs str "
+                      "int bool len async await lambda grep xargs sudo chmod chown curl wget "
+                      "kubectl awk sed ls rm mkdir")
+_WH = _vocab("how what when which who why is are can does do was were will would")
 _STATEMENT = re.compile(
     r"\n[ \t]*(?:def \w+\(|class \w+ *[(:{]|import [\w.]+|from [\w.]+ import |return\b"
     r"|(?:public|private|protected|static) \w|#include|[}\]]|(?:el)?if [^\n]+:[ \t]*$"
@@ -246,29 +246,27 @@ _HOW_MUCH = re.compile(r"how (?:many|much|long|far|old)\b")
 # Phrasing cues, each with the words that must be present for its pattern to be worth running.
 _STEPS = re.compile(r"step[- ]by[- ]step|think (?:it )?through|walk me through|show your work"
                     r"|explain your reasoning|chain of thought|let'?s think")
-_STEPS_GATE = frozenset("step think walk show explain chain let's".split())
+_STEPS_GATE = _vocab("step think walk show explain chain let's")
 _CHOICE = re.compile(r"(?:better|cheaper|faster|safer|smarter|wiser) to \w+(?: \w+)? or\b"
                      r"|should (?:i|we) \w+(?: \w+)? or\b|pros and cons|difference between"
                      r"|which (?:is|one is|would be) (?:better|best|cheaper|faster)")
-_CHOICE_GATE = frozenset("better cheaper faster safer smarter wiser should which pros "
-                         "difference".split())
+_CHOICE_GATE = _vocab("better cheaper faster safer smarter wiser should which pros difference")
 _CONDITION = re.compile(
     r"(?:before|after|since|until|prior to|as of|earlier than|later than|older than) +(?:[0-9]"
     r"|the\b|last\b|next\b|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|given that"
     r"|assuming|provided that|only if|unless\b"
     r"|if\b[^?.\n]{3,200}, *(?:what|when|how|which|who|will|would|does|do|is|can)\b")
-_CONDITION_GATE = frozenset("before after since until prior as earlier later older given "
-                            "assuming provided only unless if".split())
+_CONDITION_GATE = _vocab("before after since until prior as earlier later older given assuming "
+                         "provided only unless if")
 _MULTI_HOP = re.compile(r"(?:of|in|for|by) the \w+(?: \w+)? (?:who|that|which|where|whose)\b"
                         r"|(?:who|what|which)\b[^?.]{2,80}\bwhen\b"
                         r"|, and (?:how|what|who|when|where|which|why)\b")
-_MULTI_HOP_GATE = frozenset("who which where whose when that and".split())
+_MULTI_HOP_GATE = _vocab("who which where whose when that and")
 _DOC_MARK = re.compile(r"\n[ \t#*]*(?:document|doc|source|article|exhibit|attachment|paper"
                        r"|transcript|passage) ?#? ?(?:[0-9]+|[a-h])[ \t]*[:.)\n]|<document\b")
-_DOC_GATE = frozenset("document doc source article exhibit attachment paper transcript "
-                      "passage".split())
+_DOC_GATE = _vocab("document doc source article exhibit attachment paper transcript passage")
 _LONG_OUTPUT = re.compile(r"[0-9]{3,5}[- ]words?\b|(?:[0-9]+|several|multiple) (?:pages|chapters)")
-_LONG_OUTPUT_GATE = frozenset("word words page pages chapter chapters".split())
+_LONG_OUTPUT_GATE = _vocab("word words page pages chapter chapters")
 
 
 def _text_cues(text: str) -> Iterator[Cue]:

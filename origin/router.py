@@ -47,7 +47,9 @@ class RouteDecision:
     mode: str
     reason: str  # ";"-separated machine-readable parts, e.g. "table:balanced/simple"
     signals: tuple[str, ...]
-    fallbacks: tuple[tuple[str, str], ...]  # (catalog id, provider), best first
+    # (catalog id, provider), best first: the rest of the cell, or for a named model the
+    # same provider's models of the same bucket
+    fallbacks: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +152,10 @@ class Router:
             raise InvalidRequest(f"no key configured for provider {found.provider} (needed by "
                                  f"{where} {shown!r})", code="provider_not_configured",
                                  param=where)
+        # A client that named a model never gets another provider's model behind its back;
+        # failover stays with the same provider and capability bucket.
         mates = [c for c in self._bucket_mates[found.bucket]
-                 if c is not found and c.provider in available and needs.met_by(c)]
+                 if c is not found and c.provider == found.provider and needs.met_by(c)]
         return _decision([found, *mates], source, mode, cls)
 
     def _lookup(self, name: str) -> _Candidate | None:

@@ -128,11 +128,15 @@ def test_a_custom_provider_model_is_sent_upstream_as_named() -> None:
     assert (decision.upstream, decision.fallbacks) == ("llama3.2:3b", ())
 
 
-def test_a_pinned_model_falls_back_within_its_bucket_on_available_providers() -> None:
-    decision = route(requested="gpt-4o", available=frozenset({"openai", "gemini", "groq"}))
-    assert decision.fallbacks
-    assert all(MODELS[m]["bucket"] == "large" and p in {"openai", "gemini"}
-               for m, p in decision.fallbacks)
+@pytest.mark.parametrize(("kwargs", "fallbacks"), [
+    ({"requested": "gpt-4o"}, [("gpt-5.4", "openai"), ("gpt-5.5", "openai")]),
+    ({"prefer": "gpt-4o-mini"}, [("gpt-5.4-mini", "openai")]),
+    ({"requested": "claude-sonnet"}, []),
+    ({"requested": "groq-llama-8b"}, []),
+])
+def test_a_named_model_fails_over_only_within_its_provider_and_bucket(
+        kwargs: dict[str, Any], fallbacks: list[tuple[str, str]]) -> None:
+    assert list(route(**kwargs).fallbacks) == fallbacks
 
 
 @pytest.mark.parametrize(("kwargs", "error", "code", "param", "text"), [

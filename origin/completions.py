@@ -144,12 +144,14 @@ class ChatCompletions:
     async def _relay(self, call: Call, model: str, provider: str, opener: Any,
                      stream: Any) -> AsyncIterator[bytes]:
         error: PrismError | None = None
+        completed = False
         try:
             async for chunk in stream:
                 yield b"data: " + orjson.dumps(chunk) + b"\n\n"
-            usage = stream.state.usage
+            completed = True
             if _wants_usage(call.body):
-                yield b"data: " + orjson.dumps(_usage_chunk(call, model, usage)) + b"\n\n"
+                chunk = _usage_chunk(call, model, stream.state.usage)
+                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
             yield b"data: [DONE]\n\n"
         except PrismError as exc:
             # Headers are gone already; OpenAI clients read an error object from the stream.
@@ -158,7 +160,7 @@ class ChatCompletions:
         finally:
             usage = stream.state.usage
             cost = cost_for_model(model, usage) if usage else None
-            if error is None and usage is not None and stream.state.finish_reasons:
+            if completed:
                 self._record_success(call, model, provider, usage, cost)
             else:
                 code = error.code if error else "client_disconnected"
@@ -170,9 +172,10 @@ class ChatCompletions:
             call.receipt.route_reason += f";failover:{provider}"
         call.receipt.model, call.receipt.provider = model, provider
 
-    def _record_success(self, call: Call, model: str, provider: str, usage: TokenUsage,
+    def _record_success(self, call: Call, model: str, provider: str, usage: TokenUsage | None,
                         cost: Cost | None) -> None:
-        call.receipt.cost, call.receipt.usage_reported = cost, usage.reported
+        call.receipt.cost = cost
+        call.receipt.usage_reported = usage is not None and usage.reported
         self._record(call, model, provider, usage, cost, success=True, error_code=None)
 
     def _record_failure(self, call: Call, exc: PrismError) -> None:

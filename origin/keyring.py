@@ -8,14 +8,18 @@ CLI or admin API takes effect within that time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
-from origin.crypto import KeyBox
+from origin.crypto import DecryptionFailed, KeyBox
 from origin.providers.base import Endpoint
 from origin.providers.registry import PROVIDERS, endpoint_for
 from origin.settings import Secret
 from origin.store import Store
+from shared.errors import PrismError
+
+log = logging.getLogger("prism.origin")
 
 SIMULATOR_KEY = Secret("sim-key")
 
@@ -58,9 +62,15 @@ class Keyrings:
         for key in stored:
             if self._keybox is None:
                 break
-            secret = self._keybox.decrypt(key.ciphertext, f"{project_id}:{key.name}")
-            endpoint = endpoint_for(key.name, secret, key.base_url, self._simulator_url,
-                                    vendor=key.provider)
+            try:
+                secret = self._keybox.decrypt(key.ciphertext, f"{project_id}:{key.name}")
+                endpoint = endpoint_for(key.name, secret, key.base_url, self._simulator_url,
+                                        vendor=key.provider)
+            except (DecryptionFailed, PrismError) as exc:
+                # One unusable key must not take the project's other providers down with it.
+                log.warning("skipping provider key %r of project %s: %s", key.name, project_id,
+                            type(exc).__name__)
+                continue
             endpoints[endpoint.provider] = endpoint
         if not endpoints and self._simulator_url:
             # No real keys: the local stack answers every provider from the simulator.

@@ -23,6 +23,10 @@ from shared.usage import Caller
 DEFAULT_TTL_S = 30.0
 DEFAULT_NEGATIVE_TTL_S = 3.0
 DEFAULT_MAX_ENTRIES = 10_000
+# While the key store is down, a key that was valid shortly before keeps working this long:
+# an outage of Supabase must not turn into an outage of the gateway for known callers.
+MAX_STALE_S = 900.0
+STALE_RECHECK_S = 5.0
 
 
 class KeyResolver(Protocol):
@@ -95,6 +99,11 @@ class Authenticator:
             self.lookups += 1
             caller = await self._store.resolve_api_key(key_hash)
         except StoreUnavailable:
+            stale = self._stale(key_hash)
+            if stale is not None:
+                self._cache[key_hash] = (self._clock() + STALE_RECHECK_S, stale)
+                pending.set_result(stale)
+                return
             pending.set_exception(UpstreamUnavailable(
                 "Cannot verify the API key right now: the key store is unavailable. Retry shortly.",
                 retry_after=1,
@@ -114,6 +123,12 @@ class Authenticator:
             # Nobody may be waiting any more; mark the outcome retrieved so asyncio doesn't warn.
             if pending.done() and not pending.cancelled():
                 pending.exception()
+
+    def _stale(self, key_hash: str) -> Caller | None:
+        entry = self._cache.get(key_hash)
+        if entry is None or entry[1] is None or self._clock() - entry[0] > MAX_STALE_S:
+            return None
+        return entry[1]
 
     def _remember(self, key_hash: str, caller: Caller | None) -> None:
         ttl = self._ttl_s if caller is not None else self._negative_ttl_s

@@ -16,8 +16,8 @@ from origin.crypto import DecryptionFailed, KeyBox
 from origin.providers.base import Endpoint
 from origin.providers.registry import PROVIDERS, endpoint_for
 from origin.settings import Secret
-from origin.store import Store
-from shared.errors import PrismError
+from origin.store import Store, StoreUnavailable
+from shared.errors import PrismError, UpstreamUnavailable
 
 log = logging.getLogger("prism.origin")
 
@@ -52,7 +52,14 @@ class Keyrings:
             cached = self._cache.get(project_id)
             if cached and cached[0] > time.monotonic():
                 return cached[1]
-            keyring = await self._load(project_id)
+            try:
+                keyring = await self._load(project_id)
+            except StoreUnavailable as exc:
+                if cached is None:
+                    raise UpstreamUnavailable("This project's provider keys can't be read right "
+                                              "now; retry shortly.", retry_after=1) from exc
+                # Keys don't change during a database outage; keep serving the last ones.
+                keyring = cached[1]
             self._cache[project_id] = (time.monotonic() + self._ttl_s, keyring)
             return keyring
 

@@ -124,20 +124,33 @@ class _Layer:
             ln2_b=v("output.LayerNorm.bias"),
         )
 
-    def __call__(self, x: np.ndarray, mask_bias: np.ndarray | None) -> np.ndarray:
-        batch, length, _ = x.shape
+    def __call__(
+        self, x: np.ndarray, shape: tuple[int, int], mask: np.ndarray | None
+    ) -> np.ndarray:
+        """x is (batch*length, 384): projections run as single 2-D GEMMs, not one per sentence."""
+        batch, length = shape
         head_dim = DIMENSION // HEADS
-        qkv = (x @ self.qkv_w + self.qkv_b).reshape(batch, length, 3, HEADS, head_dim)
-        q, k, v = qkv.transpose(2, 0, 3, 1, 4)
-        scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(head_dim**-0.5)
-        if mask_bias is not None:
-            scores = scores + mask_bias
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        probs = scores / scores.sum(axis=-1, keepdims=True)
-        context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, DIMENSION)
-        x = layer_norm(context @ self.attn_out_w + self.attn_out_b + x, self.ln1_g, self.ln1_b)
-        hidden = gelu(x @ self.up_w + self.up_b)
-        return layer_norm(hidden @ self.down_w + self.down_b + x, self.ln2_g, self.ln2_b)
+        qkv = x @ self.qkv_w
+        qkv += self.qkv_b
+        q, k, v = qkv.reshape(batch, length, 3, HEADS, head_dim).transpose(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(0, 1, 3, 2)
+        scores *= np.float32(head_dim**-0.5)
+        if mask is not None:
+            scores += mask
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, DIMENSION)
+        attended = context @ self.attn_out_w
+        attended += self.attn_out_b
+        attended += x
+        x = layer_norm(attended, self.ln1_g, self.ln1_b)
+        hidden = x @ self.up_w
+        hidden += self.up_b
+        out = gelu(hidden) @ self.down_w
+        out += self.down_b
+        out += x
+        return layer_norm(out, self.ln2_g, self.ln2_b)
 
 
 @dataclass(frozen=True)
@@ -182,16 +195,18 @@ class MiniLM:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         encodings = self.tokenizer.encode_batch(texts)
         ids, types, mask = _pad(encodings)
-        x = self.word_emb[ids] + self.type_emb[types] + self.pos_emb[: ids.shape[1]]
-        x = layer_norm(x, self.emb_ln_g, self.emb_ln_b)
+        shape = (ids.shape[0], ids.shape[1])
+        x = self.word_emb[ids] + self.type_emb[types] + self.pos_emb[: shape[1]]
+        x = layer_norm(x.reshape(-1, DIMENSION), self.emb_ln_g, self.emb_ln_b)
         # Additive mask only when lengths differ: a lone sentence has no padding to hide.
         mask_bias = None
         if not mask.all():
             mask_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :].astype(np.float32)
         for layer in self.layers:
-            x = layer(x, mask_bias)
+            x = layer(x, shape, mask_bias)
         weights = mask[:, :, None]
-        pooled = (x * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        tokens = x.reshape(*shape, DIMENSION)
+        pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 

@@ -88,7 +88,8 @@ async def run() -> None:
             "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
             "PRISM_SIMULATOR_URL": "" if provider_keys else f"http://127.0.0.1:{ports.simulator}",
         }
-        origin = Service("origin", [sys.executable, "-m", "hypercorn", "--bind",
+        origin = Service("origin", [sys.executable, "-m", "hypercorn", "--access-logfile", "-",
+                                    "--error-logfile", "-", "--bind",
                                     f"127.0.0.1:{ports.origin}", "origin.app:create_app()"],
                          ports.origin, env=origin_env, log_path=logs / "origin.log")
         started.append(origin.start(timeout=60))

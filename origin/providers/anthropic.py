@@ -181,3 +181,45 @@ class AnthropicStream:
         finish = FINISH.get(str(reason), "stop")
         chunks.note_finish(self.state, 0, finish)
         return [self._chunk({}, finish)]
+
+
+# About 1024 tokens: Anthropic does not cache a shorter prefix, so marking one only adds noise.
+AUTO_CACHE_MIN_CHARS: Final = 4096
+AUTO_CACHE_MARKER: Final[Mapping[str, str]] = MappingProxyType({"type": "ephemeral"})
+
+
+def auto_cache_marked(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`body` with its long system prompt marked for Anthropic's prompt cache (opt-in,
+    `X-Prism-Auto-Cache: on`).
+
+    The system prompt is the stable part of a conversation: marking its last message makes
+    tools + system the cached prefix. A body that already carries a `cache_control` marker is
+    returned untouched: the client placed its own breakpoints and they are passed as they are.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or _has_marker(messages) or _has_marker(body.get("tools")):
+        return body
+    system = [i for i, m in enumerate(messages)
+              if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+    length = sum(len(_text_of(messages[i].get("content"))) for i in system)
+    if not system or length < AUTO_CACHE_MIN_CHARS:
+        return body
+    marked = list(messages)
+    marked[system[-1]] = {**messages[system[-1]], "cache_control": dict(AUTO_CACHE_MARKER)}
+    return {**body, "messages": marked}
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _has_marker(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "cache_control" in value or any(_has_marker(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_marker(v) for v in value)
+    return False

@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from origin.admin import admin_routes
 from origin.auth import Authenticator
+from origin.cache.routes import cache_routes
+from origin.cache.service import build_cache
 from origin.completions import ChatCompletions
 from origin.crypto import KeyBox, master_key_from
 from origin.errors import EXCEPTION_HANDLERS
@@ -45,8 +47,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keyrings = Keyrings(store, keybox, settings.simulator_url)
         state = app.state
         state.settings, state.store, state.keybox, state.ledger = settings, store, keybox, ledger
+        state.cache = build_cache(settings, ledger, store)
         state.chat = ChatCompletions(auth=auth, keyrings=keyrings, router=Router(),
-                                     providers=providers, ledger=ledger)
+                                     providers=providers, ledger=ledger, cache=state.cache)
         state.models = ModelsEndpoint(auth, keyrings)
         if settings.simulator_url:
             log.warning("no real provider keys needed: providers are answered by the simulator "
@@ -54,6 +57,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if state.cache is not None:
+                await state.cache.aclose()
             await ledger.aclose()
             await providers.aclose()
             await store.aclose()
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/models", models, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         *admin_routes(),
+        *cache_routes(),
     ]
     return Starlette(
         routes=routes,

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
 from origin.admin import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
+from origin.cache.cli import add_cache_commands
 from origin.crypto import (
     KeyBox,
     MasterKeyError,
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--limit", type=int, default=20)
     usage.add_argument("--json", action="store_true", help="one JSON array instead of a table")
     usage.set_defaults(run=cmd_usage)
+    add_cache_commands(commands)
     return parser
 
 

@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from origin.auth import Authenticator
+from origin.cache.accumulator import StreamAccumulator
 from origin.classifier import classify
 from origin.keyring import Keyring, Keyrings
 from origin.ledger import Ledger
-from origin.providers.base import Completion
+from origin.providers.anthropic import auto_cache_marked
+from origin.providers.base import Completion, Endpoint
 from origin.providers.transport import ProviderClient
 from origin.receipt import Receipt
 from origin.router import RouteDecision, Router
@@ -76,10 +78,11 @@ class ChatCompletions:
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
         try:
             call.body = parse_body(await request.body())
-            keyring = await self.keyrings.for_project(caller.project_id)
-            self._route(call, keyring)
+            # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
             if self.cache is not None and (hit := await self.cache.lookup(call)) is not None:
                 return hit
+            keyring = await self.keyrings.for_project(caller.project_id)
+            self._route(call, keyring)
             if call.stream:
                 return await self._open_stream(call, keyring)
             return await self._complete(call, keyring)
@@ -107,8 +110,9 @@ class ChatCompletions:
         last: PrismError | None = None
         for model, provider, upstream in call.attempts:
             try:
-                completion = await self.providers.complete(keyring.endpoints[provider], upstream,
-                                                           call.body)
+                endpoint = keyring.endpoints[provider]
+                completion = await self.providers.complete(endpoint, upstream,
+                                                           _upstream_body(call, endpoint))
             except RETRYABLE as exc:
                 last = exc
                 continue
@@ -127,7 +131,8 @@ class ChatCompletions:
         created, chunk_id = int(time.time()), f"chatcmpl-{call.request_id}"
         last: PrismError | None = None
         for model, provider, upstream in call.attempts:
-            opener = self.providers.stream(keyring.endpoints[provider], upstream, call.body,
+            endpoint = keyring.endpoints[provider]
+            opener = self.providers.stream(endpoint, upstream, _upstream_body(call, endpoint),
                                            chunk_id, created)
             try:
                 stream = await opener.__aenter__()
@@ -145,8 +150,12 @@ class ChatCompletions:
                      stream: Any) -> AsyncIterator[bytes]:
         error: PrismError | None = None
         completed = False
+        # What the client is sent, collected so a complete stream can be cached like a JSON answer.
+        sent = StreamAccumulator() if self.cache is not None and call.options.cache_store else None
         try:
             async for chunk in stream:
+                if sent is not None:
+                    sent.add(chunk)
                 yield b"data: " + orjson.dumps(chunk) + b"\n\n"
             completed = True
             if _wants_usage(call.body):
@@ -162,6 +171,9 @@ class ChatCompletions:
             cost = cost_for_model(model, usage) if usage else None
             if completed:
                 self._record_success(call, model, provider, usage, cost)
+                if sent is not None and self.cache is not None:
+                    self.cache.remember(call, sent.completion(usage or TokenUsage(reported=False)),
+                                        model)
             else:
                 code = error.code if error else "client_disconnected"
                 self._record(call, model, provider, usage, cost, success=False, error_code=code)
@@ -192,6 +204,12 @@ class ChatCompletions:
             latency_ms=call.elapsed_ms(), was_streaming=call.stream, success=success,
             error_code=error_code, cache_status=call.receipt.cache_status,
         ))
+
+
+def _upstream_body(call: Call, endpoint: Endpoint) -> dict[str, Any]:
+    if call.options.auto_cache and endpoint.kind == "anthropic":
+        return dict(auto_cache_marked(call.body))
+    return call.body
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:

@@ -1,0 +1,1 @@
+"""Prism's own response cache at the origin: exact (Redis) and semantic (vector) layers."""

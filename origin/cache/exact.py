@@ -1,0 +1,110 @@
+"""The exact layer: cached responses in Redis under the shared key layout (shared.cache_entry).
+
+One connection pool for the process, created at start-up, and a single immediate retry (a
+pooled connection left over from before a Redis restart fails once, the retry opens a fresh
+one). Lookups are bounded by `timeout_s` as a whole (tens of milliseconds), writes and purges
+by the longer `store_timeout_s`, which is also the socket timeout. Every failure surfaces as
+`LayerDown`: the caller decides what a sick Redis means (a bypass), nothing here decides it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from shared.cache_entry import CacheEntry, exact_key, project_index_key, tag_key
+
+_SCAN_BATCH = 500
+
+
+class LayerDown(Exception):
+    """A cache backend did not answer in time or at all."""
+
+
+@asynccontextmanager
+async def _bounded(seconds: float) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except (RedisError, OSError, TimeoutError) as exc:
+        raise LayerDown(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+class ExactStore:
+    def __init__(self, url: str, timeout_s: float, store_timeout_s: float) -> None:
+        self._timeout_s, self._store_timeout_s = timeout_s, store_timeout_s
+        self._redis = Redis.from_url(
+            url, socket_timeout=store_timeout_s, socket_connect_timeout=store_timeout_s,
+            retry=Retry(NoBackoff(), 1), health_check_interval=0, max_connections=256,
+        )
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def get(self, project_id: str, fingerprint: str) -> CacheEntry | None:
+        async with _bounded(self._timeout_s):
+            raw = await self._redis.get(exact_key(project_id, fingerprint))
+        return CacheEntry.loads(raw)
+
+    async def get_many(self, project_id: str, fingerprints: list[str]) -> list[CacheEntry | None]:
+        if not fingerprints:
+            return []
+        async with _bounded(self._timeout_s):
+            raws = await self._redis.mget([exact_key(project_id, f) for f in fingerprints])
+        return [CacheEntry.loads(raw) for raw in raws]
+
+    async def put(self, project_id: str, fingerprint: str, entry: CacheEntry, ttl_s: int) -> None:
+        """Store the entry and index it by project and by each tag, for purges."""
+        indexes = [project_index_key(project_id)]
+        indexes += [tag_key(project_id, k, v) for k, v in (entry.tags or {}).items()]
+        async with _bounded(self._store_timeout_s):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(exact_key(project_id, fingerprint), entry.dumps(), ex=ttl_s)
+            for index in indexes:
+                pipe.sadd(index, fingerprint)
+                # An index lives as long as its longest-lived entry, so it cannot outgrow them.
+                pipe.expire(index, ttl_s, nx=True)
+                pipe.expire(index, ttl_s, gt=True)
+            await pipe.execute()
+
+    async def entries(self, project_id: str, fingerprints: Iterable[str]) -> list[CacheEntry | None]:
+        """Like get_many, with the longer timeout that admin work may take."""
+        keys = [exact_key(project_id, f) for f in fingerprints]
+        if not keys:
+            return []
+        async with _bounded(self._store_timeout_s):
+            return [CacheEntry.loads(raw) for raw in await self._redis.mget(keys)]
+
+    async def members(self, key: str) -> set[str]:
+        async with _bounded(self._store_timeout_s):
+            found = await self._redis.smembers(key)
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in found}
+
+    async def keys_matching(self, pattern: str) -> list[str]:
+        async with _bounded(self._store_timeout_s * 5):
+            found = [k async for k in self._redis.scan_iter(match=pattern, count=_SCAN_BATCH)]
+        return [k.decode() if isinstance(k, bytes) else str(k) for k in found]
+
+    async def delete(self, keys: list[str]) -> int:
+        """Delete keys; returns how many existed."""
+        deleted = 0
+        async with _bounded(self._store_timeout_s * 5):
+            for start in range(0, len(keys), _SCAN_BATCH):
+                deleted += int(await self._redis.delete(*keys[start:start + _SCAN_BATCH]))
+        return deleted
+
+    async def forget(self, index_keys: list[str], fingerprints: list[str]) -> None:
+        """Remove fingerprints from index sets (after their entries were purged)."""
+        if not index_keys or not fingerprints:
+            return
+        async with _bounded(self._store_timeout_s):
+            pipe = self._redis.pipeline(transaction=False)
+            for key in index_keys:
+                pipe.srem(key, *fingerprints)
+            await pipe.execute()

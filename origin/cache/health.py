@@ -1,0 +1,50 @@
+"""Counters of what the cache did, and a breaker per backend so an outage costs no latency."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+
+class Breaker:
+    """After a backend fails, lookups skip it for `cooldown_s` instead of each waiting for it."""
+
+    def __init__(self, cooldown_s: float) -> None:
+        self._cooldown_s = cooldown_s
+        self._until = 0.0
+        self.failures = 0
+
+    @property
+    def open(self) -> bool:
+        return time.monotonic() < self._until
+
+    def failed(self) -> None:
+        self.failures += 1
+        self._until = time.monotonic() + self._cooldown_s
+
+
+@dataclass
+class CacheStats:
+    """Monotonic counters since start, served at /admin/v1/cache/stats and /healthz."""
+
+    lookups: int = 0
+    hits_exact: int = 0
+    hits_semantic: int = 0
+    misses: int = 0
+    # The client asked to skip the lookup (X-Prism-Cache: no-cache / no-store).
+    bypass_requested: int = 0
+    # A backend was down, slow or cooling down: the request went to the provider instead.
+    bypass_redis: int = 0
+    bypass_vector: int = 0
+    guard_rejections: int = 0
+    stale_vectors: int = 0
+    stored: int = 0
+    not_cacheable: int = 0
+    store_failures: int = 0
+
+    @property
+    def bypasses(self) -> int:
+        return self.bypass_redis + self.bypass_vector
+
+    def snapshot(self) -> dict[str, int]:
+        return {**asdict(self), "bypasses": self.bypasses}

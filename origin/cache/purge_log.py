@@ -1,0 +1,37 @@
+"""The audit trail of cache purges: one `cache_purges` row per purge (who, when, what, how many).
+
+Written through the origin's Store connection (its PostgREST client and its error boundary),
+so a failure surfaces as the Store's own StoreUnavailable / StoreError.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from postgrest.types import ReturnMethod
+
+from origin.store import Store, _boundary
+
+SCOPES = ("key", "tag", "project", "version")
+
+
+class PurgeRecorder(Protocol):
+    async def record(self, *, project_id: str, actor: str, scope: str, target: str | None,
+                     removed: int) -> None: ...
+
+
+class PurgeLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, *, project_id: str, actor: str, scope: str, target: str | None,
+                     removed: int) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown purge scope {scope!r}")
+        row = {"project_id": project_id, "actor": actor[:200], "scope": scope,
+               "target": target, "removed": max(0, removed)}
+        # Store has no method for this table yet; its client is the one seam to Supabase.
+        client = self._store._client  # noqa: SLF001
+        async with _boundary("record_cache_purge"):
+            await (client.from_("cache_purges")
+                   .insert(row, returning=ReturnMethod.minimal).execute())

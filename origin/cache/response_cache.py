@@ -1,0 +1,223 @@
+"""The origin's response cache (completions' `ResponseCache`): exact, then semantic, lookups.
+
+A lookup never fails a request: a backend that is down, slow or cooling down after a failure
+turns the lookup into a bypass (the provider answers, the receipt says `bypass`, a counter
+goes up). A hit answers with the stored completion, JSON or replayed as SSE, and writes its
+usage row through the ledger. Storing happens in a background task after the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+from starlette.responses import Response
+
+from origin.cache.config import CacheConfig
+from origin.cache.exact import ExactStore, LayerDown
+from origin.cache.health import Breaker, CacheStats
+from origin.cache.purge import Purger
+from origin.cache.purge_log import PurgeRecorder
+from origin.cache.semantic import SemanticIndex
+from origin.providers.base import Completion
+from shared.cache_entry import CacheEntry, cacheable, hit_response, replay_chunks, sse
+from shared.errors import InvalidRequest
+from shared.fingerprint import fingerprint, semantic_scope
+from shared.options import RequestOptions
+from shared.pricing import Cost, format_cents
+from shared.semantic_guard import accepted_candidates, cosine_from_score, semantic_eligible
+from shared.usage import CACHE_PROVIDER, CACHE_TASK_TYPE, UsageRow, build_cache_hit_row
+
+if TYPE_CHECKING:
+    from origin.completions import Call
+
+log = logging.getLogger("prism.cache")
+_FREE = Cost(Decimal(0), Decimal(0))
+_JSON = "application/json"
+_SSE = "text/event-stream"
+
+
+class RowSink(Protocol):
+    def record(self, row: UsageRow) -> None: ...
+
+
+class PrismCache:
+    def __init__(self, config: CacheConfig, exact: ExactStore, semantic: SemanticIndex | None,
+                 ledger: RowSink, recorder: PurgeRecorder) -> None:
+        self.config, self.exact, self.semantic = config, exact, semantic
+        self.purger = Purger(exact, semantic, recorder)
+        self.stats = CacheStats()
+        self._ledger = ledger
+        self._redis = Breaker(config.cooldown_s)
+        self._vector = Breaker(config.cooldown_s)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        """Let stores in flight finish (briefly), then close the backends."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        await self.exact.aclose()
+        if self.semantic is not None:
+            await self.semantic.aclose()
+
+    async def lookup(self, call: Call) -> Response | None:
+        if not call.options.cache_lookup:
+            self.stats.bypass_requested += 1
+            call.receipt.cache_status = "bypass"
+            return None
+        self.stats.lookups += 1
+        project, body, options = call.caller.project_id, call.body, call.options
+        try:
+            key = fingerprint(project, body, **_keying(options))
+        except InvalidRequest:
+            call.receipt.cache_status = "bypass"
+            return None
+        status = "miss"
+        if self._redis.open:
+            status = self._bypass("redis")
+        else:
+            try:
+                entry = await self.exact.get(project, key)
+            except LayerDown as exc:
+                status = self._down("redis", exc)
+            else:
+                if entry is not None:
+                    self.stats.hits_exact += 1
+                    return self._answer(call, entry, "hit-exact", None)
+        if status == "miss" and self._semantic_applies(body):
+            found = await self._semantic_lookup(call)
+            if isinstance(found, Response):
+                return found
+            status = found
+        if status == "miss":
+            self.stats.misses += 1
+        call.receipt.cache_status = status
+        return None
+
+    def remember(self, call: Call, completion: Completion, model: str) -> None:
+        if not call.options.cache_store:
+            return
+        if not cacheable(completion.body):
+            self.stats.not_cacheable += 1
+            return
+        entry = CacheEntry(model=model, provider=call.receipt.provider, response=completion.body,
+                           usage=completion.usage, created_at=time.time(), tags=call.options.tags)
+        self._spawn(self._store(call.caller.project_id, call.body, call.options, entry))
+
+    def _semantic_applies(self, body: dict[str, Any]) -> bool:
+        return (self.semantic is not None and self.config.semantic
+                and semantic_eligible(body, self.config.max_user_turns))
+
+    async def _semantic_lookup(self, call: Call) -> Response | str:
+        """A hit response, or the lookup's status ("miss" or "bypass")."""
+        assert self.semantic is not None
+        scoped = semantic_scope(call.caller.project_id, call.body, **_keying(call.options))
+        if scoped is None:
+            return "miss"
+        if self._vector.open:
+            return self._bypass("vector")
+        scope, text = scoped
+        project, threshold = call.caller.project_id, call.options.cache_threshold
+        try:
+            matches = await self.semantic.query(project, scope, text, self.config.top_k)
+        except LayerDown as exc:
+            return self._down("vector", exc)
+        candidates = accepted_candidates(text, scope, matches, threshold)
+        self.stats.guard_rejections += sum(
+            1 for _, score, meta in matches
+            if cosine_from_score(score) >= threshold and isinstance(meta, dict)
+            and meta.get("scope") == scope) - len(candidates)
+        if not candidates:
+            return "miss"
+        try:
+            entries = await self.exact.get_many(project, [c.fingerprint for c in candidates])
+        except LayerDown as exc:
+            return self._down("redis", exc)
+        stale = [c.fingerprint for c, e in zip(candidates, entries) if e is None]
+        if stale:
+            self.stats.stale_vectors += len(stale)
+            self._spawn(self._forget_vectors(project, stale))
+        for candidate, entry in zip(candidates, entries):
+            if entry is not None:
+                self.stats.hits_semantic += 1
+                return self._answer(call, entry, "hit-semantic", candidate.similarity)
+        return "miss"
+
+    def _answer(self, call: Call, entry: CacheEntry, status: str,
+                similarity: float | None) -> Response:
+        saved = entry.saved()
+        receipt = call.receipt
+        receipt.cache_status, receipt.cache_similarity = status, similarity
+        receipt.cache_saved_cents = format_cents(saved.cents)
+        receipt.model, receipt.provider, receipt.task_type = entry.model, CACHE_PROVIDER, \
+            CACHE_TASK_TYPE
+        receipt.confidence, receipt.route_reason = None, "cache"
+        receipt.cost, receipt.usage_reported = _FREE, True
+        response_id = f"chatcmpl-{call.request_id}"
+        if call.stream:
+            content = sse(replay_chunks(entry, response_id, _wants_usage(call.body)))
+            media = _SSE
+        else:
+            content, media = orjson.dumps(hit_response(entry, response_id)), _JSON
+        self._ledger.record(build_cache_hit_row(
+            request_id=call.request_id, caller=call.caller, options=call.options,
+            model_used=entry.model, usage=entry.usage, saved=saved,
+            latency_ms=call.elapsed_ms(), was_streaming=call.stream, cache_status=status,
+        ))
+        return Response(content, media_type=media, headers=receipt.headers())
+
+    async def _store(self, project: str, body: dict[str, Any], options: RequestOptions,
+                     entry: CacheEntry) -> None:
+        try:
+            key = fingerprint(project, body, **_keying(options))
+            await self.exact.put(project, key, entry, options.cache_ttl_s)
+            if self._semantic_applies(body):
+                scoped = semantic_scope(project, body, **_keying(options))
+                if scoped is not None and self.semantic is not None:
+                    await self.semantic.upsert(project, key, scoped[0], scoped[1])
+        except (LayerDown, InvalidRequest) as exc:
+            self.stats.store_failures += 1
+            log.warning("response not cached: %s", exc)
+            return
+        self.stats.stored += 1
+
+    async def _forget_vectors(self, project: str, fingerprints: list[str]) -> None:
+        # Their exact entries expired or were purged; the vectors would only cost lookups.
+        assert self.semantic is not None
+        try:
+            await self.semantic.delete(project, fingerprints)
+        except LayerDown as exc:
+            log.info("stale vectors kept for now: %s", exc)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _bypass(self, layer: str) -> str:
+        if layer == "redis":
+            self.stats.bypass_redis += 1
+        else:
+            self.stats.bypass_vector += 1
+        return "bypass"
+
+    def _down(self, layer: str, exc: LayerDown) -> str:
+        (self._redis if layer == "redis" else self._vector).failed()
+        log.warning("cache %s unavailable, answering without it for %.1fs: %s", layer,
+                    self.config.cooldown_s, exc)
+        return self._bypass(layer)
+
+
+def _keying(options: RequestOptions) -> dict[str, Any]:
+    """What besides the body keys an entry: must match the edge's lookups exactly."""
+    return {"mode": options.mode, "model_prefer": options.model_prefer,
+            "version": options.cache_version}
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    stream_options = body.get("stream_options")
+    return isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))

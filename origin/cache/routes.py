@@ -1,0 +1,113 @@
+"""Admin API for the cache: POST /admin/v1/cache/purge and GET /admin/v1/cache/stats.
+
+Same guard as the rest of /admin/v1 (Bearer PRISM_ADMIN_TOKEN). Purge bodies name a project
+and exactly one of: {"key": "<fingerprint>"}, {"tag": "key=value"}, {"all": true}; an optional
+"actor" (who asked, for the audit row) is recorded as "admin:<actor>".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from origin.admin import PREFIX, NotConfigured, _check_token, parse_tag_filter
+from origin.cache.exact import LayerDown
+from origin.cache.purge import Purger, PurgeResult
+from origin.store import StoreError, StoreUnavailable, valid_id
+from shared.errors import InvalidRequest, NotFound, PrismError, UpstreamUnavailable
+
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+def cache_routes() -> list[Route]:
+    return [Route(f"{PREFIX}/cache/purge", purge, methods=["POST"]),
+            Route(f"{PREFIX}/cache/stats", stats, methods=["GET"])]
+
+
+async def purge(request: Request) -> JSONResponse:
+    try:
+        _authorise(request)
+        body = await _body(request)
+        project_id = body.get("project_id")
+        if not isinstance(project_id, str) or not valid_id(project_id):
+            raise InvalidRequest("'project_id' must be a project id (a uuid).", param="project_id")
+        store = request.app.state.store
+        if await store.get_project(project_id) is None:
+            raise NotFound(f"No project {project_id!r}.", param="project_id")
+        actor = body.get("actor")
+        who = f"admin:{actor.strip()[:100]}" if isinstance(actor, str) and actor.strip() else "admin"
+        result = await run_purge(_purger(request), project_id, body, who)
+        return JSONResponse(result.to_json())
+    except PrismError as exc:
+        return _error(exc)
+    except (LayerDown, StoreUnavailable):
+        return _error(UpstreamUnavailable("The cache or the database is unavailable; retry "
+                                          "shortly.", retry_after=1))
+    except StoreError as exc:
+        return _error(PrismError(f"The database refused the purge record: {exc.message}",
+                                 code="store_error"))
+
+
+async def run_purge(purger: Purger, project_id: str, what: dict[str, Any],
+                    actor: str) -> PurgeResult:
+    """Purge by exactly one of `key`, `tag` or `all` (shared by the admin API and the CLI)."""
+    chosen = [name for name in ("key", "tag", "all") if what.get(name) not in (None, False)]
+    if len(chosen) != 1:
+        raise InvalidRequest("Name exactly one of 'key', 'tag' or 'all' to purge.")
+    if chosen == ["key"]:
+        key = what["key"]
+        if not isinstance(key, str) or not FINGERPRINT.fullmatch(key):
+            raise InvalidRequest("'key' must be a cache key (64 hex characters).", param="key")
+        return await purger.by_key(project_id, key, actor)
+    if chosen == ["tag"]:
+        tag = parse_tag_filter(what["tag"] if isinstance(what["tag"], str) else "")
+        assert tag is not None
+        return await purger.by_tag(project_id, tag[0], tag[1], actor)
+    if what["all"] is not True:
+        raise InvalidRequest("'all' must be true.", param="all")
+    return await purger.by_project(project_id, actor)
+
+
+async def stats(request: Request) -> JSONResponse:
+    try:
+        _authorise(request)
+        cache = getattr(request.app.state, "cache", None)
+        if cache is None:
+            raise NotConfigured("The response cache is turned off on this origin.")
+        return JSONResponse({"object": "cache.stats", **cache.stats.snapshot()})
+    except PrismError as exc:
+        return _error(exc)
+
+
+def _authorise(request: Request) -> None:
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        raise NotConfigured("The admin API is not configured yet.")
+    _check_token(request, settings)
+
+
+def _purger(request: Request) -> Purger:
+    cache = getattr(request.app.state, "cache", None)
+    if cache is None:
+        raise NotConfigured("The response cache is turned off on this origin.")
+    purger: Purger = cache.purger
+    return purger
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def _error(exc: PrismError) -> JSONResponse:
+    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers())

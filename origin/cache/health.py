@@ -46,5 +46,7 @@ class CacheStats:
     def bypasses(self) -> int:
         return self.bypass_redis + self.bypass_vector
 
-    def snapshot(self) -> dict[str, int]:
-        return {**asdict(self), "bypasses": self.bypasses}
+    def snapshot(self, **breakers: Breaker) -> dict[str, int | bool]:
+        """The counters, plus `<name>_cooling_down` for each breaker given."""
+        cooling = {f"{name}_cooling_down": b.open for name, b in breakers.items()}
+        return {**asdict(self), "bypasses": self.bypasses, **cooling}

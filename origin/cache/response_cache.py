@@ -56,6 +56,9 @@ class PrismCache:
         self._vector = Breaker(config.cooldown_s)
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def snapshot(self) -> dict[str, int | bool]:
+        return self.stats.snapshot(redis=self._redis, vector=self._vector)
+
     async def aclose(self, timeout_s: float = 5.0) -> None:
         """Let stores in flight finish (briefly), then close the backends."""
         if self._tasks:

@@ -79,7 +79,7 @@ async def stats(request: Request) -> JSONResponse:
         cache = getattr(request.app.state, "cache", None)
         if cache is None:
             raise NotConfigured("The response cache is turned off on this origin.")
-        return JSONResponse({"object": "cache.stats", **cache.stats.snapshot()})
+        return JSONResponse({"object": "cache.stats", **cache.snapshot()})
     except PrismError as exc:
         return _error(exc)
 

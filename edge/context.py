@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edge.callers import CallerCache
 from edge.config import EdgeConfig, Lookup
 from edge.web import HttpClient
 
@@ -23,6 +24,8 @@ class Runtime:
     binding: Lookup
     http: HttpClient
     background: Background
+    # Outlives the request when the runtime passes its instance-wide one; fresh otherwise.
+    callers: CallerCache = field(default_factory=CallerCache)
 
 
 @dataclass(frozen=True)
@@ -30,3 +33,4 @@ class EdgeContext:
     config: EdgeConfig
     http: HttpClient
     background: Background
+    callers: CallerCache = field(default_factory=CallerCache)

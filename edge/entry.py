@@ -8,7 +8,7 @@ runtime's fetch and a `wait_until` on the request's execution context.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import js
 from js import Object
@@ -16,6 +16,7 @@ from pyodide.ffi import JsException, JsProxy, create_proxy, to_js
 from workers import Response as WorkersResponse
 from workers import WorkerEntrypoint
 
+from edge.callers import CallerCache
 from edge.context import Runtime
 from edge.handler import handle
 from edge.passthrough import BODYLESS_METHODS
@@ -26,6 +27,11 @@ NULL_BODY_STATUSES: Final = frozenset({101, 103, 204, 205, 304})
 
 
 class Default(WorkerEntrypoint):  # type: ignore[misc]
+    # The runtime makes one instance per request but keeps the isolate (and so this class) for
+    # many: the class is the only scope an "in-instance" cache can live in. It holds key hashes
+    # and the ids they resolve to, nothing secret, and bounds its size and age itself.
+    callers: ClassVar[CallerCache] = CallerCache()
+
     async def fetch(self, request: Any) -> WorkersResponse:
         edge_request = await to_edge_request(request)
         response = await handle(edge_request, self.runtime())
@@ -33,7 +39,10 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
 
     def runtime(self) -> Runtime:
         return Runtime(
-            binding=self.binding, http=RuntimeHttp(), background=RuntimeBackground(self.ctx)
+            binding=self.binding,
+            http=RuntimeHttp(),
+            background=RuntimeBackground(self.ctx),
+            callers=self.callers,
         )
 
     def binding(self, name: str) -> str | None:

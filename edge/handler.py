@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from edge.answer import answer_at_edge
 from edge.config import ConfigError, EdgeConfig
 from edge.context import EdgeContext, Runtime
 from edge.errors import error_response
@@ -19,8 +20,8 @@ Stage = Callable[[Request, EdgeContext], Awaitable[Response | None]]
 
 
 def stages_for(config: EdgeConfig) -> tuple[Stage, ...]:
-    """The stages tried before the passthrough, in order. The edge cache lookup goes here."""
-    return ()
+    """The stages tried before the passthrough, in order."""
+    return (answer_at_edge,)
 
 
 async def handle(
@@ -33,7 +34,9 @@ async def handle(
         return error_response(
             PrismError("The Prism edge is misconfigured.", code="edge_misconfigured")
         )
-    ctx = EdgeContext(config=config, http=runtime.http, background=runtime.background)
+    ctx = EdgeContext(
+        config=config, http=runtime.http, background=runtime.background, callers=runtime.callers
+    )
     for stage in stages_for(config) if stages is None else stages:
         answer = await _try_stage(stage, request, ctx)
         if answer is not None:

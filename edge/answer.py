@@ -1,0 +1,65 @@
+"""The edge's one answering stage: reject bad keys, serve cache hits, leave the rest alone.
+
+Returns None whenever the origin should answer instead: a miss, a request the edge won't read,
+a lookup that fails. Only two answers come from here: a 401 for a key the backends do not know,
+and a cache hit, whose usage row is written after the response (waitUntil).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Final
+
+from edge.auth import Undecided, authenticate
+from edge.backends import Backends
+from edge.chat import CHAT_PATHS, parse_chat, request_path
+from edge.context import EdgeContext
+from edge.errors import error_response
+from edge.hit import cached_response
+from edge.lookup import find_hit
+from edge.usage import record_hit
+from edge.web import Request, Response
+from shared.errors import AuthenticationFailed, InvalidRequest
+from shared.usage import build_cache_hit_row, new_request_id
+
+log = logging.getLogger("prism.edge")
+
+# The OpenAI routes the origin guards with gateway keys; the edge checks keys on these only,
+# so admin and health routes (other credentials or none) pass through untouched.
+KEYED_PATHS: Final = CHAT_PATHS | {"/v1/models"}
+
+
+async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
+    started = time.perf_counter()
+    if request_path(request) not in KEYED_PATHS:
+        return None
+    backends = Backends.of(ctx)
+    if backends.redis is None and backends.supabase is None:
+        return None  # nothing to check keys against: a pure passthrough edge
+    try:
+        caller = await authenticate(request.header("authorization"), ctx, backends)
+    except AuthenticationFailed as exc:
+        return error_response(exc)
+    except Undecided as exc:
+        log.warning("API key not checked at the edge, the origin will: %s", exc)
+        return None
+    chat = parse_chat(request)
+    if chat is None or not chat.options.cache_lookup or backends.redis is None:
+        return None
+    try:
+        hit = await find_hit(caller.project_id, chat, backends.redis, backends.vector)
+    except InvalidRequest:
+        return None  # the origin explains what is wrong with the body
+    if hit is None:
+        return None
+    request_id = new_request_id()
+    response = cached_response(hit, chat, request_id)
+    row = build_cache_hit_row(
+        request_id=request_id, caller=caller, options=chat.options, model_used=hit.entry.model,
+        usage=hit.entry.usage, saved=hit.entry.saved(),
+        latency_ms=int((time.perf_counter() - started) * 1000), was_streaming=chat.stream,
+        cache_status=hit.status,
+    )
+    ctx.background.wait_until(record_hit(backends, row))
+    return response

@@ -1,0 +1,46 @@
+"""Supabase through its PostgREST API, as service_role: the key lookup and the usage insert."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from edge.rest import BackendError, decode, exchange
+from edge.web import HttpClient
+from shared.usage import Caller
+
+# Insert-or-skip on the row's idempotency key, so a retried or re-queued row lands once.
+USAGE_PREFER: Final = "return=minimal,resolution=ignore-duplicates"
+
+
+class Supabase:
+    def __init__(self, http: HttpClient, url: str, service_key: str) -> None:
+        self._http = http
+        self._rest = f"{url.rstrip('/')}/rest/v1"
+        self._headers = [("apikey", service_key), ("authorization", f"Bearer {service_key}")]
+
+    async def resolve_api_key(self, key_hash: str, timeout_s: float) -> Caller | None:
+        """The live key's owner, None for no such live key; BackendError when it can't tell."""
+        url = f"{self._rest}/rpc/resolve_api_key"
+        status, body = await exchange(
+            self._http, "POST", url, self._headers, {"p_key_hash": key_hash}, timeout_s
+        )
+        rows = decode(status, body, url)
+        if not isinstance(rows, list):
+            raise BackendError("resolve_api_key answered with something other than rows")
+        return caller_from(rows[0]) if rows else None
+
+    async def insert_usage(self, row: dict[str, Any], timeout_s: float) -> None:
+        url = f"{self._rest}/usage_logs?on_conflict=request_id"
+        headers = [*self._headers, ("prefer", USAGE_PREFER)]
+        status, body = await exchange(self._http, "POST", url, headers, row, timeout_s)
+        decode(status, body, url)
+
+
+def caller_from(record: Any) -> Caller:
+    """A Caller from a key record (PostgREST's row or the cached copy); BackendError if malformed."""
+    if not isinstance(record, dict):
+        raise BackendError("a key record is not an object")
+    org, project, key = record.get("org_id"), record.get("project_id"), record.get("api_key_id")
+    if not isinstance(org, str) or not isinstance(project, str) or not org or not project:
+        raise BackendError("a key record lacks its org or project")
+    return Caller(org_id=org, project_id=project, api_key_id=key if isinstance(key, str) else None)

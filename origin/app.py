@@ -18,6 +18,7 @@ from origin.cache.routes import cache_routes
 from origin.cache.service import build_cache
 from origin.completions import ChatCompletions
 from origin.crypto import KeyBox, master_key_from
+from origin.edge_queue import EdgeQueueDrain
 from origin.errors import EXCEPTION_HANDLERS
 from origin.keyring import Keyrings
 from origin.ledger import Ledger
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ledger = Ledger(store, settings.outbox_path, settings.ledger_batch_size,
                         settings.ledger_flush_interval_s)
         await ledger.start()
+        edge_queue = EdgeQueueDrain.for_settings(settings, store)
+        await edge_queue.start()
         auth = Authenticator(store, settings.auth_cache_ttl_s)
         keyrings = Keyrings(store, keybox, settings.simulator_url)
         state = app.state
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             if state.cache is not None:
                 await state.cache.aclose()
+            await edge_queue.aclose()
             await ledger.aclose()
             await providers.aclose()
             await store.aclose()

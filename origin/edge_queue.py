@@ -1,0 +1,236 @@
+"""Draining the edge's fallback queue of usage rows into usage_logs, losing none on a crash.
+
+When the edge cannot write a hit's row to Supabase it LPUSHes the row's JSON onto the Redis
+list `prism:usage-queue` (through Upstash's REST API; the origin reaches the same Redis with
+redis-py). Rows are taken with LMOVE onto a processing list, handed to a Ledger (durable
+outbox, batched idempotent insert), and removed from the processing list only once the
+ledger reports them delivered. A process dying in between leaves them on the processing list,
+and the next start moves them back onto the queue. Delivery is at-least-once; the insert
+ignores request_ids already stored, so each row lands once.
+
+The drain has a Ledger of its own (its own outbox file): waiting for "these rows are
+delivered" must not depend on the traffic the origin's main ledger is carrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from origin.ledger import Ledger, UsageSink
+from origin.settings import Settings
+from shared.usage import COLUMNS, UsageRow
+
+log = logging.getLogger("prism.edge_queue")
+
+QUEUE_KEY: Final = "prism:usage-queue"  # the list edge/usage.py pushes onto
+DECIMAL_COLUMNS: Final = frozenset(
+    {"cost_provider_cents", "cost_total_cents", "cache_saved_cents", "native_cache_saved_cents"}
+)
+DEFAULT_POLL_S = 1.0
+DEFAULT_FLUSH_TIMEOUT_S = 10.0
+MAX_BACKOFF_S = 30.0
+RECOVER_LIMIT = 1_000_000  # bounds the recovery loop against a list that refills as it empties
+
+
+class NotAUsageRow(ValueError):
+    """A queue entry that cannot be a usage_logs row."""
+
+
+def row_from_json(text: str) -> UsageRow:
+    """The UsageRow a queue entry holds (as UsageRow.to_json wrote it); NotAUsageRow otherwise."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise NotAUsageRow(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict) or set(data) != set(COLUMNS):
+        raise NotAUsageRow("not an object with exactly the usage_logs columns")
+    if not isinstance(data["request_id"], str) or not data["request_id"]:
+        raise NotAUsageRow("no request_id")
+    try:
+        values: dict[str, Any] = {
+            k: Decimal(str(v)) if k in DECIMAL_COLUMNS else v for k, v in data.items()
+        }
+    except InvalidOperation as exc:
+        raise NotAUsageRow("a money column is not a decimal") from exc
+    return UsageRow(**values)
+
+
+class RedisUsageQueue:
+    """The queue's reliable-consumer side: take onto a processing list, ack to remove.
+
+    Beside the queue live `<queue>:processing` (taken, not yet delivered) and `<queue>:dead`
+    (entries that are not usage rows, kept for a human to look at).
+    """
+
+    def __init__(self, redis: aioredis.Redis, queue_key: str = QUEUE_KEY) -> None:
+        self._redis = redis
+        self.queue_key = queue_key
+        self.processing_key = f"{queue_key}:processing"
+        self.dead_key = f"{queue_key}:dead"
+
+    @classmethod
+    def from_url(cls, url: str, queue_key: str = QUEUE_KEY) -> RedisUsageQueue:
+        redis = aioredis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=5.0, socket_connect_timeout=2.0
+        )
+        return cls(redis, queue_key)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+    async def recover(self) -> int:
+        """Put rows an earlier consumer took but never acked back at the queue's head."""
+        moved = 0
+        # Newest-taken first onto the consuming end, so the oldest row is taken again first.
+        while moved < RECOVER_LIMIT and await self._redis.lmove(
+            self.processing_key, self.queue_key, "LEFT", "RIGHT"
+        ) is not None:
+            moved += 1
+        return moved
+
+    async def take(self, max_rows: int) -> list[str]:
+        """Up to `max_rows` entries, oldest first, now parked on the processing list."""
+        first = await self._redis.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
+        if first is None:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for _ in range(max_rows - 1):
+            pipe.lmove(self.queue_key, self.processing_key, "RIGHT", "LEFT")
+        rest = await pipe.execute() if max_rows > 1 else []
+        return [first, *(entry for entry in rest if entry is not None)]
+
+    async def ack(self, entries: list[str]) -> None:
+        """Forget entries for good: they are delivered (or dead-lettered)."""
+        if not entries:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for entry in entries:
+            pipe.lrem(self.processing_key, -1, entry)
+        await pipe.execute()
+
+    async def bury(self, entries: list[str]) -> None:
+        """Move entries that are not usage rows to the dead-letter list, out of the way."""
+        if not entries:
+            return
+        pipe = self._redis.pipeline(transaction=True)
+        for entry in entries:
+            pipe.lpush(self.dead_key, entry)
+            pipe.lrem(self.processing_key, -1, entry)
+        await pipe.execute()
+
+    async def lengths(self) -> dict[str, int]:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in (self.queue_key, self.processing_key, self.dead_key):
+            pipe.llen(key)
+        queued, processing, dead = await pipe.execute()
+        return {"queued": int(queued), "processing": int(processing), "dead": int(dead)}
+
+
+class EdgeQueueDrain:
+    """A background task moving the edge's queued rows into usage_logs through a Ledger."""
+
+    def __init__(
+        self,
+        queue: RedisUsageQueue,
+        ledger: Ledger,
+        *,
+        batch_size: int = 200,
+        poll_s: float = DEFAULT_POLL_S,
+        flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S,
+    ) -> None:
+        self._queue = queue
+        self._ledger = ledger
+        self._batch_size = max(1, batch_size)
+        self._poll_s = poll_s
+        self._flush_timeout_s = flush_timeout_s
+        self._unacked: list[str] = []  # taken and recorded, not yet known to be delivered
+        self._task: asyncio.Task[None] | None = None
+        self.drained = 0
+        self.buried = 0
+        self.last_error: str | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings, store: UsageSink,
+                     outbox_path: Path | None = None) -> EdgeQueueDrain:
+        path = outbox_path or settings.data_dir / "edge-queue-outbox.sqlite3"
+        ledger = Ledger(store, path, settings.ledger_batch_size, settings.ledger_flush_interval_s)
+        return cls(RedisUsageQueue.from_url(settings.redis_url), ledger,
+                   batch_size=settings.ledger_batch_size)
+
+    async def start(self) -> None:
+        await self._ledger.start()
+        self._task = asyncio.create_task(self._run(), name="prism-edge-queue")
+
+    async def aclose(self) -> None:
+        """Stop taking rows. Rows taken but not delivered stay on the processing list and in the
+        ledger's outbox; the next start picks them up from either."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._ledger.aclose()
+        await self._queue.aclose()
+
+    async def drain_once(self) -> int:
+        """One round: take a batch (unless one is still unconfirmed), deliver it, ack it.
+
+        Returns how many rows were acked. Raises RedisError when Redis fails; nothing is lost.
+        """
+        if not self._unacked:
+            entries = await self._queue.take(self._batch_size)
+            self._unacked = await self._record(entries)
+        if not self._unacked or not await self._ledger.flush(self._flush_timeout_s):
+            return 0
+        await self._queue.ack(self._unacked)
+        acked, self._unacked = len(self._unacked), []
+        self.drained += acked
+        return acked
+
+    async def _record(self, entries: list[str]) -> list[str]:
+        recorded, dead = [], []
+        for entry in entries:
+            try:
+                self._ledger.record(row_from_json(entry))
+            except (NotAUsageRow, TypeError) as exc:
+                log.error("edge usage queue entry is not a usage row (%s); moved to %s: %.300s",
+                          exc, self._queue.dead_key, entry)
+                dead.append(entry)
+            else:
+                recorded.append(entry)
+        await self._queue.bury(dead)
+        self.buried += len(dead)
+        return recorded
+
+    async def _run(self) -> None:
+        recovered, failures = False, 0
+        while True:
+            try:
+                if not recovered:
+                    if moved := await self._queue.recover():
+                        log.info("requeued %d edge usage rows left by an earlier process", moved)
+                    recovered = True
+                acked = await self.drain_once()
+            except RedisError as exc:
+                failures += 1
+                self.last_error = f"redis: {exc}"
+                delay = min(MAX_BACKOFF_S, self._poll_s * 2.0 ** failures)
+                log.warning("edge usage queue unreachable, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                continue
+            failures, self.last_error = 0, None
+            if acked < self._batch_size and not self._unacked:
+                await asyncio.sleep(self._poll_s)
+
+    def stats(self) -> dict[str, Any]:
+        return {"drained": self.drained, "buried": self.buried, "unacked": len(self._unacked),
+                "ledger_pending": self._ledger.pending, "last_error": self.last_error}

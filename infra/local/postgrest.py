@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,6 +32,7 @@ from infra.local.postgrest_errors import (
 )
 from infra.local.postgrest_handlers import handle_rpc, handle_table
 from infra.local.postgrest_schema import SchemaCache
+from infra.local.proc import serve_asgi
 
 log = logging.getLogger(__name__)
 
@@ -106,17 +104,6 @@ def create_app(dsn: str, jwt_secret: str) -> Starlette:
     return app
 
 
-async def _serve(app: Starlette, port: int, host: str) -> None:
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.local.postgrest")
     parser.add_argument("--port", type=int, required=True)
@@ -125,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(_serve(create_app(args.dsn, args.jwt_secret), args.port, args.host))
+    asyncio.run(serve_asgi(create_app(args.dsn, args.jwt_secret), args.port, args.host))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +80,18 @@ def python_module(name: str, module: str, port: int, *args: str, **kw: object) -
     """A Service that runs `python -m module --port N args...` with this interpreter."""
     argv = [sys.executable, "-m", module, "--port", str(port), *args]
     return Service(name=name, argv=argv, port=port, **kw)  # type: ignore[arg-type]
+
+
+async def serve_asgi(app: Any, port: int, host: str = "127.0.0.1") -> None:
+    """Run an ASGI app on Hypercorn until SIGTERM/SIGINT, then shut down through its lifespan."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import hmac
 import json
-import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +28,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from infra.local.proc import serve_asgi
 
 Arg = bytes | int
 Json = Any
@@ -205,21 +206,6 @@ def create_app(redis_url: str, token: str) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-async def serve(app: Starlette, port: int, host: str = "127.0.0.1") -> None:
-    """Run on Hypercorn until SIGTERM/SIGINT, then shut down gracefully (lifespan included)."""
-    from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
-
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -227,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--token", required=True)
     args = parser.parse_args(argv)
-    asyncio.run(serve(create_app(args.redis_url, args.token), args.port, args.host))
+    asyncio.run(serve_asgi(create_app(args.redis_url, args.token), args.port, args.host))
 
 
 if __name__ == "__main__":

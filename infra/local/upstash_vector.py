@@ -12,7 +12,6 @@ import asyncio
 import hmac
 import json
 import os
-import signal
 
 if __name__ == "__main__":
     # As a server sharing 2 cores with the gateway, multi-threaded BLAS spins and its tail
@@ -31,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from infra.local.proc import serve_asgi
 from infra.local.vector_filter import FilterError, compile_filter
 from infra.local.vector_store import DEFAULT_NAMESPACE, DimensionError, Namespace, VectorIndex
 
@@ -298,21 +298,6 @@ def create_app(token: str, embedder: Embedder, data_file: Path | None = None) ->
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-async def serve(app: Starlette, port: int, host: str = "127.0.0.1") -> None:
-    """Run on Hypercorn until SIGTERM/SIGINT, then shut down gracefully (the snapshot is saved)."""
-    from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
-
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-
 def main(argv: list[str] | None = None) -> None:
     from infra.local.embedding import MiniLM
 
@@ -323,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-file", type=Path, default=None)
     args = parser.parse_args(argv)
     app = create_app(args.token, MiniLM.load(), args.data_file)
-    asyncio.run(serve(app, args.port, args.host))
+    asyncio.run(serve_asgi(app, args.port, args.host))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ class PrismError(Exception):
         # while we render the error itself; no hint beats a crash.
         if self.retry_after is None or not math.isfinite(self.retry_after):
             return {}
-        return {"Retry-After": str(max(0, round(self.retry_after)))}
+        # Rounded up: a client told to come back early only meets the same limit again.
+        return {"Retry-After": str(max(0, math.ceil(self.retry_after)))}
 
 
 class InvalidRequest(PrismError):

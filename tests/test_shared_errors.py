@@ -53,7 +53,7 @@ def test_code_and_param_override(cls: type[PrismError], status: int, kind: str, 
 
 RETRY_AFTER: list[tuple[float | None, dict[str, str]]] = [
     (None, {}),
-    (2.4, {"Retry-After": "2"}),
+    (2.4, {"Retry-After": "3"}),
     (2.6, {"Retry-After": "3"}),
     (0, {"Retry-After": "0"}),
     (30, {"Retry-After": "30"}),

@@ -88,6 +88,7 @@ class PrismCache:
             except LayerDown as exc:
                 status = self._down("redis", exc)
             else:
+                self._redis.succeeded()
                 if entry is not None:
                     self.stats.hits_exact += 1
                     return self._answer(call, entry, "hit-exact", None)
@@ -129,6 +130,7 @@ class PrismCache:
             matches = await self.semantic.query(project, scope, text, self.config.top_k)
         except LayerDown as exc:
             return self._down("vector", exc)
+        self._vector.succeeded()
         candidates = accepted_candidates(text, scope, matches, threshold)
         self.stats.guard_rejections += sum(
             1 for _, score, meta in matches
@@ -210,8 +212,7 @@ class PrismCache:
 
     def _down(self, layer: str, exc: LayerDown) -> str:
         (self._redis if layer == "redis" else self._vector).failed()
-        log.warning("cache %s unavailable, answering without it for %.1fs: %s", layer,
-                    self.config.cooldown_s, exc)
+        log.warning("cache %s unavailable, answering without it: %s", layer, exc)
         return self._bypass(layer)
 
 

@@ -37,7 +37,7 @@ class Supabase:
 
 
 def caller_from(record: Any) -> Caller:
-    """A Caller from a key record (PostgREST's row or the cached copy); BackendError if malformed."""
+    """A Caller from a key record (PostgREST's row or the Upstash copy); BackendError if bad."""
     if not isinstance(record, dict):
         raise BackendError("a key record is not an object")
     org, project, key = record.get("org_id"), record.get("project_id"), record.get("api_key_id")

@@ -4,56 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
-import _prism_host  # type: ignore[import-not-found]
 import entry
 import js
 import pytest
-from js import Object
-from pyodide.ffi import create_proxy, to_js
 from pyodide.http import pyfetch
 
 from edge.web import FetchError, FetchTimeout, Response
 
-# Bounds a wait that only a bug would make long, so a broken test fails instead of hanging.
-DEADLINE_S = 20.0
+from .harness import DEADLINE_S, execution_context, js_request, setting, worker
 
 
 @pytest.fixture
 def upstream() -> str:
-    url = os.environ.get("PRISM_TEST_UPSTREAM", "")
-    if not url:
-        pytest.fail(
-            "PRISM_TEST_UPSTREAM is not set; run these tests via tests/test_edge_pyodide.py"
-        )
-    return url
-
-
-def js_request(
-    url: str,
-    method: str = "GET",
-    headers: Sequence[tuple[str, str]] = (),
-    body: bytes | None = None,
-) -> Any:
-    init: dict[str, Any] = {"method": method, "headers": js.Headers.new(to_js(list(headers)))}
-    if body is not None:
-        init["body"] = to_js(body)
-    return js.Request.new(url, to_js(init, dict_converter=Object.fromEntries))
-
-
-def execution_context() -> Any:
-    # Failures are asserted on through `host.failures`, so the host need not log them.
-    return _prism_host.createExecutionContext(create_proxy(lambda err: None))
-
-
-def worker(upstream: str, **env: str) -> tuple[Any, Any]:
-    host = execution_context()
-    bindings = to_js({"ORIGIN_URL": upstream, **env}, dict_converter=Object.fromEntries)
-    return entry.Default(host.ctx, bindings), host
+    return setting("PRISM_TEST_UPSTREAM")
 
 
 async def read_chunk(reader: Any) -> bytes | None:

@@ -135,7 +135,7 @@ class RawClient:
 
 def encode(origin: Origin, body: dict[str, object], **headers: str) -> bytes:
     payload = json.dumps(body).encode()
-    lines = [f"POST /v1/chat/completions HTTP/1.1", f"host: 127.0.0.1:{origin.port}",
+    lines = ["POST /v1/chat/completions HTTP/1.1", f"host: 127.0.0.1:{origin.port}",
              f"authorization: Bearer {origin.api_key}", "content-type: application/json",
              f"content-length: {len(payload)}", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload

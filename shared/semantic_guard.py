@@ -149,7 +149,7 @@ _DETERMINERS = {"the", "a", "an", "my", "your", "our", "their", "his", "her", "i
                 "that", "these", "those", "some", "any"}
 # Frequent words that start questions and commands; capitalised at a sentence's start they are
 # not names. Anything else capitalised there ("Paris is ...") is taken as a name.
-_COMMON = set((
+_COMMON = set(
     "a an the what whats what's which who whom whose why when where how is are was were be been "
     "do does did done can could should would will shall may might must have has had i i'm i've "
     "i'd i'll me my mine we us our you your yours he she it its they them their there here this "
@@ -159,7 +159,7 @@ _COMMON = set((
     "and or but if then so in on at to from for of with by about as into after before during "
     "is it ok hi hello hey thanks thank good best better top most more less many much few "
     "one two three four five six seven eight nine ten first second third new old other another "
-    "again also just only still even now today tomorrow yesterday tonight in is are".split()))
+    "again also just only still even now today tomorrow yesterday tonight in is are".split())
 _LANGUAGES = {
     "en": set("the is are what how do does i my you your of and to for with can should which "
               "who why when where this that it be have has was were will would could me about "
@@ -195,7 +195,7 @@ class _Facts:
     slots: dict[str, frozenset[str]]
 
     @classmethod
-    def of(cls, text: str) -> "_Facts":
+    def of(cls, text: str) -> _Facts:
         text = unicodedata.normalize("NFKC", text)
         tokens = _tokens(text)
         words = [w for w, _, _ in tokens]
@@ -262,10 +262,9 @@ def _dates(text: str, tokens: list[tuple[str, str, bool]]) -> frozenset[str]:
     for i, (word, raw, start) in enumerate(tokens):
         near_number = any(any(c.isdigit() for c in tokens[j][0])
                           for j in (i - 1, i + 1) if 0 <= j < len(tokens))
-        if word in _MONTHS and (word not in _AMBIGUOUS_MONTHS or near_number
-                                or (raw[:1].isupper() and not start)):
-            found.add(word)
-        elif word in _DAY_WORDS:
+        month = word in _MONTHS and (word not in _AMBIGUOUS_MONTHS or near_number
+                                     or (raw[:1].isupper() and not start))
+        if month or word in _DAY_WORDS:
             found.add(word)
         if word in _RELATIVE and i + 1 < len(tokens) and tokens[i + 1][0] in _PERIODS:
             found.add(f"{word} {tokens[i + 1][0]}")

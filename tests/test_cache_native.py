@@ -89,7 +89,7 @@ async def test_anthropic_auto_cache_marks_a_long_system_prompt_only_when_asked(
         origin_server, project, sim, header, marked):
     model = "claude-haiku-4-5"
     extra = {"X_Prism_Auto_Cache": header} if header else {}
-    first, second = await ask_twice(origin_server, project, model, **extra)
+    _, second = await ask_twice(origin_server, project, model, **extra)
     [system, _] = [r["body"]["system"] for r in sim.requests("anthropic")]
     assert ("cache_control" in system[-1]) is marked
     saved = Decimal(second.headers["x-prism-native-cache-saved-cents"])

@@ -18,7 +18,6 @@ from shared.cache_entry import exact_key
 from shared.fingerprint import fingerprint
 from tests.test_cache_helpers import (
     MODEL,
-    cached_keys,
     chat,
     chat_body,
     content,

@@ -29,7 +29,7 @@ class CacheConfig:
     cooldown_s: float = 0.5
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "CacheConfig":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CacheConfig:
         env = os.environ if env is None else env
         d = cls()
 

@@ -31,7 +31,7 @@ class PurgeLog:
         row = {"project_id": project_id, "actor": actor[:200], "scope": scope,
                "target": target, "removed": max(0, removed)}
         # Store has no method for this table yet; its client is the one seam to Supabase.
-        client = self._store._client  # noqa: SLF001
+        client = self._store._client
         async with _boundary("record_cache_purge"):
             await (client.from_("cache_purges")
                    .insert(row, returning=ReturnMethod.minimal).execute())

@@ -18,6 +18,7 @@ from edge.context import EdgeContext
 from edge.errors import error_response
 from edge.hit import cached_response
 from edge.lookup import find_hit
+from edge.rest import BackendError
 from edge.usage import record_hit
 from edge.web import Request, Response
 from shared.errors import AuthenticationFailed, InvalidRequest
@@ -26,13 +27,16 @@ from shared.usage import build_cache_hit_row, new_request_id
 log = logging.getLogger("prism.edge")
 
 # The OpenAI routes the origin guards with gateway keys; the edge checks keys on these only,
-# so admin and health routes (other credentials or none) pass through untouched.
-KEYED_PATHS: Final = CHAT_PATHS | {"/v1/models"}
+# so admin and health routes (other credentials or none), and methods the origin refuses
+# anyway (an OPTIONS preflight gets its 405 from the origin, not a 401), pass through untouched.
+KEYED_ROUTES: Final = frozenset(
+    {*(("POST", path) for path in CHAT_PATHS), ("GET", "/v1/models"), ("HEAD", "/v1/models")}
+)
 
 
 async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     started = time.perf_counter()
-    if request_path(request) not in KEYED_PATHS:
+    if (request.method.upper(), request_path(request)) not in KEYED_ROUTES:
         return None
     backends = Backends.of(ctx)
     if backends.redis is None and backends.supabase is None:
@@ -51,6 +55,9 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
         hit = await find_hit(caller.project_id, chat, backends.redis, backends.vector)
     except InvalidRequest:
         return None  # the origin explains what is wrong with the body
+    except BackendError as exc:
+        log.warning("edge cache lookup failed, the origin answers: %s", exc)
+        return None
     if hit is None:
         return None
     request_id = new_request_id()

@@ -313,3 +313,25 @@ async def test_a_failed_row_write_goes_through_the_queue_into_usage_logs(
     assert row["request_id"] == response.header("x-prism-request-id")
     assert row["cache_status"] == "hit-exact-edge"
     assert json.loads(row["request_tags"]) == {"team": "q"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "authorization", "status"),
+    [
+        ("GET", "/v1/models", "Bearer prism_sk_unknown", 401),
+        ("GET", "/v1/models", None, 401),
+        ("OPTIONS", "/v1/chat/completions", None, 200),  # the origin answers what it allows
+        ("GET", "/healthz", None, 200),
+        ("POST", "/admin/v1/projects", "Bearer admin-token", 200),  # not a gateway key
+    ],
+)
+async def test_keys_are_checked_on_the_gateway_routes_only(
+    http: HttpxClient, env: dict[str, str], method: str, path: str, authorization: str | None,
+    status: int,
+) -> None:
+    headers = [("Authorization", authorization)] if authorization else []
+    request = Request(method, f"https://edge.test{path}", headers, b"")
+    runtime = Runtime(binding=env.get, http=http, background=TaskBackground())
+    response = await handle(request, runtime)
+    assert response.status == status
+    assert (response.header("x-upstream") == "echo") is (status == 200)

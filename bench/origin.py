@@ -1,0 +1,238 @@
+"""The origin's added latency and throughput, next to direct calls and LiteLLM's proxy.
+
+Starts everything on free loopback ports (Postgres, Redis, the PostgREST stand-in, the
+provider simulator, ONE origin worker under Hypercorn, and LiteLLM's proxy from its own
+venv), then drives the same short chat completion to gpt-4o-mini with wrk:
+
+  direct   client -> simulator
+  origin   client -> origin -> simulator   (response cache bypassed: X-Prism-Cache: no-store)
+  litellm  client -> LiteLLM -> simulator
+
+Latency at concurrency 1 with an instant upstream (non-streaming and streaming), then
+requests/s at concurrency 32 with a 50 ms upstream. Extra origin rows show the response
+cache in play: every request a miss (unique prompts) and every request an exact hit.
+
+    .venv/bin/python -m bench.origin [--json] [--requests N] [--duration-s S] [--no-litellm]
+
+Prints a table (or JSON) with PASS/MISS per goal; exits 0 either way, 130 on Ctrl-C.
+Every process it started is stopped on the way out, Ctrl-C and SIGTERM included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shutil
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from types import FrameType
+
+import httpx
+
+from bench import litellm_proxy
+from bench.load import (
+    SEQ_PLACEHOLDER,
+    LoadError,
+    LoadResult,
+    Target,
+    duration_for,
+    ensure_wrk,
+    run_load,
+)
+from bench.report import (
+    DIRECT,
+    LITELLM,
+    ORIGIN,
+    Measurement,
+    Phase,
+    Report,
+    goals,
+    machine_facts,
+    render_text,
+    to_json,
+)
+from bench.stack import Stack, start_stack, usage_rows
+from infra.local.proc import ROOT
+
+MODEL = "gpt-4o-mini"
+PROMPT = "Say hello in one short sentence."
+WORK_DIR = ROOT / ".prism" / "bench" / "last-run"
+CACHE_MISS, CACHE_HIT = "origin+cache miss", "origin+cache hit"
+DRAIN_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    stack: Stack
+    litellm: litellm_proxy.LiteLLM | None
+    litellm_note: str
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.origin", description=__doc__.split("\n")[0])
+    p.add_argument("--requests", type=int, default=2000,
+                   help="measured requests per target at concurrency 1 (after the warm-up)")
+    p.add_argument("--warmup-s", type=float, default=2.0, help="warm-up per target")
+    p.add_argument("--duration-s", type=float, default=10.0, help="throughput run per target")
+    p.add_argument("--connections", type=int, default=32, help="concurrency of the throughput run")
+    p.add_argument("--upstream-ms", type=int, default=50,
+                   help="simulated provider latency for the throughput run")
+    p.add_argument("--no-litellm", action="store_true", help="skip LiteLLM (no install)")
+    p.add_argument("--no-stream", action="store_true", help="skip the streaming latency run")
+    p.add_argument("--no-cache-rows", action="store_true",
+                   help="skip the extra origin rows with the response cache in play")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    return p.parse_args(argv)
+
+
+def phases(args: argparse.Namespace) -> list[Phase]:
+    chosen = [Phase("c1", "Latency, non-streaming", 1, 0, "latency")]
+    if not args.no_stream:
+        chosen.append(Phase("c1-stream", "Latency, streaming", 1, 0, "latency"))
+    chosen.append(Phase(f"c{args.connections}", "Throughput, non-streaming", args.connections,
+                        args.upstream_ms, "throughput"))
+    return chosen
+
+
+def chat_body(stream: bool, unique: bool = False) -> str:
+    text = f"{PROMPT} [{SEQ_PLACEHOLDER}]" if unique else PROMPT
+    body: dict[str, object] = {"model": MODEL, "messages": [{"role": "user", "content": text}],
+                               "max_tokens": 32}
+    if stream:
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return json.dumps(body)
+
+
+def targets(phase: Phase, ep: Endpoints, cache_rows: bool) -> list[tuple[str, Target | None]]:
+    """The rows of one phase, in the order they run; None where LiteLLM is unavailable."""
+    stream = phase.key.endswith("stream")
+    body, auth = chat_body(stream), ("Authorization", f"Bearer {ep.stack.api_key}")
+    rows: list[tuple[str, Target | None]] = [
+        (DIRECT, Target(DIRECT, f"{ep.stack.simulator_url}/p/openai/v1/chat/completions", body,
+                        (("Authorization", "Bearer sk-bench-direct"),))),
+        (ORIGIN, Target(ORIGIN, f"{ep.stack.origin_url}/v1/chat/completions", body,
+                        (auth, ("X-Prism-Cache", "no-store")))),
+        (LITELLM, Target(LITELLM, f"{ep.litellm.url}/v1/chat/completions", body,
+                         (("Authorization", f"Bearer {ep.litellm.master_key}"),))
+         if ep.litellm else None),
+    ]
+    if cache_rows and not stream:
+        url = f"{ep.stack.origin_url}/v1/chat/completions"
+        rows.append((CACHE_MISS, Target(CACHE_MISS, url, chat_body(False, True), (auth,),
+                                        unique=True)))
+        if phase.kind == "latency":
+            rows.append((CACHE_HIT, Target(CACHE_HIT, url, body, (auth,))))
+    return rows
+
+
+def probe(target: Target) -> str:
+    """One request as the load will send it; raises unless it succeeds. Returns what the
+    origin says it did (provider and cache status), to show next to the numbers."""
+    body = target.body.replace(SEQ_PLACEHOLDER, secrets.token_hex(6))
+    response = httpx.post(target.url, content=body, headers=dict(target.headers), timeout=30)
+    if response.status_code != 200:
+        raise LoadError(f"{target.name} answered {response.status_code}: {response.text[:200]}")
+    provider = response.headers.get("x-prism-provider")
+    cache = response.headers.get("x-prism-cache-status")
+    return f"provider={provider} cache={cache}" if provider else ""
+
+
+def wait_ledger_drained(origin_url: str) -> None:
+    """Rows from earlier runs must not be written during the next one's measurement."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{origin_url}/healthz", timeout=10).json()
+        if not health.get("ledger_pending"):
+            return
+        time.sleep(0.2)
+
+
+def measure(wrk: str, phase: Phase, target: Target, args: argparse.Namespace,
+            origin_url: str) -> Measurement:
+    try:
+        probe(target)
+        warm = run_load(wrk, target, phase.connections, args.warmup_s)
+        said = probe(target)
+        wait_ledger_drained(origin_url)
+        duration = (duration_for(args.requests, warm) if phase.kind == "latency"
+                    else args.duration_s)
+        result: LoadResult | None = run_load(wrk, target, phase.connections, duration)
+    except (LoadError, httpx.HTTPError) as exc:
+        return Measurement(phase.key, target.name, None, f"failed: {exc}")
+    return Measurement(phase.key, target.name, result, said)
+
+
+def start_litellm(stack: ExitStack, sim_url: str,
+                  args: argparse.Namespace) -> tuple[litellm_proxy.LiteLLM | None, str]:
+    if args.no_litellm:
+        return None, "skipped (--no-litellm)"
+    print("bench: installing (once) and starting LiteLLM's proxy...", file=sys.stderr,
+          flush=True)
+    try:
+        proxy = litellm_proxy.start(stack, WORK_DIR, MODEL, sim_url)
+    except litellm_proxy.LiteLLMUnavailable as exc:
+        print(f"bench: LiteLLM unavailable: {exc}", file=sys.stderr, flush=True)
+        return None, f"unavailable: {exc}"
+    return proxy, f"litellm {proxy.version}"
+
+
+def run(stack: ExitStack, args: argparse.Namespace) -> Report:
+    wrk = ensure_wrk()
+    shutil.rmtree(WORK_DIR, ignore_errors=True)
+    WORK_DIR.mkdir(parents=True)
+    print("bench: starting Postgres, Redis, PostgREST, the simulator and one origin worker...",
+          file=sys.stderr, flush=True)
+    servers = start_stack(stack, WORK_DIR)
+    proxy, litellm_note = start_litellm(stack, servers.simulator_url, args)
+    ep = Endpoints(servers, proxy, litellm_note)
+    report = Report(machine_facts(), {
+        "model": MODEL, "requests_c1": args.requests, "warmup_s": args.warmup_s,
+        "duration_s": args.duration_s, "origin_workers": 1, "litellm": litellm_note,
+    }, phases(args))
+    for phase in report.phases:
+        servers.set_latency(phase.upstream_ms)
+        for name, target in targets(phase, ep, not args.no_cache_rows):
+            print(f"bench: {phase.key} {name}...", file=sys.stderr, flush=True)
+            if target is None:
+                report.measurements.append(Measurement(phase.key, name, None, litellm_note))
+                continue
+            report.measurements.append(measure(wrk, phase, target, args, servers.origin_url))
+    wait_ledger_drained(servers.origin_url)
+    report.config["usage_rows_written"] = asyncio.run(usage_rows(servers.dsn))
+    return report
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    stack = ExitStack()
+    try:
+        report = run(stack, args)
+    except KeyboardInterrupt:
+        print("bench: interrupted; stopping everything it started", file=sys.stderr)
+        return 130
+    finally:
+        # A second Ctrl-C must not cut the cleanup short and leave servers behind.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stack.close()
+    goal_list = goals(report, "c1", f"c{args.connections}")
+    if args.json:
+        print(json.dumps(to_json(report, goal_list), indent=2))
+    else:
+        print(render_text(report, goal_list))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

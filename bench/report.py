@@ -1,0 +1,199 @@
+"""What the origin benchmark prints: plain tables, the goals with PASS/MISS, and a JSON form."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.load import LoadResult
+
+DIRECT, ORIGIN, LITELLM = "direct", "origin", "litellm"
+# Goals from issue 3: what one origin worker may add, and what it must keep.
+MAX_ADDED_P50_MS = 2.0
+MIN_THROUGHPUT_RATIO = 0.90
+
+
+@dataclass(frozen=True)
+class Phase:
+    key: str
+    title: str
+    connections: int
+    upstream_ms: int
+    kind: str  # "latency" or "throughput"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    phase: str
+    name: str
+    result: LoadResult | None
+    note: str = ""  # why there is no result, or what is special about this row
+
+    @property
+    def valid(self) -> bool:
+        return self.result is not None and self.result.errors == 0 and self.result.requests > 0
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    value: float | None
+    limit: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    config: dict[str, Any]
+    phases: Sequence[Phase]
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def find(self, phase: str, name: str) -> Measurement | None:
+        return next((m for m in self.measurements
+                     if m.phase == phase and m.name == name), None)
+
+
+def machine_facts() -> dict[str, Any]:
+    load1, load5, _ = os.getloadavg()
+    wrk = shutil.which("wrk")
+    wrk_version = ""
+    if wrk:
+        # wrk prints its version in the usage text and exits non-zero.
+        out = subprocess.run([wrk, "--version"], check=False, capture_output=True, text=True)
+        wrk_version = (out.stdout or out.stderr).splitlines()[0].strip() if (
+            out.stdout or out.stderr) else ""
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "load_avg_at_start": [round(load1, 2), round(load5, 2)],
+        "load_generator": wrk_version or "wrk (version unknown)",
+    }
+
+
+def added_p50(report: Report, phase: str, name: str) -> float | None:
+    row, base = report.find(phase, name), report.find(phase, DIRECT)
+    if row is None or base is None or not (row.valid and base.valid):
+        return None
+    assert row.result is not None and base.result is not None
+    return row.result.latency_ms["p50"] - base.result.latency_ms["p50"]
+
+
+def throughput_ratio(report: Report, phase: str, name: str) -> float | None:
+    row, base = report.find(phase, name), report.find(phase, DIRECT)
+    if row is None or base is None or not (row.valid and base.valid):
+        return None
+    assert row.result is not None and base.result is not None
+    return row.result.rps / base.result.rps if base.result.rps else None
+
+
+def goals(report: Report, latency_phase: str, throughput_phase: str) -> list[Goal]:
+    added = added_p50(report, latency_phase, ORIGIN)
+    ratio = throughput_ratio(report, throughput_phase, ORIGIN)
+    return [
+        Goal("origin p50 added latency at c=1 (ms)", added, f"<= {MAX_ADDED_P50_MS:g}",
+             added is not None and added <= MAX_ADDED_P50_MS,
+             "" if added is not None else "no valid origin/direct measurement"),
+        Goal("origin/direct throughput at c=32, 50 ms upstream", ratio,
+             f">= {MIN_THROUGHPUT_RATIO:.0%}", ratio is not None and ratio >= MIN_THROUGHPUT_RATIO,
+             "" if ratio is not None else "no valid origin/direct measurement"),
+    ]
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                       for i, (c, w) in enumerate(zip(line, widths)))
+             for line in (header, *rows)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def latency_table(report: Report, phase: Phase) -> str:
+    header = ["target", "requests", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "mean ms",
+              "added p50 ms", "errors"]
+    rows = []
+    for m in (m for m in report.measurements if m.phase == phase.key):
+        r = m.result
+        if r is None:
+            rows.append([m.name, "-", "-", "-", "-", "-", "-", "-", "n/a*"])
+            continue
+        added = None if m.name == DIRECT else added_p50(report, phase.key, m.name)
+        rows.append([m.name, str(r.requests), *(_fmt(r.latency_ms[k]) for k in
+                                                ("p50", "p90", "p95", "p99", "mean")),
+                     "" if m.name == DIRECT else _fmt(added, "+.2f"), str(r.errors)])
+    return _table(header, rows)
+
+
+def throughput_table(report: Report, phase: Phase) -> str:
+    header = ["target", "requests", "seconds", "req/s", "of direct", "p50 ms", "p99 ms",
+              "errors"]
+    rows = []
+    for m in (m for m in report.measurements if m.phase == phase.key):
+        r = m.result
+        if r is None:
+            rows.append([m.name, "-", "-", "-", "-", "-", "-", "n/a*"])
+            continue
+        ratio = None if m.name == DIRECT else throughput_ratio(report, phase.key, m.name)
+        rows.append([m.name, str(r.requests), _fmt(r.duration_s, ".1f"), _fmt(r.rps, ".1f"),
+                     "" if m.name == DIRECT else _fmt(None if ratio is None else ratio * 100,
+                                                       ".1f") + "%",
+                     _fmt(r.latency_ms["p50"]), _fmt(r.latency_ms["p99"]), str(r.errors)])
+    return _table(header, rows)
+
+
+def render_text(report: Report, goal_list: Sequence[Goal]) -> str:
+    m = report.machine
+    out = [(f"Prism origin benchmark: {m['cores']} cores ({m['cores_usable']} usable), "
+            f"Python {m['python']}, {m['platform']}"),
+           (f"load generator: {m['load_generator']}; load average at start "
+            f"{m['load_avg_at_start'][0]} / {m['load_avg_at_start'][1]} (1 / 5 min)"),
+           "config: " + ", ".join(f"{k}={v}" for k, v in report.config.items()), ""]
+    for phase in report.phases:
+        out.append(f"{phase.title} (concurrency {phase.connections}, upstream latency "
+                   f"{phase.upstream_ms} ms)")
+        table = latency_table if phase.kind == "latency" else throughput_table
+        out.append(table(report, phase))
+        out += [f"  {'*' if x.result is None else ' '} {x.name}: {x.note}"
+                for x in report.measurements if x.phase == phase.key and x.note]
+        out.append("")
+    out.append("goals:")
+    for g in goal_list:
+        value = _fmt(g.value, ".3f")
+        out.append(f"  {'PASS' if g.passed else 'MISS'}  {g.name}: {value} (goal {g.limit})"
+                   + (f"  [{g.detail}]" if g.detail else ""))
+    return "\n".join(out)
+
+
+def to_json(report: Report, goal_list: Sequence[Goal]) -> dict[str, Any]:
+    def result(m: Measurement) -> dict[str, Any]:
+        base: dict[str, Any] = {"phase": m.phase, "target": m.name, "note": m.note}
+        if m.result is None:
+            return {**base, "result": None}
+        r = m.result
+        return {**base, "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
+                "errors": r.errors, "latency_ms": r.latency_ms,
+                "added_p50_ms": added_p50(report, m.phase, m.name) if m.name != DIRECT else None,
+                "of_direct": throughput_ratio(report, m.phase, m.name)
+                if m.name != DIRECT else None}
+
+    return {
+        "machine": report.machine,
+        "config": report.config,
+        "phases": [vars(p) for p in report.phases],
+        "measurements": [result(m) for m in report.measurements],
+        "goals": [vars(g) for g in goal_list],
+    }

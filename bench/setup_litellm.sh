@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install LiteLLM's proxy into its own venv, once, so the benchmark can compare against it.
+# Kept apart from .venv: LiteLLM pins its own versions of libraries the origin also uses.
+# Usage: bash bench/setup_litellm.sh [VENV_DIR]   (default .prism/bench/litellm-venv)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+VENV="${1:-$ROOT/.prism/bench/litellm-venv}"
+# Pinned so every run compares against the same LiteLLM; bump deliberately.
+SPEC="${PRISM_BENCH_LITELLM_SPEC:-litellm[proxy]==1.108.0}"
+STAMP="$VENV/.prism-installed"
+
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$SPEC" ]]; then
+    exit 0
+fi
+
+PYTHON="$(command -v python3.11 || command -v python3)"
+rm -rf "$VENV"
+mkdir -p "$(dirname "$VENV")"
+"$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SPEC"
+echo "$SPEC" > "$STAMP"

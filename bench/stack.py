@@ -1,0 +1,128 @@
+"""The servers the benchmark measures, on free loopback ports, and their orderly shutdown.
+
+Real Postgres (migrated), Redis, the PostgREST stand-in, the provider simulator and ONE
+origin worker under Hypercorn, configured as the origin test fixture configures it, plus a
+project and API key created the way that fixture creates them. Everything is registered
+on an ExitStack as soon as it exists, so a failure or Ctrl-C half-way still stops it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from infra.local import jwt
+from infra.local.postgres import PostgresCluster, apply_migrations
+from infra.local.proc import Service, free_port, python_module
+from infra.local.redis_server import RedisServer
+from shared.apikeys import display_prefix, generate_api_key, hash_api_key
+
+KEY_LIFETIME_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Stack:
+    simulator_url: str
+    origin_url: str
+    origin_pid: int
+    api_key: str
+    dsn: str
+    work_dir: Path
+
+    def set_latency(self, latency_ms: int) -> None:
+        """Every provider answer waits this long first (the simulator's control API)."""
+        response = httpx.post(f"{self.simulator_url}/_sim/config",
+                              json={"latency_ms": latency_ms}, timeout=10)
+        response.raise_for_status()
+
+
+def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
+    """Start every server; each one's stop is pushed onto `stack` the moment it runs."""
+    logs = work_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    # Straight under the temp root: the postgres OS user must be able to traverse it.
+    pg_dir = Path(tempfile.mkdtemp(prefix="prism-pg-bench-"))
+    cluster = PostgresCluster(pg_dir, free_port(), fsync=False)
+    stack.callback(cluster.destroy)
+    cluster.start()
+    asyncio.run(apply_migrations(cluster.dsn))
+    redis = RedisServer(free_port(), work_dir / "redis")
+    stack.callback(redis.stop)
+    redis.start()
+    jwt_secret = secrets.token_urlsafe(32)
+    postgrest = python_module("postgrest", "infra.local.postgrest", free_port(), "--dsn",
+                              cluster.dsn, "--jwt-secret", jwt_secret,
+                              log_path=logs / "postgrest.log")
+    _run(stack, postgrest)
+    simulator = python_module("simulator", "infra.local.simulator", free_port(),
+                              log_path=logs / "simulator.log")
+    _run(stack, simulator)
+    env = origin_env(postgrest.url, jwt_secret, redis.url, simulator.url, work_dir)
+    port = free_port()
+    origin = Service("origin", [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
+                                "origin.app:create_app()"],
+                     port, env=env, log_path=logs / "origin.log")
+    _run(stack, origin, timeout=60)
+    assert origin.proc is not None
+    api_key = asyncio.run(create_project(cluster.dsn))
+    return Stack(simulator.url, origin.url, origin.proc.pid, api_key, cluster.dsn, work_dir)
+
+
+def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:
+    stack.callback(service.stop)
+    service.start(timeout)
+
+
+def origin_env(postgrest_url: str, jwt_secret: str, redis_url: str, simulator_url: str,
+               work_dir: Path) -> dict[str, str]:
+    """What tests/fixtures/origin.py gives the origin, minus the Upstash stand-ins it never
+    reads on the completion path."""
+    now = int(time.time())
+    service_key = jwt.encode({"role": "service_role", "iss": "prism-local", "iat": now,
+                              "exp": now + KEY_LIFETIME_S}, jwt_secret)
+    return {
+        "SUPABASE_URL": postgrest_url,
+        "SUPABASE_SERVICE_KEY": service_key,
+        "REDIS_URL": redis_url,
+        "PRISM_SIMULATOR_URL": simulator_url,
+        "PRISM_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "PRISM_ADMIN_TOKEN": secrets.token_urlsafe(16),
+        "PRISM_DATA_DIR": str(work_dir / "origin-data"),
+        "PRISM_FIRST_BYTE_TIMEOUT_S": "5",
+        "PRISM_TOTAL_TIMEOUT_S": "20",
+    }
+
+
+async def create_project(dsn: str, name: str = "bench") -> str:
+    """An organisation, project and gateway API key, inserted directly; returns the key."""
+    key = generate_api_key()
+    conn = await asyncpg.connect(dsn)
+    try:
+        org_id = await conn.fetchval("insert into organisations (name) values ($1) returning id",
+                                     name)
+        project_id = await conn.fetchval(
+            "insert into projects (org_id, name) values ($1, $2) returning id", org_id, name)
+        await conn.execute(
+            "insert into api_keys (project_id, key_hash, prefix, name) values ($1, $2, $3, $4)",
+            project_id, hash_api_key(key), display_prefix(key), name)
+    finally:
+        await conn.close()
+    return key
+
+
+async def usage_rows(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("select count(*) from usage_logs"))
+    finally:
+        await conn.close()

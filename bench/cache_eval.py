@@ -7,8 +7,13 @@ the local MiniLM, the cosine becomes the score Upstash Vector would return, and 
 goes through the very function the cache uses (`shared.semantic_guard.accepted_candidates`).
 
 Prints, per threshold 0.85..0.99, the hit rate on paraphrases and the false-hit rate on
-near-misses, with and without the guard, for the "dev" split (the pairs the guard was designed
-against) and the "holdout" split (pairs written after the guard was frozen).
+near-misses, with and without the guard, for all pairs and per split, in the order written:
+  dev          the pairs the guard was first designed against;
+  holdout      written after that guard was frozen (it made no false hit on them);
+  attribute-1  opposite attributes (primary/secondary, enable/disable, min/max), written after a
+               test found such a false hit; the guard's opposites check was designed on them;
+  attribute-2  written after that check; before its word forms (warmest, best-selling) and
+               negating prefixes (formal/informal) were generalised it let 2 of 19 through.
 
     .venv/bin/python -m bench.cache_eval [--data FILE] [--show]
 """

@@ -6,8 +6,9 @@ Berlin to Paris", "with sugar" vs "without sugar", "today" vs "tomorrow", Englis
 So before a candidate's stored answer is served, `guard()` compares the stored question with
 the request and rejects any difference in:
     numbers (digits and number words), dates and times, money (symbols, codes, currency
-    words) and units, negation, quoted strings, named entities and their order, the words
-    filling directional slots (from/to/than/in ...), and language or script.
+    words) and units, negation, opposites (cheapest/most expensive, enable/disable, before/
+    after ...), quoted strings, named entities and their order, the words filling directional
+    slots (from/to/than/in ...), and language or script.
 A rejection only costs a cache miss; a wrong acceptance serves a wrong answer, so every
 check errs towards rejecting. The edge runs this module in Pyodide: no third-party imports.
 """
@@ -20,6 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from shared import semantic_guard_words as W
 
 # A conversation with more user turns than this depends on too much context to match by wording.
 DEFAULT_MAX_USER_TURNS = 3
@@ -85,6 +88,10 @@ def guard(request: str, stored: str) -> str | None:
     for name in ("script", "numbers", "units", "money", "dates", "negation", "quoted"):
         if getattr(a, name) != getattr(b, name):
             return name
+    if any(a.poles[axis] != b.poles[axis] for axis in a.poles.keys() & b.poles.keys()):
+        return "opposites"
+    if _negated_pair(a.words - b.words, b.words - a.words):
+        return "opposites"
     if a.language and b.language and a.language != b.language:
         return "language"
     if not _entities_match(a, b):
@@ -99,84 +106,6 @@ _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|«([^»]+)»|„([^“”]+)[“”]|`([^`]+)`'
                      r"|(?<!\w)'([^']+)'(?!\w)|‘([^’]+)’")
 _CLOCK = re.compile(r"\d\s*([ap])\.?m\b\.?", re.IGNORECASE)
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({w: str(10 * i) for i, w in enumerate(
-    "thirty forty fifty sixty seventy eighty ninety".split(), start=3)})
-_NUMBER_WORDS.update({w: str(i) for i, w in enumerate(
-    "first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)})
-_NUMBER_WORDS.update({"hundred": "100", "thousand": "1000", "million": "10^6",
-                      "billion": "10^9", "dozen": "12", "half": "0.5", "twice": "2",
-                      "double": "2", "triple": "3", "quarter": "0.25"})
-_ONE_AS_PRONOUN = {"which", "this", "that", "the", "each", "any", "every", "no", "another"}
-_UNITS = {
-    **dict.fromkeys(("km", "kilometer", "kilometre", "kms"), "km"),
-    **dict.fromkeys(("mi", "mile", "miles"), "mi"), **dict.fromkeys(("m", "meter", "metre"), "m"),
-    **dict.fromkeys(("cm", "centimeter", "centimetre"), "cm"),
-    **dict.fromkeys(("ft", "foot", "feet"), "ft"), **dict.fromkeys(("inch", "inches"), "in"),
-    **dict.fromkeys(("kg", "kilo", "kilogram", "kilos"), "kg"),
-    **dict.fromkeys(("g", "gram", "grams"), "g"), **dict.fromkeys(("lb", "lbs"), "lb"),
-    **dict.fromkeys(("oz", "ounce"), "oz"), **dict.fromkeys(("ml", "milliliter", "millilitre"), "ml"),
-    **dict.fromkeys(("l", "liter", "litre"), "l"), **dict.fromkeys(("gallon",), "gal"),
-    **dict.fromkeys(("celsius", "°c", "centigrade"), "c"), **dict.fromkeys(("fahrenheit", "°f"), "f"),
-    **dict.fromkeys(("kb", "kilobyte"), "kb"), **dict.fromkeys(("mb", "megabyte"), "mb"),
-    **dict.fromkeys(("gb", "gigabyte"), "gb"), **dict.fromkeys(("tb", "terabyte"), "tb"),
-    **dict.fromkeys(("mph",), "mph"), **dict.fromkeys(("kmh", "km/h"), "kmh"),
-}
-_MONEY = {
-    **dict.fromkeys(("$", "usd", "dollar", "buck"), "usd"), **dict.fromkeys(("€", "eur", "euro"), "eur"),
-    **dict.fromkeys(("£", "gbp", "sterling", "pound"), "gbp"),
-    **dict.fromkeys(("¥", "jpy", "yen"), "jpy"), **dict.fromkeys(("₹", "inr", "rupee"), "inr"),
-    **dict.fromkeys(("₩", "krw"), "krw"), **dict.fromkeys(("chf", "franc"), "chf"),
-    **{c: c for c in ("cad", "aud", "nzd", "cny", "rmb", "mxn", "brl", "sek", "nok", "dkk",
-                      "pln", "btc", "eth", "peso", "yuan", "bitcoin", "cent", "penny")},
-}
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()
-_AMBIGUOUS_MONTHS = {"may", "march"}  # also verbs: months only next to a number or capitalised
-_DAY_WORDS = set(("monday tuesday wednesday thursday friday saturday sunday today tonight "
-                  "tomorrow yesterday weekend weekday morning afternoon evening night noon "
-                  "midnight spring summer autumn winter christmas easter").split())
-_PERIODS = set(("day week weekend month year quarter decade century season semester night "
-                "morning evening time").split()) | set(_MONTHS) | _DAY_WORDS
-_RELATIVE = {"next", "last", "this", "previous", "coming", "past", "current", "ago"}
-_NEGATIONS = {"not", "no", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor",
-              "without", "cannot", "non", "nope"}
-_DIRECTIONAL = {"from", "to", "into", "onto", "than", "vs", "versus", "toward", "towards",
-                "in", "on", "at", "over", "under", "above", "below", "before", "after"}
-_DETERMINERS = {"the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "this",
-                "that", "these", "those", "some", "any"}
-# Frequent words that start questions and commands; capitalised at a sentence's start they are
-# not names. Anything else capitalised there ("Paris is ...") is taken as a name.
-_COMMON = set(
-    "a an the what whats what's which who whom whose why when where how is are was were be been "
-    "do does did done can could should would will shall may might must have has had i i'm i've "
-    "i'd i'll me my mine we us our you your yours he she it its they them their there here this "
-    "that these those please tell give show list explain describe write summarize summarise "
-    "translate compare find make create help suggest recommend convert calculate define draft "
-    "generate set book order remind move send get let name any some all every each no not yes "
-    "and or but if then so in on at to from for of with by about as into after before during "
-    "is it ok hi hello hey thanks thank good best better top most more less many much few "
-    "one two three four five six seven eight nine ten first second third new old other another "
-    "again also just only still even now today tomorrow yesterday tonight in is are".split())
-_LANGUAGES = {
-    "en": set("the is are what how do does i my you your of and to for with can should which "
-              "who why when where this that it be have has was were will would could me about "
-              "from there their an not don't".split()),
-    "fr": set("le la les est sont des du un une et je mon ma mes vous votre pour avec dans sur "
-              "comment quel quelle quels quelles qui pourquoi ce cette ne pas au aux c'est "
-              "d'ouverture est-ce".split()),
-    "es": set("el los las es son del y yo mi mis usted tu para con cómo qué cuál cuáles quién "
-              "por porque este esta estos muy pero también está estás días artículo".split()),
-    "de": set("der die das ist sind und ich mein meine sie wie was warum wer mit für auf ein "
-              "eine einen nicht über zu im den dem des schreibe kurzes".split()),
-    "it": set("il lo gli è sono io mio mia come cosa perché chi per della che non si fanno "
-              "raccontami".split()),
-    "pt": set("o os é são eu meu minha como quem com para uma um da do dos das em não você "
-              "explique".split()),
-    "nl": set("het een zijn ik mijn hoe wat waarom wie met voor op van niet waar".split()),
-}
 _SENTENCE_END = {".", "!", "?", ":", ";", "\n", "¿", "¡"}
 
 
@@ -190,6 +119,7 @@ class _Facts:
     dates: frozenset[str]
     negation: bool
     quoted: frozenset[str]
+    poles: dict[int, frozenset[int]]  # scale -> the ends of it the text names
     entities: tuple[str, ...]  # in order of first appearance
     words: frozenset[str]
     slots: dict[str, frozenset[str]]
@@ -201,12 +131,13 @@ class _Facts:
         words = [w for w, _, _ in tokens]
         return cls(
             script=_script(text), language=_language(words), numbers=_numbers(text, words),
-            units=frozenset(_UNITS[u] for w in words if (u := _singular(w)) in _UNITS),
-            money=frozenset(_MONEY[m] for w in words if (m := _singular(w)) in _MONEY),
+            units=frozenset(W.UNITS[u] for w in words if (u := _singular(w)) in W.UNITS),
+            money=frozenset(W.MONEY[m] for w in words if (m := _singular(w)) in W.MONEY),
             dates=_dates(text, tokens), negation=any(_negative(w) for w in words),
             quoted=frozenset(" ".join(next(g for g in m.groups() if g).casefold().split())
                              for m in _QUOTED.finditer(text)),
-            entities=_entities(tokens), words=frozenset(_base(w) for w in words),
+            poles=_poles(words), entities=_entities(tokens),
+            words=frozenset(_base(w) for w in words),
             slots=_slots(words),
         )
 
@@ -238,8 +169,41 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
+def _poles(words: list[str]) -> dict[int, frozenset[int]]:
+    found: dict[int, set[int]] = {}
+    for word in words:
+        for part in word.split("-"):  # best-selling, low-fat
+            for axis, side in next((W.POLES[f] for f in _forms(part) if f in W.POLES), ()):
+                found.setdefault(axis, set()).add(side)
+    return {axis: frozenset(sides) for axis, sides in found.items()}
+
+
+def _forms(word: str) -> list[str]:
+    """The word, then the bases it may inflect: warmest -> warm, bigger -> big, easier -> easy."""
+    forms = [word, _singular(word)]
+    for suffix in ("est", "er"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            stem = word[: -len(suffix)]
+            forms += [stem, stem + "e"]
+            if len(stem) > 2 and stem[-1] == stem[-2]:
+                forms.append(stem[:-1])
+            if stem.endswith("i"):
+                forms.append(stem[:-1] + "y")
+    return forms
+
+
+def _negated_pair(only_a: frozenset[str], only_b: frozenset[str]) -> bool:
+    """Whether one side has a word the other has with a negating prefix (formal/informal)."""
+    for x, y in ((x, y) for x in only_a for y in only_b):
+        short, long = (x, y) if len(x) < len(y) else (y, x)
+        long = long.replace("-", "")
+        if len(short) >= 4 and any(long == p + short for p in W.NEGATING_PREFIXES):
+            return True
+    return False
+
+
 def _negative(word: str) -> bool:
-    return word in _NEGATIONS or word.endswith("n't")
+    return word in W.NEGATIONS or word.endswith("n't")
 
 
 def _numbers(text: str, words: list[str]) -> Counter[str]:
@@ -250,8 +214,8 @@ def _numbers(text: str, words: list[str]) -> Counter[str]:
             raw = raw.replace(",", "")
         found[raw.lstrip("0") or "0" if raw.isdigit() else raw] += 1
     for i, word in enumerate(words):
-        value = _NUMBER_WORDS.get(word)
-        if value is None or (word == "one" and i and words[i - 1] in _ONE_AS_PRONOUN):
+        value = W.NUMBER_WORDS.get(word)
+        if value is None or (word == "one" and i and words[i - 1] in W.ONE_AS_PRONOUN):
             continue
         found[value] += 1
     return found
@@ -262,11 +226,11 @@ def _dates(text: str, tokens: list[tuple[str, str, bool]]) -> frozenset[str]:
     for i, (word, raw, start) in enumerate(tokens):
         near_number = any(any(c.isdigit() for c in tokens[j][0])
                           for j in (i - 1, i + 1) if 0 <= j < len(tokens))
-        month = word in _MONTHS and (word not in _AMBIGUOUS_MONTHS or near_number
+        month = word in W.MONTHS and (word not in W.AMBIGUOUS_MONTHS or near_number
                                      or (raw[:1].isupper() and not start))
-        if month or word in _DAY_WORDS:
+        if month or word in W.DAY_WORDS:
             found.add(word)
-        if word in _RELATIVE and i + 1 < len(tokens) and tokens[i + 1][0] in _PERIODS:
+        if word in W.RELATIVE and i + 1 < len(tokens) and tokens[i + 1][0] in W.PERIODS:
             found.add(f"{word} {tokens[i + 1][0]}")
     return frozenset(found)
 
@@ -279,7 +243,7 @@ def _entities(tokens: list[tuple[str, str, bool]]) -> tuple[str, ...]:
         inner_upper = any(c.isupper() for c in raw[1:])
         shaped = inner_upper or any(c in raw for c in "._@&+")
         named = raw[0].isupper() and word not in ("i", "i'm", "i've", "i'd", "i'll")
-        if shaped or (named and (not start or _base(word) not in _COMMON)):
+        if shaped or (named and (not start or _base(word) not in W.COMMON)):
             found.setdefault(_base(word))
     return tuple(found)
 
@@ -306,10 +270,10 @@ def _slots(words: list[str]) -> dict[str, frozenset[str]]:
     """Directional preposition -> the words filling it ("to" -> {"berlin"})."""
     slots: dict[str, set[str]] = {}
     for i, word in enumerate(words):
-        if word not in _DIRECTIONAL:
+        if word not in W.DIRECTIONAL:
             continue
         j = i + 1
-        while j < len(words) and words[j] in _DETERMINERS:
+        while j < len(words) and words[j] in W.DETERMINERS:
             j += 1
         if j < len(words):
             slots.setdefault(word, set()).add(_base(words[j]))
@@ -332,7 +296,7 @@ def _script(text: str) -> str:
 def _language(words: list[str]) -> str | None:
     """The Latin-script language most of the function words belong to, if one clearly leads."""
     parts = [p for w in words for p in re.split("'", w) if p] + [w for w in words if "'" in w]
-    scores = sorted(((sum(p in vocab for p in parts), lang) for lang, vocab in _LANGUAGES.items()),
+    scores = sorted(((sum(p in vocab for p in parts), lang) for lang, vocab in W.LANGUAGES.items()),
                     reverse=True)
     (best, lang), (second, _) = scores[0], scores[1]
     return lang if best >= 1 and best > second else None

@@ -32,6 +32,14 @@ REJECTED = [
     ("negation", "Which foods are safe for dogs?", "Which foods are not safe for dogs?"),
     ("negation", "Why does my build work?", "Why doesn't my build work?"),
     ("negation", "Make coffee with sugar.", "Make coffee without sugar."),
+    ("opposites", "Name three primary colours.", "Name three secondary colours."),
+    ("opposites", "What is the cheapest flight?", "What is the most expensive flight?"),
+    ("opposites", "Which is the warmest month?", "Which is the coldest month?"),
+    ("opposites", "How do I enable dark mode?", "How do I disable dark mode?"),
+    ("opposites", "What should I eat before a run?", "What should I eat after a run?"),
+    ("opposites", "Write a formal reply.", "Write an informal reply."),
+    ("opposites", "Is this move legal?", "Is this move illegal?"),
+    ("opposites", "What is the best-selling book?", "What is the worst-selling book?"),
     ("quoted", 'What does "idempotent" mean?', 'What does "immutable" mean?'),
     ("quoted", "Translate 'good luck' to Spanish.", "Translate 'well done' to Spanish."),
     ("entities", "What is the capital of Austria?", "What is the capital of Australia?"),
@@ -58,6 +66,10 @@ ALLOWED = [
     ("what is the capital of Germany", "What is the capital of germany?"),
     ("Explain recursion to a beginner.", "Can you explain recursion for a beginner?"),
     ("Convert 5 miles to km.", "How many km is 5 miles?"),
+    ("What is the largest ocean?", "Which ocean is the biggest?"),
+    ("How do I turn off notifications?", "How can I disable notifications?"),
+    ("What's the difference between sync and async code?",
+     "What's the difference between async and sync code?"),
 ]
 
 

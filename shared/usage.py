@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,7 @@ COLUMNS = (
     "provider", "tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write",
     "cost_provider_cents", "cost_total_cents", "latency_ms", "was_streaming", "success",
     "error_code", "usage_reported", "session_id", "cache_status", "cache_saved_cents",
-    "native_cache_saved_cents", "request_tags",
+    "native_cache_saved_cents", "request_tags", "created_at",
 )
 
 
@@ -64,6 +65,9 @@ class UsageRow:
     cache_saved_cents: Decimal
     native_cache_saved_cents: Decimal
     request_tags: dict[str, str] | None
+    # When the request was answered, not when the row reached the database: a row that waited
+    # in an outbox or the edge's fallback queue still sorts where it happened.
+    created_at: str = field(default_factory=lambda: _utc_now())
 
     def to_json(self) -> dict[str, Any]:
         """The row as PostgREST takes it; money as decimal strings so nothing rounds."""
@@ -72,6 +76,10 @@ class UsageRow:
             if isinstance(value, Decimal):
                 row[key] = format_cents(value)
         return row
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def new_request_id() -> str:

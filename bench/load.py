@@ -13,7 +13,9 @@ import math
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +57,28 @@ class LoadResult:
     duration_s: float
     errors: int
     latency_ms: dict[str, float]  # p50, p90, p95, p99, p99.9, mean, min, max
+    # (p50 ms, requests/s) of each round a combined result was made of; empty for one run.
+    rounds: tuple[tuple[float, float], ...] = ()
 
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+
+def combine(results: Sequence[LoadResult]) -> LoadResult:
+    """Several short rounds of one target as one result: counts add up, each latency
+    statistic is the median over rounds (a burst of load from elsewhere on the machine
+    spoils one round, not the result)."""
+    if not results:
+        raise ValueError("nothing to combine")
+    keys = results[0].latency_ms.keys()
+    return LoadResult(
+        requests=sum(r.requests for r in results),
+        duration_s=sum(r.duration_s for r in results),
+        errors=sum(r.errors for r in results),
+        latency_ms={k: statistics.median(r.latency_ms[k] for r in results) for k in keys},
+        rounds=tuple((r.latency_ms["p50"], r.rps) for r in results),
+    )
 
 
 def ensure_wrk() -> str:
@@ -97,7 +117,7 @@ def run_load(wrk: str, target: Target, connections: int, duration_s: float) -> L
     return parse_output(done.stdout, done.stderr, done.returncode)
 
 
-def duration_for(requests: int, warm_up: LoadResult, *, floor_s: float = 3.0,
+def duration_for(requests: int, warm_up: LoadResult, *, floor_s: float = 1.0,
                  ceiling_s: float = 60.0) -> float:
     """How long a run must last to see about `requests` answers at the warm-up's rate.
 

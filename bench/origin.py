@@ -23,23 +23,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import signal
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 import httpx
 
-from bench import litellm_proxy
+from bench import cpu, litellm_proxy
+from bench.cpu import Usage
 from bench.load import (
     SEQ_PLACEHOLDER,
     LoadError,
     LoadResult,
     Target,
+    combine,
     duration_for,
     ensure_wrk,
     run_load,
@@ -78,7 +81,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=2000,
                    help="measured requests per target at concurrency 1 (after the warm-up)")
     p.add_argument("--warmup-s", type=float, default=2.0, help="warm-up per target")
-    p.add_argument("--duration-s", type=float, default=10.0, help="throughput run per target")
+    p.add_argument("--duration-s", type=float, default=10.0,
+                   help="throughput measurement per target (split over the rounds)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="each measurement is split into this many interleaved rounds")
     p.add_argument("--connections", type=int, default=32, help="concurrency of the throughput run")
     p.add_argument("--upstream-ms", type=int, default=50,
                    help="simulated provider latency for the throughput run")
@@ -152,19 +158,68 @@ def wait_ledger_drained(origin_url: str) -> None:
         time.sleep(0.2)
 
 
-def measure(wrk: str, phase: Phase, target: Target, args: argparse.Namespace,
-            origin_url: str) -> Measurement:
+@dataclass
+class Row:
+    """One target's progress through a phase: warmed up, then measured round by round."""
+
+    name: str
+    target: Target | None
+    note: str
+    warm: LoadResult | None = None
+    rounds: list[LoadResult] = field(default_factory=list)
+    cpu: list[Usage] = field(default_factory=list)
+    failed: bool = False
+
+    def fail(self, exc: Exception) -> None:
+        self.failed, self.note = True, f"failed: {exc}"
+
+    def measurement(self, phase: Phase) -> Measurement:
+        if self.failed or self.target is None or not self.rounds:
+            return Measurement(phase.key, self.name, None, self.note)
+        result = combine(self.rounds)
+        spent: dict[str, float] = {}
+        for usage in self.cpu:
+            for name, seconds in usage.trees.items():
+                spent[name] = spent.get(name, 0.0) + seconds
+        span = sum(u.span_s for u in self.cpu)
+        others = 100.0 * sum(u.other_s for u in self.cpu) / span if span else 0.0
+        cpu_ms = {name: 1000.0 * seconds / result.requests for name, seconds in spent.items()}
+        return Measurement(phase.key, self.name, result, self.note, cpu_ms, others)
+
+
+def warm_up(wrk: str, phase: Phase, row: Row, args: argparse.Namespace) -> None:
+    assert row.target is not None
     try:
-        probe(target)
-        warm = run_load(wrk, target, phase.connections, args.warmup_s)
-        said = probe(target)
-        wait_ledger_drained(origin_url)
-        duration = (duration_for(args.requests, warm) if phase.kind == "latency"
-                    else args.duration_s)
-        result: LoadResult | None = run_load(wrk, target, phase.connections, duration)
+        probe(row.target)
+        row.warm = run_load(wrk, row.target, phase.connections, args.warmup_s)
+        row.note = probe(row.target)
     except (LoadError, httpx.HTTPError) as exc:
-        return Measurement(phase.key, target.name, None, f"failed: {exc}")
-    return Measurement(phase.key, target.name, result, said)
+        row.fail(exc)
+
+
+def measure_phase(wrk: str, phase: Phase, rows: list[Row], args: argparse.Namespace,
+                  origin_url: str, roots: dict[str, int]) -> list[Measurement]:
+    """Warm every target up, then measure them in interleaved rounds (direct, origin,
+    litellm, ..., again), so that load from elsewhere on the machine falls on all alike."""
+    for row in rows:
+        if row.target is not None:
+            print(f"bench: {phase.key} warm-up {row.name}", file=sys.stderr, flush=True)
+            warm_up(wrk, phase, row, args)
+    live = [row for row in rows if row.target is not None and not row.failed]
+    for number in range(1, args.rounds + 1):
+        print(f"bench: {phase.key} round {number}/{args.rounds}", file=sys.stderr, flush=True)
+        for row in (row for row in live if not row.failed):
+            assert row.target is not None and row.warm is not None
+            duration = (duration_for(args.requests // args.rounds, row.warm)
+                        if phase.kind == "latency" else args.duration_s / args.rounds)
+            try:
+                wait_ledger_drained(origin_url)
+                before = cpu.snapshot(roots)
+                row.rounds.append(run_load(wrk, row.target, phase.connections, duration))
+                row.cpu.append(cpu.usage_between(before, cpu.snapshot(roots)))
+            except (LoadError, httpx.HTTPError) as exc:
+                row.fail(exc)
+    return [row.measurement(phase) for row in rows]
 
 
 def start_litellm(stack: ExitStack, sim_url: str,
@@ -192,16 +247,15 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
     ep = Endpoints(servers, proxy, litellm_note)
     report = Report(machine_facts(), {
         "model": MODEL, "requests_c1": args.requests, "warmup_s": args.warmup_s,
-        "duration_s": args.duration_s, "origin_workers": 1, "litellm": litellm_note,
+        "duration_s": args.duration_s, "rounds": args.rounds, "origin_workers": 1, "litellm": litellm_note,
     }, phases(args))
+    # "client" is this process, and so wrk, whose CPU is added to ours once it is reaped.
+    roots = {**servers.pids, "client": os.getpid(), **({LITELLM: proxy.pid} if proxy else {})}
     for phase in report.phases:
         servers.set_latency(phase.upstream_ms)
-        for name, target in targets(phase, ep, not args.no_cache_rows):
-            print(f"bench: {phase.key} {name}...", file=sys.stderr, flush=True)
-            if target is None:
-                report.measurements.append(Measurement(phase.key, name, None, litellm_note))
-                continue
-            report.measurements.append(measure(wrk, phase, target, args, servers.origin_url))
+        rows = [Row(name, target, "" if target else litellm_note)
+                for name, target in targets(phase, ep, not args.no_cache_rows)]
+        report.measurements += measure_phase(wrk, phase, rows, args, servers.origin_url, roots)
     wait_ledger_drained(servers.origin_url)
     report.config["usage_rows_written"] = asyncio.run(usage_rows(servers.dsn))
     return report

@@ -34,6 +34,21 @@ class Measurement:
     name: str
     result: LoadResult | None
     note: str = ""  # why there is no result, or what is special about this row
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per request, per server
+    others_pct: float = 0.0  # share of all cores busy with processes not ours during the runs
+
+    @property
+    def gateway_cpu_ms(self) -> float | None:
+        """CPU per request of the gateway process itself (origin or LiteLLM)."""
+        return self.cpu_ms.get(LITELLM if self.name == LITELLM else ORIGIN) \
+            if self.name != DIRECT else None
+
+    @property
+    def backing_cpu_ms(self) -> float | None:
+        """CPU per request of the origin's own backing services (ledger and cache)."""
+        if not self.name.startswith(ORIGIN):
+            return None
+        return sum(self.cpu_ms.get(k, 0.0) for k in ("postgrest", "postgres", "redis"))
 
     @property
     def valid(self) -> bool:
@@ -113,6 +128,28 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+CPU_HEADER = ("gw cpu ms", "db cpu ms", "sim cpu ms", "others %")
+CPU_LEGEND = (
+    "gw cpu ms: CPU per request of the gateway process (origin or LiteLLM); db cpu ms: of",
+    "PostgREST + Postgres + Redis (the origin's ledger and cache); sim cpu ms: of the simulator;",
+    "others %: share of all cores used by processes not started here, during the runs.",
+)
+
+
+def _cpu_cells(m: Measurement) -> list[str]:
+    """CPU per request of the gateway, of the origin's database/cache services and of the
+    simulator, and how busy the machine was with work not ours."""
+    return [_fmt(m.gateway_cpu_ms), _fmt(m.backing_cpu_ms), _fmt(m.cpu_ms.get("simulator")),
+            _fmt(m.others_pct, ".0f")]
+
+
+def _spread(values: Sequence[float], spec: str = ".2f") -> str:
+    """min..max over rounds: how much the machine moved under the measurement."""
+    if not values:
+        return "-"
+    return f"{min(values):{spec}}..{max(values):{spec}}"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
     lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
@@ -124,34 +161,37 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def latency_table(report: Report, phase: Phase) -> str:
     header = ["target", "requests", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "mean ms",
-              "added p50 ms", "errors"]
+              "added p50 ms", "p50 by round", *CPU_HEADER, "errors"]
     rows = []
     for m in (m for m in report.measurements if m.phase == phase.key):
         r = m.result
         if r is None:
-            rows.append([m.name, "-", "-", "-", "-", "-", "-", "-", "n/a*"])
+            rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
             continue
         added = None if m.name == DIRECT else added_p50(report, phase.key, m.name)
         rows.append([m.name, str(r.requests), *(_fmt(r.latency_ms[k]) for k in
                                                 ("p50", "p90", "p95", "p99", "mean")),
-                     "" if m.name == DIRECT else _fmt(added, "+.2f"), str(r.errors)])
+                     "" if m.name == DIRECT else _fmt(added, "+.2f"),
+                     _spread([p50 for p50, _ in r.rounds]), *_cpu_cells(m), str(r.errors)])
     return _table(header, rows)
 
 
 def throughput_table(report: Report, phase: Phase) -> str:
     header = ["target", "requests", "seconds", "req/s", "of direct", "p50 ms", "p99 ms",
-              "errors"]
+              "req/s by round", *CPU_HEADER, "errors"]
     rows = []
     for m in (m for m in report.measurements if m.phase == phase.key):
         r = m.result
         if r is None:
-            rows.append([m.name, "-", "-", "-", "-", "-", "-", "n/a*"])
+            rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
             continue
         ratio = None if m.name == DIRECT else throughput_ratio(report, phase.key, m.name)
         rows.append([m.name, str(r.requests), _fmt(r.duration_s, ".1f"), _fmt(r.rps, ".1f"),
                      "" if m.name == DIRECT else _fmt(None if ratio is None else ratio * 100,
                                                        ".1f") + "%",
-                     _fmt(r.latency_ms["p50"]), _fmt(r.latency_ms["p99"]), str(r.errors)])
+                     _fmt(r.latency_ms["p50"]), _fmt(r.latency_ms["p99"]),
+                     _spread([rps for _, rps in r.rounds], ".0f"), *_cpu_cells(m),
+                     str(r.errors)])
     return _table(header, rows)
 
 
@@ -162,6 +202,7 @@ def render_text(report: Report, goal_list: Sequence[Goal]) -> str:
            (f"load generator: {m['load_generator']}; load average at start "
             f"{m['load_avg_at_start'][0]} / {m['load_avg_at_start'][1]} (1 / 5 min)"),
            "config: " + ", ".join(f"{k}={v}" for k, v in report.config.items()), ""]
+    out += [*CPU_LEGEND, ""]
     for phase in report.phases:
         out.append(f"{phase.title} (concurrency {phase.connections}, upstream latency "
                    f"{phase.upstream_ms} ms)")
@@ -186,6 +227,8 @@ def to_json(report: Report, goal_list: Sequence[Goal]) -> dict[str, Any]:
         r = m.result
         return {**base, "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
                 "errors": r.errors, "latency_ms": r.latency_ms,
+                "rounds": [{"p50_ms": p50, "rps": rps} for p50, rps in r.rounds],
+                "cpu_ms_per_request": m.cpu_ms, "others_busy_pct": m.others_pct,
                 "added_p50_ms": added_p50(report, m.phase, m.name) if m.name != DIRECT else None,
                 "of_direct": throughput_ratio(report, m.phase, m.name)
                 if m.name != DIRECT else None}

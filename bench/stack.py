@@ -38,6 +38,7 @@ class Stack:
     api_key: str
     dsn: str
     work_dir: Path
+    pids: dict[str, int]  # root process of each server, for CPU accounting
 
     def set_latency(self, latency_ms: int) -> None:
         """Every provider answer waits this long first (the simulator's control API)."""
@@ -73,9 +74,15 @@ def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
                                 "origin.app:create_app()"],
                      port, env=env, log_path=logs / "origin.log")
     _run(stack, origin, timeout=60)
-    assert origin.proc is not None
     api_key = asyncio.run(create_project(cluster.dsn))
-    return Stack(simulator.url, origin.url, origin.proc.pid, api_key, cluster.dsn, work_dir)
+    pids = {name: service.proc.pid for name, service in
+            (("origin", origin), ("simulator", simulator), ("postgrest", postgrest))
+            if service.proc is not None}
+    pids["postgres"] = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    if redis.pid is not None:
+        pids["redis"] = redis.pid
+    return Stack(simulator.url, origin.url, pids["origin"], api_key, cluster.dsn, work_dir,
+                 pids)
 
 
 def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:

@@ -21,8 +21,9 @@ from shared.usage import Caller
 
 log = logging.getLogger("prism.edge.auth")
 
-# How long Upstash keeps a key's record. It bounds how long a revoked key still passes the edge.
-RECORD_TTL_S: Final = 300
+# How long Upstash keeps a key's record. It bounds how long a revoked key still passes the edge
+# (this plus the isolate's 30 s memory), so it is kept close to the origin's 30 s key cache.
+RECORD_TTL_S: Final = 60
 
 
 class Undecided(Exception):

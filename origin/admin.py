@@ -94,22 +94,21 @@ def admin_routes(store: Store | None = None, keybox: KeyBox | None = None,
 def _guarded(handler: Handler, deps_for: Callable[[Request], AdminDeps]
              ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
+        # Store failures become our errors here; the app's one handler renders every error.
+        deps = deps_for(request)
+        check_token(request, deps.settings)
         try:
-            deps = deps_for(request)
-            _check_token(request, deps.settings)
             return await handler(request, deps)
-        except PrismError as exc:
-            return _error(exc)
-        except StoreUnavailable:
-            return _error(UpstreamUnavailable("The database is unavailable; retry shortly.",
-                                              retry_after=1))
+        except StoreUnavailable as exc:
+            raise UpstreamUnavailable("The database is unavailable; retry shortly.",
+                                      retry_after=1) from exc
         except StoreError as exc:
-            return _error(_store_refusal(exc))
+            raise _store_refusal(exc) from exc
 
     return endpoint
 
 
-def _check_token(request: Request, settings: Settings) -> None:
+def check_token(request: Request, settings: Settings) -> None:
     expected = settings.admin_token.reveal()
     if not expected:
         raise PermissionDenied("The admin API is disabled: set PRISM_ADMIN_TOKEN to enable it.",
@@ -127,10 +126,6 @@ def _store_refusal(exc: StoreError) -> PrismError:
     if exc.missing_reference:
         return NotFound("The referenced project or organisation does not exist.")
     return UpstreamError(f"The database refused the request: {exc.message}", code="store_error")
-
-
-def _error(exc: PrismError) -> JSONResponse:
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers())
 
 
 def _ok(payload: dict[str, Any], status: int = 200) -> JSONResponse:

@@ -194,6 +194,12 @@ class Store:
                            on_conflict="request_id", default_to_null=False)
                    .execute())
 
+    async def record_cache_purge(self, row: dict[str, Any]) -> None:
+        """One `cache_purges` audit row: who purged what, when, and how many entries went."""
+        async with _boundary("record_cache_purge"):
+            await (self._client.from_("cache_purges")
+                   .insert(row, returning=ReturnMethod.minimal).execute())
+
     async def create_org(self, name: str) -> str:
         async with _boundary("create_org"):
             res = await (self._client.from_("organisations").insert({"name": name})

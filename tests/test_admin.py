@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from origin.admin import admin_routes
 from origin.crypto import KeyBox
+from origin.errors import EXCEPTION_HANDLERS
 from origin.settings import Secret, Settings
 from origin.store import Store
 from tests.test_store import usage_row
@@ -40,7 +41,7 @@ def client_for(app: Starlette, token: str | None = TOKEN) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def admin(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))))
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))))
     async with client_for(app) as client:
         yield client
 
@@ -68,20 +69,20 @@ def assert_error(res: httpx.Response, status: int, code: str) -> None:
 )
 async def test_admin_token_is_required(store: Store, headers: dict[str, str], status: int,
                                        code: str) -> None:
-    app = Starlette(routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))))
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))))
     async with client_for(app, None) as client:
         assert_error(await client.get("/admin/v1/projects", headers=headers), status, code)
 
 
 async def test_admin_api_is_off_without_a_token(store: Store) -> None:
-    app = Starlette(routes=admin_routes(store, BOX, Settings()))
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings()))
     async with client_for(app, "") as client:
         res = await client.get("/admin/v1/projects", headers={"Authorization": "Bearer "})
     assert_error(res, 403, "admin_disabled")
 
 
 async def test_dependencies_come_from_app_state(store: Store) -> None:
-    app = Starlette(routes=admin_routes())
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes())
     app.state.store, app.state.keybox = store, BOX
     app.state.settings = Settings(admin_token=Secret(TOKEN))
     async with client_for(app) as client:
@@ -207,7 +208,7 @@ async def test_provider_key_validation(admin: httpx.AsyncClient, body: dict[str,
 
 
 async def test_provider_keys_need_a_master_key(store: Store) -> None:
-    app = Starlette(routes=admin_routes(store, None, Settings(admin_token=Secret(TOKEN))))
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, None, Settings(admin_token=Secret(TOKEN))))
     async with client_for(app) as client:
         project = await new_project(client)
         res = await client.post(f"/admin/v1/projects/{project['id']}/provider_keys",

@@ -1,16 +1,13 @@
 """The audit trail of cache purges: one `cache_purges` row per purge (who, when, what, how many).
 
-Written through the origin's Store connection (its PostgREST client and its error boundary),
-so a failure surfaces as the Store's own StoreUnavailable / StoreError.
+Written through the origin's Store, so a failure surfaces as its StoreUnavailable / StoreError.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from postgrest.types import ReturnMethod
-
-from origin.store import Store, _boundary
+from origin.store import Store
 
 SCOPES = ("key", "tag", "project", "version")
 
@@ -30,8 +27,4 @@ class PurgeLog:
             raise ValueError(f"unknown purge scope {scope!r}")
         row = {"project_id": project_id, "actor": actor[:200], "scope": scope,
                "target": target, "removed": max(0, removed)}
-        # Store has no method for this table yet; its client is the one seam to Supabase.
-        client = self._store._client
-        async with _boundary("record_cache_purge"):
-            await (client.from_("cache_purges")
-                   .insert(row, returning=ReturnMethod.minimal).execute())
+        await self._store.record_cache_purge(row)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from origin.admin import PREFIX, NotConfigured, _check_token, parse_tag_filter
+from origin.admin import PREFIX, NotConfigured, check_token, parse_tag_filter
 from origin.cache.exact import LayerDown
 from origin.cache.purge import Purger, PurgeResult
 from origin.store import StoreError, StoreUnavailable, valid_id
@@ -30,27 +30,28 @@ def cache_routes() -> list[Route]:
 
 
 async def purge(request: Request) -> JSONResponse:
+    # Our errors propagate to the app's one handler; third-party failures are translated here.
+    _authorise(request)
+    body = await _body(request)
+    project_id = body.get("project_id")
+    if not isinstance(project_id, str) or not valid_id(project_id):
+        raise InvalidRequest("'project_id' must be a project id (a uuid).", param="project_id")
+    who = _actor(body.get("actor"))
     try:
-        _authorise(request)
-        body = await _body(request)
-        project_id = body.get("project_id")
-        if not isinstance(project_id, str) or not valid_id(project_id):
-            raise InvalidRequest("'project_id' must be a project id (a uuid).", param="project_id")
-        store = request.app.state.store
-        if await store.get_project(project_id) is None:
+        if await request.app.state.store.get_project(project_id) is None:
             raise NotFound(f"No project {project_id!r}.", param="project_id")
-        actor = body.get("actor")
-        who = f"admin:{actor.strip()[:100]}" if isinstance(actor, str) and actor.strip() else "admin"
         result = await run_purge(_purger(request), project_id, body, who)
-        return JSONResponse(result.to_json())
-    except PrismError as exc:
-        return _error(exc)
-    except (LayerDown, StoreUnavailable):
-        return _error(UpstreamUnavailable("The cache or the database is unavailable; retry "
-                                          "shortly.", retry_after=1))
+    except (LayerDown, StoreUnavailable) as exc:
+        raise UpstreamUnavailable("The cache or the database is unavailable; retry shortly.",
+                                  retry_after=1) from exc
     except StoreError as exc:
-        return _error(PrismError(f"The database refused the purge record: {exc.message}",
-                                 code="store_error"))
+        raise PrismError(f"The database refused the purge record: {exc.message}",
+                         code="store_error") from exc
+    return JSONResponse(result.to_json())
+
+
+def _actor(actor: Any) -> str:
+    return f"admin:{actor.strip()[:100]}" if isinstance(actor, str) and actor.strip() else "admin"
 
 
 async def run_purge(purger: Purger, project_id: str, what: dict[str, Any],
@@ -74,21 +75,18 @@ async def run_purge(purger: Purger, project_id: str, what: dict[str, Any],
 
 
 async def stats(request: Request) -> JSONResponse:
-    try:
-        _authorise(request)
-        cache = getattr(request.app.state, "cache", None)
-        if cache is None:
-            raise NotConfigured("The response cache is turned off on this origin.")
-        return JSONResponse({"object": "cache.stats", **cache.snapshot()})
-    except PrismError as exc:
-        return _error(exc)
+    _authorise(request)
+    cache = getattr(request.app.state, "cache", None)
+    if cache is None:
+        raise NotConfigured("The response cache is turned off on this origin.")
+    return JSONResponse({"object": "cache.stats", **cache.snapshot()})
 
 
 def _authorise(request: Request) -> None:
     settings = getattr(request.app.state, "settings", None)
     if settings is None:
         raise NotConfigured("The admin API is not configured yet.")
-    _check_token(request, settings)
+    check_token(request, settings)
 
 
 def _purger(request: Request) -> Purger:
@@ -107,7 +105,3 @@ async def _body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
     return body
-
-
-def _error(exc: PrismError) -> JSONResponse:
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers())

@@ -20,6 +20,7 @@ from origin.completions import ChatCompletions
 from origin.crypto import KeyBox, master_key_from
 from origin.edge_queue import EdgeQueueDrain
 from origin.errors import EXCEPTION_HANDLERS
+from origin.feedback import FeedbackEndpoint
 from origin.keyring import Keyrings
 from origin.ledger import Ledger
 from origin.middleware import BodyLimit
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state.chat = ChatCompletions(auth=auth, keyrings=keyrings, router=Router(),
                                      providers=providers, ledger=ledger, cache=state.cache)
         state.models = ModelsEndpoint(auth, keyrings)
+        state.feedback = FeedbackEndpoint(auth, store)
         if settings.simulator_url:
             log.warning("no real provider keys needed: providers are answered by the simulator "
                         "at %s", settings.simulator_url)
@@ -73,6 +75,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def models(request: Request) -> object:
         return await request.app.state.models(request)
 
+    async def feedback(request: Request) -> object:
+        return await request.app.state.feedback(request)
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "ledger_pending": request.app.state.ledger.pending})
 
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/chat/completions", chat, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/feedback", feedback, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
         *admin_routes(),
         *cache_routes(),

@@ -194,6 +194,11 @@ class Store:
                            on_conflict="request_id", default_to_null=False)
                    .execute())
 
+    async def insert_feedback(self, row: dict[str, Any]) -> None:
+        async with _boundary("insert_feedback"):
+            await (self._client.from_("feedback")
+                   .insert(row, returning=ReturnMethod.minimal).execute())
+
     async def record_cache_purge(self, row: dict[str, Any]) -> None:
         """One `cache_purges` audit row: who purged what, when, and how many entries went."""
         async with _boundary("record_cache_purge"):

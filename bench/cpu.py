@@ -34,7 +34,9 @@ def _children() -> dict[int, list[int]]:
 
 
 def tree_cpu_s(root: int, children: Mapping[int, list[int]]) -> float:
-    """User + system seconds of `root` and every live descendant, reaped children included."""
+    """User + system seconds of `root` and every live descendant, reaped children included.
+
+    Pass an empty `children` for the process alone (plus the children it has reaped)."""
     total, stack = 0.0, [root]
     while stack:
         pid = stack.pop()
@@ -74,11 +76,13 @@ class Usage:
         return {name: 1000.0 * seconds / requests for name, seconds in self.trees.items()}
 
 
-def snapshot(roots: Mapping[str, int]) -> Snapshot:
+def snapshot(roots: Mapping[str, int], alone: frozenset[str] = frozenset()) -> Snapshot:
+    """CPU so far of each root's tree; roots named in `alone` count without descendants
+    (the benchmark itself: its live children are the servers, counted under their names)."""
     children = _children()
     busy, total = machine_cpu_s()
-    return Snapshot({name: tree_cpu_s(pid, children) for name, pid in roots.items()},
-                    busy, total)
+    return Snapshot({name: tree_cpu_s(pid, {} if name in alone else children)
+                     for name, pid in roots.items()}, busy, total)
 
 
 def usage_between(before: Snapshot, after: Snapshot) -> Usage:

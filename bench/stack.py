@@ -24,8 +24,8 @@ import httpx
 from infra.local import jwt
 from infra.local.postgres import PostgresCluster, apply_migrations
 from infra.local.proc import Service, free_port, python_module
+from infra.local.projects import create_project
 from infra.local.redis_server import RedisServer
-from shared.apikeys import display_prefix, generate_api_key, hash_api_key
 
 KEY_LIFETIME_S = 24 * 3600
 
@@ -74,7 +74,7 @@ def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
                                 "origin.app:create_app()"],
                      port, env=env, log_path=logs / "origin.log")
     _run(stack, origin, timeout=60)
-    api_key = asyncio.run(create_project(cluster.dsn))
+    api_key = asyncio.run(create_project(cluster.dsn, "bench")).api_key
     pids = {name: service.proc.pid for name, service in
             (("origin", origin), ("simulator", simulator), ("postgrest", postgrest))
             if service.proc is not None}
@@ -108,23 +108,6 @@ def origin_env(postgrest_url: str, jwt_secret: str, redis_url: str, simulator_ur
         "PRISM_FIRST_BYTE_TIMEOUT_S": "5",
         "PRISM_TOTAL_TIMEOUT_S": "20",
     }
-
-
-async def create_project(dsn: str, name: str = "bench") -> str:
-    """An organisation, project and gateway API key, inserted directly; returns the key."""
-    key = generate_api_key()
-    conn = await asyncpg.connect(dsn)
-    try:
-        org_id = await conn.fetchval("insert into organisations (name) values ($1) returning id",
-                                     name)
-        project_id = await conn.fetchval(
-            "insert into projects (org_id, name) values ($1, $2) returning id", org_id, name)
-        await conn.execute(
-            "insert into api_keys (project_id, key_hash, prefix, name) values ($1, $2, $3, $4)",
-            project_id, hash_api_key(key), display_prefix(key), name)
-    finally:
-        await conn.close()
-    return key
 
 
 async def usage_rows(dsn: str) -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.apikeys import display_prefix, generate_api_key, hash_api_key
+from infra.local.projects import insert_api_key, insert_project
+from shared.apikeys import generate_api_key
 
 
 def load_secrets(path: Path) -> dict[str, str]:
@@ -38,15 +39,10 @@ async def ensure_demo_project(dsn: str, state_path: Path, provider_keys: dict[st
             project_id = state.get("project_id")
             exists = project_id and await conn.fetchval(
                 "select 1 from projects where id = $1", project_id)
-            if not exists:
-                org_id = await conn.fetchval(
-                    "insert into organisations (name) values ('demo') returning id")
-                project_id = str(await conn.fetchval(
-                    "insert into projects (org_id, name) values ($1, 'demo') returning id", org_id))
-            await conn.execute(
-                "insert into api_keys (project_id, key_hash, prefix, name) values ($1, $2, $3, "
-                "'demo') on conflict (key_hash) do nothing",
-                project_id, hash_api_key(key), display_prefix(key))
+            if exists:
+                await insert_api_key(conn, project_id, key, "demo")
+            else:
+                project_id = (await insert_project(conn, "demo", key)).id
             await _sync_provider_keys(conn, project_id, provider_keys, master_key)
     finally:
         await conn.close()

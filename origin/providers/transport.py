@@ -1,8 +1,9 @@
 """All network I/O to providers: one pooled HTTP client, timeouts, and error translation.
 
 Adapters decide what to send and how to read the answer; this module sends it. Every
-httpx exception is translated here and nowhere else, and the endpoint's key is scrubbed
-from any message that leaves. Nothing per request is built that could be built once.
+aiohttp exception is translated here (through `origin.providers.http`) and nowhere else, and
+the endpoint's key is scrubbed from any message that leaves. Nothing per request is built
+that could be built once.
 
 Timeouts: `connect_timeout_s` to open a connection; `first_byte_timeout_s` for any single
 read (so also the wait for response headers, and for each stream chunk); and
@@ -13,54 +14,40 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final
 
-import httpx
+import aiohttp
 import orjson
 
 from origin.providers.base import Adapter, Completion, Endpoint, StreamState, UpstreamRequest
 from origin.providers.failures import bad_response
+from origin.providers.http import before_first_byte, mid_stream, open_session
 from origin.providers.registry import build_adapters
 from origin.settings import Settings
 from origin.sse import SSEError, SSEParser
-from shared.errors import (
-    InvalidRequest,
-    PrismError,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from shared.errors import InvalidRequest, PrismError, UpstreamTimeout
 
-INTERRUPTED_CODE: Final = "upstream_stream_interrupted"
 # What reading a well-formed but oddly shaped upstream body can raise inside an adapter.
 UNEXPECTED_SHAPE: Final = (KeyError, IndexError, TypeError, ValueError, AttributeError)
-_PHASES: Final = {
-    httpx.ConnectTimeout: "connecting",
-    httpx.WriteTimeout: "sending the request",
-    httpx.PoolTimeout: "waiting for a free connection",
-}
 
 
 class ProviderClient:
     """Created once per app; `aclose()` at shutdown."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._total_s = settings.total_timeout_s
-        timeout = httpx.Timeout(connect=settings.connect_timeout_s,
-                                read=settings.first_byte_timeout_s,
-                                write=settings.first_byte_timeout_s,
-                                pool=settings.connect_timeout_s)
-        # Sized well above the concurrency we serve so requests never queue for a socket.
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=256,
-                              keepalive_expiry=30.0)
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False,
-                                       headers={"user-agent": "prism-gateway"})
+        # An aiohttp session belongs to the loop it was made in, and this object may be
+        # built before one runs; the first call makes the session, and every later one shares it.
+        self._http: aiohttp.ClientSession | None = None
         self._adapters = build_adapters()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
 
     async def complete(self, endpoint: Endpoint, model: str, body: Mapping[str, Any]) -> Completion:
         """The whole answer; nothing has reached the client yet, so every failure is ours to
@@ -74,18 +61,22 @@ class ProviderClient:
                         body: Mapping[str, Any]) -> Completion:
         adapter = self._adapters[endpoint.kind]
         upstream = translated(adapter, endpoint, model, body, stream=False)
+        content = encoded(upstream)
         try:
             async with asyncio.timeout(self._total_s):
-                response = await self._http.send(self.build(upstream))
-        except httpx.HTTPError as exc:
+                response = await self.open(upstream, content)
+                try:
+                    raw = await response.read()
+                finally:
+                    let_go(response)
+        except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise before_first_byte(exc, endpoint.provider) from None
         except TimeoutError:
             raise total_timeout(endpoint.provider, self._total_s) from None
-        if response.status_code >= 400:
-            raise adapter.map_error(response.status_code, response.content, response.headers,
-                                    endpoint.provider)
+        if response.status >= 400:
+            raise adapter.map_error(response.status, raw, response.headers, endpoint.provider)
         try:
-            payload = orjson.loads(response.content)
+            payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise bad_response(endpoint.provider, "sent a response that is not JSON") from None
         if not isinstance(payload, dict):
@@ -102,16 +93,12 @@ class ProviderClient:
         adapter = self._adapters[endpoint.kind]
         return ProviderStream(self, adapter, endpoint, model, body, chunk_id, created)
 
-    def build(self, upstream: UpstreamRequest) -> httpx.Request:
-        try:
-            content = orjson.dumps(upstream.json)
-        except TypeError as exc:  # e.g. an integer beyond 64 bits in the client's body
-            raise InvalidRequest(f"the request body cannot be encoded: {exc}") from None
-        return self._http.build_request(upstream.method, upstream.url, headers=upstream.headers,
-                                        content=content)
-
-    async def open(self, request: httpx.Request) -> httpx.Response:
-        return await self._http.send(request, stream=True)
+    async def open(self, upstream: UpstreamRequest, content: bytes) -> aiohttp.ClientResponse:
+        """The response with its headers read and its body not; the caller releases it."""
+        if self._http is None:
+            self._http = open_session(self._settings)
+        return await self._http.request(upstream.method, upstream.url, headers=upstream.headers,
+                                        data=content, allow_redirects=False)
 
     @property
     def total_timeout_s(self) -> float:
@@ -130,8 +117,7 @@ class ProviderStream:
         self.state: StreamState = self._decoder.state
         self._parser = SSEParser()
         self._pending: deque[dict[str, Any]] = deque()
-        self._response: httpx.Response | None = None
-        self._raw: AsyncIterator[bytes] | None = None
+        self._response: aiohttp.ClientResponse | None = None
         self._deadline = 0.0
         self._ended = False
         self._failure: PrismError | None = None
@@ -159,10 +145,10 @@ class ProviderStream:
             if self._failure is not None:
                 failure, self._failure = self._failure, None
                 raise scrubbed(failure, self._endpoint)
-            if self._ended or self._raw is None:
+            if self._ended or self._response is None:
                 raise StopAsyncIteration
             try:
-                await self._pull(self._raw)
+                await self._pull(self._response.content)
             except PrismError as exc:
                 # Chunks decoded before the failure still go out; the error follows them.
                 self._ended, self._failure = True, exc
@@ -171,26 +157,27 @@ class ProviderStream:
     async def _open(self) -> None:
         provider = self._endpoint.provider
         upstream = translated(self._adapter, self._endpoint, self._model, self._body, stream=True)
+        content = encoded(upstream)
         self._deadline = asyncio.get_running_loop().time() + self._client.total_timeout_s
         try:
             async with asyncio.timeout_at(self._deadline):
-                self._response = await self._client.open(self._client.build(upstream))
-                if self._response.status_code >= 400:
-                    payload = await self._response.aread()
-                    raise self._adapter.map_error(self._response.status_code, payload,
+                self._response = await self._client.open(upstream, content)
+                if self._response.status >= 400:
+                    payload = await self._response.read()
+                    raise self._adapter.map_error(self._response.status, payload,
                                                   self._response.headers, provider)
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise before_first_byte(exc, provider) from None
         except TimeoutError:
             raise total_timeout(provider, self._client.total_timeout_s) from None
-        self._raw = self._response.aiter_bytes()
 
-    async def _pull(self, raw: AsyncIterator[bytes]) -> None:
+    async def _pull(self, raw: aiohttp.StreamReader) -> None:
         provider = self._endpoint.provider
         try:
             async with asyncio.timeout_at(self._deadline):
-                data = await anext(raw, None)
-        except httpx.HTTPError as exc:
+                # Whatever has arrived, without waiting to fill a buffer; b"" only at the end.
+                data: bytes | None = await raw.readany() or None
+        except aiohttp.ClientError as exc:
             raise mid_stream(exc, provider) from None
         except TimeoutError:
             raise total_timeout(provider, self._client.total_timeout_s) from None
@@ -208,12 +195,9 @@ class ProviderStream:
             raise bad_response(provider, f"sent an unexpected stream event ({exc!r})") from None
 
     async def _close(self) -> None:
-        raw, self._raw = self._raw, None
         response, self._response = self._response, None
-        if raw is not None and hasattr(raw, "aclose"):
-            await raw.aclose()
         if response is not None:
-            await response.aclose()
+            let_go(response)
 
 
 def translated(adapter: Adapter, endpoint: Endpoint, model: str, body: Mapping[str, Any],
@@ -227,21 +211,18 @@ def translated(adapter: Adapter, endpoint: Endpoint, model: str, body: Mapping[s
                              f"{type(exc).__name__}: {exc}") from None
 
 
-def before_first_byte(exc: httpx.HTTPError, provider: str) -> PrismError:
-    """A failure before any answer: another provider may well succeed."""
-    if isinstance(exc, httpx.TimeoutException):
-        phase = _PHASES.get(type(exc), "waiting for the first byte")
-        return UpstreamTimeout(f"{provider} timed out {phase}")
-    if isinstance(exc, httpx.TransportError):
-        return UpstreamUnavailable(f"{provider} could not be reached: {_describe(exc)}")
-    return UpstreamError(f"calling {provider} failed: {_describe(exc)}")
+def let_go(response: aiohttp.ClientResponse) -> None:
+    if response.content.at_eof():
+        response.release()  # read to its end: the socket goes back to the pool
+    else:
+        response.close()  # an unread rest would corrupt the next exchange on that socket
 
 
-def mid_stream(exc: httpx.HTTPError, provider: str) -> PrismError:
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"{provider} stopped sending mid-stream")
-    return UpstreamError(f"{provider} broke off the stream: {_describe(exc)}",
-                         code=INTERRUPTED_CODE)
+def encoded(upstream: UpstreamRequest) -> bytes:
+    try:
+        return orjson.dumps(upstream.json)
+    except TypeError as exc:  # e.g. an integer beyond 64 bits in the client's body
+        raise InvalidRequest(f"the request body cannot be encoded: {exc}") from None
 
 
 def total_timeout(provider: str, seconds: float) -> UpstreamTimeout:
@@ -255,7 +236,3 @@ def scrubbed(exc: PrismError, endpoint: Endpoint) -> PrismError:
         exc.message = exc.message.replace(key, "***")
         exc.args = (exc.message,)
     return exc
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    return str(exc) or type(exc).__name__

@@ -1,0 +1,59 @@
+"""The one aiohttp session provider calls share, and how its exceptions read as ours.
+
+aiohttp rather than httpx because httpcore's pool bookkeeping walks every pooled connection
+on each request start and end, which made one origin worker CPU-bound (bench/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aiohttp
+
+from origin.settings import Settings
+from shared.errors import PrismError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+INTERRUPTED_CODE: Final = "upstream_stream_interrupted"
+# Sized well above the concurrency we serve so requests never queue for a socket; providers
+# are few hosts, so the per-host limit has to be as generous as the overall one.
+MAX_CONNECTIONS: Final = 512
+KEEPALIVE_S: Final = 30.0
+USER_AGENT: Final = "prism-gateway"
+
+
+def open_session(settings: Settings) -> aiohttp.ClientSession:
+    """Call inside the running loop. `connect` covers waiting for a pooled socket as well as
+    opening one; `sock_read` bounds every single read, so the wait for the response headers
+    and for each stream chunk; the whole-exchange limit is the caller's."""
+    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=MAX_CONNECTIONS,
+                                     keepalive_timeout=KEEPALIVE_S)
+    timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
+                                    sock_read=settings.first_byte_timeout_s)
+    # No cookie jar: a cookie one project's provider call sets must never ride along on
+    # another project's call through the same session.
+    return aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                 cookie_jar=aiohttp.DummyCookieJar(),
+                                 headers={"User-Agent": USER_AGENT}, auto_decompress=True,
+                                 raise_for_status=False, trust_env=False)
+
+
+def before_first_byte(exc: aiohttp.ClientError, provider: str) -> PrismError:
+    """A failure before any answer: another provider may well succeed."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout(f"{provider} timed out connecting")
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return UpstreamTimeout(f"{provider} timed out waiting for the first byte")
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return UpstreamUnavailable(f"{provider} could not be reached: {describe(exc)}")
+    return UpstreamError(f"calling {provider} failed: {describe(exc)}")
+
+
+def mid_stream(exc: aiohttp.ClientError, provider: str) -> PrismError:
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return UpstreamTimeout(f"{provider} stopped sending mid-stream")
+    return UpstreamError(f"{provider} broke off the stream: {describe(exc)}",
+                         code=INTERRUPTED_CODE)
+
+
+def describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -74,9 +74,9 @@ async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
         rest, vector, sim = free_port(), free_port(), free_port()
         for service in (
             python_module("postgrest", "infra.local.postgrest", rest, "--dsn", pg.dsn,
-                          "--jwt-secret", secrets["jwt_secret"]),
+                          f"--jwt-secret={secrets['jwt_secret']}"),
             python_module("upstash-vector", "infra.local.upstash_vector", vector,
-                          "--token", secrets["upstash_token"]),
+                          f"--token={secrets['upstash_token']}"),
             python_module("simulator", "infra.local.simulator", sim),
         ):
             service.log_path = work / f"{service.name}.log"

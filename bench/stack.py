@@ -62,7 +62,7 @@ def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
     redis.start()
     jwt_secret = secrets.token_urlsafe(32)
     postgrest = python_module("postgrest", "infra.local.postgrest", free_port(), "--dsn",
-                              cluster.dsn, "--jwt-secret", jwt_secret,
+                              cluster.dsn, f"--jwt-secret={jwt_secret}",
                               log_path=logs / "postgrest.log")
     _run(stack, postgrest)
     simulator = python_module("simulator", "infra.local.simulator", free_port(),

@@ -544,8 +544,7 @@ async def test_answers_503_while_postgres_is_down_and_recovers(postgrest: Any, p
         free_port(),
         "--dsn",
         pg.dsn,
-        "--jwt-secret",
-        postgrest.jwt_secret,
+        f"--jwt-secret={postgrest.jwt_secret}",
     )
     try:
         async with httpx.AsyncClient(headers=postgrest.headers()) as http:

@@ -332,7 +332,7 @@ def test_data_file_survives_restart(tmp_path: Path) -> None:
     def start() -> Any:
         service = python_module(
             "upstash-vector-snapshot", "infra.local.upstash_vector", free_port(),
-            "--token", token, "--data-file", str(snapshot_path),
+            f"--token={token}", "--data-file", str(snapshot_path),
             log_path=snapshot_path.with_suffix(".log"),
         )  # fmt: skip
         return service.start(timeout=60)

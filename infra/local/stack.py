@@ -65,11 +65,11 @@ async def run() -> None:
                 "SUPABASE_SERVICE_KEY": service_key}
         services = [
             python_module("postgrest", "infra.local.postgrest", ports.postgrest, "--dsn", pg.dsn,
-                          "--jwt-secret", secrets["jwt_secret"]),
+                          f"--jwt-secret={secrets['jwt_secret']}"),
             python_module("upstash-redis", "infra.local.upstash_redis", ports.upstash_redis,
-                          "--redis-url", redis.url, "--token", secrets["upstash_token"]),
+                          "--redis-url", redis.url, f"--token={secrets['upstash_token']}"),
             python_module("upstash-vector", "infra.local.upstash_vector", ports.upstash_vector,
-                          "--token", secrets["upstash_token"], "--data-file",
+                          f"--token={secrets['upstash_token']}", "--data-file",
                           str(data / "vectors.json")),
         ]
         if not provider_keys:

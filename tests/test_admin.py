@@ -24,15 +24,6 @@ PLAINTEXT = "sk-provider-PLAINTEXT-0123456789"
 BOX = KeyBox(os.urandom(32))
 
 
-@pytest.fixture
-async def store(postgrest: Any) -> AsyncIterator[Store]:
-    s = Store(postgrest.url, Secret(postgrest.service_key))
-    try:
-        yield s
-    finally:
-        await s.aclose()
-
-
 def client_for(app: Starlette, token: str | None = TOKEN) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -25,15 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def store(postgrest: Any) -> AsyncIterator[Store]:
-    s = Store(postgrest.url, Secret(postgrest.service_key))
-    try:
-        yield s
-    finally:
-        await s.aclose()
 
 
 @pytest.fixture

@@ -37,13 +37,6 @@ def env(edge_bindings: dict[str, str], edge_upstream: str) -> dict[str, str]:
     return {"ORIGIN_URL": edge_upstream, **edge_bindings}
 
 
-@pytest.fixture
-async def redis(redis_server: Any) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
 async def rows(pg: Any, project_id: str) -> list[dict[str, Any]]:
     conn = await pg.connect()
     try:

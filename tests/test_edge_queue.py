@@ -25,7 +25,6 @@ from origin.edge_queue import (
     row_from_json,
 )
 from origin.ledger import Ledger
-from origin.settings import Secret
 from origin.store import Store
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
@@ -87,20 +86,6 @@ def test_entries_that_are_not_rows_are_refused(entry: str) -> None:
         entry = json.dumps({**base, column: value})
     with pytest.raises(NotAUsageRow):
         row_from_json(entry)
-
-
-@pytest.fixture
-async def store(postgrest: Any) -> AsyncIterator[Store]:
-    store = Store(postgrest.url, Secret(postgrest.service_key))
-    yield store
-    await store.aclose()
-
-
-@pytest.fixture
-async def redis(redis_server: Any) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

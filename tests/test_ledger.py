@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +12,10 @@ import pytest
 
 from origin.ledger import Ledger
 from origin.outbox import Outbox
-from origin.settings import Secret
 from origin.store import Project, Store
 from tests.test_store import usage_row
 
 FAST = {"min_backoff_s": 0.05, "max_backoff_s": 0.5}
-
-
-@pytest.fixture
-async def store(postgrest: Any) -> AsyncIterator[Store]:
-    s = Store(postgrest.url, Secret(postgrest.service_key))
-    try:
-        yield s
-    finally:
-        await s.aclose()
 
 
 @pytest.fixture

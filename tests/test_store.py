@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,15 +33,6 @@ def usage_row(project_id: str, org_id: str, **overrides: Any) -> UsageRow:
     )
     fields.update(overrides)
     return UsageRow(**fields)
-
-
-@pytest.fixture
-async def store(postgrest: Any) -> AsyncIterator[Store]:
-    s = Store(postgrest.url, Secret(postgrest.service_key))
-    try:
-        yield s
-    finally:
-        await s.aclose()
 
 
 async def test_create_project_makes_an_org_when_none_is_given(store: Store) -> None:

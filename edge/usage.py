@@ -2,7 +2,7 @@
 
 Runs in waitUntil, after the client has its answer. The row goes straight into usage_logs
 through PostgREST; if that fails or is slow, it is pushed onto an Upstash Redis list that the
-origin drains into the same table (origin/edge_queue.py). Both paths are idempotent on
+origin drains into the same table (origin/ledger/edge_queue.py). Both paths are idempotent on
 request_id, so a row that arrives both ways is stored once.
 """
 

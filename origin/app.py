@@ -13,21 +13,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from origin.admin import admin_routes
-from origin.auth import Authenticator
-from origin.cache.routes import cache_routes
+from origin.admin.api import admin_routes
+from origin.tenancy.auth import Authenticator
+from origin.admin.cache_routes import cache_routes
 from origin.cache.service import build_cache
-from origin.completions import ChatCompletions
-from origin.crypto import KeyBox, master_key_from
-from origin.edge_queue import EdgeQueueDrain
-from origin.errors import EXCEPTION_HANDLERS
-from origin.feedback import FeedbackEndpoint
-from origin.keyring import Keyrings
-from origin.ledger import Ledger
-from origin.middleware import BodyLimit
-from origin.models_api import ModelsEndpoint
+from origin.gateway.completions import ChatCompletions
+from origin.tenancy.crypto import KeyBox, master_key_from
+from origin.ledger.edge_queue import EdgeQueueDrain
+from origin.gateway.errors import EXCEPTION_HANDLERS
+from origin.gateway.feedback import FeedbackEndpoint
+from origin.tenancy.keyring import Keyrings
+from origin.ledger.writer import Ledger
+from origin.gateway.middleware import BodyLimit
+from origin.gateway.models import ModelsEndpoint
 from origin.providers.transport import ProviderClient
-from origin.router import Router
+from origin.routing.router import Router
 from origin.settings import Settings
 from origin.store import Store
 

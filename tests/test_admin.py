@@ -12,9 +12,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from origin.admin import admin_routes
-from origin.crypto import KeyBox
-from origin.errors import EXCEPTION_HANDLERS
+from origin.admin.api import admin_routes
+from origin.tenancy.crypto import KeyBox
+from origin.gateway.errors import EXCEPTION_HANDLERS
 from origin.settings import Secret, Settings
 from origin.store import Store
 from tests.test_store import usage_row

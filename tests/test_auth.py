@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from origin.auth import Authenticator
+from origin.tenancy.auth import Authenticator
 from origin.settings import Secret
 from origin.store import Project, Store
 from shared.apikeys import display_prefix, generate_api_key, hash_api_key

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from upstash_vector import AsyncIndex
 
-from origin.cli import main
+from origin.admin.cli import main
 from shared.fingerprint import fingerprint
 from tests.test_cache_helpers import admin, chat, chat_body, vector_count, wait_cached
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from origin.classifier import TASK_TYPES, Classification, classify
+from origin.routing.classifier import TASK_TYPES, Classification, classify
 
 PROSE = (
     "The quarterly operations review covered staffing, vendor contracts, facilities and the "

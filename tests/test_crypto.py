@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from origin.crypto import (
+from origin.tenancy.crypto import (
     DecryptionFailed,
     KeyBox,
     MasterKeyError,

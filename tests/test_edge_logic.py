@@ -15,7 +15,7 @@ from edge.chat import HeaderMap, parse_chat
 from edge.hit import cached_response, receipt
 from edge.lookup import HIT_EXACT, HIT_SEMANTIC, Hit
 from edge.web import Request
-from origin.receipt import Receipt
+from origin.gateway.receipt import Receipt
 from shared.pricing import Cost, format_cents
 from shared.usage import CACHE_PROVIDER, CACHE_TASK_TYPE, Caller
 from tests.fixtures.edge import cached_completion

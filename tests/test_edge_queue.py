@@ -17,14 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.usage import QUEUE_KEY as EDGE_QUEUE_KEY
-from origin.edge_queue import (
+from origin.ledger.edge_queue import (
     QUEUE_KEY,
     EdgeQueueDrain,
     NotAUsageRow,
     RedisUsageQueue,
     row_from_json,
 )
-from origin.ledger import Ledger
+from origin.ledger.writer import Ledger
 from origin.store import Store
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from origin.ledger import Ledger
-from origin.outbox import Outbox
+from origin.ledger.writer import Ledger
+from origin.ledger.outbox import Outbox
 from origin.store import Project, Store
 from tests.test_store import usage_row
 

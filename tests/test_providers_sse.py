@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from origin.providers.base import SSEEvent
-from origin.sse import DONE, SSEError, SSEParser, encode_comment, encode_data
+from origin.providers.sse import DONE, SSEError, SSEParser, encode_comment, encode_data
 
 
 def parse_all(chunks: list[bytes]) -> list[SSEEvent]:

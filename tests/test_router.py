@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from origin.classifier import TASK_TYPES, Classification
-from origin.router import LOW_CONFIDENCE, RouteDecision, Router
-from origin.routing_table import ROUTING_TABLE
+from origin.routing.classifier import TASK_TYPES, Classification
+from origin.routing.router import LOW_CONFIDENCE, RouteDecision, Router
+from origin.routing.table import ROUTING_TABLE
 from shared import headers as H
 from shared.catalog import MODELS, ModelInfo, resolve
 from shared.errors import InvalidRequest, ModelNotFound

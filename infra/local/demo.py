@@ -52,7 +52,7 @@ async def ensure_demo_project(dsn: str, state_path: Path, provider_keys: dict[st
 
 async def _sync_provider_keys(conn: asyncpg.Connection, project_id: str,
                               provider_keys: dict[str, str], master_key: str) -> None:
-    from origin.crypto import KeyBox, master_key_from
+    from origin.tenancy.crypto import KeyBox, master_key_from
 
     box = KeyBox(master_key_from(master_key))
     for provider, plaintext in provider_keys.items():

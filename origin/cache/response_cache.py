@@ -33,7 +33,7 @@ from shared.semantic_guard import accepted_candidates, cosine_from_score, semant
 from shared.usage import CACHE_PROVIDER, CACHE_TASK_TYPE, UsageRow, build_cache_hit_row
 
 if TYPE_CHECKING:
-    from origin.completions import Call
+    from origin.gateway.completions import Call
 
 log = logging.getLogger("prism.cache")
 _FREE = Cost(Decimal(0), Decimal(0))

@@ -26,7 +26,7 @@ from origin.providers.failures import bad_response
 from origin.providers.http import before_first_byte, mid_stream, open_session
 from origin.providers.registry import build_adapters
 from origin.settings import Settings
-from origin.sse import SSEError, SSEParser
+from origin.providers.sse import SSEError, SSEParser
 from shared.errors import InvalidRequest, PrismError, UpstreamTimeout
 
 # What reading a well-formed but oddly shaped upstream body can raise inside an adapter.

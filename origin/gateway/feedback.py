@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from origin.auth import Authenticator
+from origin.tenancy.auth import Authenticator
 from origin.store import Store, StoreError, StoreUnavailable
 from shared.errors import InvalidRequest, UpstreamError, UpstreamUnavailable
 

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from origin.crypto import DecryptionFailed, KeyBox
+from origin.tenancy.crypto import DecryptionFailed, KeyBox
 from origin.providers.base import Endpoint
 from origin.providers.registry import PROVIDERS, endpoint_for
 from origin.settings import Secret

@@ -25,7 +25,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from origin.ledger import Ledger, UsageSink
+from origin.ledger.writer import Ledger, UsageSink
 from origin.settings import Settings
 from shared.usage import COLUMNS, UsageRow
 

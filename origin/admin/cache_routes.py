@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from origin.admin import PREFIX, NotConfigured, check_token, parse_tag_filter
+from origin.admin.api import PREFIX, NotConfigured, check_token, parse_tag_filter
 from origin.cache.exact import LayerDown
 from origin.cache.purge import Purger, PurgeResult
 from origin.store import StoreError, StoreUnavailable, valid_id

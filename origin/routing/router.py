@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from origin.classifier import TASK_TYPES, Classification
-from origin.routing_table import ROUTING_TABLE
+from origin.routing.classifier import TASK_TYPES, Classification
+from origin.routing.table import ROUTING_TABLE
 from shared import headers as H
 from shared.catalog import MODELS, ModelInfo, resolve
 from shared.errors import InvalidRequest, ModelNotFound

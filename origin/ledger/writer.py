@@ -18,7 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
-from origin.outbox import Outbox
+from origin.ledger.outbox import Outbox
 from origin.store import StoreError, StoreUnavailable
 from shared.usage import UsageRow
 

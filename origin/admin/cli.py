@@ -21,9 +21,9 @@ from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
-from origin.admin import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
-from origin.cache.cli import add_cache_commands
-from origin.crypto import (
+from origin.admin.api import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
+from origin.admin.cache_cli import add_cache_commands
+from origin.tenancy.crypto import (
     KeyBox,
     MasterKeyError,
     generate_master_key,

@@ -15,7 +15,7 @@ from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore, LayerDown
 from origin.cache.purge import Purger
 from origin.cache.purge_log import PurgeLog
-from origin.cache.routes import run_purge
+from origin.admin.cache_routes import run_purge
 from origin.cache.service import semantic_index
 from origin.settings import Settings
 from origin.store import Store, valid_id
@@ -43,8 +43,8 @@ def actor() -> str:
 
 
 async def cmd_cache_purge(args: argparse.Namespace, settings: Settings, store: Store) -> None:
-    # Imported here: origin.cli imports this module to build its parser.
-    from origin.cli import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+    # Imported here: origin.admin.cli imports this module to build its parser.
+    from origin.admin.cli import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
 
     if not valid_id(args.project):
         raise CliError("--project must be a project id (a uuid)", EXIT_USAGE)

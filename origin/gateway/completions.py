@@ -11,17 +11,17 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from origin.auth import Authenticator
+from origin.tenancy.auth import Authenticator
 from origin.cache.accumulator import StreamAccumulator
-from origin.classifier import classify
-from origin.keyring import Keyring, Keyrings
-from origin.ledger import Ledger
+from origin.routing.classifier import classify
+from origin.tenancy.keyring import Keyring, Keyrings
+from origin.ledger.writer import Ledger
 from origin.providers.anthropic import auto_cache_marked
 from origin.providers.base import Completion, Endpoint
 from origin.providers.transport import ProviderClient
-from origin.receipt import Receipt
-from origin.router import RouteDecision, Router
-from origin.validation import parse_body
+from origin.gateway.receipt import Receipt
+from origin.routing.router import RouteDecision, Router
+from origin.gateway.validation import parse_body
 from shared.catalog import MODELS
 from shared.errors import PrismError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from shared.options import RequestOptions, parse_options

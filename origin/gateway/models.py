@@ -7,8 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from origin.auth import Authenticator
-from origin.keyring import Keyrings
+from origin.tenancy.auth import Authenticator
+from origin.tenancy.keyring import Keyrings
 from shared.catalog import MODELS
 
 

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from origin.crypto import KeyBox, provider_key_context
+from origin.tenancy.crypto import KeyBox, provider_key_context
 from origin.settings import Settings
 from origin.store import TAG_KEY, Store, StoreError, StoreUnavailable, valid_id
 from shared.errors import (

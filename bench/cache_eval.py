@@ -60,12 +60,14 @@ def load(path: Path, model: MiniLM) -> list[Pair]:
     stored = _embed(model, [r["stored"] for r in rows])
     requests = _embed(model, [r["request"] for r in rows])
     cosines = (stored * requests).sum(axis=1)
-    return [Pair(r.get("split", "dev"), r["label"], r["kind"], r["stored"], r["request"],
-                 float(c)) for r, c in zip(rows, cosines)]
+    return [
+        Pair(r.get("split", "dev"), r["label"], r["kind"], r["stored"], r["request"], float(c))
+        for r, c in zip(rows, cosines)
+    ]
 
 
 def _embed(model: MiniLM, texts: list[str]) -> np.ndarray:
-    return np.concatenate([model.embed(texts[i:i + BATCH]) for i in range(0, len(texts), BATCH)])
+    return np.concatenate([model.embed(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)])
 
 
 def rate(pairs: list[Pair], threshold: float, guarded: bool = True) -> float:
@@ -75,14 +77,18 @@ def rate(pairs: list[Pair], threshold: float, guarded: bool = True) -> float:
 def report(pairs: list[Pair], title: str) -> None:
     para = [p for p in pairs if p.label == "paraphrase"]
     near = [p for p in pairs if p.label == "near_miss"]
-    print(f"\n{title}: {len(para)} paraphrases, {len(near)} near-misses "
-          f"({', '.join(f'{k} {n}' for k, n in sorted(Counter(p.kind for p in near).items()))})")
+    print(
+        f"\n{title}: {len(para)} paraphrases, {len(near)} near-misses "
+        f"({', '.join(f'{k} {n}' for k, n in sorted(Counter(p.kind for p in near).items()))})"
+    )
     print("threshold  paraphrase-hit  false-hit   | without guard: paraphrase-hit  false-hit")
     for t in THRESHOLDS:
         mark = "  <- default" if abs(t - DEFAULT_THRESHOLD) < 1e-9 else ""
-        print(f"  {t:.2f}      {rate(para, t):6.1%}       {rate(near, t):6.1%}    |"
-              f"                 {rate(para, t, False):6.1%}     {rate(near, t, False):6.1%}"
-              f"{mark}")
+        print(
+            f"  {t:.2f}      {rate(para, t):6.1%}       {rate(near, t):6.1%}    |"
+            f"                 {rate(para, t, False):6.1%}     {rate(near, t, False):6.1%}"
+            f"{mark}"
+        )
 
 
 def show(pairs: list[Pair], threshold: float) -> None:

@@ -50,8 +50,10 @@ class Origin:
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the origin's processes (main and worker)."""
-        pids = [self.pid, *map(int, Path(f"/proc/{self.pid}/task/{self.pid}/children")
-                                .read_text().split())]
+        pids = [
+            self.pid,
+            *map(int, Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()),
+        ]
         total = 0.0
         for pid in pids:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -63,8 +65,7 @@ class Origin:
 async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
     """Every server the origin needs, then the origin; all stopped on exit."""
     secrets = load_secrets(work / "secrets.json")
-    pg = PostgresCluster(Path(tempfile.mkdtemp(prefix="prism-bench-pg-")), free_port(),
-                         fsync=False)
+    pg = PostgresCluster(Path(tempfile.mkdtemp(prefix="prism-bench-pg-")), free_port(), fsync=False)
     redis = RedisServer(free_port(), work / "redis")
     started: list[Service] = []
     try:
@@ -73,10 +74,20 @@ async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
         redis.start()
         rest, vector, sim = free_port(), free_port(), free_port()
         for service in (
-            python_module("postgrest", "infra.local.postgrest", rest, "--dsn", pg.dsn,
-                          f"--jwt-secret={secrets['jwt_secret']}"),
-            python_module("upstash-vector", "infra.local.upstash_vector", vector,
-                          f"--token={secrets['upstash_token']}"),
+            python_module(
+                "postgrest",
+                "infra.local.postgrest",
+                rest,
+                "--dsn",
+                pg.dsn,
+                f"--jwt-secret={secrets['jwt_secret']}",
+            ),
+            python_module(
+                "upstash-vector",
+                "infra.local.upstash_vector",
+                vector,
+                f"--token={secrets['upstash_token']}",
+            ),
             python_module("simulator", "infra.local.simulator", sim),
         ):
             service.log_path = work / f"{service.name}.log"
@@ -86,13 +97,22 @@ async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
         env = {
             "SUPABASE_URL": f"http://127.0.0.1:{rest}",
             "SUPABASE_SERVICE_KEY": jwt.encode({"role": "service_role"}, secrets["jwt_secret"]),
-            "REDIS_URL": redis.url, "PRISM_MASTER_KEY": secrets["master_key"],
-            "PRISM_DATA_DIR": str(work / "origin"), "PRISM_SIMULATOR_URL": f"http://127.0.0.1:{sim}",
+            "REDIS_URL": redis.url,
+            "PRISM_MASTER_KEY": secrets["master_key"],
+            "PRISM_DATA_DIR": str(work / "origin"),
+            "PRISM_SIMULATOR_URL": f"http://127.0.0.1:{sim}",
             "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{vector}",
             "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
         }
-        argv = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
-                *(["--access-logfile", "-"] if access_log else []), "origin.app:create_app()"]
+        argv = [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            *(["--access-logfile", "-"] if access_log else []),
+            "origin.app:create_app()",
+        ]
         origin = Service("origin", argv, port, env=env, log_path=work / "origin.log")
         started.append(origin.start(timeout=60))
         assert origin.proc is not None
@@ -135,9 +155,14 @@ class RawClient:
 
 def encode(origin: Origin, body: dict[str, object], **headers: str) -> bytes:
     payload = json.dumps(body).encode()
-    lines = ["POST /v1/chat/completions HTTP/1.1", f"host: 127.0.0.1:{origin.port}",
-             f"authorization: Bearer {origin.api_key}", "content-type: application/json",
-             f"content-length: {len(payload)}", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        "POST /v1/chat/completions HTTP/1.1",
+        f"host: 127.0.0.1:{origin.port}",
+        f"authorization: Bearer {origin.api_key}",
+        "content-type: application/json",
+        f"content-length: {len(payload)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
@@ -154,15 +179,19 @@ async def warm(origin: Origin, bodies: list[dict[str, object]]) -> None:
             (await client.post(url, json=body, headers=auth)).raise_for_status()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            statuses = [(await client.post(url, json=b, headers=auth)).headers.get(
-                "x-prism-cache-status") for b in bodies]
+            statuses = [
+                (await client.post(url, json=b, headers=auth)).headers.get("x-prism-cache-status")
+                for b in bodies
+            ]
             if all(s == "hit-exact" for s in statuses):
                 return
             await asyncio.sleep(0.2)
     raise RuntimeError("the warm-up answers never became cache hits")
 
 
-async def latencies(origin: Origin, requests: list[bytes], n: int) -> tuple[list[float], Counter[str]]:
+async def latencies(
+    origin: Origin, requests: list[bytes], n: int
+) -> tuple[list[float], Counter[str]]:
     client = RawClient(origin.port)
     seen: Counter[str] = Counter()
     times: list[float] = []
@@ -177,8 +206,9 @@ async def latencies(origin: Origin, requests: list[bytes], n: int) -> tuple[list
     return times, seen
 
 
-async def throughput(origin: Origin, request: bytes, concurrency: int,
-                     seconds: float) -> tuple[float, Counter[str]]:
+async def throughput(
+    origin: Origin, request: bytes, concurrency: int, seconds: float
+) -> tuple[float, Counter[str]]:
     seen: Counter[str] = Counter()
     stop_at = time.perf_counter() + seconds
 
@@ -203,8 +233,11 @@ def percentile(values: list[float], q: float) -> float:
 def paraphrases() -> list[tuple[str, str]]:
     """Labelled paraphrases the guard lets through (the ones that can be semantic hits)."""
     rows = [json.loads(line) for line in PAIRS.read_text("utf-8").splitlines() if line.strip()]
-    pairs = [(r["stored"], r["request"]) for r in rows
-             if r["label"] == "paraphrase" and guard(r["request"], r["stored"]) is None]
+    pairs = [
+        (r["stored"], r["request"])
+        for r in rows
+        if r["label"] == "paraphrase" and guard(r["request"], r["stored"]) is None
+    ]
     return pairs[:SEMANTIC_QUESTIONS]
 
 
@@ -216,27 +249,34 @@ async def run(args: argparse.Namespace) -> None:
             request = encode(origin, exact)
             await latencies(origin, [request], 300)  # JIT-free Python still warms caches
             times, seen = await latencies(origin, [request], args.requests)
-            print(f"exact hit, c=1, {len(times)} requests: p50 {percentile(times, 50):.2f} ms, "
-                  f"p95 {percentile(times, 95):.2f} ms, p99 {percentile(times, 99):.2f} ms "
-                  f"{dict(seen)}")
+            print(
+                f"exact hit, c=1, {len(times)} requests: p50 {percentile(times, 50):.2f} ms, "
+                f"p95 {percentile(times, 95):.2f} ms, p99 {percentile(times, 99):.2f} ms "
+                f"{dict(seen)}"
+            )
             cpu = origin.cpu_seconds()
             rate, seen = await throughput(origin, request, 32, args.seconds)
             per_request = (origin.cpu_seconds() - cpu) / sum(seen.values()) * 1e6
             # CPU per request is the steadier figure on a shared machine: requests/s also
             # depends on what else the two cores are doing.
-            print(f"exact hit, c=32, {args.seconds:.0f} s: {rate:,.0f} requests/s, origin CPU "
-                  f"{per_request:.0f} us/request {dict(seen)}")
+            print(
+                f"exact hit, c=32, {args.seconds:.0f} s: {rate:,.0f} requests/s, origin CPU "
+                f"{per_request:.0f} us/request {dict(seen)}"
+            )
 
             pairs = paraphrases()
             await warm(origin, [question(stored) for stored, _ in pairs])
             # The lowest threshold a client may set, so every labelled paraphrase is a hit:
             # this measures the hit path, not the hit rate (bench/cache_eval.py does that).
-            asked = [encode(origin, question(p), **{"X-Prism-Cache-Threshold": "0.80"})
-                     for _, p in pairs]
+            asked = [
+                encode(origin, question(p), **{"X-Prism-Cache-Threshold": "0.80"}) for _, p in pairs
+            ]
             times, seen = await latencies(origin, asked, max(200, args.requests // 10))
-            print(f"semantic hit, c=1, {len(times)} requests over {len(pairs)} paraphrases: "
-                  f"p50 {percentile(times, 50):.2f} ms, p95 {percentile(times, 95):.2f} ms "
-                  f"{dict(seen)}")
+            print(
+                f"semantic hit, c=1, {len(times)} requests over {len(pairs)} paraphrases: "
+                f"p50 {percentile(times, 50):.2f} ms, p95 {percentile(times, 95):.2f} ms "
+                f"{dict(seen)}"
+            )
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:  # the process is gone: it costs nothing from now on
         return None
     # The command name may contain spaces and parentheses; the fields after it may not.
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def _children() -> dict[int, list[int]]:
@@ -81,12 +81,16 @@ def snapshot(roots: Mapping[str, int], alone: frozenset[str] = frozenset()) -> S
     (the benchmark itself: its live children are the servers, counted under their names)."""
     children = _children()
     busy, total = machine_cpu_s()
-    return Snapshot({name: tree_cpu_s(pid, {} if name in alone else children)
-                     for name, pid in roots.items()}, busy, total)
+    return Snapshot(
+        {name: tree_cpu_s(pid, {} if name in alone else children) for name, pid in roots.items()},
+        busy,
+        total,
+    )
 
 
 def usage_between(before: Snapshot, after: Snapshot) -> Usage:
-    trees = {name: max(0.0, after.trees[name] - before.trees.get(name, 0.0))
-             for name in after.trees}
+    trees = {
+        name: max(0.0, after.trees[name] - before.trees.get(name, 0.0)) for name in after.trees
+    }
     busy = after.busy_s - before.busy_s
     return Usage(trees, max(0.0, busy - sum(trees.values())), after.total_s - before.total_s)

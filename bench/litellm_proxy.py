@@ -42,26 +42,36 @@ class LiteLLM:
 def install(venv: Path = DEFAULT_VENV) -> Path:
     """The venv's litellm entry point, installing it first when the stamp is missing."""
     try:
-        done = subprocess.run(["bash", str(SETUP_SCRIPT), str(venv)], check=False,
-                              capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
+        done = subprocess.run(
+            ["bash", str(SETUP_SCRIPT), str(venv)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise LiteLLMUnavailable(f"installing took over {INSTALL_TIMEOUT_S}s") from None
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
-        raise LiteLLMUnavailable("install failed: " + (" | ".join(errors[-2:])
-                                                       or done.stderr.strip()[-300:]))
+        raise LiteLLMUnavailable(
+            "install failed: " + (" | ".join(errors[-2:]) or done.stderr.strip()[-300:])
+        )
     return venv / "bin" / "litellm"
 
 
 def write_config(path: Path, model: str, simulator_url: str, master_key: str) -> None:
     # JSON is valid YAML, and this way no YAML writer is needed on our side.
     config = {
-        "model_list": [{
-            "model_name": model,
-            "litellm_params": {"model": f"openai/{model}",
-                               "api_base": f"{simulator_url}/p/openai/v1",
-                               "api_key": UPSTREAM_KEY},
-        }],
+        "model_list": [
+            {
+                "model_name": model,
+                "litellm_params": {
+                    "model": f"openai/{model}",
+                    "api_base": f"{simulator_url}/p/openai/v1",
+                    "api_key": UPSTREAM_KEY,
+                },
+            }
+        ],
         "litellm_settings": {"telemetry": False, "set_verbose": False},
         # LiteLLM refuses to start without one; with it, it authenticates like the origin does.
         "general_settings": {"master_key": master_key},
@@ -69,8 +79,9 @@ def write_config(path: Path, model: str, simulator_url: str, master_key: str) ->
     path.write_text(json.dumps(config, indent=2))
 
 
-def start(stack: ExitStack, work_dir: Path, model: str, simulator_url: str,
-          venv: Path = DEFAULT_VENV) -> LiteLLM:
+def start(
+    stack: ExitStack, work_dir: Path, model: str, simulator_url: str, venv: Path = DEFAULT_VENV
+) -> LiteLLM:
     """Install (once) and start one LiteLLM worker; its stop is pushed onto `stack`."""
     binary = install(venv)
     config = work_dir / "litellm.yaml"
@@ -85,8 +96,17 @@ def start(stack: ExitStack, work_dir: Path, model: str, simulator_url: str,
         # Service puts the repo on PYTHONPATH; LiteLLM must not see our packages.
         "PYTHONPATH": "",
     }
-    argv = [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-            "--num_workers", "1"]
+    argv = [
+        str(binary),
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        "1",
+    ]
     service = Service("litellm", argv, port, env=env, log_path=work_dir / "logs" / "litellm.log")
     stack.callback(service.stop)
     try:
@@ -111,7 +131,15 @@ def wait_healthy(url: str, timeout_s: float = START_TIMEOUT_S) -> None:
 
 
 def version(venv: Path) -> str:
-    done = subprocess.run([str(venv / "bin" / "python"), "-c",
-                           "import importlib.metadata as m; print(m.version('litellm'))"],
-                          check=False, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m; print(m.version('litellm'))",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done.stdout.strip() or "unknown"

@@ -87,8 +87,10 @@ def ensure_wrk() -> str:
     if found:
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise LoadError("wrk is not installed (apt-get install wrk) and cannot be installed "
-                        "from here: not root or no apt-get")
+        raise LoadError(
+            "wrk is not installed (apt-get install wrk) and cannot be installed "
+            "from here: not root or no apt-get"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "wrk"]
     if subprocess.run(install, check=False, env=env, capture_output=True).returncode != 0:
@@ -107,18 +109,31 @@ def run_load(wrk: str, target: Target, connections: int, duration_s: float) -> L
     """Closed-loop load: `connections` keep-alive connections, each sending the next request
     as soon as the previous answer is read, for `duration_s` rounded up to whole seconds."""
     seconds = max(1, math.ceil(duration_s))  # wrk takes whole seconds only
-    argv = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s",
-            f"--timeout={REQUEST_TIMEOUT_S}s", "-s", str(LUA_SCRIPT), target.url]
-    env = {**os.environ, "BENCH_BODY": target.body,
-           "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers),
-           "BENCH_UNIQUE": secrets.token_hex(6) if target.unique else ""}
-    done = subprocess.run(argv, check=False, env=env, capture_output=True, text=True,
-                          timeout=seconds + 60)
+    argv = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={REQUEST_TIMEOUT_S}s",
+        "-s",
+        str(LUA_SCRIPT),
+        target.url,
+    ]
+    env = {
+        **os.environ,
+        "BENCH_BODY": target.body,
+        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in target.headers),
+        "BENCH_UNIQUE": secrets.token_hex(6) if target.unique else "",
+    }
+    done = subprocess.run(
+        argv, check=False, env=env, capture_output=True, text=True, timeout=seconds + 60
+    )
     return parse_output(done.stdout, done.stderr, done.returncode)
 
 
-def duration_for(requests: int, warm_up: LoadResult, *, floor_s: float = 1.0,
-                 ceiling_s: float = 60.0) -> float:
+def duration_for(
+    requests: int, warm_up: LoadResult, *, floor_s: float = 1.0, ceiling_s: float = 60.0
+) -> float:
     """How long a run must last to see about `requests` answers at the warm-up's rate.
 
     wrk's main thread always sleeps the full -d, so a run cannot end on a count; sizing the
@@ -132,9 +147,23 @@ def parse_output(stdout: str, stderr: str, returncode: int) -> LoadResult:
     lines = [line for line in stdout.splitlines() if line.startswith(MARKER)]
     if returncode != 0 or not lines:
         raise LoadError(f"wrk failed ({returncode}): {(stderr or stdout).strip()[-400:]}")
-    raw = json.loads(lines[-1][len(MARKER):])
-    latency = {name: raw[f"{key}_us"] / 1000.0 for name, key in (
-        ("p50", "p50"), ("p90", "p90"), ("p95", "p95"), ("p99", "p99"), ("p99.9", "p99.9"),
-        ("mean", "mean"), ("min", "min"), ("max", "max"))}
-    return LoadResult(requests=int(raw["requests"]), duration_s=raw["duration_us"] / 1e6,
-                      errors=sum(int(v) for v in raw["errors"].values()), latency_ms=latency)
+    raw = json.loads(lines[-1][len(MARKER) :])
+    latency = {
+        name: raw[f"{key}_us"] / 1000.0
+        for name, key in (
+            ("p50", "p50"),
+            ("p90", "p90"),
+            ("p95", "p95"),
+            ("p99", "p99"),
+            ("p99.9", "p99.9"),
+            ("mean", "mean"),
+            ("min", "min"),
+            ("max", "max"),
+        )
+    }
+    return LoadResult(
+        requests=int(raw["requests"]),
+        duration_s=raw["duration_us"] / 1e6,
+        errors=sum(int(v) for v in raw["errors"].values()),
+        latency_ms=latency,
+    )

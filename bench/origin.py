@@ -80,20 +80,39 @@ class Endpoints:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.origin", description=__doc__.split("\n")[0])
-    p.add_argument("--requests", type=int, default=2000,
-                   help="measured requests per target at concurrency 1 (after the warm-up)")
+    p.add_argument(
+        "--requests",
+        type=int,
+        default=2000,
+        help="measured requests per target at concurrency 1 (after the warm-up)",
+    )
     p.add_argument("--warmup-s", type=float, default=2.0, help="warm-up per target")
-    p.add_argument("--duration-s", type=float, default=10.0,
-                   help="throughput measurement per target (split over the rounds)")
-    p.add_argument("--rounds", type=int, default=5,
-                   help="each measurement is split into this many interleaved rounds")
+    p.add_argument(
+        "--duration-s",
+        type=float,
+        default=10.0,
+        help="throughput measurement per target (split over the rounds)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="each measurement is split into this many interleaved rounds",
+    )
     p.add_argument("--connections", type=int, default=32, help="concurrency of the throughput run")
-    p.add_argument("--upstream-ms", type=int, default=50,
-                   help="simulated provider latency for the throughput run")
+    p.add_argument(
+        "--upstream-ms",
+        type=int,
+        default=50,
+        help="simulated provider latency for the throughput run",
+    )
     p.add_argument("--no-litellm", action="store_true", help="skip LiteLLM (no install)")
     p.add_argument("--no-stream", action="store_true", help="skip the streaming latency run")
-    p.add_argument("--no-cache-rows", action="store_true",
-                   help="skip the extra origin rows with the response cache in play")
+    p.add_argument(
+        "--no-cache-rows",
+        action="store_true",
+        help="skip the extra origin rows with the response cache in play",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return p.parse_args(argv)
 
@@ -102,15 +121,25 @@ def phases(args: argparse.Namespace) -> list[Phase]:
     chosen = [Phase("c1", "Latency, non-streaming", 1, 0, "latency")]
     if not args.no_stream:
         chosen.append(Phase("c1-stream", "Latency, streaming", 1, 0, "latency"))
-    chosen.append(Phase(f"c{args.connections}", "Throughput, non-streaming", args.connections,
-                        args.upstream_ms, "throughput"))
+    chosen.append(
+        Phase(
+            f"c{args.connections}",
+            "Throughput, non-streaming",
+            args.connections,
+            args.upstream_ms,
+            "throughput",
+        )
+    )
     return chosen
 
 
 def chat_body(stream: bool, unique: bool = False) -> str:
     text = f"{PROMPT} [{SEQ_PLACEHOLDER}]" if unique else PROMPT
-    body: dict[str, object] = {"model": MODEL, "messages": [{"role": "user", "content": text}],
-                               "max_tokens": 32}
+    body: dict[str, object] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 32,
+    }
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
     return json.dumps(body)
@@ -121,18 +150,41 @@ def targets(phase: Phase, ep: Endpoints, cache_rows: bool) -> list[tuple[str, Ta
     stream = phase.key.endswith("stream")
     body, auth = chat_body(stream), ("Authorization", f"Bearer {ep.stack.api_key}")
     rows: list[tuple[str, Target | None]] = [
-        (DIRECT, Target(DIRECT, f"{ep.stack.simulator_url}/p/openai/v1/chat/completions", body,
-                        (("Authorization", "Bearer sk-bench-direct"),))),
-        (ORIGIN, Target(ORIGIN, f"{ep.stack.origin_url}/v1/chat/completions", body,
-                        (auth, ("X-Prism-Cache", "no-store")))),
-        (LITELLM, Target(LITELLM, f"{ep.litellm.url}/v1/chat/completions", body,
-                         (("Authorization", f"Bearer {ep.litellm.master_key}"),))
-         if ep.litellm else None),
+        (
+            DIRECT,
+            Target(
+                DIRECT,
+                f"{ep.stack.simulator_url}/p/openai/v1/chat/completions",
+                body,
+                (("Authorization", "Bearer sk-bench-direct"),),
+            ),
+        ),
+        (
+            ORIGIN,
+            Target(
+                ORIGIN,
+                f"{ep.stack.origin_url}/v1/chat/completions",
+                body,
+                (auth, ("X-Prism-Cache", "no-store")),
+            ),
+        ),
+        (
+            LITELLM,
+            Target(
+                LITELLM,
+                f"{ep.litellm.url}/v1/chat/completions",
+                body,
+                (("Authorization", f"Bearer {ep.litellm.master_key}"),),
+            )
+            if ep.litellm
+            else None,
+        ),
     ]
     if cache_rows and not stream:
         url = f"{ep.stack.origin_url}/v1/chat/completions"
-        rows.append((CACHE_MISS, Target(CACHE_MISS, url, chat_body(False, True), (auth,),
-                                        unique=True)))
+        rows.append(
+            (CACHE_MISS, Target(CACHE_MISS, url, chat_body(False, True), (auth,), unique=True))
+        )
         if phase.kind == "latency":
             rows.append((CACHE_HIT, Target(CACHE_HIT, url, body, (auth,))))
     return rows
@@ -199,8 +251,14 @@ def warm_up(wrk: str, phase: Phase, row: Row, args: argparse.Namespace) -> None:
         row.fail(exc)
 
 
-def measure_phase(wrk: str, phase: Phase, rows: list[Row], args: argparse.Namespace,
-                  origin_url: str, roots: dict[str, int]) -> list[Measurement]:
+def measure_phase(
+    wrk: str,
+    phase: Phase,
+    rows: list[Row],
+    args: argparse.Namespace,
+    origin_url: str,
+    roots: dict[str, int],
+) -> list[Measurement]:
     """Warm every target up, then measure them in interleaved rounds (direct, origin,
     litellm, ..., again), so that load from elsewhere on the machine falls on all alike."""
     for row in rows:
@@ -212,8 +270,11 @@ def measure_phase(wrk: str, phase: Phase, rows: list[Row], args: argparse.Namesp
         print(f"bench: {phase.key} round {number}/{args.rounds}", file=sys.stderr, flush=True)
         for row in (row for row in live if not row.failed):
             assert row.target is not None and row.warm is not None
-            duration = (duration_for(args.requests // args.rounds, row.warm)
-                        if phase.kind == "latency" else args.duration_s / args.rounds)
+            duration = (
+                duration_for(args.requests // args.rounds, row.warm)
+                if phase.kind == "latency"
+                else args.duration_s / args.rounds
+            )
             try:
                 wait_ledger_drained(origin_url)
                 before = cpu.snapshot(roots, CLIENT)
@@ -224,12 +285,12 @@ def measure_phase(wrk: str, phase: Phase, rows: list[Row], args: argparse.Namesp
     return [row.measurement(phase) for row in rows]
 
 
-def start_litellm(stack: ExitStack, sim_url: str,
-                  args: argparse.Namespace) -> tuple[litellm_proxy.LiteLLM | None, str]:
+def start_litellm(
+    stack: ExitStack, sim_url: str, args: argparse.Namespace
+) -> tuple[litellm_proxy.LiteLLM | None, str]:
     if args.no_litellm:
         return None, "skipped (--no-litellm)"
-    print("bench: installing (once) and starting LiteLLM's proxy...", file=sys.stderr,
-          flush=True)
+    print("bench: installing (once) and starting LiteLLM's proxy...", file=sys.stderr, flush=True)
     try:
         proxy = litellm_proxy.start(stack, WORK_DIR, MODEL, sim_url)
     except litellm_proxy.LiteLLMUnavailable as exc:
@@ -242,21 +303,35 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
     wrk = ensure_wrk()
     shutil.rmtree(WORK_DIR, ignore_errors=True)
     WORK_DIR.mkdir(parents=True)
-    print("bench: starting Postgres, Redis, PostgREST, the simulator and one origin worker...",
-          file=sys.stderr, flush=True)
+    print(
+        "bench: starting Postgres, Redis, PostgREST, the simulator and one origin worker...",
+        file=sys.stderr,
+        flush=True,
+    )
     servers = start_stack(stack, WORK_DIR)
     proxy, litellm_note = start_litellm(stack, servers.simulator_url, args)
     ep = Endpoints(servers, proxy, litellm_note)
-    report = Report(machine_facts(), {
-        "model": MODEL, "requests_c1": args.requests, "warmup_s": args.warmup_s,
-        "duration_s": args.duration_s, "rounds": args.rounds, "origin_workers": 1, "litellm": litellm_note,
-    }, phases(args))
+    report = Report(
+        machine_facts(),
+        {
+            "model": MODEL,
+            "requests_c1": args.requests,
+            "warmup_s": args.warmup_s,
+            "duration_s": args.duration_s,
+            "rounds": args.rounds,
+            "origin_workers": 1,
+            "litellm": litellm_note,
+        },
+        phases(args),
+    )
     # "client" is this process, and so wrk, whose CPU is added to ours once it is reaped.
     roots = {**servers.pids, "client": os.getpid(), **({LITELLM: proxy.pid} if proxy else {})}
     for phase in report.phases:
         servers.set_latency(phase.upstream_ms)
-        rows = [Row(name, target, "" if target else litellm_note)
-                for name, target in targets(phase, ep, not args.no_cache_rows)]
+        rows = [
+            Row(name, target, "" if target else litellm_note)
+            for name, target in targets(phase, ep, not args.no_cache_rows)
+        ]
         report.measurements += measure_phase(wrk, phase, rows, args, servers.origin_url, roots)
     wait_ledger_drained(servers.origin_url)
     report.config["usage_rows_written"] = asyncio.run(usage_rows(servers.dsn))

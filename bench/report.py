@@ -40,8 +40,11 @@ class Measurement:
     @property
     def gateway_cpu_ms(self) -> float | None:
         """CPU per request of the gateway process itself (origin or LiteLLM)."""
-        return self.cpu_ms.get(LITELLM if self.name == LITELLM else ORIGIN) \
-            if self.name != DIRECT else None
+        return (
+            self.cpu_ms.get(LITELLM if self.name == LITELLM else ORIGIN)
+            if self.name != DIRECT
+            else None
+        )
 
     @property
     def backing_cpu_ms(self) -> float | None:
@@ -72,8 +75,7 @@ class Report:
     measurements: list[Measurement] = field(default_factory=list)
 
     def find(self, phase: str, name: str) -> Measurement | None:
-        return next((m for m in self.measurements
-                     if m.phase == phase and m.name == name), None)
+        return next((m for m in self.measurements if m.phase == phase and m.name == name), None)
 
 
 def machine_facts() -> dict[str, Any]:
@@ -83,8 +85,9 @@ def machine_facts() -> dict[str, Any]:
     if wrk:
         # wrk prints its version in the usage text and exits non-zero.
         out = subprocess.run([wrk, "--version"], check=False, capture_output=True, text=True)
-        wrk_version = (out.stdout or out.stderr).splitlines()[0].strip() if (
-            out.stdout or out.stderr) else ""
+        wrk_version = (
+            (out.stdout or out.stderr).splitlines()[0].strip() if (out.stdout or out.stderr) else ""
+        )
     return {
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
@@ -115,12 +118,20 @@ def goals(report: Report, latency_phase: str, throughput_phase: str) -> list[Goa
     added = added_p50(report, latency_phase, ORIGIN)
     ratio = throughput_ratio(report, throughput_phase, ORIGIN)
     return [
-        Goal("origin p50 added latency at c=1 (ms)", added, f"<= {MAX_ADDED_P50_MS:g}",
-             added is not None and added <= MAX_ADDED_P50_MS,
-             "" if added is not None else "no valid origin/direct measurement"),
-        Goal("origin/direct throughput at c=32, 50 ms upstream", ratio,
-             f">= {MIN_THROUGHPUT_RATIO:.0%}", ratio is not None and ratio >= MIN_THROUGHPUT_RATIO,
-             "" if ratio is not None else "no valid origin/direct measurement"),
+        Goal(
+            "origin p50 added latency at c=1 (ms)",
+            added,
+            f"<= {MAX_ADDED_P50_MS:g}",
+            added is not None and added <= MAX_ADDED_P50_MS,
+            "" if added is not None else "no valid origin/direct measurement",
+        ),
+        Goal(
+            "origin/direct throughput at c=32, 50 ms upstream",
+            ratio,
+            f">= {MIN_THROUGHPUT_RATIO:.0%}",
+            ratio is not None and ratio >= MIN_THROUGHPUT_RATIO,
+            "" if ratio is not None else "no valid origin/direct measurement",
+        ),
     ]
 
 
@@ -139,8 +150,12 @@ CPU_LEGEND = (
 def _cpu_cells(m: Measurement) -> list[str]:
     """CPU per request of the gateway, of the origin's database/cache services and of the
     simulator, and how busy the machine was with work not ours."""
-    return [_fmt(m.gateway_cpu_ms), _fmt(m.backing_cpu_ms), _fmt(m.cpu_ms.get("simulator")),
-            _fmt(m.others_pct, ".0f")]
+    return [
+        _fmt(m.gateway_cpu_ms),
+        _fmt(m.backing_cpu_ms),
+        _fmt(m.cpu_ms.get("simulator")),
+        _fmt(m.others_pct, ".0f"),
+    ]
 
 
 def _spread(values: Sequence[float], spec: str = ".2f") -> str:
@@ -152,16 +167,31 @@ def _spread(values: Sequence[float], spec: str = ".2f") -> str:
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                       for i, (c, w) in enumerate(zip(line, widths)))
-             for line in (header, *rows)]
+    lines = [
+        "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths))
+        )
+        for line in (header, *rows)
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def latency_table(report: Report, phase: Phase) -> str:
-    header = ["target", "requests", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "mean ms",
-              "added p50 ms", "p50 by round", *CPU_HEADER, "errors"]
+    header = [
+        "target",
+        "requests",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "mean ms",
+        "added p50 ms",
+        "p50 by round",
+        *CPU_HEADER,
+        "errors",
+    ]
     rows = []
     for m in (m for m in report.measurements if m.phase == phase.key):
         r = m.result
@@ -169,16 +199,33 @@ def latency_table(report: Report, phase: Phase) -> str:
             rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
             continue
         added = None if m.name == DIRECT else added_p50(report, phase.key, m.name)
-        rows.append([m.name, str(r.requests), *(_fmt(r.latency_ms[k]) for k in
-                                                ("p50", "p90", "p95", "p99", "mean")),
-                     "" if m.name == DIRECT else _fmt(added, "+.2f"),
-                     _spread([p50 for p50, _ in r.rounds]), *_cpu_cells(m), str(r.errors)])
+        rows.append(
+            [
+                m.name,
+                str(r.requests),
+                *(_fmt(r.latency_ms[k]) for k in ("p50", "p90", "p95", "p99", "mean")),
+                "" if m.name == DIRECT else _fmt(added, "+.2f"),
+                _spread([p50 for p50, _ in r.rounds]),
+                *_cpu_cells(m),
+                str(r.errors),
+            ]
+        )
     return _table(header, rows)
 
 
 def throughput_table(report: Report, phase: Phase) -> str:
-    header = ["target", "requests", "seconds", "req/s", "of direct", "p50 ms", "p99 ms",
-              "req/s by round", *CPU_HEADER, "errors"]
+    header = [
+        "target",
+        "requests",
+        "seconds",
+        "req/s",
+        "of direct",
+        "p50 ms",
+        "p99 ms",
+        "req/s by round",
+        *CPU_HEADER,
+        "errors",
+    ]
     rows = []
     for m in (m for m in report.measurements if m.phase == phase.key):
         r = m.result
@@ -186,36 +233,60 @@ def throughput_table(report: Report, phase: Phase) -> str:
             rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
             continue
         ratio = None if m.name == DIRECT else throughput_ratio(report, phase.key, m.name)
-        rows.append([m.name, str(r.requests), _fmt(r.duration_s, ".1f"), _fmt(r.rps, ".1f"),
-                     "" if m.name == DIRECT else _fmt(None if ratio is None else ratio * 100,
-                                                       ".1f") + "%",
-                     _fmt(r.latency_ms["p50"]), _fmt(r.latency_ms["p99"]),
-                     _spread([rps for _, rps in r.rounds], ".0f"), *_cpu_cells(m),
-                     str(r.errors)])
+        rows.append(
+            [
+                m.name,
+                str(r.requests),
+                _fmt(r.duration_s, ".1f"),
+                _fmt(r.rps, ".1f"),
+                ""
+                if m.name == DIRECT
+                else _fmt(None if ratio is None else ratio * 100, ".1f") + "%",
+                _fmt(r.latency_ms["p50"]),
+                _fmt(r.latency_ms["p99"]),
+                _spread([rps for _, rps in r.rounds], ".0f"),
+                *_cpu_cells(m),
+                str(r.errors),
+            ]
+        )
     return _table(header, rows)
 
 
 def render_text(report: Report, goal_list: Sequence[Goal]) -> str:
     m = report.machine
-    out = [(f"Prism origin benchmark: {m['cores']} cores ({m['cores_usable']} usable), "
-            f"Python {m['python']}, {m['platform']}"),
-           (f"load generator: {m['load_generator']}; load average at start "
-            f"{m['load_avg_at_start'][0]} / {m['load_avg_at_start'][1]} (1 / 5 min)"),
-           "config: " + ", ".join(f"{k}={v}" for k, v in report.config.items()), ""]
+    out = [
+        (
+            f"Prism origin benchmark: {m['cores']} cores ({m['cores_usable']} usable), "
+            f"Python {m['python']}, {m['platform']}"
+        ),
+        (
+            f"load generator: {m['load_generator']}; load average at start "
+            f"{m['load_avg_at_start'][0]} / {m['load_avg_at_start'][1]} (1 / 5 min)"
+        ),
+        "config: " + ", ".join(f"{k}={v}" for k, v in report.config.items()),
+        "",
+    ]
     out += [*CPU_LEGEND, ""]
     for phase in report.phases:
-        out.append(f"{phase.title} (concurrency {phase.connections}, upstream latency "
-                   f"{phase.upstream_ms} ms)")
+        out.append(
+            f"{phase.title} (concurrency {phase.connections}, upstream latency "
+            f"{phase.upstream_ms} ms)"
+        )
         table = latency_table if phase.kind == "latency" else throughput_table
         out.append(table(report, phase))
-        out += [f"  {'*' if x.result is None else ' '} {x.name}: {x.note}"
-                for x in report.measurements if x.phase == phase.key and x.note]
+        out += [
+            f"  {'*' if x.result is None else ' '} {x.name}: {x.note}"
+            for x in report.measurements
+            if x.phase == phase.key and x.note
+        ]
         out.append("")
     out.append("goals:")
     for g in goal_list:
         value = _fmt(g.value, ".3f")
-        out.append(f"  {'PASS' if g.passed else 'MISS'}  {g.name}: {value} (goal {g.limit})"
-                   + (f"  [{g.detail}]" if g.detail else ""))
+        out.append(
+            f"  {'PASS' if g.passed else 'MISS'}  {g.name}: {value} (goal {g.limit})"
+            + (f"  [{g.detail}]" if g.detail else "")
+        )
     return "\n".join(out)
 
 
@@ -225,13 +296,19 @@ def to_json(report: Report, goal_list: Sequence[Goal]) -> dict[str, Any]:
         if m.result is None:
             return {**base, "result": None}
         r = m.result
-        return {**base, "requests": r.requests, "duration_s": r.duration_s, "rps": r.rps,
-                "errors": r.errors, "latency_ms": r.latency_ms,
-                "rounds": [{"p50_ms": p50, "rps": rps} for p50, rps in r.rounds],
-                "cpu_ms_per_request": m.cpu_ms, "others_busy_pct": m.others_pct,
-                "added_p50_ms": added_p50(report, m.phase, m.name) if m.name != DIRECT else None,
-                "of_direct": throughput_ratio(report, m.phase, m.name)
-                if m.name != DIRECT else None}
+        return {
+            **base,
+            "requests": r.requests,
+            "duration_s": r.duration_s,
+            "rps": r.rps,
+            "errors": r.errors,
+            "latency_ms": r.latency_ms,
+            "rounds": [{"p50_ms": p50, "rps": rps} for p50, rps in r.rounds],
+            "cpu_ms_per_request": m.cpu_ms,
+            "others_busy_pct": m.others_pct,
+            "added_p50_ms": added_p50(report, m.phase, m.name) if m.name != DIRECT else None,
+            "of_direct": throughput_ratio(report, m.phase, m.name) if m.name != DIRECT else None,
+        }
 
     return {
         "machine": report.machine,

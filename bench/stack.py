@@ -42,8 +42,9 @@ class Stack:
 
     def set_latency(self, latency_ms: int) -> None:
         """Every provider answer waits this long first (the simulator's control API)."""
-        response = httpx.post(f"{self.simulator_url}/_sim/config",
-                              json={"latency_ms": latency_ms}, timeout=10)
+        response = httpx.post(
+            f"{self.simulator_url}/_sim/config", json={"latency_ms": latency_ms}, timeout=10
+        )
         response.raise_for_status()
 
 
@@ -61,28 +62,51 @@ def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
     stack.callback(redis.stop)
     redis.start()
     jwt_secret = secrets.token_urlsafe(32)
-    postgrest = python_module("postgrest", "infra.local.postgrest", free_port(), "--dsn",
-                              cluster.dsn, f"--jwt-secret={jwt_secret}",
-                              log_path=logs / "postgrest.log")
+    postgrest = python_module(
+        "postgrest",
+        "infra.local.postgrest",
+        free_port(),
+        "--dsn",
+        cluster.dsn,
+        f"--jwt-secret={jwt_secret}",
+        log_path=logs / "postgrest.log",
+    )
     _run(stack, postgrest)
-    simulator = python_module("simulator", "infra.local.simulator", free_port(),
-                              log_path=logs / "simulator.log")
+    simulator = python_module(
+        "simulator", "infra.local.simulator", free_port(), log_path=logs / "simulator.log"
+    )
     _run(stack, simulator)
     env = origin_env(postgrest.url, jwt_secret, redis.url, simulator.url, work_dir)
     port = free_port()
-    origin = Service("origin", [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
-                                "origin.app:create_app()"],
-                     port, env=env, log_path=logs / "origin.log")
+    origin = Service(
+        "origin",
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "origin.app:create_app()",
+        ],
+        port,
+        env=env,
+        log_path=logs / "origin.log",
+    )
     _run(stack, origin, timeout=60)
     api_key = asyncio.run(create_project(cluster.dsn, "bench")).api_key
-    pids = {name: service.proc.pid for name, service in
-            (("origin", origin), ("simulator", simulator), ("postgrest", postgrest))
-            if service.proc is not None}
+    pids = {
+        name: service.proc.pid
+        for name, service in (
+            ("origin", origin),
+            ("simulator", simulator),
+            ("postgrest", postgrest),
+        )
+        if service.proc is not None
+    }
     pids["postgres"] = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
     if redis.pid is not None:
         pids["redis"] = redis.pid
-    return Stack(simulator.url, origin.url, pids["origin"], api_key, cluster.dsn, work_dir,
-                 pids)
+    return Stack(simulator.url, origin.url, pids["origin"], api_key, cluster.dsn, work_dir, pids)
 
 
 def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:
@@ -90,13 +114,16 @@ def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:
     service.start(timeout)
 
 
-def origin_env(postgrest_url: str, jwt_secret: str, redis_url: str, simulator_url: str,
-               work_dir: Path) -> dict[str, str]:
+def origin_env(
+    postgrest_url: str, jwt_secret: str, redis_url: str, simulator_url: str, work_dir: Path
+) -> dict[str, str]:
     """What tests/fixtures/origin.py gives the origin, minus the Upstash stand-ins it never
     reads on the completion path."""
     now = int(time.time())
-    service_key = jwt.encode({"role": "service_role", "iss": "prism-local", "iat": now,
-                              "exp": now + KEY_LIFETIME_S}, jwt_secret)
+    service_key = jwt.encode(
+        {"role": "service_role", "iss": "prism-local", "iat": now, "exp": now + KEY_LIFETIME_S},
+        jwt_secret,
+    )
     return {
         "SUPABASE_URL": postgrest_url,
         "SUPABASE_SERVICE_KEY": service_key,

@@ -63,9 +63,14 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     request_id = new_request_id()
     response = cached_response(hit, chat, request_id)
     row = build_cache_hit_row(
-        request_id=request_id, caller=caller, options=chat.options, model_used=hit.entry.model,
-        usage=hit.entry.usage, saved=hit.entry.saved(),
-        latency_ms=int((time.perf_counter() - started) * 1000), was_streaming=chat.stream,
+        request_id=request_id,
+        caller=caller,
+        options=chat.options,
+        model_used=hit.entry.model,
+        usage=hit.entry.usage,
+        saved=hit.entry.saved(),
+        latency_ms=int((time.perf_counter() - started) * 1000),
+        was_streaming=chat.stream,
         cache_status=hit.status,
     )
     ctx.background.wait_until(record_hit(backends, row))

@@ -80,8 +80,11 @@ async def _resolve(key_hash: str, ctx: EdgeContext, backends: Backends) -> Calle
 
 async def _remember(backends: Backends, key_hash: str, caller: Caller) -> None:
     assert backends.redis is not None
-    record = {"org_id": caller.org_id, "project_id": caller.project_id,
-              "api_key_id": caller.api_key_id}
+    record = {
+        "org_id": caller.org_id,
+        "project_id": caller.project_id,
+        "api_key_id": caller.api_key_id,
+    }
     try:
         await backends.redis.command(
             "SET", apikey_key(key_hash), json.dumps(record), "EX", RECORD_TTL_S

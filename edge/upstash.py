@@ -25,8 +25,9 @@ class UpstashRedis:
         )
         return _result(decode(status, body, self._url))
 
-    async def pipeline(self, commands: Sequence[Command], timeout_s: float | None = None
-                       ) -> list[Any]:
+    async def pipeline(
+        self, commands: Sequence[Command], timeout_s: float | None = None
+    ) -> list[Any]:
         """Every command's result, in order; raises BackendError if any one of them failed."""
         url = f"{self._url}/pipeline"
         payload = [list(c) for c in commands]

@@ -62,8 +62,9 @@ async def enqueue_row(backends: Backends, row: dict[str, Any]) -> None:
             return
         except BackendError as exc:
             if attempt == QUEUE_ATTEMPTS:
-                log.error("usage row %s lost: queue unreachable: %s: %s",
-                          row["request_id"], exc, payload)
+                log.error(
+                    "usage row %s lost: queue unreachable: %s: %s", row["request_id"], exc, payload
+                )
                 return
             await asyncio.sleep(QUEUE_RETRY_S * attempt)
 

@@ -14,22 +14,22 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from origin.admin.api import admin_routes
-from origin.tenancy.auth import Authenticator
 from origin.admin.cache_routes import cache_routes
 from origin.cache.service import build_cache
 from origin.gateway.completions import ChatCompletions
-from origin.tenancy.crypto import KeyBox, master_key_from
-from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.gateway.errors import EXCEPTION_HANDLERS
 from origin.gateway.feedback import FeedbackEndpoint
-from origin.tenancy.keyring import Keyrings
-from origin.ledger.writer import Ledger
 from origin.gateway.middleware import BodyLimit
 from origin.gateway.models import ModelsEndpoint
+from origin.ledger.edge_queue import EdgeQueueDrain
+from origin.ledger.writer import Ledger
 from origin.providers.transport import ProviderClient
 from origin.routing.router import Router
 from origin.settings import Settings
 from origin.store import Store
+from origin.tenancy.auth import Authenticator
+from origin.tenancy.crypto import KeyBox, master_key_from
+from origin.tenancy.keyring import Keyrings
 
 log = logging.getLogger("prism.origin")
 
@@ -71,8 +71,9 @@ async def _start(app: Starlette, settings: Settings, stack: contextlib.AsyncExit
     keybox = KeyBox(master_key_from(settings.master_key)) if settings.master_key else None
     providers = ProviderClient(settings)
     stack.push_async_callback(providers.aclose)
-    ledger = Ledger(store, settings.outbox_path, settings.ledger_batch_size,
-                    settings.ledger_flush_interval_s)
+    ledger = Ledger(
+        store, settings.outbox_path, settings.ledger_batch_size, settings.ledger_flush_interval_s
+    )
     await ledger.start()
     stack.push_async_callback(ledger.aclose)
     edge_queue = EdgeQueueDrain.for_settings(settings, store)
@@ -86,13 +87,21 @@ async def _start(app: Starlette, settings: Settings, stack: contextlib.AsyncExit
     state = app.state
     state.settings, state.store, state.keybox, state.ledger = settings, store, keybox, ledger
     state.cache = cache
-    state.chat = ChatCompletions(auth=auth, keyrings=keyrings, router=Router(),
-                                 providers=providers, ledger=ledger, cache=cache)
+    state.chat = ChatCompletions(
+        auth=auth,
+        keyrings=keyrings,
+        router=Router(),
+        providers=providers,
+        ledger=ledger,
+        cache=cache,
+    )
     state.models = ModelsEndpoint(auth, keyrings)
     state.feedback = FeedbackEndpoint(auth, store)
     if settings.simulator_url:
-        log.warning("no real provider keys needed: providers are answered by the simulator "
-                    "at %s", settings.simulator_url)
+        log.warning(
+            "no real provider keys needed: providers are answered by the simulator at %s",
+            settings.simulator_url,
+        )
 
 
 async def _chat(request: Request) -> object:

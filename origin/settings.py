@@ -61,7 +61,7 @@ class Settings:
         return self.data_dir / "ledger-outbox.sqlite3"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         defaults = cls()
 
@@ -83,7 +83,8 @@ class Settings:
             simulator_url=text("PRISM_SIMULATOR_URL", "").rstrip("/"),
             data_dir=Path(text("PRISM_DATA_DIR", str(defaults.data_dir))),
             max_body_bytes=int(text("PRISM_MAX_BODY_BYTES", str(defaults.max_body_bytes))),
-            first_byte_timeout_s=float(text("PRISM_FIRST_BYTE_TIMEOUT_S",
-                                            str(defaults.first_byte_timeout_s))),
+            first_byte_timeout_s=float(
+                text("PRISM_FIRST_BYTE_TIMEOUT_S", str(defaults.first_byte_timeout_s))
+            ),
             total_timeout_s=float(text("PRISM_TOTAL_TIMEOUT_S", str(defaults.total_timeout_s))),
         )

@@ -117,7 +117,8 @@ async def _refuse_unavailable(response: httpx.Response) -> None:
     if response.status_code >= 500 or response.status_code == 429:
         await response.aread()
         raise StoreUnavailable(
-            f"Supabase answered HTTP {response.status_code}: {response.text[:200]}")
+            f"Supabase answered HTTP {response.status_code}: {response.text[:200]}"
+        )
 
 
 def _rows(data: object) -> list[dict[str, Any]]:
@@ -143,7 +144,8 @@ async def _boundary(action: str) -> AsyncIterator[None]:
         raise StoreUnavailable(f"{action}: cannot reach Supabase ({type(exc).__name__})") from exc
     except (httpx.HTTPError, ValidationError, ValueError) as exc:
         raise StoreError(
-            f"{action}: unexpected answer from Supabase ({type(exc).__name__})") from exc
+            f"{action}: unexpected answer from Supabase ({type(exc).__name__})"
+        ) from exc
 
 
 class Store:
@@ -174,14 +176,19 @@ class Store:
         if not rows:
             return None
         row = rows[0]
-        return Caller(org_id=row["org_id"], project_id=row["project_id"],
-                      api_key_id=row["api_key_id"])
+        return Caller(
+            org_id=row["org_id"], project_id=row["project_id"], api_key_id=row["api_key_id"]
+        )
 
     async def provider_keys(self, project_id: str) -> list[StoredProviderKey]:
         async with _boundary("provider_keys"):
-            res = await (self._client.from_("provider_keys")
-                         .select("provider,name,base_url,ciphertext")
-                         .eq("project_id", project_id).order("name").execute())
+            res = await (
+                self._client.from_("provider_keys")
+                .select("provider,name,base_url,ciphertext")
+                .eq("project_id", project_id)
+                .order("name")
+                .execute()
+            )
         return [StoredProviderKey(**row) for row in _rows(res.data)]
 
     async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
@@ -189,65 +196,100 @@ class Store:
         if not rows:
             return
         async with _boundary("insert_usage"):
-            await (self._client.from_("usage_logs")
-                   .upsert(rows, returning=ReturnMethod.minimal, ignore_duplicates=True,
-                           on_conflict="request_id", default_to_null=False)
-                   .execute())
+            await (
+                self._client.from_("usage_logs")
+                .upsert(
+                    rows,
+                    returning=ReturnMethod.minimal,
+                    ignore_duplicates=True,
+                    on_conflict="request_id",
+                    default_to_null=False,
+                )
+                .execute()
+            )
 
     async def insert_feedback(self, row: dict[str, Any]) -> None:
         async with _boundary("insert_feedback"):
-            await (self._client.from_("feedback")
-                   .insert(row, returning=ReturnMethod.minimal).execute())
+            await (
+                self._client.from_("feedback").insert(row, returning=ReturnMethod.minimal).execute()
+            )
 
     async def record_cache_purge(self, row: dict[str, Any]) -> None:
         """One `cache_purges` audit row: who purged what, when, and how many entries went."""
         async with _boundary("record_cache_purge"):
-            await (self._client.from_("cache_purges")
-                   .insert(row, returning=ReturnMethod.minimal).execute())
+            await (
+                self._client.from_("cache_purges")
+                .insert(row, returning=ReturnMethod.minimal)
+                .execute()
+            )
 
     async def create_org(self, name: str) -> str:
         async with _boundary("create_org"):
-            res = await (self._client.from_("organisations").insert({"name": name})
-                         .select("id").execute())
+            res = await (
+                self._client.from_("organisations").insert({"name": name}).select("id").execute()
+            )
         return str(_rows(res.data)[0]["id"])
 
     async def create_project(self, name: str, org_id: str | None = None) -> Project:
         """A project in `org_id`, or in a new organisation of the same name."""
         org_id = org_id or await self.create_org(name)
         async with _boundary("create_project"):
-            res = await (self._client.from_("projects").insert({"name": name, "org_id": org_id})
-                         .select(_PROJECT_COLUMNS).execute())
+            res = await (
+                self._client.from_("projects")
+                .insert({"name": name, "org_id": org_id})
+                .select(_PROJECT_COLUMNS)
+                .execute()
+            )
         return Project(**_rows(res.data)[0])
 
     async def list_projects(self) -> list[Project]:
         async with _boundary("list_projects"):
-            res = await (self._client.from_("projects").select(_PROJECT_COLUMNS)
-                         .order("created_at").execute())
+            res = await (
+                self._client.from_("projects")
+                .select(_PROJECT_COLUMNS)
+                .order("created_at")
+                .execute()
+            )
         return [Project(**row) for row in _rows(res.data)]
 
     async def get_project(self, project_id: str) -> Project | None:
         if not valid_id(project_id):
             return None
         async with _boundary("get_project"):
-            res = await (self._client.from_("projects").select(_PROJECT_COLUMNS)
-                         .eq("id", project_id).execute())
+            res = await (
+                self._client.from_("projects")
+                .select(_PROJECT_COLUMNS)
+                .eq("id", project_id)
+                .execute()
+            )
         return Project(**_rows(res.data)[0]) if res.data else None
 
-    async def create_api_key(self, project_id: str, name: str | None = None
-                             ) -> tuple[str, ApiKeyRecord]:
+    async def create_api_key(
+        self, project_id: str, name: str | None = None
+    ) -> tuple[str, ApiKeyRecord]:
         """A new gateway key: the plaintext is returned here once and stored nowhere."""
         key = generate_api_key()
-        row = {"project_id": project_id, "name": name, "key_hash": hash_api_key(key),
-               "prefix": display_prefix(key)}
+        row = {
+            "project_id": project_id,
+            "name": name,
+            "key_hash": hash_api_key(key),
+            "prefix": display_prefix(key),
+        }
         async with _boundary("create_api_key"):
-            res = await (self._client.from_("api_keys").insert(row)
-                         .select(_API_KEY_COLUMNS).execute())
+            res = await (
+                self._client.from_("api_keys").insert(row).select(_API_KEY_COLUMNS).execute()
+            )
         return key, ApiKeyRecord(**_rows(res.data)[0])
 
     async def list_api_keys(self, project_id: str) -> list[ApiKeyRecord]:
         async with _boundary("list_api_keys"):
-            res = await (self._client.from_("api_keys").select(_API_KEY_COLUMNS)
-                         .eq("project_id", project_id).order("created_at").execute())
+            res = await (
+                self._client.from_("api_keys")
+                .select(_API_KEY_COLUMNS)
+                .eq("project_id", project_id)
+                .order("created_at")
+                .execute()
+            )
         return [ApiKeyRecord(**row) for row in _rows(res.data)]
 
     async def revoke_api_key(self, key_id: str) -> ApiKeyRecord | None:
@@ -255,41 +297,77 @@ class Store:
         if not valid_id(key_id):
             return None
         async with _boundary("revoke_api_key"):
-            res = await (self._client.from_("api_keys")
-                         .update({"revoked_at": datetime.now(UTC).isoformat()})
-                         .eq("id", key_id).is_("revoked_at", "null")
-                         .select(_API_KEY_COLUMNS).execute())
+            res = await (
+                self._client.from_("api_keys")
+                .update({"revoked_at": datetime.now(UTC).isoformat()})
+                .eq("id", key_id)
+                .is_("revoked_at", "null")
+                .select(_API_KEY_COLUMNS)
+                .execute()
+            )
             if not res.data:
-                res = await (self._client.from_("api_keys").select(_API_KEY_COLUMNS)
-                             .eq("id", key_id).execute())
+                res = await (
+                    self._client.from_("api_keys")
+                    .select(_API_KEY_COLUMNS)
+                    .eq("id", key_id)
+                    .execute()
+                )
         return ApiKeyRecord(**_rows(res.data)[0]) if res.data else None
 
-    async def add_provider_key(self, project_id: str, provider: str, ciphertext: str,
-                               name: str | None = None, base_url: str | None = None
-                               ) -> ProviderKeyInfo:
+    async def add_provider_key(
+        self,
+        project_id: str,
+        provider: str,
+        ciphertext: str,
+        name: str | None = None,
+        base_url: str | None = None,
+    ) -> ProviderKeyInfo:
         """Store an already-encrypted key; `name` (the encryption context) defaults to provider."""
-        row = {"project_id": project_id, "provider": provider, "name": name or provider,
-               "base_url": base_url, "ciphertext": ciphertext}
+        row = {
+            "project_id": project_id,
+            "provider": provider,
+            "name": name or provider,
+            "base_url": base_url,
+            "ciphertext": ciphertext,
+        }
         async with _boundary("add_provider_key"):
-            res = await (self._client.from_("provider_keys").insert(row)
-                         .select(_PROVIDER_KEY_COLUMNS).execute())
+            res = await (
+                self._client.from_("provider_keys")
+                .insert(row)
+                .select(_PROVIDER_KEY_COLUMNS)
+                .execute()
+            )
         return ProviderKeyInfo(**_rows(res.data)[0])
 
     async def list_provider_keys(self, project_id: str) -> list[ProviderKeyInfo]:
         async with _boundary("list_provider_keys"):
-            res = await (self._client.from_("provider_keys").select(_PROVIDER_KEY_COLUMNS)
-                         .eq("project_id", project_id).order("name").execute())
+            res = await (
+                self._client.from_("provider_keys")
+                .select(_PROVIDER_KEY_COLUMNS)
+                .eq("project_id", project_id)
+                .order("name")
+                .execute()
+            )
         return [ProviderKeyInfo(**row) for row in _rows(res.data)]
 
     async def remove_provider_key(self, project_id: str, name: str) -> bool:
         async with _boundary("remove_provider_key"):
-            res = await (self._client.from_("provider_keys").delete()
-                         .eq("project_id", project_id).eq("name", name).execute())
+            res = await (
+                self._client.from_("provider_keys")
+                .delete()
+                .eq("project_id", project_id)
+                .eq("name", name)
+                .execute()
+            )
         return bool(res.data)
 
-    async def recent_usage(self, project_id: str | None = None, limit: int = 50,
-                           tag: tuple[str, str] | None = None, since: str | None = None
-                           ) -> list[dict[str, Any]]:
+    async def recent_usage(
+        self,
+        project_id: str | None = None,
+        limit: int = 50,
+        tag: tuple[str, str] | None = None,
+        since: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Newest ledger rows first; optionally one project, one tag value, after `since` (ISO)."""
         query = self._client.from_("usage_logs").select("*")
         if project_id is not None:

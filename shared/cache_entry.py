@@ -52,14 +52,21 @@ class CacheEntry:
         return cost_for_model(self.model, self.usage)
 
     def dumps(self) -> str:
-        return json.dumps({
-            "v": ENTRY_VERSION, "model": self.model, "provider": self.provider,
-            "response": self.response, "usage": self.usage.to_dict(),
-            "created_at": self.created_at, "tags": self.tags,
-        }, separators=(",", ":"))
+        return json.dumps(
+            {
+                "v": ENTRY_VERSION,
+                "model": self.model,
+                "provider": self.provider,
+                "response": self.response,
+                "usage": self.usage.to_dict(),
+                "created_at": self.created_at,
+                "tags": self.tags,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
-    def loads(cls, text: str | bytes | None) -> "CacheEntry | None":
+    def loads(cls, text: str | bytes | None) -> CacheEntry | None:
         """The entry, or None for anything unreadable: a bad entry is a miss, not an error."""
         if not text:
             return None
@@ -67,10 +74,14 @@ class CacheEntry:
             data = json.loads(text)
             if data.get("v") != ENTRY_VERSION:
                 return None
-            return cls(model=str(data["model"]), provider=str(data["provider"]),
-                       response=dict(data["response"]),
-                       usage=TokenUsage.from_dict(data["usage"]),
-                       created_at=float(data["created_at"]), tags=data.get("tags"))
+            return cls(
+                model=str(data["model"]),
+                provider=str(data["provider"]),
+                response=dict(data["response"]),
+                usage=TokenUsage.from_dict(data["usage"]),
+                created_at=float(data["created_at"]),
+                tags=data.get("tags"),
+            )
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
@@ -80,8 +91,9 @@ def cacheable(response: dict[str, Any]) -> bool:
     choices = response.get("choices")
     if not isinstance(choices, list) or not choices:
         return False
-    return all(isinstance(c, dict) and c.get("finish_reason") in ("stop", "tool_calls")
-               for c in choices)
+    return all(
+        isinstance(c, dict) and c.get("finish_reason") in ("stop", "tool_calls") for c in choices
+    )
 
 
 def hit_response(entry: CacheEntry, response_id: str) -> dict[str, Any]:
@@ -95,25 +107,50 @@ def replay_chunks(entry: CacheEntry, response_id: str, include_usage: bool) -> l
     model = entry.response.get("model", entry.model)
 
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        return {"id": response_id, "object": "chat.completion.chunk", "created": created,
-                "model": model, "choices": choices, **extra}
+        return {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            **extra,
+        }
 
     out: list[dict[str, Any]] = []
     for choice in entry.response.get("choices", []):
         index = choice.get("index", 0)
         message = choice.get("message") or {}
-        out.append(chunk([{"index": index, "delta": {"role": "assistant", "content": ""},
-                           "finish_reason": None}]))
+        out.append(
+            chunk(
+                [
+                    {
+                        "index": index,
+                        "delta": {"role": "assistant", "content": ""},
+                        "finish_reason": None,
+                    }
+                ]
+            )
+        )
         content = message.get("content")
         if isinstance(content, str) and content:
-            out.append(chunk([{"index": index, "delta": {"content": content},
-                               "finish_reason": None}]))
+            out.append(
+                chunk([{"index": index, "delta": {"content": content}, "finish_reason": None}])
+            )
         for i, call in enumerate(message.get("tool_calls") or []):
-            delta = {"tool_calls": [{"index": i, "id": call.get("id"), "type": "function",
-                                     "function": call.get("function")}]}
+            delta = {
+                "tool_calls": [
+                    {
+                        "index": i,
+                        "id": call.get("id"),
+                        "type": "function",
+                        "function": call.get("function"),
+                    }
+                ]
+            }
             out.append(chunk([{"index": index, "delta": delta, "finish_reason": None}]))
-        out.append(chunk([{"index": index, "delta": {},
-                           "finish_reason": choice.get("finish_reason")}]))
+        out.append(
+            chunk([{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}])
+        )
     if include_usage:
         usage = entry.response.get("usage")
         out.append(chunk([], usage=usage))

@@ -25,38 +25,102 @@ class ModelInfo(TypedDict):
     json: bool
 
 
-def _m(provider: str, upstream: str, bucket: str, context: int,
-       prices: tuple[str, str, str | None, str | None, str | None],
-       tools: bool = True, json: bool = True) -> ModelInfo:
-    return ModelInfo(provider=provider, upstream=upstream, bucket=bucket, context=context,
-                     prices=prices, tools=tools, json=json)
+def _m(
+    provider: str,
+    upstream: str,
+    bucket: str,
+    context: int,
+    prices: tuple[str, str, str | None, str | None, str | None],
+    tools: bool = True,
+    json: bool = True,
+) -> ModelInfo:
+    return ModelInfo(
+        provider=provider,
+        upstream=upstream,
+        bucket=bucket,
+        context=context,
+        prices=prices,
+        tools=tools,
+        json=json,
+    )
 
 
 # Canonical id -> model. Canonical ids are what usage rows record in model_used.
 MODELS: Final[dict[str, ModelInfo]] = {
     "gpt-5.5": _m("openai", "gpt-5.5", "large", 1_000_000, ("5.00", "30.00", "0.50", None, None)),
     "gpt-5.4": _m("openai", "gpt-5.4", "large", 1_000_000, ("2.50", "15.00", "0.25", None, None)),
-    "gpt-5.4-mini": _m("openai", "gpt-5.4-mini", "small", 400_000, ("0.75", "4.50", "0.075", None, None)),
+    "gpt-5.4-mini": _m(
+        "openai", "gpt-5.4-mini", "small", 400_000, ("0.75", "4.50", "0.075", None, None)
+    ),
     "gpt-4o": _m("openai", "gpt-4o", "large", 128_000, ("2.50", "10.00", "1.25", None, None)),
-    "gpt-4o-mini": _m("openai", "gpt-4o-mini", "small", 128_000, ("0.15", "0.60", "0.075", None, None)),
-    "claude-opus-4-7": _m("anthropic", "claude-opus-4-7", "large", 200_000, ("5.00", "25.00", "0.50", "6.25", "10.00")),
-    "claude-sonnet-4-6": _m("anthropic", "claude-sonnet-4-6", "medium", 200_000, ("3.00", "15.00", "0.30", "3.75", "6.00")),
-    "claude-haiku-4-5": _m("anthropic", "claude-haiku-4-5", "small", 200_000, ("1.00", "5.00", "0.10", "1.25", "2.00")),
-    "gemini-2.5-pro": _m("gemini", "gemini-2.5-pro", "large", 1_048_576, ("1.25", "10.00", "0.125", None, None)),
-    "gemini-2.5-flash": _m("gemini", "gemini-2.5-flash", "small", 1_048_576, ("0.30", "2.50", "0.03", None, None)),
-    "groq/llama-3.1-8b-instant": _m("groq", "llama-3.1-8b-instant", "small", 131_072, ("0.05", "0.08", None, None, None)),
-    "groq/llama-3.3-70b-versatile": _m("groq", "llama-3.3-70b-versatile", "medium", 131_072, ("0.59", "0.79", None, None, None)),
-    "groq/qwen3-32b": _m("groq", "qwen/qwen3-32b", "reasoning", 131_072, ("0.29", "0.59", None, None, None)),
-    "deepseek-chat": _m("deepseek", "deepseek-chat", "medium", 128_000, ("0.27", "1.10", "0.07", None, None)),
-    "deepseek-reasoner": _m("deepseek", "deepseek-reasoner", "reasoning", 128_000, ("0.55", "2.19", "0.14", None, None)),
-    "fireworks/llama-v3p3-70b-instruct": _m("fireworks", "accounts/fireworks/models/llama-v3p3-70b-instruct", "medium", 131_072, ("0.90", "0.90", None, None, None)),
-    "cerebras/llama-3.3-70b": _m("cerebras", "llama-3.3-70b", "medium", 65_536, ("0.85", "1.20", None, None, None)),
-    "codestral-latest": _m("mistral", "codestral-latest", "code", 256_000, ("0.30", "0.90", None, None, None)),
-    "mistral-medium-latest": _m("mistral", "mistral-medium-latest", "medium", 128_000, ("0.40", "2.00", None, None, None)),
+    "gpt-4o-mini": _m(
+        "openai", "gpt-4o-mini", "small", 128_000, ("0.15", "0.60", "0.075", None, None)
+    ),
+    "claude-opus-4-7": _m(
+        "anthropic", "claude-opus-4-7", "large", 200_000, ("5.00", "25.00", "0.50", "6.25", "10.00")
+    ),
+    "claude-sonnet-4-6": _m(
+        "anthropic",
+        "claude-sonnet-4-6",
+        "medium",
+        200_000,
+        ("3.00", "15.00", "0.30", "3.75", "6.00"),
+    ),
+    "claude-haiku-4-5": _m(
+        "anthropic", "claude-haiku-4-5", "small", 200_000, ("1.00", "5.00", "0.10", "1.25", "2.00")
+    ),
+    "gemini-2.5-pro": _m(
+        "gemini", "gemini-2.5-pro", "large", 1_048_576, ("1.25", "10.00", "0.125", None, None)
+    ),
+    "gemini-2.5-flash": _m(
+        "gemini", "gemini-2.5-flash", "small", 1_048_576, ("0.30", "2.50", "0.03", None, None)
+    ),
+    "groq/llama-3.1-8b-instant": _m(
+        "groq", "llama-3.1-8b-instant", "small", 131_072, ("0.05", "0.08", None, None, None)
+    ),
+    "groq/llama-3.3-70b-versatile": _m(
+        "groq", "llama-3.3-70b-versatile", "medium", 131_072, ("0.59", "0.79", None, None, None)
+    ),
+    "groq/qwen3-32b": _m(
+        "groq", "qwen/qwen3-32b", "reasoning", 131_072, ("0.29", "0.59", None, None, None)
+    ),
+    "deepseek-chat": _m(
+        "deepseek", "deepseek-chat", "medium", 128_000, ("0.27", "1.10", "0.07", None, None)
+    ),
+    "deepseek-reasoner": _m(
+        "deepseek", "deepseek-reasoner", "reasoning", 128_000, ("0.55", "2.19", "0.14", None, None)
+    ),
+    "fireworks/llama-v3p3-70b-instruct": _m(
+        "fireworks",
+        "accounts/fireworks/models/llama-v3p3-70b-instruct",
+        "medium",
+        131_072,
+        ("0.90", "0.90", None, None, None),
+    ),
+    "cerebras/llama-3.3-70b": _m(
+        "cerebras", "llama-3.3-70b", "medium", 65_536, ("0.85", "1.20", None, None, None)
+    ),
+    "codestral-latest": _m(
+        "mistral", "codestral-latest", "code", 256_000, ("0.30", "0.90", None, None, None)
+    ),
+    "mistral-medium-latest": _m(
+        "mistral", "mistral-medium-latest", "medium", 128_000, ("0.40", "2.00", None, None, None)
+    ),
     "grok-4": _m("xai", "grok-4", "large", 256_000, ("3.00", "15.00", "0.75", None, None)),
-    "grok-3-mini": _m("xai", "grok-3-mini", "small", 131_072, ("0.30", "0.50", "0.075", None, None)),
-    "sonar": _m("perplexity", "sonar", "small", 127_072, ("1.00", "1.00", None, None, None), tools=False),
-    "sonar-pro": _m("perplexity", "sonar-pro", "medium", 200_000, ("3.00", "15.00", None, None, None), tools=False),
+    "grok-3-mini": _m(
+        "xai", "grok-3-mini", "small", 131_072, ("0.30", "0.50", "0.075", None, None)
+    ),
+    "sonar": _m(
+        "perplexity", "sonar", "small", 127_072, ("1.00", "1.00", None, None, None), tools=False
+    ),
+    "sonar-pro": _m(
+        "perplexity",
+        "sonar-pro",
+        "medium",
+        200_000,
+        ("3.00", "15.00", None, None, None),
+        tools=False,
+    ),
 }
 
 # Short names clients and the routing table use, resolved to canonical ids.

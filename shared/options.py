@@ -58,10 +58,23 @@ def parse_options(headers: Mapping[str, str]) -> RequestOptions:
         session_id=_short(headers.get(H.SESSION), MAX_SESSION_LENGTH),
         tags=parse_tags(headers.get(H.TAGS)),
         cache=_choice(headers.get(H.CACHE), CACHE_DIRECTIVES, "default", H.CACHE),
-        cache_ttl_s=int(_number(headers.get(H.CACHE_TTL), DEFAULT_TTL_S, MIN_TTL_S, MAX_TTL_S,
-                                H.CACHE_TTL, integer=True)),
-        cache_threshold=_number(headers.get(H.CACHE_THRESHOLD), DEFAULT_THRESHOLD,
-                                MIN_THRESHOLD, MAX_THRESHOLD, H.CACHE_THRESHOLD),
+        cache_ttl_s=int(
+            _number(
+                headers.get(H.CACHE_TTL),
+                DEFAULT_TTL_S,
+                MIN_TTL_S,
+                MAX_TTL_S,
+                H.CACHE_TTL,
+                integer=True,
+            )
+        ),
+        cache_threshold=_number(
+            headers.get(H.CACHE_THRESHOLD),
+            DEFAULT_THRESHOLD,
+            MIN_THRESHOLD,
+            MAX_THRESHOLD,
+            H.CACHE_THRESHOLD,
+        ),
         cache_version=_short(headers.get(H.CACHE_VERSION), MAX_VERSION_LENGTH),
         auto_cache=_choice(headers.get(H.AUTO_CACHE), ("on", "off"), "off", H.AUTO_CACHE) == "on",
     )
@@ -72,8 +85,11 @@ def _choice(raw: str | None, allowed: tuple[str, ...], default: str, name: str) 
     if not value:
         return default
     if value not in allowed:
-        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}; got {value[:40]!r}.",
-                             code="invalid_header", param=name)
+        raise InvalidRequest(
+            f"{name} must be one of {', '.join(allowed)}; got {value[:40]!r}.",
+            code="invalid_header",
+            param=name,
+        )
     return value
 
 
@@ -82,8 +98,9 @@ def _short(raw: str | None, limit: int) -> str | None:
     return value or None
 
 
-def _number(raw: str | None, default: float, low: float, high: float, name: str,
-            integer: bool = False) -> float:
+def _number(
+    raw: str | None, default: float, low: float, high: float, name: str, integer: bool = False
+) -> float:
     text = clean(raw or "")
     if not text:
         return default
@@ -92,6 +109,9 @@ def _number(raw: str | None, default: float, low: float, high: float, name: str,
     except ValueError:
         value = float("nan")
     if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be a number from {low} to {high}; got {text[:40]!r}.",
-                             code="invalid_header", param=name)
+        raise InvalidRequest(
+            f"{name} must be a number from {low} to {high}; got {text[:40]!r}.",
+            code="invalid_header",
+            param=name,
+        )
     return value

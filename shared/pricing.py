@@ -37,7 +37,7 @@ class Price:
     cache_write_1h: Decimal
 
     @classmethod
-    def of(cls, model: str) -> "Price | None":
+    def of(cls, model: str) -> Price | None:
         canonical = resolve(model)
         if canonical is None:
             return None
@@ -62,8 +62,13 @@ class TokenUsage:
     reported: bool = True
 
     def __post_init__(self) -> None:
-        counts = (self.prompt_tokens, self.completion_tokens, self.cache_read_tokens,
-                  self.cache_write_5m_tokens, self.cache_write_1h_tokens)
+        counts = (
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cache_read_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+        )
         if any(not isinstance(n, int) or isinstance(n, bool) or n < 0 for n in counts):
             raise ValueError(f"token counts must be non-negative integers: {counts}")
         if self.cache_read_tokens + self.cache_writes > self.prompt_tokens:
@@ -81,7 +86,7 @@ class TokenUsage:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TokenUsage":
+    def from_dict(cls, data: dict[str, Any]) -> TokenUsage:
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in fields})
 

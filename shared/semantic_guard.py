@@ -35,7 +35,9 @@ class Candidate:
     similarity: float  # cosine
 
 
-def semantic_eligible(body: Mapping[str, Any], max_user_turns: int = DEFAULT_MAX_USER_TURNS) -> bool:
+def semantic_eligible(
+    body: Mapping[str, Any], max_user_turns: int = DEFAULT_MAX_USER_TURNS
+) -> bool:
     """Whether a request may be answered (or stored) by the semantic layer at all."""
     if body.get("tools") or body.get("functions"):
         return False
@@ -64,8 +66,9 @@ def scope_filter(scope: str) -> str:
     return f"scope = '{scope}'"
 
 
-def accepted_candidates(text: str, scope: str, matches: Iterable[tuple[str, float, Any]],
-                        threshold: float) -> list[Candidate]:
+def accepted_candidates(
+    text: str, scope: str, matches: Iterable[tuple[str, float, Any]], threshold: float
+) -> list[Candidate]:
     """Matches (id, Upstash score, metadata) that may answer `text`, most similar first."""
     out: list[Candidate] = []
     for vector_id, score, metadata in matches:
@@ -103,8 +106,10 @@ def guard(request: str, stored: str) -> str | None:
 
 _WORD = re.compile(r"[^\W_](?:[\w'’.\-&+]*[^\W_])?|[$€£¥₹₩%]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|«([^»]+)»|„([^“”]+)[“”]|`([^`]+)`'
-                     r"|(?<!\w)'([^']+)'(?!\w)|‘([^’]+)’")
+_QUOTED = re.compile(
+    r'"([^"]+)"|“([^”]+)”|«([^»]+)»|„([^“”]+)[“”]|`([^`]+)`'
+    r"|(?<!\w)'([^']+)'(?!\w)|‘([^’]+)’"
+)
 _CLOCK = re.compile(r"\d\s*([ap])\.?m\b\.?", re.IGNORECASE)
 _SENTENCE_END = {".", "!", "?", ":", ";", "\n", "¿", "¡"}
 
@@ -130,13 +135,19 @@ class _Facts:
         tokens = _tokens(text)
         words = [w for w, _, _ in tokens]
         return cls(
-            script=_script(text), language=_language(words), numbers=_numbers(text, words),
+            script=_script(text),
+            language=_language(words),
+            numbers=_numbers(text, words),
             units=frozenset(W.UNITS[u] for w in words if (u := _singular(w)) in W.UNITS),
             money=frozenset(W.MONEY[m] for w in words if (m := _singular(w)) in W.MONEY),
-            dates=_dates(text, tokens), negation=any(_negative(w) for w in words),
-            quoted=frozenset(" ".join(next(g for g in m.groups() if g).casefold().split())
-                             for m in _QUOTED.finditer(text)),
-            poles=_poles(words), entities=_entities(tokens),
+            dates=_dates(text, tokens),
+            negation=any(_negative(w) for w in words),
+            quoted=frozenset(
+                " ".join(next(g for g in m.groups() if g).casefold().split())
+                for m in _QUOTED.finditer(text)
+            ),
+            poles=_poles(words),
+            entities=_entities(tokens),
             words=frozenset(_base(w) for w in words),
             slots=_slots(words),
         )
@@ -147,7 +158,7 @@ def _tokens(text: str) -> list[tuple[str, str, bool]]:
     out: list[tuple[str, str, bool]] = []
     last_end, start = 0, True
     for match in _WORD.finditer(text):
-        between = text[last_end:match.start()]
+        between = text[last_end : match.start()]
         start = start or any(c in _SENTENCE_END for c in between)
         raw = match.group().rstrip(".")
         if raw:
@@ -224,10 +235,12 @@ def _numbers(text: str, words: list[str]) -> Counter[str]:
 def _dates(text: str, tokens: list[tuple[str, str, bool]]) -> frozenset[str]:
     found = {m.group(1).lower() + "m" for m in _CLOCK.finditer(text)}
     for i, (word, raw, start) in enumerate(tokens):
-        near_number = any(any(c.isdigit() for c in tokens[j][0])
-                          for j in (i - 1, i + 1) if 0 <= j < len(tokens))
-        month = word in W.MONTHS and (word not in W.AMBIGUOUS_MONTHS or near_number
-                                     or (raw[:1].isupper() and not start))
+        near_number = any(
+            any(c.isdigit() for c in tokens[j][0]) for j in (i - 1, i + 1) if 0 <= j < len(tokens)
+        )
+        month = word in W.MONTHS and (
+            word not in W.AMBIGUOUS_MONTHS or near_number or (raw[:1].isupper() and not start)
+        )
         if month or word in W.DAY_WORDS:
             found.add(word)
         if word in W.RELATIVE and i + 1 < len(tokens) and tokens[i + 1][0] in W.PERIODS:
@@ -296,7 +309,9 @@ def _script(text: str) -> str:
 def _language(words: list[str]) -> str | None:
     """The Latin-script language most of the function words belong to, if one clearly leads."""
     parts = [p for w in words for p in re.split("'", w) if p] + [w for w in words if "'" in w]
-    scores = sorted(((sum(p in vocab for p in parts), lang) for lang, vocab in W.LANGUAGES.items()),
-                    reverse=True)
+    scores = sorted(
+        ((sum(p in vocab for p in parts), lang) for lang, vocab in W.LANGUAGES.items()),
+        reverse=True,
+    )
     (best, lang), (second, _) = scores[0], scores[1]
     return lang if best >= 1 and best > second else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,14 +19,40 @@ from shared.pricing import ZERO, Cost, TokenUsage, format_cents
 
 CACHE_PROVIDER = "cache"  # sentinel provider of a row answered from Prism's cache
 CACHE_TASK_TYPE = "cache"  # sentinel task type: no routing happened
-CACHE_STATUSES = ("miss", "hit-exact", "hit-semantic", "hit-exact-edge", "hit-semantic-edge",
-                  "bypass")
+CACHE_STATUSES = (
+    "miss",
+    "hit-exact",
+    "hit-semantic",
+    "hit-exact-edge",
+    "hit-semantic-edge",
+    "bypass",
+)
 COLUMNS = (
-    "request_id", "org_id", "project_id", "api_key_id", "mode", "task_type", "model_used",
-    "provider", "tokens_in", "tokens_out", "tokens_cache_read", "tokens_cache_write",
-    "cost_provider_cents", "cost_total_cents", "latency_ms", "was_streaming", "success",
-    "error_code", "usage_reported", "session_id", "cache_status", "cache_saved_cents",
-    "native_cache_saved_cents", "request_tags", "created_at",
+    "request_id",
+    "org_id",
+    "project_id",
+    "api_key_id",
+    "mode",
+    "task_type",
+    "model_used",
+    "provider",
+    "tokens_in",
+    "tokens_out",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "cost_provider_cents",
+    "cost_total_cents",
+    "latency_ms",
+    "was_streaming",
+    "success",
+    "error_code",
+    "usage_reported",
+    "session_id",
+    "cache_status",
+    "cache_saved_cents",
+    "native_cache_saved_cents",
+    "request_tags",
+    "created_at",
 )
 
 
@@ -79,7 +105,7 @@ class UsageRow:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def new_request_id() -> str:
@@ -107,16 +133,30 @@ def build_row(
     usage = usage or TokenUsage(reported=False)
     cost = cost or Cost(ZERO, ZERO)
     return UsageRow(
-        request_id=request_id, org_id=caller.org_id, project_id=caller.project_id,
-        api_key_id=caller.api_key_id, mode=options.mode, task_type=task_type,
-        model_used=model_used, provider=provider, tokens_in=usage.prompt_tokens,
-        tokens_out=usage.completion_tokens, tokens_cache_read=usage.cache_read_tokens,
-        tokens_cache_write=usage.cache_writes, cost_provider_cents=cost.cents,
-        cost_total_cents=cost.cents, latency_ms=max(0, int(latency_ms)),
-        was_streaming=was_streaming, success=success, error_code=error_code,
-        usage_reported=usage.reported, session_id=options.session_id,
-        cache_status=cache_status, cache_saved_cents=ZERO,
-        native_cache_saved_cents=cost.native_saved_cents, request_tags=options.tags,
+        request_id=request_id,
+        org_id=caller.org_id,
+        project_id=caller.project_id,
+        api_key_id=caller.api_key_id,
+        mode=options.mode,
+        task_type=task_type,
+        model_used=model_used,
+        provider=provider,
+        tokens_in=usage.prompt_tokens,
+        tokens_out=usage.completion_tokens,
+        tokens_cache_read=usage.cache_read_tokens,
+        tokens_cache_write=usage.cache_writes,
+        cost_provider_cents=cost.cents,
+        cost_total_cents=cost.cents,
+        latency_ms=max(0, int(latency_ms)),
+        was_streaming=was_streaming,
+        success=success,
+        error_code=error_code,
+        usage_reported=usage.reported,
+        session_id=options.session_id,
+        cache_status=cache_status,
+        cache_saved_cents=ZERO,
+        native_cache_saved_cents=cost.native_saved_cents,
+        request_tags=options.tags,
     )
 
 
@@ -136,13 +176,28 @@ def build_cache_hit_row(
     if cache_status not in CACHE_STATUSES or not cache_status.startswith("hit-"):
         raise ValueError(f"not a cache-hit status: {cache_status!r}")
     return UsageRow(
-        request_id=request_id, org_id=caller.org_id, project_id=caller.project_id,
-        api_key_id=caller.api_key_id, mode=options.mode, task_type=CACHE_TASK_TYPE,
-        model_used=model_used, provider=CACHE_PROVIDER, tokens_in=usage.prompt_tokens,
-        tokens_out=usage.completion_tokens, tokens_cache_read=0, tokens_cache_write=0,
-        cost_provider_cents=ZERO, cost_total_cents=ZERO, latency_ms=max(0, int(latency_ms)),
-        was_streaming=was_streaming, success=True, error_code=None, usage_reported=True,
-        session_id=options.session_id, cache_status=cache_status,
-        cache_saved_cents=saved.cents, native_cache_saved_cents=ZERO,
+        request_id=request_id,
+        org_id=caller.org_id,
+        project_id=caller.project_id,
+        api_key_id=caller.api_key_id,
+        mode=options.mode,
+        task_type=CACHE_TASK_TYPE,
+        model_used=model_used,
+        provider=CACHE_PROVIDER,
+        tokens_in=usage.prompt_tokens,
+        tokens_out=usage.completion_tokens,
+        tokens_cache_read=0,
+        tokens_cache_write=0,
+        cost_provider_cents=ZERO,
+        cost_total_cents=ZERO,
+        latency_ms=max(0, int(latency_ms)),
+        was_streaming=was_streaming,
+        success=True,
+        error_code=None,
+        usage_reported=True,
+        session_id=options.session_id,
+        cache_status=cache_status,
+        cache_saved_cents=saved.cents,
+        native_cache_saved_cents=ZERO,
         request_tags=options.tags,
     )

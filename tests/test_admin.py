@@ -13,10 +13,10 @@ import pytest
 from starlette.applications import Starlette
 
 from origin.admin.api import admin_routes
-from origin.tenancy.crypto import KeyBox
 from origin.gateway.errors import EXCEPTION_HANDLERS
 from origin.settings import Secret, Settings
 from origin.store import Store
+from origin.tenancy.crypto import KeyBox
 from tests.test_store import usage_row
 
 TOKEN = "admin-" + "t" * 24
@@ -26,13 +26,17 @@ BOX = KeyBox(os.urandom(32))
 
 def client_for(app: Starlette, token: str | None = TOKEN) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin",
-                             headers=headers)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://admin", headers=headers
+    )
 
 
 @pytest.fixture
 async def admin(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))))
+    app = Starlette(
+        exception_handlers=EXCEPTION_HANDLERS,
+        routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))),
+    )
     async with client_for(app) as client:
         yield client
 
@@ -58,15 +62,21 @@ def assert_error(res: httpx.Response, status: int, code: str) -> None:
         ({"Authorization": f"Bearer {TOKEN}x"}, 401, "invalid_admin_token"),
     ],
 )
-async def test_admin_token_is_required(store: Store, headers: dict[str, str], status: int,
-                                       code: str) -> None:
-    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))))
+async def test_admin_token_is_required(
+    store: Store, headers: dict[str, str], status: int, code: str
+) -> None:
+    app = Starlette(
+        exception_handlers=EXCEPTION_HANDLERS,
+        routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))),
+    )
     async with client_for(app, None) as client:
         assert_error(await client.get("/admin/v1/projects", headers=headers), status, code)
 
 
 async def test_admin_api_is_off_without_a_token(store: Store) -> None:
-    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings()))
+    app = Starlette(
+        exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, BOX, Settings())
+    )
     async with client_for(app, "") as client:
         res = await client.get("/admin/v1/projects", headers={"Authorization": "Bearer "})
     assert_error(res, 403, "admin_disabled")
@@ -106,10 +116,12 @@ async def test_projects(admin: httpx.AsyncClient) -> None:
         (b'{"name": "ok", "org_id": "nope"}', "org_id"),
     ],
 )
-async def test_project_validation(admin: httpx.AsyncClient, content: bytes,
-                                  param: str | None) -> None:
-    res = await admin.post("/admin/v1/projects", content=content,
-                           headers={"Content-Type": "application/json"})
+async def test_project_validation(
+    admin: httpx.AsyncClient, content: bytes, param: str | None
+) -> None:
+    res = await admin.post(
+        "/admin/v1/projects", content=content, headers={"Content-Type": "application/json"}
+    )
     assert_error(res, 400, "invalid_request")
     assert res.json()["error"]["param"] == param
 
@@ -150,23 +162,31 @@ async def test_keys_for_unknown_projects_are_404(admin: httpx.AsyncClient, proje
 
 
 async def test_provider_keys_are_encrypted_and_never_echoed(
-        admin: httpx.AsyncClient, store: Store, pg_conn: asyncpg.Connection) -> None:
+    admin: httpx.AsyncClient, store: Store, pg_conn: asyncpg.Connection
+) -> None:
     project = await new_project(admin)
     base = f"/admin/v1/projects/{project['id']}/provider_keys"
     res = await admin.post(base, json={"provider": "openai", "api_key": PLAINTEXT})
     assert res.status_code == 201 and PLAINTEXT not in res.text
     assert res.json()["name"] == "openai" and "api_key" not in res.json()
-    custom = await admin.post(base, json={"provider": "openai", "name": "local",
-                                          "base_url": "http://127.0.0.1:11434/v1/",
-                                          "api_key": "sk-local"})
+    custom = await admin.post(
+        base,
+        json={
+            "provider": "openai",
+            "name": "local",
+            "base_url": "http://127.0.0.1:11434/v1/",
+            "api_key": "sk-local",
+        },
+    )
     assert custom.json()["base_url"] == "http://127.0.0.1:11434/v1"
 
     listed = await admin.get(base)
     assert [k["name"] for k in listed.json()["data"]] == ["local", "openai"]
     assert PLAINTEXT not in listed.text and "ciphertext" not in listed.text
 
-    rows = await pg_conn.fetch("select * from provider_keys where project_id = $1",
-                               uuid.UUID(project["id"]))
+    rows = await pg_conn.fetch(
+        "select * from provider_keys where project_id = $1", uuid.UUID(project["id"])
+    )
     assert all(PLAINTEXT not in str(dict(r)) for r in rows)
     sealed = {k.name: k.ciphertext for k in await store.provider_keys(project["id"])}
     assert BOX.decrypt(sealed["openai"], f"{project['id']}:openai").reveal() == PLAINTEXT
@@ -190,8 +210,9 @@ async def test_provider_keys_are_encrypted_and_never_echoed(
         ({"provider": "openai", "api_key": PLAINTEXT, "base_url": "http://"}, "base_url"),
     ],
 )
-async def test_provider_key_validation(admin: httpx.AsyncClient, body: dict[str, Any],
-                                       param: str) -> None:
+async def test_provider_key_validation(
+    admin: httpx.AsyncClient, body: dict[str, Any], param: str
+) -> None:
     project = await new_project(admin)
     res = await admin.post(f"/admin/v1/projects/{project['id']}/provider_keys", json=body)
     assert_error(res, 400, "invalid_request")
@@ -199,34 +220,49 @@ async def test_provider_key_validation(admin: httpx.AsyncClient, body: dict[str,
 
 
 async def test_provider_keys_need_a_master_key(store: Store) -> None:
-    app = Starlette(exception_handlers=EXCEPTION_HANDLERS, routes=admin_routes(store, None, Settings(admin_token=Secret(TOKEN))))
+    app = Starlette(
+        exception_handlers=EXCEPTION_HANDLERS,
+        routes=admin_routes(store, None, Settings(admin_token=Secret(TOKEN))),
+    )
     async with client_for(app) as client:
         project = await new_project(client)
-        res = await client.post(f"/admin/v1/projects/{project['id']}/provider_keys",
-                                json={"provider": "openai", "api_key": PLAINTEXT})
+        res = await client.post(
+            f"/admin/v1/projects/{project['id']}/provider_keys",
+            json={"provider": "openai", "api_key": PLAINTEXT},
+        )
     assert_error(res, 503, "not_configured")
 
 
 async def test_usage(admin: httpx.AsyncClient, store: Store) -> None:
     project = await new_project(admin)
-    rows = [usage_row(project["id"], project["org_id"], request_tags={"feature": f"f{i}"})
-            for i in range(3)]
+    rows = [
+        usage_row(project["id"], project["org_id"], request_tags={"feature": f"f{i}"})
+        for i in range(3)
+    ]
     await store.insert_usage([r.to_json() for r in rows])
-    res = await admin.get("/admin/v1/usage", params={"project_id": project["id"],
-                                                     "tag": "feature=f1"})
+    res = await admin.get(
+        "/admin/v1/usage", params={"project_id": project["id"], "tag": "feature=f1"}
+    )
     assert [r["request_id"] for r in res.json()["data"]] == [rows[1].request_id]
-    res = await admin.get("/admin/v1/usage", params={"project_id": project["id"], "limit": "2",
-                                                     "since": "2020-01-01"})
+    res = await admin.get(
+        "/admin/v1/usage", params={"project_id": project["id"], "limit": "2", "since": "2020-01-01"}
+    )
     assert len(res.json()["data"]) == 2
 
 
 @pytest.mark.parametrize(
     ("params", "param"),
-    [({"tag": "nokey"}, "tag"), ({"tag": "a b=c"}, "tag"), ({"limit": "x"}, "limit"),
-     ({"project_id": "x"}, "project_id"), ({"since": "yesterday"}, "since")],
+    [
+        ({"tag": "nokey"}, "tag"),
+        ({"tag": "a b=c"}, "tag"),
+        ({"limit": "x"}, "limit"),
+        ({"project_id": "x"}, "project_id"),
+        ({"since": "yesterday"}, "since"),
+    ],
 )
-async def test_usage_validation(admin: httpx.AsyncClient, params: dict[str, str],
-                                param: str) -> None:
+async def test_usage_validation(
+    admin: httpx.AsyncClient, params: dict[str, str], param: str
+) -> None:
     res = await admin.get("/admin/v1/usage", params=params)
     assert_error(res, 400, "invalid_request")
     assert res.json()["error"]["param"] == param

@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from origin.tenancy.auth import Authenticator
 from origin.settings import Secret
 from origin.store import Project, Store
+from origin.tenancy.auth import Authenticator
 from shared.apikeys import display_prefix, generate_api_key, hash_api_key
 from shared.errors import AuthenticationFailed, PrismError, UpstreamUnavailable
 
@@ -39,7 +39,10 @@ async def test_a_live_key_resolves_to_its_caller(store: Store, project: Project)
     key, record = await store.create_api_key(project.id, "app")
     caller = await Authenticator(store, 30).authenticate(bearer(key))
     assert (caller.org_id, caller.project_id, caller.api_key_id) == (
-        project.org_id, project.id, record.id)
+        project.org_id,
+        project.id,
+        record.id,
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,7 +57,16 @@ async def test_a_live_key_resolves_to_its_caller(store: Store, project: Project)
         ("Bearer prism_sk_" + "x" * 300, "invalid_api_key"),
         (bearer(generate_api_key()), "invalid_api_key"),
     ],
-    ids=["none", "empty", "basic", "bearer-only", "foreign-key", "no-scheme", "too-long", "unknown"],
+    ids=[
+        "none",
+        "empty",
+        "basic",
+        "bearer-only",
+        "foreign-key",
+        "no-scheme",
+        "too-long",
+        "unknown",
+    ],
 )
 async def test_refusals_are_401(store: Store, header: str | None, code: str) -> None:
     with pytest.raises(AuthenticationFailed) as info:
@@ -87,8 +99,9 @@ async def test_cached_answer_outlives_revocation_until_ttl(store: Store, project
     assert auth.lookups == 2
 
 
-async def test_unknown_keys_are_cached_only_briefly(store: Store, project: Project,
-                                                    pg_conn: asyncpg.Connection) -> None:
+async def test_unknown_keys_are_cached_only_briefly(
+    store: Store, project: Project, pg_conn: asyncpg.Connection
+) -> None:
     clock = Clock()
     auth = Authenticator(store, 30, negative_ttl_s=3, clock=clock)
     key = generate_api_key()
@@ -96,7 +109,10 @@ async def test_unknown_keys_are_cached_only_briefly(store: Store, project: Proje
         await auth.authenticate(bearer(key))
     await pg_conn.execute(
         "insert into api_keys (project_id, key_hash, prefix) values ($1, $2, $3)",
-        uuid.UUID(project.id), hash_api_key(key), display_prefix(key))
+        uuid.UUID(project.id),
+        hash_api_key(key),
+        display_prefix(key),
+    )
     with pytest.raises(AuthenticationFailed):
         await auth.authenticate(bearer(key))
     assert auth.lookups == 1
@@ -124,8 +140,9 @@ async def test_cache_is_bounded(store: Store, project: Project) -> None:
     assert auth.lookups == 4
 
 
-async def test_store_down_is_503_for_uncached_keys_only(store: Store, project: Project,
-                                                       pg: Any) -> None:
+async def test_store_down_is_503_for_uncached_keys_only(
+    store: Store, project: Project, pg: Any
+) -> None:
     auth = Authenticator(store, 30)
     cached, _ = await store.create_api_key(project.id)
     uncached, _ = await store.create_api_key(project.id)

@@ -23,14 +23,14 @@ def chat_body(text: str, **extra: Any) -> dict[str, Any]:
     return {"model": MODEL, "messages": [{"role": "user", "content": text}], **extra}
 
 
-async def chat(origin: Any, project: Any, body: dict[str, Any],
-               **headers: str) -> httpx.Response:
+async def chat(origin: Any, project: Any, body: dict[str, Any], **headers: str) -> httpx.Response:
     """POST /v1/chat/completions; `headers` use underscores for dashes (X_Prism_Cache=...)."""
-    sent = {"authorization": f"Bearer {project.api_key}",
-            **{k.replace("_", "-"): v for k, v in headers.items()}}
+    sent = {
+        "authorization": f"Bearer {project.api_key}",
+        **{k.replace("_", "-"): v for k, v in headers.items()},
+    }
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{origin.base_url}/chat/completions", json=body,
-                                     headers=sent)
+        response = await client.post(f"{origin.base_url}/chat/completions", json=body, headers=sent)
     return response
 
 
@@ -47,14 +47,18 @@ async def cached_keys(redis_url: str, project_id: str) -> list[str]:
     return keys
 
 
-async def wait_cached(redis_url: str, project_id: str, entries: int = 1,
-                      vectors: AsyncIndex | None = None) -> list[str]:
+async def wait_cached(
+    redis_url: str, project_id: str, entries: int = 1, vectors: AsyncIndex | None = None
+) -> list[str]:
     """The project's exact keys once `entries` exist (and as many vectors, if `vectors`)."""
     deadline = time.monotonic() + STORE_WAIT_S
     while True:
         keys = await cached_keys(redis_url, project_id)
-        count = len(keys) if vectors is None else min(len(keys),
-                                                      await vector_count(vectors, project_id))
+        count = (
+            len(keys)
+            if vectors is None
+            else min(len(keys), await vector_count(vectors, project_id))
+        )
         if count >= entries or time.monotonic() > deadline:
             return keys
         await asyncio.sleep(0.05)

@@ -21,16 +21,21 @@ assert len(MANUAL) > AUTO_CACHE_MIN_CHARS
 
 
 def body(model: str, question: str, system: Any = MANUAL) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "system", "content": system},
-                                         {"role": "user", "content": question}]}
+    return {
+        "model": model,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}],
+    }
 
 
 def saving_of(model: str, response: Any) -> Decimal:
     """The native saving the shared pricing gives for the usage the client was shown."""
     usage = response.json()["usage"]
     cached = usage["prompt_tokens_details"]["cached_tokens"]
-    shown = TokenUsage(prompt_tokens=usage["prompt_tokens"],
-                       completion_tokens=usage["completion_tokens"], cache_read_tokens=cached)
+    shown = TokenUsage(
+        prompt_tokens=usage["prompt_tokens"],
+        completion_tokens=usage["completion_tokens"],
+        cache_read_tokens=cached,
+    )
     return cost_for_model(model, shown).native_saved_cents
 
 
@@ -39,20 +44,28 @@ async def project(make_project: Any) -> Any:
     return await make_project("native")
 
 
-async def ask_twice(origin: Any, project: Any, model: str, system: Any = MANUAL,
-                    **headers: str) -> tuple[Any, Any]:
+async def ask_twice(
+    origin: Any, project: Any, model: str, system: Any = MANUAL, **headers: str
+) -> tuple[Any, Any]:
     # Different questions behind the same long prefix; Prism's own cache stays out of it.
-    first = await chat(origin, project, body(model, "First question?", system),
-                       X_Prism_Cache="no-store", **headers)
-    second = await chat(origin, project, body(model, "Second question?", system),
-                        X_Prism_Cache="no-store", **headers)
+    first = await chat(
+        origin, project, body(model, "First question?", system), X_Prism_Cache="no-store", **headers
+    )
+    second = await chat(
+        origin,
+        project,
+        body(model, "Second question?", system),
+        X_Prism_Cache="no-store",
+        **headers,
+    )
     assert first.status_code == second.status_code == 200
     return first, second
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini", "gemini-2.5-flash"])
-async def test_automatic_provider_cache_saving_on_receipt_and_row(origin_server, project, sim,
-                                                                 model):
+async def test_automatic_provider_cache_saving_on_receipt_and_row(
+    origin_server, project, sim, model
+):
     first, second = await ask_twice(origin_server, project, model)
     assert first.headers["x-prism-native-cache-saved-cents"] == "0"
     cached = second.json()["usage"]["prompt_tokens_details"]["cached_tokens"]
@@ -69,8 +82,7 @@ def marked_system() -> list[dict[str, Any]]:
     return [{"type": "text", "text": MANUAL, "cache_control": {"type": "ephemeral"}}]
 
 
-async def test_anthropic_markers_pass_untouched_and_the_read_is_saved(origin_server, project,
-                                                                      sim):
+async def test_anthropic_markers_pass_untouched_and_the_read_is_saved(origin_server, project, sim):
     model = "claude-haiku-4-5"
     first, second = await ask_twice(origin_server, project, model, system=marked_system())
     upstream = [r["body"] for r in sim.requests("anthropic")]
@@ -86,7 +98,8 @@ async def test_anthropic_markers_pass_untouched_and_the_read_is_saved(origin_ser
 
 @pytest.mark.parametrize(("header", "marked"), [("on", True), ("off", False), (None, False)])
 async def test_anthropic_auto_cache_marks_a_long_system_prompt_only_when_asked(
-        origin_server, project, sim, header, marked):
+    origin_server, project, sim, header, marked
+):
     model = "claude-haiku-4-5"
     extra = {"X_Prism_Auto_Cache": header} if header else {}
     _, second = await ask_twice(origin_server, project, model, **extra)
@@ -98,10 +111,13 @@ async def test_anthropic_auto_cache_marks_a_long_system_prompt_only_when_asked(
 
 async def test_auto_cache_leaves_a_clients_own_markers_alone(origin_server, project, sim):
     question = [{"type": "text", "text": "Question?", "cache_control": {"type": "ephemeral"}}]
-    request = {"model": "claude-haiku-4-5", "messages": [
-        {"role": "system", "content": MANUAL}, {"role": "user", "content": question}]}
-    response = await chat(origin_server, project, request, X_Prism_Auto_Cache="on",
-                          X_Prism_Cache="no-store")
+    request = {
+        "model": "claude-haiku-4-5",
+        "messages": [{"role": "system", "content": MANUAL}, {"role": "user", "content": question}],
+    }
+    response = await chat(
+        origin_server, project, request, X_Prism_Auto_Cache="on", X_Prism_Cache="no-store"
+    )
     assert response.status_code == 200
     [upstream] = [r["body"] for r in sim.requests("anthropic")]
     assert all("cache_control" not in block for block in upstream["system"])
@@ -111,17 +127,24 @@ async def test_auto_cache_leaves_a_clients_own_markers_alone(origin_server, proj
 SHORT = "Be brief."
 AUTO_CASES = [
     ("long system prompt", [{"role": "system", "content": MANUAL}], True),
-    ("long prompt over two system messages",
-     [{"role": "system", "content": MANUAL[:3000]}, {"role": "developer", "content": MANUAL}], True),
+    (
+        "long prompt over two system messages",
+        [{"role": "system", "content": MANUAL[:3000]}, {"role": "developer", "content": MANUAL}],
+        True,
+    ),
     ("short system prompt", [{"role": "system", "content": SHORT}], False),
     ("no system prompt", [], False),
-    ("client marker on a message", [{"role": "system", "content": MANUAL,
-                                     "cache_control": {"type": "ephemeral"}}], False),
+    (
+        "client marker on a message",
+        [{"role": "system", "content": MANUAL, "cache_control": {"type": "ephemeral"}}],
+        False,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("prefix", "changed"), [c[1:] for c in AUTO_CASES],
-                         ids=[c[0] for c in AUTO_CASES])
+@pytest.mark.parametrize(
+    ("prefix", "changed"), [c[1:] for c in AUTO_CASES], ids=[c[0] for c in AUTO_CASES]
+)
 def test_auto_cache_marked_table(prefix: list[dict[str, Any]], changed: bool) -> None:
     original = {"model": "m", "messages": [*prefix, {"role": "user", "content": "hi"}]}
     out = auto_cache_marked(original)
@@ -135,6 +158,8 @@ def test_auto_cache_marked_table(prefix: list[dict[str, Any]], changed: bool) ->
 
 def test_auto_cache_respects_markers_on_tools() -> None:
     tool = {"type": "function", "function": {"name": "f"}, "cache_control": {"type": "ephemeral"}}
-    original = {"messages": [{"role": "system", "content": MANUAL},
-                             {"role": "user", "content": "hi"}], "tools": [tool]}
+    original = {
+        "messages": [{"role": "system", "content": MANUAL}, {"role": "user", "content": "hi"}],
+        "tools": [tool],
+    }
     assert auto_cache_marked(original) is original

@@ -39,15 +39,18 @@ async def vectors(upstash_vector: Any) -> AsyncIterator[AsyncIndex]:
     await index._client.aclose()
 
 
-async def test_exact_miss_then_hit_with_receipt_and_hit_row(origin_server, project, sim,
-                                                            redis_server):
+async def test_exact_miss_then_hit_with_receipt_and_hit_row(
+    origin_server, project, sim, redis_server
+):
     body = chat_body("What is the boiling point of water?")
-    first = await chat(origin_server, project, body, X_Prism_Tags="team=docs",
-                       X_Prism_Session="s-1")
+    first = await chat(
+        origin_server, project, body, X_Prism_Tags="team=docs", X_Prism_Session="s-1"
+    )
     assert first.headers["x-prism-cache-status"] == "miss"
     await wait_cached(redis_server.url, project.id)
-    second = await chat(origin_server, project, body, X_Prism_Tags="team=docs",
-                        X_Prism_Session="s-1")
+    second = await chat(
+        origin_server, project, body, X_Prism_Tags="team=docs", X_Prism_Session="s-1"
+    )
     headers = second.headers
     assert headers["x-prism-cache-status"] == "hit-exact"
     assert headers["x-prism-provider"] == "cache" and headers["x-prism-model"] == MODEL
@@ -63,8 +66,11 @@ async def test_exact_miss_then_hit_with_receipt_and_hit_row(origin_server, proje
     assert len(rows) == 2
     hit = rows[headers["x-prism-request-id"]]
     miss = rows[first.headers["x-prism-request-id"]]
-    assert (hit["provider"], hit["cache_status"], hit["task_type"]) == ("cache", "hit-exact",
-                                                                      "cache")
+    assert (hit["provider"], hit["cache_status"], hit["task_type"]) == (
+        "cache",
+        "hit-exact",
+        "cache",
+    )
     assert hit["model_used"] == MODEL and hit["success"] is True
     assert hit["cost_total_cents"] == hit["cost_provider_cents"] == Decimal(0)
     assert hit["cache_saved_cents"] == miss["cost_total_cents"] > 0
@@ -74,15 +80,15 @@ async def test_exact_miss_then_hit_with_receipt_and_hit_row(origin_server, proje
 
 
 async def test_no_cache_skips_lookup_but_stores_and_no_store_does_neither(
-        origin_server, project, sim, redis_server):
+    origin_server, project, sim, redis_server
+):
     body = chat_body("Name three primary colours.")
     skipped = await chat(origin_server, project, body, X_Prism_Cache="no-cache")
     assert skipped.headers["x-prism-cache-status"] == "bypass"
     await wait_cached(redis_server.url, project.id)
     again = await chat(origin_server, project, body, X_Prism_Cache="no-cache")
     assert again.headers["x-prism-cache-status"] == "bypass"  # an entry exists, not consulted
-    assert (await chat(origin_server, project, body)).headers["x-prism-cache-status"] == \
-        "hit-exact"
+    assert (await chat(origin_server, project, body)).headers["x-prism-cache-status"] == "hit-exact"
 
     other = chat_body("Name three secondary colours.")
     for _ in range(2):
@@ -92,10 +98,12 @@ async def test_no_cache_skips_lookup_but_stores_and_no_store_does_neither(
     assert len(sim.requests()) == 5
 
 
-@pytest.mark.parametrize(("ttl_header", "expected"), [(None, 3600), ("60", 60),
-                                                      ("2592000", 2592000)])
-async def test_ttl_is_set_on_the_entry(origin_server, project, sim, redis_server, ttl_header,
-                                       expected):
+@pytest.mark.parametrize(
+    ("ttl_header", "expected"), [(None, 3600), ("60", 60), ("2592000", 2592000)]
+)
+async def test_ttl_is_set_on_the_entry(
+    origin_server, project, sim, redis_server, ttl_header, expected
+):
     headers = {"X_Prism_Cache_TTL": ttl_header} if ttl_header else {}
     await chat(origin_server, project, chat_body("ttl check"), **headers)
     [key] = await wait_cached(redis_server.url, project.id)
@@ -142,8 +150,7 @@ async def test_semantic_hit_on_a_paraphrase(origin_server, project, sim, redis_s
     stored, asked = PARAPHRASE
     first = await chat(origin_server, project, chat_body(stored))
     await wait_cached(redis_server.url, project.id, vectors=vectors)
-    second = await chat(origin_server, project, chat_body(asked),
-                        X_Prism_Cache_Threshold="0.85")
+    second = await chat(origin_server, project, chat_body(asked), X_Prism_Cache_Threshold="0.85")
     headers = second.headers
     assert headers["x-prism-cache-status"] == "hit-semantic"
     assert 0.85 <= float(headers["x-prism-cache-similarity"]) < 1.0
@@ -153,13 +160,20 @@ async def test_semantic_hit_on_a_paraphrase(origin_server, project, sim, redis_s
     assert sorted(r["cache_status"] for r in rows) == ["hit-semantic", "miss"]
 
 
-@pytest.mark.parametrize(("stored", "asked"), [
-    ("What is 15% of 80?", "What is 15% of 90?"),
-    ("How do I get from Paris to Berlin by train?", "How do I get from Berlin to Paris by train?"),
-    ("Which foods are safe for dogs?", "Which foods are not safe for dogs?"),
-])
-async def test_guard_rejects_a_near_miss_the_vectors_find(origin_server, project, sim,
-                                                          redis_server, vectors, stored, asked):
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("What is 15% of 80?", "What is 15% of 90?"),
+        (
+            "How do I get from Paris to Berlin by train?",
+            "How do I get from Berlin to Paris by train?",
+        ),
+        ("Which foods are safe for dogs?", "Which foods are not safe for dogs?"),
+    ],
+)
+async def test_guard_rejects_a_near_miss_the_vectors_find(
+    origin_server, project, sim, redis_server, vectors, stored, asked
+):
     await chat(origin_server, project, chat_body(stored))
     await wait_cached(redis_server.url, project.id, vectors=vectors)
     # The lowest threshold a client may ask for: only the guard stands in the way.
@@ -170,9 +184,10 @@ async def test_guard_rejects_a_near_miss_the_vectors_find(origin_server, project
 
 @pytest.mark.parametrize("reason", ["tools", "long conversation"])
 async def test_semantic_layer_skips_tool_calls_and_long_conversations(
-        origin_server, project, sim, redis_server, vectors, reason):
+    origin_server, project, sim, redis_server, vectors, reason
+):
     turns = [{"role": r, "content": f"turn {i}"} for i, r in enumerate(["user", "assistant"] * 3)]
-    extra: dict[str, Any] = ({"tools": [WEATHER_TOOL]} if reason == "tools" else {})
+    extra: dict[str, Any] = {"tools": [WEATHER_TOOL]} if reason == "tools" else {}
     prefix = [] if reason == "tools" else turns
 
     def body(text: str) -> dict[str, Any]:
@@ -181,16 +196,17 @@ async def test_semantic_layer_skips_tool_calls_and_long_conversations(
     await chat(origin_server, project, body(PARAPHRASE[0]))
     await wait_cached(redis_server.url, project.id)
     assert (await chat(origin_server, project, body(PARAPHRASE[0]))).headers[
-        "x-prism-cache-status"] == "hit-exact"
-    second = await chat(origin_server, project, body(PARAPHRASE[1]),
-                        X_Prism_Cache_Threshold="0.80")
+        "x-prism-cache-status"
+    ] == "hit-exact"
+    second = await chat(origin_server, project, body(PARAPHRASE[1]), X_Prism_Cache_Threshold="0.80")
     assert second.headers["x-prism-cache-status"] == "miss"
     assert await vectors.info() is not None
     assert project.id not in (await vectors.info()).namespaces
 
 
-async def test_projects_never_see_each_others_entries(origin_server, make_project, sim,
-                                                      redis_server, vectors):
+async def test_projects_never_see_each_others_entries(
+    origin_server, make_project, sim, redis_server, vectors
+):
     a = await make_project("tenant-a")
     # Two more tenants, so neither can be answered by an entry it wrote itself.
     b_same, b_paraphrase = await make_project("tenant-b1"), await make_project("tenant-b2")
@@ -198,13 +214,16 @@ async def test_projects_never_see_each_others_entries(origin_server, make_projec
     await chat(origin_server, a, chat_body(stored))
     await wait_cached(redis_server.url, a.id, vectors=vectors)
     assert (await chat(origin_server, a, chat_body(stored))).headers[
-        "x-prism-cache-status"] == "hit-exact"
-    assert (await chat(origin_server, a, chat_body(asked), X_Prism_Cache_Threshold="0.85")
-            ).headers["x-prism-cache-status"] == "hit-semantic"
+        "x-prism-cache-status"
+    ] == "hit-exact"
+    assert (await chat(origin_server, a, chat_body(asked), X_Prism_Cache_Threshold="0.85")).headers[
+        "x-prism-cache-status"
+    ] == "hit-semantic"
 
     identical = await chat(origin_server, b_same, chat_body(stored))
-    paraphrased = await chat(origin_server, b_paraphrase, chat_body(asked),
-                             X_Prism_Cache_Threshold="0.80")
+    paraphrased = await chat(
+        origin_server, b_paraphrase, chat_body(asked), X_Prism_Cache_Threshold="0.80"
+    )
     assert identical.headers["x-prism-cache-status"] == "miss"
     assert paraphrased.headers["x-prism-cache-status"] == "miss"
     for tenant in (b_same, b_paraphrase):
@@ -214,8 +233,9 @@ async def test_projects_never_see_each_others_entries(origin_server, make_projec
 
 
 @pytest.mark.parametrize("case", ["length", "cut stream", "error"])
-async def test_only_complete_successful_answers_are_stored(origin_server, project, sim,
-                                                           redis_server, case):
+async def test_only_complete_successful_answers_are_stored(
+    origin_server, project, sim, redis_server, case
+):
     body = chat_body("Tell me a long story about a lighthouse keeper and the sea.")
     if case == "length":
         body["max_tokens"] = 2
@@ -236,22 +256,31 @@ async def test_only_complete_successful_answers_are_stored(origin_server, projec
 
 WEATHER_TOOL = {
     "type": "function",
-    "function": {"name": "get_weather", "description": "Weather for a city",
-                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                "required": ["city"]}},
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
 }
 
 
 @pytest.mark.parametrize("first_streamed", [False, True], ids=["json-then-sse", "sse-then-sse"])
-async def test_openai_sdk_streams_a_cache_hit(origin_server, project, sim, redis_server,
-                                              first_streamed):
-    client = openai.AsyncOpenAI(base_url=origin_server.base_url, api_key=project.api_key,
-                                max_retries=0)
+async def test_openai_sdk_streams_a_cache_hit(
+    origin_server, project, sim, redis_server, first_streamed
+):
+    client = openai.AsyncOpenAI(
+        base_url=origin_server.base_url, api_key=project.api_key, max_retries=0
+    )
     messages = [{"role": "user", "content": "Stream me a cached hello"}]
     if first_streamed:
         first_text = ""
-        async for chunk in await client.chat.completions.create(model=MODEL, messages=messages,
-                                                                 stream=True):
+        async for chunk in await client.chat.completions.create(
+            model=MODEL, messages=messages, stream=True
+        ):
             first_text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
     else:
         first = await client.chat.completions.create(model=MODEL, messages=messages)
@@ -259,7 +288,8 @@ async def test_openai_sdk_streams_a_cache_hit(origin_server, project, sim, redis
     await wait_cached(redis_server.url, project.id)
 
     raw = await client.chat.completions.with_raw_response.create(
-        model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True})
+        model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True}
+    )
     assert raw.headers["x-prism-cache-status"] == "hit-exact"
     assert raw.headers["content-type"].startswith("text/event-stream")
     text, finish, usage, ids = "", None, None, set()
@@ -279,10 +309,15 @@ async def test_openai_sdk_streams_a_cache_hit(origin_server, project, sim, redis
 
 
 async def test_openai_sdk_streams_a_cached_tool_call(origin_server, project, sim, redis_server):
-    client = openai.AsyncOpenAI(base_url=origin_server.base_url, api_key=project.api_key,
-                                max_retries=0)
-    kwargs: dict[str, Any] = {"model": MODEL, "tools": [WEATHER_TOOL], "stream": True,
-                              "messages": [{"role": "user", "content": "Weather in Oslo?"}]}
+    client = openai.AsyncOpenAI(
+        base_url=origin_server.base_url, api_key=project.api_key, max_retries=0
+    )
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "tools": [WEATHER_TOOL],
+        "stream": True,
+        "messages": [{"role": "user", "content": "Weather in Oslo?"}],
+    }
 
     async def calls() -> tuple[list[tuple[str, str]], str | None]:
         found: dict[int, list[str]] = {}

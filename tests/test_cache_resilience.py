@@ -60,8 +60,9 @@ async def project(make_project: Any) -> Any:
     return await make_project("resilience")
 
 
-async def test_redis_down_requests_are_answered_as_bypass(origin_server, project, sim,
-                                                          redis_outage):
+async def test_redis_down_requests_are_answered_as_bypass(
+    origin_server, project, sim, redis_outage
+):
     before = await stats(origin_server)
     body = chat_body("Is the cache down?")
     with redis_outage():
@@ -78,23 +79,31 @@ async def test_redis_down_requests_are_answered_as_bypass(origin_server, project
     await cooled_down(origin_server)
 
 
-async def test_cache_works_again_after_redis_comes_back(origin_server, project, sim,
-                                                        redis_outage, redis_server):
+async def test_cache_works_again_after_redis_comes_back(
+    origin_server, project, sim, redis_outage, redis_server
+):
     with redis_outage():
         await chat(origin_server, project, chat_body("before the restart"))
     await cooled_down(origin_server)
     body = chat_body("after the restart")
     assert (await chat(origin_server, project, body)).headers["x-prism-cache-status"] == "miss"
     await wait_cached(redis_server.url, project.id)
-    assert (await chat(origin_server, project, body)).headers["x-prism-cache-status"] == \
-        "hit-exact"
+    assert (await chat(origin_server, project, body)).headers["x-prism-cache-status"] == "hit-exact"
 
 
-async def test_hung_redis_and_vector_index_cost_a_bypass_not_an_error(origin_server, project,
-                                                                      sim, tmp_path):
-    async with silent_server() as redis_addr, silent_server() as vector_addr, origin_with(
-            origin_server, tmp_path, REDIS_URL=f"redis://{redis_addr}/0",
-            UPSTASH_VECTOR_REST_URL=f"http://{vector_addr}") as sick:
+async def test_hung_redis_and_vector_index_cost_a_bypass_not_an_error(
+    origin_server, project, sim, tmp_path
+):
+    async with (
+        silent_server() as redis_addr,
+        silent_server() as vector_addr,
+        origin_with(
+            origin_server,
+            tmp_path,
+            REDIS_URL=f"redis://{redis_addr}/0",
+            UPSTASH_VECTOR_REST_URL=f"http://{vector_addr}",
+        ) as sick,
+    ):
         for text in ("first question", "second question"):
             response = await chat(sick, project, chat_body(text))
             assert response.status_code == 200 and text in content(response)
@@ -103,21 +112,25 @@ async def test_hung_redis_and_vector_index_cost_a_bypass_not_an_error(origin_ser
         assert counters["bypass_redis"] == 2 and counters["hits_exact"] == 0
 
 
-async def test_vector_index_hung_then_down_exact_layer_keeps_working(origin_server, project, sim,
-                                                                     redis_server, tmp_path):
+async def test_vector_index_hung_then_down_exact_layer_keeps_working(
+    origin_server, project, sim, redis_server, tmp_path
+):
     body = chat_body("Which planet is largest?")
     hung_index = silent_server()
     address = await hung_index.__aenter__()
-    async with origin_with(origin_server, tmp_path, PRISM_CACHE_COOLDOWN_MS="0",
-                           UPSTASH_VECTOR_REST_URL=f"http://{address}") as sick:
+    async with origin_with(
+        origin_server,
+        tmp_path,
+        PRISM_CACHE_COOLDOWN_MS="0",
+        UPSTASH_VECTOR_REST_URL=f"http://{address}",
+    ) as sick:
         try:
             hung = await chat(sick, project, body)
             assert hung.status_code == 200
             assert hung.headers["x-prism-cache-status"] == "bypass"
             await wait_cached(redis_server.url, project.id)
             # The exact layer answers before the vector index is ever asked.
-            assert (await chat(sick, project, body)).headers["x-prism-cache-status"] == \
-                "hit-exact"
+            assert (await chat(sick, project, body)).headers["x-prism-cache-status"] == "hit-exact"
         finally:
             await hung_index.__aexit__(None, None, None)
         # Nothing listens where the index was any more: refused instead of hung.

@@ -300,90 +300,185 @@ DEVELOPMENT: list[tuple[str, dict[str, Any], str]] = [
         ),
         "complex",
     ),
-    ("summary-one-line", user("Summarize this email in one sentence: Hi team, the offsite "
-                              "moves to Thursday; bring laptops."), "simple"),
+    (
+        "summary-one-line",
+        user(
+            "Summarize this email in one sentence: Hi team, the offsite "
+            "moves to Thursday; bring laptops."
+        ),
+        "simple",
+    ),
     ("percent-of", user("What's 15% of 80?"), "reasoning"),
     ("closure", user("Can you explain what a closure is in JavaScript?"), "code"),
-    ("rent-or-buy", user("Is it better to rent or buy a house if I plan to move in 3 years?"),
-     "reasoning"),
+    (
+        "rent-or-buy",
+        user("Is it better to rent or buy a house if I plan to move in 3 years?"),
+        "reasoning",
+    ),
     ("fruits", user("List five fruits that are high in vitamin C."), "simple"),
     ("typo", user("Fix the typo: 'recieve the pakage tomorow'"), "simple"),
-    ("sql-ask", user("Write a SQL query that returns the top 3 customers by revenue last "
-                     "month."), "code"),
-    ("wall-president", user("Who was the US president when the Berlin Wall fell, and how old "
-                            "was he then?"), "reasoning"),
+    (
+        "sql-ask",
+        user("Write a SQL query that returns the top 3 customers by revenue last month."),
+        "code",
+    ),
+    (
+        "wall-president",
+        user("Who was the US president when the Berlin Wall fell, and how old was he then?"),
+        "reasoning",
+    ),
     ("poem", user("Write a short poem about autumn."), "simple"),
     ("ko-code", user('이 코드가 왜 안 되나요?\nprint("hello"'), "code"),
-    ("c-snippet", user("int main(void) {\n  char buf[8];\n  strcpy(buf, argv[1]);\n  return 0;"
-                       "\n}\nanything wrong here?"), "code"),
-    ("yaml", user("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  "
-                  "replicas: 3\n\nthe pods keep restarting, what's wrong"), "code"),
+    (
+        "c-snippet",
+        user(
+            "int main(void) {\n  char buf[8];\n  strcpy(buf, argv[1]);\n  return 0;"
+            "\n}\nanything wrong here?"
+        ),
+        "code",
+    ),
+    (
+        "yaml",
+        user(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  "
+            "replicas: 3\n\nthe pods keep restarting, what's wrong"
+        ),
+        "code",
+    ),
     ("shell", user("ls -la | grep '.log' | xargs rm  -- is this safe to run in prod?"), "code"),
-    ("rust-snippet", user('fn main() {\n    let v = vec![1, 2, 3];\n    let w = v;\n    '
-                          'println!("{:?}", v);\n}'), "code"),
+    (
+        "rust-snippet",
+        user(
+            'fn main() {\n    let v = vec![1, 2, 3];\n    let w = v;\n    println!("{:?}", v);\n}'
+        ),
+        "code",
+    ),
     ("recipe", user("Give me a recipe for banana bread that uses 3 bananas."), "simple"),
-    ("email-tone", user("Make this email sound friendlier: 'Per my last email, the report is "
-                        "late.'"), "simple"),
+    (
+        "email-tone",
+        user("Make this email sound friendlier: 'Per my last email, the report is late.'"),
+        "simple",
+    ),
     ("meeting-time", user("If it's 9am in New York, what time is it in Tokyo?"), "reasoning"),
-    ("logic-puzzle", user("Three boxes are labelled apples, oranges and mixed, and every label "
-                          "is wrong. You may take one fruit from one box. How do you relabel "
-                          "them correctly?"), "reasoning"),
-    ("market-report", user("Write a detailed market report on the European EV battery industry "
-                           "covering suppliers, pricing trends, regulation and a five-year "
-                           "outlook."), "complex"),
+    (
+        "logic-puzzle",
+        user(
+            "Three boxes are labelled apples, oranges and mixed, and every label "
+            "is wrong. You may take one fruit from one box. How do you relabel "
+            "them correctly?"
+        ),
+        "reasoning",
+    ),
+    (
+        "market-report",
+        user(
+            "Write a detailed market report on the European EV battery industry "
+            "covering suppliers, pricing trends, regulation and a five-year "
+            "outlook."
+        ),
+        "complex",
+    ),
     ("fr-chitchat", user("Salut ! Tu as passé un bon week-end ?"), "simple"),
 ]
 HELD_OUT: list[tuple[str, dict[str, Any], str]] = [
     ("grammar", user("Can you check my grammar? 'Their going to the park tomorrow.'"), "simple"),
     ("http-404", user("What does HTTP 404 mean?"), "simple"),
     ("fahrenheit", user("Convert 72 degrees Fahrenheit to Celsius."), "simple"),
-    ("react-loop", user("My React component re-renders infinitely when I call setState inside "
-                        "useEffect. How do I stop it?"), "code"),
-    ("pens", user("A store sells pens at $2 each and notebooks at $5 each. If I spend $31 and "
-                  "buy 8 items, how many notebooks did I buy?"), "reasoning"),
+    (
+        "react-loop",
+        user(
+            "My React component re-renders infinitely when I call setState inside "
+            "useEffect. How do I stop it?"
+        ),
+        "code",
+    ),
+    (
+        "pens",
+        user(
+            "A store sells pens at $2 each and notebooks at $5 each. If I spend $31 and "
+            "buy 8 items, how many notebooks did I buy?"
+        ),
+        "reasoning",
+    ),
     ("decline", user("Draft a polite reply declining the meeting invite for Friday."), "simple"),
-    ("unit-tests", user("Write unit tests for this:\n\ndef add(a, b):\n    return a + b"),
-     "code"),
+    ("unit-tests", user("Write unit tests for this:\n\ndef add(a, b):\n    return a + b"), "code"),
     ("es-python", user("¿Cómo puedo ordenar una lista en Python?"), "code"),
     ("ru-why-sky", user("Объясни, почему небо голубое."), "simple"),
-    ("churn", user("Which of these customers were active in both 2023 and 2024 but churned "
-                   "before March 2025: Acme, Globex, Initech? Acme: active 2023, 2024, churned "
-                   "Feb 2025. Globex: active 2024 only. Initech: active 2023, 2024, still "
-                   "active."), "reasoning"),
-    ("laptops", user("Rank these laptops by value for money and justify it: A ($900, 16GB), "
-                     "B ($1200, 32GB), C ($700, 8GB)."), "reasoning"),
+    (
+        "churn",
+        user(
+            "Which of these customers were active in both 2023 and 2024 but churned "
+            "before March 2025: Acme, Globex, Initech? Acme: active 2023, 2024, churned "
+            "Feb 2025. Globex: active 2024 only. Initech: active 2023, 2024, still "
+            "active."
+        ),
+        "reasoning",
+    ),
+    (
+        "laptops",
+        user(
+            "Rank these laptops by value for money and justify it: A ($900, 16GB), "
+            "B ($1200, 32GB), C ($700, 8GB)."
+        ),
+        "reasoning",
+    ),
     ("good-night", user("Good night!"), "simple"),
     ("hi-story", user("मुझे एक छोटी सी कहानी सुनाओ"), "simple"),
     ("zip-regex", user("Generate a regex that matches US ZIP codes."), "code"),
-    ("bullets-to-prose", user("Can you turn these bullet points into a paragraph?\n- shipped "
-                              "v2\n- fixed the login issue\n- hired 2 engineers"), "simple"),
-    ("module-not-found", user("Why does my Python script say 'ModuleNotFoundError: No module "
-                              "named requests'?"), "code"),
-    ("piano-tuners", user("Estimate how many piano tuners there are in Chicago and show your "
-                          "reasoning."), "reasoning"),
+    (
+        "bullets-to-prose",
+        user(
+            "Can you turn these bullet points into a paragraph?\n- shipped "
+            "v2\n- fixed the login issue\n- hired 2 engineers"
+        ),
+        "simple",
+    ),
+    (
+        "module-not-found",
+        user("Why does my Python script say 'ModuleNotFoundError: No module named requests'?"),
+        "code",
+    ),
+    (
+        "piano-tuners",
+        user("Estimate how many piano tuners there are in Chicago and show your reasoning."),
+        "reasoning",
+    ),
     ("cover-letter", user("Write a cover letter for a junior data analyst job."), "simple"),
-    ("contracts", user("Compare these two contracts clause by clause and list every difference "
-                       "in liability, termination and payment terms.\n\nContract A: The "
-                       "supplier is liable for direct damages up to the fees paid in the prior "
-                       "twelve months. Either party may terminate with ninety days notice. "
-                       "Invoices are payable within thirty days.\n\nContract B: The supplier's "
-                       "liability is unlimited for data breaches and capped at twice the annual "
-                       "fees otherwise. Termination requires one hundred and twenty days notice "
-                       "and a cure period. Invoices are payable within forty-five days of "
-                       "receipt."), "complex"),
+    (
+        "contracts",
+        user(
+            "Compare these two contracts clause by clause and list every difference "
+            "in liability, termination and payment terms.\n\nContract A: The "
+            "supplier is liable for direct damages up to the fees paid in the prior "
+            "twelve months. Either party may terminate with ninety days notice. "
+            "Invoices are payable within thirty days.\n\nContract B: The supplier's "
+            "liability is unlimited for data breaches and capped at twice the annual "
+            "fees otherwise. Termination requires one hundred and twenty days notice "
+            "and a cure period. Invoices are payable within forty-five days of "
+            "receipt."
+        ),
+        "complex",
+    ),
     ("hey", user("hey can u help me"), "simple"),
     ("de-days", user("Wie viele Tage sind es vom 3. März bis zum 17. April?"), "reasoning"),
     ("json-to-yaml", user('Convert this JSON to YAML: {"name": "web", "replicas": 3}'), "code"),
-    ("bat-ball", user("A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the "
-                      "ball. How much does the ball cost?"), "reasoning"),
+    (
+        "bat-ball",
+        user(
+            "A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the "
+            "ball. How much does the ball cost?"
+        ),
+        "reasoning",
+    ),
     ("ko-lunch", user("오늘 점심 뭐 먹을까?"), "simple"),
     ("regex-explain", user("Explain what this regex does: ^(?=.*[A-Z])(?=.*\\d).{8,}$"), "code"),
     ("prime-1001", user("Is 1,001 a prime number?"), "reasoning"),
     ("dog-name", user("What's a good name for a golden retriever?"), "simple"),
 ]
 LABELLED = DEVELOPMENT + HELD_OUT
-KNOWN_MISSES = frozenset({"react-loop", "laptops", "logic-puzzle", "piano-tuners", "contracts",
-                          "de-days", "prime-1001"})
+KNOWN_MISSES = frozenset(
+    {"react-loop", "laptops", "logic-puzzle", "piano-tuners", "contracts", "de-days", "prime-1001"}
+)
 
 
 def test_labelled_prompts_hit_at_least_90_percent() -> None:
@@ -403,26 +498,48 @@ def test_labelled_prompt(name: str, body: dict[str, Any], expected: str) -> None
 
 
 def test_held_out_prompts_were_not_tuned_away() -> None:
-    held_out_misses = {name for name, body, expected in HELD_OUT
-                       if classify(body).task_type != expected}
+    held_out_misses = {
+        name for name, body, expected in HELD_OUT if classify(body).task_type != expected
+    }
     assert held_out_misses <= KNOWN_MISSES
     assert len(HELD_OUT) >= 20
 
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text()
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=5)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=5),
-                           max_leaves=30)
-parts = st.lists(st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "x"])},
-                                       optional={"text": json_values, "image_url": json_values}),
-                 max_size=4)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+parts = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["text", "image_url", "x"])},
+        optional={"text": json_values, "image_url": json_values},
+    ),
+    max_size=4,
+)
 roles = st.sampled_from(["system", "developer", "user", "assistant", "tool", "?"]) | json_values
-messages = st.lists(st.fixed_dictionaries(
-    {"role": roles},
-    optional={"content": st.none() | st.text() | parts | json_values}) | json_values, max_size=8)
-bodies = st.fixed_dictionaries({"messages": messages}, optional={
-    "tools": json_values, "functions": json_values, "system": json_values, "prompt": json_values,
-}) | json_values
+messages = st.lists(
+    st.fixed_dictionaries(
+        {"role": roles}, optional={"content": st.none() | st.text() | parts | json_values}
+    )
+    | json_values,
+    max_size=8,
+)
+bodies = (
+    st.fixed_dictionaries(
+        {"messages": messages},
+        optional={
+            "tools": json_values,
+            "functions": json_values,
+            "system": json_values,
+            "prompt": json_values,
+        },
+    )
+    | json_values
+)
 
 
 def _check(result: Classification) -> None:
@@ -439,8 +556,9 @@ def test_classify_is_total_over_json_shaped_input(body: Any) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=300), min_size=1,
-                max_size=6))
+@given(
+    st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=300), min_size=1, max_size=6)
+)
 def test_classify_is_total_over_any_text(texts: list[str]) -> None:
     _check(classify(chat(*texts)))
 
@@ -463,18 +581,40 @@ def test_only_head_and_tail_of_a_long_input_are_scanned() -> None:
     assert (other.task_type, other.signals) == (buried.task_type, buried.signals)
 
 
-@pytest.mark.parametrize(("body", "signal"), [
-    (with_system("You are a senior Python engineer. Review code for bugs and refactor it.",
-                 "x = [i * 2 for i in y if i > 0]"), "system-prompt"),
-    (with_tools("You help customers.", "Where is my parcel?"), "tools"),
-    ({"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "What is in this picture?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}, "media"),
-    (chat(*["and then?"] * 30), "many-turns"),
-    (long_document("Find the email address in this document."), "long-input"),
-    (user("Привет! Как дела?"), "non-latin"),
-    ({"messages": []}, "empty"),
-])
+@pytest.mark.parametrize(
+    ("body", "signal"),
+    [
+        (
+            with_system(
+                "You are a senior Python engineer. Review code for bugs and refactor it.",
+                "x = [i * 2 for i in y if i > 0]",
+            ),
+            "system-prompt",
+        ),
+        (with_tools("You help customers.", "Where is my parcel?"), "tools"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "What is in this picture?"},
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "data:image/png;base64,AAAA"},
+                            },
+                        ],
+                    }
+                ]
+            },
+            "media",
+        ),
+        (chat(*["and then?"] * 30), "many-turns"),
+        (long_document("Find the email address in this document."), "long-input"),
+        (user("Привет! Как дела?"), "non-latin"),
+        ({"messages": []}, "empty"),
+    ],
+)
 def test_signals_name_what_fired(body: dict[str, Any], signal: str) -> None:
     assert signal in classify(body).signals
 
@@ -482,8 +622,11 @@ def test_signals_name_what_fired(body: dict[str, Any], signal: str) -> None:
 def test_system_prompt_counts_towards_the_task() -> None:
     text = "items.sort(key=len)"
     plain = classify(user(text))
-    coached = classify(with_system("You are a code reviewer for a Python codebase; point out "
-                                   "bugs in every function.", text))
+    coached = classify(
+        with_system(
+            "You are a code reviewer for a Python codebase; point out bugs in every function.", text
+        )
+    )
     assert coached.task_type == "code"
     assert coached.confidence > plain.confidence or plain.task_type != "code"
 

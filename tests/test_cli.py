@@ -16,9 +16,9 @@ import pytest
 
 from infra.local.proc import Service, free_port
 from origin.admin.cli import main
-from origin.tenancy.crypto import KeyBox, generate_master_key, master_key_from
 from origin.settings import Secret
 from origin.store import Store
+from origin.tenancy.crypto import KeyBox, generate_master_key, master_key_from
 from tests.test_store import usage_row
 
 PLAINTEXT = "sk-cli-PLAINTEXT-abcdef0123456789"
@@ -27,8 +27,11 @@ MASTER = generate_master_key()
 
 @pytest.fixture
 def env(postgrest: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"SUPABASE_URL": postgrest.url, "SUPABASE_SERVICE_KEY": postgrest.service_key,
-              "PRISM_MASTER_KEY": MASTER}
+    values = {
+        "SUPABASE_URL": postgrest.url,
+        "SUPABASE_SERVICE_KEY": postgrest.service_key,
+        "PRISM_MASTER_KEY": MASTER,
+    }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
@@ -81,15 +84,31 @@ def test_api_keys(env: dict[str, str], capsys: pytest.CaptureFixture[str], pg: A
     assert "-" != out.splitlines()[1].split()[-1]
 
 
-def test_provider_keys_never_show_the_key(env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                                          pg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provider_keys_never_show_the_key(
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    pg: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     project_id = new_project(capsys)
     monkeypatch.setattr(sys, "stdin", io.StringIO(PLAINTEXT + "\n"))
     code, out, err = run(capsys, "providers", "add", "--project", project_id, "openai")
     assert code == 0 and PLAINTEXT not in out + err
     monkeypatch.setenv("LOCAL_KEY", "sk-local-secret")
-    code, _, _ = run(capsys, "providers", "add", "--project", project_id, "openai", "--name",
-                     "local", "--base-url", "http://127.0.0.1:11434/v1", "--key-env", "LOCAL_KEY")
+    code, _, _ = run(
+        capsys,
+        "providers",
+        "add",
+        "--project",
+        project_id,
+        "openai",
+        "--name",
+        "local",
+        "--base-url",
+        "http://127.0.0.1:11434/v1",
+        "--key-env",
+        "LOCAL_KEY",
+    )
     assert code == 0
 
     code, out, _ = run(capsys, "providers", "list", "--project", project_id)
@@ -107,12 +126,15 @@ def test_provider_keys_never_show_the_key(env: dict[str, str], capsys: pytest.Ca
     assert code == 1 and err.startswith("prism: error:") and len(err.splitlines()) == 1
 
 
-def test_usage_table_and_json(env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                              postgrest: Any) -> None:
+def test_usage_table_and_json(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], postgrest: Any
+) -> None:
     project_id = new_project(capsys)
     project = fetch_project(postgrest, project_id)
-    rows = [usage_row(project_id, project["org_id"], request_tags={"feature": f"f{i}"})
-            for i in range(3)]
+    rows = [
+        usage_row(project_id, project["org_id"], request_tags={"feature": f"f{i}"})
+        for i in range(3)
+    ]
     asyncio.run(insert(postgrest, [r.to_json() for r in rows]))
 
     code, out, _ = run(capsys, "usage", "--project", project_id)
@@ -161,22 +183,41 @@ async def insert(postgrest: Any, rows: list[dict[str, Any]]) -> None:
         (["projects", "create", ""], 2, "name"),
         (["projects", "create", "x", "--org", "nope"], 2, "--org"),
         (["providers", "add", "--project", str(uuid.uuid4()), "bad name"], 2, "provider"),
-        (["providers", "add", "--project", str(uuid.uuid4()), "openai", "--base-url", "ftp://x"],
-         2, "base_url"),
-        (["providers", "add", "--project", str(uuid.uuid4()), "openai", "--key-env", "UNSET_VAR_X"],
-         2, "UNSET_VAR_X"),
+        (
+            ["providers", "add", "--project", str(uuid.uuid4()), "openai", "--base-url", "ftp://x"],
+            2,
+            "base_url",
+        ),
+        (
+            [
+                "providers",
+                "add",
+                "--project",
+                str(uuid.uuid4()),
+                "openai",
+                "--key-env",
+                "UNSET_VAR_X",
+            ],
+            2,
+            "UNSET_VAR_X",
+        ),
         (["frobnicate"], 2, "invalid choice"),
     ],
 )
-def test_user_mistakes_are_one_line_errors(env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                                           argv: list[str], code: int, message: str) -> None:
+def test_user_mistakes_are_one_line_errors(
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    message: str,
+) -> None:
     got, out, err = run(capsys, *argv)
     assert got == code and message in err and out == ""
 
 
-def test_provider_add_needs_a_key_and_a_master_key(env: dict[str, str],
-                                                   capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provider_add_needs_a_key_and_a_master_key(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     project_id = new_project(capsys)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = run(capsys, "providers", "add", "--project", project_id, "openai")
@@ -189,13 +230,20 @@ def test_provider_add_needs_a_key_and_a_master_key(env: dict[str, str],
 
 @pytest.mark.parametrize(
     ("overrides", "code", "message"),
-    [({"SUPABASE_SERVICE_KEY": ""}, 2, "SUPABASE_SERVICE_KEY"),
-     ({"SUPABASE_URL": "http://127.0.0.1:{port}"}, 3, "unavailable"),
-     ({"SUPABASE_SERVICE_KEY": "wrong"}, 1, "refused")],
+    [
+        ({"SUPABASE_SERVICE_KEY": ""}, 2, "SUPABASE_SERVICE_KEY"),
+        ({"SUPABASE_URL": "http://127.0.0.1:{port}"}, 3, "unavailable"),
+        ({"SUPABASE_SERVICE_KEY": "wrong"}, 1, "refused"),
+    ],
 )
-def test_configuration_errors(env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                              monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str],
-                              code: int, message: str) -> None:
+def test_configuration_errors(
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    overrides: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
     for name, value in overrides.items():
         monkeypatch.setenv(name, value.format(port=free_port()))
     got, _, err = run(capsys, "projects", "list")
@@ -213,9 +261,13 @@ def test_serve_runs_the_origin(env: dict[str, str], tmp_path: Path) -> None:
     # origin.app is the lead's, assembled from other engineers' modules; skip until it imports.
     pytest.importorskip("origin.app")
     port = free_port()
-    server = Service("prism-serve", [sys.executable, "-m", "origin.admin.cli", "serve"], port,
-                     env={**env, "PRISM_PORT": str(port), "PRISM_DATA_DIR": str(tmp_path)},
-                     log_path=tmp_path / "serve.log")
+    server = Service(
+        "prism-serve",
+        [sys.executable, "-m", "origin.admin.cli", "serve"],
+        port,
+        env={**env, "PRISM_PORT": str(port), "PRISM_DATA_DIR": str(tmp_path)},
+        log_path=tmp_path / "serve.log",
+    )
     server.start(timeout=60)
     try:
         res = httpx.get(f"{server.url}/healthz", timeout=10)

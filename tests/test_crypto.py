@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from origin.settings import Secret, Settings
 from origin.tenancy.crypto import (
     DecryptionFailed,
     KeyBox,
@@ -20,7 +21,6 @@ from origin.tenancy.crypto import (
     master_key_from,
     provider_key_context,
 )
-from origin.settings import Secret, Settings
 
 RAW = bytes(range(32))
 BOX = KeyBox(RAW)
@@ -98,8 +98,15 @@ def test_master_key_accepts_base64_and_hex(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "abc", base64.b64encode(os.urandom(16)).decode(), os.urandom(16).hex(),
-     "z" * 64, base64.b64encode(os.urandom(33)).decode()],
+    [
+        "",
+        "   ",
+        "abc",
+        base64.b64encode(os.urandom(16)).decode(),
+        os.urandom(16).hex(),
+        "z" * 64,
+        base64.b64encode(os.urandom(33)).decode(),
+    ],
 )
 def test_master_key_rejects_with_a_clear_message(text: str) -> None:
     with pytest.raises(MasterKeyError, match="PRISM_MASTER_KEY") as info:

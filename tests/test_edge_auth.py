@@ -60,7 +60,10 @@ async def test_bad_keys_are_refused_at_the_edge(
 
 
 async def test_key_records_are_cached_in_upstash_and_trusted_from_there(
-    http: HttpxClient, env: dict[str, str], project: Any, redis: aioredis.Redis,
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    redis: aioredis.Redis,
 ) -> None:
     key_hash = hash_api_key(project.api_key)
     await EdgeDriver(http, env).send(project.api_key, chat(uuid.uuid4().hex))
@@ -80,8 +83,12 @@ async def test_dead_backends_leave_the_request_to_the_origin(
     http: HttpxClient, env: dict[str, str], project: Any
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    cut_off = {**env, "SUPABASE_URL": dead, "UPSTASH_REDIS_REST_URL": dead,
-               "UPSTASH_VECTOR_REST_URL": dead}
+    cut_off = {
+        **env,
+        "SUPABASE_URL": dead,
+        "UPSTASH_REDIS_REST_URL": dead,
+        "UPSTASH_VECTOR_REST_URL": dead,
+    }
     marker = uuid.uuid4().hex
     edge = EdgeDriver(http, cut_off)
     response = await edge.send(project.api_key, chat(marker))
@@ -100,7 +107,11 @@ async def test_dead_backends_leave_the_request_to_the_origin(
     ],
 )
 async def test_keys_are_checked_on_the_gateway_routes_only(
-    http: HttpxClient, env: dict[str, str], method: str, path: str, authorization: str | None,
+    http: HttpxClient,
+    env: dict[str, str],
+    method: str,
+    path: str,
+    authorization: str | None,
     status: int,
 ) -> None:
     headers = [("Authorization", authorization)] if authorization else []

@@ -41,14 +41,19 @@ async def rows(pg: Any, project_id: str) -> list[dict[str, Any]]:
     conn = await pg.connect()
     try:
         found = await conn.fetch(
-            "select * from usage_logs where project_id = $1 order by created_at", project_id)
+            "select * from usage_logs where project_id = $1 order by created_at", project_id
+        )
     finally:
         await conn.close()
     return [dict(r) for r in found]
 
 
 async def test_exact_hit_is_answered_at_the_edge_with_its_receipt_and_row(
-    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed, pg: Any,
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    cache_seed: CacheSeed,
+    pg: Any,
     redis: aioredis.Redis,
 ) -> None:
     marker = uuid.uuid4().hex
@@ -56,8 +61,9 @@ async def test_exact_hit_is_answered_at_the_edge_with_its_receipt_and_row(
     entry = cached_completion("A stored fact.")
     await cache_seed.exact(project.id, body, entry, {"X-Prism-Tags": "team=edge"})
     edge = EdgeDriver(http, env)
-    response = await edge.send(project.api_key, body,
-                               {"X-Prism-Tags": "team=edge, feature=faq", "X-Prism-Session": "s-1"})
+    response = await edge.send(
+        project.api_key, body, {"X-Prism-Tags": "team=edge, feature=faq", "X-Prism-Session": "s-1"}
+    )
     answer = json.loads(await read_body(response.body))
     request_id = response.header("x-prism-request-id")
     assert response.status == 200 and request_id
@@ -71,7 +77,10 @@ async def test_exact_hit_is_answered_at_the_edge_with_its_receipt_and_row(
     assert await edge.forwarded(marker) == []
     [row] = await rows(pg, project.id)
     assert (row["request_id"], row["cache_status"], row["provider"]) == (
-        request_id, "hit-exact-edge", "cache")
+        request_id,
+        "hit-exact-edge",
+        "cache",
+    )
     assert json.loads(row["request_tags"]) == {"team": "edge", "feature": "faq"}
     assert (row["session_id"], row["tokens_in"], row["tokens_out"]) == ("s-1", 12, 30)
     assert row["cache_saved_cents"] == entry.saved().cents and row["cost_total_cents"] == 0
@@ -82,7 +91,11 @@ async def test_exact_hit_is_answered_at_the_edge_with_its_receipt_and_row(
 
 @pytest.mark.parametrize("include_usage", [False, True])
 async def test_stream_hit_is_an_sse_replay(
-    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed, pg: Any,
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    cache_seed: CacheSeed,
+    pg: Any,
     include_usage: bool,
 ) -> None:
     body = chat(f"Stream me {uuid.uuid4().hex}")
@@ -95,8 +108,9 @@ async def test_stream_hit_is_an_sse_replay(
     events = [e.removeprefix("data: ") for e in raw.split("\n\n") if e]
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
-    expected = replay_chunks(entry, f"chatcmpl-{response.header('x-prism-request-id')}",
-                             include_usage)
+    expected = replay_chunks(
+        entry, f"chatcmpl-{response.header('x-prism-request-id')}", include_usage
+    )
     assert [c["choices"] for c in chunks] == [c["choices"] for c in expected]
     assert ("usage" in chunks[-1]) is include_usage
     [row] = await rows(pg, project.id)
@@ -104,13 +118,19 @@ async def test_stream_hit_is_an_sse_replay(
 
 
 async def test_paraphrase_is_a_semantic_hit_with_its_similarity(
-    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed, pg: Any,
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    cache_seed: CacheSeed,
+    pg: Any,
 ) -> None:
-    await cache_seed.semantic(project.id, chat("How do I reset my password?"),
-                              cached_completion("Use the reset link."))
+    await cache_seed.semantic(
+        project.id, chat("How do I reset my password?"), cached_completion("Use the reset link.")
+    )
     edge = EdgeDriver(http, env)
-    response = await edge.send(project.api_key, chat("How can I reset my password?"),
-                               {"X-Prism-Cache-Threshold": "0.85"})
+    response = await edge.send(
+        project.api_key, chat("How can I reset my password?"), {"X-Prism-Cache-Threshold": "0.85"}
+    )
     assert response.header("x-prism-cache-status") == "hit-semantic-edge"
     similarity = float(response.header("x-prism-cache-similarity") or 0)
     assert 0.85 <= similarity < 1.0
@@ -130,8 +150,13 @@ async def test_paraphrase_is_a_semantic_hit_with_its_similarity(
     ],
 )
 async def test_near_misses_go_to_the_origin(
-    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed,
-    stored: str, asked: str, headers: dict[str, Any],
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    cache_seed: CacheSeed,
+    stored: str,
+    asked: str,
+    headers: dict[str, Any],
 ) -> None:
     marker = uuid.uuid4().hex
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
@@ -155,8 +180,13 @@ async def test_near_misses_go_to_the_origin(
     ],
 )
 async def test_requests_the_edge_must_not_answer_are_forwarded_untouched(
-    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed, pg: Any,
-    headers: dict[str, str], body_extra: dict[str, Any],
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    cache_seed: CacheSeed,
+    pg: Any,
+    headers: dict[str, str],
+    body_extra: dict[str, Any],
 ) -> None:
     marker = uuid.uuid4().hex
     body = chat(f"Cached question {marker}")
@@ -174,14 +204,22 @@ async def test_unreadable_bodies_are_forwarded(
     http: HttpxClient, env: dict[str, str], project: Any
 ) -> None:
     edge = EdgeDriver(http, env)
-    for raw in (b"{not json", b"[]", b'{"messages": []}', b'{"messages": "hi"}',
-                b'{"messages": [{"role": "user", "content": "\\ud800"}]}'):
+    for raw in (
+        b"{not json",
+        b"[]",
+        b'{"messages": []}',
+        b'{"messages": "hi"}',
+        b'{"messages": [{"role": "user", "content": "\\ud800"}]}',
+    ):
         response = await edge.send(project.api_key, raw)
         assert response.header("x-upstream") == "echo", raw
 
 
 async def test_one_project_never_sees_another_projects_entries(
-    http: HttpxClient, env: dict[str, str], make_project: Any, cache_seed: CacheSeed,
+    http: HttpxClient,
+    env: dict[str, str],
+    make_project: Any,
+    cache_seed: CacheSeed,
 ) -> None:
     owner, other = await make_project("owner"), await make_project("other")
     marker = uuid.uuid4().hex
@@ -195,7 +233,10 @@ async def test_one_project_never_sees_another_projects_entries(
 
 
 async def test_a_failed_row_write_goes_through_the_queue_into_usage_logs(
-    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed,
+    http: HttpxClient,
+    env: dict[str, str],
+    project: Any,
+    cache_seed: CacheSeed,
     origin_server: Any,
 ) -> None:
     # The running origin drains the queue, so the row must come out the other end, once.

@@ -41,8 +41,9 @@ class Clock:
         (None, 3.0, False),
     ],
 )
-def test_answers_are_remembered_for_their_ttl(caller: Caller | None, elapsed: float,
-                                               remembered: bool) -> None:
+def test_answers_are_remembered_for_their_ttl(
+    caller: Caller | None, elapsed: float, remembered: bool
+) -> None:
     clock = Clock()
     cache = CallerCache(known_ttl_s=30, unknown_ttl_s=3, clock=clock)
     cache.put("h", caller)
@@ -64,15 +65,17 @@ def test_memory_is_bounded_and_keeps_the_most_recent(keys: list[int], limit: int
 
 
 @given(st.lists(st.tuples(NAMES, st.text(max_size=5)), max_size=8), NAMES)
-def test_header_lookup_ignores_case_and_takes_the_first(headers: list[tuple[str, str]],
-                                                        name: str) -> None:
+def test_header_lookup_ignores_case_and_takes_the_first(
+    headers: list[tuple[str, str]], name: str
+) -> None:
     wanted = [v for k, v in headers if k.lower() == name.lower()]
     mapping = HeaderMap(headers)
     assert mapping.get(name.upper()) == (wanted[0] if wanted else None)
 
 
-def request(body: Any, method: str = "POST", path: str = "/v1/chat/completions",
-            **headers: str) -> Request:
+def request(
+    body: Any, method: str = "POST", path: str = "/v1/chat/completions", **headers: str
+) -> Request:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Request(method, f"https://edge.test{path}", list(headers.items()), raw)
 
@@ -104,30 +107,43 @@ def test_which_requests_the_edge_reads(req: Request, readable: bool) -> None:
 
 
 def test_options_come_from_the_headers_whatever_their_case() -> None:
-    chat = parse_chat(request({"messages": MESSAGES}, **{
-        "x-prism-MODE": "eco", "X-PRISM-TAGS": "a=1", "X-Prism-Cache": "no-cache"}))
+    chat = parse_chat(
+        request(
+            {"messages": MESSAGES},
+            **{"x-prism-MODE": "eco", "X-PRISM-TAGS": "a=1", "X-Prism-Cache": "no-cache"},
+        )
+    )
     assert chat is not None
     assert (chat.options.mode, chat.options.tags, chat.options.cache_lookup) == (
-        "eco", {"a": "1"}, False)
+        "eco",
+        {"a": "1"},
+        False,
+    )
 
 
 @pytest.mark.parametrize(("status", "similarity"), [(HIT_EXACT, None), (HIT_SEMANTIC, 0.97314)])
-def test_the_receipt_is_the_origins_for_a_cache_hit(status: str, similarity: float | None
-                                                     ) -> None:
+def test_the_receipt_is_the_origins_for_a_cache_hit(status: str, similarity: float | None) -> None:
     entry = cached_completion("x")
     chat = parse_chat(request({"messages": MESSAGES}, **{"X-Prism-Mode": "eco"}))
     assert chat is not None
     # What the origin's cache sets on its receipt when it answers a hit.
-    origin = Receipt("req_1", "eco", model=entry.model, provider=CACHE_PROVIDER,
-                     task_type=CACHE_TASK_TYPE, route_reason="cache",
-                     cache_status=status.removesuffix("-edge"),
-                     cost=Cost(Decimal(0), Decimal(0)),
-                     cache_saved_cents=format_cents(entry.saved().cents),
-                     cache_similarity=similarity)
+    origin = Receipt(
+        "req_1",
+        "eco",
+        model=entry.model,
+        provider=CACHE_PROVIDER,
+        task_type=CACHE_TASK_TYPE,
+        route_reason="cache",
+        cache_status=status.removesuffix("-edge"),
+        cost=Cost(Decimal(0), Decimal(0)),
+        cache_saved_cents=format_cents(entry.saved().cents),
+        cache_similarity=similarity,
+    )
     expected = {k.lower(): v for k, v in origin.headers().items()}
     expected["x-prism-cache-status"] = status
     assert {k.lower(): v for k, v in receipt(Hit(entry, status, similarity), chat, "req_1")} == (
-        expected)
+        expected
+    )
 
 
 def test_a_hit_carries_this_requests_id_not_the_stored_one() -> None:

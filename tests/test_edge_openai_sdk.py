@@ -43,8 +43,7 @@ async def project(make_project: Any) -> Any:
 
 @pytest.fixture
 async def sdk(edge: Service, project: Any) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(base_url=f"{edge.url}/v1", api_key=project.api_key,
-                                max_retries=0)
+    client = openai.AsyncOpenAI(base_url=f"{edge.url}/v1", api_key=project.api_key, max_retries=0)
     yield client
     await client.close()
 
@@ -52,8 +51,9 @@ async def sdk(edge: Service, project: Any) -> AsyncIterator[openai.AsyncOpenAI]:
 @pytest.fixture
 async def direct(origin_server: Any, project: Any) -> AsyncIterator[openai.AsyncOpenAI]:
     """The same SDK talking to the origin itself, bypassing the edge."""
-    client = openai.AsyncOpenAI(base_url=origin_server.base_url, api_key=project.api_key,
-                                max_retries=0)
+    client = openai.AsyncOpenAI(
+        base_url=origin_server.base_url, api_key=project.api_key, max_retries=0
+    )
     yield client
     await client.close()
 
@@ -65,11 +65,24 @@ class Stored:
         self.redis_url, self.vector = redis_url, vector
 
     async def exact(self, project_id: str, text: str, headers: dict[str, Any]) -> None:
-        options = parse_options(Headers(raw=[(k.lower().encode(), v if isinstance(v, bytes)
-                                              else v.encode()) for k, v in headers.items()]))
-        key = exact_key(project_id, fingerprint(
-            project_id, body(text), mode=options.mode, model_prefer=options.model_prefer,
-            version=options.cache_version))
+        options = parse_options(
+            Headers(
+                raw=[
+                    (k.lower().encode(), v if isinstance(v, bytes) else v.encode())
+                    for k, v in headers.items()
+                ]
+            )
+        )
+        key = exact_key(
+            project_id,
+            fingerprint(
+                project_id,
+                body(text),
+                mode=options.mode,
+                model_prefer=options.model_prefer,
+                version=options.cache_version,
+            ),
+        )
         client = aioredis.Redis.from_url(self.redis_url)
         try:
             await _until(lambda: client.exists(key))
@@ -80,9 +93,11 @@ class Stored:
         url = f"{self.vector.url}/range/{vector_namespace(project_id)}"
         auth = {"Authorization": f"Bearer {self.vector.token}"}
         async with httpx.AsyncClient(timeout=10) as http:
+
             async def enough() -> bool:
                 reply = await http.post(url, json={"cursor": "0", "limit": 100}, headers=auth)
                 return len(reply.json()["result"]["vectors"]) >= count
+
             await _until(enough)
 
 
@@ -103,10 +118,12 @@ def body(text: str) -> dict[str, Any]:
     return {"model": MODEL, "messages": [{"role": "user", "content": text}]}
 
 
-async def ask(sdk: openai.AsyncOpenAI, text: str, headers: dict[str, Any] | None = None,
-              **extra: Any) -> Any:
+async def ask(
+    sdk: openai.AsyncOpenAI, text: str, headers: dict[str, Any] | None = None, **extra: Any
+) -> Any:
     return await sdk.chat.completions.with_raw_response.create(
-        **body(text), extra_headers=headers or {}, **extra)
+        **body(text), extra_headers=headers or {}, **extra
+    )
 
 
 async def streamed(sdk: openai.AsyncOpenAI, text: str, **extra: Any) -> tuple[str, Any, Any]:
@@ -139,9 +156,12 @@ async def test_identical_request_is_an_edge_hit_after_an_origin_miss(
     assert answer.id == f"chatcmpl-{headers['x-prism-request-id']}"
     assert len(sim.requests()) == 1
     rows = await origin_server.rows(project.id, expect=2)
-    assert sorted((r["request_id"], r["cache_status"]) for r in rows) == sorted([
-        (first.headers["x-prism-request-id"], "miss"),
-        (headers["x-prism-request-id"], "hit-exact-edge")])
+    assert sorted((r["request_id"], r["cache_status"]) for r in rows) == sorted(
+        [
+            (first.headers["x-prism-request-id"], "miss"),
+            (headers["x-prism-request-id"], "hit-exact-edge"),
+        ]
+    )
 
 
 async def test_paraphrase_is_a_semantic_hit_at_the_edge(
@@ -154,8 +174,7 @@ async def test_paraphrase_is_a_semantic_hit_at_the_edge(
     headers = second.headers
     assert headers["x-prism-cache-status"] == "hit-semantic-edge"
     assert 0.95 <= float(headers["x-prism-cache-similarity"]) <= 1.0
-    assert (second.parse().choices[0].message.content
-            == first.parse().choices[0].message.content)
+    assert second.parse().choices[0].message.content == first.parse().choices[0].message.content
     rows = await origin_server.rows(project.id, expect=2)
     assert sorted(r["cache_status"] for r in rows) == ["hit-semantic-edge", "miss"]
 
@@ -184,16 +203,18 @@ async def test_bad_key_is_refused_at_the_edge_and_never_reaches_the_origin(
     edge: Service, sdk: openai.AsyncOpenAI, origin_server: Any, sim: Any
 ) -> None:
     refused, admitted = uuid.uuid4().hex, uuid.uuid4().hex
-    bad = openai.AsyncOpenAI(base_url=f"{edge.url}/v1", api_key="prism_sk_" + refused,
-                             max_retries=0)
+    bad = openai.AsyncOpenAI(
+        base_url=f"{edge.url}/v1", api_key="prism_sk_" + refused, max_retries=0
+    )
     with pytest.raises(openai.AuthenticationError) as caught:
         await bad.chat.completions.create(**body("hi"), extra_headers={"User-Agent": refused})
     await bad.close()
     assert caught.value.status_code == 401
     assert caught.value.code == "invalid_api_key"
     # The origin's access log names each request's User-Agent: the good one's, not the bad one's.
-    await sdk.chat.completions.create(**body(f"hi {admitted}"),
-                                      extra_headers={"User-Agent": admitted})
+    await sdk.chat.completions.create(
+        **body(f"hi {admitted}"), extra_headers={"User-Agent": admitted}
+    )
 
     async def logged() -> bool:
         return admitted in origin_server.service.log_path.read_text(errors="replace")
@@ -204,22 +225,30 @@ async def test_bad_key_is_refused_at_the_edge_and_never_reaches_the_origin(
 
 
 async def test_edge_and_origin_hit_rows_are_the_same_row(
-    edge: Service, project: Any, sim: Any, stored: Stored, origin_server: Any,
+    edge: Service,
+    project: Any,
+    sim: Any,
+    stored: Stored,
+    origin_server: Any,
 ) -> None:
     # Both rows are cache-hit rows (the origin's from its own cache), so every column is
     # comparable; against a miss row only the attribution columns would be.
-    tags = ("team = growth ,feature=onbo\u00a0arding,x=1=2, emoji=🚀,team=dup,empty=,=v,"
-            + ",".join(f"k{i}={'v' * 70}" for i in range(12)))
+    tags = "team = growth ,feature=onbo\u00a0arding,x=1=2, emoji=🚀,team=dup,empty=,=v," + ",".join(
+        f"k{i}={'v' * 70}" for i in range(12)
+    )
     # Raw UTF-8 on the wire (the SDK only sends ASCII): both tiers must read the same bytes
     # into the same tags.
-    headers: dict[str, Any] = {"Authorization": f"Bearer {project.api_key}",
-                               "X-Prism-Mode": "eco", "X-Prism-Tags": tags.encode(),
-                               "X-Prism-Session": "sess-42"}
+    headers: dict[str, Any] = {
+        "Authorization": f"Bearer {project.api_key}",
+        "X-Prism-Mode": "eco",
+        "X-Prism-Tags": tags.encode(),
+        "X-Prism-Session": "sess-42",
+    }
     text = f"Summarise the onboarding flow ({uuid.uuid4().hex[:8]})"
     async with httpx.AsyncClient(timeout=DEADLINE_S) as http:
+
         async def post(base: str) -> httpx.Response:
-            reply = await http.post(f"{base}/v1/chat/completions", json=body(text),
-                                    headers=headers)
+            reply = await http.post(f"{base}/v1/chat/completions", json=body(text), headers=headers)
             assert reply.status_code == 200, reply.text
             return reply
 
@@ -232,10 +261,18 @@ async def test_edge_and_origin_hit_rows_are_the_same_row(
     assert len(rows) == 3, [(r["request_id"], r["cache_status"]) for r in rows.values()]
     origin_row = rows[at_origin.headers["x-prism-request-id"]]
     edge_row = rows[at_edge.headers["x-prism-request-id"]]
-    differ = {"request_id", "created_at", "cache_status", "provider", "cost_provider_cents",
-              "cost_total_cents", "latency_ms"}
+    differ = {
+        "request_id",
+        "created_at",
+        "cache_status",
+        "provider",
+        "cost_provider_cents",
+        "cost_total_cents",
+        "latency_ms",
+    }
     assert {k: v for k, v in edge_row.items() if k not in differ} == {
-        k: v for k, v in origin_row.items() if k not in differ}
+        k: v for k, v in origin_row.items() if k not in differ
+    }
     assert edge_row["request_tags"].encode() == origin_row["request_tags"].encode()
     # Servers read header bytes as Latin-1 (Starlette, and Node under the edge alike).
     assert json.loads(edge_row["request_tags"]) == parse_tags(tags.encode().decode("latin-1"))
@@ -244,7 +281,11 @@ async def test_edge_and_origin_hit_rows_are_the_same_row(
 
 
 async def test_edge_hits_answer_during_a_postgrest_outage_and_their_rows_arrive_after(
-    sdk: openai.AsyncOpenAI, project: Any, sim: Any, stored: Stored, origin_server: Any,
+    sdk: openai.AsyncOpenAI,
+    project: Any,
+    sim: Any,
+    stored: Stored,
+    origin_server: Any,
     postgrest_outage: Any,
 ) -> None:
     text = f"Which rows survive an outage? ({uuid.uuid4().hex[:8]})"

@@ -27,13 +27,19 @@ async def test_edge_tests_pass_inside_pyodide(
         "PRISM_TEST_UPSTREAM": edge_upstream,
         "PRISM_TEST_BINDINGS": json.dumps(edge_bindings),
         "PRISM_TEST_PROJECT": json.dumps(
-            {"id": project.id, "org_id": project.org_id, "api_key": project.api_key}),
+            {"id": project.id, "org_id": project.org_id, "api_key": project.api_key}
+        ),
         "PRISM_TEST_DEAD_URL": f"http://127.0.0.1:{free_port()}",
     }
     run = await asyncio.to_thread(
         subprocess.run,
         ["node", "--experimental-wasm-stack-switching", str(PYTEST_MJS)],
-        check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_LIMIT_S,
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_S,
     )
     report = (run.stdout + run.stderr)[-6000:]
     summary = re.findall(r"^=+ (.*) in [\d.]+s =+$", run.stdout, re.MULTILINE)

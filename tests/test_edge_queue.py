@@ -38,10 +38,15 @@ CENTS = st.decimals(min_value=0, max_value=10**6, places=6, allow_nan=False, all
 
 def hit_row(project: Any, tags: dict[str, str] | None = None) -> UsageRow:
     return build_cache_hit_row(
-        request_id=new_request_id(), caller=Caller(str(project.org_id), str(project.id)),
-        options=RequestOptions(tags=tags, session_id="s"), model_used="gpt-4o-mini",
-        usage=TokenUsage(10, 20), saved=Cost(Decimal("0.0135"), Decimal(0)), latency_ms=3,
-        was_streaming=False, cache_status="hit-exact-edge",
+        request_id=new_request_id(),
+        caller=Caller(str(project.org_id), str(project.id)),
+        options=RequestOptions(tags=tags, session_id="s"),
+        model_used="gpt-4o-mini",
+        usage=TokenUsage(10, 20),
+        saved=Cost(Decimal("0.0135"), Decimal(0)),
+        latency_ms=3,
+        was_streaming=False,
+        cache_status="hit-exact-edge",
     )
 
 
@@ -52,19 +57,39 @@ def queued(row: UsageRow) -> str:
 
 @given(
     tags=st.none() | st.dictionaries(TEXT, TEXT, max_size=4),
-    session=st.none() | TEXT, saved=CENTS, cost=CENTS,
+    session=st.none() | TEXT,
+    saved=CENTS,
+    cost=CENTS,
     counts=st.tuples(*[st.integers(0, 10**9)] * 3),
 )
-def test_queued_rows_read_back_exactly(tags: Any, session: Any, saved: Decimal, cost: Decimal,
-                                       counts: tuple[int, int, int]) -> None:
+def test_queued_rows_read_back_exactly(
+    tags: Any, session: Any, saved: Decimal, cost: Decimal, counts: tuple[int, int, int]
+) -> None:
     row = UsageRow(
-        request_id=new_request_id(), org_id="o", project_id="p", api_key_id=None, mode="eco",
-        task_type="cache", model_used="m", provider="cache", tokens_in=counts[0],
-        tokens_out=counts[1], tokens_cache_read=0, tokens_cache_write=0,
-        cost_provider_cents=cost, cost_total_cents=cost, latency_ms=counts[2],
-        was_streaming=True, success=True, error_code=None, usage_reported=True,
-        session_id=session, cache_status="hit-semantic-edge", cache_saved_cents=saved,
-        native_cache_saved_cents=Decimal(0), request_tags=tags,
+        request_id=new_request_id(),
+        org_id="o",
+        project_id="p",
+        api_key_id=None,
+        mode="eco",
+        task_type="cache",
+        model_used="m",
+        provider="cache",
+        tokens_in=counts[0],
+        tokens_out=counts[1],
+        tokens_cache_read=0,
+        tokens_cache_write=0,
+        cost_provider_cents=cost,
+        cost_total_cents=cost,
+        latency_ms=counts[2],
+        was_streaming=True,
+        success=True,
+        error_code=None,
+        usage_reported=True,
+        session_id=session,
+        cache_status="hit-semantic-edge",
+        cache_saved_cents=saved,
+        native_cache_saved_cents=Decimal(0),
+        request_tags=tags,
     )
     back = row_from_json(queued(row))
     assert back == row and back.to_json() == row.to_json()
@@ -76,8 +101,16 @@ def test_the_drain_reads_the_list_the_edge_writes() -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    ["", "not json", "[]", "null", '{"request_id": "r"}', json.dumps({"x": 1}),
-     "REPLACE:cache_saved_cents=lots", "REPLACE:request_id="],
+    [
+        "",
+        "not json",
+        "[]",
+        "null",
+        '{"request_id": "r"}',
+        json.dumps({"x": 1}),
+        "REPLACE:cache_saved_cents=lots",
+        "REPLACE:request_id=",
+    ],
 )
 def test_entries_that_are_not_rows_are_refused(entry: str) -> None:
     if entry.startswith("REPLACE:"):
@@ -101,10 +134,21 @@ async def start_drain(
     started: list[EdgeQueueDrain] = []
 
     async def start() -> EdgeQueueDrain:
-        ledger = Ledger(store, tmp_path / f"outbox-{len(started)}.db", 50, 0.01,
-                        min_backoff_s=0.05, max_backoff_s=0.2)
-        drain = EdgeQueueDrain(RedisUsageQueue.from_url(redis_server.url, queue_key), ledger,
-                               batch_size=50, poll_s=0.05, flush_timeout_s=1.0)
+        ledger = Ledger(
+            store,
+            tmp_path / f"outbox-{len(started)}.db",
+            50,
+            0.01,
+            min_backoff_s=0.05,
+            max_backoff_s=0.2,
+        )
+        drain = EdgeQueueDrain(
+            RedisUsageQueue.from_url(redis_server.url, queue_key),
+            ledger,
+            batch_size=50,
+            poll_s=0.05,
+            flush_timeout_s=1.0,
+        )
         await drain.start()
         started.append(drain)
         return drain
@@ -121,8 +165,11 @@ async def stored(pg: Any, project_id: str, expect: int) -> dict[str, int]:
     while True:
         conn = await pg.connect()
         try:
-            found = await conn.fetch("select request_id, count(*) from usage_logs "
-                                     "where project_id = $1 group by request_id", project_id)
+            found = await conn.fetch(
+                "select request_id, count(*) from usage_logs "
+                "where project_id = $1 group by request_id",
+                project_id,
+            )
         finally:
             await conn.close()
         counts = {r["request_id"]: r["count"] for r in found}
@@ -178,7 +225,11 @@ async def test_entries_that_are_not_rows_are_set_aside(
 
 
 async def test_rows_wait_out_a_supabase_outage(
-    start_drain: Any, make_project: Any, pg: Any, redis: aioredis.Redis, queue_key: str,
+    start_drain: Any,
+    make_project: Any,
+    pg: Any,
+    redis: aioredis.Redis,
+    queue_key: str,
     postgrest_outage: Any,
 ) -> None:
     project = await make_project("outage")
@@ -195,7 +246,11 @@ async def test_rows_wait_out_a_supabase_outage(
 
 
 async def test_the_drain_outlives_a_redis_outage(
-    start_drain: Any, make_project: Any, pg: Any, redis_outage: Any, queue_key: str,
+    start_drain: Any,
+    make_project: Any,
+    pg: Any,
+    redis_outage: Any,
+    queue_key: str,
     redis: aioredis.Redis,
 ) -> None:
     project = await make_project("redis-down")

@@ -20,7 +20,11 @@ REJECTED = [
     ("numbers", "What is 15% of 80?", "What is 15% of 90?"),
     ("numbers", "Give me 5 ideas for a party.", "Give me ten ideas for a party."),
     ("numbers", "Is 1,000 a big number?", "Is 1,001 a big number?"),
-    ("numbers", "Explain the 2nd law of thermodynamics.", "Explain the third law of thermodynamics."),
+    (
+        "numbers",
+        "Explain the 2nd law of thermodynamics.",
+        "Explain the third law of thermodynamics.",
+    ),
     ("units", "How long does it take to walk 10 km?", "How long does it take to walk 10 miles?"),
     ("money", "Convert 100 dollars to yen.", "Convert 100 euros to yen."),
     ("money", "Is $50 a fair price?", "Is £50 a fair price?"),
@@ -68,15 +72,19 @@ ALLOWED = [
     ("Convert 5 miles to km.", "How many km is 5 miles?"),
     ("What is the largest ocean?", "Which ocean is the biggest?"),
     ("How do I turn off notifications?", "How can I disable notifications?"),
-    ("What's the difference between sync and async code?",
-     "What's the difference between async and sync code?"),
+    (
+        "What's the difference between sync and async code?",
+        "What's the difference between async and sync code?",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("why", "stored", "request_text"), REJECTED,
-                         ids=[f"{r[0]}:{r[2][:30]}" for r in REJECTED])
-def test_rejects_a_question_that_wants_another_answer(why: str, stored: str,
-                                                      request_text: str) -> None:
+@pytest.mark.parametrize(
+    ("why", "stored", "request_text"), REJECTED, ids=[f"{r[0]}:{r[2][:30]}" for r in REJECTED]
+)
+def test_rejects_a_question_that_wants_another_answer(
+    why: str, stored: str, request_text: str
+) -> None:
     assert guard(request_text, stored) == why
     assert guard(stored, request_text) is not None  # whichever of the two was stored first
 
@@ -94,8 +102,11 @@ def test_a_question_always_matches_itself(text: str) -> None:
     assert guard(text, text) is None
 
 
-@given(st.text(st.sampled_from("abcdef ghij?"), min_size=1, max_size=40),
-       st.integers(0, 10**6), st.integers(0, 10**6))
+@given(
+    st.text(st.sampled_from("abcdef ghij?"), min_size=1, max_size=40),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+)
 def test_a_changed_number_is_always_rejected(words: str, first: int, second: int) -> None:
     stored, request_text = f"{words} {first} items", f"{words} {second} items"
     assert (guard(request_text, stored) is None) == (first == second)
@@ -109,7 +120,9 @@ def test_never_raises(a: str, b: str) -> None:
 SCOPE = "ab" * 32
 
 
-def match(vector_id: str, cosine: float, text: str, scope: str = SCOPE) -> tuple[str, float, dict[str, str]]:
+def match(
+    vector_id: str, cosine: float, text: str, scope: str = SCOPE
+) -> tuple[str, float, dict[str, str]]:
     return (vector_id, (1 + cosine) / 2, {"scope": scope, "text": text})
 
 
@@ -144,23 +157,37 @@ def user(text: str) -> dict[str, str]:
 
 ELIGIBILITY = [
     ("one question", {"messages": [user("hi")]}, True),
-    ("system and three turns", {"messages": [{"role": "system", "content": "s"}, user("a"),
-                                             {"role": "assistant", "content": "b"}, user("c"),
-                                             {"role": "assistant", "content": "d"}, user("e")]},
-     True),
+    (
+        "system and three turns",
+        {
+            "messages": [
+                {"role": "system", "content": "s"},
+                user("a"),
+                {"role": "assistant", "content": "b"},
+                user("c"),
+                {"role": "assistant", "content": "d"},
+                user("e"),
+            ]
+        },
+        True,
+    ),
     ("four user turns", {"messages": [user("a"), user("b"), user("c"), user("d")]}, False),
     ("tools offered", {"messages": [user("a")], "tools": [{"type": "function"}]}, False),
     ("legacy functions", {"messages": [user("a")], "functions": [{"name": "f"}]}, False),
     ("tool result", {"messages": [user("a"), {"role": "tool", "content": "r"}]}, False),
-    ("assistant called a tool", {"messages": [user("a"), {"role": "assistant",
-                                                          "tool_calls": [{"id": "1"}]}]}, False),
+    (
+        "assistant called a tool",
+        {"messages": [user("a"), {"role": "assistant", "tool_calls": [{"id": "1"}]}]},
+        False,
+    ),
     ("no messages", {"messages": []}, False),
     ("messages not a list", {"messages": "hi"}, False),
 ]
 
 
-@pytest.mark.parametrize(("body", "eligible"), [e[1:] for e in ELIGIBILITY],
-                         ids=[e[0] for e in ELIGIBILITY])
+@pytest.mark.parametrize(
+    ("body", "eligible"), [e[1:] for e in ELIGIBILITY], ids=[e[0] for e in ELIGIBILITY]
+)
 def test_semantic_eligibility(body: dict[str, object], eligible: bool) -> None:
     assert semantic_eligible(body) is eligible
 

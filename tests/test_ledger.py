@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from origin.ledger.writer import Ledger
 from origin.ledger.outbox import Outbox
+from origin.ledger.writer import Ledger
 from origin.store import Project, Store
 from tests.test_store import usage_row
 
@@ -27,8 +27,10 @@ async def stored_counts(pg: Any, project: Project) -> dict[str, int]:
     # A fresh connection each time: the outage tests restart Postgres under any open one.
     conn = await pg.connect()
     try:
-        rows = await conn.fetch("select request_id, count(*) as n from usage_logs "
-                                "where project_id = $1 group by 1", uuid.UUID(project.id))
+        rows = await conn.fetch(
+            "select request_id, count(*) as n from usage_logs where project_id = $1 group by 1",
+            uuid.UUID(project.id),
+        )
     finally:
         await conn.close()
     return {r["request_id"]: r["n"] for r in rows}
@@ -39,8 +41,9 @@ def outbox_rows(path: Path) -> int:
         return int(db.execute("select count(*) from outbox where parked = 0").fetchone()[0])
 
 
-async def test_recorded_rows_are_delivered(store: Store, project: Project, tmp_path: Path,
-                                           pg: Any) -> None:
+async def test_recorded_rows_are_delivered(
+    store: Store, project: Project, tmp_path: Path, pg: Any
+) -> None:
     ledger = Ledger(store, tmp_path / "outbox.db", batch_size=7, flush_interval_s=0.01)
     early = usage_row(project.id, project.org_id)
     ledger.record(early)  # before start: queued, not lost
@@ -57,7 +60,8 @@ async def test_recorded_rows_are_delivered(store: Store, project: Project, tmp_p
 
 
 async def test_rows_survive_a_database_outage_exactly_once(
-        store: Store, project: Project, tmp_path: Path, pg: Any) -> None:
+    store: Store, project: Project, tmp_path: Path, pg: Any
+) -> None:
     path = tmp_path / "outbox.db"
     ledger = Ledger(store, path, batch_size=5, flush_interval_s=0.01, **FAST)
     await ledger.start()
@@ -79,7 +83,8 @@ async def test_rows_survive_a_database_outage_exactly_once(
 
 
 async def test_rows_left_by_a_closed_ledger_are_delivered_by_the_next(
-        store: Store, project: Project, tmp_path: Path, pg: Any) -> None:
+    store: Store, project: Project, tmp_path: Path, pg: Any
+) -> None:
     path = tmp_path / "outbox.db"
     rows = [usage_row(project.id, project.org_id) for _ in range(12)]
     first = Ledger(store, path, batch_size=5, flush_interval_s=0.01, **FAST)
@@ -103,7 +108,8 @@ async def test_rows_left_by_a_closed_ledger_are_delivered_by_the_next(
 
 
 async def test_a_refused_row_is_parked_and_the_rest_delivered(
-        store: Store, project: Project, tmp_path: Path, pg: Any) -> None:
+    store: Store, project: Project, tmp_path: Path, pg: Any
+) -> None:
     path = tmp_path / "outbox.db"
     good = [usage_row(project.id, project.org_id) for _ in range(6)]
     bad = usage_row(project.id, project.org_id, tokens_in=-1)  # violates a CHECK constraint

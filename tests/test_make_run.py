@@ -14,8 +14,16 @@ import openai
 from infra.local.proc import ROOT, free_port, wait_for_port
 from shared.apikeys import generate_api_key
 
-PORT_VARS = ("PRISM_PG_PORT", "PRISM_REST_PORT", "PRISM_REDIS_PORT", "PRISM_UPSTASH_REDIS_PORT",
-             "PRISM_UPSTASH_VECTOR_PORT", "PRISM_SIMULATOR_PORT", "PRISM_PORT", "PRISM_EDGE_PORT")
+PORT_VARS = (
+    "PRISM_PG_PORT",
+    "PRISM_REST_PORT",
+    "PRISM_REDIS_PORT",
+    "PRISM_UPSTASH_REDIS_PORT",
+    "PRISM_UPSTASH_VECTOR_PORT",
+    "PRISM_SIMULATOR_PORT",
+    "PRISM_PORT",
+    "PRISM_EDGE_PORT",
+)
 
 
 def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
@@ -25,15 +33,23 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in provider_vars}
     env.update(ports, PRISM_DATA_DIR=str(tmp_path / "data"), PRISM_DEV_API_KEY=key)
     log = open(tmp_path / "make-run.log", "w+b")
-    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_port(int(ports["PRISM_EDGE_PORT"]), timeout=240, proc=proc)
         for port in (ports["PRISM_PORT"], ports["PRISM_EDGE_PORT"]):
-            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key,
-                                   max_retries=2)
+            client = openai.OpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=2
+            )
             completion = client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": "hello, make run"}])
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hello, make run"}]
+            )
             assert completion.choices[0].message.content.startswith("Simulated")
         output = _read(log)
         assert key in output and "provider simulator" in output
@@ -48,6 +64,6 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
     assert "stopped everything" in _read(log)
 
 
-def _read(log: "object") -> str:
+def _read(log: object) -> str:
     time.sleep(0.2)
     return Path(log.name).read_text(errors="replace")  # type: ignore[attr-defined]

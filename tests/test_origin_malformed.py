@@ -27,10 +27,20 @@ CASES: list[tuple[str, Any, dict[str, str], int, str | None]] = [
     ("messages-not-list", body(messages="hi"), {}, 400, "messages"),
     ("message-not-object", body(messages=["hi"]), {}, 400, "messages[0]"),
     ("bad-role", body(messages=[{"role": "wizard", "content": "x"}]), {}, 400, "messages[0].role"),
-    ("content-number", body(messages=[{"role": "user", "content": 5}]), {}, 400,
-     "messages[0].content"),
-    ("part-without-type", body(messages=[{"role": "user", "content": [{"text": "x"}]}]), {}, 400,
-     "messages[0].content"),
+    (
+        "content-number",
+        body(messages=[{"role": "user", "content": 5}]),
+        {},
+        400,
+        "messages[0].content",
+    ),
+    (
+        "part-without-type",
+        body(messages=[{"role": "user", "content": [{"text": "x"}]}]),
+        {},
+        400,
+        "messages[0].content",
+    ),
     ("model-empty", body(model=""), {}, 400, "model"),
     ("model-number", body(model=4), {}, 400, "model"),
     ("temperature-text", body(temperature="hot"), {}, 400, "temperature"),
@@ -53,8 +63,13 @@ CASES: list[tuple[str, Any, dict[str, str], int, str | None]] = [
     ("threshold-too-high", OK, {"X-Prism-Cache-Threshold": "2"}, 400, "X-Prism-Cache-Threshold"),
     ("prefer-unknown", OK, {"X-Prism-Model-Prefer": "no-such-model"}, 400, "X-Prism-Model-Prefer"),
     ("unknown-model", body(model="no-such-model"), {}, 404, None),
-    ("too-large", body(messages=[{"role": "user", "content": "x" * (5 * 1024 * 1024)}]), {}, 413,
-     None),
+    (
+        "too-large",
+        body(messages=[{"role": "user", "content": "x" * (5 * 1024 * 1024)}]),
+        {},
+        413,
+        None,
+    ),
 ]
 
 
@@ -66,12 +81,16 @@ async def project(make_project: Any) -> Any:
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 async def test_malformed_request_gets_enveloped_4xx(origin_server, project, sim, case):
     _, payload, extra, status, param = case
-    headers = {"Authorization": f"Bearer {project.api_key}", "Content-Type": "application/json",
-               **extra}
+    headers = {
+        "Authorization": f"Bearer {project.api_key}",
+        "Content-Type": "application/json",
+        **extra,
+    }
     content = payload if isinstance(payload, bytes) else httpx.Response(200, json=payload).content
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{origin_server.base_url}/chat/completions",
-                                     content=content, headers=headers)
+        response = await client.post(
+            f"{origin_server.base_url}/chat/completions", content=content, headers=headers
+        )
         assert response.status_code == status, response.text
         error = response.json()["error"]
         assert set(error) == {"message", "type", "code", "param"}
@@ -79,8 +98,11 @@ async def test_malformed_request_gets_enveloped_4xx(origin_server, project, sim,
         if param is not None:
             assert error["param"] == param
         assert sim.requests() == []  # nothing was spent on a bad request
-        healthy = await client.post(f"{origin_server.base_url}/chat/completions", json=OK,
-                                    headers={"Authorization": f"Bearer {project.api_key}"})
+        healthy = await client.post(
+            f"{origin_server.base_url}/chat/completions",
+            json=OK,
+            headers={"Authorization": f"Bearer {project.api_key}"},
+        )
         assert healthy.status_code == 200
 
 
@@ -96,17 +118,21 @@ AUTH_CASES = [
 async def test_bad_credentials_get_401_envelope(origin_server, case):
     _, headers, status = case
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(f"{origin_server.base_url}/chat/completions", json=OK,
-                                     headers=headers)
+        response = await client.post(
+            f"{origin_server.base_url}/chat/completions", json=OK, headers=headers
+        )
     assert response.status_code == status
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("method,path,status", [
-    ("GET", "/v1/chat/completions", 405),
-    ("POST", "/v1/nothing-here", 404),
-    ("DELETE", "/v1/models", 405),
-])
+@pytest.mark.parametrize(
+    "method,path,status",
+    [
+        ("GET", "/v1/chat/completions", 405),
+        ("POST", "/v1/nothing-here", 404),
+        ("DELETE", "/v1/models", 405),
+    ],
+)
 async def test_unknown_routes_get_envelopes(origin_server, method, path, status):
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.request(method, origin_server.url + path)

@@ -23,8 +23,11 @@ WEATHER_TOOL = {
     "function": {
         "name": "get_weather",
         "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
     },
 }
 HELLO = [{"role": "user", "content": "Say hello to the gateway"}]
@@ -40,14 +43,16 @@ def client(origin_server: Any, project: Any) -> openai.OpenAI:
 
 
 def aclient(origin_server: Any, project: Any) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=origin_server.base_url, api_key=project.api_key,
-                              max_retries=0)
+    return openai.AsyncOpenAI(
+        base_url=origin_server.base_url, api_key=project.api_key, max_retries=0
+    )
 
 
 @pytest.mark.parametrize("model,provider", FAMILIES)
 async def test_sync_completion_with_receipt_headers(origin_server, project, sim, model, provider):
     raw = client(origin_server, project).chat.completions.with_raw_response.create(
-        model=model, messages=HELLO)
+        model=model, messages=HELLO
+    )
     completion = raw.parse()
     assert completion.choices[0].message.content.startswith("Simulated")
     assert completion.choices[0].finish_reason == "stop"
@@ -68,7 +73,8 @@ async def test_sync_completion_with_receipt_headers(origin_server, project, sim,
 @pytest.mark.parametrize("model,provider", FAMILIES)
 async def test_async_streaming_with_usage(origin_server, project, sim, model, provider):
     stream = await aclient(origin_server, project).chat.completions.create(
-        model=model, messages=HELLO, stream=True, stream_options={"include_usage": True})
+        model=model, messages=HELLO, stream=True, stream_options={"include_usage": True}
+    )
     text, usage, finish = "", None, None
     async for chunk in stream:
         if chunk.choices:
@@ -89,15 +95,17 @@ async def test_tools(origin_server, project, sim, model, provider, stream):
     sdk = client(origin_server, project)
     messages = [{"role": "user", "content": "What's the weather in Lisbon?"}]
     if not stream:
-        completion = sdk.chat.completions.create(model=model, messages=messages,
-                                                 tools=[WEATHER_TOOL])
+        completion = sdk.chat.completions.create(
+            model=model, messages=messages, tools=[WEATHER_TOOL]
+        )
         call = completion.choices[0].message.tool_calls[0]
         assert completion.choices[0].finish_reason == "tool_calls"
         name, arguments = call.function.name, call.function.arguments
     else:
         name, arguments, finish = "", "", None
-        for chunk in sdk.chat.completions.create(model=model, messages=messages,
-                                                 tools=[WEATHER_TOOL], stream=True):
+        for chunk in sdk.chat.completions.create(
+            model=model, messages=messages, tools=[WEATHER_TOOL], stream=True
+        ):
             for delta_call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
                 name += delta_call.function.name or ""
                 arguments += delta_call.function.arguments or ""
@@ -112,13 +120,15 @@ async def test_tools(origin_server, project, sim, model, provider, stream):
 @pytest.mark.parametrize("model,provider", [p for p in FAMILIES if p.id != "anthropic"])
 def test_json_mode(origin_server, project, sim, model, provider):
     completion = client(origin_server, project).chat.completions.create(
-        model=model, messages=HELLO, response_format={"type": "json_object"})
+        model=model, messages=HELLO, response_format={"type": "json_object"}
+    )
     assert isinstance(json.loads(completion.choices[0].message.content), dict)
 
 
 async def test_auto_routing_explains_itself(origin_server, project, sim):
     raw = client(origin_server, project).chat.completions.with_raw_response.create(
-        model="auto", messages=HELLO, extra_headers={"X-Prism-Mode": "eco"})
+        model="auto", messages=HELLO, extra_headers={"X-Prism-Mode": "eco"}
+    )
     headers = raw.headers
     assert headers["x-prism-mode"] == "eco"
     assert headers["x-prism-task-type"] in ("simple", "code", "reasoning", "complex")
@@ -137,8 +147,9 @@ def test_bad_key_is_401_in_the_openai_envelope(origin_server, sim):
 
 def test_unknown_model_is_404(origin_server, project, sim):
     with pytest.raises(openai.NotFoundError) as caught:
-        client(origin_server, project).chat.completions.create(model="no-such-model",
-                                                               messages=HELLO)
+        client(origin_server, project).chat.completions.create(
+            model="no-such-model", messages=HELLO
+        )
     assert caught.value.body["code"] == "model_not_found"
 
 

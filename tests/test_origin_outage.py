@@ -11,8 +11,9 @@ import httpx
 OUTAGE_S = 30.0
 
 
-async def test_database_outage_loses_no_row_and_fails_no_request(origin_server, make_project,
-                                                                  sim, pg):
+async def test_database_outage_loses_no_row_and_fails_no_request(
+    origin_server, make_project, sim, pg
+):
     project = await make_project("outage")
     headers = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"}
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "keep going"}]}
@@ -20,6 +21,7 @@ async def test_database_outage_loses_no_row_and_fails_no_request(origin_server, 
     failures: list[tuple[int, str]] = []
 
     async with httpx.AsyncClient(base_url=origin_server.base_url, timeout=30) as client:
+
         async def send(stream: bool) -> None:
             payload = {**body, "stream": stream}
             response = await client.post("/chat/completions", json=payload, headers=headers)

@@ -8,8 +8,16 @@ from typing import Any
 import asyncpg
 import httpx
 
-TABLES = ("organisations", "projects", "api_keys", "provider_keys", "usage_logs", "budgets",
-          "feedback", "cache_purges")
+TABLES = (
+    "organisations",
+    "projects",
+    "api_keys",
+    "provider_keys",
+    "usage_logs",
+    "budgets",
+    "feedback",
+    "cache_purges",
+)
 
 
 async def test_provider_key_plaintext_stays_secret(origin_server, make_project, sim):
@@ -20,13 +28,18 @@ async def test_provider_key_plaintext_stays_secret(origin_server, make_project, 
     seen: list[str] = []
 
     async with httpx.AsyncClient(base_url=origin_server.url, timeout=30) as client:
+
         async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
             response = await client.request(method, path, **kwargs)
             seen.append(f"{response.status_code} {dict(response.headers)} {response.text}")
             return response
 
-        added = await call("POST", f"/admin/v1/projects/{project.id}/provider_keys",
-                           json={"provider": "openai", "api_key": plaintext}, headers=admin)
+        added = await call(
+            "POST",
+            f"/admin/v1/projects/{project.id}/provider_keys",
+            json={"provider": "openai", "api_key": plaintext},
+            headers=admin,
+        )
         assert added.status_code == 201
         await call("GET", f"/admin/v1/projects/{project.id}/provider_keys", headers=admin)
         chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}

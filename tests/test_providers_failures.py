@@ -222,14 +222,26 @@ async def test_nothing_listening_is_unavailable(client: ProviderClient, family: 
     assert isinstance(await fail_open(client, ep), UpstreamUnavailable)
 
 
-@pytest.mark.parametrize(("family", "body"), [
-    ("anthropic", {"messages": [{"role": "user", "content": "hi"}], "n": 3}),
-    ("gemini", {"messages": [{"role": "assistant", "tool_calls": [{"id": "1", "function": "f"}]},
-                             {"role": "user", "content": "hi"}]}),
-    ("openai", {"messages": [{"role": "user", "content": "hi"}], "seed": 2**70}),
-], ids=["inexpressible", "malformed-shape", "unencodable"])
-async def test_invalid_requests_fail_before_any_io(sim: SimHandle, client: ProviderClient,
-                                                   family: str, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("family", "body"),
+    [
+        ("anthropic", {"messages": [{"role": "user", "content": "hi"}], "n": 3}),
+        (
+            "gemini",
+            {
+                "messages": [
+                    {"role": "assistant", "tool_calls": [{"id": "1", "function": "f"}]},
+                    {"role": "user", "content": "hi"},
+                ]
+            },
+        ),
+        ("openai", {"messages": [{"role": "user", "content": "hi"}], "seed": 2**70}),
+    ],
+    ids=["inexpressible", "malformed-shape", "unencodable"],
+)
+async def test_invalid_requests_fail_before_any_io(
+    sim: SimHandle, client: ProviderClient, family: str, body: dict[str, Any]
+) -> None:
     with pytest.raises(InvalidRequest):
         await client.complete(endpoint(sim, family), MODEL, body)
     with pytest.raises(InvalidRequest):

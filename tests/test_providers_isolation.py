@@ -20,15 +20,25 @@ class CookieSettingProvider(BaseHTTPRequestHandler):
 
     seen_cookies: list[str | None] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's handler naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
         type(self).seen_cookies.append(self.headers.get("cookie"))
-        body = json.dumps({
-            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }).encode()
+        body = json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "ok"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("set-cookie", "session=tenant-a-secret; Path=/")
@@ -55,8 +65,9 @@ def upstream() -> Iterator[str]:
 
 
 async def test_cookies_set_by_a_provider_are_never_sent_back(upstream: str) -> None:
-    client = ProviderClient(Settings(connect_timeout_s=5, first_byte_timeout_s=5,
-                                     total_timeout_s=10))
+    client = ProviderClient(
+        Settings(connect_timeout_s=5, first_byte_timeout_s=5, total_timeout_s=10)
+    )
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     try:
         for key in ("tenant-a-key", "tenant-b-key"):

@@ -506,37 +506,67 @@ def test_upstream_messages_are_truncated() -> None:
 NOW = 1_800_000_000.0  # a fixed clock, so date-based hints are exact
 RESETS = {
     "anthropic-ratelimit-tokens-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 20)),
-    "anthropic-ratelimit-requests-reset": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                        time.gmtime(NOW + 40)),
+    "anthropic-ratelimit-requests-reset": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 40)
+    ),
 }
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"Retry-After": "7"}, 7.0),
-    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-    ({"retry-after": email.utils.formatdate(NOW + 30, usegmt=True)}, 30.0),
-    ({"retry-after": email.utils.formatdate(NOW - 30, usegmt=True)}, 0.0),
-    ({**RESETS, "anthropic-ratelimit-tokens-remaining": "0",
-      "anthropic-ratelimit-requests-remaining": "12"}, 20.0),
-    ({**RESETS, "anthropic-ratelimit-requests-remaining": "0"}, 40.0),
-    (RESETS, 40.0),  # no bucket says it is empty: wait for the last one
-    ({"retry-after": "soon"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after": email.utils.formatdate(NOW + 30, usegmt=True)}, 30.0),
+        ({"retry-after": email.utils.formatdate(NOW - 30, usegmt=True)}, 0.0),
+        (
+            {
+                **RESETS,
+                "anthropic-ratelimit-tokens-remaining": "0",
+                "anthropic-ratelimit-requests-remaining": "12",
+            },
+            20.0,
+        ),
+        ({**RESETS, "anthropic-ratelimit-requests-remaining": "0"}, 40.0),
+        (RESETS, 40.0),  # no bucket says it is empty: wait for the last one
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
 def test_retry_after_header_forms(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after(headers, now=NOW) == expected
 
 
-@pytest.mark.parametrize(("kind", "headers", "body", "expected"), [
-    ("openai", {"retry-after-ms": "250"}, b"{}", 0.25),
-    ("anthropic", {"retry-after": "4"}, b"{}", 4.0),
-    ("gemini", {}, orjson.dumps({"error": {"code": 429, "details": [
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}]}}), 12.0),
-    ("gemini", {"retry-after": "2"}, b"{}", 2.0),
-    ("openai", {}, b"{}", None),
-])
-def test_rate_limits_carry_the_retry_hint(kind: str, headers: dict[str, str], body: bytes,
-                                          expected: float | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "headers", "body", "expected"),
+    [
+        ("openai", {"retry-after-ms": "250"}, b"{}", 0.25),
+        ("anthropic", {"retry-after": "4"}, b"{}", 4.0),
+        (
+            "gemini",
+            {},
+            orjson.dumps(
+                {
+                    "error": {
+                        "code": 429,
+                        "details": [
+                            {
+                                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                                "retryDelay": "12s",
+                            }
+                        ],
+                    }
+                }
+            ),
+            12.0,
+        ),
+        ("gemini", {"retry-after": "2"}, b"{}", 2.0),
+        ("openai", {}, b"{}", None),
+    ],
+)
+def test_rate_limits_carry_the_retry_hint(
+    kind: str, headers: dict[str, str], body: bytes, expected: float | None
+) -> None:
     error = adapter_for(kind).map_error(429, body, headers)
     assert isinstance(error, RateLimited)
     assert error.retry_after == expected

@@ -79,9 +79,7 @@ def test_any_split_of_any_bytes_gives_the_same_events(data: bytes, cuts: list[in
     assert parse_all(split_at(data, cuts)) == parse_all([data])
 
 
-_line_text = st.text(
-    st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=30
-)
+_line_text = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=30)
 _events = st.lists(
     st.tuples(
         st.none() | _line_text.filter(lambda s: s and not s[0].isspace()),

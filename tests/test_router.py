@@ -28,12 +28,24 @@ def sure(task: str = "simple", tokens: int = 10) -> Classification:
     return Classification(task, 0.9, ("test-signal",), tokens)
 
 
-def route(body: dict[str, Any] | None = None, *, mode: str = "balanced",
-          available: frozenset[str] = ALL, prefer: str | None = None,
-          requested: str | None = None, cls: Classification | None = None,
-          router: Router = ROUTER) -> RouteDecision:
-    return router.route(body or CHAT, mode=mode, available=available, prefer=prefer,
-                        requested_model=requested, classification=cls or sure())
+def route(
+    body: dict[str, Any] | None = None,
+    *,
+    mode: str = "balanced",
+    available: frozenset[str] = ALL,
+    prefer: str | None = None,
+    requested: str | None = None,
+    cls: Classification | None = None,
+    router: Router = ROUTER,
+) -> RouteDecision:
+    return router.route(
+        body or CHAT,
+        mode=mode,
+        available=available,
+        prefer=prefer,
+        requested_model=requested,
+        classification=cls or sure(),
+    )
 
 
 # ---- the table ---------------------------------------------------------------------------
@@ -56,11 +68,14 @@ ARTICLE_TABLE = [
 
 @pytest.mark.parametrize(("mode", "task", "model"), ARTICLE_TABLE)
 def test_each_cell_picks_its_first_candidate_when_every_provider_is_available(
-        mode: str, task: str, model: str) -> None:
+    mode: str, task: str, model: str
+) -> None:
     decision = route(mode=mode, cls=sure(task))
     assert (decision.model, decision.reason) == (model, f"table:{mode}/{task}")
-    assert (decision.provider, decision.upstream) == (MODELS[model]["provider"],
-                                                     MODELS[model]["upstream"])
+    assert (decision.provider, decision.upstream) == (
+        MODELS[model]["provider"],
+        MODELS[model]["upstream"],
+    )
     assert (decision.task_type, decision.confidence, decision.mode) == (task, 0.9, mode)
     assert decision.signals == ("test-signal",)
 
@@ -68,7 +83,8 @@ def test_each_cell_picks_its_first_candidate_when_every_provider_is_available(
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("task", TASK_TYPES)
 def test_every_cell_has_four_candidates_from_three_providers_all_in_the_catalog(
-        mode: str, task: str) -> None:
+    mode: str, task: str
+) -> None:
     names = ROUTING_TABLE[mode][task]
     canonical = [resolve(n) for n in names]
     assert None not in canonical, names
@@ -77,10 +93,23 @@ def test_every_cell_has_four_candidates_from_three_providers_all_in_the_catalog(
 
 
 def test_the_table_spans_the_major_providers() -> None:
-    used = {MODELS[resolve(n) or ""]["provider"] for cells in ROUTING_TABLE.values()
-            for names in cells.values() for n in names}
-    assert used >= {"openai", "anthropic", "gemini", "deepseek", "xai", "mistral", "groq",
-                    "cerebras", "fireworks"}
+    used = {
+        MODELS[resolve(n) or ""]["provider"]
+        for cells in ROUTING_TABLE.values()
+        for names in cells.values()
+        for n in names
+    }
+    assert used >= {
+        "openai",
+        "anthropic",
+        "gemini",
+        "deepseek",
+        "xai",
+        "mistral",
+        "groq",
+        "cerebras",
+        "fireworks",
+    }
 
 
 def test_a_table_naming_an_unknown_model_is_rejected_when_the_router_is_built() -> None:
@@ -99,25 +128,41 @@ def test_fallbacks_are_the_rest_of_the_cell_in_order() -> None:
 
 # ---- explicit choices --------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kwargs", "model", "provider", "reason"), [
-    ({"prefer": "gpt-5-4-mini"}, "gpt-5.4-mini", "openai", "prefer"),
-    ({"prefer": "claude-opus", "requested": "gpt-4o"}, "claude-opus-4-7", "anthropic", "prefer"),
-    ({"requested": "gpt-4o"}, "gpt-4o", "openai", "requested"),
-    ({"requested": "claude-haiku"}, "claude-haiku-4-5", "anthropic", "requested"),
-    ({"requested": "groq/qwen3-32b"}, "groq/qwen3-32b", "groq", "requested"),
-    ({"requested": "openai/gpt-4o"}, "gpt-4o", "openai", "requested"),
-    ({"requested": " gpt-4o "}, "gpt-4o", "openai", "requested"),
-    ({"requested": "auto"}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
-    ({"requested": "AUTO"}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
-    ({"requested": ""}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
-    ({"requested": None}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
-    ({"requested": "ollama/llama3.2:3b", "available": ALL | {"ollama"}}, "ollama/llama3.2:3b",
-     "ollama", "requested:custom"),
-    ({"prefer": "vllm/qwen", "available": frozenset({"vllm"})}, "vllm/qwen", "vllm",
-     "prefer:custom"),
-])
-def test_explicit_choices(kwargs: dict[str, Any], model: str, provider: str,
-                          reason: str) -> None:
+
+@pytest.mark.parametrize(
+    ("kwargs", "model", "provider", "reason"),
+    [
+        ({"prefer": "gpt-5-4-mini"}, "gpt-5.4-mini", "openai", "prefer"),
+        (
+            {"prefer": "claude-opus", "requested": "gpt-4o"},
+            "claude-opus-4-7",
+            "anthropic",
+            "prefer",
+        ),
+        ({"requested": "gpt-4o"}, "gpt-4o", "openai", "requested"),
+        ({"requested": "claude-haiku"}, "claude-haiku-4-5", "anthropic", "requested"),
+        ({"requested": "groq/qwen3-32b"}, "groq/qwen3-32b", "groq", "requested"),
+        ({"requested": "openai/gpt-4o"}, "gpt-4o", "openai", "requested"),
+        ({"requested": " gpt-4o "}, "gpt-4o", "openai", "requested"),
+        ({"requested": "auto"}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
+        ({"requested": "AUTO"}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
+        ({"requested": ""}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
+        ({"requested": None}, "groq/llama-3.1-8b-instant", "groq", "table:balanced/simple"),
+        (
+            {"requested": "ollama/llama3.2:3b", "available": ALL | {"ollama"}},
+            "ollama/llama3.2:3b",
+            "ollama",
+            "requested:custom",
+        ),
+        (
+            {"prefer": "vllm/qwen", "available": frozenset({"vllm"})},
+            "vllm/qwen",
+            "vllm",
+            "prefer:custom",
+        ),
+    ],
+)
+def test_explicit_choices(kwargs: dict[str, Any], model: str, provider: str, reason: str) -> None:
     decision = route(**kwargs)
     assert (decision.model, decision.provider, decision.reason) == (model, provider, reason)
     assert decision.model not in {m for m, _ in decision.fallbacks}
@@ -128,36 +173,75 @@ def test_a_custom_provider_model_is_sent_upstream_as_named() -> None:
     assert (decision.upstream, decision.fallbacks) == ("llama3.2:3b", ())
 
 
-@pytest.mark.parametrize(("kwargs", "fallbacks"), [
-    ({"requested": "gpt-4o"}, [("gpt-5.4", "openai"), ("gpt-5.5", "openai")]),
-    ({"prefer": "gpt-4o-mini"}, [("gpt-5.4-mini", "openai")]),
-    ({"requested": "claude-sonnet"}, []),
-    ({"requested": "groq-llama-8b"}, []),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "fallbacks"),
+    [
+        ({"requested": "gpt-4o"}, [("gpt-5.4", "openai"), ("gpt-5.5", "openai")]),
+        ({"prefer": "gpt-4o-mini"}, [("gpt-5.4-mini", "openai")]),
+        ({"requested": "claude-sonnet"}, []),
+        ({"requested": "groq-llama-8b"}, []),
+    ],
+)
 def test_a_named_model_fails_over_only_within_its_provider_and_bucket(
-        kwargs: dict[str, Any], fallbacks: list[tuple[str, str]]) -> None:
+    kwargs: dict[str, Any], fallbacks: list[tuple[str, str]]
+) -> None:
     assert list(route(**kwargs).fallbacks) == fallbacks
 
 
-@pytest.mark.parametrize(("kwargs", "error", "code", "param", "text"), [
-    ({"requested": "gpt-99"}, ModelNotFound, "model_not_found", "model", "gpt-99"),
-    ({"requested": "openai/gpt-99"}, ModelNotFound, "model_not_found", "model", "gpt-99"),
-    ({"requested": "ollama/llama3"}, ModelNotFound, "model_not_found", "model", "ollama/llama3"),
-    ({"requested": "claude-opus", "available": frozenset({"openai"})}, InvalidRequest,
-     "provider_not_configured", "model", "no key configured for provider anthropic"),
-    ({"prefer": "claude-opus", "available": frozenset({"openai"})}, InvalidRequest,
-     "provider_not_configured", H.MODEL_PREFER, "no key configured for provider anthropic"),
-    ({"prefer": "gpt-99"}, InvalidRequest, "invalid_header", H.MODEL_PREFER, H.MODEL_PREFER),
-    ({"available": frozenset()}, InvalidRequest, "no_providers_configured", None,
-     "no provider keys configured for this project"),
-    ({"requested": "gpt-4o", "available": frozenset()}, InvalidRequest,
-     "no_providers_configured", None, "no provider keys configured for this project"),
-    ({"available": frozenset({"ollama"})}, InvalidRequest, "no_routable_provider", "model",
-     "custom provider"),
-    ({"mode": "turbo"}, InvalidRequest, "invalid_header", H.MODE, H.MODE),
-])
-def test_choices_that_cannot_be_honoured(kwargs: dict[str, Any], error: type[Exception],
-                                         code: str, param: str | None, text: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "error", "code", "param", "text"),
+    [
+        ({"requested": "gpt-99"}, ModelNotFound, "model_not_found", "model", "gpt-99"),
+        ({"requested": "openai/gpt-99"}, ModelNotFound, "model_not_found", "model", "gpt-99"),
+        (
+            {"requested": "ollama/llama3"},
+            ModelNotFound,
+            "model_not_found",
+            "model",
+            "ollama/llama3",
+        ),
+        (
+            {"requested": "claude-opus", "available": frozenset({"openai"})},
+            InvalidRequest,
+            "provider_not_configured",
+            "model",
+            "no key configured for provider anthropic",
+        ),
+        (
+            {"prefer": "claude-opus", "available": frozenset({"openai"})},
+            InvalidRequest,
+            "provider_not_configured",
+            H.MODEL_PREFER,
+            "no key configured for provider anthropic",
+        ),
+        ({"prefer": "gpt-99"}, InvalidRequest, "invalid_header", H.MODEL_PREFER, H.MODEL_PREFER),
+        (
+            {"available": frozenset()},
+            InvalidRequest,
+            "no_providers_configured",
+            None,
+            "no provider keys configured for this project",
+        ),
+        (
+            {"requested": "gpt-4o", "available": frozenset()},
+            InvalidRequest,
+            "no_providers_configured",
+            None,
+            "no provider keys configured for this project",
+        ),
+        (
+            {"available": frozenset({"ollama"})},
+            InvalidRequest,
+            "no_routable_provider",
+            "model",
+            "custom provider",
+        ),
+        ({"mode": "turbo"}, InvalidRequest, "invalid_header", H.MODE, H.MODE),
+    ],
+)
+def test_choices_that_cannot_be_honoured(
+    kwargs: dict[str, Any], error: type[Exception], code: str, param: str | None, text: str
+) -> None:
     with pytest.raises(error) as caught:
         route(**kwargs)
     exc = caught.value
@@ -175,32 +259,52 @@ def test_an_unknown_model_error_lists_none_of_the_projects_providers() -> None:
 
 # ---- tier-up, provider and capability filtering ------------------------------------------
 
-@pytest.mark.parametrize(("mode", "confidence", "model", "reason"), [
-    ("eco", 0.59, "groq/qwen3-32b", "tier-up:low-confidence;table:balanced/reasoning"),
-    ("balanced", 0.2, "claude-opus-4-7", "tier-up:low-confidence;table:sport/reasoning"),
-    ("sport", 0.1, "claude-opus-4-7", "table:sport/reasoning"),
-    ("eco", LOW_CONFIDENCE, "groq/llama-3.1-8b-instant", "table:eco/reasoning"),
-    ("balanced", 0.95, "groq/qwen3-32b", "table:balanced/reasoning"),
-])
-def test_low_confidence_routes_one_mode_up(mode: str, confidence: float, model: str,
-                                           reason: str) -> None:
+
+@pytest.mark.parametrize(
+    ("mode", "confidence", "model", "reason"),
+    [
+        ("eco", 0.59, "groq/qwen3-32b", "tier-up:low-confidence;table:balanced/reasoning"),
+        ("balanced", 0.2, "claude-opus-4-7", "tier-up:low-confidence;table:sport/reasoning"),
+        ("sport", 0.1, "claude-opus-4-7", "table:sport/reasoning"),
+        ("eco", LOW_CONFIDENCE, "groq/llama-3.1-8b-instant", "table:eco/reasoning"),
+        ("balanced", 0.95, "groq/qwen3-32b", "table:balanced/reasoning"),
+    ],
+)
+def test_low_confidence_routes_one_mode_up(
+    mode: str, confidence: float, model: str, reason: str
+) -> None:
     decision = route(mode=mode, cls=Classification("reasoning", confidence, (), 10))
     assert (decision.model, decision.reason, decision.mode) == (model, reason, mode)
 
 
-@pytest.mark.parametrize(("mode", "task", "available", "model", "reason"), [
-    ("balanced", "simple", {"openai"}, "gpt-4o-mini", "alternate:balanced/simple"),
-    ("balanced", "simple", {"anthropic", "xai"}, "claude-haiku-4-5", "alternate:balanced/simple"),
-    ("eco", "complex", {"cerebras", "fireworks"}, "cerebras/llama-3.3-70b",
-     "alternate:eco/complex"),
-    ("sport", "code", {"deepseek"}, "deepseek-chat", "alternate:sport/code"),
-    ("sport", "simple", {"mistral"}, "codestral-latest", "fallback:provider-unavailable"),
-    ("balanced", "complex", {"perplexity"}, "sonar-pro", "fallback:provider-unavailable"),
-    ("eco", "reasoning", {"anthropic"}, "claude-sonnet-4-6", "fallback:provider-unavailable"),
-    ("balanced", "code", {"openai", "ollama"}, "gpt-5.4-mini", "alternate:balanced/code"),
-])
+@pytest.mark.parametrize(
+    ("mode", "task", "available", "model", "reason"),
+    [
+        ("balanced", "simple", {"openai"}, "gpt-4o-mini", "alternate:balanced/simple"),
+        (
+            "balanced",
+            "simple",
+            {"anthropic", "xai"},
+            "claude-haiku-4-5",
+            "alternate:balanced/simple",
+        ),
+        (
+            "eco",
+            "complex",
+            {"cerebras", "fireworks"},
+            "cerebras/llama-3.3-70b",
+            "alternate:eco/complex",
+        ),
+        ("sport", "code", {"deepseek"}, "deepseek-chat", "alternate:sport/code"),
+        ("sport", "simple", {"mistral"}, "codestral-latest", "fallback:provider-unavailable"),
+        ("balanced", "complex", {"perplexity"}, "sonar-pro", "fallback:provider-unavailable"),
+        ("eco", "reasoning", {"anthropic"}, "claude-sonnet-4-6", "fallback:provider-unavailable"),
+        ("balanced", "code", {"openai", "ollama"}, "gpt-5.4-mini", "alternate:balanced/code"),
+    ],
+)
 def test_only_providers_the_project_holds_keys_for_are_used(
-        mode: str, task: str, available: set[str], model: str, reason: str) -> None:
+    mode: str, task: str, available: set[str], model: str, reason: str
+) -> None:
     decision = route(mode=mode, available=frozenset(available), cls=sure(task))
     assert (decision.model, decision.reason) == (model, reason)
     assert all(p in available for _, p in decision.fallbacks)
@@ -212,35 +316,83 @@ def _catalog_with(model: str, **changes: Any) -> dict[str, ModelInfo]:
     return models
 
 
-@pytest.mark.parametrize(("body", "cls", "available", "router", "model", "reason"), [
-    (TOOLS, sure(), {"openai", "perplexity"}, ROUTER, "gpt-4o-mini",
-     "alternate:balanced/simple"),
-    (JSON_MODE, sure(), {"openai"}, Router(models=_catalog_with("gpt-4o-mini", json=False)),
-     "gpt-5.4-mini", "alternate:balanced/simple"),
-    (CHAT, sure("complex", 150_000), ALL, ROUTER, "gemini-2.5-pro",
-     "alternate:balanced/complex"),
-    ({**CHAT, "max_tokens": 10_000}, sure("complex", 120_000), ALL, ROUTER, "gemini-2.5-pro",
-     "alternate:balanced/complex"),
-    (CHAT, sure("complex", 120_000), ALL, ROUTER, "gpt-4o", "table:balanced/complex"),
-    (CHAT, sure("complex", 300_000), {"groq", "openai"}, ROUTER, "gpt-5.4",
-     "fallback:capability"),
-    (CHAT, sure("reasoning", 130_000), {"mistral"}, ROUTER, "codestral-latest",
-     "fallback:provider-unavailable;below-bucket"),
-    (CHAT, sure("code", 10), {"mistral"}, ROUTER, "codestral-latest", "table:balanced/code"),
-])
+@pytest.mark.parametrize(
+    ("body", "cls", "available", "router", "model", "reason"),
+    [
+        (
+            TOOLS,
+            sure(),
+            {"openai", "perplexity"},
+            ROUTER,
+            "gpt-4o-mini",
+            "alternate:balanced/simple",
+        ),
+        (
+            JSON_MODE,
+            sure(),
+            {"openai"},
+            Router(models=_catalog_with("gpt-4o-mini", json=False)),
+            "gpt-5.4-mini",
+            "alternate:balanced/simple",
+        ),
+        (
+            CHAT,
+            sure("complex", 150_000),
+            ALL,
+            ROUTER,
+            "gemini-2.5-pro",
+            "alternate:balanced/complex",
+        ),
+        (
+            {**CHAT, "max_tokens": 10_000},
+            sure("complex", 120_000),
+            ALL,
+            ROUTER,
+            "gemini-2.5-pro",
+            "alternate:balanced/complex",
+        ),
+        (CHAT, sure("complex", 120_000), ALL, ROUTER, "gpt-4o", "table:balanced/complex"),
+        (
+            CHAT,
+            sure("complex", 300_000),
+            {"groq", "openai"},
+            ROUTER,
+            "gpt-5.4",
+            "fallback:capability",
+        ),
+        (
+            CHAT,
+            sure("reasoning", 130_000),
+            {"mistral"},
+            ROUTER,
+            "codestral-latest",
+            "fallback:provider-unavailable;below-bucket",
+        ),
+        (CHAT, sure("code", 10), {"mistral"}, ROUTER, "codestral-latest", "table:balanced/code"),
+    ],
+)
 def test_candidates_that_cannot_serve_the_request_are_skipped(
-        body: dict[str, Any], cls: Classification, available: set[str], router: Router,
-        model: str, reason: str) -> None:
+    body: dict[str, Any],
+    cls: Classification,
+    available: set[str],
+    router: Router,
+    model: str,
+    reason: str,
+) -> None:
     decision = route(body, available=frozenset(available), cls=cls, router=router)
     assert (decision.model, decision.reason) == (model, reason)
 
 
-@pytest.mark.parametrize(("body", "cls", "available", "text"), [
-    (TOOLS, sure(), {"perplexity"}, "tools"),
-    (CHAT, sure("complex", 2_000_000), ALL, "2000000 tokens"),
-])
-def test_no_capable_model_is_a_clear_400(body: dict[str, Any], cls: Classification,
-                                         available: set[str], text: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "cls", "available", "text"),
+    [
+        (TOOLS, sure(), {"perplexity"}, "tools"),
+        (CHAT, sure("complex", 2_000_000), ALL, "2000000 tokens"),
+    ],
+)
+def test_no_capable_model_is_a_clear_400(
+    body: dict[str, Any], cls: Classification, available: set[str], text: str
+) -> None:
     with pytest.raises(InvalidRequest) as caught:
         route(body, available=frozenset(available), cls=cls)
     assert caught.value.code == "no_capable_model" and text in caught.value.message
@@ -248,26 +400,48 @@ def test_no_capable_model_is_a_clear_400(body: dict[str, Any], cls: Classificati
 
 # ---- properties --------------------------------------------------------------------------
 
-classifications = st.builds(Classification, st.sampled_from(TASK_TYPES),
-                            st.floats(0.0, 1.0), st.just(()), st.integers(0, 1_200_000))
-provider_sets = st.frozensets(st.sampled_from(sorted(CATALOG_PROVIDERS)), min_size=1) \
-    .flatmap(lambda s: st.sets(st.sampled_from(["ollama", "vllm"])).map(s.union))
+classifications = st.builds(
+    Classification,
+    st.sampled_from(TASK_TYPES),
+    st.floats(0.0, 1.0),
+    st.just(()),
+    st.integers(0, 1_200_000),
+)
+provider_sets = st.frozensets(st.sampled_from(sorted(CATALOG_PROVIDERS)), min_size=1).flatmap(
+    lambda s: st.sets(st.sampled_from(["ollama", "vllm"])).map(s.union)
+)
 
 
 @settings(max_examples=500, deadline=None)
-@given(available=provider_sets, mode=st.sampled_from(MODES), cls=classifications,
-       tools=st.booleans(), json=st.booleans(), max_tokens=st.none() | st.integers(1, 50_000))
+@given(
+    available=provider_sets,
+    mode=st.sampled_from(MODES),
+    cls=classifications,
+    tools=st.booleans(),
+    json=st.booleans(),
+    max_tokens=st.none() | st.integers(1, 50_000),
+)
 def test_auto_routing_uses_only_available_providers(
-        available: frozenset[str], mode: str, cls: Classification, tools: bool, json: bool,
-        max_tokens: int | None) -> None:
+    available: frozenset[str],
+    mode: str,
+    cls: Classification,
+    tools: bool,
+    json: bool,
+    max_tokens: int | None,
+) -> None:
     body: dict[str, Any] = dict(TOOLS if tools else CHAT)
     if json:
         body["response_format"] = {"type": "json_schema", "json_schema": {}}
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     need = cls.est_tokens + (max_tokens or 0)
-    servable = [m for m, info in MODELS.items() if info["provider"] in available
-                and (info["tools"] or not tools) and need <= info["context"]]
+    servable = [
+        m
+        for m, info in MODELS.items()
+        if info["provider"] in available
+        and (info["tools"] or not tools)
+        and need <= info["context"]
+    ]
     try:
         decision = route(body, mode=mode, available=available, cls=cls)
     except InvalidRequest as exc:

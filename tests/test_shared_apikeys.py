@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.apikeys import (DISPLAY_LENGTH, PREFIX, bearer_token, display_prefix,
-                            generate_api_key, hash_api_key)
+from shared.apikeys import (
+    DISPLAY_LENGTH,
+    PREFIX,
+    bearer_token,
+    display_prefix,
+    generate_api_key,
+    hash_api_key,
+)
 
 KEY = PREFIX + "A" * 43
 

@@ -29,24 +29,31 @@ def test_table_covers_every_error_class() -> None:
     assert defined == {row[0] for row in ERRORS}
 
 
-@pytest.mark.parametrize(("cls", "status", "kind", "code"), ERRORS,
-                         ids=[row[0].__name__ for row in ERRORS])
+@pytest.mark.parametrize(
+    ("cls", "status", "kind", "code"), ERRORS, ids=[row[0].__name__ for row in ERRORS]
+)
 def test_envelope_and_status(cls: type[PrismError], status: int, kind: str, code: str) -> None:
     error = cls("Something went wrong.")
     assert isinstance(error, PrismError) and isinstance(error, Exception)
     assert error.status == status and str(error) == "Something went wrong."
-    assert error.envelope() == {"error": {"message": "Something went wrong.", "type": kind,
-                                          "code": code, "param": None}}
+    assert error.envelope() == {
+        "error": {"message": "Something went wrong.", "type": kind, "code": code, "param": None}
+    }
     assert json.loads(json.dumps(error.envelope())) == error.envelope()
     assert error.headers() == {}
 
 
-@pytest.mark.parametrize(("cls", "status", "kind", "code"), ERRORS,
-                         ids=[row[0].__name__ for row in ERRORS])
+@pytest.mark.parametrize(
+    ("cls", "status", "kind", "code"), ERRORS, ids=[row[0].__name__ for row in ERRORS]
+)
 def test_code_and_param_override(cls: type[PrismError], status: int, kind: str, code: str) -> None:
     error = cls("Bad header.", code="invalid_header", param="X-Prism-Mode")
-    assert error.envelope()["error"] == {"message": "Bad header.", "type": kind,
-                                         "code": "invalid_header", "param": "X-Prism-Mode"}
+    assert error.envelope()["error"] == {
+        "message": "Bad header.",
+        "type": kind,
+        "code": "invalid_header",
+        "param": "X-Prism-Mode",
+    }
     # An override is per instance: the class default is untouched for the next error.
     assert cls("again").code == code
 
@@ -75,6 +82,11 @@ def test_retry_after_on_an_unavailable_upstream() -> None:
 
 def test_error_envelope_function() -> None:
     assert error_envelope("m", "invalid_request_error") == {
-        "error": {"message": "m", "type": "invalid_request_error", "code": None, "param": None}}
-    assert error_envelope("m", "t", "c", "p")["error"] == {"message": "m", "type": "t",
-                                                           "code": "c", "param": "p"}
+        "error": {"message": "m", "type": "invalid_request_error", "code": None, "param": None}
+    }
+    assert error_envelope("m", "t", "c", "p")["error"] == {
+        "message": "m",
+        "type": "t",
+        "code": "c",
+        "param": "p",
+    }

@@ -54,41 +54,70 @@ MATCHING: list[tuple[str, Call, Call]] = [
     ("top_p 1 is the default", call(), call(top_p=1)),
     ("penalties 0 are the default", call(), call(frequency_penalty=0, presence_penalty=0.0)),
     ("logprobs false is the default", call(), call(logprobs=False)),
-    ("parallel_tool_calls true is the default", call(tools=[TOOL]),
-     call(tools=[TOOL], parallel_tool_calls=True)),
-    ("tool_choice auto with tools is the default", call(tools=[TOOL]),
-     call(tools=[TOOL], tool_choice="auto")),
+    (
+        "parallel_tool_calls true is the default",
+        call(tools=[TOOL]),
+        call(tools=[TOOL], parallel_tool_calls=True),
+    ),
+    (
+        "tool_choice auto with tools is the default",
+        call(tools=[TOOL]),
+        call(tools=[TOOL], tool_choice="auto"),
+    ),
     ("stream", call(), call(stream=True)),
     ("stream false", call(), call(stream=False)),
-    ("stream_options", call(stream=True),
-     call(stream=True, stream_options={"include_usage": True})),
+    (
+        "stream_options",
+        call(stream=True),
+        call(stream=True, stream_options={"include_usage": True}),
+    ),
     ("user", call(), call(user="u-123")),
     ("metadata", call(), call(metadata={"trace": "abc"})),
     ("store and service tier", call(), call(store=True, service_tier="flex")),
-    ("safety_identifier and prompt_cache_key", call(),
-     call(safety_identifier="s", prompt_cache_key="k")),
+    (
+        "safety_identifier and prompt_cache_key",
+        call(),
+        call(safety_identifier="s", prompt_cache_key="k"),
+    ),
     ("unknown field", call(), call(x_vendor_thing={"a": 1})),
     ("top-level cache_control", call(), call(cache_control=MARKER)),
-    ("cache_control on a text part", with_user("What is 2+2?"),
-     with_user([{"type": "text", "text": "What is 2+2?", "cache_control": MARKER}])),
-    ("cache_control on the system message", call(),
-     call(messages=[{**SYSTEM, "cache_control": MARKER}, USER])),
-    ("cache_control on a tool", call(tools=[TOOL]),
-     call(tools=[{**TOOL, "cache_control": MARKER}])),
-    ("single text part is a string", with_user("What is 2+2?"),
-     with_user([{"type": "text", "text": "What is 2+2?"}])),
+    (
+        "cache_control on a text part",
+        with_user("What is 2+2?"),
+        with_user([{"type": "text", "text": "What is 2+2?", "cache_control": MARKER}]),
+    ),
+    (
+        "cache_control on the system message",
+        call(),
+        call(messages=[{**SYSTEM, "cache_control": MARKER}, USER]),
+    ),
+    (
+        "cache_control on a tool",
+        call(tools=[TOOL]),
+        call(tools=[{**TOOL, "cache_control": MARKER}]),
+    ),
+    (
+        "single text part is a string",
+        with_user("What is 2+2?"),
+        with_user([{"type": "text", "text": "What is 2+2?"}]),
+    ),
     ("message text trimmed", with_user("What is 2+2?"), with_user("  What is 2+2?\n")),
     ("max_completion_tokens is max_tokens", call(max_tokens=100), call(max_completion_tokens=100)),
-    ("null max_tokens falls back", call(max_completion_tokens=100),
-     call(max_tokens=None, max_completion_tokens=100)),
+    (
+        "null max_tokens falls back",
+        call(max_completion_tokens=100),
+        call(max_tokens=None, max_completion_tokens=100),
+    ),
     ("float 1.0 is int 1", call(seed=1), call(seed=1.0)),
     ("integral float max_tokens", call(max_tokens=100), call(max_tokens=100.0)),
     ("nested integral float", call(logit_bias={"50256": -100}), call(logit_bias={"50256": -100.0})),
     ("string stop is a one-item list", call(stop="END"), call(stop=["END"])),
     ("absent model is auto", call(model=None), call(model="auto")),
-    ("assistant content absent or null",
-     call(messages=[USER, {"role": "assistant", "tool_calls": []}, USER]),
-     call(messages=[USER, {"role": "assistant", "content": None, "tool_calls": []}, USER])),
+    (
+        "assistant content absent or null",
+        call(messages=[USER, {"role": "assistant", "tool_calls": []}, USER]),
+        call(messages=[USER, {"role": "assistant", "content": None, "tool_calls": []}, USER]),
+    ),
     ("default envelope", call(), call(kwargs={"mode": "balanced", "model_prefer": None})),
 ]
 
@@ -101,11 +130,17 @@ DIFFERING: list[tuple[str, Call, Call]] = [
     ("system prompt", call(), call(messages=[{"role": "system", "content": "Be verbose."}, USER])),
     ("no system prompt", call(), call(messages=[USER])),
     ("role", call(messages=[USER]), call(messages=[{**USER, "role": "assistant"}])),
-    ("earlier turn", call(messages=[USER, {"role": "assistant", "content": "4"}, USER]),
-     call(messages=[USER, {"role": "assistant", "content": "5"}, USER])),
+    (
+        "earlier turn",
+        call(messages=[USER, {"role": "assistant", "content": "4"}, USER]),
+        call(messages=[USER, {"role": "assistant", "content": "5"}, USER]),
+    ),
     ("tools", call(), call(tools=[TOOL])),
-    ("tool definitions", call(tools=[TOOL]),
-     call(tools=[{"type": "function", "function": {"name": "sub"}}])),
+    (
+        "tool definitions",
+        call(tools=[TOOL]),
+        call(tools=[{"type": "function", "function": {"name": "sub"}}]),
+    ),
     ("tool_choice required", call(tools=[TOOL]), call(tools=[TOOL], tool_choice="required")),
     ("temperature 0.2 vs 0.3", call(temperature=0.2), call(temperature=0.3)),
     ("temperature 0 vs default", call(), call(temperature=0)),
@@ -173,8 +208,10 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("object value", {**BASE, "seed": object()}),
     ("int too long to print", {**BASE, "seed": 10**5000}),
     # Valid JSON that the stdlib parser accepts, yet deeper than the canonical copy can recurse.
-    ("deep nesting", json.loads('{"messages":[{"role":"user","content":' + "[" * 600 + "]" * 600
-                                + "}]}")),
+    (
+        "deep nesting",
+        json.loads('{"messages":[{"role":"user","content":' + "[" * 600 + "]" * 600 + "}]}"),
+    ),
     ("very deep nesting", {"messages": [{"role": "user", "content": _nested(50_000)}]}),
 ]
 
@@ -192,8 +229,11 @@ def test_bad_bodies_raise_invalid_request(body: Any) -> None:
     assert info.value.envelope()["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize("body", [b[1] for b in BAD_BODIES if b[0] not in SCOPE_NONE_FIRST],
-                         ids=[b[0] for b in BAD_BODIES if b[0] not in SCOPE_NONE_FIRST])
+@pytest.mark.parametrize(
+    "body",
+    [b[1] for b in BAD_BODIES if b[0] not in SCOPE_NONE_FIRST],
+    ids=[b[0] for b in BAD_BODIES if b[0] not in SCOPE_NONE_FIRST],
+)
 def test_bad_bodies_have_no_semantic_scope(body: Any) -> None:
     with pytest.raises(InvalidRequest):
         semantic_scope("p1", body)
@@ -205,24 +245,53 @@ def test_messages_errors_name_the_param() -> None:
     assert info.value.param == "messages"
 
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers()
-                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20))
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 CONTENT = st.text(max_size=40) | st.lists(
-    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=20)}), max_size=3)
-MESSAGES = st.lists(st.fixed_dictionaries(
-    {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": CONTENT},
-    optional={"name": st.text(max_size=8), "cache_control": st.just(MARKER)}), max_size=5)
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=20)}), max_size=3
+)
+MESSAGES = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["system", "user", "assistant", "tool"]), "content": CONTENT},
+        optional={"name": st.text(max_size=8), "cache_control": st.just(MARKER)},
+    ),
+    max_size=5,
+)
 FIELD_NAMES = st.sampled_from(
-    ["model", "tools", "temperature", "top_p", "seed", "stop", "n", "max_tokens", "stream",
-     "user", "metadata", "response_format", "logit_bias", "x_extra"]) | st.text(max_size=10)
-BODIES = st.builds(lambda messages, extra: {**extra, "messages": messages},
-                   MESSAGES, st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=6))
+    [
+        "model",
+        "tools",
+        "temperature",
+        "top_p",
+        "seed",
+        "stop",
+        "n",
+        "max_tokens",
+        "stream",
+        "user",
+        "metadata",
+        "response_format",
+        "logit_bias",
+        "x_extra",
+    ]
+) | st.text(max_size=10)
+BODIES = st.builds(
+    lambda messages, extra: {**extra, "messages": messages},
+    MESSAGES,
+    st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=6),
+)
 
 
 def shuffled(value: Any, rng: random.Random) -> Any:
@@ -237,8 +306,9 @@ def shuffled(value: Any, rng: random.Random) -> Any:
 
 @settings(max_examples=300, deadline=None)
 @given(BODIES, st.randoms(use_true_random=False), st.none() | st.integers(0, 8))
-def test_key_order_and_serialisation_never_matter(body: dict[str, Any], rng: random.Random,
-                                                  indent: int | None) -> None:
+def test_key_order_and_serialisation_never_matter(
+    body: dict[str, Any], rng: random.Random, indent: int | None
+) -> None:
     again = json.loads(json.dumps(shuffled(body, rng), indent=indent))
     assert fingerprint("p1", again) == fingerprint("p1", body)
     assert semantic_scope("p1", again) == semantic_scope("p1", body)
@@ -253,13 +323,16 @@ def test_projects_always_separate(body: dict[str, Any], a: str, b: str) -> None:
 
 ANY_VALUES = st.recursive(
     JSON_SCALARS | st.floats() | st.binary(max_size=4) | st.sets(st.integers(), max_size=2),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=15,
 )
-ANY_BODIES = ANY_VALUES | st.dictionaries(FIELD_NAMES | st.just("messages"), ANY_VALUES,
-                                          max_size=5) | BODIES.flatmap(
-    lambda b: st.builds(lambda k, v: {**b, k: v}, FIELD_NAMES, ANY_VALUES))
+ANY_BODIES = (
+    ANY_VALUES
+    | st.dictionaries(FIELD_NAMES | st.just("messages"), ANY_VALUES, max_size=5)
+    | BODIES.flatmap(lambda b: st.builds(lambda k, v: {**b, k: v}, FIELD_NAMES, ANY_VALUES))
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -273,19 +346,33 @@ def test_only_invalid_request_escapes(body: Any) -> None:
 
 
 SCOPE_SAME: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("reworded question", {**BASE, "messages": [SYSTEM, {"role": "user", "content": "How do I "
-                                                         "reset my password?"}]},
-     {**BASE, "messages": [SYSTEM, {"role": "user", "content": "Forgot my password, help"}]}),
-    ("stream and user ignored", {**BASE, "stream": True},
-     {**BASE, "user": "x", "messages": [SYSTEM, {"role": "user", "content": "2+2=?"}]}),
-    ("single text part", BASE,
-     {**BASE, "messages": [SYSTEM, {"role": "user", "content": [{"type": "text", "text": "q"}]}]}),
+    (
+        "reworded question",
+        {**BASE, "messages": [SYSTEM, {"role": "user", "content": "How do I reset my password?"}]},
+        {**BASE, "messages": [SYSTEM, {"role": "user", "content": "Forgot my password, help"}]},
+    ),
+    (
+        "stream and user ignored",
+        {**BASE, "stream": True},
+        {**BASE, "user": "x", "messages": [SYSTEM, {"role": "user", "content": "2+2=?"}]},
+    ),
+    (
+        "single text part",
+        BASE,
+        {
+            **BASE,
+            "messages": [SYSTEM, {"role": "user", "content": [{"type": "text", "text": "q"}]}],
+        },
+    ),
 ]
 
 SCOPE_DIFFERENT: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("system prompt", BASE, {**BASE, "messages": [{"role": "system", "content": "x"}, USER]}),
-    ("earlier turn", BASE, {**BASE, "messages": [SYSTEM, USER, {"role": "assistant",
-                                                                "content": "4"}, USER]}),
+    (
+        "earlier turn",
+        BASE,
+        {**BASE, "messages": [SYSTEM, USER, {"role": "assistant", "content": "4"}, USER]},
+    ),
     ("model", BASE, {**BASE, "model": "gpt-4o-mini"}),
     ("temperature", BASE, {**BASE, "temperature": 0.2}),
 ]
@@ -298,18 +385,24 @@ def test_semantic_scope_shared_across_wording(a: dict[str, Any], b: dict[str, An
     assert scope_a[0] == scope_b[0]
 
 
-@pytest.mark.parametrize(("a", "b"), [r[1:] for r in SCOPE_DIFFERENT],
-                         ids=[r[0] for r in SCOPE_DIFFERENT])
+@pytest.mark.parametrize(
+    ("a", "b"), [r[1:] for r in SCOPE_DIFFERENT], ids=[r[0] for r in SCOPE_DIFFERENT]
+)
 def test_semantic_scope_separates_context(a: dict[str, Any], b: dict[str, Any]) -> None:
     scope_a, scope_b = semantic_scope("p1", a), semantic_scope("p1", b)
     assert scope_a is not None and scope_b is not None
     assert scope_a[0] != scope_b[0]
 
 
-@pytest.mark.parametrize(("kwargs", "project"), [
-    ({"mode": "eco"}, "p1"), ({"model_prefer": "gpt-4o"}, "p1"), ({"version": "v2"}, "p1"),
-    ({}, "p2"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "project"),
+    [
+        ({"mode": "eco"}, "p1"),
+        ({"model_prefer": "gpt-4o"}, "p1"),
+        ({"version": "v2"}, "p1"),
+        ({}, "p2"),
+    ],
+)
 def test_semantic_scope_separates_envelope(kwargs: dict[str, Any], project: str) -> None:
     base, other = semantic_scope("p1", BASE), semantic_scope(project, BASE, **kwargs)
     assert base is not None and other is not None and base[0] != other[0]
@@ -329,10 +422,19 @@ NO_SCOPE: list[tuple[str, list[dict[str, Any]]]] = [
     ("last is tool", [USER, {"role": "tool", "content": "42", "tool_call_id": "t"}]),
     ("empty user text", [SYSTEM, {"role": "user", "content": "   "}]),
     ("null user content", [{"role": "user", "content": None}]),
-    ("image part", [{"role": "user",
-                     "content": [{"type": "image_url", "image_url": {"url": "u"}}]}]),
-    ("two text parts", [{"role": "user", "content": [{"type": "text", "text": "a"},
-                                                     {"type": "text", "text": "b"}]}]),
+    (
+        "image part",
+        [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}],
+    ),
+    (
+        "two text parts",
+        [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+            }
+        ],
+    ),
     ("no role", [{"content": "hi"}]),
 ]
 

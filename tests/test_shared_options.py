@@ -17,8 +17,11 @@ DEFAULTS = RequestOptions()
 
 VALID: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("no headers", {}, {}),
-    ("blank headers are defaults", {H.MODE: " ", H.CACHE: "", H.CACHE_TTL: "\t",
-                                    H.CACHE_THRESHOLD: "", H.AUTO_CACHE: ""}, {}),
+    (
+        "blank headers are defaults",
+        {H.MODE: " ", H.CACHE: "", H.CACHE_TTL: "\t", H.CACHE_THRESHOLD: "", H.AUTO_CACHE: ""},
+        {},
+    ),
     ("mode eco", {H.MODE: "eco"}, {"mode": "eco"}),
     ("mode balanced", {H.MODE: "balanced"}, {"mode": "balanced"}),
     ("mode sport, any case and padding", {H.MODE: "  SPORT "}, {"mode": "sport"}),
@@ -55,8 +58,9 @@ def test_valid_headers(headers: dict[str, str], expected: dict[str, Any]) -> Non
 
 
 def test_defaults() -> None:
-    assert DEFAULTS == RequestOptions(mode="balanced", cache="default", cache_ttl_s=3600,
-                                      cache_threshold=0.92, auto_cache=False)
+    assert DEFAULTS == RequestOptions(
+        mode="balanced", cache="default", cache_ttl_s=3600, cache_threshold=0.92, auto_cache=False
+    )
     assert isinstance(parse_options({H.CACHE_TTL: "60"}).cache_ttl_s, int)
 
 
@@ -66,9 +70,14 @@ def test_names_are_looked_up_through_the_mapping() -> None:
     assert (options.mode, options.cache_ttl_s) == ("eco", 90)
 
 
-@pytest.mark.parametrize(("cache", "lookup", "store"), [
-    ("default", True, True), ("no-cache", False, True), ("no-store", False, False),
-])
+@pytest.mark.parametrize(
+    ("cache", "lookup", "store"),
+    [
+        ("default", True, True),
+        ("no-cache", False, True),
+        ("no-store", False, False),
+    ],
+)
 def test_cache_directive_meaning(cache: str, lookup: bool, store: bool) -> None:
     options = parse_options({H.CACHE: cache})
     assert (options.cache_lookup, options.cache_store) == (lookup, store)
@@ -110,21 +119,38 @@ def test_invalid_values_name_the_header(header: str, value: str) -> None:
     assert len(error.message) < 200
 
 
-@pytest.mark.parametrize(("header", "bounds"), [
-    (H.CACHE_TTL, ("60", "2592000")), (H.CACHE_THRESHOLD, ("0.8", "0.99")),
-])
+@pytest.mark.parametrize(
+    ("header", "bounds"),
+    [
+        (H.CACHE_TTL, ("60", "2592000")),
+        (H.CACHE_THRESHOLD, ("0.8", "0.99")),
+    ],
+)
 def test_range_errors_state_the_range_plainly(header: str, bounds: tuple[str, str]) -> None:
     with pytest.raises(InvalidRequest) as info:
         parse_options({header: "-1"})
     assert f"from {bounds[0]} to {bounds[1]}" in info.value.message
 
 
-OPTION_HEADERS = st.sampled_from([H.MODE, H.MODEL_PREFER, H.TAGS, H.SESSION, H.CACHE, H.CACHE_TTL,
-                                  H.CACHE_THRESHOLD, H.CACHE_VERSION, H.AUTO_CACHE])
+OPTION_HEADERS = st.sampled_from(
+    [
+        H.MODE,
+        H.MODEL_PREFER,
+        H.TAGS,
+        H.SESSION,
+        H.CACHE,
+        H.CACHE_TTL,
+        H.CACHE_THRESHOLD,
+        H.CACHE_VERSION,
+        H.AUTO_CACHE,
+    ]
+)
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
-HEADER_TEXT = (st.text(st.characters(codec=None) | SURROGATES, max_size=80)
-               | st.from_regex(r"\s*[-+]?[0-9._eE]{0,12}\s*", fullmatch=True)
-               | st.sampled_from(["eco", "no-store", "on", "0.9", "3600", "NaN", "-inf", "1_000"]))
+HEADER_TEXT = (
+    st.text(st.characters(codec=None) | SURROGATES, max_size=80)
+    | st.from_regex(r"\s*[-+]?[0-9._eE]{0,12}\s*", fullmatch=True)
+    | st.sampled_from(["eco", "no-store", "on", "0.9", "3600", "NaN", "-inf", "1_000"])
+)
 
 
 @settings(max_examples=500, deadline=None)

@@ -21,62 +21,113 @@ GOLDEN: list[tuple[str, str, TokenUsage, str, str]] = [
     ("openai uncached", "gpt-4o", TokenUsage(1000, 200), "0.45", "0"),
     # 976x2.50 + 1024x1.25 + 100x10 = 2440 + 1280 + 1000 = 4720 µ$ -> 0.472c;
     # saved 1024 x (2.50 - 1.25) = 1280 µ$ -> 0.128c.
-    ("openai cached_tokens", "gpt-4o", TokenUsage(2000, 100, cache_read_tokens=1024),
-     "0.472", "0.128"),
+    (
+        "openai cached_tokens",
+        "gpt-4o",
+        TokenUsage(2000, 100, cache_read_tokens=1024),
+        "0.472",
+        "0.128",
+    ),
     # gpt-5.4-mini 0.75/4.50/0.075: 2000x0.75 + 8000x0.075 + 500x4.50 = 1500 + 600 + 2250
     # = 4350 µ$ -> 0.435c; saved 8000 x 0.675 = 5400 µ$ -> 0.54c.
-    ("openai mini cached", "gpt-5.4-mini", TokenUsage(10_000, 500, cache_read_tokens=8000),
-     "0.435", "0.54"),
+    (
+        "openai mini cached",
+        "gpt-5.4-mini",
+        TokenUsage(10_000, 500, cache_read_tokens=8000),
+        "0.435",
+        "0.54",
+    ),
     # via alias gpt-5-5 -> gpt-5.5 5.00/30.00: 100x5 + 10x30 = 500 + 300 = 800 µ$ -> 0.08c.
     ("openai via alias", "gpt-5-5", TokenUsage(100, 10), "0.08", "0"),
     # claude-sonnet-4-6 3.00/15.00/0.30/3.75/6.00: 1200x3 + 300x15 = 3600 + 4500 = 8100 µ$.
     ("anthropic uncached", "claude-sonnet-4-6", TokenUsage(1200, 300), "0.81", "0"),
     # input 200 + creation 5000 = 5200: 200x3 + 5000x3.75 + 100x15 = 600 + 18750 + 1500
     # = 20850 µ$ -> 2.085c; a write saves nothing.
-    ("anthropic cache write 5m", "claude-sonnet-4-6",
-     TokenUsage(5200, 100, cache_write_5m_tokens=5000), "2.085", "0"),
+    (
+        "anthropic cache write 5m",
+        "claude-sonnet-4-6",
+        TokenUsage(5200, 100, cache_write_5m_tokens=5000),
+        "2.085",
+        "0",
+    ),
     # 200x3 + 5000x6 + 100x15 = 600 + 30000 + 1500 = 32100 µ$ -> 3.21c.
-    ("anthropic cache write 1h", "claude-sonnet-4-6",
-     TokenUsage(5200, 100, cache_write_1h_tokens=5000), "3.21", "0"),
+    (
+        "anthropic cache write 1h",
+        "claude-sonnet-4-6",
+        TokenUsage(5200, 100, cache_write_1h_tokens=5000),
+        "3.21",
+        "0",
+    ),
     # 200x3 + 5000x0.30 + 100x15 = 600 + 1500 + 1500 = 3600 µ$ -> 0.36c;
     # saved 5000 x (3 - 0.30) = 13500 µ$ -> 1.35c (uncached 5200x3 + 1500 = 17100 -> 1.71c).
-    ("anthropic cache read", "claude-sonnet-4-6", TokenUsage(5200, 100, cache_read_tokens=5000),
-     "0.36", "1.35"),
+    (
+        "anthropic cache read",
+        "claude-sonnet-4-6",
+        TokenUsage(5200, 100, cache_read_tokens=5000),
+        "0.36",
+        "1.35",
+    ),
     # claude-haiku-4-5 1/5/0.10/1.25/2: uncached 10000-6000-2000-1000 = 1000 -> 1000x1 = 1000;
     # 6000x0.10 = 600; 2000x1.25 = 2500; 1000x2 = 2000; 50x5 = 250; total 6350 µ$ -> 0.635c;
     # saved 6000 x 0.90 = 5400 µ$ -> 0.54c.
-    ("anthropic read and both writes", "claude-haiku-4-5",
-     TokenUsage(10_000, 50, 6000, 2000, 1000), "0.635", "0.54"),
+    (
+        "anthropic read and both writes",
+        "claude-haiku-4-5",
+        TokenUsage(10_000, 50, 6000, 2000, 1000),
+        "0.635",
+        "0.54",
+    ),
     # claude-opus via alias 5/25/0.50/6.25/10: 0x5 + 1000x6.25 + 0 = 6250 µ$ -> 0.625c.
-    ("anthropic write only, alias", "claude-opus", TokenUsage(1000, 0, cache_write_5m_tokens=1000),
-     "0.625", "0"),
+    (
+        "anthropic write only, alias",
+        "claude-opus",
+        TokenUsage(1000, 0, cache_write_5m_tokens=1000),
+        "0.625",
+        "0",
+    ),
     # gemini-2.5-flash 0.30/2.50/0.03, promptTokenCount 4000 incl. cachedContentTokenCount 3000:
     # 1000x0.30 + 3000x0.03 + 400x2.50 = 300 + 90 + 1000 = 1390 µ$ -> 0.139c;
     # saved 3000 x 0.27 = 810 µ$ -> 0.081c.
-    ("gemini cachedContentTokenCount", "gemini-2.5-flash",
-     TokenUsage(4000, 400, cache_read_tokens=3000), "0.139", "0.081"),
+    (
+        "gemini cachedContentTokenCount",
+        "gemini-2.5-flash",
+        TokenUsage(4000, 400, cache_read_tokens=3000),
+        "0.139",
+        "0.081",
+    ),
     # gemini-2.5-pro 1.25/10: 1000x1.25 + 1000x10 = 1250 + 10000 = 11250 µ$ -> 1.125c.
     ("gemini uncached", "gemini-2.5-pro", TokenUsage(1000, 1000), "1.125", "0"),
     # groq llama-3.1-8b-instant 0.05/0.08: 1000x0.05 + 1000x0.08 = 50 + 80 = 130 µ$ -> 0.013c.
     ("groq", "groq/llama-3.1-8b-instant", TokenUsage(1000, 1000), "0.013", "0"),
     # Same by alias; groq has no cached price so reads bill at input and save nothing:
     # 500x0.05 + 500x0.05 + 1000x0.08 = 25 + 25 + 80 = 130 µ$ -> 0.013c.
-    ("groq alias, cached reported", "groq-llama-8b", TokenUsage(1000, 1000, cache_read_tokens=500),
-     "0.013", "0"),
+    (
+        "groq alias, cached reported",
+        "groq-llama-8b",
+        TokenUsage(1000, 1000, cache_read_tokens=500),
+        "0.013",
+        "0",
+    ),
     # groq llama-3.3-70b 0.59/0.79: 3x0.59 + 7x0.79 = 1.77 + 5.53 = 7.30 µ$ -> 0.00073c.
     ("groq tiny call", "groq-llama-70b", TokenUsage(3, 7), "0.00073", "0"),
     # deepseek-chat 0.27/1.10/0.07: 400x0.27 + 600x0.07 + 100x1.10 = 108 + 42 + 110 = 260 µ$
     # -> 0.026c; saved 600 x 0.20 = 120 µ$ -> 0.012c.
-    ("deepseek cache hit", "deepseek-chat", TokenUsage(1000, 100, cache_read_tokens=600),
-     "0.026", "0.012"),
+    (
+        "deepseek cache hit",
+        "deepseek-chat",
+        TokenUsage(1000, 100, cache_read_tokens=600),
+        "0.026",
+        "0.012",
+    ),
     # Nothing used costs nothing.
     ("zero usage", "gpt-4o", TokenUsage(), "0", "0"),
     ("unknown model", "no-such-model", TokenUsage(1000, 1000), "0", "0"),
 ]
 
 
-@pytest.mark.parametrize(("model", "usage", "cents", "saved"), [g[1:] for g in GOLDEN],
-                         ids=[g[0] for g in GOLDEN])
+@pytest.mark.parametrize(
+    ("model", "usage", "cents", "saved"), [g[1:] for g in GOLDEN], ids=[g[0] for g in GOLDEN]
+)
 def test_golden_costs(model: str, usage: TokenUsage, cents: str, saved: str) -> None:
     cost = cost_for_model(model, usage)
     assert isinstance(cost.cents, Decimal) and isinstance(cost.native_saved_cents, Decimal)
@@ -111,10 +162,14 @@ BAD_USAGE: list[tuple[str, dict[str, object]]] = [
     ("negative read", {"prompt_tokens": 10, "cache_read_tokens": -1}),
     ("negative write", {"prompt_tokens": 10, "cache_write_1h_tokens": -1}),
     ("read above prompt", {"prompt_tokens": 10, "cache_read_tokens": 11}),
-    ("writes above prompt", {"prompt_tokens": 10, "cache_write_5m_tokens": 6,
-                             "cache_write_1h_tokens": 5}),
-    ("read plus write above prompt", {"prompt_tokens": 10, "cache_read_tokens": 5,
-                                      "cache_write_5m_tokens": 6}),
+    (
+        "writes above prompt",
+        {"prompt_tokens": 10, "cache_write_5m_tokens": 6, "cache_write_1h_tokens": 5},
+    ),
+    (
+        "read plus write above prompt",
+        {"prompt_tokens": 10, "cache_read_tokens": 5, "cache_write_5m_tokens": 6},
+    ),
     ("float count", {"prompt_tokens": 1.0}),
     ("bool count", {"completion_tokens": True}),
     ("string count", {"prompt_tokens": "10"}),
@@ -210,10 +265,10 @@ def _grown(usage: TokenUsage, field: str, by: int) -> TokenUsage:
 
 @settings(max_examples=400, deadline=None)
 @given(MODEL_NAMES, usages(), GROW, st.integers(1, 10**6))
-def test_cost_is_monotone_in_each_count(model: str, usage: TokenUsage, field: str,
-                                        by: int) -> None:
-    assert cost_for_model(model, _grown(usage, field, by)).cents >= cost_for_model(model,
-                                                                                   usage).cents
+def test_cost_is_monotone_in_each_count(model: str, usage: TokenUsage, field: str, by: int) -> None:
+    assert (
+        cost_for_model(model, _grown(usage, field, by)).cents >= cost_for_model(model, usage).cents
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -222,15 +277,31 @@ def test_uncached_cents_is_the_price_without_reads(model: str, usage: TokenUsage
     """Reads billed at the input price instead give exactly cost + saving."""
     price = Price.of(model)
     assert price is not None
-    no_read_discount = Price(price.input, price.output, max(price.input, price.cache_read),
-                             price.cache_write_5m, price.cache_write_1h)
+    no_read_discount = Price(
+        price.input,
+        price.output,
+        max(price.input, price.cache_read),
+        price.cache_write_5m,
+        price.cache_write_1h,
+    )
     assert cost_of(no_read_discount, usage).cents == cost_of(price, usage).uncached_cents
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(-10**6, -1), st.sampled_from(
-    ["prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-     "cache_write_1h_tokens"]))
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.integers(-(10**6), -1),
+    st.sampled_from(
+        [
+            "prompt_tokens",
+            "completion_tokens",
+            "cache_read_tokens",
+            "cache_write_5m_tokens",
+            "cache_write_1h_tokens",
+        ]
+    ),
+)
 def test_negative_counts_raise(prompt: int, completion: int, negative: int, field: str) -> None:
     fields = {"prompt_tokens": prompt, "completion_tokens": completion, field: negative}
     with pytest.raises(ValueError):
@@ -238,16 +309,22 @@ def test_negative_counts_raise(prompt: int, completion: int, negative: int, fiel
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 10**6), st.integers(1, 10**6), st.sampled_from(
-    ["cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"]))
+@given(
+    st.integers(0, 10**6),
+    st.integers(1, 10**6),
+    st.sampled_from(["cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens"]),
+)
 def test_cache_tokens_above_prompt_raise(prompt: int, over: int, field: str) -> None:
     with pytest.raises(ValueError):
         TokenUsage(prompt_tokens=prompt, **{field: prompt + over})  # type: ignore[arg-type]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=12, min_value=-10**9,
-                   max_value=10**9))
+@given(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=12, min_value=-(10**9), max_value=10**9
+    )
+)
 def test_format_cents_is_plain_and_exact(value: Decimal) -> None:
     text = format_cents(value)
     assert "E" not in text.upper() and D(text) == value

@@ -22,8 +22,11 @@ TAG_CASES: list[tuple[str, str | None, dict[str, str] | None]] = [
     ("blank", "   ", None),
     ("one pair", "feature=onboarding", {"feature": "onboarding"}),
     ("two pairs", "feature=onboarding,team=growth", {"feature": "onboarding", "team": "growth"}),
-    ("whitespace trimmed", "  feature = onboarding ,\tteam=growth  ",
-     {"feature": "onboarding", "team": "growth"}),
+    (
+        "whitespace trimmed",
+        "  feature = onboarding ,\tteam=growth  ",
+        {"feature": "onboarding", "team": "growth"},
+    ),
     ("no separator dropped", "feature,team=growth", {"team": "growth"}),
     ("empty key dropped", "=x,team=growth", {"team": "growth"}),
     ("empty value dropped", "team=,a=b", {"a": "b"}),
@@ -34,11 +37,13 @@ TAG_CASES: list[tuple[str, str | None, dict[str, str] | None]] = [
     ("equals-only value", "k==", {"k": "="}),
     ("repeated key keeps first", "team=a,team=b", {"team": "a"}),
     ("repeated key after trim", "team=a, team =b", {"team": "a"}),
-    ("ten kept", ",".join(f"k{i}=v{i}" for i in range(10)),
-     {f"k{i}": f"v{i}" for i in range(10)}),
+    ("ten kept", ",".join(f"k{i}=v{i}" for i in range(10)), {f"k{i}": f"v{i}" for i in range(10)}),
     ("eleventh dropped", ELEVEN, {f"k{i}": f"v{i}" for i in range(10)}),
-    ("repeats do not use up slots", "a=1,a=2," + ",".join(f"k{i}=v{i}" for i in range(9)),
-     {"a": "1", **{f"k{i}": f"v{i}" for i in range(9)}}),
+    (
+        "repeats do not use up slots",
+        "a=1,a=2," + ",".join(f"k{i}=v{i}" for i in range(9)),
+        {"a": "1", **{f"k{i}": f"v{i}" for i in range(9)}},
+    ),
     ("key truncated", "k" * 100 + "=v", {"k" * 64: "v"}),
     ("value truncated", "k=" + "v" * 100, {"k": "v" * 64}),
     ("exactly 64 kept", f"{A64}={A64}", {A64: A64}),
@@ -61,8 +66,9 @@ TAG_CASES: list[tuple[str, str | None, dict[str, str] | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("header", "expected"), [c[1:] for c in TAG_CASES],
-                         ids=[c[0] for c in TAG_CASES])
+@pytest.mark.parametrize(
+    ("header", "expected"), [c[1:] for c in TAG_CASES], ids=[c[0] for c in TAG_CASES]
+)
 def test_parse_tags(header: str | None, expected: dict[str, str] | None) -> None:
     assert parse_tags(header) == expected
 
@@ -108,8 +114,9 @@ def test_clean(raw: str, expected: str) -> None:
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 ANY_TEXT = st.text(st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF) | SURROGATES)
 # Text built from the characters that matter to the grammar, so pairs actually form.
-PAIR_TEXT = st.text(st.sampled_from(list("ab=, \t\r\n\x00\u00a0\ud800é😀")) | st.characters(),
-                    max_size=400)
+PAIR_TEXT = st.text(
+    st.sampled_from(list("ab=, \t\r\n\x00\u00a0\ud800é😀")) | st.characters(), max_size=400
+)
 
 
 def _assert_valid(tags: dict[str, str] | None) -> None:

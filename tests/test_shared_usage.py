@@ -7,7 +7,7 @@ import json
 import re
 import time
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,85 +33,168 @@ from shared.usage import (
 D = Decimal
 CALLER = Caller(org_id="org_1", project_id="proj_1", api_key_id="key_1")
 OPTIONS = parse_options({H.MODE: "eco", H.SESSION: "sess-9", H.TAGS: "team=growth,f=x"})
-USAGE = TokenUsage(5200, 100, cache_read_tokens=3000, cache_write_5m_tokens=1000,
-                   cache_write_1h_tokens=200)
+USAGE = TokenUsage(
+    5200, 100, cache_read_tokens=3000, cache_write_5m_tokens=1000, cache_write_1h_tokens=200
+)
 COST = Cost(D("0.36"), D("1.35"))
 
 
 def provider_row(**overrides: Any) -> UsageRow:
-    args: dict[str, Any] = dict(request_id="req_1", caller=CALLER, options=OPTIONS,
-                                task_type="chat", model_used="claude-sonnet-4-6",
-                                provider="anthropic", usage=USAGE, cost=COST, latency_ms=812,
-                                was_streaming=True)
+    args: dict[str, Any] = dict(
+        request_id="req_1",
+        caller=CALLER,
+        options=OPTIONS,
+        task_type="chat",
+        model_used="claude-sonnet-4-6",
+        provider="anthropic",
+        usage=USAGE,
+        cost=COST,
+        latency_ms=812,
+        was_streaming=True,
+    )
     return build_row(**{**args, **overrides})
 
 
 def hit_row(**overrides: Any) -> UsageRow:
-    args: dict[str, Any] = dict(request_id="req_2", caller=CALLER, options=OPTIONS,
-                                model_used="gpt-4o", usage=TokenUsage(1000, 200),
-                                saved=Cost(D("0.45"), D("0")), latency_ms=12, was_streaming=False,
-                                cache_status="hit-exact-edge")
+    args: dict[str, Any] = dict(
+        request_id="req_2",
+        caller=CALLER,
+        options=OPTIONS,
+        model_used="gpt-4o",
+        usage=TokenUsage(1000, 200),
+        saved=Cost(D("0.45"), D("0")),
+        latency_ms=12,
+        was_streaming=False,
+        cache_status="hit-exact-edge",
+    )
     return build_cache_hit_row(**{**args, **overrides})
 
 
-@pytest.mark.parametrize("row", [provider_row(), provider_row(usage=None, cost=None),
-                                 hit_row(), hit_row(cache_status="hit-semantic")],
-                         ids=["provider", "no usage", "exact hit", "semantic hit"])
+@pytest.mark.parametrize(
+    "row",
+    [
+        provider_row(),
+        provider_row(usage=None, cost=None),
+        hit_row(),
+        hit_row(cache_status="hit-semantic"),
+    ],
+    ids=["provider", "no usage", "exact hit", "semantic hit"],
+)
 def test_rows_have_exactly_the_columns(row: UsageRow) -> None:
     assert tuple(asdict(row)) == COLUMNS
     assert tuple(row.to_json()) == COLUMNS
 
 
 PROVIDER_EXPECTED: dict[str, Any] = {
-    "request_id": "req_1", "org_id": "org_1", "project_id": "proj_1", "api_key_id": "key_1",
-    "mode": "eco", "task_type": "chat", "model_used": "claude-sonnet-4-6",
-    "provider": "anthropic", "tokens_in": 5200, "tokens_out": 100, "tokens_cache_read": 3000,
-    "tokens_cache_write": 1200, "cost_provider_cents": D("0.36"), "cost_total_cents": D("0.36"),
-    "latency_ms": 812, "was_streaming": True, "success": True, "error_code": None,
-    "usage_reported": True, "session_id": "sess-9", "cache_status": "miss",
-    "cache_saved_cents": D(0), "native_cache_saved_cents": D("1.35"),
+    "request_id": "req_1",
+    "org_id": "org_1",
+    "project_id": "proj_1",
+    "api_key_id": "key_1",
+    "mode": "eco",
+    "task_type": "chat",
+    "model_used": "claude-sonnet-4-6",
+    "provider": "anthropic",
+    "tokens_in": 5200,
+    "tokens_out": 100,
+    "tokens_cache_read": 3000,
+    "tokens_cache_write": 1200,
+    "cost_provider_cents": D("0.36"),
+    "cost_total_cents": D("0.36"),
+    "latency_ms": 812,
+    "was_streaming": True,
+    "success": True,
+    "error_code": None,
+    "usage_reported": True,
+    "session_id": "sess-9",
+    "cache_status": "miss",
+    "cache_saved_cents": D(0),
+    "native_cache_saved_cents": D("1.35"),
     "request_tags": {"team": "growth", "f": "x"},
 }
 
 ROW_CASES: list[tuple[str, UsageRow, dict[str, Any]]] = [
     ("provider answer", provider_row(), {}),
-    ("usage not reported", provider_row(usage=None, cost=None),
-     {"tokens_in": 0, "tokens_out": 0, "tokens_cache_read": 0, "tokens_cache_write": 0,
-      "usage_reported": False, "cost_provider_cents": D(0), "cost_total_cents": D(0),
-      "native_cache_saved_cents": D(0)}),
-    ("failure", provider_row(success=False, error_code="upstream_timeout", usage=None, cost=None,
-                             was_streaming=False),
-     {"success": False, "error_code": "upstream_timeout", "usage_reported": False,
-      "tokens_in": 0, "tokens_out": 0, "tokens_cache_read": 0, "tokens_cache_write": 0,
-      "cost_provider_cents": D(0), "cost_total_cents": D(0), "native_cache_saved_cents": D(0),
-      "was_streaming": False}),
+    (
+        "usage not reported",
+        provider_row(usage=None, cost=None),
+        {
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "tokens_cache_read": 0,
+            "tokens_cache_write": 0,
+            "usage_reported": False,
+            "cost_provider_cents": D(0),
+            "cost_total_cents": D(0),
+            "native_cache_saved_cents": D(0),
+        },
+    ),
+    (
+        "failure",
+        provider_row(
+            success=False, error_code="upstream_timeout", usage=None, cost=None, was_streaming=False
+        ),
+        {
+            "success": False,
+            "error_code": "upstream_timeout",
+            "usage_reported": False,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "tokens_cache_read": 0,
+            "tokens_cache_write": 0,
+            "cost_provider_cents": D(0),
+            "cost_total_cents": D(0),
+            "native_cache_saved_cents": D(0),
+            "was_streaming": False,
+        },
+    ),
     ("bypass status", provider_row(cache_status="bypass"), {"cache_status": "bypass"}),
     ("negative latency clamps", provider_row(latency_ms=-5), {"latency_ms": 0}),
     ("float latency is int", provider_row(latency_ms=12.9), {"latency_ms": 12}),
-    ("default options", provider_row(options=RequestOptions()),
-     {"mode": "balanced", "session_id": None, "request_tags": None}),
+    (
+        "default options",
+        provider_row(options=RequestOptions()),
+        {"mode": "balanced", "session_id": None, "request_tags": None},
+    ),
     ("anonymous key", provider_row(caller=Caller("org_1", "proj_1")), {"api_key_id": None}),
 ]
 
 
-@pytest.mark.parametrize(("row", "changes"), [c[1:] for c in ROW_CASES],
-                         ids=[c[0] for c in ROW_CASES])
+@pytest.mark.parametrize(
+    ("row", "changes"), [c[1:] for c in ROW_CASES], ids=[c[0] for c in ROW_CASES]
+)
 def test_provider_rows(row: UsageRow, changes: dict[str, Any]) -> None:
     assert timeless(row) == {**PROVIDER_EXPECTED, **changes}
 
 
-@pytest.mark.parametrize("status", ["hit-exact", "hit-semantic", "hit-exact-edge",
-                                    "hit-semantic-edge"])
+@pytest.mark.parametrize(
+    "status", ["hit-exact", "hit-semantic", "hit-exact-edge", "hit-semantic-edge"]
+)
 def test_cache_hit_rows(status: str) -> None:
     row = hit_row(cache_status=status)
     assert timeless(row) == {
-        "request_id": "req_2", "org_id": "org_1", "project_id": "proj_1", "api_key_id": "key_1",
-        "mode": "eco", "task_type": CACHE_TASK_TYPE, "model_used": "gpt-4o",
-        "provider": CACHE_PROVIDER, "tokens_in": 1000, "tokens_out": 200, "tokens_cache_read": 0,
-        "tokens_cache_write": 0, "cost_provider_cents": D(0), "cost_total_cents": D(0),
-        "latency_ms": 12, "was_streaming": False, "success": True, "error_code": None,
-        "usage_reported": True, "session_id": "sess-9", "cache_status": status,
-        "cache_saved_cents": D("0.45"), "native_cache_saved_cents": D(0),
+        "request_id": "req_2",
+        "org_id": "org_1",
+        "project_id": "proj_1",
+        "api_key_id": "key_1",
+        "mode": "eco",
+        "task_type": CACHE_TASK_TYPE,
+        "model_used": "gpt-4o",
+        "provider": CACHE_PROVIDER,
+        "tokens_in": 1000,
+        "tokens_out": 200,
+        "tokens_cache_read": 0,
+        "tokens_cache_write": 0,
+        "cost_provider_cents": D(0),
+        "cost_total_cents": D(0),
+        "latency_ms": 12,
+        "was_streaming": False,
+        "success": True,
+        "error_code": None,
+        "usage_reported": True,
+        "session_id": "sess-9",
+        "cache_status": status,
+        "cache_saved_cents": D("0.45"),
+        "native_cache_saved_cents": D(0),
         "request_tags": {"team": "growth", "f": "x"},
     }
     assert (CACHE_PROVIDER, CACHE_TASK_TYPE) == ("cache", "cache")
@@ -124,32 +207,56 @@ def test_cache_hit_row_rejects_other_statuses(status: str) -> None:
 
 
 def test_every_documented_status_is_known() -> None:
-    assert set(CACHE_STATUSES) == {"miss", "hit-exact", "hit-semantic", "hit-exact-edge",
-                                   "hit-semantic-edge", "bypass"}
+    assert set(CACHE_STATUSES) == {
+        "miss",
+        "hit-exact",
+        "hit-semantic",
+        "hit-exact-edge",
+        "hit-semantic-edge",
+        "bypass",
+    }
 
 
 JSON_CASES: list[tuple[str, UsageRow, dict[str, str]]] = [
-    ("provider", provider_row(), {"cost_provider_cents": "0.36", "native_cache_saved_cents": "1.35",
-                                  "cache_saved_cents": "0"}),
+    (
+        "provider",
+        provider_row(),
+        {
+            "cost_provider_cents": "0.36",
+            "native_cache_saved_cents": "1.35",
+            "cache_saved_cents": "0",
+        },
+    ),
     # 1 token of groq llama-3.1-8b: 1 x 0.05 µ$ = 0.000005 cents, which Decimal prints as 5E-6.
-    ("tiny cost", provider_row(cost=cost_for_model("groq-llama-8b", TokenUsage(1, 0))),
-     {"cost_provider_cents": "0.000005", "cost_total_cents": "0.000005"}),
-    ("exponent input", provider_row(cost=Cost(D("1E-7"), D("2.50E+2"))),
-     {"cost_total_cents": "0.0000001", "native_cache_saved_cents": "250"}),
+    (
+        "tiny cost",
+        provider_row(cost=cost_for_model("groq-llama-8b", TokenUsage(1, 0))),
+        {"cost_provider_cents": "0.000005", "cost_total_cents": "0.000005"},
+    ),
+    (
+        "exponent input",
+        provider_row(cost=Cost(D("1E-7"), D("2.50E+2"))),
+        {"cost_total_cents": "0.0000001", "native_cache_saved_cents": "250"},
+    ),
     ("hit", hit_row(), {"cost_total_cents": "0", "cache_saved_cents": "0.45"}),
 ]
 
 
-@pytest.mark.parametrize(("row", "money"), [c[1:] for c in JSON_CASES],
-                         ids=[c[0] for c in JSON_CASES])
+@pytest.mark.parametrize(
+    ("row", "money"), [c[1:] for c in JSON_CASES], ids=[c[0] for c in JSON_CASES]
+)
 def test_to_json_money_is_plain_decimal_text(row: UsageRow, money: dict[str, str]) -> None:
     payload = row.to_json()
     decoded = json.loads(json.dumps(payload, allow_nan=False))
     assert decoded == payload
     for key, text in money.items():
         assert payload[key] == text
-    for key in ("cost_provider_cents", "cost_total_cents", "cache_saved_cents",
-                "native_cache_saved_cents"):
+    for key in (
+        "cost_provider_cents",
+        "cost_total_cents",
+        "cache_saved_cents",
+        "native_cache_saved_cents",
+    ):
         assert isinstance(payload[key], str) and re.fullmatch(r"-?\d+(\.\d+)?", payload[key])
         assert D(payload[key]) == getattr(row, key)
 
@@ -160,15 +267,27 @@ MONEY = st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinit
 @st.composite
 def usages(draw: st.DrawFn) -> TokenUsage:
     read, w5, w1 = (draw(st.integers(0, 10**7)) for _ in range(3))
-    return TokenUsage(read + w5 + w1 + draw(st.integers(0, 10**7)), draw(st.integers(0, 10**7)),
-                      read, w5, w1, draw(st.booleans()))
+    return TokenUsage(
+        read + w5 + w1 + draw(st.integers(0, 10**7)),
+        draw(st.integers(0, 10**7)),
+        read,
+        w5,
+        w1,
+        draw(st.booleans()),
+    )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.none() | usages(), st.none() | st.builds(Cost, MONEY, MONEY), st.text(max_size=60),
-       st.text(max_size=60), st.integers(-10**6, 10**9))
-def test_any_provider_row_serialises(usage: TokenUsage | None, cost: Cost | None, tags: str,
-                                     session: str, latency: int) -> None:
+@given(
+    st.none() | usages(),
+    st.none() | st.builds(Cost, MONEY, MONEY),
+    st.text(max_size=60),
+    st.text(max_size=60),
+    st.integers(-(10**6), 10**9),
+)
+def test_any_provider_row_serialises(
+    usage: TokenUsage | None, cost: Cost | None, tags: str, session: str, latency: int
+) -> None:
     options = parse_options({H.TAGS: tags, H.SESSION: session})
     row = provider_row(usage=usage, cost=cost, options=options, latency_ms=latency)
     payload = json.loads(json.dumps(row.to_json(), ensure_ascii=False, allow_nan=False))
@@ -211,5 +330,5 @@ def timeless(row: Any) -> dict[str, Any]:
     data = asdict(row)
     created = datetime.fromisoformat(data.pop("created_at"))
     assert created.tzinfo is not None and created.utcoffset() == timedelta(0)
-    assert created <= datetime.now(timezone.utc)
+    assert created <= datetime.now(UTC)
     return data

@@ -22,13 +22,29 @@ from shared.usage import UsageRow, new_request_id
 def usage_row(project_id: str, org_id: str, **overrides: Any) -> UsageRow:
     """A plausible ledger row; tests override what they look at."""
     fields: dict[str, Any] = dict(
-        request_id=new_request_id(), org_id=org_id, project_id=project_id, api_key_id=None,
-        mode="balanced", task_type="simple", model_used="gpt-4o-mini", provider="openai",
-        tokens_in=12, tokens_out=34, tokens_cache_read=0, tokens_cache_write=0,
-        cost_provider_cents=Decimal("0.0123"), cost_total_cents=Decimal("0.0123"),
-        latency_ms=250, was_streaming=False, success=True, error_code=None,
-        usage_reported=True, session_id=None, cache_status="miss",
-        cache_saved_cents=Decimal("0"), native_cache_saved_cents=Decimal("0"),
+        request_id=new_request_id(),
+        org_id=org_id,
+        project_id=project_id,
+        api_key_id=None,
+        mode="balanced",
+        task_type="simple",
+        model_used="gpt-4o-mini",
+        provider="openai",
+        tokens_in=12,
+        tokens_out=34,
+        tokens_cache_read=0,
+        tokens_cache_write=0,
+        cost_provider_cents=Decimal("0.0123"),
+        cost_total_cents=Decimal("0.0123"),
+        latency_ms=250,
+        was_streaming=False,
+        success=True,
+        error_code=None,
+        usage_reported=True,
+        session_id=None,
+        cache_status="miss",
+        cache_saved_cents=Decimal(0),
+        native_cache_saved_cents=Decimal(0),
         request_tags={"feature": "onboarding"},
     )
     fields.update(overrides)
@@ -64,7 +80,10 @@ async def test_api_key_lifecycle(store: Store, pg_conn: asyncpg.Connection) -> N
     caller = await store.resolve_api_key(stored["key_hash"])
     assert caller is not None
     assert (caller.project_id, caller.org_id, caller.api_key_id) == (
-        project.id, project.org_id, record.id)
+        project.id,
+        project.org_id,
+        record.id,
+    )
 
     revoked = await store.revoke_api_key(record.id)
     assert revoked is not None and revoked.revoked_at is not None
@@ -86,8 +105,9 @@ async def test_provider_key_lifecycle(store: Store) -> None:
     project = await store.create_project("providers")
     info = await store.add_provider_key(project.id, "openai", "c2VhbGVk")
     assert (info.provider, info.name, info.base_url) == ("openai", "openai", None)
-    custom = await store.add_provider_key(project.id, "openai", "b3RoZXI=", "local",
-                                          "http://127.0.0.1:11434/v1")
+    custom = await store.add_provider_key(
+        project.id, "openai", "b3RoZXI=", "local", "http://127.0.0.1:11434/v1"
+    )
     assert custom.name == "local"
 
     listed = await store.list_provider_keys(project.id)
@@ -124,10 +144,12 @@ async def test_insert_usage_is_idempotent(store: Store, pg_conn: asyncpg.Connect
     await store.insert_usage([])
     counts = await pg_conn.fetch(
         "select request_id, count(*) as n from usage_logs where project_id = $1 group by 1",
-        uuid.UUID(project.id))
+        uuid.UUID(project.id),
+    )
     assert len(counts) == 6 and all(r["n"] == 1 for r in counts)
-    stored = await pg_conn.fetchrow("select * from usage_logs where request_id = $1",
-                                    rows[0]["request_id"])
+    stored = await pg_conn.fetchrow(
+        "select * from usage_logs where request_id = $1", rows[0]["request_id"]
+    )
     assert stored["cost_total_cents"] == Decimal("0.0123")
     assert json.loads(stored["request_tags"]) == {"feature": "onboarding"}
 
@@ -135,13 +157,16 @@ async def test_insert_usage_is_idempotent(store: Store, pg_conn: asyncpg.Connect
 async def test_recent_usage_filters(store: Store, pg_conn: asyncpg.Connection) -> None:
     project = await store.create_project("usage")
     other = await store.create_project("usage-other")
-    tagged = [usage_row(project.id, project.org_id, request_tags={"feature": f"f{i % 2}"})
-              for i in range(6)]
+    tagged = [
+        usage_row(project.id, project.org_id, request_tags={"feature": f"f{i % 2}"})
+        for i in range(6)
+    ]
     await store.insert_usage([r.to_json() for r in tagged])
     await store.insert_usage([usage_row(other.id, other.org_id).to_json()])
     old = tagged[0].request_id
-    await pg_conn.execute("update usage_logs set created_at = now() - interval '2 days' "
-                          "where request_id = $1", old)
+    await pg_conn.execute(
+        "update usage_logs set created_at = now() - interval '2 days' where request_id = $1", old
+    )
 
     mine = await store.recent_usage(project.id, limit=100)
     assert {r["request_id"] for r in mine} == {r.request_id for r in tagged}

@@ -28,8 +28,9 @@ def load_secrets(path: Path) -> dict[str, str]:
     return values
 
 
-async def ensure_demo_project(dsn: str, state_path: Path, provider_keys: dict[str, str],
-                              master_key: str) -> str:
+async def ensure_demo_project(
+    dsn: str, state_path: Path, provider_keys: dict[str, str], master_key: str
+) -> str:
     """The demo project's API key: PRISM_DEV_API_KEY when set, else the one made on first run."""
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     key = os.environ.get("PRISM_DEV_API_KEY") or state.get("api_key") or generate_api_key()
@@ -38,7 +39,8 @@ async def ensure_demo_project(dsn: str, state_path: Path, provider_keys: dict[st
         async with conn.transaction():
             project_id = state.get("project_id")
             exists = project_id and await conn.fetchval(
-                "select 1 from projects where id = $1", project_id)
+                "select 1 from projects where id = $1", project_id
+            )
             if exists:
                 await insert_api_key(conn, project_id, key, "demo")
             else:
@@ -50,8 +52,9 @@ async def ensure_demo_project(dsn: str, state_path: Path, provider_keys: dict[st
     return key
 
 
-async def _sync_provider_keys(conn: asyncpg.Connection, project_id: str,
-                              provider_keys: dict[str, str], master_key: str) -> None:
+async def _sync_provider_keys(
+    conn: asyncpg.Connection, project_id: str, provider_keys: dict[str, str], master_key: str
+) -> None:
     from origin.tenancy.crypto import KeyBox, master_key_from
 
     box = KeyBox(master_key_from(master_key))
@@ -60,7 +63,11 @@ async def _sync_provider_keys(conn: asyncpg.Connection, project_id: str,
         await conn.execute(
             "insert into provider_keys (project_id, provider, name, ciphertext) values "
             "($1, $2, $2, $3) on conflict (project_id, name) do update set ciphertext = "
-            "excluded.ciphertext", project_id, provider, ciphertext)
+            "excluded.ciphertext",
+            project_id,
+            provider,
+            ciphertext,
+        )
 
 
 def _write_private(path: Path, values: dict[str, str]) -> None:

@@ -22,7 +22,8 @@ async def insert_project(conn: asyncpg.Connection, name: str, key: str | None = 
     key = key or generate_api_key()
     org_id = await conn.fetchval("insert into organisations (name) values ($1) returning id", name)
     project_id = await conn.fetchval(
-        "insert into projects (org_id, name) values ($1, $2) returning id", org_id, name)
+        "insert into projects (org_id, name) values ($1, $2) returning id", org_id, name
+    )
     await insert_api_key(conn, str(project_id), key, name)
     return Project(str(project_id), str(org_id), key)
 
@@ -31,7 +32,11 @@ async def insert_api_key(conn: asyncpg.Connection, project_id: str, key: str, na
     await conn.execute(
         "insert into api_keys (project_id, key_hash, prefix, name) values ($1, $2, $3, $4) "
         "on conflict (key_hash) do nothing",
-        project_id, hash_api_key(key), display_prefix(key), name)
+        project_id,
+        hash_api_key(key),
+        display_prefix(key),
+        name,
+    )
 
 
 async def create_project(dsn: str, name: str = "test") -> Project:

@@ -22,9 +22,15 @@ from infra.local.proc import ROOT, Service, python_module
 from infra.local.redis_server import RedisServer
 
 PROVIDER_KEY_VARS = {
-    "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
-    "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "fireworks": "FIREWORKS_API_KEY",
-    "cerebras": "CEREBRAS_API_KEY", "mistral": "MISTRAL_API_KEY", "xai": "XAI_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "fireworks": "FIREWORKS_API_KEY",
+    "cerebras": "CEREBRAS_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "xai": "XAI_API_KEY",
     "perplexity": "PERPLEXITY_API_KEY",
 }
 
@@ -61,37 +67,74 @@ async def run() -> None:
         pg.start()
         await apply_migrations(pg.dsn)
         redis.start()
-        base = {"SUPABASE_URL": f"http://127.0.0.1:{ports.postgrest}",
-                "SUPABASE_SERVICE_KEY": service_key}
+        base = {
+            "SUPABASE_URL": f"http://127.0.0.1:{ports.postgrest}",
+            "SUPABASE_SERVICE_KEY": service_key,
+        }
         services = [
-            python_module("postgrest", "infra.local.postgrest", ports.postgrest, "--dsn", pg.dsn,
-                          f"--jwt-secret={secrets['jwt_secret']}"),
-            python_module("upstash-redis", "infra.local.upstash_redis", ports.upstash_redis,
-                          "--redis-url", redis.url, f"--token={secrets['upstash_token']}"),
-            python_module("upstash-vector", "infra.local.upstash_vector", ports.upstash_vector,
-                          f"--token={secrets['upstash_token']}", "--data-file",
-                          str(data / "vectors.json")),
+            python_module(
+                "postgrest",
+                "infra.local.postgrest",
+                ports.postgrest,
+                "--dsn",
+                pg.dsn,
+                f"--jwt-secret={secrets['jwt_secret']}",
+            ),
+            python_module(
+                "upstash-redis",
+                "infra.local.upstash_redis",
+                ports.upstash_redis,
+                "--redis-url",
+                redis.url,
+                f"--token={secrets['upstash_token']}",
+            ),
+            python_module(
+                "upstash-vector",
+                "infra.local.upstash_vector",
+                ports.upstash_vector,
+                f"--token={secrets['upstash_token']}",
+                "--data-file",
+                str(data / "vectors.json"),
+            ),
         ]
         if not provider_keys:
             services.append(python_module("simulator", "infra.local.simulator", ports.simulator))
         for service in services:
             service.log_path = logs / f"{service.name}.log"
             started.append(service.start(timeout=60))
-        key = await ensure_demo_project(pg.dsn, data / "demo.json", provider_keys,
-                                        secrets["master_key"])
+        key = await ensure_demo_project(
+            pg.dsn, data / "demo.json", provider_keys, secrets["master_key"]
+        )
         origin_env = {
-            **base, "REDIS_URL": redis.url, "PRISM_MASTER_KEY": secrets["master_key"],
-            "PRISM_ADMIN_TOKEN": secrets["admin_token"], "PRISM_DATA_DIR": str(data),
+            **base,
+            "REDIS_URL": redis.url,
+            "PRISM_MASTER_KEY": secrets["master_key"],
+            "PRISM_ADMIN_TOKEN": secrets["admin_token"],
+            "PRISM_DATA_DIR": str(data),
             "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{ports.upstash_redis}",
             "UPSTASH_REDIS_REST_TOKEN": secrets["upstash_token"],
             "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{ports.upstash_vector}",
             "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
             "PRISM_SIMULATOR_URL": "" if provider_keys else f"http://127.0.0.1:{ports.simulator}",
         }
-        origin = Service("origin", [sys.executable, "-m", "hypercorn", "--access-logfile", "-",
-                                    "--error-logfile", "-", "--bind",
-                                    f"127.0.0.1:{ports.origin}", "origin.app:create_app()"],
-                         ports.origin, env=origin_env, log_path=logs / "origin.log")
+        origin = Service(
+            "origin",
+            [
+                sys.executable,
+                "-m",
+                "hypercorn",
+                "--access-logfile",
+                "-",
+                "--error-logfile",
+                "-",
+                "--bind",
+                f"127.0.0.1:{ports.origin}",
+                "origin.app:create_app()",
+            ],
+            ports.origin,
+            env=origin_env,
+            log_path=logs / "origin.log",
+        )
         started.append(origin.start(timeout=60))
         edge = edge_service(ports, origin_env, logs)
         if edge is not None:
@@ -111,15 +154,22 @@ def edge_service(ports: Ports, origin_env: dict[str, str], logs: Path) -> Servic
     if not serve.exists():
         return None
     env = {**origin_env, "ORIGIN_URL": f"http://127.0.0.1:{ports.origin}"}
-    argv = ["node", "--experimental-wasm-stack-switching", str(serve), "--port", str(ports.edge),
-            "--origin", env["ORIGIN_URL"]]
+    argv = [
+        "node",
+        "--experimental-wasm-stack-switching",
+        str(serve),
+        "--port",
+        str(ports.edge),
+        "--origin",
+        env["ORIGIN_URL"],
+    ]
     return Service("edge", argv, ports.edge, env=env, log_path=logs / "edge.log")
 
 
-def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path,
-             edge: bool) -> None:
+def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path, edge: bool) -> None:
     lines = [
-        "", "Prism is running.",
+        "",
+        "Prism is running.",
         f"  origin (OpenAI-compatible)  http://127.0.0.1:{ports.origin}/v1",
         *([f"  edge (Worker, Pyodide)      http://127.0.0.1:{ports.edge}/v1"] if edge else []),
         f"  PostgREST stand-in          http://127.0.0.1:{ports.postgrest}/rest/v1",
@@ -131,10 +181,17 @@ def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path,
     if provider_keys:
         lines.append(f"  providers (real keys)       {', '.join(sorted(provider_keys))}")
     else:
-        lines.append(f"  provider simulator          http://127.0.0.1:{ports.simulator}"
-                     "  (no real provider keys set: every provider is simulated)")
-    lines += [f"  demo API key                {key}", f"  logs                        {data / 'logs'}",
-              "", "Press Ctrl-C to stop.", ""]
+        lines.append(
+            f"  provider simulator          http://127.0.0.1:{ports.simulator}"
+            "  (no real provider keys set: every provider is simulated)"
+        )
+    lines += [
+        f"  demo API key                {key}",
+        f"  logs                        {data / 'logs'}",
+        "",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
     print("\n".join(lines), flush=True)
 
 

@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from origin.tenancy.crypto import KeyBox, provider_key_context
 from origin.settings import Settings
 from origin.store import TAG_KEY, Store, StoreError, StoreUnavailable, valid_id
+from origin.tenancy.crypto import KeyBox, provider_key_context
 from shared.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -63,8 +63,9 @@ class AdminDeps:
 Handler = Callable[[Request, AdminDeps], Awaitable[JSONResponse]]
 
 
-def admin_routes(store: Store | None = None, keybox: KeyBox | None = None,
-                 settings: Settings | None = None) -> list[Route]:
+def admin_routes(
+    store: Store | None = None, keybox: KeyBox | None = None, settings: Settings | None = None
+) -> list[Route]:
     """The admin routes; dependencies not given here are read from `request.app.state`."""
 
     def deps_for(request: Request) -> AdminDeps:
@@ -91,8 +92,9 @@ def admin_routes(store: Store | None = None, keybox: KeyBox | None = None,
     ]
 
 
-def _guarded(handler: Handler, deps_for: Callable[[Request], AdminDeps]
-             ) -> Callable[[Request], Awaitable[JSONResponse]]:
+def _guarded(
+    handler: Handler, deps_for: Callable[[Request], AdminDeps]
+) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         # Store failures become our errors here; the app's one handler renders every error.
         deps = deps_for(request)
@@ -100,8 +102,9 @@ def _guarded(handler: Handler, deps_for: Callable[[Request], AdminDeps]
         try:
             return await handler(request, deps)
         except StoreUnavailable as exc:
-            raise UpstreamUnavailable("The database is unavailable; retry shortly.",
-                                      retry_after=1) from exc
+            raise UpstreamUnavailable(
+                "The database is unavailable; retry shortly.", retry_after=1
+            ) from exc
         except StoreError as exc:
             raise _store_refusal(exc) from exc
 
@@ -111,12 +114,14 @@ def _guarded(handler: Handler, deps_for: Callable[[Request], AdminDeps]
 def check_token(request: Request, settings: Settings) -> None:
     expected = settings.admin_token.reveal()
     if not expected:
-        raise PermissionDenied("The admin API is disabled: set PRISM_ADMIN_TOKEN to enable it.",
-                               code="admin_disabled")
+        raise PermissionDenied(
+            "The admin API is disabled: set PRISM_ADMIN_TOKEN to enable it.", code="admin_disabled"
+        )
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     # Constant-time: the comparison must not reveal how much of a guessed token was right.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                              expected.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
         raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
 
 
@@ -148,19 +153,27 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def text_field(body: dict[str, Any], field: str, *, required: bool, limit: int = MAX_NAME,
-               pattern: re.Pattern[str] | None = None) -> str | None:
+def text_field(
+    body: dict[str, Any],
+    field: str,
+    *,
+    required: bool,
+    limit: int = MAX_NAME,
+    pattern: re.Pattern[str] | None = None,
+) -> str | None:
     """A validated, stripped string field; shared with the CLI so both accept the same input."""
     value = body.get(field)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidRequest(f"'{field}' must be a non-empty string of at most {limit} characters.",
-                             param=field)
+        raise InvalidRequest(
+            f"'{field}' must be a non-empty string of at most {limit} characters.", param=field
+        )
     value = value.strip()
     if pattern is not None and not pattern.fullmatch(value):
-        raise InvalidRequest(f"'{field}' may hold only letters, digits, '.', '_' and '-'.",
-                             param=field)
+        raise InvalidRequest(
+            f"'{field}' may hold only letters, digits, '.', '_' and '-'.", param=field
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidRequest(f"'{field}' must not contain control characters.", param=field)
     return value
@@ -225,8 +238,9 @@ async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
     base_url = base_url_field(body)
     secret = text_field(body, "api_key", required=True, limit=MAX_SECRET)
     if deps.keybox is None:
-        raise NotConfigured("PRISM_MASTER_KEY is not set on this origin; provider keys can't be "
-                            "stored until it is.")
+        raise NotConfigured(
+            "PRISM_MASTER_KEY is not set on this origin; provider keys can't be stored until it is."
+        )
     project_id = await _project(request, deps)
     ciphertext = deps.keybox.encrypt(str(secret), provider_key_context(project_id, name))
     info = await deps.store.add_provider_key(project_id, str(provider), ciphertext, name, base_url)
@@ -243,8 +257,7 @@ async def remove_provider_key(request: Request, deps: AdminDeps) -> JSONResponse
     name = request.path_params["name"]
     if not SLUG.fullmatch(name) or not await deps.store.remove_provider_key(project_id, name):
         raise NotFound(f"No provider key named {name!r} in this project.", param="name")
-    return _ok({"object": "provider_key", "project_id": project_id, "name": name,
-                "deleted": True})
+    return _ok({"object": "provider_key", "project_id": project_id, "name": name, "deleted": True})
 
 
 async def recent_usage(request: Request, deps: AdminDeps) -> JSONResponse:
@@ -268,8 +281,9 @@ def parse_since(text: str | None) -> str | None:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidRequest("'since' must be an ISO-8601 date or timestamp.",
-                             param="since") from None
+        raise InvalidRequest(
+            "'since' must be an ISO-8601 date or timestamp.", param="since"
+        ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
@@ -279,6 +293,7 @@ def parse_tag_filter(text: str | None) -> tuple[str, str] | None:
         return None
     key, sep, value = text.partition("=")
     if not sep or not TAG_KEY.fullmatch(key.strip()) or not value.strip():
-        raise InvalidRequest("A tag filter is key=value, the key made of letters, digits, "
-                             "'_' or '-'.", param="tag")
+        raise InvalidRequest(
+            "A tag filter is key=value, the key made of letters, digits, '_' or '-'.", param="tag"
+        )
     return key.strip(), value.strip()

@@ -11,11 +11,11 @@ import getpass
 import socket
 from typing import Any
 
+from origin.admin.cache_routes import run_purge
 from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore, LayerDown
 from origin.cache.purge import Purger
 from origin.cache.purge_log import PurgeLog
-from origin.admin.cache_routes import run_purge
 from origin.cache.service import semantic_index
 from origin.settings import Settings
 from origin.store import Store, valid_id
@@ -24,7 +24,8 @@ from origin.store import Store, valid_id
 def add_cache_commands(commands: Any) -> None:
     """Register `cache purge` on the `prism` parser's subcommands."""
     cache = commands.add_parser("cache", help="manage the response cache").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     purge = cache.add_parser("purge", help="delete cached responses (recorded in cache_purges)")
     purge.add_argument("--project", required=True, metavar="ID", help="project id")
     what = purge.add_mutually_exclusive_group(required=True)

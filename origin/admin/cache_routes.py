@@ -25,8 +25,10 @@ FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_routes() -> list[Route]:
-    return [Route(f"{PREFIX}/cache/purge", purge, methods=["POST"]),
-            Route(f"{PREFIX}/cache/stats", stats, methods=["GET"])]
+    return [
+        Route(f"{PREFIX}/cache/purge", purge, methods=["POST"]),
+        Route(f"{PREFIX}/cache/stats", stats, methods=["GET"]),
+    ]
 
 
 async def purge(request: Request) -> JSONResponse:
@@ -42,11 +44,13 @@ async def purge(request: Request) -> JSONResponse:
             raise NotFound(f"No project {project_id!r}.", param="project_id")
         result = await run_purge(_purger(request), project_id, body, who)
     except (LayerDown, StoreUnavailable) as exc:
-        raise UpstreamUnavailable("The cache or the database is unavailable; retry shortly.",
-                                  retry_after=1) from exc
+        raise UpstreamUnavailable(
+            "The cache or the database is unavailable; retry shortly.", retry_after=1
+        ) from exc
     except StoreError as exc:
-        raise PrismError(f"The database refused the purge record: {exc.message}",
-                         code="store_error") from exc
+        raise PrismError(
+            f"The database refused the purge record: {exc.message}", code="store_error"
+        ) from exc
     return JSONResponse(result.to_json())
 
 
@@ -54,8 +58,9 @@ def _actor(actor: Any) -> str:
     return f"admin:{actor.strip()[:100]}" if isinstance(actor, str) and actor.strip() else "admin"
 
 
-async def run_purge(purger: Purger, project_id: str, what: dict[str, Any],
-                    actor: str) -> PurgeResult:
+async def run_purge(
+    purger: Purger, project_id: str, what: dict[str, Any], actor: str
+) -> PurgeResult:
     """Purge by exactly one of `key`, `tag` or `all` (shared by the admin API and the CLI)."""
     chosen = [name for name in ("key", "tag", "all") if what.get(name) not in (None, False)]
     if len(chosen) != 1:

@@ -23,6 +23,8 @@ from typing import Any, TextIO
 
 from origin.admin.api import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
 from origin.admin.cache_cli import add_cache_commands
+from origin.settings import Settings
+from origin.store import Store, StoreError, StoreUnavailable, valid_id
 from origin.tenancy.crypto import (
     KeyBox,
     MasterKeyError,
@@ -30,8 +32,6 @@ from origin.tenancy.crypto import (
     master_key_from,
     provider_key_context,
 )
-from origin.settings import Settings
-from origin.store import Store, StoreError, StoreUnavailable, valid_id
 from shared.errors import PrismError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
     return commands.add_parser(name, help=help_text).add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
 
 
 def _project_arg(parser: argparse.ArgumentParser) -> None:
@@ -188,24 +189,38 @@ async def cmd_projects_create(args: argparse.Namespace, settings: Settings, stor
 
 async def cmd_projects_list(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     rows = [asdict(p) for p in await store.list_projects()]
-    print_table(rows, [("id", "ID"), ("name", "NAME"), ("org_id", "ORG"),
-                       ("created_at", "CREATED")])
+    print_table(
+        rows, [("id", "ID"), ("name", "NAME"), ("org_id", "ORG"), ("created_at", "CREATED")]
+    )
 
 
 async def cmd_keys_create(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     name = _field("name", args.name, required=False)
     key, record = await store.create_api_key(await _existing_project(store, args.project), name)
     print(key)
-    print(f"created API key {record.id} ({record.prefix}...): this is the only time the key is "
-          "shown, store it now", file=sys.stderr)
+    print(
+        f"created API key {record.id} ({record.prefix}...): this is the only time the key is "
+        "shown, store it now",
+        file=sys.stderr,
+    )
 
 
 async def cmd_keys_list(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     records = await store.list_api_keys(await _existing_project(store, args.project))
-    rows = [{**asdict(k), "prefix": f"{k.prefix}...", "revoked_at": k.revoked_at or "-"}
-            for k in records]
-    print_table(rows, [("id", "ID"), ("prefix", "KEY"), ("name", "NAME"),
-                       ("created_at", "CREATED"), ("revoked_at", "REVOKED")])
+    rows = [
+        {**asdict(k), "prefix": f"{k.prefix}...", "revoked_at": k.revoked_at or "-"}
+        for k in records
+    ]
+    print_table(
+        rows,
+        [
+            ("id", "ID"),
+            ("prefix", "KEY"),
+            ("name", "NAME"),
+            ("created_at", "CREATED"),
+            ("revoked_at", "REVOKED"),
+        ],
+    )
 
 
 async def cmd_keys_revoke(args: argparse.Namespace, settings: Settings, store: Store) -> None:
@@ -230,8 +245,15 @@ async def cmd_providers_add(args: argparse.Namespace, settings: Settings, store:
 async def cmd_providers_list(args: argparse.Namespace, settings: Settings, store: Store) -> None:
     keys = await store.list_provider_keys(await _existing_project(store, args.project))
     rows = [{**asdict(k), "base_url": k.base_url or "(default)"} for k in keys]
-    print_table(rows, [("name", "NAME"), ("provider", "PROVIDER"), ("base_url", "BASE URL"),
-                       ("created_at", "CREATED")])
+    print_table(
+        rows,
+        [
+            ("name", "NAME"),
+            ("provider", "PROVIDER"),
+            ("base_url", "BASE URL"),
+            ("created_at", "CREATED"),
+        ],
+    )
 
 
 async def cmd_providers_remove(args: argparse.Namespace, settings: Settings, store: Store) -> None:
@@ -270,23 +292,34 @@ def read_provider_key(key_env: str | None, stdin: TextIO) -> str:
     return value
 
 
-USAGE_COLUMNS = (("created_at", "TIME"), ("request_id", "REQUEST"), ("model_used", "MODEL"),
-                 ("provider", "PROVIDER"), ("cache_status", "CACHE"), ("tokens_in", "IN"),
-                 ("tokens_out", "OUT"), ("cost_total_cents", "COST¢"), ("latency_ms", "MS"),
-                 ("success", "OK"), ("request_tags", "TAGS"))
+USAGE_COLUMNS = (
+    ("created_at", "TIME"),
+    ("request_id", "REQUEST"),
+    ("model_used", "MODEL"),
+    ("provider", "PROVIDER"),
+    ("cache_status", "CACHE"),
+    ("tokens_in", "IN"),
+    ("tokens_out", "OUT"),
+    ("cost_total_cents", "COST¢"),
+    ("latency_ms", "MS"),
+    ("success", "OK"),
+    ("request_tags", "TAGS"),
+)
 
 
 def print_usage(rows: list[dict[str, Any]], out: TextIO) -> None:
     shown = []
     for row in rows:
         tags = row.get("request_tags") or {}
-        shown.append({
-            **row,
-            "created_at": str(row.get("created_at", ""))[:19].replace("T", " "),
-            "cost_total_cents": _cents(row.get("cost_total_cents")),
-            "success": "yes" if row.get("success") else f"no ({row.get('error_code') or '?'})",
-            "request_tags": ",".join(f"{k}={v}" for k, v in tags.items()) or "-",
-        })
+        shown.append(
+            {
+                **row,
+                "created_at": str(row.get("created_at", ""))[:19].replace("T", " "),
+                "cost_total_cents": _cents(row.get("cost_total_cents")),
+                "success": "yes" if row.get("success") else f"no ({row.get('error_code') or '?'})",
+                "request_tags": ",".join(f"{k}={v}" for k, v in tags.items()) or "-",
+            }
+        )
     print_table(shown, USAGE_COLUMNS, out)
 
 
@@ -297,16 +330,20 @@ def _cents(value: Any) -> str:
         return str(value)
 
 
-def print_table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]],
-                out: TextIO | None = None) -> None:
+def print_table(
+    rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]], out: TextIO | None = None
+) -> None:
     out = out or sys.stdout
     if not rows:
         print("(none)", file=out)
         return
-    cells = [[str(row.get(key) if row.get(key) is not None else "-") for key, _ in columns]
-             for row in rows]
-    widths = [max(len(title), *(len(line[i]) for line in cells))
-              for i, (_, title) in enumerate(columns)]
+    cells = [
+        [str(row.get(key) if row.get(key) is not None else "-") for key, _ in columns]
+        for row in rows
+    ]
+    widths = [
+        max(len(title), *(len(line[i]) for line in cells)) for i, (_, title) in enumerate(columns)
+    ]
     for line in [[title for _, title in columns], *cells]:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip(), file=out)
 

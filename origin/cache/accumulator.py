@@ -44,8 +44,10 @@ class StreamAccumulator:
         choices = []
         for index in sorted(self._choices):
             choice = self._choices[index]
-            calls = [chunks.tool_call(c.get("id", ""), c.get("name", ""), c.get("arguments", ""))
-                     for _, c in sorted(choice.calls.items())]
+            calls = [
+                chunks.tool_call(c.get("id", ""), c.get("name", ""), c.get("arguments", ""))
+                for _, c in sorted(choice.calls.items())
+            ]
             text = "".join(choice.text) if choice.text or not calls else None
             choices.append(chunks.choice(index, text, calls, choice.finish_reason))
         body = chunks.completion(self._id, self._created, self._model, choices, usage)

@@ -40,8 +40,8 @@ class CacheConfig:
             enabled=_flag(env.get("PRISM_CACHE"), d.enabled),
             semantic=_flag(env.get("PRISM_SEMANTIC_CACHE"), d.semantic),
             redis_timeout_s=number("PRISM_CACHE_REDIS_TIMEOUT_MS", d.redis_timeout_s * 1000) / 1000,
-            vector_timeout_s=number("PRISM_CACHE_VECTOR_TIMEOUT_MS",
-                                    d.vector_timeout_s * 1000) / 1000,
+            vector_timeout_s=number("PRISM_CACHE_VECTOR_TIMEOUT_MS", d.vector_timeout_s * 1000)
+            / 1000,
             max_user_turns=int(number("PRISM_CACHE_MAX_USER_TURNS", d.max_user_turns)),
             top_k=int(number("PRISM_CACHE_TOP_K", d.top_k)),
             cooldown_s=number("PRISM_CACHE_COOLDOWN_MS", d.cooldown_s * 1000) / 1000,

@@ -40,8 +40,12 @@ class ExactStore:
     def __init__(self, url: str, timeout_s: float, store_timeout_s: float) -> None:
         self._timeout_s, self._store_timeout_s = timeout_s, store_timeout_s
         self._redis = Redis.from_url(
-            url, socket_timeout=store_timeout_s, socket_connect_timeout=store_timeout_s,
-            retry=Retry(NoBackoff(), 1), health_check_interval=0, max_connections=256,
+            url,
+            socket_timeout=store_timeout_s,
+            socket_connect_timeout=store_timeout_s,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=0,
+            max_connections=256,
         )
 
     async def aclose(self) -> None:
@@ -73,7 +77,9 @@ class ExactStore:
                 pipe.expire(index, ttl_s, gt=True)
             await pipe.execute()
 
-    async def entries(self, project_id: str, fingerprints: Iterable[str]) -> list[CacheEntry | None]:
+    async def entries(
+        self, project_id: str, fingerprints: Iterable[str]
+    ) -> list[CacheEntry | None]:
         """Like get_many, with the longer timeout that admin work may take."""
         keys = [exact_key(project_id, f) for f in fingerprints]
         if not keys:
@@ -96,7 +102,7 @@ class ExactStore:
         deleted = 0
         async with _bounded(self._store_timeout_s * 5):
             for start in range(0, len(keys), _SCAN_BATCH):
-                deleted += int(await self._redis.delete(*keys[start:start + _SCAN_BATCH]))
+                deleted += int(await self._redis.delete(*keys[start : start + _SCAN_BATCH]))
         return deleted
 
     async def forget(self, index_keys: list[str], fingerprints: list[str]) -> None:

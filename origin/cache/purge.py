@@ -27,13 +27,19 @@ class PurgeResult:
     removed: int  # cached responses deleted
 
     def to_json(self) -> dict[str, object]:
-        return {"object": "cache.purge", "project_id": self.project_id, "scope": self.scope,
-                "target": self.target, "removed": self.removed}
+        return {
+            "object": "cache.purge",
+            "project_id": self.project_id,
+            "scope": self.scope,
+            "target": self.target,
+            "removed": self.removed,
+        }
 
 
 class Purger:
-    def __init__(self, exact: ExactStore, semantic: SemanticIndex | None,
-                 recorder: PurgeRecorder) -> None:
+    def __init__(
+        self, exact: ExactStore, semantic: SemanticIndex | None, recorder: PurgeRecorder
+    ) -> None:
         self._exact, self._semantic, self._recorder = exact, semantic, recorder
 
     async def by_key(self, project_id: str, fingerprint: str, actor: str) -> PurgeResult:
@@ -44,8 +50,7 @@ class Purger:
         index = tag_key(project_id, key, value)
         members = sorted(await self._exact.members(index))
         removed = await self._purge(project_id, members, [index])
-        return await self._record(PurgeResult(project_id, "tag", f"{key}={value}", removed),
-                                  actor)
+        return await self._record(PurgeResult(project_id, "tag", f"{key}={value}", removed), actor)
 
     async def by_project(self, project_id: str, actor: str) -> PurgeResult:
         entries = await self._exact.keys_matching(exact_key(project_id, "*"))
@@ -67,8 +72,9 @@ class Purger:
         entries = await self._exact.entries(project_id, fingerprints)
         indexes = {project_index_key(project_id)}
         for entry in entries:
-            indexes.update(tag_key(project_id, k, v) for k, v in ((entry and entry.tags) or {})
-                           .items())
+            indexes.update(
+                tag_key(project_id, k, v) for k, v in ((entry and entry.tags) or {}).items()
+            )
         removed = await self._exact.delete([exact_key(project_id, f) for f in fingerprints])
         await self._exact.forget(sorted(indexes - set(extra)), fingerprints)
         await self._exact.delete(extra)
@@ -80,7 +86,11 @@ class Purger:
         return removed
 
     async def _record(self, result: PurgeResult, actor: str) -> PurgeResult:
-        await self._recorder.record(project_id=result.project_id, actor=actor,
-                                    scope=result.scope, target=result.target,
-                                    removed=result.removed)
+        await self._recorder.record(
+            project_id=result.project_id,
+            actor=actor,
+            scope=result.scope,
+            target=result.target,
+            removed=result.removed,
+        )
         return result

@@ -13,18 +13,25 @@ SCOPES = ("key", "tag", "project", "version")
 
 
 class PurgeRecorder(Protocol):
-    async def record(self, *, project_id: str, actor: str, scope: str, target: str | None,
-                     removed: int) -> None: ...
+    async def record(
+        self, *, project_id: str, actor: str, scope: str, target: str | None, removed: int
+    ) -> None: ...
 
 
 class PurgeLog:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def record(self, *, project_id: str, actor: str, scope: str, target: str | None,
-                     removed: int) -> None:
+    async def record(
+        self, *, project_id: str, actor: str, scope: str, target: str | None, removed: int
+    ) -> None:
         if scope not in SCOPES:
             raise ValueError(f"unknown purge scope {scope!r}")
-        row = {"project_id": project_id, "actor": actor[:200], "scope": scope,
-               "target": target, "removed": max(0, removed)}
+        row = {
+            "project_id": project_id,
+            "actor": actor[:200],
+            "scope": scope,
+            "target": target,
+            "removed": max(0, removed),
+        }
         await self._store.record_cache_purge(row)

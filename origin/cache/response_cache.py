@@ -46,8 +46,14 @@ class RowSink(Protocol):
 
 
 class PrismCache:
-    def __init__(self, config: CacheConfig, exact: ExactStore, semantic: SemanticIndex | None,
-                 ledger: RowSink, recorder: PurgeRecorder) -> None:
+    def __init__(
+        self,
+        config: CacheConfig,
+        exact: ExactStore,
+        semantic: SemanticIndex | None,
+        ledger: RowSink,
+        recorder: PurgeRecorder,
+    ) -> None:
         self.config, self.exact, self.semantic = config, exact, semantic
         self.purger = Purger(exact, semantic, recorder)
         self.stats = CacheStats()
@@ -108,13 +114,22 @@ class PrismCache:
         if not cacheable(completion.body):
             self.stats.not_cacheable += 1
             return
-        entry = CacheEntry(model=model, provider=call.receipt.provider, response=completion.body,
-                           usage=completion.usage, created_at=time.time(), tags=call.options.tags)
+        entry = CacheEntry(
+            model=model,
+            provider=call.receipt.provider,
+            response=completion.body,
+            usage=completion.usage,
+            created_at=time.time(),
+            tags=call.options.tags,
+        )
         self._spawn(self._store(call.caller.project_id, call.body, call.options, entry))
 
     def _semantic_applies(self, body: dict[str, Any]) -> bool:
-        return (self.semantic is not None and self.config.semantic
-                and semantic_eligible(body, self.config.max_user_turns))
+        return (
+            self.semantic is not None
+            and self.config.semantic
+            and semantic_eligible(body, self.config.max_user_turns)
+        )
 
     async def _semantic_lookup(self, call: Call) -> Response | str:
         """A hit response, or the lookup's status ("miss" or "bypass")."""
@@ -133,9 +148,12 @@ class PrismCache:
         self._vector.succeeded()
         candidates = accepted_candidates(text, scope, matches, threshold)
         self.stats.guard_rejections += sum(
-            1 for _, score, meta in matches
-            if cosine_from_score(score) >= threshold and isinstance(meta, dict)
-            and meta.get("scope") == scope) - len(candidates)
+            1
+            for _, score, meta in matches
+            if cosine_from_score(score) >= threshold
+            and isinstance(meta, dict)
+            and meta.get("scope") == scope
+        ) - len(candidates)
         if not candidates:
             return "miss"
         try:
@@ -152,14 +170,18 @@ class PrismCache:
                 return self._answer(call, entry, "hit-semantic", candidate.similarity)
         return "miss"
 
-    def _answer(self, call: Call, entry: CacheEntry, status: str,
-                similarity: float | None) -> Response:
+    def _answer(
+        self, call: Call, entry: CacheEntry, status: str, similarity: float | None
+    ) -> Response:
         saved = entry.saved()
         receipt = call.receipt
         receipt.cache_status, receipt.cache_similarity = status, similarity
         receipt.cache_saved_cents = format_cents(saved.cents)
-        receipt.model, receipt.provider, receipt.task_type = entry.model, CACHE_PROVIDER, \
-            CACHE_TASK_TYPE
+        receipt.model, receipt.provider, receipt.task_type = (
+            entry.model,
+            CACHE_PROVIDER,
+            CACHE_TASK_TYPE,
+        )
         receipt.confidence, receipt.route_reason = None, "cache"
         receipt.cost, receipt.usage_reported = _FREE, True
         response_id = f"chatcmpl-{call.request_id}"
@@ -168,15 +190,24 @@ class PrismCache:
             media = _SSE
         else:
             content, media = orjson.dumps(hit_response(entry, response_id)), _JSON
-        self._ledger.record(build_cache_hit_row(
-            request_id=call.request_id, caller=call.caller, options=call.options,
-            model_used=entry.model, usage=entry.usage, saved=saved,
-            latency_ms=call.elapsed_ms(), was_streaming=call.stream, cache_status=status,
-        ))
+        self._ledger.record(
+            build_cache_hit_row(
+                request_id=call.request_id,
+                caller=call.caller,
+                options=call.options,
+                model_used=entry.model,
+                usage=entry.usage,
+                saved=saved,
+                latency_ms=call.elapsed_ms(),
+                was_streaming=call.stream,
+                cache_status=status,
+            )
+        )
         return Response(content, media_type=media, headers=receipt.headers())
 
-    async def _store(self, project: str, body: dict[str, Any], options: RequestOptions,
-                     entry: CacheEntry) -> None:
+    async def _store(
+        self, project: str, body: dict[str, Any], options: RequestOptions, entry: CacheEntry
+    ) -> None:
         try:
             key = fingerprint(project, body, **_keying(options))
             await self.exact.put(project, key, entry, options.cache_ttl_s)
@@ -218,8 +249,11 @@ class PrismCache:
 
 def _keying(options: RequestOptions) -> dict[str, Any]:
     """What besides the body keys an entry: must match the edge's lookups exactly."""
-    return {"mode": options.mode, "model_prefer": options.model_prefer,
-            "version": options.cache_version}
+    return {
+        "mode": options.mode,
+        "model_prefer": options.model_prefer,
+        "version": options.cache_version,
+    }
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:

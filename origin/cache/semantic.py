@@ -49,7 +49,10 @@ class SemanticIndex:
     async def query(self, project_id: str, scope: str, text: str, top_k: int) -> list[Match]:
         async with _bounded(self._timeout_s):
             results = await self._index.query(
-                data=text, top_k=top_k, include_metadata=True, filter=scope_filter(scope),
+                data=text,
+                top_k=top_k,
+                include_metadata=True,
+                filter=scope_filter(scope),
                 namespace=vector_namespace(project_id),
             )
         return [(r.id, r.score, r.metadata) for r in results]
@@ -65,8 +68,9 @@ class SemanticIndex:
         if not fingerprints:
             return 0
         async with _bounded(self._store_timeout_s):
-            result = await self._index.delete(ids=fingerprints,
-                                              namespace=vector_namespace(project_id))
+            result = await self._index.delete(
+                ids=fingerprints, namespace=vector_namespace(project_id)
+            )
         return int(result.deleted)
 
     async def drop_project(self, project_id: str) -> None:

@@ -15,8 +15,9 @@ from origin.store import Store
 log = logging.getLogger("prism.cache")
 
 
-def build_cache(settings: Settings, ledger: RowSink, store: Store,
-                config: CacheConfig | None = None) -> PrismCache | None:
+def build_cache(
+    settings: Settings, ledger: RowSink, store: Store, config: CacheConfig | None = None
+) -> PrismCache | None:
     """The response cache, or None when PRISM_CACHE=off. Without vector settings the
     semantic layer is off and the exact layer still works."""
     config = config or CacheConfig.from_env()
@@ -30,5 +31,9 @@ def semantic_index(settings: Settings, config: CacheConfig) -> SemanticIndex | N
     if not (settings.vector_url and settings.vector_token and config.semantic):
         log.info("semantic cache off: UPSTASH_VECTOR_REST_URL/TOKEN not set or disabled")
         return None
-    return SemanticIndex(settings.vector_url, settings.vector_token.reveal(),
-                         config.vector_timeout_s, config.store_timeout_s)
+    return SemanticIndex(
+        settings.vector_url,
+        settings.vector_token.reveal(),
+        config.vector_timeout_s,
+        config.store_timeout_s,
+    )

@@ -11,17 +11,17 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from origin.tenancy.auth import Authenticator
 from origin.cache.accumulator import StreamAccumulator
-from origin.routing.classifier import classify
-from origin.tenancy.keyring import Keyring, Keyrings
+from origin.gateway.receipt import Receipt
+from origin.gateway.validation import parse_body
 from origin.ledger.writer import Ledger
 from origin.providers.anthropic import auto_cache_marked
 from origin.providers.base import Completion, Endpoint
 from origin.providers.transport import ProviderClient
-from origin.gateway.receipt import Receipt
+from origin.routing.classifier import classify
 from origin.routing.router import RouteDecision, Router
-from origin.gateway.validation import parse_body
+from origin.tenancy.auth import Authenticator
+from origin.tenancy.keyring import Keyring, Keyrings
 from shared.catalog import MODELS
 from shared.errors import PrismError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from shared.options import RequestOptions, parse_options
@@ -64,9 +64,16 @@ class ResponseCache(Protocol):
 
 
 class ChatCompletions:
-    def __init__(self, *, auth: Authenticator, keyrings: Keyrings, router: Router,
-                 providers: ProviderClient, ledger: Ledger,
-                 cache: ResponseCache | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        auth: Authenticator,
+        keyrings: Keyrings,
+        router: Router,
+        providers: ProviderClient,
+        ledger: Ledger,
+        cache: ResponseCache | None = None,
+    ) -> None:
         self.auth, self.keyrings, self.router = auth, keyrings, router
         self.providers, self.ledger, self.cache = providers, ledger, cache
 
@@ -93,8 +100,11 @@ class ChatCompletions:
     def _route(self, call: Call, keyring: Keyring) -> None:
         classification = classify(call.body)
         decision = self.router.route(
-            call.body, mode=call.options.mode, available=keyring.available,
-            prefer=call.options.model_prefer, requested_model=call.body.get("model"),
+            call.body,
+            mode=call.options.mode,
+            available=keyring.available,
+            prefer=call.options.model_prefer,
+            requested_model=call.body.get("model"),
             classification=classification,
         )
         call.decision = decision
@@ -111,8 +121,9 @@ class ChatCompletions:
         for model, provider, upstream in call.attempts:
             try:
                 endpoint = keyring.endpoints[provider]
-                completion = await self.providers.complete(endpoint, upstream,
-                                                           _upstream_body(call, endpoint))
+                completion = await self.providers.complete(
+                    endpoint, upstream, _upstream_body(call, endpoint)
+                )
             except RETRYABLE as exc:
                 last = exc
                 continue
@@ -122,8 +133,7 @@ class ChatCompletions:
             if self.cache is not None and call.options.cache_store:
                 self.cache.remember(call, completion, model)
             body = {**completion.body, "id": f"chatcmpl-{call.request_id}"}
-            return Response(orjson.dumps(body), headers={**JSON_HEADERS,
-                                                         **call.receipt.headers()})
+            return Response(orjson.dumps(body), headers={**JSON_HEADERS, **call.receipt.headers()})
         assert last is not None
         raise last
 
@@ -132,22 +142,26 @@ class ChatCompletions:
         last: PrismError | None = None
         for model, provider, upstream in call.attempts:
             endpoint = keyring.endpoints[provider]
-            opener = self.providers.stream(endpoint, upstream, _upstream_body(call, endpoint),
-                                           chunk_id, created)
+            opener = self.providers.stream(
+                endpoint, upstream, _upstream_body(call, endpoint), chunk_id, created
+            )
             try:
                 stream = await opener.__aenter__()
             except RETRYABLE as exc:
                 last = exc
                 continue
             self._settle(call, model, provider)
-            return StreamingResponse(self._relay(call, model, provider, opener, stream),
-                                     media_type="text/event-stream",
-                                     headers={**call.receipt.headers(), "cache-control": "no-cache"})
+            return StreamingResponse(
+                self._relay(call, model, provider, opener, stream),
+                media_type="text/event-stream",
+                headers={**call.receipt.headers(), "cache-control": "no-cache"},
+            )
         assert last is not None
         raise last
 
-    async def _relay(self, call: Call, model: str, provider: str, opener: Any,
-                     stream: Any) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, call: Call, model: str, provider: str, opener: Any, stream: Any
+    ) -> AsyncIterator[bytes]:
         error: PrismError | None = None
         completed = False
         # What the client is sent, collected so a complete stream can be cached like a JSON answer.
@@ -172,8 +186,9 @@ class ChatCompletions:
             if completed:
                 self._record_success(call, model, provider, usage, cost)
                 if sent is not None and self.cache is not None:
-                    self.cache.remember(call, sent.completion(usage or TokenUsage(reported=False)),
-                                        model)
+                    self.cache.remember(
+                        call, sent.completion(usage or TokenUsage(reported=False)), model
+                    )
             else:
                 code = error.code if error else "client_disconnected"
                 self._record(call, model, provider, usage, cost, success=False, error_code=code)
@@ -184,26 +199,54 @@ class ChatCompletions:
             call.receipt.route_reason += f";failover:{provider}"
         call.receipt.model, call.receipt.provider = model, provider
 
-    def _record_success(self, call: Call, model: str, provider: str, usage: TokenUsage | None,
-                        cost: Cost | None) -> None:
+    def _record_success(
+        self, call: Call, model: str, provider: str, usage: TokenUsage | None, cost: Cost | None
+    ) -> None:
         call.receipt.cost = cost
         call.receipt.usage_reported = usage is not None and usage.reported
         self._record(call, model, provider, usage, cost, success=True, error_code=None)
 
     def _record_failure(self, call: Call, exc: PrismError) -> None:
         model = call.receipt.model or str(call.body.get("model") or "unknown")
-        self._record(call, model, call.receipt.provider or "none", None, None, success=False,
-                     error_code=exc.code)
+        self._record(
+            call,
+            model,
+            call.receipt.provider or "none",
+            None,
+            None,
+            success=False,
+            error_code=exc.code,
+        )
 
-    def _record(self, call: Call, model: str, provider: str, usage: TokenUsage | None,
-                cost: Cost | None, *, success: bool, error_code: str | None) -> None:
+    def _record(
+        self,
+        call: Call,
+        model: str,
+        provider: str,
+        usage: TokenUsage | None,
+        cost: Cost | None,
+        *,
+        success: bool,
+        error_code: str | None,
+    ) -> None:
         task_type = call.decision.task_type if call.decision else "unknown"
-        self.ledger.record(build_row(
-            request_id=call.request_id, caller=call.caller, options=call.options,
-            task_type=task_type, model_used=model, provider=provider, usage=usage, cost=cost,
-            latency_ms=call.elapsed_ms(), was_streaming=call.stream, success=success,
-            error_code=error_code, cache_status=call.receipt.cache_status,
-        ))
+        self.ledger.record(
+            build_row(
+                request_id=call.request_id,
+                caller=call.caller,
+                options=call.options,
+                task_type=task_type,
+                model_used=model,
+                provider=provider,
+                usage=usage,
+                cost=cost,
+                latency_ms=call.elapsed_ms(),
+                was_streaming=call.stream,
+                success=success,
+                error_code=error_code,
+                cache_status=call.receipt.cache_status,
+            )
+        )
 
 
 def _upstream_body(call: Call, endpoint: Endpoint) -> dict[str, Any]:
@@ -219,12 +262,17 @@ def _wants_usage(body: dict[str, Any]) -> bool:
 
 def _usage_chunk(call: Call, model: str, usage: TokenUsage | None) -> dict[str, Any]:
     chunk: dict[str, Any] = {
-        "id": f"chatcmpl-{call.request_id}", "object": "chat.completion.chunk",
-        "created": int(time.time()), "model": model, "choices": [], "usage": None,
+        "id": f"chatcmpl-{call.request_id}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": None,
     }
     if usage is not None:
         chunk["usage"] = {
-            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
         }

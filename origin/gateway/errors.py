@@ -12,7 +12,10 @@ from shared.errors import PrismError, error_envelope
 
 log = logging.getLogger("prism.origin")
 
-_HTTP_TYPES = {404: ("not_found", "Unknown path."), 405: ("method_not_allowed", "Method not allowed.")}
+_HTTP_TYPES = {
+    404: ("not_found", "Unknown path."),
+    405: ("method_not_allowed", "Method not allowed."),
+}
 
 
 async def prism_error(request: Request, exc: Exception) -> Response:
@@ -34,4 +37,8 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=500)
 
 
-EXCEPTION_HANDLERS = {PrismError: prism_error, HTTPException: http_error, Exception: unexpected_error}
+EXCEPTION_HANDLERS = {
+    PrismError: prism_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

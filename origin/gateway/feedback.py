@@ -12,8 +12,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from origin.tenancy.auth import Authenticator
 from origin.store import Store, StoreError, StoreUnavailable
+from origin.tenancy.auth import Authenticator
 from shared.errors import InvalidRequest, UpstreamError, UpstreamUnavailable
 
 REQUEST_ID = re.compile(r"req_[0-9a-f]{13}[0-9a-f]{16}")
@@ -34,26 +34,35 @@ class FeedbackEndpoint:
             raise InvalidRequest("The request body must be a JSON object.")
         feedback_id = body.get("feedback_id")
         if not isinstance(feedback_id, str) or not REQUEST_ID.fullmatch(feedback_id):
-            raise InvalidRequest("'feedback_id' must be the X-Prism-Feedback-Id of a response.",
-                                 param="feedback_id")
+            raise InvalidRequest(
+                "'feedback_id' must be the X-Prism-Feedback-Id of a response.", param="feedback_id"
+            )
         rating = body.get("rating")
         if rating not in (1, -1) or isinstance(rating, bool):
             raise InvalidRequest("'rating' must be 1 (good) or -1 (bad).", param="rating")
         comment = body.get("comment")
         if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
-            raise InvalidRequest(f"'comment' must be a string of at most {MAX_COMMENT} characters.",
-                                 param="comment")
+            raise InvalidRequest(
+                f"'comment' must be a string of at most {MAX_COMMENT} characters.", param="comment"
+            )
         if comment is not None:
             comment = comment.replace("\x00", "")  # Postgres text cannot hold NUL
-        row = {"project_id": caller.project_id, "request_id": feedback_id, "rating": rating,
-               "comment": comment}
+        row = {
+            "project_id": caller.project_id,
+            "request_id": feedback_id,
+            "rating": rating,
+            "comment": comment,
+        }
         try:
             await self.store.insert_feedback(row)
         except StoreUnavailable as exc:
-            raise UpstreamUnavailable("Feedback can't be stored right now; retry shortly.",
-                                      retry_after=1) from exc
+            raise UpstreamUnavailable(
+                "Feedback can't be stored right now; retry shortly.", retry_after=1
+            ) from exc
         except StoreError as exc:
-            raise UpstreamError(f"The database refused the feedback: {exc.message}",
-                                code="store_error") from exc
-        return JSONResponse({"object": "feedback", "feedback_id": feedback_id, "rating": rating},
-                            status_code=201)
+            raise UpstreamError(
+                f"The database refused the feedback: {exc.message}", code="store_error"
+            ) from exc
+        return JSONResponse(
+            {"object": "feedback", "feedback_id": feedback_id, "rating": rating}, status_code=201
+        )

@@ -16,14 +16,27 @@ def catalog_listing(available: frozenset[str]) -> dict[str, Any]:
     data = []
     for model_id, info in MODELS.items():
         inp, out, read, w5, w1 = info["prices"]
-        data.append({
-            "id": model_id, "object": "model", "created": 0, "owned_by": info["provider"],
-            "provider": info["provider"], "capability_bucket": info["bucket"],
-            "context_window": info["context"], "available": info["provider"] in available,
-            "supports_tools": info["tools"], "supports_json": info["json"],
-            "pricing_usd_per_million": {"input": inp, "output": out, "cached_input": read,
-                                        "cache_write_5m": w5, "cache_write_1h": w1},
-        })
+        data.append(
+            {
+                "id": model_id,
+                "object": "model",
+                "created": 0,
+                "owned_by": info["provider"],
+                "provider": info["provider"],
+                "capability_bucket": info["bucket"],
+                "context_window": info["context"],
+                "available": info["provider"] in available,
+                "supports_tools": info["tools"],
+                "supports_json": info["json"],
+                "pricing_usd_per_million": {
+                    "input": inp,
+                    "output": out,
+                    "cached_input": read,
+                    "cache_write_5m": w5,
+                    "cache_write_1h": w1,
+                },
+            }
+        )
     return {"object": "list", "data": data}
 
 

@@ -70,27 +70,33 @@ def _messages(messages: Any) -> None:
         if not isinstance(message, dict):
             raise InvalidRequest(f"'{where}' must be an object.", param=where)
         if message.get("role") not in ROLES:
-            raise InvalidRequest(f"'{where}.role' must be one of {', '.join(sorted(ROLES))}.",
-                                 param=f"{where}.role")
+            raise InvalidRequest(
+                f"'{where}.role' must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role"
+            )
         content = message.get("content")
         if content is None and not message.get("tool_calls") and message["role"] != "assistant":
             raise InvalidRequest(f"'{where}.content' is required.", param=f"{where}.content")
         if content is not None and not isinstance(content, (str, list)):
-            raise InvalidRequest(f"'{where}.content' must be a string or an array of parts.",
-                                 param=f"{where}.content")
+            raise InvalidRequest(
+                f"'{where}.content' must be a string or an array of parts.",
+                param=f"{where}.content",
+            )
         if isinstance(content, list) and not all(
             isinstance(p, dict) and isinstance(p.get("type"), str) for p in content
         ):
-            raise InvalidRequest(f"Each part of '{where}.content' must be an object with a type.",
-                                 param=f"{where}.content")
+            raise InvalidRequest(
+                f"Each part of '{where}.content' must be an object with a type.",
+                param=f"{where}.content",
+            )
 
 
 def _stop(stop: Any) -> None:
     if stop is None or isinstance(stop, str):
         return
     if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
-        raise InvalidRequest("'stop' must be a string or an array of up to 4 strings.",
-                             param="stop")
+        raise InvalidRequest(
+            "'stop' must be a string or an array of up to 4 strings.", param="stop"
+        )
 
 
 def _tools(tools: Any) -> None:
@@ -101,8 +107,9 @@ def _tools(tools: Any) -> None:
     for i, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise InvalidRequest(f"'tools[{i}]' must be a function tool with a name.",
-                                 param=f"tools[{i}]")
+            raise InvalidRequest(
+                f"'tools[{i}]' must be a function tool with a name.", param=f"tools[{i}]"
+            )
 
 
 def _response_format(fmt: Any) -> None:
@@ -110,11 +117,14 @@ def _response_format(fmt: Any) -> None:
         return
     kinds = ("text", "json_object", "json_schema")
     if not isinstance(fmt, dict) or fmt.get("type") not in kinds:
-        raise InvalidRequest("'response_format.type' must be text, json_object or json_schema.",
-                             param="response_format")
+        raise InvalidRequest(
+            "'response_format.type' must be text, json_object or json_schema.",
+            param="response_format",
+        )
     if fmt["type"] == "json_schema" and not isinstance(fmt.get("json_schema"), dict):
-        raise InvalidRequest("'response_format.json_schema' must be an object.",
-                             param="response_format")
+        raise InvalidRequest(
+            "'response_format.json_schema' must be an object.", param="response_format"
+        )
 
 
 def _number(body: Mapping[str, Any], name: str, low: float, high: float) -> None:

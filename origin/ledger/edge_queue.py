@@ -91,9 +91,11 @@ class RedisUsageQueue:
         """Put rows an earlier consumer took but never acked back at the queue's head."""
         moved = 0
         # Newest-taken first onto the consuming end, so the oldest row is taken again first.
-        while moved < RECOVER_LIMIT and await self._redis.lmove(
-            self.processing_key, self.queue_key, "LEFT", "RIGHT"
-        ) is not None:
+        while (
+            moved < RECOVER_LIMIT
+            and await self._redis.lmove(self.processing_key, self.queue_key, "LEFT", "RIGHT")
+            is not None
+        ):
             moved += 1
         return moved
 
@@ -159,12 +161,16 @@ class EdgeQueueDrain:
         self.last_error: str | None = None
 
     @classmethod
-    def for_settings(cls, settings: Settings, store: UsageSink,
-                     outbox_path: Path | None = None) -> EdgeQueueDrain:
+    def for_settings(
+        cls, settings: Settings, store: UsageSink, outbox_path: Path | None = None
+    ) -> EdgeQueueDrain:
         path = outbox_path or settings.data_dir / "edge-queue-outbox.sqlite3"
         ledger = Ledger(store, path, settings.ledger_batch_size, settings.ledger_flush_interval_s)
-        return cls(RedisUsageQueue.from_url(settings.redis_url), ledger,
-                   batch_size=settings.ledger_batch_size)
+        return cls(
+            RedisUsageQueue.from_url(settings.redis_url),
+            ledger,
+            batch_size=settings.ledger_batch_size,
+        )
 
     async def start(self) -> None:
         await self._ledger.start()
@@ -202,8 +208,12 @@ class EdgeQueueDrain:
             try:
                 self._ledger.record(row_from_json(entry))
             except (NotAUsageRow, TypeError) as exc:
-                log.error("edge usage queue entry is not a usage row (%s); moved to %s: %.300s",
-                          exc, self._queue.dead_key, entry)
+                log.error(
+                    "edge usage queue entry is not a usage row (%s); moved to %s: %.300s",
+                    exc,
+                    self._queue.dead_key,
+                    entry,
+                )
                 dead.append(entry)
             else:
                 recorded.append(entry)
@@ -223,7 +233,7 @@ class EdgeQueueDrain:
             except RedisError as exc:
                 failures += 1
                 self.last_error = f"redis: {exc}"
-                delay = min(MAX_BACKOFF_S, self._poll_s * 2.0 ** failures)
+                delay = min(MAX_BACKOFF_S, self._poll_s * 2.0**failures)
                 log.warning("edge usage queue unreachable, retrying in %.1fs: %s", delay, exc)
                 await asyncio.sleep(delay)
                 continue
@@ -232,5 +242,10 @@ class EdgeQueueDrain:
                 await asyncio.sleep(self._poll_s)
 
     def stats(self) -> dict[str, Any]:
-        return {"drained": self.drained, "buried": self.buried, "unacked": len(self._unacked),
-                "ledger_pending": self._ledger.pending, "last_error": self.last_error}
+        return {
+            "drained": self.drained,
+            "buried": self.buried,
+            "unacked": len(self._unacked),
+            "ledger_pending": self._ledger.pending,
+            "last_error": self.last_error,
+        }

@@ -119,16 +119,18 @@ class Ledger:
             self._closed = True  # from here on, record() writes to the outbox itself
             await self._close_outbox()
         if self.pending:
-            log.warning("%d usage rows stay in %s for the next start", self.pending,
-                        self._outbox_path)
+            log.warning(
+                "%d usage rows stay in %s for the next start", self.pending, self._outbox_path
+            )
 
     async def _close_outbox(self) -> None:
         try:
             # Rows recorded while the last delivery was in flight.
             await self._persist_queued()
         except (sqlite3.Error, OSError) as exc:
-            log.error("%d usage rows lost: outbox unwritable while closing: %s",
-                      len(self._queue), exc)
+            log.error(
+                "%d usage rows lost: outbox unwritable while closing: %s", len(self._queue), exc
+            )
         finally:
             outbox, self._outbox = self._outbox, None
             if outbox is not None:
@@ -229,8 +231,11 @@ class Ledger:
             await asyncio.to_thread(outbox.park, [batch[0][0]], f"{exc.code}: {exc.message}")
             self._stored -= 1
             self._parked += 1
-            log.error("usage row %s refused by Supabase and parked: %s",
-                      batch[0][1].get("request_id"), exc.message)
+            log.error(
+                "usage row %s refused by Supabase and parked: %s",
+                batch[0][1].get("request_id"),
+                exc.message,
+            )
             return True
         await asyncio.to_thread(outbox.delete, [row_id for row_id, _ in batch])
         self._stored -= len(batch)
@@ -257,5 +262,6 @@ class Ledger:
             finally:
                 outbox.close()
         except (sqlite3.Error, OSError) as exc:
-            log.error("usage row %s lost: ledger closed and outbox unwritable: %s",
-                      row.request_id, exc)
+            log.error(
+                "usage row %s lost: ledger closed and outbox unwritable: %s", row.request_id, exc
+            )

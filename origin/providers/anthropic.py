@@ -25,11 +25,17 @@ from shared.pricing import TokenUsage
 KIND: Final = "anthropic"
 BASE_URL: Final = "https://api.anthropic.com"
 API_VERSION: Final = "2023-06-01"
-FINISH: Final[Mapping[str, str]] = MappingProxyType({
-    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
-    "max_tokens": "length", "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls", "refusal": "content_filter",
-})
+FINISH: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "pause_turn": "stop",
+        "max_tokens": "length",
+        "model_context_window_exceeded": "length",
+        "tool_use": "tool_calls",
+        "refusal": "content_filter",
+    }
+)
 
 
 def usage_of(raw: Any) -> TokenUsage | None:
@@ -47,7 +53,9 @@ def usage_of(raw: Any) -> TokenUsage | None:
     return TokenUsage(
         prompt_tokens=chunks.count(raw.get("input_tokens")) + written + read,
         completion_tokens=chunks.count(raw.get("output_tokens")),
-        cache_read_tokens=read, cache_write_5m_tokens=w5m, cache_write_1h_tokens=w1h,
+        cache_read_tokens=read,
+        cache_write_5m_tokens=w5m,
+        cache_write_1h_tokens=w1h,
     )
 
 
@@ -58,12 +66,20 @@ class AnthropicAdapter:
     def build_request(
         self, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
     ) -> UpstreamRequest:
-        headers = {"content-type": "application/json", "x-api-key": endpoint.api_key.reveal(),
-                   "anthropic-version": API_VERSION}
+        headers = {
+            "content-type": "application/json",
+            "x-api-key": endpoint.api_key.reveal(),
+            "anthropic-version": API_VERSION,
+        }
         if stream:
             headers["accept"] = "text/event-stream"
-        return UpstreamRequest("POST", f"{endpoint.base_url}/v1/messages", headers,
-                               messages_body(body, model, stream), stream)
+        return UpstreamRequest(
+            "POST",
+            f"{endpoint.base_url}/v1/messages",
+            headers,
+            messages_body(body, model, stream),
+            stream,
+        )
 
     def parse_response(self, payload: Mapping[str, Any], model: str) -> Completion:
         blocks = payload.get("content")
@@ -77,14 +93,23 @@ class AnthropicAdapter:
             if block.get("type") == "text":
                 texts.append(str(block.get("text") or ""))
             elif block.get("type") == "tool_use":
-                calls.append(chunks.tool_call(str(block.get("id") or chunks.new_call_id()),
-                                              str(block.get("name") or ""),
-                                              block.get("input") or {}))
+                calls.append(
+                    chunks.tool_call(
+                        str(block.get("id") or chunks.new_call_id()),
+                        str(block.get("name") or ""),
+                        block.get("input") or {},
+                    )
+                )
         text = "".join(texts) if texts or not calls else None
         finish = FINISH.get(str(payload.get("stop_reason")), "stop")
         usage = usage_of(payload.get("usage")) or TokenUsage(reported=False)
-        body = chunks.completion(str(payload.get("id") or ""), int(time.time()), model,
-                                 [chunks.choice(0, text, calls, finish)], usage)
+        body = chunks.completion(
+            str(payload.get("id") or ""),
+            int(time.time()),
+            model,
+            [chunks.choice(0, text, calls, finish)],
+            usage,
+        )
         return Completion(body=body, usage=usage)
 
     def stream_decoder(self, model: str, chunk_id: str, created: int) -> AnthropicStream:
@@ -99,7 +124,7 @@ class AnthropicAdapter:
 class AnthropicStream:
     """Named Messages events in, OpenAI chunks out; tool blocks become indexed tool calls."""
 
-    __slots__ = ("state", "_model", "_id", "_created", "_start_usage", "_tools", "_done")
+    __slots__ = ("_created", "_done", "_id", "_model", "_start_usage", "_tools", "state")
 
     def __init__(self, model: str, chunk_id: str, created: int) -> None:
         self.state = StreamState()
@@ -148,9 +173,12 @@ class AnthropicStream:
         if block.get("type") == "tool_use":
             index = len(self._tools)
             self._tools[chunks.count(data.get("index"))] = index
-            call = {"index": index, "id": str(block.get("id") or chunks.new_call_id()),
-                    "type": "function",
-                    "function": {"name": str(block.get("name") or ""), "arguments": ""}}
+            call = {
+                "index": index,
+                "id": str(block.get("id") or chunks.new_call_id()),
+                "type": "function",
+                "function": {"name": str(block.get("name") or ""), "arguments": ""},
+            }
             return [self._chunk({"tool_calls": [call]})]
         if block.get("type") == "text" and block.get("text"):
             return [self._chunk({"content": block["text"]})]
@@ -199,8 +227,11 @@ def auto_cache_marked(body: Mapping[str, Any]) -> Mapping[str, Any]:
     messages = body.get("messages")
     if not isinstance(messages, list) or _has_marker(messages) or _has_marker(body.get("tools")):
         return body
-    system = [i for i, m in enumerate(messages)
-              if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+    system = [
+        i
+        for i, m in enumerate(messages)
+        if isinstance(m, dict) and m.get("role") in ("system", "developer")
+    ]
     length = sum(len(_text_of(messages[i].get("content"))) for i in system)
     if not system or length < AUTO_CACHE_MIN_CHARS:
         return body

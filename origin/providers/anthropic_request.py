@@ -27,8 +27,11 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
     if n not in (None, 1):
         raise InvalidRequest("anthropic returns one choice per request; n must be 1", param="n")
     system, turns = _conversation(raw)
-    out: dict[str, Any] = {"model": model, "max_tokens": content.max_tokens_of(body)
-                           or DEFAULT_MAX_TOKENS, "messages": turns}
+    out: dict[str, Any] = {
+        "model": model,
+        "max_tokens": content.max_tokens_of(body) or DEFAULT_MAX_TOKENS,
+        "messages": turns,
+    }
     if system:
         out["system"] = system
     _sampling(body, out)
@@ -78,8 +81,9 @@ def _text_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
     parts = content.parts_of(message.get("content"))
     for part in parts:
         if part.get("type") != "text":
-            raise InvalidRequest(f"{message.get('role')} messages may only contain text",
-                                 param="messages")
+            raise InvalidRequest(
+                f"{message.get('role')} messages may only contain text", param="messages"
+            )
     return parts
 
 
@@ -111,8 +115,11 @@ def _user_block(part: dict[str, Any]) -> Block:
     if kind == "image_url":
         url = content.image_url_of(part)
         inline = content.data_url(url)
-        source = ({"type": "base64", "media_type": inline[0], "data": inline[1]} if inline
-                  else {"type": "url", "url": url})
+        source = (
+            {"type": "base64", "media_type": inline[0], "data": inline[1]}
+            if inline
+            else {"type": "url", "url": url}
+        )
         block: Block = {"type": "image", "source": source}
         if "cache_control" in part:
             block["cache_control"] = part["cache_control"]
@@ -121,15 +128,23 @@ def _user_block(part: dict[str, Any]) -> Block:
 
 
 def _assistant_blocks(message: dict[str, Any]) -> list[Block]:
-    blocks = [_text_block(p) for p in content.parts_of(message.get("content"))
-              if p.get("type") == "text" and p.get("text")]
+    blocks = [
+        _text_block(p)
+        for p in content.parts_of(message.get("content"))
+        if p.get("type") == "text" and p.get("text")
+    ]
     for call in message.get("tool_calls") or ():
         if not isinstance(call, dict):
             raise InvalidRequest("tool_calls entries must be objects", param="messages")
         function = call.get("function") or {}
-        blocks.append({"type": "tool_use", "id": str(call.get("id") or ""),
-                       "name": str(function.get("name") or ""),
-                       "input": content.arguments_of(call)})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": str(call.get("id") or ""),
+                "name": str(function.get("name") or ""),
+                "input": content.arguments_of(call),
+            }
+        )
     return _marked(message, blocks)
 
 
@@ -195,5 +210,6 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
         name = (choice.get("function") or {}).get("name")
         if isinstance(name, str) and name:
             return {"type": "tool", "name": name}
-    raise InvalidRequest("tool_choice must be auto, none, required or a named function",
-                         param="tool_choice")
+    raise InvalidRequest(
+        "tool_choice must be auto, none, required or a named function", param="tool_choice"
+    )

@@ -14,8 +14,9 @@ import orjson
 
 from shared.errors import InvalidRequest
 
-_DATA_URL: Final = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,]*)?;base64,(?P<data>.*)",
-                              re.DOTALL)
+_DATA_URL: Final = re.compile(
+    r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,]*)?;base64,(?P<data>.*)", re.DOTALL
+)
 
 
 def parts_of(content: Any) -> list[dict[str, Any]]:
@@ -26,8 +27,9 @@ def parts_of(content: Any) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}]
     if isinstance(content, list) and all(isinstance(p, dict) for p in content):
         return content
-    raise InvalidRequest("message content must be a string or a list of content parts",
-                         param="messages")
+    raise InvalidRequest(
+        "message content must be a string or a list of content parts", param="messages"
+    )
 
 
 def text_of(content: Any) -> str:
@@ -64,8 +66,9 @@ def arguments_of(call: dict[str, Any]) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except (orjson.JSONDecodeError, TypeError):
-        raise InvalidRequest("tool call arguments must be a JSON object",
-                             param="messages") from None
+        raise InvalidRequest(
+            "tool call arguments must be a JSON object", param="messages"
+        ) from None
     if not isinstance(value, dict):
         raise InvalidRequest("tool call arguments must be a JSON object", param="messages")
     return value

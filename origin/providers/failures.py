@@ -31,8 +31,8 @@ AUTH_FAILED_CODE: Final = "provider_auth_failed"
 BAD_RESPONSE_CODE: Final = "upstream_bad_response"
 # Anthropic tells when each rate-limit bucket refills instead of (or as well as) Retry-After.
 _RATE_BUCKETS: Final = tuple(
-    f"anthropic-ratelimit-{bucket}" for bucket in ("requests", "tokens", "input-tokens",
-                                                   "output-tokens")
+    f"anthropic-ratelimit-{bucket}"
+    for bucket in ("requests", "tokens", "input-tokens", "output-tokens")
 )
 
 
@@ -79,8 +79,9 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
 
 def _bucket_reset(headers: Mapping[str, str]) -> float | None:
     """When the exhausted rate-limit bucket refills; the latest reset if none says which."""
-    resets = {b: t for b in _RATE_BUCKETS
-              if (t := _iso_time(headers.get(f"{b}-reset"))) is not None}
+    resets = {
+        b: t for b in _RATE_BUCKETS if (t := _iso_time(headers.get(f"{b}-reset"))) is not None
+    }
     empty = [t for b, t in resets.items() if headers.get(f"{b}-remaining", "").strip() == "0"]
     candidates = empty or list(resets.values())
     return max(candidates) if candidates else None

@@ -25,8 +25,14 @@ from shared.pricing import TokenUsage
 
 KIND: Final = "gemini"
 BASE_URL: Final = "https://generativelanguage.googleapis.com"
-_FILTERED: Final = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
-                    "IMAGE_SAFETY")
+_FILTERED: Final = (
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+)
 FINISH: Final[Mapping[str, str]] = MappingProxyType(
     {"STOP": "stop", "MAX_TOKENS": "length", **{reason: "content_filter" for reason in _FILTERED}}
 )
@@ -37,7 +43,8 @@ def usage_of(raw: Any) -> TokenUsage | None:
         return None
     prompt = chunks.count(raw.get("promptTokenCount"))
     output = chunks.count(raw.get("candidatesTokenCount")) + chunks.count(
-        raw.get("thoughtsTokenCount"))
+        raw.get("thoughtsTokenCount")
+    )
     cached = min(chunks.count(raw.get("cachedContentTokenCount")), prompt)
     return TokenUsage(prompt_tokens=prompt, completion_tokens=output, cache_read_tokens=cached)
 
@@ -64,16 +71,22 @@ def _parts(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             texts.append(str(part["text"]))
         call = part.get("functionCall")
         if isinstance(call, dict):
-            calls.append(chunks.tool_call(str(call.get("id") or chunks.new_call_id()),
-                                          str(call.get("name") or ""), call.get("args") or {}))
+            calls.append(
+                chunks.tool_call(
+                    str(call.get("id") or chunks.new_call_id()),
+                    str(call.get("name") or ""),
+                    call.get("args") or {},
+                )
+            )
     return "".join(texts), calls
 
 
 def _candidates(payload: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     raw = payload.get("candidates")
     found = raw if isinstance(raw, list) else []
-    return [(chunks.count(c.get("index", i)), c)
-            for i, c in enumerate(found) if isinstance(c, dict)]
+    return [
+        (chunks.count(c.get("index", i)), c) for i, c in enumerate(found) if isinstance(c, dict)
+    ]
 
 
 class GeminiAdapter:
@@ -85,12 +98,16 @@ class GeminiAdapter:
     ) -> UpstreamRequest:
         name = quote(model.removeprefix("models/"), safe="-._~")
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        headers = {"content-type": "application/json",
-                   "x-goog-api-key": endpoint.api_key.reveal()}
+        headers = {"content-type": "application/json", "x-goog-api-key": endpoint.api_key.reveal()}
         if stream:
             headers["accept"] = "text/event-stream"
-        return UpstreamRequest("POST", f"{endpoint.base_url}/v1beta/models/{name}:{action}",
-                               headers, generate_body(body), stream)
+        return UpstreamRequest(
+            "POST",
+            f"{endpoint.base_url}/v1beta/models/{name}:{action}",
+            headers,
+            generate_body(body),
+            stream,
+        )
 
     def parse_response(self, payload: Mapping[str, Any], model: str) -> Completion:
         candidates = _candidates(payload)
@@ -101,13 +118,13 @@ class GeminiAdapter:
         for index, candidate in candidates:
             text, calls = _parts(candidate)
             finish = _finish(candidate, bool(calls)) or ("tool_calls" if calls else "stop")
-            choices.append(chunks.choice(index, text if text or not calls else None, calls,
-                                         finish))
+            choices.append(chunks.choice(index, text if text or not calls else None, calls, finish))
         if not choices:  # The prompt itself was blocked.
             choices.append(chunks.choice(0, "", [], "content_filter"))
         usage = usage_of(payload.get("usageMetadata")) or TokenUsage(reported=False)
-        body = chunks.completion(str(payload.get("responseId") or ""), int(time.time()), model,
-                                 choices, usage)
+        body = chunks.completion(
+            str(payload.get("responseId") or ""), int(time.time()), model, choices, usage
+        )
         return Completion(body=body, usage=usage)
 
     def stream_decoder(self, model: str, chunk_id: str, created: int) -> GeminiStream:
@@ -122,7 +139,7 @@ class GeminiAdapter:
 class GeminiStream:
     """Each SSE event is a whole GenerateContentResponse holding the next piece of text."""
 
-    __slots__ = ("state", "_model", "_id", "_created", "_calls", "_started")
+    __slots__ = ("_calls", "_created", "_id", "_model", "_started", "state")
 
     def __init__(self, model: str, chunk_id: str, created: int) -> None:
         self.state = StreamState()

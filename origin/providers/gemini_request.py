@@ -19,11 +19,32 @@ from shared.errors import InvalidRequest
 
 Part = dict[str, Any]
 # The OpenAPI-style Schema fields Gemini accepts; it rejects the whole request for any other.
-_SCHEMA_KEYS: Final = frozenset({
-    "type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
-    "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
-    "pattern", "example", "anyOf", "propertyOrdering", "default", "items", "minimum", "maximum",
-})
+_SCHEMA_KEYS: Final = frozenset(
+    {
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "maxItems",
+        "minItems",
+        "properties",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "example",
+        "anyOf",
+        "propertyOrdering",
+        "default",
+        "items",
+        "minimum",
+        "maximum",
+    }
+)
 _MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 
@@ -57,12 +78,15 @@ def _conversation(raw: list[Any]) -> tuple[list[Part], list[dict[str, Any]]]:
             raise InvalidRequest("each message must be an object", param="messages")
         role = message.get("role")
         if role in ("system", "developer"):
-            system.extend({"text": str(p.get("text") or "")}
-                          for p in content.parts_of(message.get("content"))
-                          if p.get("type") == "text")
+            system.extend(
+                {"text": str(p.get("text") or "")}
+                for p in content.parts_of(message.get("content"))
+                if p.get("type") == "text"
+            )
         elif role == "user":
-            _append(contents, "user", [_user_part(p)
-                                       for p in content.parts_of(message.get("content"))])
+            _append(
+                contents, "user", [_user_part(p) for p in content.parts_of(message.get("content"))]
+            )
         elif role == "assistant":
             _append(contents, "model", _model_parts(message, names))
         elif role == "tool":
@@ -95,14 +119,21 @@ def _user_part(part: dict[str, Any]) -> Part:
         return {"fileData": {"mimeType": mime, "fileUri": url}}
     if kind == "input_audio":
         audio = part.get("input_audio") or {}
-        return {"inlineData": {"mimeType": f"audio/{audio.get('format') or 'wav'}",
-                               "data": str(audio.get("data") or "")}}
+        return {
+            "inlineData": {
+                "mimeType": f"audio/{audio.get('format') or 'wav'}",
+                "data": str(audio.get("data") or ""),
+            }
+        }
     raise InvalidRequest(f"gemini cannot take {kind!r} content parts", param="messages")
 
 
 def _model_parts(message: dict[str, Any], names: dict[str, str]) -> list[Part]:
-    parts: list[Part] = [{"text": str(p["text"])} for p in content.parts_of(message.get("content"))
-                         if p.get("type") == "text" and p.get("text")]
+    parts: list[Part] = [
+        {"text": str(p["text"])}
+        for p in content.parts_of(message.get("content"))
+        if p.get("type") == "text" and p.get("text")
+    ]
     for call in message.get("tool_calls") or ():
         if not isinstance(call, dict):
             raise InvalidRequest("tool_calls entries must be objects", param="messages")
@@ -115,8 +146,9 @@ def _model_parts(message: dict[str, Any], names: dict[str, str]) -> list[Part]:
 def _function_response(message: dict[str, Any], names: dict[str, str]) -> Part:
     name = names.get(str(message.get("tool_call_id"))) or message.get("name")
     if not name:
-        raise InvalidRequest("a tool message answers no tool call made earlier in the "
-                             "conversation", param="messages")
+        raise InvalidRequest(
+            "a tool message answers no tool call made earlier in the conversation", param="messages"
+        )
     text = content.text_of(message.get("content"))
     try:
         parsed = orjson.loads(text)
@@ -144,15 +176,21 @@ def _calling_config(choice: Any) -> dict[str, Any]:
         name = (choice.get("function") or {}).get("name")
         if isinstance(name, str) and name:
             return {"mode": "ANY", "allowedFunctionNames": [name]}
-    raise InvalidRequest("tool_choice must be auto, none, required or a named function",
-                         param="tool_choice")
+    raise InvalidRequest(
+        "tool_choice must be auto, none, required or a named function", param="tool_choice"
+    )
 
 
 def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount"),
-                         ("seed", "seed"), ("presence_penalty", "presencePenalty"),
-                         ("frequency_penalty", "frequencyPenalty")):
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("n", "candidateCount"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         if body.get(ours) is not None:
             config[theirs] = body[ours]
     limit = content.max_tokens_of(body)

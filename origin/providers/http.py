@@ -25,16 +25,23 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
     """Call inside the running loop. `connect` covers waiting for a pooled socket as well as
     opening one; `sock_read` bounds every single read, so the wait for the response headers
     and for each stream chunk; the whole-exchange limit is the caller's."""
-    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=MAX_CONNECTIONS,
-                                     keepalive_timeout=KEEPALIVE_S)
-    timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
-                                    sock_read=settings.first_byte_timeout_s)
+    connector = aiohttp.TCPConnector(
+        limit=MAX_CONNECTIONS, limit_per_host=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=settings.connect_timeout_s, sock_read=settings.first_byte_timeout_s
+    )
     # No cookie jar: a cookie one project's provider call sets must never ride along on
     # another project's call through the same session.
-    return aiohttp.ClientSession(connector=connector, timeout=timeout,
-                                 cookie_jar=aiohttp.DummyCookieJar(),
-                                 headers={"User-Agent": USER_AGENT}, auto_decompress=True,
-                                 raise_for_status=False, trust_env=False)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": USER_AGENT},
+        auto_decompress=True,
+        raise_for_status=False,
+        trust_env=False,
+    )
 
 
 def before_first_byte(exc: aiohttp.ClientError, provider: str) -> PrismError:
@@ -51,8 +58,7 @@ def before_first_byte(exc: aiohttp.ClientError, provider: str) -> PrismError:
 def mid_stream(exc: aiohttp.ClientError, provider: str) -> PrismError:
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"{provider} stopped sending mid-stream")
-    return UpstreamError(f"{provider} broke off the stream: {describe(exc)}",
-                         code=INTERRUPTED_CODE)
+    return UpstreamError(f"{provider} broke off the stream: {describe(exc)}", code=INTERRUPTED_CODE)
 
 
 def describe(exc: BaseException) -> str:

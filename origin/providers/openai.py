@@ -36,32 +36,57 @@ class Vendor:
 
 
 # Parameters only OpenAI's own API understands; compatible vendors 400 on some of them.
-_OPENAI_ONLY: Final = frozenset({
-    "store", "metadata", "prediction", "modalities", "audio", "web_search_options",
-    "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "verbosity",
-    "service_tier",
-})
+_OPENAI_ONLY: Final = frozenset(
+    {
+        "store",
+        "metadata",
+        "prediction",
+        "modalities",
+        "audio",
+        "web_search_options",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "safety_identifier",
+        "verbosity",
+        "service_tier",
+    }
+)
 _NO_LOGPROBS: Final = frozenset({"logprobs", "top_logprobs", "logit_bias"})
 _TO_MAX_TOKENS: Final = (("max_completion_tokens", "max_tokens"),)
 
-VENDORS: Final[Mapping[str, Vendor]] = MappingProxyType({
-    # OpenAI's reasoning models reject max_tokens; every current model takes the new name.
-    "openai": Vendor("https://api.openai.com/v1",
-                     renames=(("max_tokens", "max_completion_tokens"),)),
-    "groq": Vendor("https://api.groq.com/openai/v1", _OPENAI_ONLY | _NO_LOGPROBS,
-                   drop_message_names=True),
-    "deepseek": Vendor("https://api.deepseek.com/v1", _OPENAI_ONLY | {"logit_bias"},
-                       renames=_TO_MAX_TOKENS),
-    "fireworks": Vendor("https://api.fireworks.ai/inference/v1", _OPENAI_ONLY),
-    "cerebras": Vendor("https://api.cerebras.ai/v1", _OPENAI_ONLY | {
-        "frequency_penalty", "presence_penalty", "logit_bias", "parallel_tool_calls"}),
-    "mistral": Vendor("https://api.mistral.ai/v1", _OPENAI_ONLY | _NO_LOGPROBS | {"user"},
-                      renames=(*_TO_MAX_TOKENS, ("seed", "random_seed"))),
-    "xai": Vendor("https://api.x.ai/v1", _OPENAI_ONLY),
-    "perplexity": Vendor("https://api.perplexity.ai", _OPENAI_ONLY | _NO_LOGPROBS | {
-        "tools", "tool_choice", "parallel_tool_calls", "n", "seed", "user"},
-        renames=_TO_MAX_TOKENS),
-})
+VENDORS: Final[Mapping[str, Vendor]] = MappingProxyType(
+    {
+        # OpenAI's reasoning models reject max_tokens; every current model takes the new name.
+        "openai": Vendor(
+            "https://api.openai.com/v1", renames=(("max_tokens", "max_completion_tokens"),)
+        ),
+        "groq": Vendor(
+            "https://api.groq.com/openai/v1", _OPENAI_ONLY | _NO_LOGPROBS, drop_message_names=True
+        ),
+        "deepseek": Vendor(
+            "https://api.deepseek.com/v1", _OPENAI_ONLY | {"logit_bias"}, renames=_TO_MAX_TOKENS
+        ),
+        "fireworks": Vendor("https://api.fireworks.ai/inference/v1", _OPENAI_ONLY),
+        "cerebras": Vendor(
+            "https://api.cerebras.ai/v1",
+            _OPENAI_ONLY
+            | {"frequency_penalty", "presence_penalty", "logit_bias", "parallel_tool_calls"},
+        ),
+        "mistral": Vendor(
+            "https://api.mistral.ai/v1",
+            _OPENAI_ONLY | _NO_LOGPROBS | {"user"},
+            renames=(*_TO_MAX_TOKENS, ("seed", "random_seed")),
+        ),
+        "xai": Vendor("https://api.x.ai/v1", _OPENAI_ONLY),
+        "perplexity": Vendor(
+            "https://api.perplexity.ai",
+            _OPENAI_ONLY
+            | _NO_LOGPROBS
+            | {"tools", "tool_choice", "parallel_tool_calls", "n", "seed", "user"},
+            renames=_TO_MAX_TOKENS,
+        ),
+    }
+)
 # A custom endpoint gets the base URL the project configured and OpenAI's common ground.
 CUSTOM: Final = Vendor(base_url="", drops=_OPENAI_ONLY)
 
@@ -79,8 +104,11 @@ def usage_of(raw: Any) -> TokenUsage | None:
     cached = chunks.count(details.get("cached_tokens")) if isinstance(details, dict) else 0
     # DeepSeek reports its cache hits in a field of its own.
     cached = cached or chunks.count(raw.get("prompt_cache_hit_tokens"))
-    return TokenUsage(prompt_tokens=prompt, completion_tokens=chunks.count(
-        raw.get("completion_tokens")), cache_read_tokens=min(cached, prompt))
+    return TokenUsage(
+        prompt_tokens=prompt,
+        completion_tokens=chunks.count(raw.get("completion_tokens")),
+        cache_read_tokens=min(cached, prompt),
+    )
 
 
 class OpenAIAdapter:
@@ -107,14 +135,17 @@ class OpenAIAdapter:
             options = body.get("stream_options")
             # We bill from the usage chunk, so it is requested whatever the client asked.
             out["stream"] = True
-            out["stream_options"] = {**(options if isinstance(options, dict) else {}),
-                                     "include_usage": True}
+            out["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
             headers["accept"] = "text/event-stream"
         else:
             out.pop("stream", None)
             out.pop("stream_options", None)
-        return UpstreamRequest("POST", f"{endpoint.base_url}/chat/completions", headers, out,
-                               stream)
+        return UpstreamRequest(
+            "POST", f"{endpoint.base_url}/chat/completions", headers, out, stream
+        )
 
     def parse_response(self, payload: Mapping[str, Any], model: str) -> Completion:
         if not isinstance(payload.get("choices"), list):
@@ -136,7 +167,7 @@ class OpenAIAdapter:
 class OpenAIStream:
     """Upstream chunks are already ours: restamp them, keep usage back, note finishes."""
 
-    __slots__ = ("state", "_model", "_id", "_created", "_done")
+    __slots__ = ("_created", "_done", "_id", "_model", "state")
 
     def __init__(self, model: str, chunk_id: str, created: int) -> None:
         self.state = StreamState()

@@ -30,19 +30,27 @@ class ProviderInfo:
     base_url: str
 
 
-PROVIDERS: Final[Mapping[str, ProviderInfo]] = MappingProxyType({
-    **{name: ProviderInfo(openai.KIND, vendor.base_url) for name, vendor in openai.VENDORS.items()},
-    "anthropic": ProviderInfo(anthropic.KIND, anthropic.BASE_URL),
-    "gemini": ProviderInfo(gemini.KIND, gemini.BASE_URL),
-})
+PROVIDERS: Final[Mapping[str, ProviderInfo]] = MappingProxyType(
+    {
+        **{
+            name: ProviderInfo(openai.KIND, vendor.base_url)
+            for name, vendor in openai.VENDORS.items()
+        },
+        "anthropic": ProviderInfo(anthropic.KIND, anthropic.BASE_URL),
+        "gemini": ProviderInfo(gemini.KIND, gemini.BASE_URL),
+    }
+)
 
 
 def build_adapters() -> Mapping[str, Adapter]:
     """One stateless adapter per wire family; the app builds this once at start-up."""
-    return MappingProxyType({
-        openai.KIND: OpenAIAdapter(), anthropic.KIND: AnthropicAdapter(),
-        gemini.KIND: GeminiAdapter(),
-    })
+    return MappingProxyType(
+        {
+            openai.KIND: OpenAIAdapter(),
+            anthropic.KIND: AnthropicAdapter(),
+            gemini.KIND: GeminiAdapter(),
+        }
+    )
 
 
 # Adapters hold no state (empty __slots__), so sharing these instances is safe.
@@ -82,8 +90,13 @@ def endpoint_for(
             f"provider {provider!r} is not one Prism knows; configure its base URL",
             code="provider_not_configured",
         )
-    return Endpoint(provider=provider, kind=kind, base_url=url, api_key=api_key,
-                    vendor=rules if known else CUSTOM_VENDOR)
+    return Endpoint(
+        provider=provider,
+        kind=kind,
+        base_url=url,
+        api_key=api_key,
+        vendor=rules if known else CUSTOM_VENDOR,
+    )
 
 
 def _simulated(simulator_url: str, provider: str, kind: str) -> str:

@@ -29,7 +29,7 @@ class SSEError(ValueError):
 class SSEParser:
     """Bytes in, whole events out; one parser per upstream response."""
 
-    __slots__ = ("_buf", "_data", "_event", "_started", "_max_line")
+    __slots__ = ("_buf", "_data", "_event", "_max_line", "_started")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self._buf = b""
@@ -46,7 +46,7 @@ class SSEParser:
         for match in _EOL.finditer(buf):
             if match.end() == end and buf[-1:] == b"\r":
                 break  # May be the first half of a CRLF split across chunks.
-            self._line(buf[pos:match.start()], events)
+            self._line(buf[pos : match.start()], events)
             pos = match.end()
         self._buf = buf[pos:]
         if len(self._buf) > self._max_line:

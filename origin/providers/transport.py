@@ -25,8 +25,8 @@ from origin.providers.base import Adapter, Completion, Endpoint, StreamState, Up
 from origin.providers.failures import bad_response
 from origin.providers.http import before_first_byte, mid_stream, open_session
 from origin.providers.registry import build_adapters
-from origin.settings import Settings
 from origin.providers.sse import SSEError, SSEParser
+from origin.settings import Settings
 from shared.errors import InvalidRequest, PrismError, UpstreamTimeout
 
 # What reading a well-formed but oddly shaped upstream body can raise inside an adapter.
@@ -57,8 +57,9 @@ class ProviderClient:
         except PrismError as exc:
             raise scrubbed(exc, endpoint) from None
 
-    async def _complete(self, endpoint: Endpoint, model: str,
-                        body: Mapping[str, Any]) -> Completion:
+    async def _complete(
+        self, endpoint: Endpoint, model: str, body: Mapping[str, Any]
+    ) -> Completion:
         adapter = self._adapters[endpoint.kind]
         upstream = translated(adapter, endpoint, model, body, stream=False)
         content = encoded(upstream)
@@ -84,11 +85,13 @@ class ProviderClient:
         try:
             return adapter.parse_response(payload, model)
         except UNEXPECTED_SHAPE as exc:
-            raise bad_response(endpoint.provider,
-                               f"sent an unexpected response ({exc!r})") from None
+            raise bad_response(
+                endpoint.provider, f"sent an unexpected response ({exc!r})"
+            ) from None
 
-    def stream(self, endpoint: Endpoint, model: str, body: Mapping[str, Any], chunk_id: str,
-               created: int) -> ProviderStream:
+    def stream(
+        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], chunk_id: str, created: int
+    ) -> ProviderStream:
         """`async with client.stream(...) as chunks: async for chunk in chunks: ...`"""
         adapter = self._adapters[endpoint.kind]
         return ProviderStream(self, adapter, endpoint, model, body, chunk_id, created)
@@ -97,8 +100,13 @@ class ProviderClient:
         """The response with its headers read and its body not; the caller releases it."""
         if self._http is None:
             self._http = open_session(self._settings)
-        return await self._http.request(upstream.method, upstream.url, headers=upstream.headers,
-                                        data=content, allow_redirects=False)
+        return await self._http.request(
+            upstream.method,
+            upstream.url,
+            headers=upstream.headers,
+            data=content,
+            allow_redirects=False,
+        )
 
     @property
     def total_timeout_s(self) -> float:
@@ -109,8 +117,16 @@ class ProviderStream:
     """An upstream stream: entering it gets the response headers (so failures before the
     first byte can still fail over); iterating yields OpenAI chunk dicts."""
 
-    def __init__(self, client: ProviderClient, adapter: Adapter, endpoint: Endpoint, model: str,
-                 body: Mapping[str, Any], chunk_id: str, created: int) -> None:
+    def __init__(
+        self,
+        client: ProviderClient,
+        adapter: Adapter,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        chunk_id: str,
+        created: int,
+    ) -> None:
         self._client, self._adapter, self._endpoint = client, adapter, endpoint
         self._model, self._body = model, body
         self._decoder = adapter.stream_decoder(model, chunk_id, created)
@@ -133,8 +149,12 @@ class ProviderStream:
             raise
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self._close()
 
     def __aiter__(self) -> ProviderStream:
@@ -164,8 +184,9 @@ class ProviderStream:
                 self._response = await self._client.open(upstream, content)
                 if self._response.status >= 400:
                     payload = await self._response.read()
-                    raise self._adapter.map_error(self._response.status, payload,
-                                                  self._response.headers, provider)
+                    raise self._adapter.map_error(
+                        self._response.status, payload, self._response.headers, provider
+                    )
         except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise before_first_byte(exc, provider) from None
         except TimeoutError:
@@ -200,15 +221,17 @@ class ProviderStream:
             let_go(response)
 
 
-def translated(adapter: Adapter, endpoint: Endpoint, model: str, body: Mapping[str, Any],
-               stream: bool) -> UpstreamRequest:
+def translated(
+    adapter: Adapter, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
+) -> UpstreamRequest:
     try:
         return adapter.build_request(endpoint, model, body, stream)
     except UNEXPECTED_SHAPE as exc:
         # Validation upstream of us checks the common shapes; what slips through is the
         # client's malformed request, not our failure.
-        raise InvalidRequest(f"the request cannot be sent to {endpoint.provider}: "
-                             f"{type(exc).__name__}: {exc}") from None
+        raise InvalidRequest(
+            f"the request cannot be sent to {endpoint.provider}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def let_go(response: aiohttp.ClientResponse) -> None:

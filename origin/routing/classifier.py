@@ -63,9 +63,11 @@ def classify(body: Mapping[str, Any]) -> Classification:
         return Classification("simple", 0.5, ("empty",), tokens)
     scores = {"code": 0.0, "reasoning": 0.0, "complex": 0.0}
     signals: dict[str, None] = {}
-    for text, weight, source in ((data.instruction, INSTRUCTION_WEIGHT, ""),
-                                 (data.system, SYSTEM_WEIGHT, "system-prompt"),
-                                 (data.history, HISTORY_WEIGHT, "history")):
+    for text, weight, source in (
+        (data.instruction, INSTRUCTION_WEIGHT, ""),
+        (data.system, SYSTEM_WEIGHT, "system-prompt"),
+        (data.history, HISTORY_WEIGHT, "history"),
+    ):
         if text:
             _add(scores, signals, _text_cues(text), weight, source)
     _add(scores, signals, _shape_cues(data, tokens), 1.0, "")
@@ -76,8 +78,13 @@ def classify(body: Mapping[str, Any]) -> Classification:
     return Classification(task, round(min(max(confidence, 0.0), 0.99), 3), tuple(signals), tokens)
 
 
-def _add(scores: dict[str, float], signals: dict[str, None], cues: Iterator[Cue],
-         weight: float, source: str) -> None:
+def _add(
+    scores: dict[str, float],
+    signals: dict[str, None],
+    cues: Iterator[Cue],
+    weight: float,
+    source: str,
+) -> None:
     for name, task, strength in cues:
         scores[task] += strength * weight
         signals[name] = None
@@ -117,8 +124,16 @@ def _gather(body: Mapping[str, Any]) -> _Input:
         turns.append(prompt)
     instruction = turns.pop(last_user) if turns else ""
     tools = any(isinstance(body.get(k), list) and body[k] for k in ("tools", "functions"))
-    return _Input(_sample(system, SYSTEM_SCAN), _sample([instruction], INSTRUCTION_SCAN),
-                  _sample(turns, HISTORY_SCAN), total, len(turns) + 1, big, media, tools)
+    return _Input(
+        _sample(system, SYSTEM_SCAN),
+        _sample([instruction], INSTRUCTION_SCAN),
+        _sample(turns, HISTORY_SCAN),
+        total,
+        len(turns) + 1,
+        big,
+        media,
+        tools,
+    )
 
 
 def _content_text(content: Any) -> tuple[str, int]:
@@ -128,8 +143,11 @@ def _content_text(content: Any) -> tuple[str, int]:
     parts = [content] if isinstance(content, Mapping) else content
     if not isinstance(parts, list):
         return "", 0
-    texts = [p if isinstance(p, str) else p["text"] for p in parts
-             if isinstance(p, str) or (isinstance(p, Mapping) and isinstance(p.get("text"), str))]
+    texts = [
+        p if isinstance(p, str) else p["text"]
+        for p in parts
+        if isinstance(p, str) or (isinstance(p, Mapping) and isinstance(p.get("text"), str))
+    ]
     return "\n".join(texts), sum(p is not None for p in parts) - len(texts)
 
 
@@ -148,8 +166,10 @@ def _sample(pieces: list[str], scan: tuple[int, int]) -> str:
 
 
 _ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff"
-                        r"\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+_NON_LATIN = re.compile(
+    r"[\u0370-\u03ff\u0400-\u052f\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff"
+    r"\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+"
+)
 
 
 def _mostly_non_latin(text: str) -> bool:
@@ -166,8 +186,11 @@ def _shape_cues(data: _Input, tokens: int) -> Iterator[Cue]:
     """Cues from the request's shape rather than its words: length, turns, parts, tools."""
     if tokens >= MEDIUM_INPUT_TOKENS:
         strength = 2.0 if tokens >= VERY_LONG_INPUT_TOKENS else 1.3
-        yield (("long-input", "complex", strength) if tokens >= LONG_INPUT_TOKENS
-               else ("medium-input", "complex", 0.4))
+        yield (
+            ("long-input", "complex", strength)
+            if tokens >= LONG_INPUT_TOKENS
+            else ("medium-input", "complex", 0.4)
+        )
     if data.turns >= MANY_TURNS:
         yield "many-turns", "complex", 1.2 if data.turns >= VERY_MANY_TURNS else 0.8
     if data.big_parts >= 2:
@@ -187,83 +210,149 @@ def _vocab(words: str) -> frozenset[str]:
 # they might match: that keeps a scan near C speed.
 _WORD = re.compile(r"[a-z][a-z0-9+#'-]*")
 # (words, signal, task, strength per distinct word found, cap)
-_WORD_CUES: Final = tuple((_vocab(words), name, task, each, cap) for words, name,
-                          task, each, cap in (
-    ("python javascript typescript java golang kotlin c++ c# sql html css bash regex php "
-     "powershell", "code-language", "code", 1.0, 1.0),
-    ("code coding function functions method class closure closures bug bugs debug debugging "
-     "compile compiler refactor rust swift shell script api endpoint repo git docker dockerfile "
-     "kubernetes npm pip library dependency exception stacktrace variable loop array struct "
-     "pointer recursion algorithm linked hashmap segfault unittest pytest json yaml query",
-     "code-keyword", "code", 0.6, 1.0),
-    ("solve equation equations integral derivative probability calculate compute percent "
-     "percentage average ratio prime factorial modulo remainder divisible odds dice",
-     "math-keyword", "reasoning", 0.6, 1.2),
-    ("prove proof theorem lemma derive deduce contradiction induction", "proof", "reasoning",
-     1.2, 1.2),
-    ("compare comparing comparison versus vs trade-off trade-offs tradeoff tradeoffs",
-     "comparison", "reasoning", 0.8, 0.8),
-    ("why", "why", "reasoning", 0.5, 0.5),
-    ("summarize summarise summary synthesize synthesise synthesis analyze analyse analysis "
-     "cross-reference evaluate assess assessment critique report essay research in-depth "
-     "comprehensive thorough detailed strategy architecture design roadmap plan combine "
-     "consolidate overview outlook forecast proposal whitepaper", "synthesis", "complex", 0.6,
-     1.5),
-))
+_WORD_CUES: Final = tuple(
+    (_vocab(words), name, task, each, cap)
+    for words, name, task, each, cap in (
+        (
+            "python javascript typescript java golang kotlin c++ c# sql html css bash regex php "
+            "powershell",
+            "code-language",
+            "code",
+            1.0,
+            1.0,
+        ),
+        (
+            "code coding function functions method class closure closures bug bugs debug debugging "
+            "compile compiler refactor rust swift shell script api endpoint repo git docker dockerfile "
+            "kubernetes npm pip library dependency exception stacktrace variable loop array struct "
+            "pointer recursion algorithm linked hashmap segfault unittest pytest json yaml query",
+            "code-keyword",
+            "code",
+            0.6,
+            1.0,
+        ),
+        (
+            "solve equation equations integral derivative probability calculate compute percent "
+            "percentage average ratio prime factorial modulo remainder divisible odds dice",
+            "math-keyword",
+            "reasoning",
+            0.6,
+            1.2,
+        ),
+        (
+            "prove proof theorem lemma derive deduce contradiction induction",
+            "proof",
+            "reasoning",
+            1.2,
+            1.2,
+        ),
+        (
+            "compare comparing comparison versus vs trade-off trade-offs tradeoff tradeoffs",
+            "comparison",
+            "reasoning",
+            0.8,
+            0.8,
+        ),
+        ("why", "why", "reasoning", 0.5, 0.5),
+        (
+            "summarize summarise summary synthesize synthesise synthesis analyze analyse analysis "
+            "cross-reference evaluate assess assessment critique report essay research in-depth "
+            "comprehensive thorough detailed strategy architecture design roadmap plan combine "
+            "consolidate overview outlook forecast proposal whitepaper",
+            "synthesis",
+            "complex",
+            0.6,
+            1.5,
+        ),
+    )
+)
 # Words that are code, not English, wherever they appear; each counts as a syntax hit.
-_CODE_TOKENS = _vocab("const var func fn elif def printf println console stdout nullptr std "
-                      "typeof instanceof namespace impl pub usize void nil init args kwargs str "
-                      "int bool len async await lambda grep xargs sudo chmod chown curl wget "
-                      "kubectl awk sed ls rm mkdir")
+_CODE_TOKENS = _vocab(
+    "const var func fn elif def printf println console stdout nullptr std "
+    "typeof instanceof namespace impl pub usize void nil init args kwargs str "
+    "int bool len async await lambda grep xargs sudo chmod chown curl wget "
+    "kubectl awk sed ls rm mkdir"
+)
 _WH = _vocab("how what when which who why is are can does do was were will would")
 _STATEMENT = re.compile(
     r"\n[ \t]*(?:def \w+\(|class \w+ *[(:{]|import [\w.]+|from [\w.]+ import |return\b"
     r"|(?:public|private|protected|static) \w|#include|[}\]]|(?:el)?if [^\n]+:[ \t]*$"
-    r"|for \w+ in [^\n]+:[ \t]*$)", re.M)
+    r"|for \w+ in [^\n]+:[ \t]*$)",
+    re.MULTILINE,
+)
 # A call opening a line, or an indented `key:` (YAML, JSON-ish config).
-_CALL_LINE = re.compile(r"\n[ \t]*[A-Za-z_][\w.]*\(|\n[ \t]+[\w.-]+:(?: |$)", re.M)
-_OPERATOR = re.compile(r"[=\-:&|!+*/<>][=>:&|]|[;{][ \t]*$", re.M)
-_MARKUP = re.compile(r"\.[A-Za-z_]\w*\(|\(\)|</?[a-z][a-z0-9]*(?: [a-z-]+=\"[^\"\n]*\")* */?>"
-                     r"|SELECT [^;\n]{1,200}FROM ")
+_CALL_LINE = re.compile(r"\n[ \t]*[A-Za-z_][\w.]*\(|\n[ \t]+[\w.-]+:(?: |$)", re.MULTILINE)
+_OPERATOR = re.compile(r"[=\-:&|!+*/<>][=>:&|]|[;{][ \t]*$", re.MULTILINE)
+_MARKUP = re.compile(
+    r"\.[A-Za-z_]\w*\(|\(\)|</?[a-z][a-z0-9]*(?: [a-z-]+=\"[^\"\n]*\")* */?>"
+    r"|SELECT [^;\n]{1,200}FROM "
+)
 # (pattern, signal, task, strength) for cues that only need to be present, case kept.
 _PRESENCE_CUES: Final = (
     (re.compile(r"\n[ \t]*(?:```|~~~)"), "code-fence", "code", 1.5),
-    (re.compile(r"Traceback \(most recent call last\)|File \"[^\"\n]+\", line \d"
-                r"|\n[ \t]+at [\w$.<>]+\(|Exception in thread|panicked at|npm ERR!"
-                r"|error\[E\d{4}\]|Segmentation fault|undefined reference to"
-                r"|(?:Error|Exception)(?::|[ \t]*$)", re.M), "stack-trace", "code", 2.0),
-    (re.compile(r"\.(?:py|js|mjs|ts|tsx|jsx|go|rs|java|kt|cc|cpp|hpp|cs|rb|php|swift|scala"
-                r"|sh|sql|ya?ml|toml|ipynb|vue)\b"), "file-path", "code", 0.5),
+    (
+        re.compile(
+            r"Traceback \(most recent call last\)|File \"[^\"\n]+\", line \d"
+            r"|\n[ \t]+at [\w$.<>]+\(|Exception in thread|panicked at|npm ERR!"
+            r"|error\[E\d{4}\]|Segmentation fault|undefined reference to"
+            r"|(?:Error|Exception)(?::|[ \t]*$)",
+            re.MULTILINE,
+        ),
+        "stack-trace",
+        "code",
+        2.0,
+    ),
+    (
+        re.compile(
+            r"\.(?:py|js|mjs|ts|tsx|jsx|go|rs|java|kt|cc|cpp|hpp|cs|rb|php|swift|scala"
+            r"|sh|sql|ya?ml|toml|ipynb|vue)\b"
+        ),
+        "file-path",
+        "code",
+        0.5,
+    ),
     (re.compile(r"`[^`\n]+`"), "inline-code", "code", 0.4),
 )
 _DIGIT = re.compile(r"[0-9]")
-_ARITHMETIC = re.compile(r"[0-9] *(?:[+*×÷^] *\(?[0-9]|[-−/] +\(?[0-9]|[a-z] *[-+−=]"
-                         r"|% *of +\$?[0-9])|[=<>≤≥] *-?[0-9]")
+_ARITHMETIC = re.compile(
+    r"[0-9] *(?:[+*×÷^] *\(?[0-9]|[-−/] +\(?[0-9]|[a-z] *[-+−=]"
+    r"|% *of +\$?[0-9])|[=<>≤≥] *-?[0-9]"
+)
 _MATH_SYMBOL = re.compile(r"[²³∫√∑∏π≈≠]|\^ *[0-9(]|\\(?:frac|int|sum|sqrt)")
 _NUMBER = re.compile(r"[0-9]+(?:[.,:/-][0-9]+)*")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{2,4}")
 _HOW_MUCH = re.compile(r"how (?:many|much|long|far|old)\b")
 # Phrasing cues, each with the words that must be present for its pattern to be worth running.
-_STEPS = re.compile(r"step[- ]by[- ]step|think (?:it )?through|walk me through|show your work"
-                    r"|explain your reasoning|chain of thought|let'?s think")
+_STEPS = re.compile(
+    r"step[- ]by[- ]step|think (?:it )?through|walk me through|show your work"
+    r"|explain your reasoning|chain of thought|let'?s think"
+)
 _STEPS_GATE = _vocab("step think walk show explain chain let's")
-_CHOICE = re.compile(r"(?:better|cheaper|faster|safer|smarter|wiser) to \w+(?: \w+)? or\b"
-                     r"|should (?:i|we) \w+(?: \w+)? or\b|pros and cons|difference between"
-                     r"|which (?:is|one is|would be) (?:better|best|cheaper|faster)")
+_CHOICE = re.compile(
+    r"(?:better|cheaper|faster|safer|smarter|wiser) to \w+(?: \w+)? or\b"
+    r"|should (?:i|we) \w+(?: \w+)? or\b|pros and cons|difference between"
+    r"|which (?:is|one is|would be) (?:better|best|cheaper|faster)"
+)
 _CHOICE_GATE = _vocab("better cheaper faster safer smarter wiser should which pros difference")
 _CONDITION = re.compile(
     r"(?:before|after|since|until|prior to|as of|earlier than|later than|older than) +(?:[0-9]"
     r"|the\b|last\b|next\b|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)|given that"
     r"|assuming|provided that|only if|unless\b"
-    r"|if\b[^?.\n]{3,200}, *(?:what|when|how|which|who|will|would|does|do|is|can)\b")
-_CONDITION_GATE = _vocab("before after since until prior as earlier later older given assuming "
-                         "provided only unless if")
-_MULTI_HOP = re.compile(r"(?:of|in|for|by) the \w+(?: \w+)? (?:who|that|which|where|whose)\b"
-                        r"|(?:who|what|which)\b[^?.]{2,80}\bwhen\b"
-                        r"|, and (?:how|what|who|when|where|which|why)\b")
+    r"|if\b[^?.\n]{3,200}, *(?:what|when|how|which|who|will|would|does|do|is|can)\b"
+)
+_CONDITION_GATE = _vocab(
+    "before after since until prior as earlier later older given assuming provided only unless if"
+)
+_MULTI_HOP = re.compile(
+    r"(?:of|in|for|by) the \w+(?: \w+)? (?:who|that|which|where|whose)\b"
+    r"|(?:who|what|which)\b[^?.]{2,80}\bwhen\b"
+    r"|, and (?:how|what|who|when|where|which|why)\b"
+)
 _MULTI_HOP_GATE = _vocab("who which where whose when that and")
-_DOC_MARK = re.compile(r"\n[ \t#*]*(?:document|doc|source|article|exhibit|attachment|paper"
-                       r"|transcript|passage) ?#? ?(?:[0-9]+|[a-h])[ \t]*[:.)\n]|<document\b")
+_DOC_MARK = re.compile(
+    r"\n[ \t#*]*(?:document|doc|source|article|exhibit|attachment|paper"
+    r"|transcript|passage) ?#? ?(?:[0-9]+|[a-h])[ \t]*[:.)\n]|<document\b"
+)
 _DOC_GATE = _vocab("document doc source article exhibit attachment paper transcript passage")
 _LONG_OUTPUT = re.compile(r"[0-9]{3,5}[- ]words?\b|(?:[0-9]+|several|multiple) (?:pages|chapters)")
 _LONG_OUTPUT_GATE = _vocab("word words page pages chapter chapters")
@@ -297,8 +386,11 @@ def _syntax_cues(text: str, words: frozenset[str]) -> Iterator[Cue]:
 
 def _reasoning_cues(text: str, lower: str, words: frozenset[str]) -> Iterator[Cue]:
     # The ask sits at one end of a long text; phrasing in the middle is just the material.
-    focus = (lower if len(lower) <= 2 * FOCUS_CHARS
-             else lower[:FOCUS_CHARS] + "\n" + lower[-FOCUS_CHARS:])
+    focus = (
+        lower
+        if len(lower) <= 2 * FOCUS_CHARS
+        else lower[:FOCUS_CHARS] + "\n" + lower[-FOCUS_CHARS:]
+    )
     question = any(q in text for q in "?？؟") or lower.lstrip()[:6].split(" ")[0] in _WH
     digits = _DIGIT.search(text) is not None
     expressions = len(_ARITHMETIC.findall(lower)) if digits else 0

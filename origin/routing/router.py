@@ -71,22 +71,30 @@ class _Needs:
     tokens: int
 
     def met_by(self, c: _Candidate) -> bool:
-        return ((c.tools or not self.tools) and (c.json or not self.json)
-                and self.tokens <= c.context)
+        return (
+            (c.tools or not self.tools) and (c.json or not self.json) and self.tokens <= c.context
+        )
 
 
 class Router:
-    def __init__(self, table: Mapping[str, Mapping[str, tuple[str, ...]]] = ROUTING_TABLE,
-                 models: Mapping[str, ModelInfo] = MODELS) -> None:
+    def __init__(
+        self,
+        table: Mapping[str, Mapping[str, tuple[str, ...]]] = ROUTING_TABLE,
+        models: Mapping[str, ModelInfo] = MODELS,
+    ) -> None:
         self._models = {mid: _candidate(mid, info) for mid, info in models.items()}
         self._providers = frozenset(c.provider for c in self._models.values())
-        self._cells = {(mode, task): self._cell(table[mode][task])
-                       for mode in MODES for task in TASK_TYPES}
+        self._cells = {
+            (mode, task): self._cell(table[mode][task]) for mode in MODES for task in TASK_TYPES
+        }
         by_cost = sorted(self._models.values(), key=lambda c: (c.cost, c.model))
-        self._fallback = {task: tuple(c for group in groups for c in by_cost if c.bucket in group)
-                          for task, groups in FALLBACK_BUCKETS.items()}
-        self._bucket_mates = {b: tuple(c for c in by_cost if c.bucket == b)
-                              for b in {c.bucket for c in by_cost}}
+        self._fallback = {
+            task: tuple(c for group in groups for c in by_cost if c.bucket in group)
+            for task, groups in FALLBACK_BUCKETS.items()
+        }
+        self._bucket_mates = {
+            b: tuple(c for c in by_cost if c.bucket == b) for b in {c.bucket for c in by_cost}
+        }
 
     def _cell(self, names: tuple[str, ...]) -> tuple[_Candidate, ...]:
         out: dict[str, _Candidate] = {}
@@ -97,25 +105,36 @@ class Router:
             out.setdefault(canonical, self._models[canonical])
         return tuple(out.values())
 
-    def route(self, body: Mapping[str, Any], *, mode: str, available: frozenset[str],
-              prefer: str | None, requested_model: str | None,
-              classification: Classification) -> RouteDecision:
+    def route(
+        self,
+        body: Mapping[str, Any],
+        *,
+        mode: str,
+        available: frozenset[str],
+        prefer: str | None,
+        requested_model: str | None,
+        classification: Classification,
+    ) -> RouteDecision:
         if not available:
-            raise InvalidRequest("no provider keys configured for this project",
-                                 code="no_providers_configured")
+            raise InvalidRequest(
+                "no provider keys configured for this project", code="no_providers_configured"
+            )
         if mode not in MODE_UP:
-            raise InvalidRequest(f"{H.MODE} must be one of {', '.join(MODES)}.",
-                                 code="invalid_header", param=H.MODE)
+            raise InvalidRequest(
+                f"{H.MODE} must be one of {', '.join(MODES)}.", code="invalid_header", param=H.MODE
+            )
         needs = _needs(body, classification)
         if prefer:
             return self._pinned(prefer, "prefer", mode, available, needs, classification)
         if isinstance(requested_model, str) and requested_model.strip().lower() not in AUTO_NAMES:
-            return self._pinned(requested_model.strip(), "requested", mode, available, needs,
-                                classification)
+            return self._pinned(
+                requested_model.strip(), "requested", mode, available, needs, classification
+            )
         return self._auto(mode, available, needs, classification)
 
-    def _auto(self, mode: str, available: frozenset[str], needs: _Needs,
-              cls: Classification) -> RouteDecision:
+    def _auto(
+        self, mode: str, available: frozenset[str], needs: _Needs, cls: Classification
+    ) -> RouteDecision:
         task = cls.task_type if cls.task_type in FALLBACK_BUCKETS else "simple"
         tier_up = cls.confidence < LOW_CONFIDENCE and MODE_UP[mode] != mode
         cell_mode = MODE_UP[mode] if tier_up else mode
@@ -133,29 +152,55 @@ class Router:
         weaker = ";below-bucket" if usable[0].bucket not in FALLBACK_BUCKETS[task][0] else ""
         return _decision(usable, f"{prefix}fallback:{why}{weaker}", mode, cls)
 
-    def _pinned(self, name: str, source: str, mode: str, available: frozenset[str],
-                needs: _Needs, cls: Classification) -> RouteDecision:
+    def _pinned(
+        self,
+        name: str,
+        source: str,
+        mode: str,
+        available: frozenset[str],
+        needs: _Needs,
+        cls: Classification,
+    ) -> RouteDecision:
         shown = clean(name)[:100]
         where = H.MODEL_PREFER if source == "prefer" else "model"
         found = self._lookup(name)
         if found is None:
             provider, _, upstream = name.partition("/")
             if upstream and provider in available and provider not in self._providers:
-                return RouteDecision(name, provider, upstream, cls.task_type, cls.confidence,
-                                     mode, f"{source}:custom", cls.signals, ())
+                return RouteDecision(
+                    name,
+                    provider,
+                    upstream,
+                    cls.task_type,
+                    cls.confidence,
+                    mode,
+                    f"{source}:custom",
+                    cls.signals,
+                    (),
+                )
             if source == "prefer":
-                raise InvalidRequest(f"{H.MODEL_PREFER} names an unknown model {shown!r}.",
-                                     code="invalid_header", param=where)
-            raise ModelNotFound(f"The model {shown!r} does not exist or is not available to "
-                                "this project.", param="model")
+                raise InvalidRequest(
+                    f"{H.MODEL_PREFER} names an unknown model {shown!r}.",
+                    code="invalid_header",
+                    param=where,
+                )
+            raise ModelNotFound(
+                f"The model {shown!r} does not exist or is not available to this project.",
+                param="model",
+            )
         if found.provider not in available:
-            raise InvalidRequest(f"no key configured for provider {found.provider} (needed by "
-                                 f"{where} {shown!r})", code="provider_not_configured",
-                                 param=where)
+            raise InvalidRequest(
+                f"no key configured for provider {found.provider} (needed by {where} {shown!r})",
+                code="provider_not_configured",
+                param=where,
+            )
         # A client that named a model never gets another provider's model behind its back;
         # failover stays with the same provider and capability bucket.
-        mates = [c for c in self._bucket_mates[found.bucket]
-                 if c is not found and c.provider == found.provider and needs.met_by(c)]
+        mates = [
+            c
+            for c in self._bucket_mates[found.bucket]
+            if c is not found and c.provider == found.provider and needs.met_by(c)
+        ]
         return _decision([found, *mates], source, mode, cls)
 
     def _lookup(self, name: str) -> _Candidate | None:
@@ -170,20 +215,34 @@ class Router:
 
     def _unservable(self, available: frozenset[str], needs: _Needs) -> InvalidRequest:
         if not available & self._providers:
-            return InvalidRequest("automatic routing needs a key for a catalog provider; name a "
-                                  "model as '<provider>/<model>' to use a custom provider",
-                                  code="no_routable_provider", param="model")
+            return InvalidRequest(
+                "automatic routing needs a key for a catalog provider; name a "
+                "model as '<provider>/<model>' to use a custom provider",
+                code="no_routable_provider",
+                param="model",
+            )
         wants = [w for w, on in (("tools", needs.tools), ("JSON mode", needs.json)) if on]
         wants.append(f"about {needs.tokens} tokens of context")
-        return InvalidRequest("no model from this project's providers can serve this request "
-                              f"(needs {', '.join(wants)})", code="no_capable_model")
+        return InvalidRequest(
+            "no model from this project's providers can serve this request "
+            f"(needs {', '.join(wants)})",
+            code="no_capable_model",
+        )
 
 
 def _candidate(model: str, info: ModelInfo) -> _Candidate:
     prices = info["prices"]
     cost = (3 * float(prices[0]) + float(prices[1])) / 4  # a typical 3:1 input:output blend
-    return _Candidate(model, info["provider"], info["upstream"], info["bucket"],
-                      info["context"], info["tools"], info["json"], cost)
+    return _Candidate(
+        model,
+        info["provider"],
+        info["upstream"],
+        info["bucket"],
+        info["context"],
+        info["tools"],
+        info["json"],
+        cost,
+    )
 
 
 def _needs(body: Mapping[str, Any], cls: Classification) -> _Needs:
@@ -195,9 +254,18 @@ def _needs(body: Mapping[str, Any], cls: Classification) -> _Needs:
     return _Needs(bool(tools), json, cls.est_tokens + reserve)
 
 
-def _decision(usable: list[_Candidate], reason: str, mode: str,
-              cls: Classification) -> RouteDecision:
+def _decision(
+    usable: list[_Candidate], reason: str, mode: str, cls: Classification
+) -> RouteDecision:
     chosen = usable[0]
-    return RouteDecision(chosen.model, chosen.provider, chosen.upstream, cls.task_type,
-                         cls.confidence, mode, reason, cls.signals,
-                         tuple((c.model, c.provider) for c in usable[1:]))
+    return RouteDecision(
+        chosen.model,
+        chosen.provider,
+        chosen.upstream,
+        cls.task_type,
+        cls.confidence,
+        mode,
+        reason,
+        cls.signals,
+        tuple((c.model, c.provider) for c in usable[1:]),
+    )

@@ -104,10 +104,12 @@ class Authenticator:
                 self._cache[key_hash] = (self._clock() + STALE_RECHECK_S, stale)
                 pending.set_result(stale)
                 return
-            pending.set_exception(UpstreamUnavailable(
-                "Cannot verify the API key right now: the key store is unavailable. Retry shortly.",
-                retry_after=1,
-            ))
+            pending.set_exception(
+                UpstreamUnavailable(
+                    "Cannot verify the API key right now: the key store is unavailable. Retry shortly.",
+                    retry_after=1,
+                )
+            )
         except StoreError:
             pending.set_exception(PrismError("Cannot verify the API key: the key store refused."))
         except asyncio.CancelledError:

@@ -60,7 +60,7 @@ class KeyBox:
             raise DecryptionFailed("provider key ciphertext is not base64") from exc
         if len(raw) < 1 + NONCE_BYTES + TAG_BYTES or raw[0] != VERSION:
             raise DecryptionFailed("provider key ciphertext has an unknown format")
-        nonce, sealed = raw[1:1 + NONCE_BYTES], raw[1 + NONCE_BYTES:]
+        nonce, sealed = raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :]
         try:
             plain = self._aead.decrypt(nonce, sealed, _aad(context))
         except InvalidTag as exc:

@@ -12,11 +12,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-from origin.tenancy.crypto import DecryptionFailed, KeyBox
 from origin.providers.base import Endpoint
 from origin.providers.registry import PROVIDERS, endpoint_for
 from origin.settings import Secret
 from origin.store import Store, StoreUnavailable
+from origin.tenancy.crypto import DecryptionFailed, KeyBox
 from shared.errors import PrismError, UpstreamUnavailable
 
 log = logging.getLogger("prism.origin")
@@ -34,8 +34,9 @@ class Keyring:
 
 
 class Keyrings:
-    def __init__(self, store: Store, keybox: KeyBox | None, simulator_url: str,
-                 ttl_s: float = 30.0) -> None:
+    def __init__(
+        self, store: Store, keybox: KeyBox | None, simulator_url: str, ttl_s: float = 30.0
+    ) -> None:
         self._store = store
         self._keybox = keybox
         self._simulator_url = simulator_url
@@ -56,8 +57,10 @@ class Keyrings:
                 keyring = await self._load(project_id)
             except StoreUnavailable as exc:
                 if cached is None:
-                    raise UpstreamUnavailable("This project's provider keys can't be read right "
-                                              "now; retry shortly.", retry_after=1) from exc
+                    raise UpstreamUnavailable(
+                        "This project's provider keys can't be read right now; retry shortly.",
+                        retry_after=1,
+                    ) from exc
                 # Keys don't change during a database outage; keep serving the last ones.
                 keyring = cached[1]
             self._cache[project_id] = (time.monotonic() + self._ttl_s, keyring)
@@ -71,17 +74,23 @@ class Keyrings:
                 break
             try:
                 secret = self._keybox.decrypt(key.ciphertext, f"{project_id}:{key.name}")
-                endpoint = endpoint_for(key.name, secret, key.base_url, self._simulator_url,
-                                        vendor=key.provider)
+                endpoint = endpoint_for(
+                    key.name, secret, key.base_url, self._simulator_url, vendor=key.provider
+                )
             except (DecryptionFailed, PrismError) as exc:
                 # One unusable key must not take the project's other providers down with it.
-                log.warning("skipping provider key %r of project %s: %s", key.name, project_id,
-                            type(exc).__name__)
+                log.warning(
+                    "skipping provider key %r of project %s: %s",
+                    key.name,
+                    project_id,
+                    type(exc).__name__,
+                )
                 continue
             endpoints[endpoint.provider] = endpoint
         if not endpoints and self._simulator_url:
             # No real keys: the local stack answers every provider from the simulator.
             for provider in PROVIDERS:
-                endpoints[provider] = endpoint_for(provider, SIMULATOR_KEY, None,
-                                                   self._simulator_url)
+                endpoints[provider] = endpoint_for(
+                    provider, SIMULATOR_KEY, None, self._simulator_url
+                )
         return Keyring(endpoints)

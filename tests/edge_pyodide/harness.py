@@ -56,12 +56,14 @@ async def forwarded(upstream: str, marker: str) -> list[dict[str, Any]]:
     import base64
 
     records = await (await pyfetch(f"{upstream}/_records")).json()
-    return [r for r in records
-            if marker in r["path"] or marker.encode() in base64.b64decode(r["body_b64"])]
+    return [
+        r
+        for r in records
+        if marker in r["path"] or marker.encode() in base64.b64decode(r["body_b64"])
+    ]
 
 
-async def rest_json(method: str, url: str, token: str, payload: Any = None,
-                    **headers: str) -> Any:
+async def rest_json(method: str, url: str, token: str, payload: Any = None, **headers: str) -> Any:
     """One call to a backend stand-in's REST API, as the test's own arrangement or check."""
     sent = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers}
     body = None if payload is None else json.dumps(payload)

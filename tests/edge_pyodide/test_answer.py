@@ -42,22 +42,38 @@ def chat(text: str, **extra: Any) -> dict[str, Any]:
 
 
 def stored_entry(text: str) -> CacheEntry:
-    response = {"id": "chatcmpl-x", "object": "chat.completion", "created": 1,
-                "model": "gpt-4o-mini",
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 21, "total_tokens": 30}}
-    return CacheEntry(model="gpt-4o-mini", provider="openai", response=response,
-                      usage=TokenUsage(9, 21), created_at=time.time())
+    response = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 21, "total_tokens": 30},
+    }
+    return CacheEntry(
+        model="gpt-4o-mini",
+        provider="openai",
+        response=response,
+        usage=TokenUsage(9, 21),
+        created_at=time.time(),
+    )
 
 
-async def seed(bindings: dict[str, str], project_id: str, body: dict[str, Any],
-               entry: CacheEntry, semantic: bool = False) -> None:
+async def seed(
+    bindings: dict[str, str],
+    project_id: str,
+    body: dict[str, Any],
+    entry: CacheEntry,
+    semantic: bool = False,
+) -> None:
     """Store an entry where the origin would (the shared layout), through the REST APIs."""
     key = fingerprint(project_id, body)
     redis_url, token = bindings["UPSTASH_REDIS_REST_URL"], bindings["UPSTASH_REDIS_REST_TOKEN"]
-    await rest_json("POST", redis_url, token,
-                    ["SET", exact_key(project_id, key), entry.dumps(), "EX", 600])
+    await rest_json(
+        "POST", redis_url, token, ["SET", exact_key(project_id, key), entry.dumps(), "EX", 600]
+    )
     if semantic:
         scoped = semantic_scope(project_id, body)
         assert scoped is not None
@@ -79,12 +95,18 @@ async def usage_rows(bindings: dict[str, str], request_id: str, wait: bool = Fal
         await asyncio.sleep(0.1)
 
 
-async def send(upstream: str, bindings: dict[str, str], key: str, body: dict[str, Any],
-               *headers: tuple[str, str]) -> tuple[Any, Any]:
+async def send(
+    upstream: str,
+    bindings: dict[str, str],
+    key: str,
+    body: dict[str, Any],
+    *headers: tuple[str, str],
+) -> tuple[Any, Any]:
     """The runtime Response (its body still unread) and the host after its waitUntil work."""
     instance, host = worker(upstream, **bindings)
-    request = js_request(CHAT, "POST", [("Authorization", f"Bearer {key}"), *headers],
-                         json.dumps(body).encode())
+    request = js_request(
+        CHAT, "POST", [("Authorization", f"Bearer {key}"), *headers], json.dumps(body).encode()
+    )
     response = (await instance.fetch(request)).js_object
     await host.settled()
     assert host.failures.length == 0
@@ -97,8 +119,14 @@ async def test_exact_hit_answers_at_the_edge_and_writes_its_row(
     marker = uuid.uuid4().hex
     body = chat(f"Edge fact {marker}")
     await seed(bindings, project["id"], body, stored_entry("From the edge cache."))
-    response, _ = await send(upstream, bindings, project["api_key"], body,
-                             ("X-Prism-Tags", "team=pyodide"), ("X-Prism-Session", "py-1"))
+    response, _ = await send(
+        upstream,
+        bindings,
+        project["api_key"],
+        body,
+        ("X-Prism-Tags", "team=pyodide"),
+        ("X-Prism-Session", "py-1"),
+    )
     answer = json.loads(await response.text())
     request_id = response.headers.get("x-prism-request-id")
     assert response.status == 200
@@ -109,7 +137,10 @@ async def test_exact_hit_answers_at_the_edge_and_writes_its_row(
     assert await forwarded(upstream, marker) == []
     [row] = await usage_rows(bindings, request_id)
     assert (row["project_id"], row["cache_status"], row["session_id"]) == (
-        project["id"], "hit-exact-edge", "py-1")
+        project["id"],
+        "hit-exact-edge",
+        "py-1",
+    )
     assert row["request_tags"] == {"team": "pyodide"}
 
 
@@ -135,15 +166,25 @@ async def test_paraphrase_is_a_semantic_hit(
     upstream: str, bindings: dict[str, str], project: dict[str, str]
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    await seed(bindings, project["id"], chat(f"How do I rotate my API key {tag}?"),
-               stored_entry("Rotate it in settings."), semantic=True)
-    response, _ = await send(upstream, bindings, project["api_key"],
-                             chat(f"How can I rotate my API key {tag}?"),
-                             ("X-Prism-Cache-Threshold", "0.85"))
+    await seed(
+        bindings,
+        project["id"],
+        chat(f"How do I rotate my API key {tag}?"),
+        stored_entry("Rotate it in settings."),
+        semantic=True,
+    )
+    response, _ = await send(
+        upstream,
+        bindings,
+        project["api_key"],
+        chat(f"How can I rotate my API key {tag}?"),
+        ("X-Prism-Cache-Threshold", "0.85"),
+    )
     assert response.headers.get("x-prism-cache-status") == "hit-semantic-edge"
     assert float(response.headers.get("x-prism-cache-similarity")) >= 0.85
     assert json.loads(await response.text())["choices"][0]["message"]["content"] == (
-        "Rotate it in settings.")
+        "Rotate it in settings."
+    )
 
 
 async def test_a_miss_and_an_unknown_key_are_told_apart(
@@ -162,8 +203,12 @@ async def test_a_miss_and_an_unknown_key_are_told_apart(
 async def test_dead_backends_leave_the_key_to_the_origin(upstream: str) -> None:
     dead = setting("PRISM_TEST_DEAD_URL")
     marker = uuid.uuid4().hex
-    cut_off = {"SUPABASE_URL": dead, "SUPABASE_SERVICE_KEY": "k", "UPSTASH_REDIS_REST_URL": dead,
-               "UPSTASH_REDIS_REST_TOKEN": "t"}
+    cut_off = {
+        "SUPABASE_URL": dead,
+        "SUPABASE_SERVICE_KEY": "k",
+        "UPSTASH_REDIS_REST_URL": dead,
+        "UPSTASH_REDIS_REST_TOKEN": "t",
+    }
     response, _ = await send(upstream, cut_off, "prism_sk_" + marker, chat(marker))
     assert response.headers.get("x-upstream") == "echo"
     assert len(await forwarded(upstream, marker)) == 1

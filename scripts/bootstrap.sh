@@ -32,6 +32,8 @@ apt_install() {
 
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || apt_install postgresql
+# The dashboard's browser tests drive the OS's Chromium through Playwright; no browser download.
+[ -x /usr/bin/chromium ] || apt_install chromium
 
 if [ -f package.json ]; then
   command -v node >/dev/null 2>&1 || apt_install nodejs npm

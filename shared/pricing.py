@@ -122,6 +122,36 @@ def cost_for_model(model: str, usage: TokenUsage) -> Cost:
     return cost_of(price, usage)
 
 
+# What an "auto" request is priced against for routing savings: the model a team would otherwise
+# send every request of that mode to.
+REFERENCE_MODELS: dict[str, str] = {
+    "eco": "gpt-4o-mini",
+    "balanced": "gpt-4o",
+    "sport": "gpt-5.5",
+}
+
+
+def routing_saving(
+    requested_model: str | None, mode: str, usage: TokenUsage | None, paid: Cost | None
+) -> tuple[str | None, Decimal]:
+    """(reference model, its price for this usage minus what was paid), exact in cents.
+
+    The reference is the catalog model the caller asked for, else the mode's reference model
+    when the caller asked for "auto" (or nothing). A custom model has no catalog price, and a
+    request without reported usage has nothing to price: both save 0. The same usage, cache
+    reads included, is priced at both models, so provider-cache savings are not counted twice.
+    Negative when the request cost more than the reference (a failover to a dearer model).
+    """
+    asked = requested_model.strip() if isinstance(requested_model, str) else ""
+    if asked.lower() in ("", "auto"):
+        reference = REFERENCE_MODELS.get(mode)
+    else:
+        reference = resolve(asked)
+    if reference is None or usage is None or not usage.reported or paid is None:
+        return reference, ZERO
+    return reference, cost_for_model(reference, usage).cents - paid.cents
+
+
 def format_cents(value: Decimal) -> str:
     """Plain decimal text for headers and JSON, never exponent notation."""
     text = format(value.normalize(), "f")

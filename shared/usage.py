@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.options import RequestOptions
-from shared.pricing import ZERO, Cost, TokenUsage, format_cents
+from shared.pricing import ZERO, Cost, TokenUsage, format_cents, routing_saving
 
 CACHE_PROVIDER = "cache"  # sentinel provider of a row answered from Prism's cache
 CACHE_TASK_TYPE = "cache"  # sentinel task type: no routing happened
@@ -52,6 +52,8 @@ COLUMNS = (
     "cache_saved_cents",
     "native_cache_saved_cents",
     "request_tags",
+    "reference_model",
+    "routing_saved_cents",
     "created_at",
 )
 
@@ -91,6 +93,10 @@ class UsageRow:
     cache_saved_cents: Decimal
     native_cache_saved_cents: Decimal
     request_tags: dict[str, str] | None
+    # Routing savings (shared/pricing.py, routing_saving): the model the request is priced
+    # against and that price minus what was paid; None/0 when nothing was routed or billed.
+    reference_model: str | None = None
+    routing_saved_cents: Decimal = ZERO
     # When the request was answered, not when the row reached the database: a row that waited
     # in an outbox or the edge's fallback queue still sorts where it happened.
     created_at: str = field(default_factory=lambda: _utc_now())
@@ -128,8 +134,13 @@ def build_row(
     success: bool = True,
     error_code: str | None = None,
     cache_status: str = "miss",
+    requested_model: str | None = None,
 ) -> UsageRow:
-    """A row for a request a provider answered (or failed to)."""
+    """A row for a request a provider answered (or failed to); `requested_model` is the body's
+    `model`, the price routing savings are measured against."""
+    reference, routing_saved = routing_saving(
+        requested_model, options.mode, usage if success else None, cost
+    )
     usage = usage or TokenUsage(reported=False)
     cost = cost or Cost(ZERO, ZERO)
     return UsageRow(
@@ -157,6 +168,8 @@ def build_row(
         cache_saved_cents=ZERO,
         native_cache_saved_cents=cost.native_saved_cents,
         request_tags=options.tags,
+        reference_model=reference,
+        routing_saved_cents=routing_saved,
     )
 
 
@@ -200,4 +213,6 @@ def build_cache_hit_row(
         cache_saved_cents=saved.cents,
         native_cache_saved_cents=ZERO,
         request_tags=options.tags,
+        reference_model=None,  # the whole avoided call is cache_saved_cents already
+        routing_saved_cents=ZERO,
     )

@@ -261,3 +261,15 @@ async def test_the_drain_outlives_a_redis_outage(
     row = hit_row(project)
     await redis.lpush(queue_key, queued(row))
     assert await stored(pg, project.id, 1) == {row.request_id: 1}
+
+
+def test_rows_queued_by_an_edge_deployed_before_routing_savings_still_read() -> None:
+    row = hit_row(SimpleNamespace(org_id="o", id="p"))
+    old = {
+        k: v
+        for k, v in row.to_json().items()
+        if k not in ("reference_model", "routing_saved_cents")
+    }
+    back = row_from_json(json.dumps(old))
+    assert back.routing_saved_cents == Decimal(0) and back.reference_model is None
+    assert back == row

@@ -89,7 +89,7 @@ async def test_table_exists_with_row_level_security(
     pg_conn: asyncpg.Connection, table: str
 ) -> None:
     row = await pg_conn.fetchrow(
-        "SELECT relrowsecurity, has_table_privilege('authenticated', oid, 'SELECT') AS readable,"
+        "SELECT relrowsecurity, has_any_column_privilege('authenticated', oid, 'SELECT') AS readable,"
         " has_table_privilege('authenticated', oid, 'INSERT') AS writable,"
         " has_table_privilege('service_role', oid, 'INSERT') AS service_writes,"
         " has_table_privilege('anon', oid, 'SELECT') AS anon_reads"

@@ -110,7 +110,12 @@ PROVIDER_EXPECTED: dict[str, Any] = {
     "cache_saved_cents": D(0),
     "native_cache_saved_cents": D("1.35"),
     "request_tags": {"team": "growth", "f": "x"},
+    # eco's reference, gpt-4o-mini, for USAGE: 1000 uncached x 0.15 + 3000 read x 0.075
+    # + 1200 written x 0.15 (no write price) + 100 out x 0.60 = 615 $/M -> 0.0615 c; - 0.36 paid
+    "reference_model": "gpt-4o-mini",
+    "routing_saved_cents": D("-0.2985"),
 }
+UNPRICED = {"routing_saved_cents": D(0)}
 
 ROW_CASES: list[tuple[str, UsageRow, dict[str, Any]]] = [
     ("provider answer", provider_row(), {}),
@@ -126,6 +131,7 @@ ROW_CASES: list[tuple[str, UsageRow, dict[str, Any]]] = [
             "cost_provider_cents": D(0),
             "cost_total_cents": D(0),
             "native_cache_saved_cents": D(0),
+            **UNPRICED,
         },
     ),
     (
@@ -145,6 +151,7 @@ ROW_CASES: list[tuple[str, UsageRow, dict[str, Any]]] = [
             "cost_total_cents": D(0),
             "native_cache_saved_cents": D(0),
             "was_streaming": False,
+            **UNPRICED,
         },
     ),
     ("bypass status", provider_row(cache_status="bypass"), {"cache_status": "bypass"}),
@@ -153,7 +160,26 @@ ROW_CASES: list[tuple[str, UsageRow, dict[str, Any]]] = [
     (
         "default options",
         provider_row(options=RequestOptions()),
-        {"mode": "balanced", "session_id": None, "request_tags": None},
+        # balanced's reference gpt-4o: 2500 + 3750 + 3000 + 1000 $/M = 1.025 c
+        {
+            "mode": "balanced",
+            "session_id": None,
+            "request_tags": None,
+            "reference_model": "gpt-4o",
+            "routing_saved_cents": D("0.665"),
+        },
+    ),
+    ("auto is the mode's reference", provider_row(requested_model=" auto "), {}),
+    (
+        # the model asked for: 3000 + 900 + 3750 (5 min writes) + 1200 (1 h) + 1500 $/M
+        "asked for a catalog model",
+        provider_row(requested_model="claude-sonnet-4-6"),
+        {"reference_model": "claude-sonnet-4-6", "routing_saved_cents": D("0.675")},
+    ),
+    (
+        "custom model has no price",
+        provider_row(requested_model="ollama/llama3"),
+        {"reference_model": None, **UNPRICED},
     ),
     ("anonymous key", provider_row(caller=Caller("org_1", "proj_1")), {"api_key_id": None}),
 ]
@@ -196,6 +222,8 @@ def test_cache_hit_rows(status: str) -> None:
         "cache_saved_cents": D("0.45"),
         "native_cache_saved_cents": D(0),
         "request_tags": {"team": "growth", "f": "x"},
+        "reference_model": None,
+        "routing_saved_cents": D(0),
     }
     assert (CACHE_PROVIDER, CACHE_TASK_TYPE) == ("cache", "cache")
 

@@ -1,4 +1,5 @@
-"""A PostgREST-compatible stand-in over real Postgres, mounted at /rest/v1 like Supabase's gateway.
+"""A PostgREST-compatible stand-in over real Postgres, mounted at /rest/v1 like Supabase's gateway,
+with Supabase Auth's password sign-in at /auth/v1 (infra/local/gotrue.py).
 
 No package ships a PostgREST server that runs offline, so the local stack serves the subset of its
 HTTP contract the official clients use. Authorisation is real: each request runs in a transaction
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from infra.local.gotrue import AuthApi, auth_routes
 from infra.local.postgrest_auth import ANON_ROLE, Caller, authenticate
 from infra.local.postgrest_db import Database
 from infra.local.postgrest_errors import (
@@ -95,12 +97,14 @@ def create_app(dsn: str, jwt_secret: str) -> Starlette:
                 Route("/{table}", endpoint(handle_table), methods=table_methods),
             ],
         ),
+        Mount("/auth/v1", routes=auth_routes()),
     ]
     handlers = {404: _http_error, 405: _http_error}
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.db = db
     app.state.schema = SchemaCache(db)
     app.state.jwt_secret = jwt_secret
+    app.state.auth_api = AuthApi(db, jwt_secret)
     return app
 
 

@@ -29,7 +29,7 @@ def _jwt_error(message: str, code: str = "PGRST301") -> PgrstError:
     return PgrstError(status=401, code=code, message=message)
 
 
-def _check_apikey(headers: Headers, secret: str) -> dict[str, Any]:
+def check_apikey(headers: Headers, secret: str) -> dict[str, Any]:
     apikey = headers.get("apikey")
     if not apikey:
         raise _gateway_error("No API key found in request", "No `apikey` request header was found.")
@@ -62,7 +62,7 @@ def _bearer_claims(authorization: str, secret: str) -> dict[str, Any]:
 
 def authenticate(headers: Headers, secret: str) -> Caller:
     """The caller's database role and JWT claims, or a 401 PgrstError."""
-    key_claims = _check_apikey(headers, secret)
+    key_claims = check_apikey(headers, secret)
     authorization = headers.get("authorization")
     claims = _bearer_claims(authorization, secret) if authorization else key_claims
     role = claims.get("role", ANON_ROLE)

@@ -95,6 +95,12 @@ class Database:
                 raise
             await tx.commit()
 
+    @asynccontextmanager
+    async def privileged(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction as the stand-in's own database user, for the auth API."""
+        async with self._connection() as conn, conn.transaction():
+            yield conn
+
     async def load_schema(self) -> Schema:
         async with self._connection() as conn:
             return await load_schema(conn)

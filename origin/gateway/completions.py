@@ -245,8 +245,14 @@ class ChatCompletions:
                 success=success,
                 error_code=error_code,
                 cache_status=call.receipt.cache_status,
+                requested_model=_requested_model(call.body),
             )
         )
+
+
+def _requested_model(body: dict[str, Any]) -> str | None:
+    model = body.get("model")
+    return model if isinstance(model, str) else None
 
 
 def _upstream_body(call: Call, endpoint: Endpoint) -> dict[str, Any]:

@@ -33,8 +33,16 @@ log = logging.getLogger("prism.edge_queue")
 
 QUEUE_KEY: Final = "prism:usage-queue"  # the list edge/usage.py pushes onto
 DECIMAL_COLUMNS: Final = frozenset(
-    {"cost_provider_cents", "cost_total_cents", "cache_saved_cents", "native_cache_saved_cents"}
+    {
+        "cost_provider_cents",
+        "cost_total_cents",
+        "cache_saved_cents",
+        "native_cache_saved_cents",
+        "routing_saved_cents",
+    }
 )
+# Columns added after edges were deployed: a row queued by an older edge still goes through.
+ADDED_COLUMN_DEFAULTS: Final = {"reference_model": None, "routing_saved_cents": "0"}
 DEFAULT_POLL_S = 1.0
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 MAX_BACKOFF_S = 30.0
@@ -51,6 +59,8 @@ def row_from_json(text: str) -> UsageRow:
         data = json.loads(text)
     except ValueError as exc:
         raise NotAUsageRow(f"not JSON: {exc}") from exc
+    if isinstance(data, dict):
+        data = {**ADDED_COLUMN_DEFAULTS, **data}
     if not isinstance(data, dict) or set(data) != set(COLUMNS):
         raise NotAUsageRow("not an object with exactly the usage_logs columns")
     if not isinstance(data["request_id"], str) or not data["request_id"]:

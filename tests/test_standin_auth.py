@@ -1,0 +1,123 @@
+"""Contract tests: the official `supabase` client's auth calls against the Supabase Auth stand-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from supabase_auth.errors import AuthApiError
+
+from infra.local import jwt
+from tests.fixtures.members import Member, signed_in, supabase_client
+
+
+async def test_password_sign_in_returns_a_session_postgrest_accepts(
+    postgrest: Any, make_member: Any
+) -> None:
+    member: Member = await make_member("signin")
+    async with supabase_client(postgrest) as client:
+        result = await client.auth.sign_in_with_password(
+            {"email": member.email.upper(), "password": member.password}
+        )
+        assert result.user is not None and result.session is not None
+        assert result.user.id == member.user_id
+        assert result.user.email == member.email
+        claims = jwt.decode(result.session.access_token, postgrest.jwt_secret)
+        assert claims["role"] == "authenticated" and claims["sub"] == member.user_id
+        assert result.session.expires_in == 3600
+        # The client now sends the user's token: RLS shows the member's project and no other.
+        projects = (await client.table("projects").select("id").execute()).data
+        assert projects == [{"id": member.project_id}]
+
+
+@pytest.mark.parametrize("wrong", ["password", "email"])
+async def test_wrong_credentials_are_refused(postgrest: Any, make_member: Any, wrong: str) -> None:
+    member: Member = await make_member("wrong")
+    creds = {"email": member.email, "password": member.password}
+    creds[wrong] = "nope-" + creds[wrong]
+    async with supabase_client(postgrest) as client:
+        with pytest.raises(AuthApiError) as caught:
+            await client.auth.sign_in_with_password(creds)  # type: ignore[arg-type]
+    assert caught.value.status == 400
+    assert caught.value.code == "invalid_credentials"
+    assert caught.value.message == "Invalid login credentials"
+
+
+async def test_get_user_then_sign_out_ends_the_session(postgrest: Any, make_member: Any) -> None:
+    member: Member = await make_member("signout")
+    async with signed_in(postgrest, member) as client:
+        session = await client.auth.get_session()
+        assert session is not None
+        user = await client.auth.get_user(session.access_token)
+        assert user is not None and user.user.email == member.email
+        await client.auth.sign_out()
+        assert await client.auth.get_session() is None
+        with pytest.raises(AuthApiError) as caught:
+            await client.auth.get_user(session.access_token)
+        assert caught.value.code == "session_not_found"
+        with pytest.raises(AuthApiError):
+            await client.auth.refresh_session(session.refresh_token)
+
+
+async def test_refresh_rotates_the_refresh_token(postgrest: Any, make_member: Any) -> None:
+    member: Member = await make_member("refresh")
+    async with signed_in(postgrest, member) as client:
+        first = await client.auth.get_session()
+        assert first is not None
+        refreshed = await client.auth.refresh_session(first.refresh_token)
+        assert refreshed.session is not None and refreshed.user is not None
+        assert refreshed.user.id == member.user_id
+        assert refreshed.session.refresh_token != first.refresh_token
+        # A refresh token is single-use: replaying the old one is refused.
+        async with supabase_client(postgrest) as other:
+            with pytest.raises(AuthApiError) as caught:
+                await other.auth.refresh_session(first.refresh_token)
+        assert caught.value.code == "refresh_token_not_found"
+
+
+async def test_sign_out_scope_local_keeps_other_sessions(postgrest: Any, make_member: Any) -> None:
+    member: Member = await make_member("scopes")
+    async with signed_in(postgrest, member) as laptop, signed_in(postgrest, member) as phone:
+        phone_session = await phone.auth.get_session()
+        assert phone_session is not None
+        await laptop.auth.sign_out({"scope": "local"})
+        user = await phone.auth.get_user(phone_session.access_token)
+        assert user is not None and user.user.id == member.user_id
+
+
+async def test_passwords_are_stored_hashed(pg_conn: Any, make_member: Any) -> None:
+    member: Member = await make_member("hashed")
+    stored = await pg_conn.fetchval(
+        "SELECT encrypted_password FROM auth.users WHERE id = $1::uuid", member.user_id
+    )
+    assert member.password not in stored and stored.startswith("scrypt$")
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "headers", "status"),
+    [
+        ("/auth/v1/user", "GET", {}, 401),  # no apikey at all: the gateway refuses
+        ("/auth/v1/user", "GET", {"apikey": "anon"}, 401),  # no bearer token
+        ("/auth/v1/user", "GET", {"apikey": "anon", "Authorization": "Bearer x.y.z"}, 403),
+        ("/auth/v1/token?grant_type=magic", "POST", {"apikey": "anon"}, 400),
+        ("/auth/v1/logout?scope=all", "POST", {"apikey": "anon", "bearer": "user"}, 400),
+    ],
+)
+async def test_bad_requests_get_goTrue_errors(
+    postgrest: Any, make_member: Any, path: str, method: str, headers: dict[str, str], status: int
+) -> None:
+    member: Member = await make_member("bad")
+    sent = dict(headers)
+    if sent.get("apikey") == "anon":
+        sent["apikey"] = postgrest.anon_key
+    if sent.pop("bearer", None):
+        async with signed_in(postgrest, member) as client:
+            session = await client.auth.get_session()
+            assert session is not None
+            sent["Authorization"] = f"Bearer {session.access_token}"
+    async with httpx.AsyncClient(base_url=postgrest.url) as http:
+        response = await http.request(method, path, headers=sent, json={})
+    assert response.status_code == status
+    body = response.json()
+    assert body.get("msg") or body.get("message")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,6 +24,10 @@ from origin.gateway.middleware import BodyLimit
 from origin.gateway.models import ModelsEndpoint
 from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.ledger.writer import Ledger
+from origin.observability.endpoint import MetricsEndpoint
+from origin.observability.logs import configure_logging
+from origin.observability.metrics import Metrics
+from origin.observability.middleware import RequestObserver
 from origin.providers.transport import ProviderClient
 from origin.routing.router import Router
 from origin.settings import Settings
@@ -36,34 +41,45 @@ log = logging.getLogger("prism.origin")
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics()
     routes = [
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/chat/completions", _chat, methods=["POST"]),
         Route("/v1/models", _models, methods=["GET"]),
         Route("/v1/feedback", _feedback, methods=["POST"]),
         Route("/healthz", _health, methods=["GET"]),
+        Route("/metrics", _metrics, methods=["GET"]),
         *admin_routes(),
         *cache_routes(),
     ]
     return Starlette(
         routes=routes,
-        lifespan=_lifespan(settings),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[Middleware(BodyLimit, limit=settings.max_body_bytes)],
+        lifespan=_lifespan(settings, metrics),
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            Middleware(RequestObserver, metrics=metrics),
+            Middleware(BodyLimit, limit=settings.max_body_bytes),
+        ],
     )
 
 
-def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+def _lifespan(
+    settings: Settings, metrics: Metrics
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            await _start(app, settings, stack)
+            stack.callback(metrics.process_exited)
+            await _start(app, settings, metrics, stack)
             yield
 
     return lifespan
 
 
-async def _start(app: Starlette, settings: Settings, stack: contextlib.AsyncExitStack) -> None:
+async def _start(
+    app: Starlette, settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
+) -> None:
     """Build every dependency once; `stack` closes them in reverse order at shutdown."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.supabase_url, settings.supabase_service_key)
@@ -79,7 +95,7 @@ async def _start(app: Starlette, settings: Settings, stack: contextlib.AsyncExit
     edge_queue = EdgeQueueDrain.for_settings(settings, store)
     await edge_queue.start()
     stack.push_async_callback(edge_queue.aclose)
-    cache = build_cache(settings, ledger, store)
+    cache = build_cache(settings, ledger, store, metrics)
     if cache is not None:
         stack.push_async_callback(cache.aclose)
     auth = Authenticator(store, settings.auth_cache_ttl_s)
@@ -93,10 +109,15 @@ async def _start(app: Starlette, settings: Settings, stack: contextlib.AsyncExit
         router=Router(),
         providers=providers,
         ledger=ledger,
+        metrics=metrics,
         cache=cache,
     )
     state.models = ModelsEndpoint(auth, keyrings)
     state.feedback = FeedbackEndpoint(auth, store)
+    state.metrics = metrics
+    state.metrics_endpoint = MetricsEndpoint(
+        metrics, settings.metrics_token, _backlog_reader(metrics, ledger, edge_queue)
+    )
     if settings.simulator_url:
         log.warning(
             "no real provider keys needed: providers are answered by the simulator at %s",
@@ -114,6 +135,23 @@ async def _models(request: Request) -> object:
 
 async def _feedback(request: Request) -> object:
     return await request.app.state.feedback(request)
+
+
+async def _metrics(request: Request) -> object:
+    return await request.app.state.metrics_endpoint(request)
+
+
+def _backlog_reader(
+    metrics: Metrics, ledger: Ledger, edge_queue: EdgeQueueDrain
+) -> Callable[[], Awaitable[None]]:
+    async def read() -> None:
+        metrics.backlog(ledger_pending=ledger.pending, ledger_parked=ledger.parked)
+        try:
+            metrics.edge_queue(await edge_queue.backlog())
+        except RedisError as exc:
+            log.warning("edge usage queue length unknown: %s", exc)
+
+    return read
 
 
 async def _health(request: Request) -> JSONResponse:

@@ -55,6 +55,10 @@ class Settings:
     auth_cache_ttl_s: float = 30.0
     ledger_batch_size: int = 200
     ledger_flush_interval_s: float = 0.05
+    # Bearer token for GET /metrics; when empty the endpoint is open.
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    log_level: str = "INFO"
+    log_format: str = "text"
 
     @property
     def outbox_path(self) -> Path:
@@ -87,4 +91,7 @@ class Settings:
                 text("PRISM_FIRST_BYTE_TIMEOUT_S", str(defaults.first_byte_timeout_s))
             ),
             total_timeout_s=float(text("PRISM_TOTAL_TIMEOUT_S", str(defaults.total_timeout_s))),
+            metrics_token=Secret(env.get("PRISM_METRICS_TOKEN", "")),
+            log_level=text("PRISM_LOG_LEVEL", defaults.log_level).upper(),
+            log_format=text("PRISM_LOG_FORMAT", defaults.log_format).lower(),
         )

@@ -23,6 +23,7 @@ from origin.cache.health import Breaker, CacheStats
 from origin.cache.purge import Purger
 from origin.cache.purge_log import PurgeRecorder
 from origin.cache.semantic import SemanticIndex
+from origin.observability.metrics import Metrics
 from origin.providers.base import Completion
 from shared.cache_entry import CacheEntry, cacheable, hit_response, replay_chunks, sse
 from shared.errors import InvalidRequest
@@ -53,8 +54,10 @@ class PrismCache:
         semantic: SemanticIndex | None,
         ledger: RowSink,
         recorder: PurgeRecorder,
+        metrics: Metrics,
     ) -> None:
         self.config, self.exact, self.semantic = config, exact, semantic
+        self.metrics = metrics
         self.purger = Purger(exact, semantic, recorder)
         self.stats = CacheStats()
         self._ledger = ledger
@@ -95,6 +98,7 @@ class PrismCache:
                 status = self._down("redis", exc)
             else:
                 self._redis.succeeded()
+                self.metrics.cache_lookup(layer="exact", hit=entry is not None)
                 if entry is not None:
                     self.stats.hits_exact += 1
                     return self._answer(call, entry, "hit-exact", None)
@@ -155,10 +159,12 @@ class PrismCache:
             and meta.get("scope") == scope
         ) - len(candidates)
         if not candidates:
+            self.metrics.cache_lookup(layer="semantic", hit=False)
             return "miss"
         try:
             entries = await self.exact.get_many(project, [c.fingerprint for c in candidates])
         except LayerDown as exc:
+            self.metrics.cache_lookup(layer="semantic", hit=False)
             return self._down("redis", exc)
         stale = [c.fingerprint for c, e in zip(candidates, entries) if e is None]
         if stale:
@@ -167,7 +173,9 @@ class PrismCache:
         for candidate, entry in zip(candidates, entries):
             if entry is not None:
                 self.stats.hits_semantic += 1
+                self.metrics.cache_lookup(layer="semantic", hit=True)
                 return self._answer(call, entry, "hit-semantic", candidate.similarity)
+        self.metrics.cache_lookup(layer="semantic", hit=False)
         return "miss"
 
     def _answer(

@@ -9,6 +9,7 @@ from origin.cache.exact import ExactStore
 from origin.cache.purge_log import PurgeLog
 from origin.cache.response_cache import PrismCache, RowSink
 from origin.cache.semantic import SemanticIndex
+from origin.observability.metrics import Metrics
 from origin.settings import Settings
 from origin.store import Store
 
@@ -16,7 +17,11 @@ log = logging.getLogger("prism.cache")
 
 
 def build_cache(
-    settings: Settings, ledger: RowSink, store: Store, config: CacheConfig | None = None
+    settings: Settings,
+    ledger: RowSink,
+    store: Store,
+    metrics: Metrics,
+    config: CacheConfig | None = None,
 ) -> PrismCache | None:
     """The response cache, or None when PRISM_CACHE=off. Without vector settings the
     semantic layer is off and the exact layer still works."""
@@ -24,7 +29,8 @@ def build_cache(
     if not config.enabled:
         return None
     exact = ExactStore(settings.redis_url, config.redis_timeout_s, config.store_timeout_s)
-    return PrismCache(config, exact, semantic_index(settings, config), ledger, PurgeLog(store))
+    semantic = semantic_index(settings, config)
+    return PrismCache(config, exact, semantic, ledger, PurgeLog(store), metrics)
 
 
 def semantic_index(settings: Settings, config: CacheConfig) -> SemanticIndex | None:

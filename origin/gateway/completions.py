@@ -15,6 +15,8 @@ from origin.cache.accumulator import StreamAccumulator
 from origin.gateway.receipt import Receipt
 from origin.gateway.validation import parse_body
 from origin.ledger.writer import Ledger
+from origin.observability import context
+from origin.observability.metrics import Metrics
 from origin.providers.anthropic import auto_cache_marked
 from origin.providers.base import Completion, Endpoint
 from origin.providers.transport import ProviderClient
@@ -26,7 +28,7 @@ from shared.catalog import MODELS
 from shared.errors import PrismError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from shared.options import RequestOptions, parse_options
 from shared.pricing import Cost, TokenUsage, cost_for_model
-from shared.usage import Caller, build_row, new_request_id
+from shared.usage import Caller, build_row
 
 # Errors after which another provider may well succeed; anything else is final.
 RETRYABLE = (UpstreamUnavailable, UpstreamTimeout, RateLimited)
@@ -72,15 +74,17 @@ class ChatCompletions:
         router: Router,
         providers: ProviderClient,
         ledger: Ledger,
+        metrics: Metrics,
         cache: ResponseCache | None = None,
     ) -> None:
         self.auth, self.keyrings, self.router = auth, keyrings, router
         self.providers, self.ledger, self.cache = providers, ledger, cache
+        self.metrics = metrics
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         caller = await self.auth.authenticate(request.headers.get("authorization"))
-        request_id = new_request_id()
+        request_id = context.request_id()
         options = parse_options(request.headers)
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
         try:
@@ -119,14 +123,17 @@ class ChatCompletions:
     async def _complete(self, call: Call, keyring: Keyring) -> Response:
         last: PrismError | None = None
         for model, provider, upstream in call.attempts:
+            asked = time.perf_counter()
             try:
                 endpoint = keyring.endpoints[provider]
                 completion = await self.providers.complete(
                     endpoint, upstream, _upstream_body(call, endpoint)
                 )
             except RETRYABLE as exc:
+                self._attempted(provider, asked, exc.code)
                 last = exc
                 continue
+            self._attempted(provider, asked, "ok")
             self._settle(call, model, provider)
             cost = cost_for_model(model, completion.usage)
             self._record_success(call, model, provider, completion.usage, cost)
@@ -145,14 +152,17 @@ class ChatCompletions:
             opener = self.providers.stream(
                 endpoint, upstream, _upstream_body(call, endpoint), chunk_id, created
             )
+            asked = time.perf_counter()
             try:
                 stream = await opener.__aenter__()
             except RETRYABLE as exc:
+                self._attempted(provider, asked, exc.code)
                 last = exc
                 continue
+            self.metrics.provider_attempt(provider=provider, outcome="ok")
             self._settle(call, model, provider)
             return StreamingResponse(
-                self._relay(call, model, provider, opener, stream),
+                self._relay(call, model, provider, opener, stream, asked),
                 media_type="text/event-stream",
                 headers={**call.receipt.headers(), "cache-control": "no-cache"},
             )
@@ -160,14 +170,18 @@ class ChatCompletions:
         raise last
 
     async def _relay(
-        self, call: Call, model: str, provider: str, opener: Any, stream: Any
+        self, call: Call, model: str, provider: str, opener: Any, stream: Any, asked: float
     ) -> AsyncIterator[bytes]:
         error: PrismError | None = None
-        completed = False
+        completed, first = False, True
         # What the client is sent, collected so a complete stream can be cached like a JSON answer.
         sent = StreamAccumulator() if self.cache is not None and call.options.cache_store else None
         try:
             async for chunk in stream:
+                if first:
+                    first = False
+                    since = time.perf_counter() - call.started
+                    self.metrics.first_token(seconds=since, provider=provider, model=model)
                 if sent is not None:
                     sent.add(chunk)
                 yield b"data: " + orjson.dumps(chunk) + b"\n\n"
@@ -181,6 +195,8 @@ class ChatCompletions:
             error = exc
             yield b"data: " + orjson.dumps(exc.envelope()) + b"\n\n"
         finally:
+            # The provider's whole streaming window counts as waiting on it.
+            context.waited_on_provider(time.perf_counter() - asked)
             usage = stream.state.usage
             cost = cost_for_model(model, usage) if usage else None
             if completed:
@@ -194,9 +210,14 @@ class ChatCompletions:
                 self._record(call, model, provider, usage, cost, success=False, error_code=code)
             await opener.__aexit__(None, None, None)
 
+    def _attempted(self, provider: str, asked: float, outcome: str) -> None:
+        context.waited_on_provider(time.perf_counter() - asked)
+        self.metrics.provider_attempt(provider=provider, outcome=outcome)
+
     def _settle(self, call: Call, model: str, provider: str) -> None:
         if (model, provider) != (call.receipt.model, call.receipt.provider):
             call.receipt.route_reason += f";failover:{provider}"
+            self.metrics.failover(from_provider=call.receipt.provider, to_provider=provider)
         call.receipt.model, call.receipt.provider = model, provider
 
     def _record_success(

@@ -251,6 +251,10 @@ class EdgeQueueDrain:
             if acked < self._batch_size and not self._unacked:
                 await asyncio.sleep(self._poll_s)
 
+    async def backlog(self) -> dict[str, int]:
+        """Rows on the edge's lists (queued, processing, dead). Raises RedisError."""
+        return await self._queue.lengths()
+
     def stats(self) -> dict[str, Any]:
         return {
             "drained": self.drained,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from origin.ledger.outbox import Outbox
+from origin.observability import context
 from origin.store import StoreError, StoreUnavailable
 from shared.usage import UsageRow
 
@@ -88,6 +89,7 @@ class Ledger:
 
     def record(self, row: UsageRow) -> None:
         """Queue a row for delivery: never blocks on I/O, never raises. Call on the loop thread."""
+        context.note_row(row)
         if self._closed:
             self._record_late(row)
             return

@@ -1,0 +1,76 @@
+"""Logging, configured once at start: one line per event, the request id on each.
+
+Human-readable by default; one JSON object per line with PRISM_LOG_FORMAT=json. Whatever a
+message says, anything shaped like an API key or a bearer token is masked before it is
+written: the last line of defence behind `Secret`, which already prints as ***.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+from origin.observability import context
+
+# Prism keys, OpenAI/Anthropic-style keys, Google keys, bearer tokens.
+_SECRET = re.compile(
+    r"(prism_sk_|sk-ant-|sk-|AIza|Bearer\s+)[A-Za-z0-9_\-.~+/=]{6,}", flags=re.IGNORECASE
+)
+HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+_OURS = "_prism_handler"
+
+
+def mask_secrets(text: str) -> str:
+    return _SECRET.sub(lambda match: f"{match.group(1)}***", text)
+
+
+class RequestContext(logging.Filter):
+    """Adds the current request's id (or "-") to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        observation = context.current()
+        record.request_id = observation.request_id if observation is not None else "-"
+        return True
+
+
+class HumanFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__(HUMAN_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_secrets(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return mask_secrets(json.dumps(entry, default=str))
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Point the root logger at stderr in the chosen format; calling again replaces it."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    setattr(handler, _OURS, True)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    handler.addFilter(RequestContext())
+    root.addHandler(handler)
+    root.setLevel(level.upper())

@@ -1,0 +1,262 @@
+"""Prometheus metrics: one registry per process, built at start-up, recorded through methods.
+
+Names follow the OpenTelemetry GenAI semantic conventions where they exist, rendered the way
+the OpenTelemetry Prometheus exporter renders them (dots to underscores, the unit as a
+suffix), and `prism_*` for the gateway's own. Labels only ever carry bounded values: a model
+name a client made up is counted as `other`.
+
+With several workers, `PROMETHEUS_MULTIPROC_DIR` must name a fresh directory before the
+first import of prometheus_client (`prism serve` makes one per run); every worker then writes
+its values there and a scrape of any worker adds them all up.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.metrics import MetricWrapperBase
+
+from shared.catalog import MODELS
+from shared.usage import UsageRow
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+OPERATION = "chat"
+OTHER = "other"
+NONE = "none"
+# Label values a provider may take; custom OpenAI-compatible endpoints count as `other`.
+KNOWN_PROVIDERS = frozenset({info["provider"] for info in MODELS.values()} | {"cache", NONE})
+
+# Bucket boundaries advised by the GenAI semantic conventions.
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
+# The gateway's own time is a millisecond or two: resolve it finely there.
+ADDED_BUCKETS = (
+    0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05,
+    0.1, 0.25, 1.0,
+)  # fmt: skip
+GEN_AI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_response_model")
+
+
+def multiprocess_dir() -> str | None:
+    """The shared directory of a multi-worker run, or None in a single process."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+class Metrics:
+    """Every metric the origin exports. Methods are cheap (a label lookup and an add)."""
+
+    def __init__(self) -> None:
+        # Labelled children by (metric, values): prometheus-client's own lookup costs ~3 us
+        # (a lock and label checks), several times per request. Label values are bounded.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens used by provider calls (OpenTelemetry gen_ai.client.token.usage).",
+            [*GEN_AI, "gen_ai_token_type"],
+            buckets=TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "gen_ai_server_request_duration_seconds",
+            "Time to answer a request, end to end (gen_ai.server.request.duration).",
+            [*GEN_AI, "error_type"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.time_to_first_token = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time from the request to the first streamed chunk (gen_ai.server.time_to_first_token).",
+            GEN_AI,
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "prism_requests",
+            "Requests answered, by HTTP status, mode, task type and cache status.",
+            ["status", "mode", "task_type", "cache_status"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "prism_cost_cents",
+            "What requests cost at the providers' prices, in cents.",
+            ["provider", "model"],
+            registry=r,
+        )
+        self.saved = Counter(
+            "prism_saved_cents",
+            "What caching saved, in cents: Prism's response cache or the provider's prompt cache.",
+            ["source"],
+            registry=r,
+        )
+        self.cache_lookups = Counter(
+            "prism_cache_lookups",
+            "Response-cache lookups by layer (exact, semantic) and tier (origin, edge).",
+            ["layer", "tier"],
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "prism_cache_hits",
+            "Response-cache hits by layer and tier.",
+            ["layer", "tier"],
+            registry=r,
+        )
+        self.added_latency = Histogram(
+            "prism_gateway_added_latency_seconds",
+            "The gateway's own time: total minus time spent waiting on the provider.",
+            ["path"],
+            buckets=ADDED_BUCKETS,
+            registry=r,
+        )
+        self.provider_attempts = Counter(
+            "prism_provider_attempts",
+            "Calls to providers, by outcome (ok or the error code).",
+            ["provider", "outcome"],
+            registry=r,
+        )
+        self.provider_up = Gauge(
+            "prism_provider_up",
+            "1 when the provider's last call succeeded, 0 when it failed.",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.failovers = Counter(
+            "prism_failovers",
+            "Requests answered by a fallback after the first choice failed.",
+            ["from_provider", "to_provider"],
+            registry=r,
+        )
+        self.budget_events = Counter(
+            "prism_budget_events",
+            "Budget checks that warned or refused a request.",
+            ["event"],
+            registry=r,
+        )
+        self.ledger_backlog = Gauge(
+            "prism_ledger_backlog_rows",
+            "Usage rows not yet confirmed by the database (pending) or refused by it (parked).",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.edge_queue_backlog = Gauge(
+            "prism_edge_queue_rows",
+            "Rows in the edge's Redis usage queue, by list (queued, processing, dead).",
+            ["state"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+
+    # Recording: one call per event, from the code where it happens.
+
+    def request_finished(
+        self,
+        *,
+        status: int,
+        seconds: float,
+        row: UsageRow | None,
+        provider_seconds: float | None = None,
+    ) -> None:
+        """One HTTP request is done. `row` is its usage row (None when it never had one,
+        e.g. a bad API key); `provider_seconds` is how long providers kept it waiting."""
+        if row is None:
+            self._child(self.requests, str(status), NONE, NONE, NONE).inc()
+            return
+        model, provider = model_label(row.model_used), provider_label(row.provider)
+        self._child(self.requests, str(status), row.mode, row.task_type, row.cache_status).inc()
+        error = NONE if row.success else (row.error_code or str(status))
+        self._child(self.request_duration, OPERATION, provider, model, error).observe(seconds)
+        if row.cost_total_cents:
+            self._child(self.cost, provider, model).inc(float(row.cost_total_cents))
+        if row.cache_saved_cents:
+            self._child(self.saved, "cache").inc(float(row.cache_saved_cents))
+        if row.native_cache_saved_cents:
+            self._child(self.saved, "native").inc(float(row.native_cache_saved_cents))
+        if row.provider == "cache" or row.cache_status.startswith("hit"):
+            self._child(self.added_latency, "cache").observe(seconds)
+            return
+        if provider_seconds is not None and row.success:
+            added = max(0.0, seconds - provider_seconds)
+            self._child(self.added_latency, "provider").observe(added)
+        if row.usage_reported and (row.tokens_in or row.tokens_out):
+            self._child(self.token_usage, OPERATION, provider, model, "input").observe(
+                row.tokens_in
+            )
+            self._child(self.token_usage, OPERATION, provider, model, "output").observe(
+                row.tokens_out
+            )
+
+    def first_token(self, *, seconds: float, provider: str, model: str) -> None:
+        labels = (OPERATION, provider_label(provider), model_label(model))
+        self._child(self.time_to_first_token, *labels).observe(seconds)
+
+    def provider_attempt(self, *, provider: str, outcome: str) -> None:
+        """`outcome` is "ok" or the error code the attempt failed with."""
+        name = provider_label(provider)
+        self._child(self.provider_attempts, name, outcome).inc()
+        self._child(self.provider_up, name).set(1.0 if outcome == "ok" else 0.0)
+
+    def failover(self, *, from_provider: str, to_provider: str) -> None:
+        self._child(
+            self.failovers, provider_label(from_provider), provider_label(to_provider)
+        ).inc()
+
+    def cache_lookup(self, *, layer: str, hit: bool, tier: str = "origin") -> None:
+        self._child(self.cache_lookups, layer, tier).inc()
+        if hit:
+            self._child(self.cache_hits, layer, tier).inc()
+
+    def budget_event(self, *, event: str) -> None:
+        """`event`: a short fixed word such as "warned" or "refused" (never a project id)."""
+        self._child(self.budget_events, event).inc()
+
+    def backlog(self, *, ledger_pending: int, ledger_parked: int) -> None:
+        self._child(self.ledger_backlog, "pending").set(ledger_pending)
+        self._child(self.ledger_backlog, "parked").set(ledger_parked)
+
+    def edge_queue(self, lengths: dict[str, int]) -> None:
+        for state, rows in lengths.items():
+            self._child(self.edge_queue_backlog, state).set(rows)
+
+    def _child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+    # Exposition.
+
+    def render(self) -> bytes:
+        """The Prometheus text format: this process's values, or every worker's added up."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+    def process_exited(self) -> None:
+        """Drop this worker's live gauges from a multi-worker run's totals."""
+        if multiprocess_dir() is not None:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def model_label(model: str) -> str:
+    return model if model in MODELS else OTHER
+
+
+def provider_label(provider: str) -> str:
+    return provider if provider in KNOWN_PROVIDERS else OTHER

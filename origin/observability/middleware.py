@@ -1,0 +1,86 @@
+"""Pure-ASGI middleware that observes every request without buffering it.
+
+It gives the request its id (logs and the gateway read it from the context), stamps
+`X-Prism-Request-Id` on every response, and when the last byte is sent records the request's
+metrics and writes its access log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from origin.observability import context
+from origin.observability.metrics import Metrics
+from shared import headers as H
+from shared.pricing import format_cents
+
+access_log = logging.getLogger("prism.access")
+_REQUEST_ID = H.REQUEST_ID.lower().encode()
+# Probes and scrapes would drown the access log and the request counters.
+QUIET_PATHS = frozenset({"/metrics", "/healthz"})
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in QUIET_PATHS:
+            await self.app(scope, receive, send)
+            return
+        observation = context.begin()
+        stamp = observation.request_id.encode()
+
+        async def observed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observation.status = message["status"]
+                headers = message.setdefault("headers", [])
+                if not any(name == _REQUEST_ID for name, _ in headers):
+                    headers.append((_REQUEST_ID, stamp))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            self._finish(scope, observation)
+
+    def _finish(self, scope: Scope, observation: context.Observation) -> None:
+        seconds = time.perf_counter() - observation.started
+        status = observation.status or 500
+        row = observation.row
+        if scope["path"].startswith(("/v1/", "/chat/")):
+            self.metrics.request_finished(
+                status=status,
+                seconds=seconds,
+                row=row,
+                provider_seconds=observation.provider_s if observation.provider_s else None,
+            )
+        fields: dict[str, object] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "latency_ms": round(seconds * 1000, 2),
+        }
+        if row is not None:
+            fields.update(
+                model=row.model_used,
+                provider=row.provider,
+                cache_status=row.cache_status,
+                cost_cents=format_cents(row.cost_total_cents),
+                tokens_in=row.tokens_in,
+                tokens_out=row.tokens_out,
+            )
+        access_log.info(_line(fields), extra={"fields": fields})
+
+
+def _line(fields: dict[str, object]) -> str:
+    head = f"{fields['method']} {fields['path']} {fields['status']}"
+    rest = " ".join(f"{key}={value}" for key, value in fields.items() if key not in _HEAD)
+    return f"{head} {rest}"
+
+
+_HEAD = frozenset({"method", "path", "status"})

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import os
 import signal
 import sys
@@ -156,7 +157,10 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
-    config.accesslog = "-"
+    # Our own access log (origin.observability) has the request id, cost and cache status;
+    # Hypercorn's error log goes through the root logger so it shares our format.
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from shared.errors import PrismError, RateLimited, UpstreamTimeout, UpstreamUnav
 from shared.options import RequestOptions, parse_options
 from shared.pricing import Cost, TokenUsage, cost_for_model
 from shared.usage import Caller, build_row
+
+log = logging.getLogger("prism.gateway")
 
 # Errors after which another provider may well succeed; anything else is final.
 RETRYABLE = (UpstreamUnavailable, UpstreamTimeout, RateLimited)
@@ -213,6 +216,8 @@ class ChatCompletions:
     def _attempted(self, provider: str, asked: float, outcome: str) -> None:
         context.waited_on_provider(time.perf_counter() - asked)
         self.metrics.provider_attempt(provider=provider, outcome=outcome)
+        if outcome != "ok":
+            log.warning("provider %s failed (%s); trying the next choice", provider, outcome)
 
     def _settle(self, call: Call, model: str, provider: str) -> None:
         if (model, provider) != (call.receipt.model, call.receipt.provider):

@@ -28,6 +28,7 @@ from origin.observability.endpoint import MetricsEndpoint
 from origin.observability.logs import configure_logging
 from origin.observability.metrics import Metrics
 from origin.observability.middleware import RequestObserver
+from origin.observability.tracing import Tracing
 from origin.providers.transport import ProviderClient
 from origin.routing.router import Router
 from origin.settings import Settings
@@ -39,10 +40,11 @@ from origin.tenancy.keyring import Keyrings
 log = logging.getLogger("prism.origin")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, tracing: Tracing | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     metrics = Metrics()
+    tracing = tracing or Tracing.from_endpoint(settings.otlp_endpoint)
     routes = [
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/chat/completions", _chat, methods=["POST"]),
@@ -55,30 +57,35 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        lifespan=_lifespan(settings, metrics),
+        lifespan=_lifespan(settings, metrics, tracing),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
-            Middleware(RequestObserver, metrics=metrics),
+            Middleware(RequestObserver, metrics=metrics, tracing=tracing),
             Middleware(BodyLimit, limit=settings.max_body_bytes),
         ],
     )
 
 
 def _lifespan(
-    settings: Settings, metrics: Metrics
+    settings: Settings, metrics: Metrics, tracing: Tracing
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(metrics.process_exited)
-            await _start(app, settings, metrics, stack)
+            stack.callback(tracing.shutdown)
+            await _start(app, settings, metrics, tracing, stack)
             yield
 
     return lifespan
 
 
 async def _start(
-    app: Starlette, settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
+    app: Starlette,
+    settings: Settings,
+    metrics: Metrics,
+    tracing: Tracing,
+    stack: contextlib.AsyncExitStack,
 ) -> None:
     """Build every dependency once; `stack` closes them in reverse order at shutdown."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +117,7 @@ async def _start(
         providers=providers,
         ledger=ledger,
         metrics=metrics,
+        tracing=tracing,
         cache=cache,
     )
     state.models = ModelsEndpoint(auth, keyrings)

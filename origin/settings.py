@@ -59,6 +59,8 @@ class Settings:
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
     log_level: str = "INFO"
     log_format: str = "text"
+    # Where traces go (OTLP over HTTP); tracing is off when empty.
+    otlp_endpoint: str = ""
 
     @property
     def outbox_path(self) -> Path:
@@ -94,4 +96,7 @@ class Settings:
             metrics_token=Secret(env.get("PRISM_METRICS_TOKEN", "")),
             log_level=text("PRISM_LOG_LEVEL", defaults.log_level).upper(),
             log_format=text("PRISM_LOG_FORMAT", defaults.log_format).lower(),
+            otlp_endpoint=text(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", text("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+            ),
         )

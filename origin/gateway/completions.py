@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+from opentelemetry.trace import Span, SpanKind
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -18,6 +20,7 @@ from origin.gateway.validation import parse_body
 from origin.ledger.writer import Ledger
 from origin.observability import context
 from origin.observability.metrics import Metrics
+from origin.observability.tracing import Tracing, failed, row_attributes
 from origin.providers.anthropic import auto_cache_marked
 from origin.providers.base import Completion, Endpoint
 from origin.providers.transport import ProviderClient
@@ -78,11 +81,12 @@ class ChatCompletions:
         providers: ProviderClient,
         ledger: Ledger,
         metrics: Metrics,
+        tracing: Tracing,
         cache: ResponseCache | None = None,
     ) -> None:
         self.auth, self.keyrings, self.router = auth, keyrings, router
         self.providers, self.ledger, self.cache = providers, ledger, cache
-        self.metrics = metrics
+        self.metrics, self.tracing = metrics, tracing
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -93,8 +97,12 @@ class ChatCompletions:
         try:
             call.body = parse_body(await request.body())
             # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
-            if self.cache is not None and (hit := await self.cache.lookup(call)) is not None:
-                return hit
+            if self.cache is not None:
+                with self.tracing.span("prism.cache.lookup") as span:
+                    hit = await self.cache.lookup(call)
+                    span.set_attribute("prism.cache_status", call.receipt.cache_status)
+                if hit is not None:
+                    return hit
             keyring = await self.keyrings.for_project(caller.project_id)
             self._route(call, keyring)
             if call.stream:
@@ -105,6 +113,20 @@ class ChatCompletions:
             raise
 
     def _route(self, call: Call, keyring: Keyring) -> None:
+        with self.tracing.span("prism.route") as span:
+            self._decide(call, keyring)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "gen_ai.request.model": str(call.body.get("model")),
+                        "prism.mode": call.options.mode,
+                        "prism.task_type": call.receipt.task_type,
+                        "prism.route.model": call.receipt.model,
+                        "prism.route.reason": call.receipt.route_reason,
+                    }
+                )
+
+    def _decide(self, call: Call, keyring: Keyring) -> None:
         classification = classify(call.body)
         decision = self.router.route(
             call.body,
@@ -127,15 +149,22 @@ class ChatCompletions:
         last: PrismError | None = None
         for model, provider, upstream in call.attempts:
             asked = time.perf_counter()
-            try:
-                endpoint = keyring.endpoints[provider]
-                completion = await self.providers.complete(
-                    endpoint, upstream, _upstream_body(call, endpoint)
-                )
-            except RETRYABLE as exc:
-                self._attempted(provider, asked, exc.code)
-                last = exc
-                continue
+            with self._attempt_span(provider, upstream) as span:
+                try:
+                    endpoint = keyring.endpoints[provider]
+                    completion = await self.providers.complete(
+                        endpoint, upstream, _upstream_body(call, endpoint)
+                    )
+                except RETRYABLE as exc:
+                    failed(span, exc.code)
+                    self._attempted(provider, asked, exc.code)
+                    last = exc
+                    continue
+                if span.is_recording():
+                    span.set_attribute("gen_ai.usage.input_tokens", completion.usage.prompt_tokens)
+                    span.set_attribute(
+                        "gen_ai.usage.output_tokens", completion.usage.completion_tokens
+                    )
             self._attempted(provider, asked, "ok")
             self._settle(call, model, provider)
             cost = cost_for_model(model, completion.usage)
@@ -156,12 +185,15 @@ class ChatCompletions:
                 endpoint, upstream, _upstream_body(call, endpoint), chunk_id, created
             )
             asked = time.perf_counter()
-            try:
-                stream = await opener.__aenter__()
-            except RETRYABLE as exc:
-                self._attempted(provider, asked, exc.code)
-                last = exc
-                continue
+            # For a stream the attempt's span covers opening it, up to the first byte.
+            with self._attempt_span(provider, upstream) as span:
+                try:
+                    stream = await opener.__aenter__()
+                except RETRYABLE as exc:
+                    failed(span, exc.code)
+                    self._attempted(provider, asked, exc.code)
+                    last = exc
+                    continue
             self.metrics.provider_attempt(provider=provider, outcome="ok")
             self._settle(call, model, provider)
             return StreamingResponse(
@@ -213,6 +245,14 @@ class ChatCompletions:
                 self._record(call, model, provider, usage, cost, success=False, error_code=code)
             await opener.__aexit__(None, None, None)
 
+    def _attempt_span(self, provider: str, upstream: str) -> AbstractContextManager[Span]:
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider,
+            "gen_ai.request.model": upstream,
+        }
+        return self.tracing.span(f"chat {upstream}", attributes, kind=SpanKind.CLIENT)
+
     def _attempted(self, provider: str, asked: float, outcome: str) -> None:
         context.waited_on_provider(time.perf_counter() - asked)
         self.metrics.provider_attempt(provider=provider, outcome=outcome)
@@ -256,24 +296,26 @@ class ChatCompletions:
         error_code: str | None,
     ) -> None:
         task_type = call.decision.task_type if call.decision else "unknown"
-        self.ledger.record(
-            build_row(
-                request_id=call.request_id,
-                caller=call.caller,
-                options=call.options,
-                task_type=task_type,
-                model_used=model,
-                provider=provider,
-                usage=usage,
-                cost=cost,
-                latency_ms=call.elapsed_ms(),
-                was_streaming=call.stream,
-                success=success,
-                error_code=error_code,
-                cache_status=call.receipt.cache_status,
-                requested_model=_requested_model(call.body),
-            )
+        row = build_row(
+            request_id=call.request_id,
+            caller=call.caller,
+            options=call.options,
+            task_type=task_type,
+            model_used=model,
+            provider=provider,
+            usage=usage,
+            cost=cost,
+            latency_ms=call.elapsed_ms(),
+            was_streaming=call.stream,
+            success=success,
+            error_code=error_code,
+            cache_status=call.receipt.cache_status,
+            requested_model=_requested_model(call.body),
         )
+        with self.tracing.span("prism.ledger.record") as span:
+            if span.is_recording():
+                span.set_attributes(row_attributes(row))
+            self.ledger.record(row)
 
 
 def _requested_model(body: dict[str, Any]) -> str | None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import time
 
+from opentelemetry.trace import Span, SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from origin.observability import context
 from origin.observability.metrics import Metrics
+from origin.observability.tracing import Tracing, row_attributes
 from shared import headers as H
 from shared.pricing import format_cents
 
@@ -24,9 +26,9 @@ QUIET_PATHS = frozenset({"/metrics", "/healthz"})
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracing: Tracing) -> None:
         self.app = app
-        self.metrics = metrics
+        self.metrics, self.tracing = metrics, tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in QUIET_PATHS:
@@ -43,15 +45,22 @@ class RequestObserver:
                     headers.append((_REQUEST_ID, stamp))
             await send(message)
 
-        try:
-            await self.app(scope, receive, observed_send)
-        finally:
-            self._finish(scope, observation)
+        name = f"{scope['method']} {scope['path']}"
+        with self.tracing.span(name, kind=SpanKind.SERVER) as span:
+            try:
+                await self.app(scope, receive, observed_send)
+            finally:
+                self._finish(scope, observation, span)
 
-    def _finish(self, scope: Scope, observation: context.Observation) -> None:
+    def _finish(self, scope: Scope, observation: context.Observation, span: Span) -> None:
         seconds = time.perf_counter() - observation.started
         status = observation.status or 500
         row = observation.row
+        if span.is_recording():
+            span.set_attribute("http.response.status_code", status)
+            span.set_attribute("prism.request_id", observation.request_id)
+            if row is not None:
+                span.set_attributes(row_attributes(row))
         if scope["path"].startswith(("/v1/", "/chat/")):
             self.metrics.request_finished(
                 status=status,

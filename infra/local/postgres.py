@@ -8,11 +8,14 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 import asyncpg
+
+from infra.local.lifeline import lifeline
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = ROOT / "infra" / "migrations"
@@ -82,6 +85,7 @@ class PostgresCluster:
         self.port = port
         self.fsync = fsync
         self.bin_dir = find_bin_dir()
+        self._postmaster: int | None = None
 
     @property
     def dsn(self) -> str:
@@ -177,13 +181,29 @@ class PostgresCluster:
             str(timeout),
             "start",
         )
+        # pg_ctl detaches the postmaster into its own session: guard it by pid. SIGINT is
+        # Postgres's fast shutdown (SIGTERM would wait for every client to disconnect).
+        self._postmaster = self.postmaster_pid()
+        if self._postmaster is not None:
+            lifeline().guard_process(self._postmaster, signal.SIGINT)
         return self
+
+    def postmaster_pid(self) -> int | None:
+        """The running postmaster's pid, from the first line of its postmaster.pid."""
+        try:
+            first = (self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+        except OSError:
+            return None
+        return int(first) if first.strip().isdigit() else None
 
     def stop(self, timeout: int = 60) -> None:
         if self.is_running():
             self._run(
                 "pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(timeout), "stop"
             )
+        postmaster, self._postmaster = self._postmaster, None
+        if postmaster is not None:
+            lifeline().release_process(postmaster)
 
     def destroy(self) -> None:
         """Stop the server and delete its data directory."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.local.lifeline import lifeline
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,6 +66,8 @@ class Service:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # Its own process group (pgid = pid), which dies with us even if we are killed.
+        lifeline().guard_group(self.proc.pid)
         try:
             wait_for_port(self.port, timeout, self.proc)
         except Exception:
@@ -73,14 +77,16 @@ class Service:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        lifeline().release_group(proc.pid)
 
 
 def python_module(name: str, module: str, port: int, *args: str, **kw: object) -> Service:

@@ -15,7 +15,6 @@ delivered" must not depend on the traffic the origin's main ledger is carrying.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from decimal import Decimal, InvalidOperation
@@ -25,6 +24,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from origin.background import bounded, stop_task
 from origin.ledger.writer import Ledger, UsageSink
 from origin.settings import Settings
 from shared.usage import COLUMNS, UsageRow
@@ -45,6 +45,7 @@ DECIMAL_COLUMNS: Final = frozenset(
 ADDED_COLUMN_DEFAULTS: Final = {"reference_model": None, "routing_saved_cents": "0"}
 DEFAULT_POLL_S = 1.0
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
+DEFAULT_CLOSE_TIMEOUT_S = 5.0
 MAX_BACKOFF_S = 30.0
 RECOVER_LIMIT = 1_000_000  # bounds the recovery loop against a list that refills as it empties
 
@@ -158,12 +159,14 @@ class EdgeQueueDrain:
         batch_size: int = 200,
         poll_s: float = DEFAULT_POLL_S,
         flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S,
+        close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
     ) -> None:
         self._queue = queue
         self._ledger = ledger
         self._batch_size = max(1, batch_size)
         self._poll_s = poll_s
         self._flush_timeout_s = flush_timeout_s
+        self._close_timeout_s = close_timeout_s
         self._unacked: list[str] = []  # taken and recorded, not yet known to be delivered
         self._task: asyncio.Task[None] | None = None
         self.drained = 0
@@ -188,14 +191,16 @@ class EdgeQueueDrain:
 
     async def aclose(self) -> None:
         """Stop taking rows. Rows taken but not delivered stay on the processing list and in the
-        ledger's outbox; the next start picks them up from either."""
+        ledger's outbox; the next start picks them up from either.
+
+        Bounded even when Redis or Supabase accepted a connection and never answers: each
+        step gets `close_timeout_s`, then is abandoned (and logged), losing nothing.
+        """
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._ledger.aclose()
-        await self._queue.aclose()
+        await stop_task(task, "edge usage queue drain", self._close_timeout_s)
+        # The ledger bounds its own shutdown by its close_timeout_s; this is the backstop.
+        await bounded(self._ledger.aclose(), "edge queue ledger close", 3 * self._close_timeout_s)
+        await bounded(self._queue.aclose(), "edge queue redis close", self._close_timeout_s)
 
     async def drain_once(self) -> int:
         """One round: take a batch (unless one is still unconfirmed), deliver it, ack it.

@@ -29,6 +29,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (parked, id);
 """
+# Oldest first, so adopted rows keep their order; a request_id we already hold is kept once.
+_ADOPT = """
+INSERT OR IGNORE INTO main.outbox (request_id, body, created_at, parked, last_error)
+SELECT request_id, body, created_at, parked, last_error FROM orphan.outbox ORDER BY id
+"""
 
 
 class Outbox:
@@ -45,6 +50,9 @@ class Outbox:
         # FULL: a row acknowledged as persisted survives a power cut, not just a crash.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self.ready = 0  # deliverable rows, as of the last call that changed the file
+        self.parked = 0
+        self._recount(self._db)
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -70,7 +78,9 @@ class Outbox:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-            return db.total_changes - before
+            added = db.total_changes - before
+            self._recount(db)
+            return added
 
     def take(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """Up to `limit` deliverable rows, oldest first, with their outbox ids."""
@@ -101,6 +111,35 @@ class Outbox:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self._recount(db)
+
+    def adopt(self, other: Path) -> int:
+        """Move every row of another outbox file (a dead process's) into this one; returns how
+        many were new. The caller holds that file's slot and deletes it afterwards."""
+        with self._lock:
+            db = self._conn()
+            before = db.total_changes
+            db.execute("ATTACH DATABASE ? AS orphan", (str(other),))
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute(_ADOPT)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                db.execute("DETACH DATABASE orphan")
+            self._recount(db)
+            return db.total_changes - before
+
+    def _recount(self, db: sqlite3.Connection) -> None:
+        # Counted from the file itself, never kept as a running tally that could drift.
+        ready, parked = db.execute(
+            "SELECT count(*) FILTER (WHERE parked = 0), count(*) FILTER (WHERE parked = 1)"
+            " FROM outbox"
+        ).fetchone()
+        self.ready, self.parked = int(ready), int(parked)
 
     def count(self) -> int:
         """Rows still waiting for delivery."""

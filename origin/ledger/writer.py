@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import sqlite3
 from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
+from origin.background import bounded, stop_task
+from origin.ledger import slots
+from origin.ledger.backoff import Backoff
 from origin.ledger.outbox import Outbox
 from origin.observability import context
 from origin.store import StoreError, StoreUnavailable
@@ -27,6 +29,10 @@ log = logging.getLogger("prism.ledger")
 
 DEFAULT_MIN_BACKOFF_S = 0.1
 DEFAULT_MAX_BACKOFF_S = 5.0
+DEFAULT_MAX_QUEUED = 10_000
+DEFAULT_CLOSE_TIMEOUT_S = 5.0
+# How often a running ledger looks for outbox files a dead worker left behind.
+ADOPT_INTERVAL_S = 10.0
 _POLL_S = 0.02
 
 
@@ -59,70 +65,103 @@ class Ledger:
         *,
         min_backoff_s: float = DEFAULT_MIN_BACKOFF_S,
         max_backoff_s: float = DEFAULT_MAX_BACKOFF_S,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
+        adopt_interval_s: float = ADOPT_INTERVAL_S,
     ) -> None:
         self._store = store
-        self._outbox_path = outbox_path
+        self._outbox_path = outbox_path  # slot 0; each process writes its own slot (see slots)
         self._batch_size = max(1, batch_size)
         self._flush_interval_s = flush_interval_s
-        self._min_backoff_s = min_backoff_s
-        self._max_backoff_s = max(min_backoff_s, max_backoff_s)
+        self._max_queued = max(1, max_queued)
+        self._close_timeout_s = close_timeout_s
+        self._adopt_interval_s = adopt_interval_s
         self._queue: deque[UsageRow | dict[str, Any]] = deque()
         self._wake = asyncio.Event()
+        self._slot: slots.Slot | None = None
+        self._own_path = outbox_path
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
-        self._stored = 0  # deliverable rows in the outbox
-        self._parked = 0
+        self._retry = Backoff(min_backoff_s, max_backoff_s)
+        self._at_close = (0, 0)  # (ready, parked) when the outbox was closed
         self._closing = False
         self._closed = False
         self.delivered = 0
+        self.adopted = 0
         self.last_error: str | None = None
 
     @property
     def pending(self) -> int:
-        """Rows not yet confirmed by Supabase (queued in memory or waiting in the outbox)."""
-        return len(self._queue) + self._stored
+        """Rows not yet confirmed by Supabase (queued in memory or waiting in this process's
+        outbox), counted from the outbox file itself."""
+        in_outbox = self._outbox.ready if self._outbox is not None else self._at_close[0]
+        return len(self._queue) + in_outbox
+
+    @property
+    def queued(self) -> int:
+        """Rows held in memory only; at most `max_queued` while the outbox is writable."""
+        return len(self._queue)
+
+    @property
+    def outbox_path(self) -> Path:
+        """The outbox file this process writes (its slot)."""
+        return self._own_path
 
     @property
     def parked(self) -> int:
         """Rows Supabase refused on their own merits; kept in the outbox for a human to look at."""
-        return self._parked
+        return self._outbox.parked if self._outbox is not None else self._at_close[1]
 
     def record(self, row: UsageRow) -> None:
-        """Queue a row for delivery: never blocks on I/O, never raises. Call on the loop thread."""
+        """Queue a row for delivery: never raises, never drops. Call on the loop thread.
+
+        Doesn't block on I/O unless the queue is full (the background task is behind): then
+        the queue goes to the outbox right here. Stalling this caller briefly is the
+        back-pressure that keeps memory bounded, and the row is on disk, not lost.
+        """
         context.note_row(row)
         if self._closed:
             self._record_late(row)
             return
         self._queue.append(row)
+        if len(self._queue) >= self._max_queued:
+            self._spill()
         self._wake.set()
 
     async def start(self) -> None:
-        self._outbox = await asyncio.to_thread(Outbox, self._outbox_path)
-        self._stored = await asyncio.to_thread(self._outbox.count)
-        self._parked = await asyncio.to_thread(self._outbox.parked_count)
-        if self._stored:
-            log.info("redelivering %d usage rows left in %s", self._stored, self._outbox_path)
+        self._slot = await asyncio.to_thread(slots.claim, self._outbox_path)
+        self._own_path = self._slot.path
+        self._outbox = await asyncio.to_thread(Outbox, self._slot.path)
+        await self._adopt_orphans()
+        if self._outbox.ready:
+            log.info("redelivering %d usage rows left in %s", self._outbox.ready, self._slot.path)
         self._task = asyncio.create_task(self._run(), name="prism-ledger")
 
     async def aclose(self) -> None:
-        """Stop: persist everything queued, try one last delivery, keep what didn't go."""
+        """Stop: persist everything queued, try one last delivery, keep what didn't go.
+
+        Bounded: a Supabase that never answers costs at most about `close_timeout_s` twice
+        (the delivery in flight, then the last one); undelivered rows stay in the outbox.
+        """
         if self._task is None or self._closed:
             return
         self._closing = True
         self._wake.set()
-        await self._task
+        done, _ = await asyncio.wait({self._task}, timeout=self._close_timeout_s)
+        if not done:
+            await stop_task(self._task, "ledger delivery", self._close_timeout_s)
         try:
             await self._persist_queued()
-            if self._stored:
-                await self._deliver()
+            if self._require_outbox().ready:
+                await bounded(self._deliver(), "last usage delivery", self._close_timeout_s)
         except (sqlite3.Error, OSError) as exc:
             log.error("ledger outbox failed while closing: %s", exc)
         finally:
-            self._closed = True  # from here on, record() writes to the outbox itself
+            self._closed = True  # from here on, record() writes to an outbox itself
             await self._close_outbox()
         if self.pending:
             log.warning(
-                "%d usage rows stay in %s for the next start", self.pending, self._outbox_path
+                "%d usage rows stay in %s for the next start", self.pending, self.outbox_path
             )
 
     async def _close_outbox(self) -> None:
@@ -136,7 +175,11 @@ class Ledger:
         finally:
             outbox, self._outbox = self._outbox, None
             if outbox is not None:
+                self._at_close = (outbox.ready, outbox.parked)
                 await asyncio.to_thread(outbox.close)
+            slot, self._slot = self._slot, None
+            if slot is not None:
+                slot.release()
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until every recorded row is delivered (True) or `timeout_s` passes (False)."""
@@ -155,55 +198,103 @@ class Ledger:
         raise NotImplementedError("draining an external usage queue is not implemented yet")
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        retry_at, failures = 0.0, 0
         while not self._closing:
-            await self._wait_for_work(retry_at)
+            await self._wait_for_work()
+            if self._closing:
+                return
             try:
-                await self._persist_queued()
-                if self._closing or not self._stored or loop.time() < retry_at:
-                    continue
-                delivered = await self._deliver()
-            except (sqlite3.Error, OSError) as exc:
-                self.last_error = f"outbox: {exc}"
-                log.error("ledger outbox failed: %s", exc)
-                delivered = False
+                await self._round()
             except Exception:  # the ledger must outlive any one bad round; rows stay persisted
                 self.last_error = "unexpected error (see log)"
-                log.exception("ledger delivery round failed")
-                delivered = False
-            failures = 0 if delivered else failures + 1
-            retry_at = loop.time() + self._backoff(failures) if failures else 0.0
+                log.exception("ledger round failed")
+                self._retry.failed("persist")
+                self._retry.failed("deliver")
 
-    async def _wait_for_work(self, retry_at: float) -> None:
-        if self._queue:
+    async def _round(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._retry.due("adopt", now):
+            self._retry.wait("adopt", now + self._adopt_interval_s)
+            await self._adopt_orphans()
+        if self._queue and self._retry.due("persist", now):
+            try:
+                await self._persist_queued()
+            except (sqlite3.Error, OSError) as exc:
+                self._outbox_failed(exc)
+                return
+            self._retry.succeeded("persist")
+        if self._require_outbox().ready and self._retry.due("deliver", now):
+            try:
+                delivered = await self._deliver()
+            except (sqlite3.Error, OSError) as exc:
+                self._outbox_failed(exc)
+                return
+            if delivered:
+                self._retry.succeeded("deliver")
+            else:
+                self._retry.failed("deliver")
+
+    def _outbox_failed(self, exc: BaseException) -> None:
+        # Retried on the same backoff as delivery: a failing disk is not hammered in a loop.
+        self.last_error = f"outbox: {exc}"
+        log.error("ledger outbox failed: %s", exc)
+        self._retry.failed("persist")
+
+    async def _wait_for_work(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._queue and self._retry.due("persist", now):
             # Linger briefly so rows arriving together travel together.
             if len(self._queue) < self._batch_size:
                 await asyncio.sleep(self._flush_interval_s)
             return
-        timeout = max(0.0, retry_at - asyncio.get_running_loop().time()) if self._stored else None
+        due = [self._retry.at("adopt")]
+        if self._queue:
+            due.append(self._retry.at("persist"))
+        if self._outbox is not None and self._outbox.ready:
+            due.append(self._retry.at("deliver"))
         self._wake.clear()
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            await asyncio.wait_for(self._wake.wait(), max(0.0, min(due) - now))
         except TimeoutError:
             return
 
-    def _backoff(self, failures: int) -> float:
-        delay = min(self._max_backoff_s, self._min_backoff_s * 2.0 ** (failures - 1))
-        # Jitter so many origins coming back from one outage don't retry in lockstep.
-        return delay * random.uniform(0.75, 1.0)
+    async def _adopt_orphans(self) -> None:
+        """Take over the outbox files of processes that died (see origin.ledger.slots)."""
+        outbox, own = self._require_outbox(), self.outbox_path
+        for slot in await asyncio.to_thread(lambda: list(slots.orphans(self._outbox_path, own))):
+            try:
+                added = await asyncio.to_thread(outbox.adopt, slot.path)
+                await asyncio.to_thread(slot.remove_files)
+            except (sqlite3.Error, OSError) as exc:
+                log.error("could not adopt usage rows from %s: %s", slot.path, exc)
+            else:
+                self.adopted += added
+                log.info("adopted %d usage rows a stopped worker left in %s", added, slot.path)
+            finally:
+                slot.release()
 
     async def _persist_queued(self) -> None:
         outbox = self._require_outbox()
         while self._queue:
             chunk = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_size))]
-            rows = [row.to_json() if isinstance(row, UsageRow) else row for row in chunk]
             try:
-                added = await asyncio.to_thread(outbox.put, rows)
+                await asyncio.to_thread(outbox.put, _as_json(chunk))
             except BaseException:
                 self._queue.extendleft(reversed(chunk))
                 raise
-            self._stored += added
+
+    def _spill(self) -> None:
+        """The whole queue to the outbox, synchronously (see `record`)."""
+        outbox, now = self._outbox, asyncio.get_running_loop().time()
+        if outbox is None or not self._retry.due("persist", now):
+            return  # not started, or the outbox is failing: keep the rows rather than drop them
+        chunk = list(self._queue)
+        self._queue.clear()
+        try:
+            outbox.put(_as_json(chunk))
+        except (sqlite3.Error, OSError) as exc:
+            self._queue.extendleft(reversed(chunk))
+            self._outbox_failed(exc)
 
     async def _deliver(self) -> bool:
         """Send the outbox oldest first until it is empty (True) or Supabase fails (False)."""
@@ -231,8 +322,6 @@ class Ledger:
                         return False
                 return True
             await asyncio.to_thread(outbox.park, [batch[0][0]], f"{exc.code}: {exc.message}")
-            self._stored -= 1
-            self._parked += 1
             log.error(
                 "usage row %s refused by Supabase and parked: %s",
                 batch[0][1].get("request_id"),
@@ -240,7 +329,6 @@ class Ledger:
             )
             return True
         await asyncio.to_thread(outbox.delete, [row_id for row_id, _ in batch])
-        self._stored -= len(batch)
         self.delivered += len(batch)
         self.last_error = None
         return True
@@ -257,13 +345,22 @@ class Ledger:
 
     def _record_late(self, row: UsageRow) -> None:
         # After shutdown there is no loop task left; blocking briefly beats losing a billed row.
+        # Into any free slot: the next ledger to start (or a running one) adopts it.
         try:
-            outbox = Outbox(self._outbox_path)
+            slot = slots.claim(self._outbox_path)
             try:
-                outbox.put([row.to_json()])
+                outbox = Outbox(slot.path)
+                try:
+                    outbox.put([row.to_json()])
+                finally:
+                    outbox.close()
             finally:
-                outbox.close()
-        except (sqlite3.Error, OSError) as exc:
+                slot.release()
+        except (sqlite3.Error, OSError, slots.NoFreeSlot) as exc:
             log.error(
                 "usage row %s lost: ledger closed and outbox unwritable: %s", row.request_id, exc
             )
+
+
+def _as_json(chunk: list[UsageRow | dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row.to_json() if isinstance(row, UsageRow) else row for row in chunk]

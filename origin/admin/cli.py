@@ -13,9 +13,7 @@ import argparse
 import asyncio
 import getpass
 import json
-import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -51,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2): return it, don't exit the host
         return int(exc.code or 0)
     try:
+        if args.run is cmd_serve:
+            served: int = cmd_serve(args, Settings.from_env())  # blocking: Hypercorn's loop
+            return served
         asyncio.run(run_command(args, Settings.from_env()))
     except CliError as exc:
         return _fail(str(exc), exc.code)
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prism", description="Prism LLM gateway")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the origin (Hypercorn) on PRISM_HOST:PRISM_PORT")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (default 1)"
+    )
     serve.set_defaults(run=cmd_serve)
     master = commands.add_parser("master-key", help="print a new PRISM_MASTER_KEY")
     master.set_defaults(run=cmd_master_key)
@@ -137,7 +141,7 @@ def _project_arg(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_command(args: argparse.Namespace, settings: Settings) -> None:
-    if args.run in (cmd_serve, cmd_master_key):
+    if args.run is cmd_master_key:
         await args.run(args, settings)
         return
     if not settings.supabase_service_key:
@@ -149,24 +153,13 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> None:
         await store.aclose()
 
 
-async def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1", EXIT_USAGE)
+    from origin.admin.serve import serve
 
-    from origin.app import create_app
-
-    config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
-    # Our own access log (origin.observability) has the request id, cost and cache status;
-    # Hypercorn's error log goes through the root logger so it shares our format.
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    # Our own trigger, so Ctrl-C runs the app's lifespan shutdown (the ledger flushes).
-    await serve(create_app(settings), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    code: int = serve(settings, args.workers)
+    return code
 
 
 async def cmd_master_key(args: argparse.Namespace, settings: Settings) -> None:

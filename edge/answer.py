@@ -48,7 +48,10 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     except Undecided as exc:
         log.warning("API key not checked at the edge, the origin will: %s", exc)
         return None
-    chat = parse_chat(request)
+    try:
+        chat = parse_chat(request)
+    except InvalidRequest as exc:
+        return error_response(exc)  # nested too deeply to parse safely, here or at the origin
     if chat is None or not chat.options.cache_lookup or backends.redis is None:
         return None
     try:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from edge.web import Headers, Request
 from shared.errors import InvalidRequest
+from shared.json_depth import check_json_depth
 from shared.options import RequestOptions, parse_options
 
 CHAT_PATHS: Final = frozenset({"/v1/chat/completions", "/chat/completions"})
@@ -57,8 +58,14 @@ def request_path(request: Request) -> str:
 
 
 def parse_chat(request: Request) -> ChatRequest | None:
+    """The chat request, None when the origin should judge it, InvalidRequest when too deep.
+
+    Nesting is measured before anything parses: a deep enough body overflows Pyodide's stack,
+    which no `except` can catch, and kills the isolate.
+    """
     if request.method.upper() != "POST" or request_path(request) not in CHAT_PATHS:
         return None
+    check_json_depth(request.body)
     try:
         options = parse_options(HeaderMap(request.headers))
         body = json.loads(request.body)

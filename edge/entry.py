@@ -18,9 +18,12 @@ from workers import WorkerEntrypoint
 
 from edge.callers import CallerCache
 from edge.context import Runtime
+from edge.errors import error_response
 from edge.handler import handle
+from edge.limits import DEFAULT_MAX_BODY_BYTES, declared_length, max_body_bytes, too_large
 from edge.passthrough import BODYLESS_METHODS
 from edge.web import FetchError, FetchTimeout, Headers, Request, Response
+from shared.errors import PayloadTooLarge
 
 # Statuses whose responses carry no body by definition; the Response constructor rejects one.
 NULL_BODY_STATUSES: Final = frozenset({101, 103, 204, 205, 304})
@@ -33,8 +36,12 @@ class Default(WorkerEntrypoint):  # type: ignore[misc]
     callers: ClassVar[CallerCache] = CallerCache()
 
     async def fetch(self, request: Any) -> WorkersResponse:
-        edge_request = await to_edge_request(request)
-        response = await handle(edge_request, self.runtime())
+        runtime = self.runtime()
+        try:
+            edge_request = await to_edge_request(request, max_body_bytes(runtime.binding))
+        except PayloadTooLarge as exc:
+            return to_runtime_response(error_response(exc))
+        response = await handle(edge_request, runtime)
         return to_runtime_response(response)
 
     def runtime(self) -> Runtime:
@@ -113,12 +120,41 @@ class RuntimeHttp:
         )
 
 
-async def to_edge_request(request: Any) -> Request:
+async def to_edge_request(request: Any, limit: int = DEFAULT_MAX_BODY_BYTES) -> Request:
+    """The request with its body read, or PayloadTooLarge once the body passes `limit` bytes."""
     js_request = getattr(request, "js_object", request)
     method = str(js_request.method)
-    body = b"" if method in BODYLESS_METHODS else (await js_request.arrayBuffer()).to_bytes()
     headers = [(str(k), str(v)) for k, v in js_request.headers]
+    body = b"" if method in BODYLESS_METHODS else await _bounded_body(js_request, headers, limit)
     return Request(method=method, url=str(js_request.url), headers=headers, body=body)
+
+
+async def _bounded_body(js_request: Any, headers: Headers, limit: int) -> bytes:
+    declared = declared_length(headers)
+    if declared is not None and declared > limit:
+        # Refused unread: the platform discards what the client is still sending.
+        raise too_large(limit)
+    if declared is not None:
+        # The runtime delivers exactly the declared length, so one copy is all it costs.
+        return bytes((await js_request.arrayBuffer()).to_bytes())
+    stream = js_request.body
+    if stream is None or not hasattr(stream, "getReader"):  # None, or the runtime's null
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    reader = stream.getReader()
+    try:
+        while not (result := await reader.read()).done:
+            chunk = result.value.to_bytes()
+            size += len(chunk)
+            if size > limit:
+                # Not cancelled: that would reset the connection before the client reads the
+                # 413. The host discards the rest, as the platform does.
+                raise too_large(limit)
+            chunks.append(chunk)
+    finally:
+        reader.releaseLock()
+    return b"".join(chunks)
 
 
 def to_runtime_response(response: Response) -> WorkersResponse:

@@ -9,6 +9,7 @@ from edge.answer import answer_at_edge
 from edge.config import ConfigError, EdgeConfig
 from edge.context import EdgeContext, Runtime
 from edge.errors import error_response
+from edge.limits import parseable
 from edge.passthrough import passthrough
 from edge.web import Request, Response
 from shared.errors import PrismError
@@ -37,7 +38,9 @@ async def handle(
     ctx = EdgeContext(
         config=config, http=runtime.http, background=runtime.background, callers=runtime.callers
     )
-    for stage in stages_for(config) if stages is None else stages:
+    # Stages parse the body; one too large to parse cheaply is the origin's to answer.
+    tried = () if not parseable(request.body) else stages_for(config) if stages is None else stages
+    for stage in tried:
         answer = await _try_stage(stage, request, ctx)
         if answer is not None:
             return answer

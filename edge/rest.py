@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from edge.web import FetchError, Headers, HttpClient, read_body
+from shared.json_depth import json_depth_exceeds
 
 
 class BackendError(Exception):
@@ -49,6 +50,9 @@ def decode(status: int, body: bytes, url: str) -> Any:
     """The JSON of a 2xx answer; anything else is a BackendError."""
     if not 200 <= status < 300:
         raise BackendError(f"{_where(url)} answered HTTP {status}: {body[:200]!r}")
+    if json_depth_exceeds(body):
+        # Stored answers came from providers; none may take the isolate down when read back.
+        raise BackendError(f"{_where(url)} answered with JSON nested too deeply")
     try:
         return json.loads(body) if body.strip() else None
     except ValueError as exc:

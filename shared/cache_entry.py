@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from shared.json_depth import json_depth_exceeds
 from shared.pricing import Cost, TokenUsage, cost_for_model
 
 ENTRY_VERSION = 1
@@ -68,8 +69,8 @@ class CacheEntry:
     @classmethod
     def loads(cls, text: str | bytes | None) -> CacheEntry | None:
         """The entry, or None for anything unreadable: a bad entry is a miss, not an error."""
-        if not text:
-            return None
+        if not text or json_depth_exceeds(text):
+            return None  # too deep to parse safely in Pyodide: a miss, never a crash
         try:
             data = json.loads(text)
             if data.get("v") != ENTRY_VERSION:

@@ -15,6 +15,10 @@ import { createExecutionContext, log, startPython, workerEnv } from "./pyodide_h
 // How long shutdown waits for waitUntil work, as Workers bounds it after the response.
 const WAIT_UNTIL_GRACE_MS = 30_000;
 const BODYLESS = new Set(["GET", "HEAD"]);
+// A request body the Worker left unread (say, refused with a 413 from its Content-Length) is
+// read and discarded after the response, as the platform does, so the client still sending it
+// gets the answer instead of a reset connection; past this many bytes the connection is cut.
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
 function toRequest(req) {
   const url = new URL(req.url, `http://${req.headers.host ?? "127.0.0.1"}`);
@@ -59,6 +63,23 @@ async function send(res, response) {
   await (encoder ? pipeline(source, encoder, res) : pipeline(source, res));
 }
 
+async function discardUnread(req, request) {
+  const body = request?.body;
+  if (req.complete || !body || body.locked) return;
+  const reader = body.getReader();
+  let seen = 0;
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      seen += r.value.byteLength;
+      if (seen > DISCARD_LIMIT_BYTES) return void req.destroy();
+    }
+  } catch {
+    // The client went away mid-body: nothing left to discard.
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 function failure(res, err) {
   log("request failed:", err?.message ?? err);
   if (res.headersSent) return void res.destroy();
@@ -91,9 +112,11 @@ async function main() {
   const serveOne = async (req, res) => {
     const { ctx, settled } = createExecutionContext();
     let worker;
+    let request;
     try {
       worker = entry.Default(ctx, env);
-      const result = await worker.fetch(toRequest(req));
+      request = toRequest(req);
+      const result = await worker.fetch(request);
       const response = result.js_object;
       result.destroy();
       await send(res, response);
@@ -102,6 +125,7 @@ async function main() {
     } finally {
       worker?.destroy();
     }
+    await discardUnread(req, request);
     await settled();
   };
   const server = createServer((req, res) => {

@@ -37,6 +37,7 @@ from shared.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from shared.json_depth import check_json_depth
 
 PREFIX = "/admin/v1"
 MAX_NAME = 200
@@ -144,6 +145,7 @@ def _listing(kind: str, items: list[Any]) -> JSONResponse:
 
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
+    check_json_depth(raw)
     try:
         body = json.loads(raw) if raw else {}
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -20,6 +20,7 @@ from origin.cache.exact import LayerDown
 from origin.cache.purge import Purger, PurgeResult
 from origin.store import StoreError, StoreUnavailable, valid_id
 from shared.errors import InvalidRequest, NotFound, PrismError, UpstreamUnavailable
+from shared.json_depth import check_json_depth
 
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
@@ -103,8 +104,10 @@ def _purger(request: Request) -> Purger:
 
 
 async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    check_json_depth(raw)
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InvalidRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from origin.store import Store, StoreError, StoreUnavailable
 from origin.tenancy.auth import Authenticator
 from shared.errors import InvalidRequest, UpstreamError, UpstreamUnavailable
+from shared.json_depth import check_json_depth
 
 REQUEST_ID = re.compile(r"req_[0-9a-f]{13}[0-9a-f]{16}")
 MAX_COMMENT = 2000
@@ -26,8 +27,10 @@ class FeedbackEndpoint:
 
     async def __call__(self, request: Request) -> JSONResponse:
         caller = await self.auth.authenticate(request.headers.get("authorization"))
+        raw = await request.body()
+        check_json_depth(raw)
         try:
-            body = orjson.loads(await request.body())
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
         if not isinstance(body, dict):

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from shared.errors import InvalidRequest
+from shared.json_depth import check_json_depth
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _NUMBER_RANGES: dict[str, tuple[float, float]] = {
@@ -31,6 +32,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
 def parse_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise InvalidRequest("The request body is empty; send a JSON chat-completions request.")
+    check_json_depth(raw)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -20,6 +20,7 @@ from infra.local.demo import ensure_demo_project, load_secrets
 from infra.local.postgres import PostgresCluster, apply_migrations
 from infra.local.proc import ROOT, Service, python_module
 from infra.local.redis_server import RedisServer
+from infra.local.supervisor import Supervisor
 
 PROVIDER_KEY_VARS = {
     "openai": "OPENAI_API_KEY",
@@ -140,7 +141,7 @@ async def run() -> None:
         if edge is not None:
             started.append(edge.start(timeout=60))
         announce(ports, key, provider_keys, data, edge is not None)
-        await wait_for_stop()
+        await Supervisor(started).run(stop_requested())
     finally:
         for service in reversed(started):
             service.stop()
@@ -195,12 +196,13 @@ def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path, 
     print("\n".join(lines), flush=True)
 
 
-async def wait_for_stop() -> None:
+def stop_requested() -> asyncio.Event:
+    """Set on Ctrl-C or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
         latency_ms=int((time.perf_counter() - started) * 1000),
         was_streaming=chat.stream,
         cache_status=hit.status,
+        cache_key=hit.fingerprint,
     )
     ctx.background.wait_until(record_hit(backends, row))
     return response

@@ -31,6 +31,7 @@ class Hit:
     entry: CacheEntry
     status: str
     similarity: float | None = None  # cosine, on semantic hits
+    fingerprint: str | None = None  # the entry's key, recorded on the usage row
 
 
 async def find_hit(
@@ -47,7 +48,7 @@ async def find_hit(
     key = exact_key(project_id, digest)
     entry = CacheEntry.loads(await redis.command("GET", key))
     if entry is not None:
-        return Hit(entry, HIT_EXACT)
+        return Hit(entry, HIT_EXACT, fingerprint=digest)
     if vector is None or not semantic_eligible(chat.body, DEFAULT_MAX_USER_TURNS):
         return None
     scope = semantic_scope(project_id, chat.body, mode=mode, model_prefer=prefer, version=version)
@@ -69,5 +70,5 @@ async def find_hit(
     for candidate, text_or_none in zip(candidates, stored):
         entry = CacheEntry.loads(text_or_none if isinstance(text_or_none, str) else None)
         if entry is not None:
-            return Hit(entry, HIT_SEMANTIC, candidate.similarity)
+            return Hit(entry, HIT_SEMANTIC, candidate.similarity, candidate.fingerprint)
     return None

@@ -47,6 +47,7 @@ class CacheEntry:
     usage: TokenUsage
     created_at: float
     tags: dict[str, str] | None = None
+    question: str | None = None  # the start of the final user message, for the cache inspector
 
     def saved(self) -> Cost:
         """What a hit avoids: this entry's call at the provider's current catalog prices."""
@@ -62,6 +63,7 @@ class CacheEntry:
                 "usage": self.usage.to_dict(),
                 "created_at": self.created_at,
                 "tags": self.tags,
+                "question": self.question,
             },
             separators=(",", ":"),
         )
@@ -82,9 +84,29 @@ class CacheEntry:
                 usage=TokenUsage.from_dict(data["usage"]),
                 created_at=float(data["created_at"]),
                 tags=data.get("tags"),
+                question=data["question"] if isinstance(data.get("question"), str) else None,
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
+
+
+QUESTION_PREVIEW_CHARS = 120
+
+
+def question_preview(body: dict[str, Any]) -> str | None:
+    """The first characters of the last user message's text, as the cache inspector shows it."""
+    messages = body.get("messages")
+    for message in reversed(messages if isinstance(messages, list) else []):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            parts = [p.get("text") for p in content if isinstance(p, dict)]
+            content = " ".join(p for p in parts if isinstance(p, str))
+        if isinstance(content, str):
+            return " ".join(content.split())[:QUESTION_PREVIEW_CHARS] or None
+        return None
+    return None
 
 
 def cacheable(response: dict[str, Any]) -> bool:

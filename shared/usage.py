@@ -54,6 +54,7 @@ COLUMNS = (
     "request_tags",
     "reference_model",
     "routing_saved_cents",
+    "cache_key",
     "created_at",
 )
 
@@ -97,6 +98,7 @@ class UsageRow:
     # against and that price minus what was paid; None/0 when nothing was routed or billed.
     reference_model: str | None = None
     routing_saved_cents: Decimal = ZERO
+    cache_key: str | None = None  # on cache hits: the fingerprint of the entry that answered
     # When the request was answered, not when the row reached the database: a row that waited
     # in an outbox or the edge's fallback queue still sorts where it happened.
     created_at: str = field(default_factory=lambda: _utc_now())
@@ -184,6 +186,7 @@ def build_cache_hit_row(
     latency_ms: int,
     was_streaming: bool,
     cache_status: str,
+    cache_key: str | None = None,
 ) -> UsageRow:
     """A row for a request Prism answered from its own cache: nothing billed, `saved` avoided."""
     if cache_status not in CACHE_STATUSES or not cache_status.startswith("hit-"):
@@ -215,4 +218,5 @@ def build_cache_hit_row(
         request_tags=options.tags,
         reference_model=None,  # the whole avoided call is cache_saved_cents already
         routing_saved_cents=ZERO,
+        cache_key=cache_key,
     )

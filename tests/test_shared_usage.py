@@ -66,6 +66,7 @@ def hit_row(**overrides: Any) -> UsageRow:
         latency_ms=12,
         was_streaming=False,
         cache_status="hit-exact-edge",
+        cache_key="fp_1",
     )
     return build_cache_hit_row(**{**args, **overrides})
 
@@ -114,6 +115,7 @@ PROVIDER_EXPECTED: dict[str, Any] = {
     # + 1200 written x 0.15 (no write price) + 100 out x 0.60 = 615 $/M -> 0.0615 c; - 0.36 paid
     "reference_model": "gpt-4o-mini",
     "routing_saved_cents": D("-0.2985"),
+    "cache_key": None,
 }
 UNPRICED = {"routing_saved_cents": D(0)}
 
@@ -224,6 +226,7 @@ def test_cache_hit_rows(status: str) -> None:
         "request_tags": {"team": "growth", "f": "x"},
         "reference_model": None,
         "routing_saved_cents": D(0),
+        "cache_key": "fp_1",
     }
     assert (CACHE_PROVIDER, CACHE_TASK_TYPE) == ("cache", "cache")
 

@@ -175,3 +175,9 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- A cache hit's row names the entry that answered it: the cache inspector's hits and last access
+-- per entry are counted from the ledger, whichever tier served the hit.
+ALTER TABLE public.usage_logs ADD COLUMN IF NOT EXISTS cache_key text;
+CREATE INDEX IF NOT EXISTS usage_logs_project_cache_key_idx
+    ON public.usage_logs (project_id, cache_key, created_at DESC) WHERE cache_key IS NOT NULL;

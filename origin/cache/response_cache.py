@@ -25,7 +25,14 @@ from origin.cache.purge_log import PurgeRecorder
 from origin.cache.semantic import SemanticIndex
 from origin.observability.metrics import Metrics
 from origin.providers.base import Completion
-from shared.cache_entry import CacheEntry, cacheable, hit_response, replay_chunks, sse
+from shared.cache_entry import (
+    CacheEntry,
+    cacheable,
+    hit_response,
+    question_preview,
+    replay_chunks,
+    sse,
+)
 from shared.errors import InvalidRequest
 from shared.fingerprint import fingerprint, semantic_scope
 from shared.options import RequestOptions
@@ -101,7 +108,7 @@ class PrismCache:
                 self.metrics.cache_lookup(layer="exact", hit=entry is not None)
                 if entry is not None:
                     self.stats.hits_exact += 1
-                    return self._answer(call, entry, "hit-exact", None)
+                    return self._answer(call, entry, "hit-exact", None, key)
         if status == "miss" and self._semantic_applies(body):
             found = await self._semantic_lookup(call)
             if isinstance(found, Response):
@@ -125,6 +132,7 @@ class PrismCache:
             usage=completion.usage,
             created_at=time.time(),
             tags=call.options.tags,
+            question=question_preview(call.body),
         )
         self._spawn(self._store(call.caller.project_id, call.body, call.options, entry))
 
@@ -174,12 +182,19 @@ class PrismCache:
             if entry is not None:
                 self.stats.hits_semantic += 1
                 self.metrics.cache_lookup(layer="semantic", hit=True)
-                return self._answer(call, entry, "hit-semantic", candidate.similarity)
+                return self._answer(
+                    call, entry, "hit-semantic", candidate.similarity, candidate.fingerprint
+                )
         self.metrics.cache_lookup(layer="semantic", hit=False)
         return "miss"
 
     def _answer(
-        self, call: Call, entry: CacheEntry, status: str, similarity: float | None
+        self,
+        call: Call,
+        entry: CacheEntry,
+        status: str,
+        similarity: float | None,
+        fingerprint: str,
     ) -> Response:
         saved = entry.saved()
         receipt = call.receipt
@@ -209,6 +224,7 @@ class PrismCache:
                 latency_ms=call.elapsed_ms(),
                 was_streaming=call.stream,
                 cache_status=status,
+                cache_key=fingerprint,
             )
         )
         return Response(content, media_type=media, headers=receipt.headers())

@@ -42,7 +42,11 @@ DECIMAL_COLUMNS: Final = frozenset(
     }
 )
 # Columns added after edges were deployed: a row queued by an older edge still goes through.
-ADDED_COLUMN_DEFAULTS: Final = {"reference_model": None, "routing_saved_cents": "0"}
+ADDED_COLUMN_DEFAULTS: Final = {
+    "reference_model": None,
+    "routing_saved_cents": "0",
+    "cache_key": None,
+}
 DEFAULT_POLL_S = 1.0
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 DEFAULT_CLOSE_TIMEOUT_S = 5.0

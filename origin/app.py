@@ -17,6 +17,7 @@ from starlette.routing import Route
 from origin.admin.api import admin_routes
 from origin.admin.cache_routes import cache_routes
 from origin.cache.service import build_cache
+from origin.dashboard.wiring import build_dashboard, dashboard_routes
 from origin.gateway.completions import ChatCompletions
 from origin.gateway.errors import EXCEPTION_HANDLERS
 from origin.gateway.feedback import FeedbackEndpoint
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
         Route("/metrics", _metrics, methods=["GET"]),
         *admin_routes(),
         *cache_routes(),
+        *dashboard_routes(),
     ]
     return Starlette(
         routes=routes,
@@ -120,6 +122,7 @@ async def _start(
         tracing=tracing,
         cache=cache,
     )
+    state.dashboard = await build_dashboard(settings, store, keybox, cache, stack)
     state.models = ModelsEndpoint(auth, keyrings)
     state.feedback = FeedbackEndpoint(auth, store)
     state.metrics = metrics

@@ -37,6 +37,8 @@ class Settings:
     port: int = 8000
     supabase_url: str = "http://127.0.0.1:54321"
     supabase_service_key: Secret = field(default_factory=lambda: Secret(""))
+    # The public anon key: the dashboard's Supabase client sends it with each user's token.
+    supabase_anon_key: Secret = field(default_factory=lambda: Secret(""))
     redis_url: str = "redis://127.0.0.1:56379/0"
     vector_url: str = ""
     vector_token: Secret = field(default_factory=lambda: Secret(""))
@@ -79,6 +81,7 @@ class Settings:
             port=int(text("PRISM_PORT", str(defaults.port))),
             supabase_url=text("SUPABASE_URL", defaults.supabase_url).rstrip("/"),
             supabase_service_key=Secret(env.get("SUPABASE_SERVICE_KEY", "")),
+            supabase_anon_key=Secret(env.get("SUPABASE_ANON_KEY", "")),
             redis_url=text("REDIS_URL", defaults.redis_url),
             vector_url=text("UPSTASH_VECTOR_REST_URL", "").rstrip("/"),
             vector_token=Secret(env.get("UPSTASH_VECTOR_REST_TOKEN", "")),

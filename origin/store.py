@@ -321,14 +321,17 @@ class Store:
         ciphertext: str,
         name: str | None = None,
         base_url: str | None = None,
+        key_hint: str | None = None,
     ) -> ProviderKeyInfo:
-        """Store an already-encrypted key; `name` (the encryption context) defaults to provider."""
+        """Store an already-encrypted key; `name` (the encryption context) defaults to provider.
+        `key_hint` is the plaintext's last four characters, all the dashboard ever shows again."""
         row = {
             "project_id": project_id,
             "provider": provider,
             "name": name or provider,
             "base_url": base_url,
             "ciphertext": ciphertext,
+            "key_hint": key_hint,
         }
         async with _boundary("add_provider_key"):
             res = await (

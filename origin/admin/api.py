@@ -245,7 +245,9 @@ async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
         )
     project_id = await _project(request, deps)
     ciphertext = deps.keybox.encrypt(str(secret), provider_key_context(project_id, name))
-    info = await deps.store.add_provider_key(project_id, str(provider), ciphertext, name, base_url)
+    info = await deps.store.add_provider_key(
+        project_id, str(provider), ciphertext, name, base_url, key_hint=str(secret)[-4:]
+    )
     return _ok({"object": "provider_key", **asdict(info)}, 201)
 
 

@@ -114,3 +114,13 @@ class ExactStore:
             for key in index_keys:
                 pipe.srem(key, *fingerprints)
             await pipe.execute()
+
+    async def ttls(self, project_id: str, fingerprints: list[str]) -> list[int]:
+        """Seconds each entry has left (-2 when gone), for the cache inspector."""
+        if not fingerprints:
+            return []
+        async with _bounded(self._store_timeout_s):
+            pipe = self._redis.pipeline(transaction=False)
+            for f in fingerprints:
+                pipe.ttl(exact_key(project_id, f))
+            return [int(t) for t in await pipe.execute()]

@@ -1,0 +1,94 @@
+"""What a dashboard user changes, done by origin code on their behalf: API keys are generated
+and hashed here, provider keys encrypted here, the cache purged here. Every action takes a
+project the caller has already proved membership of with their own token (routes.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from origin.admin.api import SLUG, base_url_field
+from origin.cache.purge import PurgeResult
+from origin.cache.response_cache import PrismCache
+from origin.store import ApiKeyRecord, Store
+from origin.tenancy.crypto import KeyBox, provider_key_context
+from shared.cache_entry import project_index_key
+from shared.errors import InvalidRequest, NotFound, PrismError
+
+MAX_SECRET = 4096
+MAX_ENTRIES_SCANNED = 2000
+ENTRIES_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class EntryView:
+    fingerprint: str
+    model: str
+    question: str | None
+    created_at: float
+    ttl_s: int
+    tags: dict[str, str] | None
+
+
+class Actions:
+    def __init__(self, store: Store, keybox: KeyBox | None, cache: PrismCache | None) -> None:
+        self._store, self._keybox, self._cache = store, keybox, cache
+
+    async def create_key(self, project_id: str, name: str) -> tuple[str, ApiKeyRecord]:
+        return await self._store.create_api_key(project_id, name.strip()[:100] or None)
+
+    async def revoke_key(self, project_id: str, key_id: str) -> None:
+        keys = await self._store.list_api_keys(project_id)
+        if not any(k.id == key_id for k in keys):
+            raise NotFound("No such API key in this project.", param="key_id")
+        await self._store.revoke_api_key(key_id)
+
+    async def add_provider(
+        self, project_id: str, provider: str, name: str, base_url: str, secret: str
+    ) -> None:
+        provider, name = provider.strip(), name.strip() or provider.strip()
+        if not SLUG.fullmatch(provider) or not SLUG.fullmatch(name):
+            raise InvalidRequest("Provider and name: letters, digits, '.', '_' or '-'.")
+        if not secret or len(secret) > MAX_SECRET:
+            raise InvalidRequest("Paste the provider's API key.", param="api_key")
+        url = base_url_field({"base_url": base_url.strip()}) if base_url.strip() else None
+        if self._keybox is None:
+            raise PrismError("PRISM_MASTER_KEY is not set on this origin.", code="not_configured")
+        ciphertext = self._keybox.encrypt(secret, provider_key_context(project_id, name))
+        await self._store.add_provider_key(
+            project_id, provider, ciphertext, name, url, key_hint=secret[-4:]
+        )
+
+    async def remove_provider(self, project_id: str, name: str) -> None:
+        if not await self._store.remove_provider_key(project_id, name):
+            raise NotFound(f"No provider key named {name!r}.", param="name")
+
+    def _purger_cache(self) -> PrismCache:
+        if self._cache is None:
+            raise PrismError("The response cache is off on this origin.", code="cache_off")
+        return self._cache
+
+    async def purge(self, project_id: str, scope: str, target: str, actor: str) -> PurgeResult:
+        purger = self._purger_cache().purger
+        if scope == "key":
+            return await purger.by_key(project_id, target, actor)
+        if scope == "tag":
+            key, sep, value = target.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise InvalidRequest("Purge by tag takes key=value.", param="tag")
+            return await purger.by_tag(project_id, key.strip(), value.strip(), actor)
+        return await purger.by_project(project_id, actor)
+
+    async def cache_entries(self, project_id: str) -> list[EntryView]:
+        """The project's newest cached answers, read from Redis with their time left."""
+        exact = self._purger_cache().exact
+        fingerprints = sorted(await exact.members(project_index_key(project_id)))
+        fingerprints = fingerprints[:MAX_ENTRIES_SCANNED]
+        entries = await exact.entries(project_id, fingerprints)
+        ttls = await exact.ttls(project_id, fingerprints)
+        views = [
+            EntryView(f, e.model, e.question, e.created_at, ttl, e.tags)
+            for f, e, ttl in zip(fingerprints, entries, ttls)
+            if e is not None and ttl > 0
+        ]
+        views.sort(key=lambda v: v.created_at, reverse=True)
+        return views[:ENTRIES_SHOWN]

@@ -1,0 +1,126 @@
+"""Every read the dashboard makes, through the user's own Supabase client: RPC functions that
+aggregate in Postgres (infra/migrations/0013_dashboard_queries.sql) and small table reads.
+Row-level security decides what comes back; nothing here filters by tenant on its own."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from supabase import AsyncClient
+
+API_KEY_COLUMNS = "id,project_id,prefix,name,created_at,revoked_at"
+PROVIDER_KEY_COLUMNS = "id,project_id,provider,name,base_url,key_hint,created_at"
+
+
+async def _rpc(client: AsyncClient, fn: str, args: dict[str, Any]) -> Any:
+    return (await client.rpc(fn, args).execute()).data
+
+
+async def projects(client: AsyncClient) -> list[dict[str, str]]:
+    rows = (await client.table("projects").select("id,name,org_id").order("name").execute()).data
+    return [{"id": str(r["id"]), "name": str(r["name"]), "org_id": str(r["org_id"])} for r in rows]
+
+
+async def overview(client: AsyncClient, project_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = await _rpc(client, "dash_overview", {"p_project": project_id})
+    return data
+
+
+async def savings(client: AsyncClient, project_id: str, since: str) -> dict[str, Any]:
+    data: dict[str, Any] = await _rpc(
+        client, "dash_savings", {"p_project": project_id, "p_since": since}
+    )
+    return data
+
+
+async def requests(client: AsyncClient, project_id: str, filters: dict[str, Any]) -> list[Any]:
+    args = {"p_project": project_id, **{f"p_{k}": v for k, v in filters.items() if v is not None}}
+    rows: list[Any] = await _rpc(client, "dash_requests", args)
+    return rows
+
+
+async def request_detail(
+    client: AsyncClient, project_id: str, request_id: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    rows = (
+        await client.table("usage_logs")
+        .select("*")
+        .eq("project_id", project_id)
+        .eq("request_id", request_id)
+        .execute()
+    ).data
+    feedback = (
+        await client.table("feedback")
+        .select("rating,comment,created_at")
+        .eq("project_id", project_id)
+        .eq("request_id", request_id)
+        .order("created_at")
+        .execute()
+    ).data
+    return (rows[0] if rows else None), list(feedback)
+
+
+async def tag_keys(client: AsyncClient, project_id: str) -> list[str]:
+    keys: list[str] = await _rpc(client, "dash_tag_keys", {"p_project": project_id})
+    return keys
+
+
+async def features(
+    client: AsyncClient, project_id: str, key: str, start: date, end: date
+) -> dict[str, Any]:
+    args = {"p_project": project_id, "p_key": key, "p_from": str(start), "p_to": str(end)}
+    data: dict[str, Any] = await _rpc(client, "dash_features", args)
+    return data
+
+
+async def cache_series(client: AsyncClient, project_id: str, days: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await _rpc(
+        client, "dash_cache_series", {"p_project": project_id, "p_days": days}
+    )
+    return rows
+
+
+async def cache_entry_stats(
+    client: AsyncClient, project_id: str, keys: list[str]
+) -> dict[str, dict[str, Any]]:
+    if not keys:
+        return {}
+    stats: dict[str, dict[str, Any]] = await _rpc(
+        client, "dash_cache_entries", {"p_project": project_id, "p_keys": keys}
+    )
+    return stats
+
+
+async def cache_purges(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    rows = (
+        await client.table("cache_purges")
+        .select("actor,scope,target,removed,created_at")
+        .eq("project_id", project_id)
+        .order("created_at", desc=True)
+        .limit(10)
+        .execute()
+    ).data
+    return list(rows)
+
+
+async def api_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    rows = (
+        await client.table("api_keys")
+        .select(API_KEY_COLUMNS)
+        .eq("project_id", project_id)
+        .order("created_at", desc=True)
+        .execute()
+    ).data
+    return list(rows)
+
+
+async def provider_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    rows = (
+        await client.table("provider_keys")
+        .select(PROVIDER_KEY_COLUMNS)
+        .eq("project_id", project_id)
+        .order("name")
+        .execute()
+    ).data
+    return list(rows)

@@ -1,0 +1,77 @@
+"""How the dashboard shows numbers: money as dollars, counts with separators, times in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from html import escape
+from typing import Any
+
+CENT = Decimal("0.01")
+
+
+def cents(value: Any) -> Decimal:
+    """A money value from the database's decimal text; anything unreadable is 0."""
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def money(value: Any) -> str:
+    """Cents as dollars: $1,234.56; amounts under a cent keep enough digits to not read $0.00."""
+    amount = cents(value) / 100
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount == 0:
+        return "$0.00"
+    if amount < Decimal("0.01"):
+        text = format(amount.normalize(), "f")[:8]
+        return f"{sign}${text}"
+    return f"{sign}${amount.quantize(CENT, ROUND_HALF_UP):,}"
+
+
+def money_exact(value: Any) -> str:
+    """Every digit the ledger keeps (micro-cents), for receipts."""
+    amount = cents(value) / 100
+    return f"${format(amount.quantize(Decimal('0.00000001')), 'f')}"
+
+
+def count(value: Any) -> str:
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return "0"
+
+
+def percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def when(value: Any) -> str:
+    """An ISO timestamp as 2026-12-06 04:52:04 UTC."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return escape(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ms(value: Any) -> str:
+    if value is None:
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{number / 1000:.2f} s" if number >= 10_000 else f"{number:,.0f} ms"
+
+
+def tags(value: Any) -> str:
+    if not isinstance(value, dict):
+        return ""
+    return " ".join(
+        f'<span class="tag">{escape(str(k))}={escape(str(v))}</span>' for k, v in value.items()
+    )

@@ -1,0 +1,72 @@
+"""Supabase, as the dashboard talks to it: the official `supabase` client, one per request, carrying
+the signed-in user's access token (never the service key) and sharing one HTTP connection pool."""
+
+from __future__ import annotations
+
+import httpx
+from supabase import AsyncClient, AsyncClientOptions
+from supabase_auth.errors import AuthError
+from supabase_auth.types import Session
+
+from origin.settings import Secret
+
+
+class SignInFailed(Exception):
+    """Wrong email or password, or the auth service refused."""
+
+
+class Supa:
+    def __init__(self, url: str, anon_key: Secret) -> None:
+        self._url, self._anon_key = url, anon_key
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _client(self, access_token: str | None) -> AsyncClient:
+        headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        options = AsyncClientOptions(
+            headers=headers,
+            httpx_client=self._http,
+            auto_refresh_token=False,
+            persist_session=False,
+            postgrest_client_retry=False,
+        )
+        return AsyncClient(self._url, self._anon_key.reveal(), options)
+
+    def as_user(self, access_token: str) -> AsyncClient:
+        """A client whose every table read and RPC runs as this user, under RLS."""
+        return self._client(access_token)
+
+    async def sign_in(self, email: str, password: str) -> Session:
+        # A fresh client per sign-in: a client keeps the session it signed in, and this one is
+        # never used for anyone else.
+        client = self._client(None)
+        try:
+            result = await client.auth.sign_in_with_password({"email": email, "password": password})
+        except AuthError as exc:
+            raise SignInFailed(exc.message) from None
+        if result.session is None:
+            raise SignInFailed("no session")
+        return result.session
+
+    async def user_email(self, access_token: str) -> str | None:
+        """The email of a live session's user; None when the token or its session is not valid."""
+        try:
+            found = await self._client(None).auth.get_user(access_token)
+        except AuthError:
+            return None
+        return found.user.email if found is not None else None
+
+    async def refresh(self, refresh_token: str) -> Session | None:
+        try:
+            result = await self._client(None).auth.refresh_session(refresh_token)
+        except AuthError:
+            return None
+        return result.session
+
+    async def sign_out(self, access_token: str) -> None:
+        try:
+            await self._client(None).auth.admin.sign_out(access_token, "local")
+        except AuthError:
+            return  # already signed out, or expired: the cookies go either way

@@ -30,12 +30,19 @@ def nice_max(value: float) -> float:
     return float(10 * power)
 
 
+def intervals(top: float) -> int:
+    """Gridlines that land on round numbers: 0.2 steps of a 1 or 5 top, 0.5 steps of a 2."""
+    leading = round(top / 10 ** math.floor(math.log10(top))) if top > 0 else 1
+    return 4 if leading == 2 else 5
+
+
 def _frame(labels: Sequence[str], top: float, y_label: Callable[[float], str]) -> list[str]:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = []
-    for i in range(5):
-        value = top * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    steps = intervals(top)
+    for i in range(steps + 1):
+        value = top * i / steps
+        y = TOP + plot_h - plot_h * i / steps
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 8}" y="{y + 4:.1f}" class="axis" text-anchor="end">'
@@ -150,9 +157,9 @@ def dollars_axis(cents_value: float) -> str:
     dollars = cents_value / 100
     if dollars >= 1000:
         return f"${dollars / 1000:,.1f}k"
-    if dollars >= 1 or dollars == 0:
+    if dollars >= 1 or dollars == 0 or round(dollars, 2) == round(dollars, 6):
         return f"${dollars:,.2f}"
-    return f"${dollars:.4f}".rstrip("0")
+    return f"${dollars:.6f}".rstrip("0")
 
 
 def count_axis(value: float) -> str:

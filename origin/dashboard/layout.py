@@ -35,7 +35,7 @@ nav.tabs a.on{color:#4338ca;border-bottom-color:#4338ca;font-weight:600}
 main{max-width:1200px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:0 0 12px}
 .sub{color:#64748b;margin:0 0 20px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:16px;margin-bottom:20px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:16px;margin-bottom:20px}
 .card,.panel{background:#fff;border:1px solid #e2e8f0;border-radius:10px;padding:16px}
 .panel{margin-bottom:20px;overflow-x:auto}
 .card .label{color:#64748b;font-size:12px;text-transform:uppercase;letter-spacing:.5px}
@@ -70,7 +70,8 @@ border-radius:6px;word-break:break-all;display:block;margin-top:6px}
 .muted{color:#94a3b8}
 .figure{margin:0}.chart{width:100%;height:auto;display:block}
 .chart .grid{stroke:#eef2f7}.chart .baseline{stroke:#cbd5e1}
-.chart .axis{fill:#64748b;font-size:11px}
+.chart .axis{fill:#64748b;font-size:12px}
+td.wrap{white-space:normal;min-width:160px}
 .legend{display:flex;flex-wrap:wrap;gap:12px;margin-top:8px;font-size:12px;color:#475569}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 .pager{display:flex;justify-content:space-between;margin-top:12px}
@@ -83,6 +84,7 @@ dl.receipt dt{color:#64748b}dl.receipt dd{margin:0;font-variant-numeric:tabular-
  nav.tabs{padding:0 8px}main{padding:14px}
  .cards{grid-template-columns:1fr 1fr;gap:10px}.card .value{font-size:19px}
  th,td{padding:6px 8px}.hide-sm{display:none}
+ .chart{min-width:520px}.chart .axis{font-size:15px}
 }
 """
 

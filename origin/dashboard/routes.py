@@ -221,22 +221,39 @@ async def cache_purge(request: Request, ctx: Context) -> Response:
     return ctx.render("Cache", await _cache_body(ctx, _dash(request).actions, notice), "/cache")
 
 
+NEW_KEY_COOKIE = "prism_dash_new_key"
+
+
 async def keys_page(request: Request, ctx: Context) -> Response:
+    # A key just created arrives once, in a short-lived cookie set by keys_create, and is
+    # deleted as it is shown: reloading the page (or the POST) can neither show nor mint it again.
+    created = request.cookies.get(NEW_KEY_COOKIE, "")
     keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
-    return ctx.render("API keys", view_keys.render_keys(keys, ctx.project_id), "/keys")
+    response = ctx.render("API keys", view_keys.render_keys(keys, ctx.project_id, created), "/keys")
+    if created:
+        response.delete_cookie(NEW_KEY_COOKIE, path="/dashboard/keys")
+    return response
 
 
 async def keys_create(request: Request, ctx: Context) -> Response:
     form: dict[str, str] = request.state.form
-    created, error = "", ""
     try:
         created, _ = await _dash(request).actions.create_key(ctx.project_id, form.get("name", ""))
     except (StoreUnavailable, StoreError) as exc:
-        error = f"The key could not be created: {exc}"
-    keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
-    return ctx.render(
-        "API keys", view_keys.render_keys(keys, ctx.project_id, created, error), "/keys"
+        keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
+        body = view_keys.render_keys(keys, ctx.project_id, error=f"Not created: {exc}")
+        return ctx.render("API keys", body, "/keys", 503)
+    response = RedirectResponse(href("/keys", ctx.project_id), status_code=303)
+    response.set_cookie(
+        NEW_KEY_COOKIE,
+        created,
+        max_age=120,
+        path="/dashboard/keys",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
+    return response
 
 
 async def keys_revoke(request: Request, ctx: Context) -> Response:

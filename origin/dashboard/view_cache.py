@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -77,7 +76,6 @@ def render(
     project_id: str,
     notice: str = "",
 ) -> str:
-    now = time.time()
     rows = (
         "".join(
             f"<tr><td>{escape(e.model)}</td><td style='white-space:normal;min-width:220px'>{_words(e.question)}</td>"
@@ -85,9 +83,8 @@ def render(
             f"<td class=hide-sm>{escape(fmt.when(stats.get(e.fingerprint, {}).get('last_hit'))) or '<span class=muted>never</span>'}</td>"
             f"<td class=num>{_ttl(e.ttl_s)}</td>"
             f"<td class=hide-sm>{escape(', '.join(stats.get(e.fingerprint, {}).get('layers') or ['stored']))}</td>"
-            f"<td class=hide-sm>{fmt.tags(e.tags)}</td>"
-            f"<td class=hide-sm title='{escape(e.fingerprint)}'><span class=mono>{escape(e.fingerprint[:10])}…</span> "
-            f"<span class=muted>{int((now - e.created_at) // 60)} min old</span></td>"
+            f"<td class='hide-sm wrap'>{fmt.tags(e.tags)}</td>"
+            f"<td class=hide-sm title='{escape(e.fingerprint)}'><span class=mono>{escape(e.fingerprint[:10])}…</span></td>"
             f"<td>{_purge_button(project_id, 'key', e.fingerprint, 'Purge', 'secondary')}</td></tr>"
             for e in entries
         )

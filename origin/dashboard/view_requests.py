@@ -105,7 +105,7 @@ def render_list(rows: list[dict[str, Any]], query: QueryParams, project_id: str)
         f"<td>{_status(r)}</td><td class=num>{fmt.money(r.get('cost_total_cents'))}</td>"
         f"<td class=num>{fmt.money(r.get('cache_saved_cents'))}</td>"
         f"<td class='num hide-sm'>{fmt.ms(r.get('latency_ms'))}</td>"
-        f"<td class=hide-sm>{fmt.tags(r.get('request_tags'))}</td></tr>"
+        f"<td class='hide-sm wrap'>{fmt.tags(r.get('request_tags'))}</td></tr>"
         for r in rows
     )
     if not rows:

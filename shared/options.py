@@ -25,7 +25,9 @@ MIN_TTL_S, MAX_TTL_S = 60, 30 * 24 * 3600
 # (false hits 0 of 163). `python -m bench.cache_eval` prints the whole curve.
 DEFAULT_THRESHOLD = 0.92
 MIN_THRESHOLD, MAX_THRESHOLD = 0.80, 0.99
-MAX_SESSION_LENGTH = 128
+# A session id is a key the client chose to group its requests by; one longer than this is
+# not an id, and cutting it short could merge two conversations, so it is refused instead.
+MAX_SESSION_LENGTH = 256
 MAX_VERSION_LENGTH = 128
 
 
@@ -55,7 +57,7 @@ def parse_options(headers: Mapping[str, str]) -> RequestOptions:
     return RequestOptions(
         mode=_choice(headers.get(H.MODE), MODES, DEFAULT_MODE, H.MODE),
         model_prefer=_short(headers.get(H.MODEL_PREFER), 200),
-        session_id=_short(headers.get(H.SESSION), MAX_SESSION_LENGTH),
+        session_id=_session(headers.get(H.SESSION)),
         tags=parse_tags(headers.get(H.TAGS)),
         cache=_choice(headers.get(H.CACHE), CACHE_DIRECTIVES, "default", H.CACHE),
         cache_ttl_s=int(
@@ -91,6 +93,17 @@ def _choice(raw: str | None, allowed: tuple[str, ...], default: str, name: str) 
             param=name,
         )
     return value
+
+
+def _session(raw: str | None) -> str | None:
+    value = clean(raw or "")
+    if len(value) > MAX_SESSION_LENGTH:
+        raise InvalidRequest(
+            f"{H.SESSION} must be at most {MAX_SESSION_LENGTH} characters; got {len(value)}.",
+            code="invalid_header",
+            param=H.SESSION,
+        )
+    return value or None
 
 
 def _short(raw: str | None, limit: int) -> str | None:

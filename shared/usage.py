@@ -17,6 +17,11 @@ from typing import Any
 from shared.options import RequestOptions
 from shared.pricing import ZERO, Cost, TokenUsage, format_cents, routing_saving
 
+# usage_logs' token columns are Postgres `integer` and its money columns numeric(18, 6): a
+# count a provider reports beyond them is stored at the bound, and the row says so.
+MAX_TOKEN_COLUMN = 2**31 - 1
+MAX_CENTS_COLUMN = Decimal("999999999999.999999")
+OUT_OF_RANGE_CODE = "usage_out_of_range"
 CACHE_PROVIDER = "cache"  # sentinel provider of a row answered from Prism's cache
 CACHE_TASK_TYPE = "cache"  # sentinel task type: no routing happened
 CACHE_STATUSES = (
@@ -144,7 +149,7 @@ def build_row(
         requested_model, options.mode, usage if success else None, cost
     )
     usage = usage or TokenUsage(reported=False)
-    cost = cost or Cost(ZERO, ZERO)
+    stored_tokens, stored_cents, clamped = _bounded(usage, cost or Cost(ZERO, ZERO))
     return UsageRow(
         request_id=request_id,
         org_id=caller.org_id,
@@ -154,25 +159,49 @@ def build_row(
         task_type=task_type,
         model_used=model_used,
         provider=provider,
-        tokens_in=usage.prompt_tokens,
-        tokens_out=usage.completion_tokens,
-        tokens_cache_read=usage.cache_read_tokens,
-        tokens_cache_write=usage.cache_writes,
-        cost_provider_cents=cost.cents,
-        cost_total_cents=cost.cents,
+        tokens_in=stored_tokens[0],
+        tokens_out=stored_tokens[1],
+        tokens_cache_read=stored_tokens[2],
+        tokens_cache_write=stored_tokens[3],
+        cost_provider_cents=stored_cents[0],
+        cost_total_cents=stored_cents[0],
         latency_ms=max(0, int(latency_ms)),
         was_streaming=was_streaming,
         success=success,
-        error_code=error_code,
-        usage_reported=usage.reported,
+        error_code=OUT_OF_RANGE_CODE if clamped and error_code is None else error_code,
+        usage_reported=usage.reported and not clamped,
         session_id=options.session_id,
         cache_status=cache_status,
         cache_saved_cents=ZERO,
-        native_cache_saved_cents=cost.native_saved_cents,
+        native_cache_saved_cents=stored_cents[1],
         request_tags=options.tags,
         reference_model=reference,
         routing_saved_cents=routing_saved,
     )
+
+
+def _bounded(
+    usage: TokenUsage, cost: Cost
+) -> tuple[tuple[int, int, int, int], tuple[Decimal, Decimal], bool]:
+    """Counts and cents as the columns can hold them, and whether any had to be clamped.
+
+    Never a lost row for a call that was paid for: clamp, and flag the usage as not exact.
+    """
+    tokens = (
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cache_read_tokens,
+        usage.cache_writes,
+    )
+    cents = (cost.cents, cost.native_saved_cents)
+    stored_tokens = (
+        min(tokens[0], MAX_TOKEN_COLUMN),
+        min(tokens[1], MAX_TOKEN_COLUMN),
+        min(tokens[2], MAX_TOKEN_COLUMN),
+        min(tokens[3], MAX_TOKEN_COLUMN),
+    )
+    stored_cents = (min(cents[0], MAX_CENTS_COLUMN), min(cents[1], MAX_CENTS_COLUMN))
+    return stored_tokens, stored_cents, stored_tokens != tokens or stored_cents != cents
 
 
 def build_cache_hit_row(
@@ -191,6 +220,7 @@ def build_cache_hit_row(
     """A row for a request Prism answered from its own cache: nothing billed, `saved` avoided."""
     if cache_status not in CACHE_STATUSES or not cache_status.startswith("hit-"):
         raise ValueError(f"not a cache-hit status: {cache_status!r}")
+    tokens, cents, _ = _bounded(usage, Cost(saved.cents, ZERO))
     return UsageRow(
         request_id=request_id,
         org_id=caller.org_id,
@@ -200,8 +230,8 @@ def build_cache_hit_row(
         task_type=CACHE_TASK_TYPE,
         model_used=model_used,
         provider=CACHE_PROVIDER,
-        tokens_in=usage.prompt_tokens,
-        tokens_out=usage.completion_tokens,
+        tokens_in=tokens[0],
+        tokens_out=tokens[1],
         tokens_cache_read=0,
         tokens_cache_write=0,
         cost_provider_cents=ZERO,
@@ -213,7 +243,7 @@ def build_cache_hit_row(
         usage_reported=True,
         session_id=options.session_id,
         cache_status=cache_status,
-        cache_saved_cents=saved.cents,
+        cache_saved_cents=cents[0],
         native_cache_saved_cents=ZERO,
         request_tags=options.tags,
         reference_model=None,  # the whole avoided call is cache_saved_cents already

@@ -41,7 +41,7 @@ VALID: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("model prefer capped", {H.MODEL_PREFER: "m" * 300}, {"model_prefer": "m" * 200}),
     ("session", {H.SESSION: "sess-1"}, {"session_id": "sess-1"}),
     ("session cleaned", {H.SESSION: "se\x00ss\r\n"}, {"session_id": "sess"}),
-    ("session capped", {H.SESSION: "s" * 500}, {"session_id": "s" * 128}),
+    ("session at the limit", {H.SESSION: "s" * 256}, {"session_id": "s" * 256}),
     ("session blank", {H.SESSION: "\x00 "}, {"session_id": None}),
     ("version", {H.CACHE_VERSION: "v2"}, {"cache_version": "v2"}),
     ("version capped", {H.CACHE_VERSION: "v" * 200}, {"cache_version": "v" * 128}),
@@ -105,6 +105,7 @@ INVALID: list[tuple[str, str, str]] = [
     ("threshold words", H.CACHE_THRESHOLD, "high"),
     ("auto-cache true", H.AUTO_CACHE, "true"),
     ("auto-cache 1", H.AUTO_CACHE, "1"),
+    ("session too long", H.SESSION, "s" * 257),
 ]
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import orjson
 
+from origin.gateway.tool_validation import check_tool_use, check_tools
 from shared.errors import InvalidRequest
 from shared.json_depth import check_json_depth
 
+MAX_MODEL_CHARS = 256
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "temperature": (0.0, 2.0),
@@ -45,9 +47,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 def validate_chat(body: Mapping[str, Any]) -> None:
     _messages(body.get("messages"))
-    model = body.get("model")
-    if model is not None and (not isinstance(model, str) or not model.strip()):
-        raise InvalidRequest("'model' must be a non-empty string.", param="model")
+    _model(body.get("model"))
     for name, (low, high) in _NUMBER_RANGES.items():
         _number(body, name, low, high)
     for name, (low, high) in _INT_RANGES.items():
@@ -56,7 +56,7 @@ def validate_chat(body: Mapping[str, Any]) -> None:
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise InvalidRequest(f"'{name}' must be a boolean.", param=name)
     _stop(body.get("stop"))
-    _tools(body.get("tools"))
+    check_tools(body.get("tools"))
     _response_format(body.get("response_format"))
     if body.get("stream_options") is not None and not isinstance(body["stream_options"], dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
@@ -90,6 +90,21 @@ def _messages(messages: Any) -> None:
                 f"Each part of '{where}.content' must be an object with a type.",
                 param=f"{where}.content",
             )
+        check_tool_use(message, where)
+
+
+def _model(model: Any) -> None:
+    if model is None:
+        return
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("'model' must be a non-empty string.", param="model")
+    # The model name comes back in X-Prism-Model: a name that is not a valid header value
+    # would fail the response after the provider had been paid for it.
+    if len(model) > MAX_MODEL_CHARS or not all("!" <= c <= "~" for c in model):
+        raise InvalidRequest(
+            f"'model' must be at most {MAX_MODEL_CHARS} printable ASCII characters without spaces.",
+            param="model",
+        )
 
 
 def _stop(stop: Any) -> None:
@@ -99,19 +114,6 @@ def _stop(stop: Any) -> None:
         raise InvalidRequest(
             "'stop' must be a string or an array of up to 4 strings.", param="stop"
         )
-
-
-def _tools(tools: Any) -> None:
-    if tools is None:
-        return
-    if not isinstance(tools, list):
-        raise InvalidRequest("'tools' must be an array.", param="tools")
-    for i, tool in enumerate(tools):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise InvalidRequest(
-                f"'tools[{i}]' must be a function tool with a name.", param=f"tools[{i}]"
-            )
 
 
 def _response_format(fmt: Any) -> None:

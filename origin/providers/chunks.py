@@ -81,11 +81,16 @@ def usage_block(usage: TokenUsage) -> dict[str, Any]:
     }
 
 
+# Far beyond any real count, but small enough that sums and prices of such counts stay
+# ordinary numbers; the usage row clamps further, to its columns, and flags it.
+COUNT_CEILING = 10**15
+
+
 def count(value: Any) -> int:
     """A token count from an upstream field: non-negative int, 0 when missing or garbage."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         return 0
-    return int(value)
+    return COUNT_CEILING if value >= COUNT_CEILING else int(value)
 
 
 def note_finish(state: StreamState, index: int, reason: str | None) -> None:

@@ -3,22 +3,24 @@
 Two requests share a fingerprint exactly when they would get the same answer. The key is
 SHA-256 over canonical JSON (sorted keys, no whitespace, integral floats as ints) of:
 
-Fields that change the answer (kept):
-    model (the requested one; absent means "auto"), messages (system included), tools,
-    tool_choice, functions, function_call, parallel_tool_calls, response_format, temperature,
-    top_p, max_tokens / max_completion_tokens (one field), stop, seed, n, frequency_penalty,
-    presence_penalty, logit_bias, logprobs, top_logprobs, reasoning_effort, verbosity,
-    modalities, audio, prediction, web_search_options; plus the routing inputs that pick the
-    model for "auto" (X-Prism-Mode, X-Prism-Model-Prefer), the prompt version
-    (X-Prism-Cache-Version) and the project.
-Fields that do not (dropped):
+Kept: every field of the body except the ignored ones below, so anything that reaches a
+provider (a vendor extension such as top_k or min_p included) is part of the key. The fields
+known to change the answer are: model (the requested one; absent means "auto"), messages
+(system included), tools, tool_choice, functions, function_call, parallel_tool_calls,
+response_format, temperature, top_p, the output limit (max_completion_tokens, else
+max_tokens: one value, the same one the adapters send), stop, seed, n, frequency_penalty,
+presence_penalty, logit_bias, logprobs, top_logprobs, reasoning_effort, verbosity,
+modalities, audio, prediction, web_search_options. Plus the routing inputs that pick the
+model for "auto" (X-Prism-Mode, X-Prism-Model-Prefer), the prompt version
+(X-Prism-Cache-Version) and the project.
+Ignored (they change how or for whom an answer is delivered, never what it says):
     stream, stream_options, user, metadata, store, service_tier, safety_identifier,
-    prompt_cache_key, and every `cache_control` marker; any other unknown field.
+    prompt_cache_key, prompt_cache_retention, and every `cache_control` marker.
 Normalised:
     key order and JSON whitespace; defaults (temperature 1, top_p 1, n 1, penalties 0,
-    parallel_tool_calls true, logprobs false, tool_choice "auto" with tools) are dropped;
-    a string stop becomes a one-item list; content that is a single text part becomes a
-    plain string; surrounding whitespace of message text is trimmed.
+    parallel_tool_calls true, logprobs false, tool_choice "auto" with tools) and null values
+    are dropped; a string stop becomes a one-item list; content that is a single text part
+    becomes a plain string; surrounding whitespace of message text is trimmed.
 """
 
 from __future__ import annotations
@@ -30,33 +32,6 @@ from typing import Any
 
 from shared.errors import InvalidRequest
 
-ANSWER_FIELDS = (
-    "model",
-    "messages",
-    "tools",
-    "tool_choice",
-    "functions",
-    "function_call",
-    "parallel_tool_calls",
-    "response_format",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "stop",
-    "seed",
-    "n",
-    "frequency_penalty",
-    "presence_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "reasoning_effort",
-    "verbosity",
-    "modalities",
-    "audio",
-    "prediction",
-    "web_search_options",
-)
 IGNORED_FIELDS = (
     "stream",
     "stream_options",
@@ -66,8 +41,11 @@ IGNORED_FIELDS = (
     "service_tier",
     "safety_identifier",
     "prompt_cache_key",
+    "prompt_cache_retention",
     "cache_control",
 )
+# The output limit under either of OpenAI's names is one field of the key.
+LIMIT_FIELDS = ("max_completion_tokens", "max_tokens")
 _DEFAULTS: dict[str, Any] = {
     "temperature": 1,
     "top_p": 1,
@@ -135,13 +113,15 @@ def _canonical(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(messages, list) or not all(isinstance(m, Mapping) for m in messages):
         raise InvalidRequest("'messages' must be an array of message objects.", param="messages")
     out: dict[str, Any] = {}
-    for field in ANSWER_FIELDS:
-        value = body.get(field)
-        if field == "max_tokens" and value is None:
-            value = body.get("max_completion_tokens")
+    for field, value in body.items():
+        if field in _IGNORED or field in LIMIT_FIELDS:
+            continue
         if value is None or _DEFAULTS.get(field, _MISSING) == value:
             continue
-        out[field] = _strip_markers(value)
+        out[str(field)] = _strip_markers(value)
+    limit = output_limit(body)
+    if limit is not None:
+        out["max_tokens"] = _strip_markers(limit)
     out["model"] = out.get("model") or "auto"
     out["messages"] = [_message(m) for m in out.get("messages", [])]
     if isinstance(out.get("stop"), str):
@@ -152,6 +132,19 @@ def _canonical(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _MISSING = object()
+_IGNORED = frozenset(IGNORED_FIELDS)
+
+
+def output_limit(body: Mapping[str, Any]) -> Any:
+    """The client's output limit: max_completion_tokens, else max_tokens (None if neither).
+
+    Adapters send this value and no other, so the key and the request cannot disagree.
+    """
+    for name in LIMIT_FIELDS:
+        value = body.get(name)
+        if value is not None:
+            return value
+    return None
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:

@@ -79,7 +79,6 @@ MATCHING: list[tuple[str, Call, Call]] = [
         call(),
         call(safety_identifier="s", prompt_cache_key="k"),
     ),
-    ("unknown field", call(), call(x_vendor_thing={"a": 1})),
     ("top-level cache_control", call(), call(cache_control=MARKER)),
     (
         "cache_control on a text part",
@@ -103,6 +102,11 @@ MATCHING: list[tuple[str, Call, Call]] = [
     ),
     ("message text trimmed", with_user("What is 2+2?"), with_user("  What is 2+2?\n")),
     ("max_completion_tokens is max_tokens", call(max_tokens=100), call(max_completion_tokens=100)),
+    (
+        "max_tokens beside max_completion_tokens is not sent",
+        call(max_completion_tokens=100),
+        call(max_completion_tokens=100, max_tokens=7),
+    ),
     (
         "null max_tokens falls back",
         call(max_completion_tokens=100),
@@ -148,6 +152,23 @@ DIFFERING: list[tuple[str, Call, Call]] = [
     ("seed vs none", call(), call(seed=1)),
     ("response_format", call(), call(response_format={"type": "json_object"})),
     ("max_tokens", call(max_tokens=100), call(max_tokens=101)),
+    # Every field that reaches a provider is in the key, known to us or not.
+    ("top_k", call(), call(top_k=1)),
+    ("top_k 1 vs 40", call(top_k=1), call(top_k=40)),
+    ("vendor extra", call(), call(repetition_penalty=1.3)),
+    ("vendor extra object", call(), call(x_vendor_thing={"a": 1})),
+    ("min_p", call(), call(min_p=0.5)),
+    # Both limits given: the adapters send max_completion_tokens, so the key holds it.
+    (
+        "max_completion_tokens wins over max_tokens",
+        call(max_tokens=1000),
+        call(max_tokens=1000, max_completion_tokens=5),
+    ),
+    (
+        "max_completion_tokens alone vs with max_tokens",
+        call(max_completion_tokens=5),
+        call(max_completion_tokens=1000, max_tokens=5),
+    ),
     ("stop", call(stop=["a"]), call(stop=["b"])),
     ("n 2", call(), call(n=2)),
     ("reasoning_effort", call(), call(reasoning_effort="high")),

@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 
 from shared.errors import InvalidRequest
+from shared.fingerprint import LIMIT_FIELDS
 
 _DATA_URL: Final = re.compile(
     r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,]*)?;base64,(?P<data>.*)", re.DOTALL
@@ -95,8 +96,9 @@ def stop_list(stop: Any) -> list[str]:
 
 
 def max_tokens_of(body: Any) -> int | None:
-    """The client's output limit under either of OpenAI's names for it."""
-    for name in ("max_completion_tokens", "max_tokens"):
+    """The client's output limit under either of OpenAI's names for it, in the order the
+    cache key reads them, so what is sent is what was keyed."""
+    for name in LIMIT_FIELDS:
         value = body.get(name)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

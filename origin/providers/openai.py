@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from origin.providers import chunks
+from origin.providers import chunks, content
 from origin.providers.base import Completion, Endpoint, SSEEvent, StreamState, UpstreamRequest
 from origin.providers.failures import bad_response, map_status
 from shared.errors import PrismError
@@ -33,6 +33,8 @@ class Vendor:
     drops: frozenset[str] = frozenset()
     renames: tuple[tuple[str, str], ...] = ()
     drop_message_names: bool = False
+    # The one name the output limit is sent under (clients may use either of OpenAI's).
+    limit_name: str = "max_tokens"
 
 
 # Parameters only OpenAI's own API understands; compatible vendors 400 on some of them.
@@ -52,20 +54,15 @@ _OPENAI_ONLY: Final = frozenset(
     }
 )
 _NO_LOGPROBS: Final = frozenset({"logprobs", "top_logprobs", "logit_bias"})
-_TO_MAX_TOKENS: Final = (("max_completion_tokens", "max_tokens"),)
 
 VENDORS: Final[Mapping[str, Vendor]] = MappingProxyType(
     {
         # OpenAI's reasoning models reject max_tokens; every current model takes the new name.
-        "openai": Vendor(
-            "https://api.openai.com/v1", renames=(("max_tokens", "max_completion_tokens"),)
-        ),
+        "openai": Vendor("https://api.openai.com/v1", limit_name="max_completion_tokens"),
         "groq": Vendor(
             "https://api.groq.com/openai/v1", _OPENAI_ONLY | _NO_LOGPROBS, drop_message_names=True
         ),
-        "deepseek": Vendor(
-            "https://api.deepseek.com/v1", _OPENAI_ONLY | {"logit_bias"}, renames=_TO_MAX_TOKENS
-        ),
+        "deepseek": Vendor("https://api.deepseek.com/v1", _OPENAI_ONLY | {"logit_bias"}),
         "fireworks": Vendor("https://api.fireworks.ai/inference/v1", _OPENAI_ONLY),
         "cerebras": Vendor(
             "https://api.cerebras.ai/v1",
@@ -75,7 +72,7 @@ VENDORS: Final[Mapping[str, Vendor]] = MappingProxyType(
         "mistral": Vendor(
             "https://api.mistral.ai/v1",
             _OPENAI_ONLY | _NO_LOGPROBS | {"user"},
-            renames=(*_TO_MAX_TOKENS, ("seed", "random_seed")),
+            renames=(("seed", "random_seed"),),
         ),
         "xai": Vendor("https://api.x.ai/v1", _OPENAI_ONLY),
         "perplexity": Vendor(
@@ -83,7 +80,6 @@ VENDORS: Final[Mapping[str, Vendor]] = MappingProxyType(
             _OPENAI_ONLY
             | _NO_LOGPROBS
             | {"tools", "tool_choice", "parallel_tool_calls", "n", "seed", "user"},
-            renames=_TO_MAX_TOKENS,
         ),
     }
 )
@@ -120,6 +116,12 @@ class OpenAIAdapter:
     ) -> UpstreamRequest:
         vendor = vendor_of(endpoint)
         out = {k: v for k, v in body.items() if k not in vendor.drops}
+        # One output limit, the one the cache key holds, under the name this vendor reads.
+        limit = content.max_tokens_of(body)
+        out.pop("max_tokens", None)
+        out.pop("max_completion_tokens", None)
+        if limit is not None:
+            out[vendor.limit_name] = limit
         for source, target in vendor.renames:
             if source in out:
                 value = out.pop(source)

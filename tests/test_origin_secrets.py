@@ -1,4 +1,5 @@
-"""A provider key's plaintext never appears in logs, API responses or database rows."""
+"""A provider key's plaintext never appears in logs, API responses or database rows, even when
+the provider echoes it back in every way it can (the simulator's `echo_key` fault)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,64 @@ async def test_provider_key_plaintext_stays_secret(origin_server, make_project, 
     await origin_server.rows(project.id, expect=6)
     log = origin_server.service.log_path.read_text(errors="replace")
     assert plaintext not in log
+
+
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
+
+
+async def test_an_echoed_key_reaches_no_client_log_or_row(
+    origin_server, make_project, sim, simulator_server
+):
+    project = await make_project("echoed-secrets")
+    plaintexts = {p: f"sk-{p}-" + secrets.token_hex(20) for p in MODELS}
+    admin = {"Authorization": f"Bearer {origin_server.env['PRISM_ADMIN_TOKEN']}"}
+    caller = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"}
+    seen: list[str] = []
+    sim_log = simulator_server.log_path
+    sim_log_start = sim_log.stat().st_size
+    calls = 0
+    async with httpx.AsyncClient(base_url=origin_server.url, timeout=30) as client:
+        for provider, plaintext in plaintexts.items():
+            added = await client.post(
+                f"/admin/v1/projects/{project.id}/provider_keys",
+                json={"provider": provider, "api_key": plaintext},
+                headers=admin,
+            )
+            assert added.status_code == 201
+        for provider, model in MODELS.items():
+            for form in ("json", "text", "stream"):
+                for status in (400, 401, 500):
+                    for stream in (False, True):
+                        fault = {"kind": "echo_key", "status": status, "form": form}
+                        sim.script(fault, provider=provider, times=3)
+                        chat = {
+                            "model": model,
+                            "stream": stream,
+                            "messages": [{"role": "user", "content": "hi"}],
+                        }
+                        # Pinned to the provider: a failover would hide what this one sent back.
+                        headers = {**caller, "X-Prism-Model-Prefer": model}
+                        async with client.stream(
+                            "POST", "/v1/chat/completions", json=chat, headers=headers
+                        ) as response:
+                            body = (await response.aread()).decode(errors="replace")
+                        seen.append(f"{response.status_code} {dict(response.headers)} {body}")
+                        assert response.status_code >= 400 or '"error"' in body
+                        calls += 1
+                        sim.reset()
+
+    # The faults were live: the keys were sent, and the simulator echoed them in its log.
+    echoed = sim_log.read_bytes()[sim_log_start:].decode(errors="replace")
+    assert all(plaintext in echoed for plaintext in plaintexts.values())
+    # Upstream error bodies are summarised, never relayed: the text form's words don't arrive.
+    assert not [text for text in seen if "bad key:" in text]
+    leaks = [(p, text) for text in seen for p, key in plaintexts.items() if key in text]
+    assert not leaks, leaks[:3]
+    dump = await database_dump(origin_server.dsn)
+    assert not [p for p, key in plaintexts.items() if key in dump]
+    await origin_server.rows(project.id, expect=calls)
+    log = origin_server.service.log_path.read_text(errors="replace")
+    assert not [p for p, key in plaintexts.items() if key in log]
 
 
 async def database_dump(dsn: str) -> str:

@@ -8,6 +8,8 @@ that is what routing looks at to choose between failing over and giving up.
 from __future__ import annotations
 
 import email.utils
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -37,21 +39,35 @@ _RATE_BUCKETS: Final = tuple(
 
 
 def upstream_message(payload: bytes) -> str:
-    """The human-readable part of an upstream error body, truncated; raw text if not JSON."""
+    """A summary of an upstream error body: the provider's error type and message, truncated
+    and with anything credential-shaped cut out. The body itself is never passed on: a
+    provider (or a proxy in front of it) may echo the request's key or headers in it."""
     try:
         body: Any = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return truncate(payload.decode("utf-8", errors="replace").strip())
+        return f"(an error body of {len(payload)} bytes that is not JSON)"
     if isinstance(body, list) and body:  # Gemini's non-SSE stream wraps errors in an array.
         body = body[0]
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return truncate(error["message"])
     if isinstance(error, str):
-        return truncate(error)
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return truncate(body["message"])
-    return truncate(payload.decode("utf-8", errors="replace").strip())
+        return redacted(truncate(error))
+    source = error if isinstance(error, dict) else body if isinstance(body, dict) else {}
+    message = source.get("message")
+    kind = source.get("type") or source.get("status") or source.get("code")
+    parts = [str(p) for p in (kind, message) if isinstance(p, (str, int)) and str(p)]
+    if not parts:
+        return f"(an error body of {len(payload)} bytes without a message)"
+    return redacted(truncate(": ".join(parts)))
+
+
+# Credentials as providers echo them: a bearer token, or a key-shaped word (sk-..., AIza...).
+_CREDENTIAL: Final = re.compile(
+    r"(?i)\b(bearer|basic)\s+\S+|\b(sk|pk|rk|ak|key|AIza)[-_A-Za-z0-9]{12,}|[A-Za-z0-9_-]{32,}"
+)
+
+
+def redacted(text: str) -> str:
+    return _CREDENTIAL.sub(lambda m: f"{m[1]} ***" if m[1] else "***", text)
 
 
 def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -137,7 +153,7 @@ def _number(text: str | None) -> float | None:
         value = float(text.strip())
     except ValueError:
         return None
-    return value if value >= 0 and value == value and value != float("inf") else None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _http_date(text: str) -> float | None:
@@ -151,6 +167,6 @@ def _iso_time(text: str | None) -> float | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         return None

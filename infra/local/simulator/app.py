@@ -23,6 +23,7 @@ import orjson
 
 from . import anthropic_format, gemini_format, openai_format
 from .content import plan
+from .echo import echo_credentials
 from .faults import Fault
 from .state import SimState
 from .turn import BadRequest, Turn
@@ -158,7 +159,7 @@ class Simulator:
         fmt, path_model, path_stream = route
         turn = await self._admit(fmt, send, body, path_model, path_stream, headers, query)
         if turn is not None:
-            await self._answer(fmt, provider, turn, receive, send)
+            await self._answer(fmt, provider, turn, receive, send, headers)
 
     async def _admit(
         self,
@@ -188,7 +189,13 @@ class Simulator:
         return turn
 
     async def _answer(
-        self, fmt: WireFormat, provider: str, turn: Turn, receive: Receive, send: Send
+        self,
+        fmt: WireFormat,
+        provider: str,
+        turn: Turn,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
     ) -> None:
         state = self.state
         fault = state.scripts.take(provider, turn.model) or NO_FAULT
@@ -200,6 +207,8 @@ class Simulator:
         if fault.kind == "status":
             extra = [*fmt.id_headers(rid), *_retry_headers(fault)]
             await respond(send, fault.status, fmt.error(fault.status, fault.message), extra)
+        elif fault.kind == "echo_key":
+            await echo_credentials(send, fmt, headers, fault.status, fault.form)
         elif fault.kind == "hang":
             await wait_for_disconnect(receive)
         else:

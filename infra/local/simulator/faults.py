@@ -18,6 +18,10 @@ model match (absent = any). The first queued match wins (FIFO). Fault kinds:
     (OpenAI ``usage``, Anthropic ``usage``, Gemini ``usageMetadata``; Anthropic streams put
     its non-output fields on message_start and its output_tokens on message_delta).
   * ``{"kind": "reply", "text": "..."}``: answer with exactly this text.
+  * ``{"kind": "echo_key", "status"?: 401, "form"?: "json" | "text" | "stream"}``: repeat the
+    request's Authorization / x-api-key / x-goog-api-key values back (see echo.py): in the
+    error message of a provider-shaped body (json), a plain-text body (text) or an error event
+    of a 200 stream (stream); always in an x-echo-credentials header and a simulator log line.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ KINDS = frozenset(
         "no_usage",
         "usage",
         "reply",
+        "echo_key",
     }
 )
+ECHO_FORMS = frozenset({"json", "text", "stream"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class Fault:
     after_chunks: int = 0
     usage: dict[str, Any] | None = None
     text: str | None = None
+    form: str = "json"
 
 
 def _number(raw: dict[str, Any], name: str, default: float) -> float:
@@ -63,13 +70,16 @@ def parse_fault(raw: Any) -> Fault:
     if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
         raise ValueError(f"fault.kind must be one of {sorted(KINDS)}")
     kind = raw["kind"]
-    status = int(_number(raw, "status", 500))
-    if kind == "status" and not 400 <= status <= 599:
+    status = int(_number(raw, "status", 401 if kind == "echo_key" else 500))
+    if kind in ("status", "echo_key") and not 400 <= status <= 599:
         raise ValueError("fault.status must be 400-599")
     if kind == "usage" and not isinstance(raw.get("usage"), dict):
         raise ValueError("fault.usage must be an object")
     if kind == "reply" and not isinstance(raw.get("text"), str):
         raise ValueError("fault.text must be a string")
+    form = raw.get("form", "json")
+    if kind == "echo_key" and form not in ECHO_FORMS:
+        raise ValueError(f"fault.form must be one of {sorted(ECHO_FORMS)}")
     retry = raw.get("retry_after")
     return Fault(
         kind=kind,
@@ -80,6 +90,7 @@ def parse_fault(raw: Any) -> Fault:
         after_chunks=int(_number(raw, "after_chunks", 0)),
         usage=raw.get("usage"),
         text=raw.get("text"),
+        form=form if isinstance(form, str) else "json",
     )
 
 

@@ -269,3 +269,24 @@ def test_scripted_reply_text(sim: Any, provider: str) -> None:
     sim.script({"kind": "reply", "text": text}, provider=provider, times=2)
     assert json_text(provider, sim.chat(provider).json()) == text
     assert streamed_text(provider, payloads(sim.chat(provider, stream=True).text)) == text
+
+
+CREDENTIAL = {"openai": "sk-test", "anthropic": "sk-ant-test", "gemini": "g-test"}
+
+
+@pytest.mark.parametrize("form", ["json", "text", "stream"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_echo_key_repeats_the_credentials_everywhere(sim, simulator_server, provider, form):
+    start = simulator_server.log_path.stat().st_size
+    sim.script({"kind": "echo_key", "status": 401, "form": form}, provider=provider)
+    response = sim.chat(provider, stream=form == "stream")
+    assert response.status_code == (200 if form == "stream" else 401)
+    assert CREDENTIAL[provider] in response.text
+    assert CREDENTIAL[provider] in response.headers["x-echo-credentials"]
+    if form == "json":
+        assert CREDENTIAL[provider] in response.json()["error"]["message"]
+    if form == "stream":
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert CREDENTIAL[provider] in json.loads(data_lines(response.text)[0])["error"]["message"]
+    log = simulator_server.log_path.read_bytes()[start:].decode()
+    assert CREDENTIAL[provider] in log

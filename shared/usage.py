@@ -176,7 +176,7 @@ def build_row(
         native_cache_saved_cents=stored_cents[1],
         request_tags=options.tags,
         reference_model=reference,
-        routing_saved_cents=routing_saved,
+        routing_saved_cents=min(routing_saved, MAX_CENTS_COLUMN),
     )
 
 

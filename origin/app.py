@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from origin.admin.api import admin_routes
 from origin.admin.cache_routes import cache_routes
+from origin.admin.spend_routes import spend_routes
 from origin.cache.service import build_cache
 from origin.dashboard.wiring import build_dashboard, dashboard_routes
 from origin.gateway.completions import ChatCompletions
@@ -33,6 +34,7 @@ from origin.observability.tracing import Tracing
 from origin.providers.transport import ProviderClient
 from origin.routing.router import Router
 from origin.settings import Settings
+from origin.spend.service import start_spend
 from origin.store import Store
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.crypto import KeyBox, master_key_from
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
         *admin_routes(),
         *cache_routes(),
         *dashboard_routes(),
+        *spend_routes(),
     ]
     return Starlette(
         routes=routes,
@@ -109,7 +112,9 @@ async def _start(
         stack.push_async_callback(cache.aclose)
     auth = Authenticator(store, settings.auth_cache_ttl_s)
     keyrings = Keyrings(store, keybox, settings.simulator_url)
+    spend = await start_spend(settings, store, stack)
     state = app.state
+    state.spend = spend
     state.settings, state.store, state.keybox, state.ledger = settings, store, keybox, ledger
     state.cache = cache
     state.chat = ChatCompletions(
@@ -121,6 +126,7 @@ async def _start(
         metrics=metrics,
         tracing=tracing,
         cache=cache,
+        spend=spend,
     )
     state.dashboard = await build_dashboard(settings, store, keybox, cache, stack)
     state.models = ModelsEndpoint(auth, keyrings)

@@ -63,6 +63,11 @@ class Settings:
     log_format: str = "text"
     # Where traces go (OTLP over HTTP); tracing is off when empty.
     otlp_endpoint: str = ""
+    # Spend control: how long a project's budgets and limits are cached in-process, how often
+    # budget counters are reconciled from usage_logs, and how long a counter call may take.
+    spend_policy_ttl_s: float = 10.0
+    spend_reconcile_interval_s: float = 60.0
+    spend_timeout_s: float = 0.5
 
     @property
     def outbox_path(self) -> Path:
@@ -101,5 +106,11 @@ class Settings:
             log_format=text("PRISM_LOG_FORMAT", defaults.log_format).lower(),
             otlp_endpoint=text(
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", text("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+            ),
+            spend_policy_ttl_s=float(
+                text("PRISM_SPEND_POLICY_TTL_S", str(defaults.spend_policy_ttl_s))
+            ),
+            spend_reconcile_interval_s=float(
+                text("PRISM_SPEND_RECONCILE_S", str(defaults.spend_reconcile_interval_s))
             ),
         )

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -29,6 +30,11 @@ DEFAULT_TIMEOUT_S = 5.0
 _PROJECT_COLUMNS = "id,org_id,name,created_at"
 _API_KEY_COLUMNS = "id,project_id,name,prefix,created_at,revoked_at"
 _PROVIDER_KEY_COLUMNS = "id,project_id,provider,name,base_url,created_at"
+_BUDGET_COLUMNS = "id,project_id,period,limit_cents,tag_key,tag_value,action,created_at"
+_LIMIT_COLUMNS = (
+    "id,project_id,api_key_id,subject_id,requests_per_minute,requests_per_day,"
+    "requests_per_month,tokens_per_minute,updated_at"
+)
 _USAGE_LIMIT_MAX = 1000
 # Tag keys become part of a PostgREST column path (request_tags->>key), so only plain words.
 TAG_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -385,3 +391,101 @@ class Store:
         async with _boundary("recent_usage"):
             res = await query.order("created_at", desc=True).limit(limit).execute()
         return _rows(res.data)
+
+    # Spend control: budgets, rate limits, the policy audit trail, and reconciliation.
+
+    async def list_budgets(self, project_id: str) -> list[dict[str, Any]]:
+        async with _boundary("list_budgets"):
+            res = await (
+                self._client.from_("budgets")
+                .select(_BUDGET_COLUMNS)
+                .eq("project_id", project_id)
+                .order("created_at")
+                .execute()
+            )
+        return _rows(res.data)
+
+    async def all_budgets(self) -> list[dict[str, Any]]:
+        async with _boundary("all_budgets"):
+            res = await self._client.from_("budgets").select(_BUDGET_COLUMNS).execute()
+        return _rows(res.data)
+
+    async def create_budget(self, row: dict[str, Any]) -> dict[str, Any]:
+        async with _boundary("create_budget"):
+            res = await self._client.from_("budgets").insert(row).select(_BUDGET_COLUMNS).execute()
+        return _rows(res.data)[0]
+
+    async def delete_budget(self, budget_id: str) -> dict[str, Any] | None:
+        if not valid_id(budget_id):
+            return None
+        async with _boundary("delete_budget"):
+            res = await self._client.from_("budgets").delete().eq("id", budget_id).execute()
+        rows = _rows(res.data)
+        return rows[0] if rows else None
+
+    async def list_limits(self, project_id: str) -> list[dict[str, Any]]:
+        """The project's own limits row and its keys' rows."""
+        async with _boundary("list_limits"):
+            res = await (
+                self._client.from_("rate_limits")
+                .select(_LIMIT_COLUMNS)
+                .eq("project_id", project_id)
+                .execute()
+            )
+        return _rows(res.data)
+
+    async def put_limits(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace one subject's limits (subject_id = key id or project id)."""
+        async with _boundary("put_limits"):
+            res = await (
+                self._client.from_("rate_limits")
+                .upsert(row, on_conflict="subject_id", default_to_null=True)
+                .select(_LIMIT_COLUMNS)
+                .execute()
+            )
+        return _rows(res.data)[0]
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        if not valid_id(key_id):
+            return None
+        async with _boundary("get_api_key"):
+            res = await (
+                self._client.from_("api_keys").select(_API_KEY_COLUMNS).eq("id", key_id).execute()
+            )
+        return ApiKeyRecord(**_rows(res.data)[0]) if res.data else None
+
+    async def insert_policy_audit(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        async with _boundary("insert_policy_audit"):
+            await (
+                self._client.from_("policy_audit")
+                .insert(rows, returning=ReturnMethod.minimal)
+                .execute()
+            )
+
+    async def policy_audit(self, project_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        async with _boundary("policy_audit"):
+            res = await (
+                self._client.from_("policy_audit")
+                .select("*")
+                .eq("project_id", project_id)
+                .order("created_at", desc=True)
+                .limit(max(1, min(limit, _USAGE_LIMIT_MAX)))
+                .execute()
+            )
+        return _rows(res.data)
+
+    async def budget_spend(
+        self, project_id: str, since: str, tag: tuple[str, str] | None = None
+    ) -> Decimal:
+        """Exact spend in usage_logs for the project (and tag) since `since` (ISO timestamp)."""
+        args: dict[str, Any] = {"p_project_id": project_id, "p_since": since}
+        if tag is not None:
+            args["p_tag_key"], args["p_tag_value"] = tag
+        async with _boundary("budget_spend"):
+            res = await self._client.rpc("budget_spend", args).execute()
+        try:
+            return Decimal(str(res.data))
+        except ArithmeticError as exc:
+            raise StoreError("budget_spend: not a number") from exc

@@ -149,3 +149,38 @@ def resolve(name: str) -> str | None:
     if name in MODELS:
         return name
     return ALIASES.get(name)
+
+
+# Most tokens a model writes in one answer when the request sets no max_tokens: what a budget
+# reserves for a request that leaves its length open. Models not listed use DEFAULT_OUTPUT_CAP.
+OUTPUT_CAPS: Final[dict[str, int]] = {
+    "gpt-5.5": 128_000,
+    "gpt-5.4": 128_000,
+    "gpt-5.4-mini": 128_000,
+    "gpt-4o": 16_384,
+    "gpt-4o-mini": 16_384,
+    "claude-opus-4-7": 32_000,
+    "claude-sonnet-4-6": 64_000,
+    "claude-haiku-4-5": 64_000,
+    "gemini-2.5-pro": 65_536,
+    "gemini-2.5-flash": 65_536,
+    "groq/llama-3.1-8b-instant": 8_192,
+    "groq/llama-3.3-70b-versatile": 32_768,
+    "groq/qwen3-32b": 40_960,
+    "deepseek-chat": 8_192,
+    "deepseek-reasoner": 64_000,
+    "fireworks/llama-v3p3-70b-instruct": 16_384,
+    "cerebras/llama-3.3-70b": 8_192,
+    "codestral-latest": 32_768,
+    "mistral-medium-latest": 32_768,
+    "grok-4": 64_000,
+    "grok-3-mini": 32_768,
+    "sonar": 8_192,
+    "sonar-pro": 8_192,
+}
+DEFAULT_OUTPUT_CAP: Final = 16_384
+
+
+def output_cap(name: str) -> int:
+    canonical = resolve(name)
+    return OUTPUT_CAPS.get(canonical or "", DEFAULT_OUTPUT_CAP)

@@ -72,6 +72,23 @@ class RateLimited(PrismError):
     status, type, code = 429, "rate_limit_error", "rate_limit_exceeded"
 
 
+class LimitExceeded(RateLimited):
+    """One of Prism's own rate limits (not a provider's): carries OpenAI's x-ratelimit-* headers."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, limit_headers: dict[str, str]) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.limit_headers = limit_headers
+
+    def headers(self) -> dict[str, str]:
+        return {**self.limit_headers, **super().headers()}
+
+
+class BudgetExceeded(PrismError):
+    status, type, code = 402, "insufficient_quota", "budget_exceeded"
+
+
 class UpstreamError(PrismError):
     """A provider answered with an error we cannot recover from by failing over."""
 

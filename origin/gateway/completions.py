@@ -26,6 +26,8 @@ from origin.providers.base import Completion, Endpoint
 from origin.providers.transport import ProviderClient
 from origin.routing.classifier import classify
 from origin.routing.router import RouteDecision, Router
+from origin.spend.admission import Admission
+from origin.spend.control import SpendControl
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.keyring import Keyring, Keyrings
 from shared.catalog import MODELS
@@ -54,6 +56,7 @@ class Call:
     receipt: Receipt
     decision: RouteDecision | None = None
     attempts: list[tuple[str, str, str]] = field(default_factory=list)
+    spend: Admission | None = None
 
     @property
     def stream(self) -> bool:
@@ -83,10 +86,12 @@ class ChatCompletions:
         metrics: Metrics,
         tracing: Tracing,
         cache: ResponseCache | None = None,
+        spend: SpendControl | None = None,
     ) -> None:
         self.auth, self.keyrings, self.router = auth, keyrings, router
         self.providers, self.ledger, self.cache = providers, ledger, cache
         self.metrics, self.tracing = metrics, tracing
+        self.spend = spend
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -96,6 +101,8 @@ class ChatCompletions:
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
         try:
             call.body = parse_body(await request.body())
+            if self.spend is not None and self.cache is not None:
+                await self.spend.before_lookup(call)  # a cache hit counts against rate limits
             # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
             if self.cache is not None:
                 with self.tracing.span("prism.cache.lookup") as span:
@@ -105,6 +112,8 @@ class ChatCompletions:
                     return hit
             keyring = await self.keyrings.for_project(caller.project_id)
             self._route(call, keyring)
+            if self.spend is not None:
+                await self.spend.admit(call)  # reserves the worst case; settled in _record
             if call.stream:
                 return await self._open_stream(call, keyring)
             return await self._complete(call, keyring)
@@ -296,6 +305,8 @@ class ChatCompletions:
         error_code: str | None,
     ) -> None:
         task_type = call.decision.task_type if call.decision else "unknown"
+        if self.spend is not None:
+            self.spend.settle(call, usage, cost, success)
         row = build_row(
             request_id=call.request_id,
             caller=call.caller,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shared import headers as H
 from shared.pricing import Cost, format_cents
@@ -22,6 +23,8 @@ class Receipt:
     cache_saved_cents: str | None = None
     cache_similarity: float | None = None
     usage_reported: bool = True
+    # Spend control's admission (origin.spend.admission): budget and rate-limit headers.
+    policy: Any = None
 
     def headers(self) -> dict[str, str]:
         out = {
@@ -46,4 +49,6 @@ class Receipt:
             out[H.CACHE_SAVED_CENTS] = self.cache_saved_cents
         if self.cache_similarity is not None:
             out[H.CACHE_SIMILARITY] = f"{self.cache_similarity:.4f}"
+        if self.policy is not None:
+            out.update(self.policy.headers(self.cost))
         return out

@@ -1,0 +1,91 @@
+"""What one admitted request holds against its limits and budgets, and what it tells the client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from origin.spend.policy import WARN_FRACTION, Budget
+from shared.limits import LIMIT_FIELDS, ratelimit_headers
+from shared.pricing import Cost, format_cents
+from shared.worst_case import cost_units, from_units, to_units
+
+BUDGET_WARNING = "X-Prism-Budget-Warning"
+BUDGET_REMAINING = "X-Prism-Budget-Remaining-Cents"
+TOKEN_SLOTS = (3, 7)  # tokens_per_minute of the key, of the project (0-based)
+
+
+@dataclass
+class BudgetHold:
+    budget: Budget
+    keys: tuple[str, str]
+    spent: int  # settled units before this request
+    reserved: int  # units reserved by other requests in flight
+
+
+@dataclass
+class Admission:
+    request_id: str
+    project_id: str
+    now: datetime
+    limit_keys: list[str]
+    limits: tuple[int, ...] = (0,) * 8
+    counts: list[int] = field(default_factory=lambda: [0] * 8)
+    resets_s: list[float] = field(default_factory=lambda: [0.0] * 8)
+    tokens: int = 0  # counted against tokens-per-minute at admission
+    limits_counted: bool = False
+    holds: list[BudgetHold] = field(default_factory=list)
+    amount: int = 0  # units reserved against every budget in `holds`
+
+    @property
+    def budgeted(self) -> bool:
+        return bool(self.holds)
+
+    def headers(self, cost: Cost | None) -> dict[str, str]:
+        out = ratelimit_headers(self._tightest(False), self._tightest(True))
+        if not self.holds:
+            return out
+        charged = cost_units(cost) if cost is not None else self.amount
+        remaining = min(
+            to_units(h.budget.limit_cents) - h.spent - h.reserved - charged for h in self.holds
+        )
+        out[BUDGET_REMAINING] = format_cents(max(Decimal(0), from_units(remaining)))
+        warnings = [self._warning(h, charged) for h in self.holds if self.warns(h)]
+        if warnings:
+            out[BUDGET_WARNING] = ", ".join(warnings)
+        return out
+
+    @staticmethod
+    def warns(hold: BudgetHold) -> bool:
+        return hold.spent >= warn_at(hold.budget)
+
+    @staticmethod
+    def _warning(hold: BudgetHold, charged: int) -> str:
+        budget = hold.budget
+        used = Decimal(0)
+        if budget.limit_cents > 0:
+            used = from_units(hold.spent + charged) * 100 / budget.limit_cents
+        return (
+            f"budget={budget.id}; scope={budget.scope().replace('tag ', '')}; "
+            f"period={budget.period}; action={budget.action}; used={int(used)}%"
+        )
+
+    def _tightest(self, tokens: bool) -> tuple[int, int, float] | None:
+        best: tuple[int, int, float] | None = None
+        for slot, limit in enumerate(self.limits):
+            if limit <= 0 or (slot in TOKEN_SLOTS) != tokens:
+                continue
+            state = (limit, limit - self.counts[slot], self.resets_s[slot])
+            if best is None or state[1] < best[1]:
+                best = state
+        return best
+
+
+def warn_at(budget: Budget) -> int:
+    return to_units(budget.limit_cents * WARN_FRACTION)
+
+
+def limit_name(slot: int) -> tuple[str, str]:
+    """(scope, field) of a 0-based limit slot: "key"/"project", "requests_per_minute"..."""
+    return ("key" if slot < 4 else "project"), LIMIT_FIELDS[slot % 4]

@@ -1,0 +1,110 @@
+"""A project's spend policy as the gateway applies it: its budgets and its rate limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.limits import LIMIT_FIELDS, Limits, window_bounds
+from shared.pricing import format_cents
+
+WARN_FRACTION = Decimal("0.8")
+
+
+@dataclass(frozen=True)
+class Budget:
+    id: str
+    project_id: str
+    period: str
+    limit_cents: Decimal
+    action: str
+    tag: tuple[str, str] | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Budget:
+        tag = (row["tag_key"], row["tag_value"]) if row.get("tag_key") else None
+        return cls(
+            id=str(row["id"]),
+            project_id=str(row["project_id"]),
+            period=str(row["period"]),
+            limit_cents=Decimal(str(row["limit_cents"])),
+            action=str(row["action"]),
+            tag=tag,
+        )
+
+    @property
+    def blocks(self) -> bool:
+        return self.action == "block"
+
+    def covers(self, tags: Mapping[str, str] | None) -> bool:
+        if self.tag is None:
+            return True
+        return tags is not None and tags.get(self.tag[0]) == self.tag[1]
+
+    def scope(self) -> str:
+        return f"tag {self.tag[0]}={self.tag[1]}" if self.tag else "project"
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        return window_bounds(self.period, now)
+
+    def describe(self) -> str:
+        return (
+            f"{self.action} budget {self.id} ({self.scope()}, {self.period}ly limit "
+            f"{format_cents(self.limit_cents)} cents)"
+        ).replace("dayly", "daily")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "object": "budget",
+            "id": self.id,
+            "project_id": self.project_id,
+            "period": self.period,
+            "limit_cents": format_cents(self.limit_cents),
+            "action": self.action,
+            "tag": f"{self.tag[0]}={self.tag[1]}" if self.tag else None,
+        }
+
+
+def limits_from_row(row: Mapping[str, Any]) -> Limits:
+    return Limits(*(int(row[f]) if row.get(f) is not None else None for f in LIMIT_FIELDS))
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    budgets: tuple[Budget, ...] = ()
+    project_limits: Limits = field(default_factory=Limits)
+    key_limits: dict[str, Limits] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(
+        cls, budget_rows: list[dict[str, Any]], limit_rows: list[dict[str, Any]]
+    ) -> ProjectPolicy:
+        project = Limits()
+        keys: dict[str, Limits] = {}
+        for row in limit_rows:
+            if row.get("api_key_id"):
+                keys[str(row["api_key_id"])] = limits_from_row(row)
+            else:
+                project = limits_from_row(row)
+        budgets = tuple(Budget.from_row(r) for r in budget_rows)
+        return cls(budgets, project, keys)
+
+    def limits_for(self, api_key_id: str | None) -> tuple[Limits, Limits]:
+        """(the key's limits, the project's limits)."""
+        return self.key_limits.get(api_key_id or "", Limits()), self.project_limits
+
+    def has_limits(self, api_key_id: str | None) -> bool:
+        key, project = self.limits_for(api_key_id)
+        return not (key.empty and project.empty)
+
+    def covering(self, tags: Mapping[str, str] | None) -> list[Budget]:
+        return [b for b in self.budgets if b.covers(tags)]
+
+    def edge_config(self) -> str:
+        """What the edge's script reads: every limit of the project, as arrays."""
+        keys = {k: list(v.values()) for k, v in self.key_limits.items() if not v.empty}
+        return json.dumps({"project": list(self.project_limits.values()), "keys": keys})

@@ -24,7 +24,11 @@ def budget_row(project_id: str, body: dict[str, Any]) -> dict[str, Any]:
         limit = Decimal(str(body.get("limit_cents")))
     except InvalidOperation:
         limit = Decimal("NaN")
-    if isinstance(body.get("limit_cents"), bool) or not (0 <= limit <= MAX_CENTS):
+    if (
+        isinstance(body.get("limit_cents"), bool)
+        or not limit.is_finite()
+        or not (0 <= limit <= MAX_CENTS)
+    ):
         raise InvalidRequest(
             "'limit_cents' must be a number of cents from 0 to 10^12.", param="limit_cents"
         )

@@ -67,7 +67,7 @@ class Settings:
     # budget counters are reconciled from usage_logs, and how long a counter call may take.
     spend_policy_ttl_s: float = 10.0
     spend_reconcile_interval_s: float = 60.0
-    spend_timeout_s: float = 0.5
+    spend_timeout_s: float = 3.0
 
     @property
     def outbox_path(self) -> Path:

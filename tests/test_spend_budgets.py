@@ -6,6 +6,7 @@ Prices used below (shared/catalog.py, USD per million tokens): gpt-4o-mini input
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from decimal import Decimal
@@ -25,7 +26,7 @@ def client(origin_server: Any, project: Any) -> openai.AsyncOpenAI:
     )
 
 
-def ask(n: int, max_tokens: int = 50) -> dict[str, Any]:
+def ask(n: int, max_tokens: int = 10) -> dict[str, Any]:
     content = f"question {n} {uuid.uuid4().hex[:8]}"  # unique: never a cache hit
     return {
         "model": MODEL,
@@ -61,6 +62,7 @@ async def test_block_budget_serves_until_one_more_worst_case_does_not_fit(
     served, refusal = await spend_until_refused(client(origin_server, project))
 
     assert refusal is not None and refusal.status_code == 402
+    assert len(served) >= 8  # ~0.00074 cents each, worst case ~0.0052 (see test_spend_scripts)
     error = refusal.body
     assert error["code"] == "budget_exceeded" and error["type"] == "insufficient_quota"
     message = error["message"]
@@ -153,8 +155,13 @@ async def test_cache_hits_are_free_and_served_when_the_budget_is_spent(
 ):
     project = await make_project("budget-hit")
     api = client(origin_server, project)
-    first = ask(1)
+    first = ask(1, max_tokens=200)  # a complete answer: a cut one is never cached
     await api.chat.completions.create(**first)
+    for _ in range(50):  # the answer is stored just after it is sent
+        again = await api.chat.completions.with_raw_response.create(**first)
+        if again.headers["x-prism-cache-status"].startswith("hit"):
+            break
+        await asyncio.sleep(0.1)
     await budget(origin_admin, project.id, limit_cents="0", period="day")
     hit = await api.chat.completions.with_raw_response.create(**first)
     assert hit.headers["x-prism-cache-status"].startswith("hit")

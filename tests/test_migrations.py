@@ -24,6 +24,8 @@ TABLES = [
     "budgets",
     "feedback",
     "cache_purges",
+    "rate_limits",
+    "policy_audit",
 ]
 
 # Everything a migration can create, one line per object, so two snapshots compare as lists.
@@ -163,8 +165,10 @@ BAD_ROWS = [
     ("usage_logs", {"tokens_in": -1}, "23514"),
     ("usage_logs", {"cost_total_cents": -0.5}, "23514"),
     ("usage_logs", {"task_type": None}, "23502"),
-    ("budgets", {"period": "week"}, "23514"),
+    ("budgets", {"period": "year"}, "23514"),
     ("budgets", {"action": "shout"}, "23514"),
+    ("budgets", {"action": "alert"}, "23514"),
+    ("budgets", {"tag_key": "feature"}, "23514"),
     ("feedback", {"rating": 0}, "23514"),
     ("cache_purges", {"scope": "everything"}, "23514"),
     ("api_keys", {"key_hash": "not-hex"}, "23514"),

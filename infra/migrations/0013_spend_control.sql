@@ -65,7 +65,8 @@ REVOKE ALL ON FUNCTION public.budget_spend(uuid, timestamptz, text, text) FROM P
 REVOKE ALL ON FUNCTION public.budget_spend(uuid, timestamptz, text, text) FROM anon, authenticated;
 GRANT EXECUTE ON FUNCTION public.budget_spend(uuid, timestamptz, text, text) TO service_role;
 
--- Row-level security as for every other project-scoped table (see 0006).
+-- Row-level security as for every other project-scoped table (see 0010): members read their
+-- projects' rows; writes go through the origin as service_role.
 DO $$
 DECLARE
     t text;
@@ -74,10 +75,12 @@ BEGIN
         EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('REVOKE ALL ON public.%I FROM PUBLIC, anon', t);
         EXECUTE format('GRANT ALL ON public.%I TO service_role', t);
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.%I FROM authenticated', t);
         EXECUTE format('GRANT SELECT ON public.%I TO authenticated', t);
         EXECUTE format('DROP POLICY IF EXISTS %I ON public.%I', t || '_read_own', t);
         EXECUTE format(
-            'CREATE POLICY %I ON public.%I FOR SELECT TO authenticated USING (project_id = public.jwt_project_id())',
+            'CREATE POLICY %I ON public.%I FOR SELECT TO authenticated'
+            ' USING (project_id = ANY ((SELECT public.member_project_ids())::uuid[]))',
             t || '_read_own', t
         );
     END LOOP;

@@ -130,3 +130,49 @@ def test_an_endless_line_is_refused() -> None:
     parser.feed(b"data: " + b"x" * 50)
     with pytest.raises(SSEError):
         parser.feed(b"x" * 50)
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+HUGE_LINE = b"data: " + b"a" * 200_000 + b"\n\n"
+PATHOLOGICAL = [
+    ("one huge line, one byte at a time", chunked(HUGE_LINE, 1)),
+    ("one huge line in one chunk", [HUGE_LINE]),
+    ("many tiny events, three bytes at a time", chunked(b"data: x\n\n" * 20_000, 3)),
+    ("every chunk ends in a lone CR", [b"data: a\r"] * 20_000 + [b"\r"]),
+    ("every chunk ends mid-CRLF", chunked(b"data: a\r\n\r\n" * 10_000, 8)),
+]
+
+
+@pytest.mark.parametrize(("name", "chunks"), PATHOLOGICAL, ids=[p[0] for p in PATHOLOGICAL])
+def test_work_grows_linearly_with_the_input(name: str, chunks: list[bytes]) -> None:
+    # A provider can cut its stream anywhere; re-scanning what is pending on every chunk made
+    # a trickled long line cost O(n^2). The parser's own count of bytes it scanned or copied
+    # must stay within a small multiple of what it was fed, and the events must be right.
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    for chunk in chunks:
+        events.extend(parser.feed(chunk))
+    events.extend(parser.close())
+    fed = sum(len(c) for c in chunks)
+    assert parser.examined <= 2 * fed
+    assert events == parse_all([b"".join(chunks)])
+
+
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=40))
+def test_work_is_linear_however_the_bytes_are_cut(data: bytes, cuts: list[int]) -> None:
+    parser = SSEParser()
+    for piece in split_at(data, cuts):
+        parser.feed(piece)
+    parser.close()
+    assert parser.examined <= 2 * len(data)
+
+
+def test_an_event_whose_data_outgrows_the_limit_is_refused() -> None:
+    # Many short data lines and no blank line: each line is small, the event is not.
+    parser = SSEParser(max_line_bytes=1000)
+    with pytest.raises(SSEError):
+        for _ in range(200):
+            parser.feed(b"data: 0123456789\n")

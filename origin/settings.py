@@ -51,6 +51,8 @@ class Settings:
     simulator_url: str = ""
     data_dir: Path = ROOT / ".prism"
     max_body_bytes: int = 4 * 1024 * 1024
+    # A provider's answer (after decompression) or one SSE event may not exceed this: 502.
+    max_response_bytes: int = 32 * 1024 * 1024
     connect_timeout_s: float = 5.0
     first_byte_timeout_s: float = 60.0
     total_timeout_s: float = 600.0
@@ -97,6 +99,9 @@ class Settings:
             simulator_url=text("PRISM_SIMULATOR_URL", "").rstrip("/"),
             data_dir=Path(text("PRISM_DATA_DIR", str(defaults.data_dir))),
             max_body_bytes=int(text("PRISM_MAX_BODY_BYTES", str(defaults.max_body_bytes))),
+            max_response_bytes=int(
+                text("PRISM_MAX_RESPONSE_BYTES", str(defaults.max_response_bytes))
+            ),
             first_byte_timeout_s=float(
                 text("PRISM_FIRST_BYTE_TIMEOUT_S", str(defaults.first_byte_timeout_s))
             ),

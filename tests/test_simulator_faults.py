@@ -290,3 +290,20 @@ def test_echo_key_repeats_the_credentials_everywhere(sim, simulator_server, prov
         assert CREDENTIAL[provider] in json.loads(data_lines(response.text)[0])["error"]["message"]
     log = simulator_server.log_path.read_bytes()[start:].decode()
     assert CREDENTIAL[provider] in log
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("gzip", [False, True])
+def test_huge_body_is_a_well_formed_answer_of_the_asked_size(
+    sim: Any, provider: str, gzip: bool
+) -> None:
+    size = 3 * 1024 * 1024 + 17
+    sim.script({"kind": "huge_body", "bytes": size, "gzip": gzip}, provider=provider)
+    res = sim.chat(provider)  # httpx inflates gzip as any client would
+    assert res.status_code == 200
+    assert ("gzip" in res.headers.get("content-encoding", "")) is gzip
+    body = res.json()  # still valid JSON in the provider's own shape
+    assert json.dumps(body).count("a" * 1024) >= size // 1024
+    assert len(res.content) > size
+    if gzip:
+        assert int(res.num_bytes_downloaded) < size // 100  # the bomb: small on the wire

@@ -19,6 +19,40 @@ INTERRUPTED_CODE: Final = "upstream_stream_interrupted"
 MAX_CONNECTIONS: Final = 512
 KEEPALIVE_S: Final = 30.0
 USER_AGENT: Final = "prism-gateway"
+# An error body is only summarised: its first bytes say all we will use.
+ERROR_BODY_BYTES: Final = 64 * 1024
+_READ_CHUNK: Final = 64 * 1024
+
+
+class TooLarge(Exception):
+    """A response body (as decompressed) went past the limit we read up to."""
+
+
+async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, decompressed, or TooLarge as soon as it passes `limit` bytes.
+
+    Counted after decompression (aiohttp inflates in bounded steps as we read), so a small
+    gzip bomb is caught as early as a huge plain body; memory stays about `limit`.
+    """
+    declared = response.content_length
+    if declared is not None and declared > limit:  # compressed or not, it will not fit
+        raise TooLarge(f"declared {declared} bytes")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"more than {limit} bytes")
+    return bytes(body)
+
+
+async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
+    """The first ERROR_BODY_BYTES of an error response (the rest is never read)."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        body += chunk[: ERROR_BODY_BYTES - len(body)]
+        if len(body) >= ERROR_BODY_BYTES:
+            break
+    return bytes(body)
 
 
 def open_session(settings: Settings) -> aiohttp.ClientSession:

@@ -23,7 +23,14 @@ import orjson
 
 from origin.providers.base import Adapter, Completion, Endpoint, StreamState, UpstreamRequest
 from origin.providers.failures import bad_response
-from origin.providers.http import before_first_byte, mid_stream, open_session
+from origin.providers.http import (
+    TooLarge,
+    before_first_byte,
+    mid_stream,
+    open_session,
+    read_error_body,
+    read_limited,
+)
 from origin.providers.registry import build_adapters
 from origin.providers.sse import SSEError, SSEParser
 from origin.settings import Settings
@@ -67,13 +74,15 @@ class ProviderClient:
             async with asyncio.timeout(self._total_s):
                 response = await self.open(upstream, content)
                 try:
-                    raw = await response.read()
+                    raw = await self._read(response)
                 finally:
                     let_go(response)
         except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise before_first_byte(exc, endpoint.provider) from None
         except TimeoutError:
             raise total_timeout(endpoint.provider, self._total_s) from None
+        except TooLarge as exc:
+            raise bad_response(endpoint.provider, f"sent a response too large ({exc})") from None
         if response.status >= 400:
             raise adapter.map_error(response.status, raw, response.headers, endpoint.provider)
         try:
@@ -95,6 +104,15 @@ class ProviderClient:
         """`async with client.stream(...) as chunks: async for chunk in chunks: ...`"""
         adapter = self._adapters[endpoint.kind]
         return ProviderStream(self, adapter, endpoint, model, body, chunk_id, created)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        if response.status >= 400:
+            return await read_error_body(response)
+        return await read_limited(response, self._settings.max_response_bytes)
+
+    @property
+    def max_response_bytes(self) -> int:
+        return self._settings.max_response_bytes
 
     async def open(self, upstream: UpstreamRequest, content: bytes) -> aiohttp.ClientResponse:
         """The response with its headers read and its body not; the caller releases it."""
@@ -131,7 +149,7 @@ class ProviderStream:
         self._model, self._body = model, body
         self._decoder = adapter.stream_decoder(model, chunk_id, created)
         self.state: StreamState = self._decoder.state
-        self._parser = SSEParser()
+        self._parser = SSEParser(client.max_response_bytes)
         self._pending: deque[dict[str, Any]] = deque()
         self._response: aiohttp.ClientResponse | None = None
         self._deadline = 0.0
@@ -183,7 +201,7 @@ class ProviderStream:
             async with asyncio.timeout_at(self._deadline):
                 self._response = await self._client.open(upstream, content)
                 if self._response.status >= 400:
-                    payload = await self._response.read()
+                    payload = await read_error_body(self._response)
                     raise self._adapter.map_error(
                         self._response.status, payload, self._response.headers, provider
                     )

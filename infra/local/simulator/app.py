@@ -28,11 +28,13 @@ from .faults import Fault
 from .state import SimState
 from .turn import BadRequest, Turn
 from .wire import (
+    PAD_MARKER,
     Headers,
     Receive,
     Send,
     WireFormat,
     drop_connection,
+    huge,
     malformed,
     read_body,
     respond,
@@ -225,7 +227,8 @@ class Simulator:
         send: Send,
     ) -> None:
         """Generate the reply and send it, shaped (or broken) as the fault says."""
-        reply = plan(turn, fault.text if fault.kind == "reply" else None)
+        scripted = PAD_MARKER if fault.kind == "huge_body" else fault.text
+        reply = plan(turn, scripted if fault.kind in ("reply", "huge_body") else None)
         counts = fmt.account(self.state.cache, provider, turn)
         usage: dict[str, Any] | None = fmt.usage(counts, reply, turn)
         if fault.kind in ("usage", "no_usage"):
@@ -238,7 +241,9 @@ class Simulator:
             await stream(send, events, fmt.id_headers(rid), fmt.stream_type(turn), delay, cut)
             return
         body = fmt.render(turn, reply, usage, rid)
-        if fault.kind == "disconnect":
+        if fault.kind == "huge_body":
+            await huge(send, body, fault.size, fault.gzip, fmt.id_headers(rid))
+        elif fault.kind == "disconnect":
             await drop_connection(send, receive, body)
         elif fault.kind == "malformed_chunk":
             await respond(send, 200, body[: len(body) // 2], fmt.id_headers(rid))

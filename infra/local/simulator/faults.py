@@ -22,6 +22,9 @@ model match (absent = any). The first queued match wins (FIFO). Fault kinds:
     request's Authorization / x-api-key / x-goog-api-key values back (see echo.py): in the
     error message of a provider-shaped body (json), a plain-text body (text) or an error event
     of a 200 stream (stream); always in an x-echo-credentials header and a simulator log line.
+  * ``{"kind": "huge_body", "bytes": N, "gzip"?: bool}``: JSON: a well-formed answer whose
+    text is N bytes long, streamed out without holding it; with gzip, sent compressed
+    (Content-Encoding: gzip), so a few hundred KB on the wire inflate to N bytes: a zip bomb.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ KINDS = frozenset(
         "usage",
         "reply",
         "echo_key",
+        "huge_body",
     }
 )
 ECHO_FORMS = frozenset({"json", "text", "stream"})
@@ -56,6 +60,8 @@ class Fault:
     usage: dict[str, Any] | None = None
     text: str | None = None
     form: str = "json"
+    size: int = 0
+    gzip: bool = False
 
 
 def _number(raw: dict[str, Any], name: str, default: float) -> float:
@@ -80,6 +86,8 @@ def parse_fault(raw: Any) -> Fault:
     form = raw.get("form", "json")
     if kind == "echo_key" and form not in ECHO_FORMS:
         raise ValueError(f"fault.form must be one of {sorted(ECHO_FORMS)}")
+    if kind == "huge_body" and "bytes" not in raw:
+        raise ValueError("fault.bytes is required for huge_body")
     retry = raw.get("retry_after")
     return Fault(
         kind=kind,
@@ -91,6 +99,8 @@ def parse_fault(raw: Any) -> Fault:
         usage=raw.get("usage"),
         text=raw.get("text"),
         form=form if isinstance(form, str) else "json",
+        size=int(_number(raw, "bytes", 0)),
+        gzip=raw.get("gzip") is True,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
 
@@ -113,6 +114,32 @@ async def stream(
         await send({"type": "http.response.body", "body": event, "more_body": True})
     if cut_after is None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+PAD_MARKER = "@@prism-sim-pad@@"  # the huge text's place while the body is rendered (ASCII:
+# every encoder writes it as is)
+_PAD_CHUNK = 64 * 1024
+
+
+async def huge(send: Send, rendered: bytes, size: int, gzip: bool, headers: Headers) -> None:
+    """`rendered` (a JSON body whose text is PAD_MARKER) with the marker replaced by `size`
+    bytes of text, streamed as generated so the simulator never holds it all."""
+    head, _, tail = rendered.partition(PAD_MARKER.encode())
+    squeeze = zlib.compressobj(wbits=31) if gzip else None  # 31: gzip framing
+    extra = [(b"content-encoding", b"gzip")] if gzip else []
+    start_headers = [(b"content-type", JSON), *extra, *headers]
+    await send({"type": "http.response.start", "status": 200, "headers": start_headers})
+
+    async def out(data: bytes, more: bool = True) -> None:
+        if squeeze is not None:
+            data = squeeze.compress(data) + (b"" if more else squeeze.flush())
+        await send({"type": "http.response.body", "body": data, "more_body": more})
+
+    await out(head)
+    pad = b"a" * _PAD_CHUNK
+    for start in range(0, size, _PAD_CHUNK):
+        await out(pad[: min(_PAD_CHUNK, size - start)])
+    await out(tail, more=False)
 
 
 async def wait_for_disconnect(receive: Receive) -> None:

@@ -29,7 +29,7 @@ from shared.errors import PayloadTooLarge
 NULL_BODY_STATUSES: Final = frozenset({101, 103, 204, 205, 304})
 
 
-class Default(WorkerEntrypoint):  # type: ignore[misc]
+class Default(WorkerEntrypoint):
     # The runtime makes one instance per request but keeps the isolate (and so this class) for
     # many: the class is the only scope an "in-instance" cache can live in. It holds key hashes
     # and the ids they resolve to, nothing secret, and bounds its size and age itself.

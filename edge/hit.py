@@ -9,7 +9,8 @@ from edge.chat import ChatRequest
 from edge.lookup import Hit
 from edge.web import Headers, Response
 from shared import headers as H
-from shared.cache_entry import hit_response, replay_chunks, sse
+from shared import sse
+from shared.cache_entry import hit_response, replay_chunks
 from shared.pricing import format_cents
 from shared.usage import CACHE_PROVIDER, CACHE_TASK_TYPE
 
@@ -22,7 +23,7 @@ def response_id(request_id: str) -> str:
 def cached_response(hit: Hit, chat: ChatRequest, request_id: str) -> Response:
     answer_id = response_id(request_id)
     if chat.stream:
-        body = sse(replay_chunks(hit.entry, answer_id, chat.include_usage))
+        body = sse.stream(replay_chunks(hit.entry, answer_id, chat.include_usage))
         kind: Headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
     else:
         body = json.dumps(hit_response(hit.entry, answer_id), separators=(",", ":")).encode()

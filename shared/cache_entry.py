@@ -178,9 +178,3 @@ def replay_chunks(entry: CacheEntry, response_id: str, include_usage: bool) -> l
         usage = entry.response.get("usage")
         out.append(chunk([], usage=usage))
     return out
-
-
-def sse(chunks: list[dict[str, Any]]) -> bytes:
-    """Server-sent events for `chunks`, ending with the OpenAI [DONE] sentinel."""
-    body = "".join(f"data: {json.dumps(c, separators=(',', ':'))}\n\n" for c in chunks)
-    return (body + "data: [DONE]\n\n").encode("utf-8")

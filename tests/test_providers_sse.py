@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from origin.providers.base import SSEEvent
-from origin.providers.sse import DONE, SSEError, SSEParser, encode_comment, encode_data
+from origin.providers.sse import SSEError, SSEParser
+from shared import sse
 
 
 def parse_all(chunks: list[bytes]) -> list[SSEEvent]:
@@ -56,7 +57,7 @@ EXAMPLES = [
     ("final event ending in lone cr", b"data: b\r", [SSEEvent(None, "b")]),
     ("bom at stream start", b"\xef\xbb\xbfdata: a\n\n", [SSEEvent(None, "a")]),
     ("utf-8 text", "data: héllo ✓\n\n".encode(), [SSEEvent(None, "héllo ✓")]),
-    ("openai done", DONE, [SSEEvent(None, "[DONE]")]),
+    ("openai done", sse.DONE, [SSEEvent(None, "[DONE]")]),
 ]
 
 
@@ -115,14 +116,23 @@ def test_encoded_events_round_trip_under_any_chunking(
     )
 )
 def test_encode_data_is_one_parseable_event(payload: dict[str, object]) -> None:
-    (event,) = parse_all([encode_data(payload)])
-    assert event.event is None
-    assert orjson.loads(event.data) == payload
+    # The edge's serialiser (standard library) and the origin's (orjson) frame alike.
+    for dumps in (sse.compact_json, orjson.dumps):
+        (event,) = parse_all([sse.data_event(payload, dumps)])
+        assert event.event is None
+        assert orjson.loads(event.data) == payload
 
 
 def test_done_and_comment_encoding() -> None:
-    assert DONE == b"data: [DONE]\n\n"
-    assert parse_all([encode_comment("keep\nalive"), DONE]) == [SSEEvent(None, "[DONE]")]
+    assert sse.DONE == b"data: [DONE]\n\n"
+    assert parse_all([sse.comment("keep\nalive"), sse.DONE]) == [SSEEvent(None, "[DONE]")]
+
+
+def test_a_whole_stream_is_its_events_then_done() -> None:
+    chunks = [{"id": "a", "choices": []}, {"id": "b", "usage": {"total_tokens": 3}}]
+    events = parse_all([sse.stream(chunks)])
+    assert [orjson.loads(e.data) for e in events[:-1]] == chunks
+    assert events[-1] == SSEEvent(None, "[DONE]")
 
 
 def test_an_endless_line_is_refused() -> None:

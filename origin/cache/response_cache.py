@@ -25,14 +25,8 @@ from origin.cache.purge_log import PurgeRecorder
 from origin.cache.semantic import SemanticIndex
 from origin.observability.metrics import Metrics
 from origin.providers.base import Completion
-from shared.cache_entry import (
-    CacheEntry,
-    cacheable,
-    hit_response,
-    question_preview,
-    replay_chunks,
-    sse,
-)
+from shared import sse
+from shared.cache_entry import CacheEntry, cacheable, hit_response, question_preview, replay_chunks
 from shared.errors import InvalidRequest
 from shared.fingerprint import fingerprint, semantic_scope
 from shared.options import RequestOptions
@@ -209,7 +203,8 @@ class PrismCache:
         receipt.cost, receipt.usage_reported = _FREE, True
         response_id = f"chatcmpl-{call.request_id}"
         if call.stream:
-            content = sse(replay_chunks(entry, response_id, _wants_usage(call.body)))
+            chunks = replay_chunks(entry, response_id, _wants_usage(call.body))
+            content = sse.stream(chunks, orjson.dumps)
             media = _SSE
         else:
             content, media = orjson.dumps(hit_response(entry, response_id)), _JSON

@@ -30,6 +30,7 @@ from origin.spend.admission import Admission
 from origin.spend.control import SpendControl
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.keyring import Keyring, Keyrings
+from shared import sse
 from shared.catalog import MODELS
 from shared.errors import PrismError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from shared.options import RequestOptions, parse_options
@@ -228,16 +229,16 @@ class ChatCompletions:
                     self.metrics.first_token(seconds=since, provider=provider, model=model)
                 if sent is not None:
                     sent.add(chunk)
-                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+                yield sse.data_event(chunk, orjson.dumps)
             completed = True
             if _wants_usage(call.body):
                 chunk = _usage_chunk(call, model, stream.state.usage)
-                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
-            yield b"data: [DONE]\n\n"
+                yield sse.data_event(chunk, orjson.dumps)
+            yield sse.DONE
         except PrismError as exc:
             # Headers are gone already; OpenAI clients read an error object from the stream.
             error = exc
-            yield b"data: " + orjson.dumps(exc.envelope()) + b"\n\n"
+            yield sse.data_event(exc.envelope(), orjson.dumps)
         finally:
             # The provider's whole streaming window counts as waiting on it.
             context.waited_on_provider(time.perf_counter() - asked)

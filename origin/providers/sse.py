@@ -1,4 +1,5 @@
-"""Server-sent events: an incremental parser for provider streams and the encoder for ours.
+"""Server-sent events: an incremental parser for provider streams (ours are encoded by
+`shared.sse`).
 
 The parser follows the WHATWG event-stream rules that matter for LLM providers: lines end
 in LF, CRLF or a lone CR; `data:` lines of one event join with LF; `event:` names it;
@@ -10,15 +11,12 @@ very end of a chunk ends the line at once but swallows an LF that opens the next
 from __future__ import annotations
 
 import re
-from typing import Any, Final
-
-import orjson
+from typing import Final
 
 from origin.providers.base import SSEEvent
 
 _EOL: Final = re.compile(rb"\r\n|\r|\n")
 _BOM: Final = "\ufeff"
-DONE: Final = b"data: [DONE]\n\n"
 DEFAULT_MAX_LINE_BYTES: Final = 16 * 1024 * 1024
 
 
@@ -122,13 +120,3 @@ class SSEParser:
         elif name == "event":
             self._event = value or None
         # `id` and `retry` only matter to reconnecting browsers; we never resume a stream.
-
-
-def encode_data(payload: dict[str, Any]) -> bytes:
-    """One `data:` event carrying a JSON object, as we send chunks to clients."""
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-def encode_comment(text: str = "") -> bytes:
-    """A comment line: clients ignore it, proxies see traffic (a keep-alive)."""
-    return b": " + text.replace("\n", " ").replace("\r", " ").encode() + b"\n\n"

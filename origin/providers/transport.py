@@ -16,7 +16,7 @@ import asyncio
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Self
 
 import aiohttp
 import orjson
@@ -156,7 +156,7 @@ class ProviderStream:
         self._ended = False
         self._failure: PrismError | None = None
 
-    async def __aenter__(self) -> ProviderStream:
+    async def __aenter__(self) -> Self:
         try:
             await self._open()
         except PrismError as exc:

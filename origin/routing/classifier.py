@@ -214,26 +214,32 @@ _WORD_CUES: Final = tuple(
     (_vocab(words), name, task, each, cap)
     for words, name, task, each, cap in (
         (
-            "python javascript typescript java golang kotlin c++ c# sql html css bash regex php "
-            "powershell",
+            (
+                "python javascript typescript java golang kotlin c++ c# sql html css bash regex php "
+                "powershell"
+            ),
             "code-language",
             "code",
             1.0,
             1.0,
         ),
         (
-            "code coding function functions method class closure closures bug bugs debug debugging "
-            "compile compiler refactor rust swift shell script api endpoint repo git docker dockerfile "
-            "kubernetes npm pip library dependency exception stacktrace variable loop array struct "
-            "pointer recursion algorithm linked hashmap segfault unittest pytest json yaml query",
+            (
+                "code coding function functions method class closure closures bug bugs debug debugging "
+                "compile compiler refactor rust swift shell script api endpoint repo git docker dockerfile "
+                "kubernetes npm pip library dependency exception stacktrace variable loop array struct "
+                "pointer recursion algorithm linked hashmap segfault unittest pytest json yaml query"
+            ),
             "code-keyword",
             "code",
             0.6,
             1.0,
         ),
         (
-            "solve equation equations integral derivative probability calculate compute percent "
-            "percentage average ratio prime factorial modulo remainder divisible odds dice",
+            (
+                "solve equation equations integral derivative probability calculate compute percent "
+                "percentage average ratio prime factorial modulo remainder divisible odds dice"
+            ),
             "math-keyword",
             "reasoning",
             0.6,
@@ -255,10 +261,12 @@ _WORD_CUES: Final = tuple(
         ),
         ("why", "why", "reasoning", 0.5, 0.5),
         (
-            "summarize summarise summary synthesize synthesise synthesis analyze analyse analysis "
-            "cross-reference evaluate assess assessment critique report essay research in-depth "
-            "comprehensive thorough detailed strategy architecture design roadmap plan combine "
-            "consolidate overview outlook forecast proposal whitepaper",
+            (
+                "summarize summarise summary synthesize synthesise synthesis analyze analyse analysis "
+                "cross-reference evaluate assess assessment critique report essay research in-depth "
+                "comprehensive thorough detailed strategy architecture design roadmap plan combine "
+                "consolidate overview outlook forecast proposal whitepaper"
+            ),
             "synthesis",
             "complex",
             0.6,

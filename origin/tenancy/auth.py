@@ -115,7 +115,7 @@ class Authenticator:
         except asyncio.CancelledError:
             pending.cancel()
             raise
-        except Exception as exc:  # a bug below us: hand it to the waiters, who turn it into a 500
+        except Exception as exc:  # noqa: BLE001 - a bug below us: the waiters turn it into a 500
             pending.set_exception(exc)
         else:
             self._remember(key_hash, caller)

@@ -21,8 +21,7 @@ from origin.ledger.writer import Ledger
 from origin.observability import context
 from origin.observability.metrics import Metrics
 from origin.observability.tracing import Tracing, failed, row_attributes
-from origin.providers.anthropic import auto_cache_marked
-from origin.providers.base import Completion, Endpoint
+from origin.providers.base import Completion
 from origin.providers.transport import ProviderClient
 from origin.routing.classifier import classify
 from origin.routing.router import RouteDecision, Router
@@ -163,7 +162,7 @@ class ChatCompletions:
                 try:
                     endpoint = keyring.endpoints[provider]
                     completion = await self.providers.complete(
-                        endpoint, upstream, _upstream_body(call, endpoint)
+                        endpoint, upstream, call.body, prompt_cache=call.options.auto_cache
                     )
                 except RETRYABLE as exc:
                     failed(span, exc.code)
@@ -192,7 +191,12 @@ class ChatCompletions:
         for model, provider, upstream in call.attempts:
             endpoint = keyring.endpoints[provider]
             opener = self.providers.stream(
-                endpoint, upstream, _upstream_body(call, endpoint), chunk_id, created
+                endpoint,
+                upstream,
+                call.body,
+                chunk_id,
+                created,
+                prompt_cache=call.options.auto_cache,
             )
             asked = time.perf_counter()
             # For a stream the attempt's span covers opening it, up to the first byte.
@@ -333,12 +337,6 @@ class ChatCompletions:
 def _requested_model(body: dict[str, Any]) -> str | None:
     model = body.get("model")
     return model if isinstance(model, str) else None
-
-
-def _upstream_body(call: Call, endpoint: Endpoint) -> dict[str, Any]:
-    if call.options.auto_cache and endpoint.kind == "anthropic":
-        return dict(auto_cache_marked(call.body))
-    return call.body
 
 
 def _wants_usage(body: dict[str, Any]) -> bool:

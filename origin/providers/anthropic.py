@@ -64,7 +64,13 @@ class AnthropicAdapter:
     kind = KIND
 
     def build_request(
-        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
+        self,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        stream: bool,
+        *,
+        prompt_cache: bool = False,
     ) -> UpstreamRequest:
         headers = {
             "content-type": "application/json",
@@ -77,7 +83,7 @@ class AnthropicAdapter:
             "POST",
             f"{endpoint.base_url}/v1/messages",
             headers,
-            messages_body(body, model, stream),
+            messages_body(auto_cache_marked(body) if prompt_cache else body, model, stream),
             stream,
         )
 

@@ -75,9 +75,19 @@ class Adapter(Protocol):
     kind: str
 
     def build_request(
-        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
+        self,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        stream: bool,
+        *,
+        prompt_cache: bool = False,
     ) -> UpstreamRequest:
-        """The upstream request for an OpenAI-shaped `body`, calling upstream model `model`."""
+        """The upstream request for an OpenAI-shaped `body`, calling upstream model `model`.
+
+        `prompt_cache` asks the adapter to mark the stable prefix for the provider's prompt
+        cache where the provider needs markers for it (Anthropic); others cache by themselves.
+        """
 
     def parse_response(self, payload: Mapping[str, Any], model: str) -> Completion:
         """The OpenAI-shaped completion and usage from a successful upstream JSON body."""

@@ -94,7 +94,13 @@ class GeminiAdapter:
     kind = KIND
 
     def build_request(
-        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
+        self,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        stream: bool,
+        *,
+        prompt_cache: bool = False,
     ) -> UpstreamRequest:
         name = quote(model.removeprefix("models/"), safe="-._~")
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"

@@ -112,7 +112,13 @@ class OpenAIAdapter:
     kind = KIND
 
     def build_request(
-        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
+        self,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        stream: bool,
+        *,
+        prompt_cache: bool = False,
     ) -> UpstreamRequest:
         vendor = vendor_of(endpoint)
         out = {k: v for k, v in body.items() if k not in vendor.drops}

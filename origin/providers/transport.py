@@ -56,19 +56,26 @@ class ProviderClient:
         if http is not None:
             await http.close()
 
-    async def complete(self, endpoint: Endpoint, model: str, body: Mapping[str, Any]) -> Completion:
+    async def complete(
+        self,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        *,
+        prompt_cache: bool = False,
+    ) -> Completion:
         """The whole answer; nothing has reached the client yet, so every failure is ours to
-        fail over from."""
+        fail over from. `prompt_cache`: see Adapter.build_request."""
         try:
-            return await self._complete(endpoint, model, body)
+            return await self._complete(endpoint, model, body, prompt_cache)
         except PrismError as exc:
             raise scrubbed(exc, endpoint) from None
 
     async def _complete(
-        self, endpoint: Endpoint, model: str, body: Mapping[str, Any]
+        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], prompt_cache: bool
     ) -> Completion:
         adapter = self._adapters[endpoint.kind]
-        upstream = translated(adapter, endpoint, model, body, stream=False)
+        upstream = translated(adapter, endpoint, model, body, False, prompt_cache)
         content = encoded(upstream)
         try:
             async with asyncio.timeout(self._total_s):
@@ -99,11 +106,20 @@ class ProviderClient:
             ) from None
 
     def stream(
-        self, endpoint: Endpoint, model: str, body: Mapping[str, Any], chunk_id: str, created: int
+        self,
+        endpoint: Endpoint,
+        model: str,
+        body: Mapping[str, Any],
+        chunk_id: str,
+        created: int,
+        *,
+        prompt_cache: bool = False,
     ) -> ProviderStream:
         """`async with client.stream(...) as chunks: async for chunk in chunks: ...`"""
         adapter = self._adapters[endpoint.kind]
-        return ProviderStream(self, adapter, endpoint, model, body, chunk_id, created)
+        return ProviderStream(
+            self, adapter, endpoint, model, body, chunk_id, created, prompt_cache=prompt_cache
+        )
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         if response.status >= 400:
@@ -144,9 +160,11 @@ class ProviderStream:
         body: Mapping[str, Any],
         chunk_id: str,
         created: int,
+        *,
+        prompt_cache: bool = False,
     ) -> None:
         self._client, self._adapter, self._endpoint = client, adapter, endpoint
-        self._model, self._body = model, body
+        self._model, self._body, self._prompt_cache = model, body, prompt_cache
         self._decoder = adapter.stream_decoder(model, chunk_id, created)
         self.state: StreamState = self._decoder.state
         self._parser = SSEParser(client.max_response_bytes)
@@ -194,7 +212,9 @@ class ProviderStream:
 
     async def _open(self) -> None:
         provider = self._endpoint.provider
-        upstream = translated(self._adapter, self._endpoint, self._model, self._body, stream=True)
+        upstream = translated(
+            self._adapter, self._endpoint, self._model, self._body, True, self._prompt_cache
+        )
         content = encoded(upstream)
         self._deadline = asyncio.get_running_loop().time() + self._client.total_timeout_s
         try:
@@ -240,10 +260,15 @@ class ProviderStream:
 
 
 def translated(
-    adapter: Adapter, endpoint: Endpoint, model: str, body: Mapping[str, Any], stream: bool
+    adapter: Adapter,
+    endpoint: Endpoint,
+    model: str,
+    body: Mapping[str, Any],
+    stream: bool,
+    prompt_cache: bool = False,
 ) -> UpstreamRequest:
     try:
-        return adapter.build_request(endpoint, model, body, stream)
+        return adapter.build_request(endpoint, model, body, stream, prompt_cache=prompt_cache)
     except UNEXPECTED_SHAPE as exc:
         # Validation upstream of us checks the common shapes; what slips through is the
         # client's malformed request, not our failure.

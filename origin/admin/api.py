@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from origin.admin.fields import (
+    MAX_SECRET,
+    SLUG,
+    base_url_field,
+    parse_since,
+    parse_tag_filter,
+    text_field,
+)
 from origin.settings import Settings
-from origin.store import TAG_KEY, Store, StoreError, StoreUnavailable, valid_id
+from origin.store import Store, StoreError, StoreUnavailable, valid_id
 from origin.tenancy.crypto import KeyBox, provider_key_context
 from shared.errors import (
     AuthenticationFailed,
@@ -40,10 +45,7 @@ from shared.errors import (
 from shared.json_depth import check_json_depth
 
 PREFIX = "/admin/v1"
-MAX_NAME = 200
-MAX_SECRET = 4096
 # Provider-key names appear in URLs and in the encryption context: keep them plain.
-SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class Conflict(PrismError):
@@ -155,42 +157,6 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def text_field(
-    body: dict[str, Any],
-    field: str,
-    *,
-    required: bool,
-    limit: int = MAX_NAME,
-    pattern: re.Pattern[str] | None = None,
-) -> str | None:
-    """A validated, stripped string field; shared with the CLI so both accept the same input."""
-    value = body.get(field)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidRequest(
-            f"'{field}' must be a non-empty string of at most {limit} characters.", param=field
-        )
-    value = value.strip()
-    if pattern is not None and not pattern.fullmatch(value):
-        raise InvalidRequest(
-            f"'{field}' may hold only letters, digits, '.', '_' and '-'.", param=field
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidRequest(f"'{field}' must not contain control characters.", param=field)
-    return value
-
-
-def base_url_field(body: dict[str, Any]) -> str | None:
-    value = text_field(body, "base_url", required=False, limit=2048)
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest("'base_url' must be an http(s) URL.", param="base_url")
-    return value.rstrip("/")
-
-
 async def _project(request: Request, deps: AdminDeps) -> str:
     project_id = request.path_params["project_id"]
     if await deps.store.get_project(project_id) is None:
@@ -276,28 +242,3 @@ async def recent_usage(request: Request, deps: AdminDeps) -> JSONResponse:
         raise InvalidRequest("'limit' must be an integer.", param="limit") from None
     rows = await deps.store.recent_usage(project_id, limit, tag, parse_since(query.get("since")))
     return _ok({"object": "list", "data": rows})
-
-
-def parse_since(text: str | None) -> str | None:
-    """An ISO-8601 timestamp (a date alone means its midnight UTC), normalised for PostgREST."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRequest(
-            "'since' must be an ISO-8601 date or timestamp.", param="since"
-        ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
-
-
-def parse_tag_filter(text: str | None) -> tuple[str, str] | None:
-    """`key=value` -> (key, value); shared by the admin API and the CLI."""
-    if text is None:
-        return None
-    key, sep, value = text.partition("=")
-    if not sep or not TAG_KEY.fullmatch(key.strip()) or not value.strip():
-        raise InvalidRequest(
-            "A tag filter is key=value, the key made of letters, digits, '_' or '-'.", param="tag"
-        )
-    return key.strip(), value.strip()

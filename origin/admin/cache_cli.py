@@ -11,7 +11,8 @@ import getpass
 import socket
 from typing import Any
 
-from origin.admin.cache_routes import run_purge
+from origin.admin.exits import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+from origin.admin.purging import run_purge
 from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore, LayerDown
 from origin.cache.purge import Purger
@@ -44,9 +45,6 @@ def actor() -> str:
 
 
 async def cmd_cache_purge(args: argparse.Namespace, settings: Settings, store: Store) -> None:
-    # Imported here: origin.admin.cli imports this module to build its parser.
-    from origin.admin.cli import EXIT_UNAVAILABLE, EXIT_USAGE, CliError
-
     if not valid_id(args.project):
         raise CliError("--project must be a project id (a uuid)", EXIT_USAGE)
     if await store.get_project(args.project) is None:

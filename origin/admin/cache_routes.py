@@ -8,21 +8,19 @@ and exactly one of: {"key": "<fingerprint>"}, {"tag": "key=value"}, {"all": true
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from origin.admin.api import PREFIX, NotConfigured, check_token, parse_tag_filter
+from origin.admin.api import PREFIX, NotConfigured, check_token
+from origin.admin.purging import run_purge
 from origin.cache.exact import LayerDown
-from origin.cache.purge import Purger, PurgeResult
+from origin.cache.purge import Purger
 from origin.store import StoreError, StoreUnavailable, valid_id
 from shared.errors import InvalidRequest, NotFound, PrismError, UpstreamUnavailable
 from shared.json_depth import check_json_depth
-
-FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_routes() -> list[Route]:
@@ -57,27 +55,6 @@ async def purge(request: Request) -> JSONResponse:
 
 def _actor(actor: Any) -> str:
     return f"admin:{actor.strip()[:100]}" if isinstance(actor, str) and actor.strip() else "admin"
-
-
-async def run_purge(
-    purger: Purger, project_id: str, what: dict[str, Any], actor: str
-) -> PurgeResult:
-    """Purge by exactly one of `key`, `tag` or `all` (shared by the admin API and the CLI)."""
-    chosen = [name for name in ("key", "tag", "all") if what.get(name) not in (None, False)]
-    if len(chosen) != 1:
-        raise InvalidRequest("Name exactly one of 'key', 'tag' or 'all' to purge.")
-    if chosen == ["key"]:
-        key = what["key"]
-        if not isinstance(key, str) or not FINGERPRINT.fullmatch(key):
-            raise InvalidRequest("'key' must be a cache key (64 hex characters).", param="key")
-        return await purger.by_key(project_id, key, actor)
-    if chosen == ["tag"]:
-        tag = parse_tag_filter(what["tag"] if isinstance(what["tag"], str) else "")
-        assert tag is not None
-        return await purger.by_tag(project_id, tag[0], tag[1], actor)
-    if what["all"] is not True:
-        raise InvalidRequest("'all' must be true.", param="all")
-    return await purger.by_project(project_id, actor)
 
 
 async def stats(request: Request) -> JSONResponse:

@@ -20,8 +20,9 @@ from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
-from origin.admin.api import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
 from origin.admin.cache_cli import add_cache_commands
+from origin.admin.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+from origin.admin.fields import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable, valid_id
 from origin.tenancy.crypto import (
@@ -32,14 +33,6 @@ from origin.tenancy.crypto import (
     provider_key_context,
 )
 from shared.errors import PrismError
-
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

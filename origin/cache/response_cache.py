@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 from starlette.responses import Response
@@ -20,6 +20,7 @@ from starlette.responses import Response
 from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore, LayerDown
 from origin.cache.health import Breaker, CacheStats
+from origin.cache.lookup import CacheableCall
 from origin.cache.purge import Purger
 from origin.cache.purge_log import PurgeRecorder
 from origin.cache.semantic import SemanticIndex
@@ -33,9 +34,6 @@ from shared.options import RequestOptions
 from shared.pricing import Cost, format_cents
 from shared.semantic_guard import accepted_candidates, cosine_from_score, semantic_eligible
 from shared.usage import CACHE_PROVIDER, CACHE_TASK_TYPE, UsageRow, build_cache_hit_row
-
-if TYPE_CHECKING:
-    from origin.gateway.completions import Call
 
 log = logging.getLogger("prism.cache")
 _FREE = Cost(Decimal(0), Decimal(0))
@@ -77,7 +75,7 @@ class PrismCache:
         if self.semantic is not None:
             await self.semantic.aclose()
 
-    async def lookup(self, call: Call) -> Response | None:
+    async def lookup(self, call: CacheableCall) -> Response | None:
         if not call.options.cache_lookup:
             self.stats.bypass_requested += 1
             call.receipt.cache_status = "bypass"
@@ -113,7 +111,7 @@ class PrismCache:
         call.receipt.cache_status = status
         return None
 
-    def remember(self, call: Call, completion: Completion, model: str) -> None:
+    def remember(self, call: CacheableCall, completion: Completion, model: str) -> None:
         if not call.options.cache_store:
             return
         if not cacheable(completion.body):
@@ -137,7 +135,7 @@ class PrismCache:
             and semantic_eligible(body, self.config.max_user_turns)
         )
 
-    async def _semantic_lookup(self, call: Call) -> Response | str:
+    async def _semantic_lookup(self, call: CacheableCall) -> Response | str:
         """A hit response, or the lookup's status ("miss" or "bypass")."""
         assert self.semantic is not None
         scoped = semantic_scope(call.caller.project_id, call.body, **_keying(call.options))
@@ -184,7 +182,7 @@ class PrismCache:
 
     def _answer(
         self,
-        call: Call,
+        call: CacheableCall,
         entry: CacheEntry,
         status: str,
         similarity: float | None,

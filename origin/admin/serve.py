@@ -39,10 +39,13 @@ def serve(settings: Settings, workers: int = 1) -> int:
         return 0
     from hypercorn.run import run
 
+    from origin.observability.metrics import shared_by_workers
+
     config = _config(settings)
     config.workers = workers
     config.application_path = WORKER_APP
-    return run(config)
+    with shared_by_workers(settings.data_dir):
+        return run(config)
 
 
 def _config(settings: Settings) -> Config:

@@ -12,7 +12,11 @@ its values there and a scrape of any worker adds them all up.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -46,6 +50,25 @@ ADDED_BUCKETS = (
     0.1, 0.25, 1.0,
 )  # fmt: skip
 GEN_AI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_response_model")
+
+
+@contextlib.contextmanager
+def shared_by_workers(data_dir: Path) -> Iterator[None]:
+    """Around running several workers: a fresh directory for this run's values, named to the
+    workers through the environment they inherit, removed afterwards. An operator's own
+    PROMETHEUS_MULTIPROC_DIR is used as it is."""
+    if multiprocess_dir() is not None:
+        yield
+        return
+    directory = data_dir / "metrics" / f"run-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def multiprocess_dir() -> str | None:

@@ -1,0 +1,82 @@
+"""Metrics with `prism serve --workers 2`: whichever worker a scrape reaches, the counters are
+the totals of both (prometheus-client's multiprocess mode, one directory per run)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from infra.local.proc import Service, free_port
+
+REQUESTS = 40
+SCRAPES = 8
+TOKEN = secrets.token_urlsafe(16)
+# Not db 0: the session's origin drains the edge queue there.
+WORKERS_REDIS_DB = 8
+
+
+@pytest.fixture
+def two_workers(origin_env: dict[str, str], redis_server: Any, tmp_path: Path) -> Iterator[Service]:
+    port = free_port()
+    env = {
+        **origin_env,
+        "PRISM_HOST": "127.0.0.1",
+        "PRISM_PORT": str(port),
+        "PRISM_DATA_DIR": str(tmp_path / "data"),
+        "PRISM_METRICS_TOKEN": TOKEN,
+        "REDIS_URL": f"{redis_server.url}/{WORKERS_REDIS_DB}",
+    }
+    argv = [sys.executable, "-m", "origin.admin.cli", "serve", "--workers", "2"]
+    service = Service("prism-serve-metrics", argv, port, env=env, log_path=tmp_path / "serve.log")
+    service.start(timeout=90)
+    try:
+        yield service
+    finally:
+        service.stop(timeout=30)
+
+
+def answered(text: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "prism_requests_total" and sample.labels.get("status") == "200"
+    )
+
+
+async def test_every_scrape_counts_every_workers_requests(
+    two_workers: Service, make_project: Any, tmp_path: Path
+) -> None:
+    project = await make_project("metrics-workers")
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "count me"}]}
+    headers = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"}
+    limits = httpx.Limits(max_connections=8)
+    async with httpx.AsyncClient(base_url=two_workers.url, timeout=30, limits=limits) as client:
+        replies = await asyncio.gather(
+            *(
+                client.post("/v1/chat/completions", json=body, headers=headers)
+                for _ in range(REQUESTS)
+            )
+        )
+        assert [r.status_code for r in replies] == [200] * REQUESTS
+        scrapes = []
+        for _ in range(SCRAPES):
+            # A new connection each time, so scrapes land on either worker.
+            response = await client.get(
+                "/metrics", headers={"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
+            )
+            assert response.status_code == 200
+            scrapes.append(answered(response.text))
+    assert scrapes == [REQUESTS] * SCRAPES
+    # Both workers recorded: each keeps its values in its own files in the run's directory.
+    (run,) = (tmp_path / "data" / "metrics").iterdir()
+    writers = {p.stem.rsplit("_", 1)[1] for p in run.glob("counter_*.db")}
+    assert len(writers) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from origin.admin.api import SLUG, base_url_field
+from origin.admin.fields import SLUG, base_url_field
 from origin.cache.purge import PurgeResult
 from origin.cache.response_cache import PrismCache
 from origin.store import ApiKeyRecord, Store

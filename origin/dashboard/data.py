@@ -13,13 +13,21 @@ API_KEY_COLUMNS = "id,project_id,prefix,name,created_at,revoked_at"
 PROVIDER_KEY_COLUMNS = "id,project_id,provider,name,base_url,key_hint,created_at"
 
 
+def _rows(data: object) -> list[dict[str, Any]]:
+    """A table read's rows: PostgREST answers with a JSON array of objects."""
+    return [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+
+
 async def _rpc(client: AsyncClient, fn: str, args: dict[str, Any]) -> Any:
     return (await client.rpc(fn, args).execute()).data
 
 
 async def projects(client: AsyncClient) -> list[dict[str, str]]:
     rows = (await client.table("projects").select("id,name,org_id").order("name").execute()).data
-    return [{"id": str(r["id"]), "name": str(r["name"]), "org_id": str(r["org_id"])} for r in rows]
+    return [
+        {"id": str(r["id"]), "name": str(r["name"]), "org_id": str(r["org_id"])}
+        for r in _rows(rows)
+    ]
 
 
 async def overview(client: AsyncClient, project_id: str) -> dict[str, Any]:
@@ -58,7 +66,8 @@ async def request_detail(
         .order("created_at")
         .execute()
     ).data
-    return (rows[0] if rows else None), list(feedback)
+    found = _rows(rows)
+    return (found[0] if found else None), _rows(feedback)
 
 
 async def tag_keys(client: AsyncClient, project_id: str) -> list[str]:
@@ -101,7 +110,7 @@ async def cache_purges(client: AsyncClient, project_id: str) -> list[dict[str, A
         .limit(10)
         .execute()
     ).data
-    return list(rows)
+    return _rows(rows)
 
 
 async def api_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
@@ -112,7 +121,7 @@ async def api_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]
         .order("created_at", desc=True)
         .execute()
     ).data
-    return list(rows)
+    return _rows(rows)
 
 
 async def provider_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
@@ -123,4 +132,4 @@ async def provider_keys(client: AsyncClient, project_id: str) -> list[dict[str, 
         .order("name")
         .execute()
     ).data
-    return list(rows)
+    return _rows(rows)

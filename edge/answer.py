@@ -11,13 +11,13 @@ import logging
 import time
 from typing import Final
 
-from edge.auth import Undecided, authenticate
+from edge.auth import Undecided, authenticate, check_record
 from edge.backends import Backends
 from edge.chat import CHAT_PATHS, parse_chat, request_path
 from edge.context import EdgeContext
 from edge.errors import error_response
 from edge.hit import cached_response
-from edge.lookup import find_hit
+from edge.lookup import Confirmation, find_hit
 from edge.rest import BackendError
 from edge.usage import record_hit
 from edge.web import Request, Response
@@ -42,7 +42,7 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     if backends.redis is None and backends.supabase is None:
         return None  # nothing to check keys against: a pure passthrough edge
     try:
-        caller = await authenticate(request.header("authorization"), ctx, backends)
+        identity = await authenticate(request.header("authorization"), ctx, backends)
     except AuthenticationFailed as exc:
         return error_response(exc)
     except Undecided as exc:
@@ -54,8 +54,15 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
         return error_response(exc)  # nested too deeply to parse safely, here or at the origin
     if chat is None or not chat.options.cache_lookup or backends.redis is None:
         return None
+    caller = identity.caller
+    record = identity.record_name
+    confirm = None
+    if record is not None:
+        confirm = Confirmation(record, lambda text: check_record(identity, text, ctx))
     try:
-        hit = await find_hit(caller.project_id, chat, backends.redis, backends.vector)
+        hit = await find_hit(caller.project_id, chat, backends.redis, backends.vector, confirm)
+    except AuthenticationFailed as exc:
+        return error_response(exc)  # revoked since this isolate last looked the key up
     except InvalidRequest:
         return None  # the origin explains what is wrong with the body
     except BackendError as exc:

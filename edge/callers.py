@@ -59,5 +59,8 @@ class CallerCache:
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
+    def forget(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -6,8 +6,9 @@ constants, so a request hits at the edge precisely when it would hit at the orig
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from edge.chat import ChatRequest
 from edge.upstash import UpstashRedis
@@ -27,6 +28,14 @@ HIT_SEMANTIC: Final = "hit-semantic-edge"
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """A key record to read in the exact lookup's round trip, and whether it lets us answer."""
+
+    record_name: str
+    accept: Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
 class Hit:
     entry: CacheEntry
     status: str
@@ -35,18 +44,29 @@ class Hit:
 
 
 async def find_hit(
-    project_id: str, chat: ChatRequest, redis: UpstashRedis, vector: UpstashVector | None
+    project_id: str,
+    chat: ChatRequest,
+    redis: UpstashRedis,
+    vector: UpstashVector | None,
+    confirm: Confirmation | None = None,
 ) -> Hit | None:
     """The stored answer for `chat` in `project_id`'s cache, or None for a miss.
 
     Raises InvalidRequest for a body the shared fingerprint refuses, BackendError when a store
-    fails; either way the caller leaves the request to the origin.
+    fails; either way the caller leaves the request to the origin. With `confirm`, its record
+    is read in the same round trip as the exact entry, and nothing is found unless it accepts.
     """
     options = chat.options
     mode, prefer, version = options.mode, options.model_prefer, options.cache_version
     digest = fingerprint(project_id, chat.body, mode=mode, model_prefer=prefer, version=version)
     key = exact_key(project_id, digest)
-    entry = CacheEntry.loads(await redis.command("GET", key))
+    if confirm is None:
+        stored_entry = await redis.command("GET", key)
+    else:
+        stored_entry, record = await redis.pipeline([["GET", key], ["GET", confirm.record_name]])
+        if not confirm.accept(record):
+            return None
+    entry = CacheEntry.loads(stored_entry if isinstance(stored_entry, str) else None)
     if entry is not None:
         return Hit(entry, HIT_EXACT, fingerprint=digest)
     if vector is None or not semantic_eligible(chat.body, DEFAULT_MAX_USER_TURNS):

@@ -39,6 +39,7 @@ from origin.store import Store
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.crypto import KeyBox, master_key_from
 from origin.tenancy.keyring import Keyrings
+from origin.tenancy.revocation import RevocationListener, Revocations, Revoker
 
 log = logging.getLogger("prism.origin")
 
@@ -111,6 +112,7 @@ async def _start(
     if cache is not None:
         stack.push_async_callback(cache.aclose)
     auth = Authenticator(store, settings.auth_cache_ttl_s)
+    app.state.revoker = await _revocation(settings, store, auth, stack)
     keyrings = Keyrings(store, keybox, settings.simulator_url)
     spend = await start_spend(settings, store, stack)
     state = app.state
@@ -140,6 +142,18 @@ async def _start(
             "no real provider keys needed: providers are answered by the simulator at %s",
             settings.simulator_url,
         )
+
+
+async def _revocation(
+    settings: Settings, store: Store, auth: Authenticator, stack: contextlib.AsyncExitStack
+) -> Revoker:
+    """Revoking announces on Redis; this worker listens, so others' revocations reach it too."""
+    revocations = Revocations(settings.redis_url)
+    stack.push_async_callback(revocations.aclose)
+    listener = RevocationListener(settings.redis_url, auth.forget)
+    await listener.start()
+    stack.push_async_callback(listener.aclose)
+    return Revoker(store, revocations, auth.forget)
 
 
 async def _chat(request: Request) -> object:

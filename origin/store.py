@@ -320,6 +320,15 @@ class Store:
                 )
         return ApiKeyRecord(**_rows(res.data)[0]) if res.data else None
 
+    async def api_key_hash(self, key_id: str) -> str | None:
+        """The stored hash of a key (revoked or not), which every key cache is keyed by."""
+        if not valid_id(key_id):
+            return None
+        async with _boundary("api_key_hash"):
+            res = await self._client.from_("api_keys").select("key_hash").eq("id", key_id).execute()
+        rows = _rows(res.data)
+        return str(rows[0]["key_hash"]) if rows else None
+
     async def add_provider_key(
         self,
         project_id: str,

@@ -35,3 +35,17 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.startswith(PREFIX) or len(token) > 200:
         return None
     return token
+
+
+# Where the edge keeps a key's record in Redis (Upstash), and what replaces it on revocation.
+# The marker outlives any key lookup that was already in flight when the key was revoked, and
+# the edge writes records only where none exists, so such a lookup cannot bring a record back.
+KEY_RECORD_PREFIX = "prism:apikey:"
+REVOKED_RECORD = '{"revoked":true}'
+REVOKED_RECORD_TTL_S = 600
+# The Redis pub/sub channel on which a revoked key's hash is announced to every origin worker.
+REVOCATIONS_CHANNEL = "prism:apikey-revocations"
+
+
+def key_record_name(key_hash: str) -> str:
+    return f"{KEY_RECORD_PREFIX}{key_hash}"

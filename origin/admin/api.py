@@ -193,7 +193,8 @@ async def list_api_keys(request: Request, deps: AdminDeps) -> JSONResponse:
 
 async def revoke_api_key(request: Request, deps: AdminDeps) -> JSONResponse:
     key_id = request.path_params["key_id"]
-    record = await deps.store.revoke_api_key(key_id)
+    revoker = getattr(request.app.state, "revoker", None)
+    record = await (revoker.revoke(key_id) if revoker else deps.store.revoke_api_key(key_id))
     if record is None:
         raise NotFound(f"No API key {key_id!r}.", param="key_id")
     return _ok({"object": "api_key", **asdict(record)})

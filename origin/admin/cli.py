@@ -32,6 +32,7 @@ from origin.tenancy.crypto import (
     master_key_from,
     provider_key_context,
 )
+from origin.tenancy.revocation import Revocations, Revoker
 from shared.errors import PrismError
 
 
@@ -214,7 +215,12 @@ async def cmd_keys_list(args: argparse.Namespace, settings: Settings, store: Sto
 
 
 async def cmd_keys_revoke(args: argparse.Namespace, settings: Settings, store: Store) -> None:
-    record = await store.revoke_api_key(args.key_id)
+    # Announced through Redis, so running gateways drop the key now, not when caches expire.
+    revocations = Revocations(settings.redis_url)
+    try:
+        record = await Revoker(store, revocations, lambda _: None).revoke(args.key_id)
+    finally:
+        await revocations.aclose()
     if record is None:
         raise CliError(f"no API key {args.key_id!r}")
     print(f"revoked API key {record.id} ({record.prefix}...) at {record.revoked_at}")

@@ -23,9 +23,11 @@ from shared.usage import Caller
 DEFAULT_TTL_S = 30.0
 DEFAULT_NEGATIVE_TTL_S = 3.0
 DEFAULT_MAX_ENTRIES = 10_000
-# While the key store is down, a key that was valid shortly before keeps working this long:
-# an outage of Supabase must not turn into an outage of the gateway for known callers.
-MAX_STALE_S = 900.0
+# While the key store is down, a key known before keeps working, but only this long from the
+# moment the outage began (not from its last stale answer, or traffic would extend it forever):
+# an outage of Supabase must not turn into an outage of the gateway for known callers, and a
+# revocation must not wait indefinitely for the database to come back.
+MAX_STALE_S = 300.0
 STALE_RECHECK_S = 5.0
 
 
@@ -43,6 +45,7 @@ class Authenticator:
         *,
         negative_ttl_s: float = DEFAULT_NEGATIVE_TTL_S,
         max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_stale_s: float = MAX_STALE_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
@@ -50,6 +53,9 @@ class Authenticator:
         self._negative_ttl_s = min(negative_ttl_s, ttl_s)
         self._max_entries = max(1, max_entries)
         self._clock = clock
+        self._max_stale_s = max_stale_s
+        # When the first lookup of the current store outage failed; None while the store answers.
+        self._outage_since: float | None = None
         # key hash -> (expires at, caller or None for "no such live key"); oldest first.
         self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[Caller | None]] = {}
@@ -99,6 +105,8 @@ class Authenticator:
             self.lookups += 1
             caller = await self._store.resolve_api_key(key_hash)
         except StoreUnavailable:
+            if self._outage_since is None:
+                self._outage_since = self._clock()
             stale = self._stale(key_hash)
             if stale is not None:
                 self._cache[key_hash] = (self._clock() + STALE_RECHECK_S, stale)
@@ -118,6 +126,7 @@ class Authenticator:
         except Exception as exc:  # noqa: BLE001 - a bug below us: the waiters turn it into a 500
             pending.set_exception(exc)
         else:
+            self._outage_since = None
             self._remember(key_hash, caller)
             pending.set_result(caller)
         finally:
@@ -128,7 +137,8 @@ class Authenticator:
 
     def _stale(self, key_hash: str) -> Caller | None:
         entry = self._cache.get(key_hash)
-        if entry is None or entry[1] is None or self._clock() - entry[0] > MAX_STALE_S:
+        began = self._outage_since
+        if entry is None or began is None or self._clock() - began > self._max_stale_s:
             return None
         return entry[1]
 

@@ -1,8 +1,9 @@
 """The edge's one answering stage: reject bad keys, serve cache hits, leave the rest alone.
 
 Returns None whenever the origin should answer instead: a miss, a request the edge won't read,
-a lookup that fails. Only two answers come from here: a 401 for a key the backends do not know,
-and a cache hit, whose usage row is written after the response (waitUntil).
+a lookup that fails. Three answers come from here: a 401 for a key the backends do not know,
+a cache hit, whose usage row is written after the response (waitUntil), and the 429 of a hit
+over the project's rate limits (which the hit counts against, as a miss does at the origin).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from typing import Final
 
 from edge.auth import Undecided, authenticate, check_record
 from edge.backends import Backends
-from edge.chat import CHAT_PATHS, parse_chat, request_path
+from edge.chat import CHAT_PATHS, ChatRequest, parse_chat, request_path
 from edge.context import EdgeContext
 from edge.errors import error_response
 from edge.hit import cached_response
-from edge.lookup import Confirmation, find_hit
+from edge.lookup import Confirmation, Hit, find_hit
+from edge.rate_limits import count_hit
 from edge.rest import BackendError
-from edge.usage import record_hit
+from edge.usage import deliver_row, record_hit
 from edge.web import Request, Response
-from shared.errors import AuthenticationFailed, InvalidRequest
-from shared.usage import build_cache_hit_row, new_request_id
+from shared.errors import AuthenticationFailed, InvalidRequest, LimitExceeded
+from shared.usage import Caller, build_cache_hit_row, build_row, new_request_id
 
 log = logging.getLogger("prism.edge")
 
@@ -70,8 +72,46 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
         return None
     if hit is None:
         return None
+    return await _serve_hit(hit, chat, caller, backends, ctx, started)
+
+
+async def _serve_hit(
+    hit: Hit,
+    chat: ChatRequest,
+    caller: Caller,
+    backends: Backends,
+    ctx: EdgeContext,
+    started: float,
+) -> Response | None:
+    """The hit, once counted against the project's rate limits (or their 429)."""
+    assert backends.redis is not None
     request_id = new_request_id()
+    usage = hit.entry.usage
+    try:
+        counted = await count_hit(
+            backends.redis, caller, request_id, usage.prompt_tokens + usage.completion_tokens
+        )
+    except LimitExceeded as exc:
+        row = build_row(
+            request_id=request_id,
+            caller=caller,
+            options=chat.options,
+            task_type="unknown",
+            model_used=str(chat.body.get("model") or "unknown"),
+            provider="none",
+            usage=None,
+            cost=None,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            was_streaming=chat.stream,
+            success=False,
+            error_code=exc.code,
+        )
+        ctx.background.wait_until(deliver_row(backends, row.to_json()))
+        return error_response(exc)
+    if counted is None:
+        return None  # the limits can't be checked here: the origin checks them
     response = cached_response(hit, chat, request_id)
+    response.headers.extend(counted.headers.items())
     row = build_cache_hit_row(
         request_id=request_id,
         caller=caller,

@@ -8,9 +8,12 @@ origin draw on one counter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
+
+from shared.errors import LimitExceeded
 
 # The four limits, in the order every script argument and config array uses.
 LIMIT_FIELDS: Final = (
@@ -150,3 +153,52 @@ def ratelimit_headers(
         out[f"x-ratelimit-remaining-{kind}"] = str(max(0, remaining))
         out[f"x-ratelimit-reset-{kind}"] = reset_text(reset_s)
     return out
+
+
+TOKEN_SLOTS: Final = (3, 7)  # tokens_per_minute of the key, of the project
+
+
+def tightest(
+    limits: Sequence[int], counts: Sequence[int], resets_s: Sequence[float], tokens: bool
+) -> tuple[int, int, float] | None:
+    """(limit, remaining, seconds to reset) of the request (or token) limit closest to running
+    out, over the 8 slots of a request; None when none of that kind is set."""
+    best: tuple[int, int, float] | None = None
+    for slot, limit in enumerate(limits):
+        if limit <= 0 or (slot in TOKEN_SLOTS) != tokens:
+            continue
+        state = (limit, limit - counts[slot], resets_s[slot])
+        if best is None or state[1] < best[1]:
+            best = state
+    return best
+
+
+def state_headers(
+    limits: Sequence[int], counts: Sequence[int], resets_s: Sequence[float]
+) -> dict[str, str]:
+    return ratelimit_headers(
+        tightest(limits, counts, resets_s, False), tightest(limits, counts, resets_s, True)
+    )
+
+
+def limit_refusal(
+    slot: int, limit: int, current: int, reset_s: float, request_tokens: int
+) -> LimitExceeded:
+    """The 429 for limit `slot` (0-7, as in limit_keys), the same from either tier."""
+    field = LIMIT_FIELDS[slot % 4]
+    who = "this API key" if slot < 4 else "this project"
+    what = field.replace("_", " ")
+    tokens = field == "tokens_per_minute"
+    if tokens and request_tokens > limit:
+        message = (
+            f"This request's estimated {request_tokens} tokens exceed the {what} limit of "
+            f"{who} ({limit}); it can never be admitted. Lower max_tokens or shorten the prompt."
+        )
+    else:
+        message = (
+            f"Rate limit reached: {what} of {who} is {limit} ({current} used). "
+            f"Retry after {max(1, int(-(-reset_s // 1)))} s."
+        )
+    state = (limit, max(0, limit - current), reset_s)
+    headers = ratelimit_headers(None if tokens else state, state if tokens else None)
+    return LimitExceeded(message, retry_after=reset_s, limit_headers=headers)

@@ -17,9 +17,10 @@ ADMIT
   ARGV   1 now ms, 2 request id, 3 reservation ttl ms, 4 "args" | "config", 5 api key id,
          6 tokens to count, 7..14 limits (0 = none), 15..22 window ttl ms, then per budget:
          limit units, amount units, block 1|0, warn-at units, period end (unix ms)
-  reply  {"noconfig"} | {"uninit", b} | {"limit", j, current} |
+  reply  {"noconfig"} | {"uninit", b} | {"limit", j, current, limit} |
          {"budget", b, spent, reserved, first} |
-         {"ok", 8 counts, then per budget: spent, reserved before this request, first warning}
+         {"ok", 8 counts, then per budget: spent, reserved before this request, first warning,
+          then the 8 limits applied}
 SETTLE
   KEYS   1..2 the key's and the project's token counters, then per budget hash and set
   ARGV   1 request id, 2 token correction (may be negative), 3 exact cost units
@@ -78,7 +79,7 @@ local function inc(j) if j == 4 or j == 8 then return tokens end return 1 end
 for j = 1, 8 do
   if limits[j] > 0 then
     local cur = tonumber(redis.call('GET', KEYS[1 + j]) or '0')
-    if cur + inc(j) > limits[j] then return {'limit', j, cur} end
+    if cur + inc(j) > limits[j] then return {'limit', j, cur, limits[j]} end
   end
 end
 local out = {'ok'}
@@ -107,6 +108,7 @@ for b = 1, nb do
   out[#out + 1] = reserved[b]
   out[#out + 1] = first
 end
+for j = 1, 8 do out[#out + 1] = limits[j] end
 return out
 """
 

@@ -259,3 +259,16 @@ async def test_redis_server_persistence(tmp_path: Path, persist: bool, survives:
         await client.aclose()
     finally:
         server.stop()
+
+
+async def test_eval_and_evalsha_run_scripts_like_the_hosted_api(redis: Redis) -> None:
+    # The edge enforces rate limits with one EVALSHA (EVAL after a script flush) per hit.
+    key = f"counter:{uuid.uuid4().hex}"
+    script = "return {redis.call('INCRBY', KEYS[1], ARGV[1]), ARGV[2]}"
+    assert await redis.eval(script, keys=[key], args=["5", "five"]) == [5, "five"]
+    sha = await redis.script_load(script)
+    assert await redis.evalsha(sha, keys=[key], args=["2", "two"]) == [7, "two"]
+    with pytest.raises(UpstashError, match="NOSCRIPT"):
+        await redis.evalsha("0" * 40, keys=[key], args=["1", "x"])
+    with pytest.raises(UpstashError, match="ERR"):
+        await redis.eval("return redis.call('NOPE')", keys=[], args=[])

@@ -73,11 +73,13 @@ def _actor(request: Request) -> str:
     return f"admin:{who}" if who and who.isprintable() else "admin"
 
 
-def _changed(request: Request, project_id: str) -> None:
-    # This process applies the change at once; others within their policy cache's TTL.
+async def _changed(request: Request, project_id: str) -> None:
+    # This process applies the change at once (and republishes the limits for the edge);
+    # other origin processes within their policy cache's TTL.
     spend = getattr(request.app.state, "spend", None)
     if spend is not None:
         spend.policies.forget(project_id)
+        await spend.policies.for_project(project_id)
 
 
 async def _project(request: Request, store: Store) -> str:
@@ -100,7 +102,7 @@ async def _body(request: Request) -> dict[str, Any]:
 async def create_budget(request: Request, store: Store) -> JSONResponse:
     project_id = await _project(request, store)
     budget = await changes.create_budget(store, project_id, await _body(request), _actor(request))
-    _changed(request, project_id)
+    await _changed(request, project_id)
     return JSONResponse(budget, status_code=201)
 
 
@@ -112,7 +114,7 @@ async def list_budgets(request: Request, store: Store) -> JSONResponse:
 
 async def delete_budget(request: Request, store: Store) -> JSONResponse:
     deleted = await changes.delete_budget(store, request.path_params["budget_id"], _actor(request))
-    _changed(request, deleted["project_id"])
+    await _changed(request, deleted["project_id"])
     return JSONResponse(deleted)
 
 
@@ -120,7 +122,7 @@ async def put_project_limits(request: Request, store: Store) -> JSONResponse:
     project_id = await _project(request, store)
     body = await _body(request)
     shown = await changes.put_limits(store, project_id, None, body, _actor(request))
-    _changed(request, project_id)
+    await _changed(request, project_id)
     return JSONResponse(shown)
 
 
@@ -144,7 +146,7 @@ async def put_key_limits(request: Request, store: Store) -> JSONResponse:
     project_id, key_id = await _key(request, store)
     body = await _body(request)
     shown = await changes.put_limits(store, project_id, key_id, body, _actor(request))
-    _changed(request, project_id)
+    await _changed(request, project_id)
     return JSONResponse(shown)
 
 

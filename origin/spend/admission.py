@@ -7,13 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from origin.spend.policy import WARN_FRACTION, Budget
-from shared.limits import LIMIT_FIELDS, ratelimit_headers
+from shared.limits import state_headers
 from shared.pricing import Cost, format_cents
 from shared.worst_case import cost_units, from_units, to_units
 
 BUDGET_WARNING = "X-Prism-Budget-Warning"
 BUDGET_REMAINING = "X-Prism-Budget-Remaining-Cents"
-TOKEN_SLOTS = (3, 7)  # tokens_per_minute of the key, of the project (0-based)
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Admission:
         return bool(self.holds)
 
     def headers(self, cost: Cost | None) -> dict[str, str]:
-        out = ratelimit_headers(self._tightest(False), self._tightest(True))
+        out = state_headers(self.limits, self.counts, self.resets_s)
         if not self.holds:
             return out
         charged = cost_units(cost) if cost is not None else self.amount
@@ -71,21 +70,6 @@ class Admission:
             f"period={budget.period}; action={budget.action}; used={int(used)}%"
         )
 
-    def _tightest(self, tokens: bool) -> tuple[int, int, float] | None:
-        best: tuple[int, int, float] | None = None
-        for slot, limit in enumerate(self.limits):
-            if limit <= 0 or (slot in TOKEN_SLOTS) != tokens:
-                continue
-            state = (limit, limit - self.counts[slot], self.resets_s[slot])
-            if best is None or state[1] < best[1]:
-                best = state
-        return best
-
 
 def warn_at(budget: Budget) -> int:
     return to_units(budget.limit_cents * WARN_FRACTION)
-
-
-def limit_name(slot: int) -> tuple[str, str]:
-    """(scope, field) of a 0-based limit slot: "key"/"project", "requests_per_minute"..."""
-    return ("key" if slot < 4 else "project"), LIMIT_FIELDS[slot % 4]

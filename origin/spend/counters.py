@@ -72,6 +72,6 @@ class Counters:
         async with _bounded(self._timeout_s * 4):
             return int(_text(await self._reconcile(keys=list(keys), args=list(args))))
 
-    async def publish(self, key: str, value: str, ttl_s: int) -> None:
+    async def publish(self, key: str, value: str) -> None:
         async with _bounded(self._timeout_s * 4):
-            await self._redis.set(key, value, ex=ttl_s)
+            await self._redis.set(key, value)

@@ -21,8 +21,6 @@ from shared.limits import limits_config_key
 
 log = logging.getLogger("prism.spend")
 
-PUBLISH_TTL_S = 300
-
 
 class Policies:
     def __init__(self, store: Store, counters: Counters, ttl_s: float = 10.0) -> None:
@@ -70,11 +68,9 @@ class Policies:
 
     async def publish(self, project_id: str, policy: ProjectPolicy) -> None:
         try:
-            await self._counters.publish(
-                limits_config_key(project_id), policy.edge_config(), PUBLISH_TTL_S
-            )
+            await self._counters.publish(limits_config_key(project_id), policy.edge_config())
         except CountersDown as exc:
-            # The edge then sends this project's cache hits to the origin, which enforces.
+            # The edge keeps the last published limits (or none) until the next load.
             log.warning("could not publish limits of project %s for the edge: %s", project_id, exc)
 
     async def aclose(self) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from origin.spend.admission import Admission, limit_name
+from origin.spend.admission import Admission
 from origin.spend.policy import Budget
 from shared.errors import BudgetExceeded, LimitExceeded
-from shared.limits import ratelimit_headers
+from shared.limits import limit_refusal as shared_limit_refusal
 from shared.pricing import format_cents
 from shared.worst_case import from_units, to_units
 
@@ -43,22 +43,6 @@ def budget_refusal(
 
 
 def limit_refusal(admission: Admission, slot: int, current: int) -> LimitExceeded:
-    scope, field = limit_name(slot)
-    limit = admission.limits[slot]
-    reset_s = admission.resets_s[slot]
-    who = "this API key" if scope == "key" else "this project"
-    what = field.replace("_", " ")
-    if field == "tokens_per_minute" and admission.tokens > limit:
-        message = (
-            f"This request's estimated {admission.tokens} tokens exceed the {what} limit of "
-            f"{who} ({limit}); it can never be admitted. Lower max_tokens or shorten the prompt."
-        )
-    else:
-        message = (
-            f"Rate limit reached: {what} of {who} is {limit} ({current} used). "
-            f"Retry after {int(-(-reset_s // 1))} s."
-        )
-    tokens = field == "tokens_per_minute"
-    state = (limit, max(0, limit - current), reset_s)
-    headers = ratelimit_headers(None if tokens else state, state if tokens else None)
-    return LimitExceeded(message, retry_after=reset_s, limit_headers=headers)
+    return shared_limit_refusal(
+        slot, admission.limits[slot], current, admission.resets_s[slot], admission.tokens
+    )

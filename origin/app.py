@@ -17,6 +17,7 @@ from starlette.routing import Route
 from origin.admin.api import admin_routes
 from origin.admin.cache_routes import cache_routes
 from origin.admin.spend_routes import spend_routes
+from origin.background import BoundedExitStack
 from origin.cache.service import build_cache
 from origin.dashboard.wiring import build_dashboard, dashboard_routes
 from origin.gateway.completions import ChatCompletions
@@ -42,6 +43,8 @@ from origin.tenancy.keyring import Keyrings
 from origin.tenancy.revocation import RevocationListener, Revocations, Revoker
 
 log = logging.getLogger("prism.origin")
+# Each dependency's close gets this long (the ledger needs about two of its close timeouts).
+SHUTDOWN_STEP_S = 20.0
 
 
 def create_app(settings: Settings | None = None, *, tracing: Tracing | None = None) -> Starlette:
@@ -77,7 +80,7 @@ def _lifespan(
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
+        async with BoundedExitStack(SHUTDOWN_STEP_S) as stack:
             stack.callback(metrics.process_exited)
             stack.callback(tracing.shutdown)
             await _start(app, settings, metrics, tracing, stack)

@@ -9,8 +9,9 @@ next start finds it (an outbox, a processing list), so giving up loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger("prism.shutdown")
@@ -47,3 +48,24 @@ async def bounded(work: Awaitable[Any], name: str, timeout_s: float) -> bool:
     log.error("%s did not finish within %.1fs; abandoned", name, timeout_s)
     await stop_task(task, name, min(1.0, timeout_s))
     return False
+
+
+class BoundedExitStack(contextlib.AsyncExitStack):
+    """An exit stack whose every async close gets at most `step_timeout_s`: one that hangs
+    is abandoned (and logged) and the closes pushed before it still run. The app's shutdown
+    is then bounded whatever a dependency's close does, and the ledger still gets to close."""
+
+    def __init__(self, step_timeout_s: float) -> None:
+        super().__init__()
+        self._step_timeout_s = step_timeout_s
+
+    def push_async_callback(
+        self, callback: Callable[..., Awaitable[Any]], /, *args: Any, **kwds: Any
+    ) -> Callable[..., Awaitable[Any]]:
+        name = getattr(callback, "__qualname__", repr(callback))
+
+        async def closing() -> None:
+            await bounded(callback(*args, **kwds), name, self._step_timeout_s)
+
+        super().push_async_callback(closing)
+        return callback

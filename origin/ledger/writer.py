@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from origin.background import bounded, stop_task
 from origin.ledger import slots
 from origin.ledger.backoff import Backoff
+from origin.ledger.orphans import adopt_orphans, put_in_free_slot
 from origin.ledger.outbox import Outbox
 from origin.observability import context
 from origin.store import StoreError, StoreUnavailable
@@ -260,18 +261,9 @@ class Ledger:
 
     async def _adopt_orphans(self) -> None:
         """Take over the outbox files of processes that died (see origin.ledger.slots)."""
-        outbox, own = self._require_outbox(), self.outbox_path
-        for slot in await asyncio.to_thread(lambda: list(slots.orphans(self._outbox_path, own))):
-            try:
-                added = await asyncio.to_thread(outbox.adopt, slot.path)
-                await asyncio.to_thread(slot.remove_files)
-            except (sqlite3.Error, OSError) as exc:
-                log.error("could not adopt usage rows from %s: %s", slot.path, exc)
-            else:
-                self.adopted += added
-                log.info("adopted %d usage rows a stopped worker left in %s", added, slot.path)
-            finally:
-                slot.release()
+        outbox = self._require_outbox()
+        found = await asyncio.to_thread(adopt_orphans, self._outbox_path, self.outbox_path, outbox)
+        self.adopted += found
 
     async def _persist_queued(self) -> None:
         outbox = self._require_outbox()
@@ -345,17 +337,8 @@ class Ledger:
 
     def _record_late(self, row: UsageRow) -> None:
         # After shutdown there is no loop task left; blocking briefly beats losing a billed row.
-        # Into any free slot: the next ledger to start (or a running one) adopts it.
         try:
-            slot = slots.claim(self._outbox_path)
-            try:
-                outbox = Outbox(slot.path)
-                try:
-                    outbox.put([row.to_json()])
-                finally:
-                    outbox.close()
-            finally:
-                slot.release()
+            put_in_free_slot(self._outbox_path, row.to_json())
         except (sqlite3.Error, OSError, slots.NoFreeSlot) as exc:
             log.error(
                 "usage row %s lost: ledger closed and outbox unwritable: %s", row.request_id, exc

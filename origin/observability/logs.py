@@ -18,13 +18,18 @@ from origin.observability import context
 
 # Prism keys, OpenAI/Anthropic-style keys, Google keys, bearer tokens.
 _SECRET = re.compile(
-    r"(prism_sk_|sk-ant-|sk-|AIza|Bearer\s+)[A-Za-z0-9_\-.~+/=]{6,}", flags=re.IGNORECASE
+    r"(?<![A-Za-z0-9])(prism_sk_|sk-ant-|sk-|AIza|[Bb]earer\s+)[A-Za-z0-9_\-.~+/=]{6,}"
 )
+# Substrings every match contains: looking for them is far cheaper than running the pattern,
+# and most lines (every access line) contain none.
+_TRIGGERS = ("sk_", "sk-", "AIza", "earer")
 HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 _OURS = "_prism_handler"
 
 
 def mask_secrets(text: str) -> str:
+    if not any(trigger in text for trigger in _TRIGGERS):
+        return text
     return _SECRET.sub(lambda match: f"{match.group(1)}***", text)
 
 
@@ -40,6 +45,17 @@ class RequestContext(logging.Filter):
 class HumanFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(HUMAN_FORMAT)
+        self._second, self._stamp = -1, ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # strftime once a second, not once a line (the access log writes one per request).
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._stamp = (
+                second,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
+            )
+        return f"{self._stamp},{int(record.msecs):03d}"
 
     def format(self, record: logging.LogRecord) -> str:
         return mask_secrets(super().format(record))
@@ -74,3 +90,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler.addFilter(RequestContext())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # No format names the caller's file or line: skip walking the stack for every record
+    # (an optimisation the logging HOWTO lists).
+    logging._srcfile = None
+    # Client libraries log every HTTP call at INFO: one line per Supabase call is noise.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

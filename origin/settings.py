@@ -1,13 +1,28 @@
-"""Configuration, read once from the environment into a typed, immutable object."""
+"""Configuration, read once into one typed, immutable object.
+
+Sources, later winning: the defaults below, a `.env` file (PRISM_ENV_FILE, default `.env` in
+the working directory), the process environment. Every variable is in VARIABLES with what it
+means; a malformed value stops start-up with an error naming the variable, and secrets print
+as *** wherever a Settings is shown (`prism config`).
+"""
 
 from __future__ import annotations
 
+import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from origin.envfile import read_env_file
+from shared.semantic_guard import DEFAULT_MAX_USER_TURNS, DEFAULT_TOP_K
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingsError(ValueError):
+    """A variable that is set but unusable; the message names it (and never a secret's value)."""
 
 
 class Secret:
@@ -29,6 +44,14 @@ class Secret:
 
     def __str__(self) -> str:
         return "***"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,14 @@ class Settings:
     spend_policy_ttl_s: float = 10.0
     spend_reconcile_interval_s: float = 60.0
     spend_timeout_s: float = 3.0
+    # The response cache (origin.cache.config.CacheConfig is built from these).
+    cache_enabled: bool = True
+    semantic_cache: bool = True
+    cache_redis_timeout_s: float = 0.05
+    cache_vector_timeout_s: float = 0.15
+    cache_max_user_turns: int = DEFAULT_MAX_USER_TURNS
+    cache_top_k: int = DEFAULT_TOP_K
+    cache_cooldown_s: float = 0.5
 
     @property
     def outbox_path(self) -> Path:
@@ -77,45 +108,154 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        defaults = cls()
+        """From `env`, or from the `.env` file overlaid by the process environment."""
+        if env is None:
+            dotenv = Path(os.environ.get("PRISM_ENV_FILE") or ".env")
+            env = {**read_env_file(dotenv), **os.environ}
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name, "")
+            if raw.strip() or (var.parse is secret and raw):
+                values[var.field] = var.parse(var.name, raw.strip())
+        return cls(**values)
 
-        def text(name: str, default: str) -> str:
-            return env.get(name, default) or default
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(variable, effective value with secrets masked, meaning), in VARIABLES order."""
+        return [(v.name, _shown(getattr(self, v.field)), v.doc) for v in VARIABLES]
 
-        return cls(
-            host=text("PRISM_HOST", defaults.host),
-            port=int(text("PRISM_PORT", str(defaults.port))),
-            supabase_url=text("SUPABASE_URL", defaults.supabase_url).rstrip("/"),
-            supabase_service_key=Secret(env.get("SUPABASE_SERVICE_KEY", "")),
-            supabase_anon_key=Secret(env.get("SUPABASE_ANON_KEY", "")),
-            redis_url=text("REDIS_URL", defaults.redis_url),
-            vector_url=text("UPSTASH_VECTOR_REST_URL", "").rstrip("/"),
-            vector_token=Secret(env.get("UPSTASH_VECTOR_REST_TOKEN", "")),
-            upstash_redis_url=text("UPSTASH_REDIS_REST_URL", "").rstrip("/"),
-            upstash_redis_token=Secret(env.get("UPSTASH_REDIS_REST_TOKEN", "")),
-            master_key=Secret(env.get("PRISM_MASTER_KEY", "")),
-            admin_token=Secret(env.get("PRISM_ADMIN_TOKEN", "")),
-            simulator_url=text("PRISM_SIMULATOR_URL", "").rstrip("/"),
-            data_dir=Path(text("PRISM_DATA_DIR", str(defaults.data_dir))),
-            max_body_bytes=int(text("PRISM_MAX_BODY_BYTES", str(defaults.max_body_bytes))),
-            max_response_bytes=int(
-                text("PRISM_MAX_RESPONSE_BYTES", str(defaults.max_response_bytes))
-            ),
-            first_byte_timeout_s=float(
-                text("PRISM_FIRST_BYTE_TIMEOUT_S", str(defaults.first_byte_timeout_s))
-            ),
-            total_timeout_s=float(text("PRISM_TOTAL_TIMEOUT_S", str(defaults.total_timeout_s))),
-            metrics_token=Secret(env.get("PRISM_METRICS_TOKEN", "")),
-            log_level=text("PRISM_LOG_LEVEL", defaults.log_level).upper(),
-            log_format=text("PRISM_LOG_FORMAT", defaults.log_format).lower(),
-            otlp_endpoint=text(
-                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", text("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-            ),
-            spend_policy_ttl_s=float(
-                text("PRISM_SPEND_POLICY_TTL_S", str(defaults.spend_policy_ttl_s))
-            ),
-            spend_reconcile_interval_s=float(
-                text("PRISM_SPEND_RECONCILE_S", str(defaults.spend_reconcile_interval_s))
-            ),
-        )
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    field: str
+    parse: Callable[[str, str], Any]
+    doc: str
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def url(name: str, raw: str) -> str:
+    if "://" not in raw:
+        raise SettingsError(f"{name} must be a URL (scheme://host...), got {raw!r}")
+    return raw.rstrip("/")
+
+
+def secret(name: str, raw: str) -> Secret:
+    return Secret(raw)
+
+
+def integer(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def number(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def millis(name: str, raw: str) -> float:
+    return number(name, raw) / 1000
+
+
+def flag(name: str, raw: str) -> bool:
+    word = raw.lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+def path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def choice(*allowed: str, upper: bool = False) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Secret):
+        return "***" if value else ""
+    return str(value)
+
+
+V = Variable
+VARIABLES: tuple[Variable, ...] = (
+    V("PRISM_HOST", "host", text, "address the origin listens on"),
+    V("PRISM_PORT", "port", integer, "port the origin listens on"),
+    V("SUPABASE_URL", "supabase_url", url, "the system of record (PostgREST lives at /rest/v1)"),
+    V("SUPABASE_SERVICE_KEY", "supabase_service_key", secret, "service-role key for PostgREST"),
+    V("SUPABASE_ANON_KEY", "supabase_anon_key", secret, "public anon key the dashboard sends"),
+    V("REDIS_URL", "redis_url", url, "exact cache, counters, the edge's usage queue"),
+    V("UPSTASH_VECTOR_REST_URL", "vector_url", url, "semantic cache index (off when unset)"),
+    V("UPSTASH_VECTOR_REST_TOKEN", "vector_token", secret, "its token"),
+    V("UPSTASH_REDIS_REST_URL", "upstash_redis_url", url, "Redis over REST, as the edge reads it"),
+    V("UPSTASH_REDIS_REST_TOKEN", "upstash_redis_token", secret, "its token"),
+    V("PRISM_MASTER_KEY", "master_key", secret, "32 bytes, base64 or hex: encrypts provider keys"),
+    V(
+        "PRISM_ADMIN_TOKEN",
+        "admin_token",
+        secret,
+        "bearer token for /admin/v1 (refused when unset)",
+    ),
+    V(
+        "PRISM_METRICS_TOKEN",
+        "metrics_token",
+        secret,
+        "bearer token for /metrics (open when unset)",
+    ),
+    V("PRISM_SIMULATOR_URL", "simulator_url", url, "send every provider call to this simulator"),
+    V("PRISM_DATA_DIR", "data_dir", path, "ledger outbox and per-run metrics files"),
+    V("PRISM_MAX_BODY_BYTES", "max_body_bytes", integer, "largest request body accepted (413)"),
+    V("PRISM_MAX_RESPONSE_BYTES", "max_response_bytes", integer, "largest provider answer (502)"),
+    V("PRISM_FIRST_BYTE_TIMEOUT_S", "first_byte_timeout_s", number, "provider's first byte, s"),
+    V("PRISM_TOTAL_TIMEOUT_S", "total_timeout_s", number, "one provider call in all, seconds"),
+    V(
+        "PRISM_LOG_LEVEL",
+        "log_level",
+        choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True),
+        "log level",
+    ),
+    V("PRISM_LOG_FORMAT", "log_format", choice("text", "json"), "text, or one JSON object a line"),
+    V("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint", url, "OTLP/HTTP collector: traces on"),
+    V("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_endpoint", url, "the same, for traces only"),
+    V("PRISM_SPEND_POLICY_TTL_S", "spend_policy_ttl_s", number, "budgets and limits cached, s"),
+    V(
+        "PRISM_SPEND_RECONCILE_S",
+        "spend_reconcile_interval_s",
+        number,
+        "budget reconcile period, s",
+    ),
+    V("PRISM_CACHE", "cache_enabled", flag, "the response cache, on or off"),
+    V("PRISM_SEMANTIC_CACHE", "semantic_cache", flag, "its semantic layer, on or off"),
+    V("PRISM_CACHE_REDIS_TIMEOUT_MS", "cache_redis_timeout_s", millis, "per cache Redis command"),
+    V("PRISM_CACHE_VECTOR_TIMEOUT_MS", "cache_vector_timeout_s", millis, "per vector query"),
+    V("PRISM_CACHE_MAX_USER_TURNS", "cache_max_user_turns", integer, "longer chats skip semantic"),
+    V("PRISM_CACHE_TOP_K", "cache_top_k", integer, "semantic candidates considered"),
+    V(
+        "PRISM_CACHE_COOLDOWN_MS",
+        "cache_cooldown_s",
+        millis,
+        "skip a failed cache backend this long",
+    ),
+)

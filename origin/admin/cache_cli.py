@@ -49,7 +49,7 @@ async def cmd_cache_purge(args: argparse.Namespace, settings: Settings, store: S
         raise CliError("--project must be a project id (a uuid)", EXIT_USAGE)
     if await store.get_project(args.project) is None:
         raise CliError(f"no project {args.project!r}")
-    config = CacheConfig.from_env()
+    config = CacheConfig.from_settings(settings)
     exact = ExactStore(settings.redis_url, config.store_timeout_s, config.store_timeout_s)
     semantic = semantic_index(settings, config)
     try:

@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
     master = commands.add_parser("master-key", help="print a new PRISM_MASTER_KEY")
     master.set_defaults(run=cmd_master_key)
+    config = commands.add_parser(
+        "config", help="print the effective configuration (environment and .env, secrets ***)"
+    )
+    config.set_defaults(run=cmd_config)
 
     projects = _group(commands, "projects", "manage projects")
     create = projects.add_parser("create", help="create a project (and its organisation)")
@@ -135,7 +139,7 @@ def _project_arg(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_command(args: argparse.Namespace, settings: Settings) -> None:
-    if args.run is cmd_master_key:
+    if args.run in (cmd_master_key, cmd_config):
         await args.run(args, settings)
         return
     if not settings.supabase_service_key:
@@ -158,6 +162,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_master_key(args: argparse.Namespace, settings: Settings) -> None:
     print(generate_master_key())
+
+
+async def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
+    rows = settings.describe()
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, meaning in rows:
+        print(f"{name:<{width}}  {value or '(unset)':<28}  # {meaning}")
 
 
 def _field(name: str, value: str | None, required: bool = True, **rules: Any) -> str | None:

@@ -1,15 +1,14 @@
-"""The response cache's own settings, read once from the environment.
+"""The response cache's knobs, taken from the one Settings object (PRISM_CACHE_* variables).
 
-Kept apart from origin.settings so the cache's knobs live with the cache; the defaults are the
-product's (issue 4): a lookup may add at most tens of milliseconds when a backend is sick.
+The defaults are the product's (issue 4): a lookup may add at most tens of milliseconds when a
+backend is sick.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from origin.settings import Settings
 from shared.semantic_guard import DEFAULT_MAX_USER_TURNS, DEFAULT_TOP_K
 
 
@@ -29,26 +28,13 @@ class CacheConfig:
     cooldown_s: float = 0.5
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CacheConfig:
-        env = os.environ if env is None else env
-        d = cls()
-
-        def number(name: str, default: float) -> float:
-            return float(env.get(name) or default)
-
+    def from_settings(cls, settings: Settings) -> CacheConfig:
         return cls(
-            enabled=_flag(env.get("PRISM_CACHE"), d.enabled),
-            semantic=_flag(env.get("PRISM_SEMANTIC_CACHE"), d.semantic),
-            redis_timeout_s=number("PRISM_CACHE_REDIS_TIMEOUT_MS", d.redis_timeout_s * 1000) / 1000,
-            vector_timeout_s=number("PRISM_CACHE_VECTOR_TIMEOUT_MS", d.vector_timeout_s * 1000)
-            / 1000,
-            max_user_turns=int(number("PRISM_CACHE_MAX_USER_TURNS", d.max_user_turns)),
-            top_k=int(number("PRISM_CACHE_TOP_K", d.top_k)),
-            cooldown_s=number("PRISM_CACHE_COOLDOWN_MS", d.cooldown_s * 1000) / 1000,
+            enabled=settings.cache_enabled,
+            semantic=settings.semantic_cache,
+            redis_timeout_s=settings.cache_redis_timeout_s,
+            vector_timeout_s=settings.cache_vector_timeout_s,
+            max_user_turns=settings.cache_max_user_turns,
+            top_k=settings.cache_top_k,
+            cooldown_s=settings.cache_cooldown_s,
         )
-
-
-def _flag(raw: str | None, default: bool) -> bool:
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "off", "false", "no")

@@ -25,7 +25,7 @@ def build_cache(
 ) -> PrismCache | None:
     """The response cache, or None when PRISM_CACHE=off. Without vector settings the
     semantic layer is off and the exact layer still works."""
-    config = config or CacheConfig.from_env()
+    config = config or CacheConfig.from_settings(settings)
     if not config.enabled:
         return None
     exact = ExactStore(settings.redis_url, config.redis_timeout_s, config.store_timeout_s)

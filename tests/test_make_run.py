@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import openai
 
 from infra.local.proc import ROOT, free_port, wait_for_port
@@ -31,7 +32,14 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
     key = generate_api_key()
     provider_vars = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY")
     env = {k: v for k, v in os.environ.items() if k not in provider_vars}
-    env.update(ports, PRISM_DATA_DIR=str(tmp_path / "data"), PRISM_DEV_API_KEY=key)
+    email, password = "team@example.test", "correct horse battery"
+    env.update(
+        ports,
+        PRISM_DATA_DIR=str(tmp_path / "data"),
+        PRISM_DEV_API_KEY=key,
+        PRISM_DEV_DASHBOARD_EMAIL=email,
+        PRISM_DEV_DASHBOARD_PASSWORD=password,
+    )
     log = open(tmp_path / "make-run.log", "w+b")
     proc = subprocess.Popen(
         ["make", "run"],
@@ -54,6 +62,14 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
         output = _read(log)
         assert key in output and "provider simulator" in output
         assert f"http://127.0.0.1:{ports['PRISM_PORT']}/v1" in output
+        dashboard = f"http://127.0.0.1:{ports['PRISM_PORT']}/dashboard"
+        assert dashboard in output and f"{email} / {password}" in output
+        # The printed credentials sign in, and the demo project's traffic is on the overview.
+        with httpx.Client(base_url=dashboard.removesuffix("/dashboard")) as browser:
+            signed = browser.post("/dashboard/login", data={"email": email, "password": password})
+            assert signed.status_code == 303 and signed.headers["location"] == "/dashboard"
+            overview = browser.get("/dashboard")
+            assert overview.status_code == 200 and ">demo</option>" in overview.text
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

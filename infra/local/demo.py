@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
+from infra.local.auth_users import add_member, create_user
 from infra.local.projects import insert_api_key, insert_project
 from shared.apikeys import generate_api_key
 
@@ -68,6 +69,29 @@ async def _sync_provider_keys(
             provider,
             ciphertext,
         )
+
+
+async def ensure_demo_user(dsn: str, demo_path: Path, state_path: Path) -> tuple[str, str]:
+    """A dashboard user who owns the demo project's organisation: (email, password), from
+    PRISM_DEV_DASHBOARD_EMAIL / PRISM_DEV_DASHBOARD_PASSWORD when set, else made on first run."""
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    email = os.environ.get("PRISM_DEV_DASHBOARD_EMAIL") or state.get("email") or "demo@prism.local"
+    password = (
+        os.environ.get("PRISM_DEV_DASHBOARD_PASSWORD")
+        or state.get("password")
+        or secrets.token_urlsafe(12)
+    )
+    project_id = json.loads(demo_path.read_text())["project_id"]
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            org_id = await conn.fetchval("select org_id from projects where id = $1", project_id)
+            user_id = await create_user(conn, email, password)
+            await add_member(conn, str(org_id), user_id, "owner")
+    finally:
+        await conn.close()
+    _write_private(state_path, {"email": email, "password": password})
+    return email, password
 
 
 def _write_private(path: Path, values: dict[str, str]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.local import jwt
-from infra.local.demo import ensure_demo_project, load_secrets
+from infra.local.demo import ensure_demo_project, ensure_demo_user, load_secrets
 from infra.local.postgres import PostgresCluster, apply_migrations
 from infra.local.proc import ROOT, Service, python_module
 from infra.local.redis_server import RedisServer
@@ -71,6 +71,7 @@ async def run() -> None:
         base = {
             "SUPABASE_URL": f"http://127.0.0.1:{ports.postgrest}",
             "SUPABASE_SERVICE_KEY": service_key,
+            "SUPABASE_ANON_KEY": jwt.encode({"role": "anon"}, secrets["jwt_secret"]),
         }
         services = [
             python_module(
@@ -106,6 +107,7 @@ async def run() -> None:
         key = await ensure_demo_project(
             pg.dsn, data / "demo.json", provider_keys, secrets["master_key"]
         )
+        login = await ensure_demo_user(pg.dsn, data / "demo.json", data / "dashboard-user.json")
         origin_env = {
             **base,
             "REDIS_URL": redis.url,
@@ -140,7 +142,7 @@ async def run() -> None:
         edge = edge_service(ports, origin_env, logs)
         if edge is not None:
             started.append(edge.start(timeout=60))
-        announce(ports, key, provider_keys, data, edge is not None)
+        announce(ports, key, provider_keys, data, edge is not None, login)
         await Supervisor(started).run(stop_requested())
     finally:
         for service in reversed(started):
@@ -167,7 +169,14 @@ def edge_service(ports: Ports, origin_env: dict[str, str], logs: Path) -> Servic
     return Service("edge", argv, ports.edge, env=env, log_path=logs / "edge.log")
 
 
-def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path, edge: bool) -> None:
+def announce(
+    ports: Ports,
+    key: str,
+    provider_keys: dict[str, str],
+    data: Path,
+    edge: bool,
+    login: tuple[str, str],
+) -> None:
     lines = [
         "",
         "Prism is running.",
@@ -188,6 +197,8 @@ def announce(ports: Ports, key: str, provider_keys: dict[str, str], data: Path, 
         )
     lines += [
         f"  demo API key                {key}",
+        f"  dashboard                   http://127.0.0.1:{ports.origin}/dashboard",
+        f"  dashboard sign-in           {login[0]} / {login[1]}",
         f"  logs                        {data / 'logs'}",
         "",
         "Press Ctrl-C to stop.",

@@ -218,7 +218,14 @@ async def test_a_teams_day_in_the_dashboard(
     await other.close()
     # ... and through PostgREST with their own token.
     async with signed_in(postgrest, beta) as client:
-        for table in ("usage_logs", "feedback", "cache_purges", "usage_hourly", "usage_tag_daily"):
+        for table in (
+            "usage_logs",
+            "feedback",
+            "cache_purges",
+            "usage_hourly",
+            "usage_tag_daily",
+            "usage_latency_daily",
+        ):
             rows = (await client.table(table).select("project_id").execute()).data
             assert {r["project_id"] for r in rows} <= {beta.project_id}, table
         stolen = await client.rpc(

@@ -24,6 +24,7 @@ OWNED_BY = {
     "usage_logs": ("project_id", "project_id"),
     "usage_hourly": ("project_id", "project_id"),
     "usage_tag_daily": ("project_id", "project_id"),
+    "usage_latency_daily": ("project_id", "project_id"),
     "budgets": ("project_id", "project_id"),
     "feedback": ("project_id", "project_id"),
     "cache_purges": ("project_id", "project_id"),

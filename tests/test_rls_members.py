@@ -28,6 +28,8 @@ OWNED_BY = {
     "budgets": ("project_id", "project_id"),
     "feedback": ("project_id", "project_id"),
     "cache_purges": ("project_id", "project_id"),
+    "rate_limits": ("project_id", "project_id"),
+    "policy_audit": ("project_id", "project_id"),
 }
 INTERNAL = {"schema_migrations"}  # readable by no REST role at all
 SECRET_COLUMNS = [("api_keys", "key_hash"), ("provider_keys", "ciphertext")]
@@ -61,6 +63,14 @@ async def seed(conn: asyncpg.Connection, member: Member) -> None:
     )
     await conn.execute(
         "INSERT INTO cache_purges (project_id, actor, scope) VALUES ($1, 'test', 'project')",
+        project,
+    )
+    await conn.execute(
+        "INSERT INTO rate_limits (project_id, subject_id, requests_per_minute) VALUES ($1, $1, 60)",
+        project,
+    )
+    await conn.execute(
+        "INSERT INTO policy_audit (project_id, actor, event) VALUES ($1, 'test', 'rate_limit')",
         project,
     )
 

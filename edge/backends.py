@@ -34,6 +34,8 @@ class Backends:
             redis = UpstashRedis(http, config.redis_url, config.redis_token, REDIS_TIMEOUT_S)
         if config.vector_url and config.vector_token:
             vector = UpstashVector(http, config.vector_url, config.vector_token, VECTOR_TIMEOUT_S)
-        if config.supabase_url and config.supabase_service_key:
-            supabase = Supabase(http, config.supabase_url, config.supabase_service_key)
+        if config.supabase_url and config.supabase_edge_key:
+            supabase = Supabase(
+                http, config.supabase_url, config.supabase_edge_key, config.supabase_anon_key
+            )
         return cls(redis=redis, vector=vector, supabase=supabase)

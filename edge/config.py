@@ -12,7 +12,10 @@ BINDINGS: Final = (
     "ORIGIN_URL",
     "ORIGIN_TIMEOUT_S",
     "SUPABASE_URL",
-    "SUPABASE_SERVICE_KEY",
+    # The edge's own least-privilege JWT (role prism_edge): resolve keys, insert hit rows.
+    "SUPABASE_EDGE_KEY",
+    # The project's public anon key, which hosted Supabase's gateway wants as `apikey`.
+    "SUPABASE_ANON_KEY",
     "UPSTASH_REDIS_REST_URL",
     "UPSTASH_REDIS_REST_TOKEN",
     "UPSTASH_VECTOR_REST_URL",
@@ -35,7 +38,8 @@ class EdgeConfig:
     origin_url: str
     origin_timeout_s: float = DEFAULT_ORIGIN_TIMEOUT_S
     supabase_url: str | None = None
-    supabase_service_key: str | None = field(default=None, repr=False)
+    supabase_edge_key: str | None = field(default=None, repr=False)
+    supabase_anon_key: str | None = field(default=None, repr=False)
     redis_url: str | None = None
     redis_token: str | None = field(default=None, repr=False)
     vector_url: str | None = None
@@ -51,7 +55,8 @@ class EdgeConfig:
             origin_url=_origin_url(get("ORIGIN_URL")),
             origin_timeout_s=_timeout(get("ORIGIN_TIMEOUT_S")),
             supabase_url=get("SUPABASE_URL"),
-            supabase_service_key=get("SUPABASE_SERVICE_KEY"),
+            supabase_edge_key=get("SUPABASE_EDGE_KEY"),
+            supabase_anon_key=get("SUPABASE_ANON_KEY"),
             redis_url=get("UPSTASH_REDIS_REST_URL"),
             redis_token=get("UPSTASH_REDIS_REST_TOKEN"),
             vector_url=get("UPSTASH_VECTOR_REST_URL"),

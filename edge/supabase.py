@@ -1,4 +1,8 @@
-"""Supabase through its PostgREST API, as service_role: the key lookup and the usage insert."""
+"""Supabase through its PostgREST API, as the edge's own role: the key lookup and the usage insert.
+
+The edge holds a JWT for `prism_edge` (infra/migrations/0020_edge_role.sql), which may run
+resolve_api_key and insert cache-hit usage rows and nothing else; never the service-role key.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,23 @@ from edge.rest import BackendError, decode, exchange
 from edge.web import HttpClient
 from shared.usage import Caller
 
-# Insert-or-skip on the row's idempotency key, so a retried or re-queued row lands once.
-USAGE_PREFER: Final = "return=minimal,resolution=ignore-duplicates"
+USAGE_PREFER: Final = "return=minimal"
+# PostgREST's status for a unique violation: the row (keyed by its request id) is already
+# stored, say by an earlier attempt whose answer was lost. A plain insert rather than
+# insert-or-skip, because ON CONFLICT under row-level security needs a SELECT policy, and the
+# edge's role may read nothing.
+ALREADY_STORED: Final = 409
 
 
 class Supabase:
-    def __init__(self, http: HttpClient, url: str, service_key: str) -> None:
+    def __init__(
+        self, http: HttpClient, url: str, edge_key: str, anon_key: str | None = None
+    ) -> None:
         self._http = http
         self._rest = f"{url.rstrip('/')}/rest/v1"
-        self._headers = [("apikey", service_key), ("authorization", f"Bearer {service_key}")]
+        # The API gateway admits the request on `apikey`; PostgREST acts as the bearer's role.
+        apikey = anon_key or edge_key
+        self._headers = [("apikey", apikey), ("authorization", f"Bearer {edge_key}")]
 
     async def resolve_api_key(self, key_hash: str, timeout_s: float) -> Caller | None:
         """The live key's owner, None for no such live key; BackendError when it can't tell."""
@@ -30,9 +42,11 @@ class Supabase:
         return caller_from(rows[0]) if rows else None
 
     async def insert_usage(self, row: dict[str, Any], timeout_s: float) -> None:
-        url = f"{self._rest}/usage_logs?on_conflict=request_id"
+        url = f"{self._rest}/usage_logs"
         headers = [*self._headers, ("prefer", USAGE_PREFER)]
         status, body = await exchange(self._http, "POST", url, headers, row, timeout_s)
+        if status == ALREADY_STORED and b"23505" in body:
+            return
         decode(status, body, url)
 
 

@@ -19,7 +19,11 @@ RUN_LIMIT_S = 300
 
 
 async def test_edge_tests_pass_inside_pyodide(
-    edge_upstream: str, edge_bindings: dict[str, str], make_project: Any, origin_server: Any
+    edge_upstream: str,
+    edge_bindings: dict[str, str],
+    make_project: Any,
+    origin_server: Any,
+    postgrest: Any,
 ) -> None:
     project = await make_project("edge-pyodide")
     env = {
@@ -30,6 +34,8 @@ async def test_edge_tests_pass_inside_pyodide(
             {"id": project.id, "org_id": project.org_id, "api_key": project.api_key}
         ),
         "PRISM_TEST_DEAD_URL": f"http://127.0.0.1:{free_port()}",
+        # For the tests' own reads of usage rows: the edge's key may not read them.
+        "PRISM_TEST_SERVICE_KEY": postgrest.service_key,
     }
     run = await asyncio.to_thread(
         subprocess.run,

@@ -97,3 +97,28 @@ def decode(
     claims = _json_segment(parts[1], "payload")
     _check_times(claims, time.time() if now is None else now, leeway)
     return claims
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m infra.local.jwt ROLE [--days N]`: a key for ROLE, signed with the project's
+    JWT secret from $SUPABASE_JWT_SECRET (e.g. the edge's SUPABASE_EDGE_KEY: role prism_edge)."""
+    import argparse
+    import os
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m infra.local.jwt", description=main.__doc__)
+    parser.add_argument("role", help="the database role PostgREST switches to, e.g. prism_edge")
+    parser.add_argument("--days", type=int, default=365, help="lifetime (default 365)")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("SUPABASE_JWT_SECRET", "")
+    if not secret:
+        print("SUPABASE_JWT_SECRET is not set", file=sys.stderr)
+        return 2
+    now = int(time.time())
+    claims = {"role": args.role, "iss": "supabase", "iat": now, "exp": now + args.days * 86400}
+    print(encode(claims, secret))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,7 +10,11 @@ from starlette.datastructures import Headers
 from infra.local import jwt
 from infra.local.postgrest_errors import PgrstError
 
-ROLES = frozenset({"anon", "authenticated", "service_role"})
+# Keys the Supabase API gateway lets through in the `apikey` header.
+APIKEY_ROLES = frozenset({"anon", "authenticated", "service_role"})
+# Roles PostgREST may SET ROLE to from a JWT's `role` claim: in hosted Supabase, the roles
+# granted to its `authenticator` login (infra/migrations grants prism_edge, the edge's role).
+ROLES = APIKEY_ROLES | {"prism_edge"}
 ANON_ROLE = "anon"
 
 
@@ -39,7 +43,7 @@ def check_apikey(headers: Headers, secret: str) -> dict[str, Any]:
         raise _gateway_error(
             "Invalid API key", "Double check your Supabase `anon` or `service_role` API key."
         ) from None
-    if claims.get("role", ANON_ROLE) not in ROLES:
+    if claims.get("role", ANON_ROLE) not in APIKEY_ROLES:
         raise _gateway_error(
             "Invalid API key", "The key's role is not anon, authenticated or service_role."
         )

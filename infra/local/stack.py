@@ -139,7 +139,7 @@ async def run() -> None:
             log_path=logs / "origin.log",
         )
         started.append(origin.start(timeout=60))
-        edge = edge_service(ports, origin_env, logs)
+        edge = edge_service(ports, edge_bindings(origin_env, secrets["jwt_secret"]), logs)
         if edge is not None:
             started.append(edge.start(timeout=60))
         announce(ports, key, provider_keys, data, edge is not None, login)
@@ -152,11 +152,28 @@ async def run() -> None:
         print("prism: stopped everything it started.", flush=True)
 
 
-def edge_service(ports: Ports, origin_env: dict[str, str], logs: Path) -> Service | None:
+def edge_bindings(origin_env: dict[str, str], jwt_secret: str) -> dict[str, str]:
+    """The Worker's bindings: its own least-privilege database key, never the service key,
+    the master key or the admin token, which stay with the origin."""
+    shared = (
+        "SUPABASE_URL",
+        "UPSTASH_REDIS_REST_URL",
+        "UPSTASH_REDIS_REST_TOKEN",
+        "UPSTASH_VECTOR_REST_URL",
+        "UPSTASH_VECTOR_REST_TOKEN",
+    )
+    return {
+        **{name: origin_env[name] for name in shared},
+        "SUPABASE_EDGE_KEY": jwt.encode({"role": "prism_edge"}, jwt_secret),
+        "SUPABASE_ANON_KEY": jwt.encode({"role": "anon"}, jwt_secret),
+    }
+
+
+def edge_service(ports: Ports, bindings: dict[str, str], logs: Path) -> Service | None:
     serve = ROOT / "edge" / "runtime" / "serve.mjs"
     if not serve.exists():
         return None
-    env = {**origin_env, "ORIGIN_URL": f"http://127.0.0.1:{ports.origin}"}
+    env = {**bindings, "ORIGIN_URL": f"http://127.0.0.1:{ports.origin}"}
     argv = [
         "node",
         "--experimental-wasm-stack-switching",

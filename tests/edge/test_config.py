@@ -55,8 +55,10 @@ def test_every_binding_is_read_and_secrets_stay_out_of_repr() -> None:
         "value-upstash_vector_rest_url",
         "value-upstash_vector_rest_token",
     )
-    assert read.supabase_service_key == "value-supabase_service_key"
-    for secret in ("SUPABASE_SERVICE_KEY", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_VECTOR_REST_TOKEN"):
+    assert read.supabase_edge_key == "value-supabase_edge_key"
+    assert read.supabase_anon_key == "value-supabase_anon_key"
+    secrets = ("SUPABASE_EDGE_KEY", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_VECTOR_REST_TOKEN")
+    for secret in secrets:
         assert env[secret] not in repr(read)
 
 

@@ -85,7 +85,7 @@ async def seed(
 async def usage_rows(bindings: dict[str, str], request_id: str, wait: bool = False) -> list[Any]:
     """The usage_logs rows with this request id, read through PostgREST."""
     url = f"{bindings['SUPABASE_URL']}/rest/v1/usage_logs?request_id=eq.{request_id}"
-    key = bindings["SUPABASE_SERVICE_KEY"]
+    key = setting("PRISM_TEST_SERVICE_KEY")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE_S
     while True:
@@ -205,7 +205,7 @@ async def test_dead_backends_leave_the_key_to_the_origin(upstream: str) -> None:
     marker = uuid.uuid4().hex
     cut_off = {
         "SUPABASE_URL": dead,
-        "SUPABASE_SERVICE_KEY": "k",
+        "SUPABASE_EDGE_KEY": "k",
         "UPSTASH_REDIS_REST_URL": dead,
         "UPSTASH_REDIS_REST_TOKEN": "t",
     }

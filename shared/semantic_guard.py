@@ -8,7 +8,9 @@ the request and rejects any difference in:
     numbers (digits and number words), dates and times, money (symbols, codes, currency
     words) and units, negation, opposites (cheapest/most expensive, enable/disable, before/
     after ...), quoted strings, named entities and their order, the words filling directional
-    slots (from/to/than/in ...), and language or script.
+    slots (from/to/than/in ...), and language or script;
+then shared.semantic_verify's structural checks (affixes, operators, signs, number order, a
+single swapped content word).
 A rejection only costs a cache miss; a wrong acceptance serves a wrong answer, so every
 check errs towards rejecting. The edge runs this module in Pyodide: no third-party imports.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import semantic_guard_words as W
+from shared.semantic_verify import difference
 
 # A conversation with more user turns than this depends on too much context to match by wording.
 DEFAULT_MAX_USER_TURNS = 3
@@ -101,7 +104,7 @@ def guard(request: str, stored: str) -> str | None:
         return "entities"
     if _order_differs(a, b):
         return "order"
-    return None
+    return difference(request, stored)
 
 
 _WORD = re.compile(r"[^\W_](?:[\w'’.\-&+]*[^\W_])?|[$€£¥₹₩%]")

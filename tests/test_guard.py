@@ -70,12 +70,32 @@ ALLOWED = [
     ("what is the capital of Germany", "What is the capital of germany?"),
     ("Explain recursion to a beginner.", "Can you explain recursion for a beginner?"),
     ("Convert 5 miles to km.", "How many km is 5 miles?"),
-    ("What is the largest ocean?", "Which ocean is the biggest?"),
-    ("How do I turn off notifications?", "How can I disable notifications?"),
     (
         "What's the difference between sync and async code?",
         "What's the difference between async and sync code?",
     ),
+]
+
+# Structural checks (shared.semantic_verify): shapes of near-misses no word list names.
+STRUCTURAL = [
+    ("affix", "How do I upgrade my plan mid-month?", "How do I downgrade my plan mid-month?"),
+    ("affix", "Should the proxy send traffic upstream?", "Should it send traffic downstream?"),
+    ("affix", "Is the pool upstairs?", "Is the pool downstairs?"),
+    ("affix", "What time is check-in at the hotel?", "What time is check-out at the hotel?"),
+    ("affix", "Is the price pre-tax?", "Is the price post-tax?"),
+    ("operator", "What is 12 times 7?", "What is 12 plus 7?"),
+    ("operator", "What is 45 divided by 9?", "What is 45 - 9?"),
+    ("sign", "What is -100 minus 37?", "What is 100 minus 37?"),
+    ("numbers", "What is 15% of 80?", "What is 80% of 15?"),
+    ("numbers", "What is 2 to the power of 10?", "What is 10 to the power of 2?"),
+    ("swap", "Is the store open on Sunday?", "Is the pharmacy open on Sunday?"),
+    ("swap", "How do I request parental leave?", "How do I request sick leave?"),
+]
+# The price of the single-swap check, measured on the development half (it removed 24
+# near-misses and 15 paraphrases there): a lone synonym swapped in is a miss, never a wrong hit.
+SWAPPED_SYNONYMS = [
+    ("What is the largest ocean?", "Which ocean is the biggest?"),
+    ("How do I turn off notifications?", "How can I disable notifications?"),
 ]
 
 
@@ -92,6 +112,19 @@ def test_rejects_a_question_that_wants_another_answer(
 @pytest.mark.parametrize(("stored", "request_text"), ALLOWED, ids=[a[1][:30] for a in ALLOWED])
 def test_allows_a_rewording(stored: str, request_text: str) -> None:
     assert guard(request_text, stored) is None
+
+
+@pytest.mark.parametrize(("why", "stored", "request_text"), STRUCTURAL)
+def test_rejects_a_near_miss_by_its_shape(why: str, stored: str, request_text: str) -> None:
+    assert guard(request_text, stored) == why
+    assert guard(stored, request_text) == why
+
+
+@pytest.mark.parametrize(("stored", "request_text"), SWAPPED_SYNONYMS)
+def test_a_single_swapped_word_is_a_miss_even_when_it_is_a_synonym(
+    stored: str, request_text: str
+) -> None:
+    assert guard(request_text, stored) == "swap"
 
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Final
 
+from edge.abuse import check_address, count_failure
 from edge.auth import Undecided, authenticate, check_record
 from edge.backends import Backends
 from edge.chat import CHAT_PATHS, ChatRequest, parse_chat, request_path
@@ -44,8 +45,12 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     if backends.redis is None and backends.supabase is None:
         return None  # nothing to check keys against: a pure passthrough edge
     try:
+        await check_address(request, ctx, backends)
         identity = await authenticate(request.header("authorization"), ctx, backends)
+    except LimitExceeded as exc:
+        return error_response(exc)  # this address sent too many bad keys
     except AuthenticationFailed as exc:
+        count_failure(request, ctx, backends)
         return error_response(exc)
     except Undecided as exc:
         log.warning("API key not checked at the edge, the origin will: %s", exc)

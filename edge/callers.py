@@ -38,29 +38,37 @@ class CallerCache:
         self._unknown_ttl_s = min(unknown_ttl_s, known_ttl_s)
         self._max_entries = max(1, max_entries)
         self._clock = clock
-        # key hash -> (expires at, what was learnt); least recently used first.
+        # key hash -> (expires at, what was learnt); least recently used first. Unknown keys
+        # are kept apart and bounded on their own, so a flood of bad keys evicts no good one.
         self._entries: OrderedDict[str, tuple[float, Remembered]] = OrderedDict()
+        self._unknown: OrderedDict[str, tuple[float, Remembered]] = OrderedDict()
 
     def get(self, key_hash: str) -> Remembered | None:
         """What is remembered about the key, or None when it must be looked up."""
-        entry = self._entries.get(key_hash)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._entries[key_hash]
-            return None
-        self._entries.move_to_end(key_hash)
-        return entry[1]
+        for entries in (self._entries, self._unknown):
+            entry = entries.get(key_hash)
+            if entry is None:
+                continue
+            if entry[0] <= self._clock():
+                del entries[key_hash]
+                return None
+            entries.move_to_end(key_hash)
+            return entry[1]
+        return None
 
     def put(self, key_hash: str, caller: Caller | None) -> None:
-        ttl = self._known_ttl_s if caller is not None else self._unknown_ttl_s
-        self._entries[key_hash] = (self._clock() + ttl, Remembered(caller))
-        self._entries.move_to_end(key_hash)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        known = caller is not None
+        entries, other = (self._entries, self._unknown) if known else (self._unknown, self._entries)
+        other.pop(key_hash, None)
+        ttl = self._known_ttl_s if known else self._unknown_ttl_s
+        entries[key_hash] = (self._clock() + ttl, Remembered(caller))
+        entries.move_to_end(key_hash)
+        while len(entries) > self._max_entries:
+            entries.popitem(last=False)
 
     def forget(self, key_hash: str) -> None:
         self._entries.pop(key_hash, None)
+        self._unknown.pop(key_hash, None)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._unknown)

@@ -37,6 +37,7 @@ from origin.routing.router import Router
 from origin.settings import Settings
 from origin.spend.service import start_spend
 from origin.store import Store
+from origin.tenancy.abuse import AddressThrottle
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.crypto import KeyBox, master_key_from
 from origin.tenancy.keyring import Keyrings
@@ -114,7 +115,11 @@ async def _start(
     cache = build_cache(settings, ledger, store, metrics)
     if cache is not None:
         stack.push_async_callback(cache.aclose)
-    auth = Authenticator(store, settings.auth_cache_ttl_s)
+    auth = Authenticator(
+        store,
+        settings.auth_cache_ttl_s,
+        throttle=AddressThrottle(settings.auth_failures_per_minute),
+    )
     app.state.revoker = await _revocation(settings, store, auth, stack)
     keyrings = Keyrings(store, keybox, settings.simulator_url)
     spend = await start_spend(settings, store, stack)

@@ -93,6 +93,8 @@ class Settings:
     spend_policy_ttl_s: float = 10.0
     spend_reconcile_interval_s: float = 60.0
     spend_timeout_s: float = 3.0
+    # Bad API keys one client address may present per minute before it is slowed down (429).
+    auth_failures_per_minute: int = 20
     # The response cache (origin.cache.config.CacheConfig is built from these).
     cache_enabled: bool = True
     semantic_cache: bool = True
@@ -245,6 +247,12 @@ VARIABLES: tuple[Variable, ...] = (
         "spend_reconcile_interval_s",
         number,
         "budget reconcile period, s",
+    ),
+    V(
+        "PRISM_AUTH_FAILURES_PER_MINUTE",
+        "auth_failures_per_minute",
+        integer,
+        "bad keys an address may send a minute before 429s",
     ),
     V("PRISM_CACHE", "cache_enabled", flag, "the response cache, on or off"),
     V("PRISM_SEMANTIC_CACHE", "semantic_cache", flag, "its semantic layer, on or off"),

@@ -11,9 +11,10 @@ import pytest
 
 from origin.settings import Secret
 from origin.store import Project, Store
+from origin.tenancy.abuse import AddressThrottle
 from origin.tenancy.auth import Authenticator
 from shared.apikeys import display_prefix, generate_api_key, hash_api_key
-from shared.errors import AuthenticationFailed, PrismError, UpstreamUnavailable
+from shared.errors import AuthenticationFailed, LimitExceeded, PrismError, UpstreamUnavailable
 
 
 class Clock:
@@ -164,3 +165,41 @@ async def test_a_refusing_store_is_a_server_error_not_401(postgrest: Any) -> Non
         assert info.value.status == 500
     finally:
         await misconfigured.aclose()
+
+
+async def test_unknown_keys_never_evict_known_ones(store: Store, project: Project) -> None:
+    auth = Authenticator(store, 30, max_entries=2)
+    known = [(await store.create_api_key(project.id))[0] for _ in range(2)]
+    for key in known:
+        await auth.authenticate(bearer(key))
+    for _ in range(10):  # a flood of bad keys, five times the cache's size
+        with pytest.raises(AuthenticationFailed):
+            await auth.authenticate(bearer(generate_api_key()))
+    lookups = auth.lookups
+    for key in known:
+        assert (await auth.authenticate(bearer(key))).project_id == project.id
+    assert auth.lookups == lookups  # both still answered from memory
+
+
+async def test_an_address_sending_bad_keys_is_slowed_down(store: Store, project: Project) -> None:
+    minute = Clock()
+    auth = Authenticator(store, 30, throttle=AddressThrottle(per_minute=5, clock=minute))
+    good, _ = await store.create_api_key(project.id)
+    await auth.authenticate(bearer(good), "10.0.0.9")
+    for header in [None, "Basic x", *(bearer(generate_api_key()) for _ in range(3))]:
+        with pytest.raises(AuthenticationFailed):
+            await auth.authenticate(header, "10.0.0.9")
+    lookups = auth.lookups
+    with pytest.raises(LimitExceeded) as info:
+        await auth.authenticate(bearer(generate_api_key()), "10.0.0.9")
+    assert info.value.status == 429 and info.value.code == "rate_limited"
+    assert "invalid API keys from this address" in info.value.message
+    assert 0 < int(info.value.headers()["Retry-After"]) <= 60
+    assert auth.lookups == lookups  # refused before any lookup
+    # A key known to be good still works from there; other addresses are unaffected.
+    assert (await auth.authenticate(bearer(good), "10.0.0.9")).project_id == project.id
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(bearer(generate_api_key()), "10.0.0.10")
+    minute.now += 60  # the next minute starts afresh
+    with pytest.raises(AuthenticationFailed):
+        await auth.authenticate(bearer(generate_api_key()), "10.0.0.9")

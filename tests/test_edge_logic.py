@@ -64,6 +64,16 @@ def test_memory_is_bounded_and_keeps_the_most_recent(keys: list[int], limit: int
     assert all(cache.get(str(key)) is not None for key in recent)
 
 
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=200), st.integers(1, 10))
+def test_unknown_keys_never_evict_known_ones(puts: list[tuple[bool, int]], limit: int) -> None:
+    cache = CallerCache(max_entries=limit, clock=Clock())
+    for known, key in puts:
+        cache.put(f"{'k' if known else 'u'}{key}", CALLER if known else None)
+    known_keys = [f"k{key}" for known, key in puts if known]
+    recent = list(dict.fromkeys(reversed(known_keys)))[:limit]
+    assert all(cache.get(key) is not None for key in recent)
+
+
 @given(st.lists(st.tuples(NAMES, st.text(max_size=5)), max_size=8), NAMES)
 def test_header_lookup_ignores_case_and_takes_the_first(
     headers: list[tuple[str, str]], name: str

@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from edge.web import read_body
+from shared.apikeys import generate_api_key
 from shared.limits import limit_keys, limits_config_key
 from tests.edge.httpx_client import HttpxClient
 from tests.fixtures.edge import CacheSeed, EdgeDriver, cached_completion, chat
@@ -86,3 +87,26 @@ async def test_hits_are_served_uncounted_when_no_limits_were_published(
     await cache_seed.exact(project.id, body, cached_completion("Cached."))
     response = await EdgeDriver(http, env).send(project.api_key, body)
     assert response.status == 200 and response.header("x-ratelimit-limit-requests") is None
+
+
+async def test_an_address_sending_bad_keys_is_slowed_down_at_the_edge(
+    http: HttpxClient, env: dict[str, str], make_project: Any, cache_seed: CacheSeed
+) -> None:
+    project = await make_project("edge-abuse")
+    address = {"CF-Connecting-IP": f"198.51.100.{uuid.uuid4().int % 250}:{uuid.uuid4().hex[:6]}"}
+    body = chat(f"abuse {uuid.uuid4().hex}")
+    await cache_seed.exact(project.id, body, cached_completion("Cached."))
+    edge = EdgeDriver(http, env)
+    if time.time() % 60 > 45:  # the whole flood inside one minute window
+        await asyncio.sleep(61 - time.time() % 60)
+    assert (await edge.send(project.api_key, body, address)).status == 200
+    statuses = [(await edge.send(generate_api_key(), body, address)).status for _ in range(21)]
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429
+    refused = await edge.send(generate_api_key(), body, address)
+    error = json.loads(await read_body(refused.body))["error"]
+    assert refused.status == 429 and error["code"] == "rate_limited"
+    assert "invalid API keys from this address" in error["message"]
+    # The key this isolate knows to be good still works from the same address.
+    assert (await edge.send(project.api_key, body, address)).status == 200
+    other = {"CF-Connecting-IP": "192.0.2.1"}
+    assert (await edge.send(generate_api_key(), body, other)).status == 401

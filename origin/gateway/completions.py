@@ -95,7 +95,8 @@ class ChatCompletions:
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
-        caller = await self.auth.authenticate(request.headers.get("authorization"))
+        address = request.client.host if request.client else None
+        caller = await self.auth.authenticate(request.headers.get("authorization"), address)
         request_id = context.request_id()
         options = parse_options(request.headers)
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))

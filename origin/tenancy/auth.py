@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from origin.store import StoreError, StoreUnavailable
+from origin.tenancy.abuse import AddressThrottle
 from shared.apikeys import bearer_token, hash_api_key
 from shared.errors import AuthenticationFailed, PrismError, UpstreamUnavailable
 from shared.usage import Caller
@@ -47,6 +48,7 @@ class Authenticator:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_stale_s: float = MAX_STALE_S,
         clock: Callable[[], float] = time.monotonic,
+        throttle: AddressThrottle | None = None,
     ) -> None:
         self._store = store
         self._ttl_s = ttl_s
@@ -58,11 +60,25 @@ class Authenticator:
         self._outage_since: float | None = None
         # key hash -> (expires at, caller or None for "no such live key"); oldest first.
         self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
+        # Unknown keys live apart, bounded on their own: a flood of bad keys can't push the
+        # known ones out of `_cache` (and turn every good request into a lookup).
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self.throttle = throttle or AddressThrottle()
         self._inflight: dict[str, asyncio.Future[Caller | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.lookups = 0  # store round trips made, for health pages and tests
 
-    async def authenticate(self, authorization_header: str | None) -> Caller:
+    async def authenticate(
+        self, authorization_header: str | None, address: str | None = None
+    ) -> Caller:
+        """The caller; `address` (the client's) is slowed down after many bad keys."""
+        try:
+            return await self._authenticate(authorization_header, address)
+        except AuthenticationFailed:
+            self.throttle.failed(address)
+            raise
+
+    async def _authenticate(self, authorization_header: str | None, address: str | None) -> Caller:
         if not authorization_header:
             raise AuthenticationFailed(
                 "Missing API key: send it as 'Authorization: Bearer prism_sk_...'.",
@@ -73,19 +89,31 @@ class Authenticator:
             raise AuthenticationFailed(
                 "Malformed Authorization header: expected 'Bearer prism_sk_...'."
             )
-        caller = await self._lookup(hash_api_key(key))
+        key_hash = hash_api_key(key)
+        if not self._known(key_hash):
+            self.throttle.check(address)
+        caller = await self._lookup(key_hash)
         if caller is None:
             raise AuthenticationFailed("Invalid API key: it does not exist or was revoked.")
         return caller
+
+    def _known(self, key_hash: str) -> bool:
+        entry = self._cache.get(key_hash)
+        return entry is not None and entry[1] is not None and entry[0] > self._clock()
 
     def forget(self, key_hash: str | None = None) -> None:
         """Drop one cached answer (or all), e.g. right after revoking a key on this process."""
         if key_hash is None:
             self._cache.clear()
+            self._unknown.clear()
         else:
             self._cache.pop(key_hash, None)
+            self._unknown.pop(key_hash, None)
 
     async def _lookup(self, key_hash: str) -> Caller | None:
+        unknown_until = self._unknown.get(key_hash)
+        if unknown_until is not None and unknown_until > self._clock():
+            return None
         hit = self._cache.get(key_hash)
         if hit is not None and hit[0] > self._clock():
             self._cache.move_to_end(key_hash)
@@ -143,8 +171,15 @@ class Authenticator:
         return entry[1]
 
     def _remember(self, key_hash: str, caller: Caller | None) -> None:
-        ttl = self._ttl_s if caller is not None else self._negative_ttl_s
-        self._cache[key_hash] = (self._clock() + ttl, caller)
+        if caller is None:
+            self._cache.pop(key_hash, None)
+            self._unknown[key_hash] = self._clock() + self._negative_ttl_s
+            self._unknown.move_to_end(key_hash)
+            while len(self._unknown) > self._max_entries:
+                self._unknown.popitem(last=False)
+            return
+        self._unknown.pop(key_hash, None)
+        self._cache[key_hash] = (self._clock() + self._ttl_s, caller)
         self._cache.move_to_end(key_hash)
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)

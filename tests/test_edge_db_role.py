@@ -48,6 +48,22 @@ def hit_row(project: Any, **overrides: Any) -> dict[str, Any]:
     return {**row, **overrides}
 
 
+# A cache hit the edge refused for its project's rate limits (edge/answer.py).
+REFUSAL = {
+    "provider": "none",
+    "cache_status": "miss",
+    "error_code": "rate_limited",
+    "success": False,
+}
+
+
+async def test_the_edge_inserts_its_rate_limit_refusals(
+    as_edge: AsyncPostgrestClient, project: Any
+) -> None:
+    row = hit_row(project, **REFUSAL, tokens_in=0, tokens_out=0)
+    await as_edge.table("usage_logs").insert(row, returning="minimal").execute()
+
+
 async def test_the_edge_resolves_keys(as_edge: AsyncPostgrestClient, project: Any) -> None:
     found = await as_edge.rpc(
         "resolve_api_key", {"p_key_hash": hash_api_key(project.api_key)}
@@ -85,8 +101,13 @@ async def test_the_edge_reads_no_table(as_edge: AsyncPostgrestClient, table: str
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"provider": "openai", "cache_status": "miss"}, {"cache_status": "hit-exact"}],
-    ids=["paid-call", "origin-hit"],
+    [
+        {"provider": "openai", "cache_status": "miss"},
+        {"cache_status": "hit-exact"},
+        {**REFUSAL, "cost_total_cents": "1", "tokens_in": 0, "tokens_out": 0},
+        {**REFUSAL, "success": True, "tokens_in": 0, "tokens_out": 0},
+    ],
+    ids=["paid-call", "origin-hit", "costly-refusal", "successful-refusal"],
 )
 async def test_the_edge_cannot_forge_other_rows(
     as_edge: AsyncPostgrestClient, project: Any, overrides: dict[str, Any]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import openai
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
@@ -115,10 +116,18 @@ async def test_a_teams_day_in_the_dashboard(
     await expect(table).to_have_count(2)
     await expect(table.first).to_contain_text("gpt-4o-mini")
     request_id = first.headers["x-prism-request-id"]
+    async with httpx.AsyncClient(base_url=origin_server.base_url) as http:
+        sent = await http.post(
+            "/feedback",
+            json={"feedback_id": first.headers["x-prism-feedback-id"], "rating": 1, "comment": run},
+            headers={"Authorization": f"Bearer {alpha.api_key}"},
+        )
+        assert sent.status_code < 300, sent.text
     await page.goto(f"{base}/dashboard/requests/{request_id}?project={alpha.project_id}")
     receipt = page.locator("dl.receipt")
     await expect(receipt).to_contain_text(f"{first.headers['x-prism-cost-cents']} ¢")
     await expect(receipt).to_contain_text(request_id)
+    await expect(page.locator("tbody tr", has_text=run)).to_contain_text("+1")
 
     # Per-feature totals: the row for each value, and totals equal to the sum of the rows.
     await page.goto(f"{base}/dashboard/features?project={alpha.project_id}&key=feature")

@@ -1,0 +1,104 @@
+"""What every dashboard route shares: the dependencies built at start-up, the signed-in viewer's
+projects as row-level security shows them, and forms accepted only from our own pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from postgrest import APIError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from origin.dashboard import data
+from origin.dashboard.actions import Actions
+from origin.dashboard.layout import bare, page
+from origin.dashboard.session import Viewer, signed_in
+from origin.dashboard.supa import Supa
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+class Dashboard:
+    """Everything the routes need, built once at start-up (origin/app.py)."""
+
+    def __init__(self, supa: Supa, actions: Actions) -> None:
+        self.supa, self.actions = supa, actions
+
+
+def dash_of(request: Request) -> Dashboard:
+    dashboard: Dashboard = request.app.state.dashboard
+    return dashboard
+
+
+def supa_of(request: Request) -> Supa:
+    return dash_of(request).supa
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form, from a page of ours: a cross-site POST is refused."""
+    origin = request.headers.get("origin")
+    if origin and urlparse(origin).netloc != request.url.netloc:
+        raise PermissionError("cross-site form")
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        raise PermissionError("form too large")
+    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items()}
+
+
+class Context:
+    """The viewer's projects (as RLS shows them) and the one this page is about."""
+
+    def __init__(self, viewer: Viewer, projects: list[dict[str, str]], project_id: str) -> None:
+        self.viewer, self.projects, self.project_id = viewer, projects, project_id
+
+    def render(self, title: str, body: str, current: str, status: int = 200) -> Response:
+        return page(
+            title,
+            body,
+            current=current,
+            email=self.viewer.email,
+            projects=self.projects,
+            project_id=self.project_id,
+            status=status,
+        )
+
+
+PageHandler = Callable[[Request, Context], Awaitable[Response]]
+
+
+def project_page(handler: PageHandler) -> Callable[..., Any]:
+    """A page about one of the viewer's projects: ?project= if it is theirs, else their first."""
+
+    async def with_project(request: Request, viewer: Viewer) -> Response:
+        try:
+            projects = await data.projects(viewer.client)
+        except APIError as exc:
+            return bare("Unavailable", f'<main><div class="error">{exc.message}</div></main>', 502)
+        if not projects:
+            return bare(
+                "No projects",
+                "<main><h1>No projects yet</h1><p>Your account is not a member of any "
+                'organisation. Ask an owner to add you.</p><form method="post" '
+                'action="/dashboard/logout"><button>Sign out</button></form></main>',
+            )
+        wanted = request.query_params.get("project")
+        ids = {p["id"] for p in projects}
+        if request.method == "POST":
+            try:
+                form = await read_form(request)
+            except PermissionError:
+                return bare("Refused", "<main><h1>Refused</h1></main>", 403)
+            request.state.form = form
+            wanted = form.get("project")
+            if wanted not in ids:
+                return bare("Not found", "<main><h1>No such project</h1></main>", 404)
+        project_id = wanted if wanted in ids else projects[0]["id"]
+        try:
+            return await handler(request, Context(viewer, projects, project_id))
+        except APIError as exc:
+            return bare("Unavailable", f'<main><div class="error">{exc.message}</div></main>', 502)
+
+    return signed_in(supa_of, with_project)

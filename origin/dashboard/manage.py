@@ -1,0 +1,124 @@
+"""The pages that change things: cache purges, API keys, provider keys. Each change is made by
+origin code (actions.py) for a project the viewer's own token has shown to be theirs."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from origin.cache.exact import LayerDown
+from origin.dashboard import data, view_cache, view_keys
+from origin.dashboard.actions import Actions
+from origin.dashboard.context import Context, dash_of
+from origin.dashboard.layout import href
+from origin.store import StoreError, StoreUnavailable
+from shared.errors import PrismError
+
+
+async def _cache_body(ctx: Context, actions: Actions, notice: str = "") -> str:
+    client = ctx.viewer.client
+    try:
+        entries = await actions.cache_entries(ctx.project_id)
+    except (LayerDown, PrismError) as exc:
+        entries, notice = [], notice or f"The cache could not be read: {exc}"
+    stats = await data.cache_entry_stats(client, ctx.project_id, [e.fingerprint for e in entries])
+    series = await data.cache_series(client, ctx.project_id, view_cache.SERIES_DAYS)
+    purges = await data.cache_purges(client, ctx.project_id)
+    return view_cache.render(entries, stats, series, purges, ctx.project_id, notice)
+
+
+async def cache_page(request: Request, ctx: Context) -> Response:
+    return ctx.render("Cache", await _cache_body(ctx, dash_of(request).actions), "/cache")
+
+
+async def cache_purge(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    scope = form.get("scope", "")
+    scope = scope if scope in ("key", "tag", "project") else "project"
+    try:
+        result = await dash_of(request).actions.purge(
+            ctx.project_id, scope, form.get("target", ""), f"user:{ctx.viewer.email}"
+        )
+        notice = f"Purged {result.removed} cached answer{'s' if result.removed != 1 else ''}."
+    except (PrismError, LayerDown, StoreUnavailable, StoreError) as exc:
+        notice = f"Purge failed: {exc}"
+    return ctx.render("Cache", await _cache_body(ctx, dash_of(request).actions, notice), "/cache")
+
+
+NEW_KEY_COOKIE = "prism_dash_new_key"
+
+
+async def keys_page(request: Request, ctx: Context) -> Response:
+    # A key just created arrives once, in a short-lived cookie set by keys_create, and is
+    # deleted as it is shown: reloading the page (or the POST) can neither show nor mint it again.
+    created = request.cookies.get(NEW_KEY_COOKIE, "")
+    keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
+    response = ctx.render("API keys", view_keys.render_keys(keys, ctx.project_id, created), "/keys")
+    if created:
+        response.delete_cookie(NEW_KEY_COOKIE, path="/dashboard/keys")
+    return response
+
+
+async def keys_create(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    try:
+        created, _ = await dash_of(request).actions.create_key(ctx.project_id, form.get("name", ""))
+    except (StoreUnavailable, StoreError) as exc:
+        keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
+        body = view_keys.render_keys(keys, ctx.project_id, error=f"Not created: {exc}")
+        return ctx.render("API keys", body, "/keys", 503)
+    response = RedirectResponse(href("/keys", ctx.project_id), status_code=303)
+    response.set_cookie(
+        NEW_KEY_COOKIE,
+        created,
+        max_age=120,
+        path="/dashboard/keys",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def keys_revoke(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    try:
+        await dash_of(request).actions.revoke_key(ctx.project_id, form.get("key_id", ""))
+    except (PrismError, StoreUnavailable, StoreError) as exc:
+        keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
+        body = view_keys.render_keys(keys, ctx.project_id, error=str(exc))
+        return ctx.render("API keys", body, "/keys", 400)
+    return RedirectResponse(href("/keys", ctx.project_id), status_code=303)
+
+
+async def providers_page(request: Request, ctx: Context) -> Response:
+    keys = await data.provider_keys(ctx.viewer.client, ctx.project_id)
+    return ctx.render("Providers", view_keys.render_providers(keys, ctx.project_id), "/providers")
+
+
+async def providers_add(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    notice, error = "", ""
+    try:
+        await dash_of(request).actions.add_provider(
+            ctx.project_id,
+            form.get("provider", ""),
+            form.get("name", ""),
+            form.get("base_url", ""),
+            form.get("api_key", ""),
+        )
+        notice = "Provider key added."
+    except (PrismError, StoreUnavailable, StoreError) as exc:
+        error = exc.message if isinstance(exc, PrismError) else str(exc)
+    keys = await data.provider_keys(ctx.viewer.client, ctx.project_id)
+    body = view_keys.render_providers(keys, ctx.project_id, notice, error)
+    return ctx.render("Providers", body, "/providers", 400 if error else 200)
+
+
+async def providers_remove(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    try:
+        await dash_of(request).actions.remove_provider(ctx.project_id, form.get("name", ""))
+    except (PrismError, StoreUnavailable, StoreError):
+        pass  # already gone: the list below shows the truth
+    return RedirectResponse(href("/providers", ctx.project_id), status_code=303)

@@ -1,0 +1,157 @@
+"""The dashboard's guards, exercised over HTTP the way a hostile page or a curious user would:
+forms from other sites, other organisations' projects and keys, redirects after sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.apikeys import hash_api_key
+from tests.fixtures.members import Member, new_member
+
+
+@pytest.fixture
+async def two(pg: Any) -> tuple[Member, Member]:
+    return await new_member(pg.dsn, "guard-a"), await new_member(pg.dsn, "guard-b")
+
+
+async def signed_in_browser(base: str, member: Member) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.post(
+            "/dashboard/login", data={"email": member.email, "password": member.password}
+        )
+        assert response.status_code == 303
+        yield http
+
+
+async def live_keys(dsn: str, key: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await conn.fetchval("SELECT count(*) FROM resolve_api_key($1)", hash_api_key(key))
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_form_posted_from_another_site_is_refused(
+    origin_server: Any, two: tuple[Member, Member], pg: Any
+) -> None:
+    me = two[0]
+    async for http in signed_in_browser(origin_server.url, me):
+        response = await http.post(
+            "/dashboard/cache/purge",
+            data={"project": me.project_id, "scope": "project", "target": ""},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert response.status_code == 403
+    conn = await pg.connect()
+    try:
+        purges = await conn.fetchval(
+            "SELECT count(*) FROM cache_purges WHERE project_id = $1", me.project_id
+        )
+    finally:
+        await conn.close()
+    assert purges == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/dashboard/cache/purge", {"scope": "project", "target": ""}),
+        ("/dashboard/keys", {"name": "sneaky"}),
+        ("/dashboard/providers", {"provider": "openai", "name": "x", "api_key": "sk-x"}),
+        ("/dashboard/providers/remove", {"name": "openai"}),
+    ],
+)
+async def test_nothing_can_be_changed_in_another_organisations_project(
+    origin_server: Any, two: tuple[Member, Member], pg: Any, path: str, form: dict[str, str]
+) -> None:
+    me, other = two
+    async for http in signed_in_browser(origin_server.url, me):
+        response = await http.post(path, data={"project": other.project_id, **form})
+        assert response.status_code == 404
+    conn = await pg.connect()
+    try:
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM cache_purges WHERE project_id = $1) AS purges,"
+            " (SELECT count(*) FROM api_keys WHERE project_id = $1) AS keys,"
+            " (SELECT count(*) FROM provider_keys WHERE project_id = $1) AS providers",
+            other.project_id,
+        )
+    finally:
+        await conn.close()
+    assert dict(counts) == {"purges": 0, "keys": 1, "providers": 0}
+
+
+async def test_another_organisations_key_cannot_be_revoked_through_my_project(
+    origin_server: Any, two: tuple[Member, Member], pg: Any
+) -> None:
+    me, other = two
+    conn = await pg.connect()
+    try:
+        their_key_id = await conn.fetchval(
+            "SELECT id FROM api_keys WHERE project_id = $1", other.project_id
+        )
+    finally:
+        await conn.close()
+    async for http in signed_in_browser(origin_server.url, me):
+        response = await http.post(
+            "/dashboard/keys/revoke", data={"project": me.project_id, "key_id": str(their_key_id)}
+        )
+        assert response.status_code == 400
+    assert await live_keys(pg.dsn, other.api_key) == 1
+
+
+@pytest.mark.parametrize(
+    ("next_path", "landing"),
+    [
+        ("/dashboard/features", "/dashboard/features"),
+        ("https://evil.example/", "/dashboard"),
+        ("//evil.example/dashboard", "/dashboard"),
+        ("/dashboard//evil.example", "/dashboard"),
+    ],
+)
+async def test_sign_in_only_redirects_within_the_dashboard(
+    origin_server: Any, two: tuple[Member, Member], next_path: str, landing: str
+) -> None:
+    me = two[0]
+    async with httpx.AsyncClient(base_url=origin_server.url) as http:
+        response = await http.post(
+            "/dashboard/login",
+            data={"email": me.email, "password": me.password, "next": next_path},
+        )
+    assert response.status_code == 303 and response.headers["location"] == landing
+
+
+async def test_wrong_password_is_a_400_and_sets_no_session(
+    origin_server: Any, two: tuple[Member, Member]
+) -> None:
+    me = two[0]
+    async with httpx.AsyncClient(base_url=origin_server.url) as http:
+        response = await http.post(
+            "/dashboard/login", data={"email": me.email, "password": "wrong"}
+        )
+        assert response.status_code == 400 and "Wrong email or password" in response.text
+        assert not http.cookies
+        assert (await http.get("/dashboard")).status_code == 303
+
+
+async def test_the_live_counter_streams_savings_events(
+    origin_server: Any, two: tuple[Member, Member]
+) -> None:
+    me = two[0]
+    async for http in signed_in_browser(origin_server.url, me):
+        url = f"/dashboard/live/savings?project={me.project_id}&since=2026-01-01T00:00:00%2B00:00"
+        async with http.stream("GET", url) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = []
+            async for line in stream.aiter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    break
+    assert lines[0] == "event: savings" and '"total_cents": "0"' in lines[-1]

@@ -101,6 +101,7 @@ async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
             "PRISM_MASTER_KEY": secrets["master_key"],
             "PRISM_DATA_DIR": str(work / "origin"),
             "PRISM_SIMULATOR_URL": f"http://127.0.0.1:{sim}",
+            "PRISM_UPSTREAM_ALLOWLIST": f"127.0.0.1:{sim}",
             "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{vector}",
             "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
         }

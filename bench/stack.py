@@ -129,6 +129,7 @@ def origin_env(
         "SUPABASE_SERVICE_KEY": service_key,
         "REDIS_URL": redis_url,
         "PRISM_SIMULATOR_URL": simulator_url,
+        "PRISM_UPSTREAM_ALLOWLIST": simulator_url,
         "PRISM_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "PRISM_ADMIN_TOKEN": secrets.token_urlsafe(16),
         "PRISM_DATA_DIR": str(work_dir / "origin-data"),

@@ -72,6 +72,9 @@ class Settings:
     admin_token: Secret = field(default_factory=lambda: Secret(""))
     # When set, every provider is called at this simulator instead of its real endpoint.
     simulator_url: str = ""
+    # Hosts ("host", "host:port", a URL) or networks ("10.0.0.0/8") provider calls may reach
+    # although private, loopback or link-local; nothing else non-public is ever called.
+    upstream_allowlist: tuple[str, ...] = ()
     data_dir: Path = ROOT / ".prism"
     max_body_bytes: int = 4 * 1024 * 1024
     # A provider's answer (after decompression) or one SSE event may not exceed this: 502.
@@ -181,6 +184,10 @@ def flag(name: str, raw: str) -> bool:
     raise SettingsError(f"{name} must be on or off, got {raw!r}")
 
 
+def items(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def path(name: str, raw: str) -> Path:
     return Path(raw)
 
@@ -227,6 +234,12 @@ VARIABLES: tuple[Variable, ...] = (
         "bearer token for /metrics (open when unset)",
     ),
     V("PRISM_SIMULATOR_URL", "simulator_url", url, "send every provider call to this simulator"),
+    V(
+        "PRISM_UPSTREAM_ALLOWLIST",
+        "upstream_allowlist",
+        items,
+        "hosts/networks provider calls may reach although not public",
+    ),
     V("PRISM_DATA_DIR", "data_dir", path, "ledger outbox and per-run metrics files"),
     V("PRISM_MAX_BODY_BYTES", "max_body_bytes", integer, "largest request body accepted (413)"),
     V("PRISM_MAX_RESPONSE_BYTES", "max_response_bytes", integer, "largest provider answer (502)"),

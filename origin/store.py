@@ -186,15 +186,19 @@ class Store:
             org_id=row["org_id"], project_id=row["project_id"], api_key_id=row["api_key_id"]
         )
 
-    async def provider_keys(self, project_id: str) -> list[StoredProviderKey]:
+    async def provider_keys(
+        self, project_id: str, name: str | None = None
+    ) -> list[StoredProviderKey]:
+        """A project's sealed keys (only the one called `name`, if given)."""
         async with _boundary("provider_keys"):
-            res = await (
+            query = (
                 self._client.from_("provider_keys")
                 .select("provider,name,base_url,ciphertext")
                 .eq("project_id", project_id)
-                .order("name")
-                .execute()
             )
+            if name is not None:
+                query = query.eq("name", name)
+            res = await query.order("name").execute()
         return [StoredProviderKey(**row) for row in _rows(res.data)]
 
     async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
@@ -367,6 +371,30 @@ class Store:
                 .execute()
             )
         return [ProviderKeyInfo(**row) for row in _rows(res.data)]
+
+    async def reseal_provider_key(
+        self, project_id: str, name: str, was: StoredProviderKey, now: StoredProviderKey
+    ) -> ProviderKeyInfo | None:
+        """Replace a key's provider, base URL and ciphertext, only if the row still holds
+        `was` (so a concurrent change is never overwritten); None if it did not."""
+        async with _boundary("reseal_provider_key"):
+            res = await (
+                self._client.from_("provider_keys")
+                .update(
+                    {
+                        "provider": now.provider,
+                        "base_url": now.base_url,
+                        "ciphertext": now.ciphertext,
+                    }
+                )
+                .eq("project_id", project_id)
+                .eq("name", name)
+                .eq("ciphertext", was.ciphertext)
+                .select(_PROVIDER_KEY_COLUMNS)
+                .execute()
+            )
+        rows = _rows(res.data)
+        return ProviderKeyInfo(**rows[0]) if rows else None
 
     async def remove_provider_key(self, project_id: str, name: str) -> bool:
         async with _boundary("remove_provider_key"):

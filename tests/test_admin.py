@@ -16,12 +16,14 @@ from origin.admin.api import admin_routes
 from origin.gateway.errors import EXCEPTION_HANDLERS
 from origin.settings import Secret, Settings
 from origin.store import Store
-from origin.tenancy.crypto import KeyBox
+from origin.tenancy.crypto import KeyBox, provider_key_context
 from tests.test_store import usage_row
 
 TOKEN = "admin-" + "t" * 24
 PLAINTEXT = "sk-provider-PLAINTEXT-0123456789"
 BOX = KeyBox(os.urandom(32))
+# A local model server this operator chose to allow (loopback is refused otherwise).
+SETTINGS = Settings(admin_token=Secret(TOKEN), upstream_allowlist=("127.0.0.1:11434",))
 
 
 def client_for(app: Starlette, token: str | None = TOKEN) -> httpx.AsyncClient:
@@ -35,7 +37,7 @@ def client_for(app: Starlette, token: str | None = TOKEN) -> httpx.AsyncClient:
 async def admin(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = Starlette(
         exception_handlers=EXCEPTION_HANDLERS,
-        routes=admin_routes(store, BOX, Settings(admin_token=Secret(TOKEN))),
+        routes=admin_routes(store, BOX, SETTINGS),
     )
     async with client_for(app) as client:
         yield client
@@ -189,7 +191,8 @@ async def test_provider_keys_are_encrypted_and_never_echoed(
     )
     assert all(PLAINTEXT not in str(dict(r)) for r in rows)
     sealed = {k.name: k.ciphertext for k in await store.provider_keys(project["id"])}
-    assert BOX.decrypt(sealed["openai"], f"{project['id']}:openai").reveal() == PLAINTEXT
+    context = provider_key_context(project["id"], "openai", "openai", None)
+    assert BOX.decrypt(sealed["openai"], context).reveal() == PLAINTEXT
 
     dup = await admin.post(base, json={"provider": "openai", "api_key": PLAINTEXT})
     assert_error(dup, 409, "conflict")

@@ -18,7 +18,12 @@ from infra.local.proc import Service, free_port
 from origin.admin.cli import main
 from origin.settings import Secret
 from origin.store import Store
-from origin.tenancy.crypto import KeyBox, generate_master_key, master_key_from
+from origin.tenancy.crypto import (
+    KeyBox,
+    generate_master_key,
+    master_key_from,
+    provider_key_context,
+)
 from tests.test_store import usage_row
 
 PLAINTEXT = "sk-cli-PLAINTEXT-abcdef0123456789"
@@ -31,6 +36,7 @@ def env(postgrest: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "SUPABASE_URL": postgrest.url,
         "SUPABASE_SERVICE_KEY": postgrest.service_key,
         "PRISM_MASTER_KEY": MASTER,
+        "PRISM_UPSTREAM_ALLOWLIST": "127.0.0.1:11434",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -118,7 +124,8 @@ def test_provider_keys_never_show_the_key(
     assert len(rows) == 2 and PLAINTEXT not in str(rows) and "sk-local-secret" not in str(rows)
     box = KeyBox(master_key_from(MASTER))
     sealed = {r["name"]: r["ciphertext"] for r in rows}
-    assert box.decrypt(sealed["openai"], f"{project_id}:openai").reveal() == PLAINTEXT
+    context = provider_key_context(project_id, "openai", "openai", None)
+    assert box.decrypt(sealed["openai"], context).reveal() == PLAINTEXT
 
     code, _, _ = run(capsys, "providers", "remove", "--project", project_id, "local")
     assert code == 0

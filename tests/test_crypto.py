@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from origin.tenancy.crypto import (
     KeyBox,
     MasterKeyError,
     generate_master_key,
+    is_legacy,
+    legacy_context,
     load_or_create_master_key,
     master_key_from,
     provider_key_context,
@@ -49,22 +52,51 @@ def _flip(token: str, index: int) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
-GOOD = BOX.encrypt("sk-live-123", provider_key_context("proj-a", "openai"))
+CONTEXT = provider_key_context("proj-a", "openai", "openai", None)
+GOOD = BOX.encrypt("sk-live-123", CONTEXT)
+
+
+def _legacy(plaintext: str, context: str) -> str:
+    """A version 1 token, sealed as releases before provider and base URL were bound did."""
+    nonce = os.urandom(12)
+    aad = b"prism/provider-key/v1:" + context.encode()
+    return base64.b64encode(
+        b"\x01" + nonce + AESGCM(RAW).encrypt(nonce, plaintext.encode(), aad)
+    ).decode()
+
+
+LEGACY = _legacy("sk-old-456", "proj-a:openai")
 
 
 @pytest.mark.parametrize(
     ("token", "context", "box"),
     [
-        pytest.param(GOOD, "proj-b:openai", BOX, id="other-project"),
-        pytest.param(GOOD, "proj-a:openai-2", BOX, id="other-name"),
-        pytest.param(_flip(GOOD, 0), "proj-a:openai", BOX, id="version-byte"),
-        pytest.param(_flip(GOOD, 5), "proj-a:openai", BOX, id="nonce"),
-        pytest.param(_flip(GOOD, 20), "proj-a:openai", BOX, id="ciphertext"),
-        pytest.param(_flip(GOOD, -1), "proj-a:openai", BOX, id="tag"),
-        pytest.param(GOOD[:-8], "proj-a:openai", BOX, id="truncated"),
-        pytest.param("not base64 at all!", "proj-a:openai", BOX, id="not-base64"),
-        pytest.param("", "proj-a:openai", BOX, id="empty"),
-        pytest.param(GOOD, "proj-a:openai", KeyBox(os.urandom(32)), id="other-master-key"),
+        pytest.param(
+            GOOD, provider_key_context("proj-b", "openai", "openai", None), BOX, id="other-project"
+        ),
+        pytest.param(
+            GOOD, provider_key_context("proj-a", "openai-2", "openai", None), BOX, id="other-name"
+        ),
+        # Where the key is sent is bound too: a row pointed elsewhere no longer decrypts.
+        pytest.param(
+            GOOD, provider_key_context("proj-a", "openai", "groq", None), BOX, id="other-provider"
+        ),
+        pytest.param(
+            GOOD,
+            provider_key_context("proj-a", "openai", "openai", "https://evil.example/v1"),
+            BOX,
+            id="other-base-url",
+        ),
+        pytest.param(_flip(GOOD, 0), CONTEXT, BOX, id="version-byte"),
+        pytest.param(_flip(GOOD, 5), CONTEXT, BOX, id="nonce"),
+        pytest.param(_flip(GOOD, 20), CONTEXT, BOX, id="ciphertext"),
+        pytest.param(_flip(GOOD, -1), CONTEXT, BOX, id="tag"),
+        pytest.param(GOOD[:-8], CONTEXT, BOX, id="truncated"),
+        pytest.param("not base64 at all!", CONTEXT, BOX, id="not-base64"),
+        pytest.param("", CONTEXT, BOX, id="empty"),
+        pytest.param(GOOD, CONTEXT, KeyBox(os.urandom(32)), id="other-master-key"),
+        # A version 1 token opens only with its legacy context given explicitly.
+        pytest.param(LEGACY, CONTEXT, BOX, id="legacy-without-legacy-context"),
     ],
 )
 def test_decrypt_refuses(token: str, context: str, box: KeyBox) -> None:
@@ -73,10 +105,38 @@ def test_decrypt_refuses(token: str, context: str, box: KeyBox) -> None:
 
 
 def test_decrypt_returns_a_secret_that_hides_itself() -> None:
-    secret = BOX.decrypt(GOOD, "proj-a:openai")
+    secret = BOX.decrypt(GOOD, CONTEXT)
     assert secret.reveal() == "sk-live-123"
     assert "sk-live" not in repr(secret) + str(secret)
     assert "sk-live" not in repr(BOX)
+
+
+def test_version_2_tokens_ignore_the_legacy_context() -> None:
+    # A version 2 token rewritten to claim version 1 must not open under project:name alone.
+    downgraded = base64.b64encode(b"\x01" + base64.b64decode(GOOD)[1:]).decode()
+    with pytest.raises(DecryptionFailed):
+        BOX.decrypt(downgraded, CONTEXT, legacy_context("proj-a", "openai"))
+    assert BOX.decrypt(GOOD, CONTEXT, legacy_context("proj-a", "openai")).reveal() == "sk-live-123"
+    assert not is_legacy(GOOD)
+
+
+def test_legacy_tokens_open_under_their_own_context_once() -> None:
+    assert is_legacy(LEGACY)
+    secret = BOX.decrypt(LEGACY, CONTEXT, legacy_context("proj-a", "openai"))
+    assert secret.reveal() == "sk-old-456"
+    with pytest.raises(DecryptionFailed):
+        BOX.decrypt(LEGACY, CONTEXT, legacy_context("proj-b", "openai"))
+
+
+@given(
+    st.lists(st.text(max_size=12), min_size=4, max_size=4),
+    st.lists(st.text(max_size=12), min_size=4, max_size=4),
+)
+def test_contexts_are_unambiguous(a: list[str], b: list[str]) -> None:
+    """Different (project, name, provider, base URL) never give the same associated data."""
+    ca = provider_key_context(a[0], a[1], a[2], a[3] or None)
+    cb = provider_key_context(b[0], b[1], b[2], b[3] or None)
+    assert (ca == cb) == ([*a[:3], a[3] or ""] == [*b[:3], b[3] or ""])
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,9 @@ from shared.errors import (
 )
 from tests.fixtures.simulator import SimHandle
 
+# The servers these tests call run on loopback, which provider calls reach only if allowed.
+LOCAL = ("127.0.0.1",)
+
 KEY = Secret("sk-failures-SECRET-5e4d3c2b1a")
 MODEL = "sim-model"
 BODY = {"messages": [{"role": "user", "content": "Tell me a long story about failure."}]}
@@ -37,7 +40,12 @@ FAMILIES = ["openai", "groq", "anthropic", "gemini"]
 @pytest_asyncio.fixture(scope="module")
 async def client() -> AsyncIterator[ProviderClient]:
     providers = ProviderClient(
-        Settings(connect_timeout_s=5, first_byte_timeout_s=10, total_timeout_s=30)
+        Settings(
+            upstream_allowlist=LOCAL,
+            connect_timeout_s=5,
+            first_byte_timeout_s=10,
+            total_timeout_s=30,
+        )
     )
     yield providers
     await providers.aclose()
@@ -47,7 +55,12 @@ async def client() -> AsyncIterator[ProviderClient]:
 async def impatient() -> AsyncIterator[ProviderClient]:
     """A short first-byte limit, so a hanging upstream ends its test quickly."""
     providers = ProviderClient(
-        Settings(connect_timeout_s=5, first_byte_timeout_s=0.5, total_timeout_s=30)
+        Settings(
+            upstream_allowlist=LOCAL,
+            connect_timeout_s=5,
+            first_byte_timeout_s=0.5,
+            total_timeout_s=30,
+        )
     )
     yield providers
     await providers.aclose()
@@ -178,7 +191,9 @@ async def test_slow_first_byte_past_the_limit_times_out(
 
 async def test_total_timeout_cuts_a_slow_stream(sim: SimHandle) -> None:
     sim.configure(provider="anthropic", stream_chunk_delay_ms=800)
-    providers = ProviderClient(Settings(first_byte_timeout_s=10, total_timeout_s=2))
+    providers = ProviderClient(
+        Settings(upstream_allowlist=LOCAL, first_byte_timeout_s=10, total_timeout_s=2)
+    )
     try:
         error, received = await fail_midstream(providers, endpoint(sim, "anthropic"))
     finally:

@@ -14,6 +14,9 @@ from origin.providers.registry import endpoint_for
 from origin.providers.transport import ProviderClient
 from origin.settings import Secret, Settings
 
+# The servers these tests call run on loopback, which provider calls reach only if allowed.
+LOCAL = ("127.0.0.1",)
+
 
 class CookieSettingProvider(BaseHTTPRequestHandler):
     """An OpenAI-compatible upstream that sets a cookie and records what each call carried."""
@@ -66,7 +69,12 @@ def upstream() -> Iterator[str]:
 
 async def test_cookies_set_by_a_provider_are_never_sent_back(upstream: str) -> None:
     client = ProviderClient(
-        Settings(connect_timeout_s=5, first_byte_timeout_s=5, total_timeout_s=10)
+        Settings(
+            upstream_allowlist=LOCAL,
+            connect_timeout_s=5,
+            first_byte_timeout_s=5,
+            total_timeout_s=10,
+        )
     )
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     try:

@@ -20,6 +20,9 @@ from origin.settings import Secret, Settings
 from shared.pricing import TokenUsage
 from tests.fixtures.simulator import SimHandle
 
+# The servers these tests call run on loopback, which provider calls reach only if allowed.
+LOCAL = ("127.0.0.1",)
+
 KEY = Secret("sk-roundtrip-9f8e7d6c5b4a")
 MODEL = "sim-model"
 SYSTEM, QUESTION = "Be brief.", "What is the capital of France?"
@@ -47,7 +50,12 @@ PLAIN_USAGE = TokenUsage(
 @pytest_asyncio.fixture(scope="module")
 async def client() -> AsyncIterator[ProviderClient]:
     providers = ProviderClient(
-        Settings(connect_timeout_s=5, first_byte_timeout_s=10, total_timeout_s=30)
+        Settings(
+            upstream_allowlist=LOCAL,
+            connect_timeout_s=5,
+            first_byte_timeout_s=10,
+            total_timeout_s=30,
+        )
     )
     yield providers
     await providers.aclose()

@@ -56,15 +56,18 @@ async def ensure_demo_project(
 async def _sync_provider_keys(
     conn: asyncpg.Connection, project_id: str, provider_keys: dict[str, str], master_key: str
 ) -> None:
-    from origin.tenancy.crypto import KeyBox, master_key_from
+    from origin.tenancy.crypto import KeyBox, master_key_from, provider_key_context
 
     box = KeyBox(master_key_from(master_key))
     for provider, plaintext in provider_keys.items():
-        ciphertext = box.encrypt(plaintext, f"{project_id}:{provider}")
+        # Sealed for the provider's own URL, as the row says: see origin/tenancy/crypto.py.
+        ciphertext = box.encrypt(
+            plaintext, provider_key_context(project_id, provider, provider, None)
+        )
         await conn.execute(
-            "insert into provider_keys (project_id, provider, name, ciphertext) values "
-            "($1, $2, $2, $3) on conflict (project_id, name) do update set ciphertext = "
-            "excluded.ciphertext",
+            "insert into provider_keys (project_id, provider, name, base_url, ciphertext) values "
+            "($1, $2, $2, null, $3) on conflict (project_id, name) do update set "
+            "provider = excluded.provider, base_url = null, ciphertext = excluded.ciphertext",
             project_id,
             provider,
             ciphertext,

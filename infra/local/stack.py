@@ -119,6 +119,8 @@ async def run() -> None:
             "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{ports.upstash_vector}",
             "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
             "PRISM_SIMULATOR_URL": "" if provider_keys else f"http://127.0.0.1:{ports.simulator}",
+            # Provider calls never reach loopback unless allow-listed; the simulator is.
+            "PRISM_UPSTREAM_ALLOWLIST": "" if provider_keys else f"127.0.0.1:{ports.simulator}",
         }
         origin = Service(
             "origin",

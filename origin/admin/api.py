@@ -26,13 +26,15 @@ from origin.admin.fields import (
     MAX_SECRET,
     SLUG,
     base_url_field,
+    checked_base_url,
     parse_since,
     parse_tag_filter,
     text_field,
 )
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable, valid_id
-from origin.tenancy.crypto import KeyBox, provider_key_context
+from origin.tenancy.crypto import DecryptionFailed, KeyBox
+from origin.tenancy.sealing import change_destination, seal
 from shared.errors import (
     AuthenticationFailed,
     InvalidRequest,
@@ -91,6 +93,7 @@ def admin_routes(
         route("/projects/{project_id}/provider_keys", add_provider_key, "POST"),
         route("/projects/{project_id}/provider_keys", list_provider_keys, "GET"),
         route("/projects/{project_id}/provider_keys/{name}", remove_provider_key, "DELETE"),
+        route("/projects/{project_id}/provider_keys/{name}", update_provider_key, "PATCH"),
         route("/usage", recent_usage, "GET"),
     ]
 
@@ -206,16 +209,48 @@ async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
     name = text_field(body, "name", required=False, limit=64, pattern=SLUG) or str(provider)
     base_url = base_url_field(body)
     secret = text_field(body, "api_key", required=True, limit=MAX_SECRET)
+    await checked_base_url(base_url, deps.settings)
+    box = _keybox(deps)
+    project_id = await _project(request, deps)
+    key = seal(box, project_id, str(secret), name, str(provider), base_url)
+    info = await deps.store.add_provider_key(
+        project_id, key.provider, key.ciphertext, name, base_url, key_hint=str(secret)[-4:]
+    )
+    return _ok({"object": "provider_key", **asdict(info)}, 201)
+
+
+async def update_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
+    """Change where a key is sent (`provider`, `base_url`; null resets the URL to the
+    provider's own); the key is re-sealed for its new destination."""
+    body = await _body(request)
+    box = _keybox(deps)
+    project_id = await _project(request, deps)
+    name = request.path_params["name"]
+    found = await deps.store.provider_keys(project_id, name) if SLUG.fullmatch(name) else []
+    if not found:
+        raise NotFound(f"No provider key named {name!r} in this project.", param="name")
+    key = found[0]
+    provider = text_field(body, "provider", required=False, limit=64, pattern=SLUG) or key.provider
+    base_url = base_url_field(body) if "base_url" in body else key.base_url
+    await checked_base_url(base_url, deps.settings)
+    try:
+        info = await change_destination(deps.store, box, project_id, key, provider, base_url)
+    except DecryptionFailed:
+        raise Conflict(
+            f"Provider key {name!r} does not decrypt for its stored provider and base URL; "
+            "add it again."
+        ) from None
+    if info is None:
+        raise Conflict(f"Provider key {name!r} changed meanwhile; retry.")
+    return _ok({"object": "provider_key", **asdict(info)})
+
+
+def _keybox(deps: AdminDeps) -> KeyBox:
     if deps.keybox is None:
         raise NotConfigured(
             "PRISM_MASTER_KEY is not set on this origin; provider keys can't be stored until it is."
         )
-    project_id = await _project(request, deps)
-    ciphertext = deps.keybox.encrypt(str(secret), provider_key_context(project_id, name))
-    info = await deps.store.add_provider_key(
-        project_id, str(provider), ciphertext, name, base_url, key_hint=str(secret)[-4:]
-    )
-    return _ok({"object": "provider_key", **asdict(info)}, 201)
+    return deps.keybox
 
 
 async def list_provider_keys(request: Request, deps: AdminDeps) -> JSONResponse:

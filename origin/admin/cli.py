@@ -22,7 +22,15 @@ from typing import Any, TextIO
 
 from origin.admin.cache_cli import add_cache_commands
 from origin.admin.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
-from origin.admin.fields import SLUG, base_url_field, parse_since, parse_tag_filter, text_field
+from origin.admin.fields import (
+    SLUG,
+    base_url_field,
+    checked_base_url,
+    parse_since,
+    parse_tag_filter,
+    text_field,
+)
+from origin.admin.provider_cli import add_update_command
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable, valid_id
 from origin.tenancy.crypto import (
@@ -30,9 +38,9 @@ from origin.tenancy.crypto import (
     MasterKeyError,
     generate_master_key,
     master_key_from,
-    provider_key_context,
 )
 from origin.tenancy.revocation import Revocations, Revoker
+from origin.tenancy.sealing import seal
 from shared.errors import PrismError
 
 
@@ -116,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _project_arg(remove)
     remove.add_argument("name")
     remove.set_defaults(run=cmd_providers_remove)
+    add_update_command(providers)
 
     usage = commands.add_parser("usage", help="recent usage, newest first")
     usage.add_argument("--project", help="only this project")
@@ -241,11 +250,12 @@ async def cmd_providers_add(args: argparse.Namespace, settings: Settings, store:
     provider = str(_field("provider", args.provider, limit=64, pattern=SLUG))
     name = _field("name", args.name, required=False, limit=64, pattern=SLUG) or provider
     base_url = base_url_field({"base_url": args.base_url})
+    await checked_base_url(base_url, settings)
     keybox = KeyBox(master_key_from(settings))
     secret = read_provider_key(args.key_env, sys.stdin)
     project_id = await _existing_project(store, args.project)
-    ciphertext = keybox.encrypt(secret, provider_key_context(project_id, name))
-    info = await store.add_provider_key(project_id, provider, ciphertext, name, base_url)
+    key = seal(keybox, project_id, secret, name, provider, base_url)
+    info = await store.add_provider_key(project_id, provider, key.ciphertext, name, base_url)
     print(f"added provider key {info.name!r} ({info.provider}) to project {project_id}")
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from origin.providers.upstream_guard import UpstreamPolicy, UpstreamRefused
+from origin.settings import Settings
 from origin.store import TAG_KEY
 from shared.errors import InvalidRequest
 
@@ -50,6 +52,16 @@ def base_url_field(body: dict[str, Any]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest("'base_url' must be an http(s) URL.", param="base_url")
     return value.rstrip("/")
+
+
+async def checked_base_url(base_url: str | None, settings: Settings) -> None:
+    """Refuse a base URL a provider key must not be sent to (see providers/upstream_guard)."""
+    if base_url is None:
+        return
+    try:
+        await UpstreamPolicy(settings.upstream_allowlist).check_base_url(base_url)
+    except UpstreamRefused as exc:
+        raise InvalidRequest(f"'base_url' is refused: {exc}.", param="base_url") from None
 
 
 def parse_since(text: str | None) -> str | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from origin.admin.fields import SLUG, base_url_field
+from origin.admin.fields import SLUG, base_url_field, checked_base_url
 from origin.cache.purge import PurgeResult
 from origin.cache.response_cache import PrismCache
+from origin.settings import Settings
 from origin.store import ApiKeyRecord, Store
-from origin.tenancy.crypto import KeyBox, provider_key_context
+from origin.tenancy.crypto import KeyBox
+from origin.tenancy.sealing import seal
 from shared.cache_entry import project_index_key
 from shared.errors import InvalidRequest, NotFound, PrismError
 
@@ -30,8 +32,15 @@ class EntryView:
 
 
 class Actions:
-    def __init__(self, store: Store, keybox: KeyBox | None, cache: PrismCache | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keybox: KeyBox | None,
+        cache: PrismCache | None,
+        settings: Settings | None = None,
+    ) -> None:
         self._store, self._keybox, self._cache = store, keybox, cache
+        self._settings = settings or Settings()
 
     async def create_key(self, project_id: str, name: str) -> tuple[str, ApiKeyRecord]:
         return await self._store.create_api_key(project_id, name.strip()[:100] or None)
@@ -51,11 +60,12 @@ class Actions:
         if not secret or len(secret) > MAX_SECRET:
             raise InvalidRequest("Paste the provider's API key.", param="api_key")
         url = base_url_field({"base_url": base_url.strip()}) if base_url.strip() else None
+        await checked_base_url(url, self._settings)
         if self._keybox is None:
             raise PrismError("PRISM_MASTER_KEY is not set on this origin.", code="not_configured")
-        ciphertext = self._keybox.encrypt(secret, provider_key_context(project_id, name))
+        key = seal(self._keybox, project_id, secret, name, provider, url)
         await self._store.add_provider_key(
-            project_id, provider, ciphertext, name, url, key_hint=secret[-4:]
+            project_id, provider, key.ciphertext, name, url, key_hint=secret[-4:]
         )
 
     async def remove_provider(self, project_id: str, name: str) -> None:

@@ -27,4 +27,4 @@ async def build_dashboard(
         return None
     supa = Supa(settings.supabase_url, settings.supabase_anon_key)
     stack.push_async_callback(supa.aclose)
-    return Dashboard(supa, Actions(store, keybox, cache))
+    return Dashboard(supa, Actions(store, keybox, cache, settings))

@@ -10,6 +10,12 @@ from typing import Final
 
 import aiohttp
 
+from origin.providers.upstream_guard import (
+    ADDRESS_REFUSED_CODE,
+    AddressRefused,
+    GuardedResolver,
+    UpstreamPolicy,
+)
 from origin.settings import Settings
 from shared.errors import PrismError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
@@ -55,12 +61,16 @@ async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
     return bytes(body)
 
 
-def open_session(settings: Settings) -> aiohttp.ClientSession:
+def open_session(settings: Settings, policy: UpstreamPolicy) -> aiohttp.ClientSession:
     """Call inside the running loop. `connect` covers waiting for a pooled socket as well as
     opening one; `sock_read` bounds every single read, so the wait for the response headers
     and for each stream chunk; the whole-exchange limit is the caller's."""
     connector = aiohttp.TCPConnector(
-        limit=MAX_CONNECTIONS, limit_per_host=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S
+        limit=MAX_CONNECTIONS,
+        limit_per_host=MAX_CONNECTIONS,
+        keepalive_timeout=KEEPALIVE_S,
+        # Every address a host name resolves to is checked before it is connected to.
+        resolver=GuardedResolver(policy),
     )
     timeout = aiohttp.ClientTimeout(
         total=None, connect=settings.connect_timeout_s, sock_read=settings.first_byte_timeout_s
@@ -80,6 +90,10 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
 
 def before_first_byte(exc: aiohttp.ClientError, provider: str) -> PrismError:
     """A failure before any answer: another provider may well succeed."""
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, AddressRefused):
+        return UpstreamUnavailable(
+            f"the {provider} endpoint is {exc.os_error.strerror}", code=ADDRESS_REFUSED_CODE
+        )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamTimeout(f"{provider} timed out connecting")
     if isinstance(exc, aiohttp.ServerTimeoutError):

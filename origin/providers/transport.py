@@ -33,8 +33,9 @@ from origin.providers.http import (
 )
 from origin.providers.registry import build_adapters
 from origin.providers.sse import SSEError, SSEParser
+from origin.providers.upstream_guard import ADDRESS_REFUSED_CODE, UpstreamPolicy, UpstreamRefused
 from origin.settings import Settings
-from shared.errors import InvalidRequest, PrismError, UpstreamTimeout
+from shared.errors import InvalidRequest, PrismError, UpstreamTimeout, UpstreamUnavailable
 
 # What reading a well-formed but oddly shaped upstream body can raise inside an adapter.
 UNEXPECTED_SHAPE: Final = (KeyError, IndexError, TypeError, ValueError, AttributeError)
@@ -50,6 +51,7 @@ class ProviderClient:
         # built before one runs; the first call makes the session, and every later one shares it.
         self._http: aiohttp.ClientSession | None = None
         self._adapters = build_adapters()
+        self._policy = UpstreamPolicy(settings.upstream_allowlist)
 
     async def aclose(self) -> None:
         http, self._http = self._http, None
@@ -132,8 +134,15 @@ class ProviderClient:
 
     async def open(self, upstream: UpstreamRequest, content: bytes) -> aiohttp.ClientResponse:
         """The response with its headers read and its body not; the caller releases it."""
+        try:
+            # Every call: the URL came from a database row, which may have changed since.
+            self._policy.check_url(upstream.url)
+        except UpstreamRefused as exc:
+            raise UpstreamUnavailable(
+                f"the provider endpoint is refused: {exc}", code=ADDRESS_REFUSED_CODE
+            ) from None
         if self._http is None:
-            self._http = open_session(self._settings)
+            self._http = open_session(self._settings, self._policy)
         return await self._http.request(
             upstream.method,
             upstream.url,

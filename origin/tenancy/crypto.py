@@ -1,15 +1,20 @@
 """Encryption at rest for customers' provider keys (AES-256-GCM under one master key).
 
 A stored token is base64(version byte + 12-byte random nonce + ciphertext + 16-byte tag).
-The key's owner (`"{project_id}:{name}"`) is bound as associated data, so a token copied
-into another project's row, or under another name, fails to decrypt instead of quietly
-lending one customer's key to another.
+Bound as associated data is everything that decides who uses the key and where it is sent:
+project, name, provider and base URL (version 2). A token copied into another project's row,
+or a row whose provider or base URL was changed behind the gateway's back, fails to decrypt,
+so a stored key cannot be pointed at someone else's host by editing the database.
+
+Version 1 tokens bound only project and name; they still decrypt (under their own context,
+`legacy_context`) so the keyring can re-seal them as version 2 on first use.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import secrets
 from pathlib import Path
@@ -19,12 +24,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from origin.settings import Secret, Settings
 
-VERSION = 1
+VERSION = 2
+LEGACY_VERSION = 1
 NONCE_BYTES = 12
 TAG_BYTES = 16
 KEY_BYTES = 32
 # Domain-separates these tokens from anything else that might one day share the master key.
-_AAD_PREFIX = b"prism/provider-key/v1:"
+_AAD_PREFIXES = {VERSION: b"prism/provider-key/v2:", LEGACY_VERSION: b"prism/provider-key/v1:"}
 
 
 class MasterKeyError(ValueError):
@@ -50,19 +56,21 @@ class KeyBox:
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(context))
+        sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(VERSION, context))
         return base64.b64encode(bytes([VERSION]) + nonce + sealed).decode("ascii")
 
-    def decrypt(self, token: str, context: str) -> Secret:
-        try:
-            raw = base64.b64decode(token.encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError) as exc:
-            raise DecryptionFailed("provider key ciphertext is not base64") from exc
-        if len(raw) < 1 + NONCE_BYTES + TAG_BYTES or raw[0] != VERSION:
+    def decrypt(self, token: str, context: str, legacy_context: str | None = None) -> Secret:
+        """The plaintext of `token` sealed under `context`; a version 1 token is opened under
+        `legacy_context` (and refused without one)."""
+        raw = _raw(token)
+        version = raw[0]
+        if version == LEGACY_VERSION and legacy_context is not None:
+            context = legacy_context
+        elif version != VERSION:
             raise DecryptionFailed("provider key ciphertext has an unknown format")
         nonce, sealed = raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :]
         try:
-            plain = self._aead.decrypt(nonce, sealed, _aad(context))
+            plain = self._aead.decrypt(nonce, sealed, _aad(version, context))
         except InvalidTag as exc:
             raise DecryptionFailed(
                 "provider key does not decrypt: wrong master key, wrong project/name, or tampered"
@@ -70,12 +78,37 @@ class KeyBox:
         return Secret(plain.decode("utf-8"))
 
 
-def _aad(context: str) -> bytes:
-    return _AAD_PREFIX + context.encode("utf-8")
+def _raw(token: str) -> bytes:
+    try:
+        raw = base64.b64decode(token.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise DecryptionFailed("provider key ciphertext is not base64") from exc
+    if len(raw) < 1 + NONCE_BYTES + TAG_BYTES:
+        raise DecryptionFailed("provider key ciphertext has an unknown format")
+    return raw
 
 
-def provider_key_context(project_id: str, name: str) -> str:
-    """The associated data a provider key is sealed under; store and router must agree on it."""
+def _aad(version: int, context: str) -> bytes:
+    return _AAD_PREFIXES[version] + context.encode("utf-8")
+
+
+def is_legacy(token: str) -> bool:
+    """Whether `token` was sealed under the version 1 context and should be re-sealed."""
+    try:
+        return _raw(token)[0] == LEGACY_VERSION
+    except DecryptionFailed:
+        return False
+
+
+def provider_key_context(project_id: str, name: str, provider: str, base_url: str | None) -> str:
+    """The associated data a provider key is sealed under; store and router must agree on it.
+
+    JSON, so no value can contain a separator that shifts the others."""
+    return json.dumps([project_id, name, provider, base_url or ""], separators=(",", ":"))
+
+
+def legacy_context(project_id: str, name: str) -> str:
+    """What version 1 tokens were sealed under: project and name only."""
     return f"{project_id}:{name}"
 
 

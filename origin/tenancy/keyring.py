@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from origin.providers.base import Endpoint
 from origin.providers.registry import PROVIDERS, endpoint_for
 from origin.settings import Secret
-from origin.store import Store, StoreUnavailable
+from origin.store import Store, StoredProviderKey, StoreError, StoreUnavailable
 from origin.tenancy.crypto import DecryptionFailed, KeyBox
+from origin.tenancy.sealing import unseal, upgrade_legacy
 from shared.errors import PrismError, UpstreamUnavailable
 
 log = logging.getLogger("prism.origin")
@@ -73,12 +74,13 @@ class Keyrings:
             if self._keybox is None:
                 break
             try:
-                secret = self._keybox.decrypt(key.ciphertext, f"{project_id}:{key.name}")
+                secret = unseal(self._keybox, project_id, key)
                 endpoint = endpoint_for(
                     key.name, secret, key.base_url, self._simulator_url, vendor=key.provider
                 )
             except (DecryptionFailed, PrismError) as exc:
-                # One unusable key must not take the project's other providers down with it.
+                # One unusable key must not take the project's other providers down with it;
+                # a key whose provider or base URL was changed behind our back lands here.
                 log.warning(
                     "skipping provider key %r of project %s: %s",
                     key.name,
@@ -86,6 +88,7 @@ class Keyrings:
                     type(exc).__name__,
                 )
                 continue
+            await self._upgrade(project_id, key, secret)
             endpoints[endpoint.provider] = endpoint
         if not endpoints and self._simulator_url:
             # No real keys: the local stack answers every provider from the simulator.
@@ -94,3 +97,14 @@ class Keyrings:
                     provider, SIMULATOR_KEY, None, self._simulator_url
                 )
         return Keyring(endpoints)
+
+    async def _upgrade(self, project_id: str, key: StoredProviderKey, secret: Secret) -> None:
+        """Re-seal a version 1 key under its provider and base URL, once; the next load reads
+        the new token. A failure only postpones it to that load."""
+        if self._keybox is None:
+            return
+        try:
+            if await upgrade_legacy(self._store, self._keybox, project_id, key, secret):
+                log.info("re-sealed provider key %r of project %s", key.name, project_id)
+        except (StoreError, StoreUnavailable) as exc:
+            log.warning("provider key %r not re-sealed yet: %s", key.name, type(exc).__name__)

@@ -133,6 +133,36 @@ def test_provider_keys_never_show_the_key(
     assert code == 1 and err.startswith("prism: error:") and len(err.splitlines()) == 1
 
 
+def test_provider_keys_are_re_sealed_when_moved(
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    pg: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project_id = new_project(capsys)
+    monkeypatch.setenv("LOCAL_KEY", PLAINTEXT)
+    add = ("providers", "add", "--project", project_id, "openai", "--name", "local")
+    code, _, err = run(capsys, *add, "--base-url", "http://10.0.0.1/v1", "--key-env", "LOCAL_KEY")
+    assert code == 2 and "base_url" in err  # private, and not allow-listed
+    code, _, _ = run(
+        capsys, *add, "--base-url", "http://127.0.0.1:11434/v1", "--key-env", "LOCAL_KEY"
+    )
+    assert code == 0  # loopback, but PRISM_UPSTREAM_ALLOWLIST names it
+    update = ("providers", "update", "--project", project_id, "local")
+    code, _, err = run(capsys, *update, "--base-url", "http://169.254.169.254/")
+    assert code == 2 and "link-local" in err
+    sql = "select provider, base_url, ciphertext from provider_keys where project_id = $1"
+    (before,) = fetch(pg, sql, uuid.UUID(project_id))
+    code, out, _ = run(capsys, *update, "--provider", "groq", "--default-url")
+    assert code == 0 and "groq" in out and PLAINTEXT not in out
+    (after,) = fetch(pg, sql, uuid.UUID(project_id))
+    assert (after["provider"], after["base_url"]) == ("groq", None)
+    assert after["ciphertext"] != before["ciphertext"]
+    box = KeyBox(master_key_from(MASTER))
+    context = provider_key_context(project_id, "local", "groq", None)
+    assert box.decrypt(after["ciphertext"], context).reveal() == PLAINTEXT
+
+
 def test_usage_table_and_json(
     env: dict[str, str], capsys: pytest.CaptureFixture[str], postgrest: Any
 ) -> None:

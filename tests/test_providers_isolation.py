@@ -15,7 +15,7 @@ from origin.providers.transport import ProviderClient
 from origin.settings import Secret, Settings
 
 # The servers these tests call run on loopback, which provider calls reach only if allowed.
-LOCAL = ("127.0.0.1",)
+LOCAL = ("127.0.0.1", "localhost")
 
 
 class CookieSettingProvider(BaseHTTPRequestHandler):

@@ -177,7 +177,7 @@ async def test_zero_cost_models_are_never_blocked(origin_server, make_project, o
     for name in ("openai", "ollama"):
         res = await origin_admin.post(
             f"/projects/{project.id}/provider_keys",
-            json={"provider": name, "api_key": "k", "base_url": "http://127.0.0.1:9/v1"},
+            json={"provider": name, "api_key": "k", "base_url": "https://llm.example/v1"},
         )
         assert res.status_code == 201, res.text
     await budget(origin_admin, project.id, limit_cents="0", period="day")

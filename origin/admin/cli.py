@@ -31,6 +31,7 @@ from origin.admin.fields import (
     text_field,
 )
 from origin.admin.provider_cli import add_update_command
+from origin.admin.spend_cli import add_spend_commands
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable, valid_id
 from origin.tenancy.crypto import (
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--json", action="store_true", help="one JSON array instead of a table")
     usage.set_defaults(run=cmd_usage)
     add_cache_commands(commands)
+    add_spend_commands(commands)
     return parser
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import openai
 
+from infra.local.lifeline import lifeline
 from infra.local.proc import ROOT, free_port, wait_for_port
 from shared.apikeys import generate_api_key
 
@@ -49,6 +50,7 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    lifeline().guard_group(proc.pid, signal.SIGINT)  # a killed test run stops it too
     try:
         wait_for_port(int(ports["PRISM_EDGE_PORT"]), timeout=240, proc=proc)
         for port in (ports["PRISM_PORT"], ports["PRISM_EDGE_PORT"]):
@@ -77,6 +79,7 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        lifeline().release_group(proc.pid)
     assert "stopped everything" in _read(log)
 
 

@@ -75,7 +75,8 @@ class Settings:
     # Hosts ("host", "host:port", a URL) or networks ("10.0.0.0/8") provider calls may reach
     # although private, loopback or link-local; nothing else non-public is ever called.
     upstream_allowlist: tuple[str, ...] = ()
-    data_dir: Path = ROOT / ".prism"
+    # Relative to the working directory: an installed package has no checkout to write into.
+    data_dir: Path = Path(".prism")
     max_body_bytes: int = 4 * 1024 * 1024
     # A provider's answer (after decompression) or one SSE event may not exceed this: 502.
     max_response_bytes: int = 32 * 1024 * 1024

@@ -21,6 +21,13 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt 2> >(grep -v "is ignored" >&2)
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+# The project itself, editable, so `prism` is on the venv's PATH (dependencies are above).
+project=.venv/.project-$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$project" ] || [ ! -x .venv/bin/prism ]; then
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e . \
+    2> >(grep -v "is ignored" >&2)
+  rm -f .venv/.project-*; touch "$project"
+fi
 
 apt_install() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

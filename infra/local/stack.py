@@ -58,6 +58,8 @@ async def run() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     ports, secrets = Ports(), load_secrets(data / "secrets.json")
     service_key = jwt.encode({"role": "service_role"}, secrets["jwt_secret"])
+    # Like PRISM_DEV_API_KEY for the demo key: a newcomer may choose the admin token.
+    admin_token = os.environ.get("PRISM_ADMIN_TOKEN") or secrets["admin_token"]
     provider_keys = real_provider_keys()
 
     pg = PostgresCluster(data / "postgres", ports.postgres)
@@ -112,7 +114,7 @@ async def run() -> None:
             **base,
             "REDIS_URL": redis.url,
             "PRISM_MASTER_KEY": secrets["master_key"],
-            "PRISM_ADMIN_TOKEN": secrets["admin_token"],
+            "PRISM_ADMIN_TOKEN": admin_token,
             "PRISM_DATA_DIR": str(data),
             "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{ports.upstash_redis}",
             "UPSTASH_REDIS_REST_TOKEN": secrets["upstash_token"],
@@ -144,7 +146,8 @@ async def run() -> None:
         edge = edge_service(ports, edge_bindings(origin_env, secrets["jwt_secret"]), logs)
         if edge is not None:
             started.append(edge.start(timeout=60))
-        announce(ports, key, provider_keys, data, edge is not None, login)
+        cli_env = write_cli_env(data / "cli.env", origin_env, ports.origin)
+        announce(ports, key, admin_token, cli_env, provider_keys, data, edge is not None, login)
         await Supervisor(started).run(stop_requested())
     finally:
         for service in reversed(started):
@@ -191,6 +194,8 @@ def edge_service(ports: Ports, bindings: dict[str, str], logs: Path) -> Service 
 def announce(
     ports: Ports,
     key: str,
+    admin_token: str,
+    cli_env: Path,
     provider_keys: dict[str, str],
     data: Path,
     edge: bool,
@@ -216,14 +221,28 @@ def announce(
         )
     lines += [
         f"  demo API key                {key}",
+        f"  admin token (/admin/v1)     {admin_token}",
         f"  dashboard                   http://127.0.0.1:{ports.origin}/dashboard",
         f"  dashboard sign-in           {login[0]} / {login[1]}",
+        f"  prism CLI                   . .venv/bin/activate && export PRISM_ENV_FILE={cli_env}",
         f"  logs                        {data / 'logs'}",
         "",
         "Press Ctrl-C to stop.",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def write_cli_env(path: Path, origin_env: dict[str, str], port: int) -> Path:
+    """The local stack's settings as a .env file (mode 0600) for `prism` in another terminal."""
+    values = {**origin_env, "PRISM_PORT": str(port)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(
+            "# Written by make run: the local stack, for prism commands (PRISM_ENV_FILE).\n"
+        )
+        handle.writelines(f"{name}={value}\n" for name, value in values.items() if value)
+    return path
 
 
 def stop_requested() -> asyncio.Event:

@@ -34,12 +34,14 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
     provider_vars = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY")
     env = {k: v for k, v in os.environ.items() if k not in provider_vars}
     email, password = "team@example.test", "correct horse battery"
+    admin_token = "admin-" + generate_api_key()[-16:]
     env.update(
         ports,
         PRISM_DATA_DIR=str(tmp_path / "data"),
         PRISM_DEV_API_KEY=key,
         PRISM_DEV_DASHBOARD_EMAIL=email,
         PRISM_DEV_DASHBOARD_PASSWORD=password,
+        PRISM_ADMIN_TOKEN=admin_token,
     )
     log = open(tmp_path / "make-run.log", "w+b")
     proc = subprocess.Popen(
@@ -63,6 +65,13 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
             assert completion.choices[0].message.content.startswith("Simulated")
         output = _read(log)
         assert key in output and "provider simulator" in output
+        # Every credential a newcomer needs, the chosen admin token among them, and it works.
+        assert admin_token in output and "PRISM_ENV_FILE=" in output
+        admin = httpx.get(
+            f"http://127.0.0.1:{ports['PRISM_PORT']}/admin/v1/projects",
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+        assert admin.status_code == 200
         assert f"http://127.0.0.1:{ports['PRISM_PORT']}/v1" in output
         dashboard = f"http://127.0.0.1:{ports['PRISM_PORT']}/dashboard"
         assert dashboard in output and f"{email} / {password}" in output

@@ -224,6 +224,17 @@ class Store:
                 self._client.from_("feedback").insert(row, returning=ReturnMethod.minimal).execute()
             )
 
+    async def feedback_quality(
+        self, project_id: str, since: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Feedback per (task type, model) since `since` (ISO), worst quality first."""
+        args: dict[str, Any] = {"p_project": project_id}
+        if since is not None:
+            args["p_since"] = since
+        async with _boundary("feedback_quality"):
+            res = await self._client.rpc("feedback_quality", args).execute()
+        return _rows(res.data)
+
     async def record_cache_purge(self, row: dict[str, Any]) -> None:
         """One `cache_purges` audit row: who purged what, when, and how many entries went."""
         async with _boundary("record_cache_purge"):

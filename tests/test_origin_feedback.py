@@ -38,7 +38,16 @@ async def test_feedback_is_stored_against_the_answer(origin_server, make_project
     [
         ({"rating": 1}, "feedback_id"),
         ({"feedback_id": "nope", "rating": 1}, "feedback_id"),
-        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 5}, "rating"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 6}, "rating"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 0}, "rating"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": -1, "scale": 5}, "rating"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 3, "scale": 2}, "rating"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 1, "scale": 3}, "scale"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "score": 0}, "score"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "score": 6}, "score"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "score": "5"}, "score"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 4, "score": 2}, "score"),
+        ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa"}, "rating"),
         ({"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": True}, "rating"),
         (
             {"feedback_id": "req_0000000000000aaaaaaaaaaaaaaaa", "rating": 1, "comment": 3},
@@ -54,3 +63,51 @@ async def test_bad_feedback_is_a_400(origin_server, make_project, payload, param
         )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
+
+
+async def _answer(client: httpx.AsyncClient, headers: dict[str, str], model: str, text: str) -> str:
+    answer = await client.post(
+        "/chat/completions",
+        headers=headers,
+        json={"model": model, "messages": [{"role": "user", "content": text}]},
+    )
+    assert answer.status_code == 200
+    return answer.headers["x-prism-feedback-id"]
+
+
+async def test_scores_and_thumbs_are_summed_up_per_task_type_and_model(
+    origin_server, make_project, sim
+):
+    project = await make_project("feedback-quality")
+    headers = {"Authorization": f"Bearer {project.api_key}"}
+    async with httpx.AsyncClient(base_url=origin_server.base_url, timeout=30) as client:
+        mini = [await _answer(client, headers, "gpt-4o-mini", f"question {i}") for i in range(3)]
+        big = await _answer(client, headers, "gpt-4o", "another question")
+        await origin_server.rows(project.id, expect=4)
+        ratings = [
+            (mini[0], {"rating": 1}),  # thumbs up: quality 1
+            (mini[1], {"score": 2}),  # 1-5 score: quality 0.25
+            (mini[2], {"rating": 5}),  # 2-5 in `rating` can only be a score: quality 1
+            (big, {"rating": 1, "scale": 5}),  # the worst score: quality 0
+        ]
+        for feedback_id, rating in ratings:
+            sent = await client.post(
+                "/feedback", headers=headers, json={"feedback_id": feedback_id, **rating}
+            )
+            assert sent.status_code == 201, sent.text
+        admin = {"Authorization": f"Bearer {origin_server.env['PRISM_ADMIN_TOKEN']}"}
+        summary = await client.get(
+            f"{origin_server.base_url.removesuffix('/v1')}/admin/v1/projects/{project.id}/feedback",
+            headers=admin,
+        )
+    assert summary.status_code == 200, summary.text
+    rows = {(r["model"], r["ratings"], r["thumbs_up"], r["scores"]) for r in summary.json()["data"]}
+    assert rows == {("gpt-4o", 1, 0, 1), ("gpt-4o-mini", 3, 1, 2)}
+    worst, best = summary.json()["data"]
+    assert (worst["model"], float(worst["quality"]), float(worst["avg_score"])) == ("gpt-4o", 0, 1)
+    assert (best["model"], float(best["quality"]), float(best["avg_score"])) == (
+        "gpt-4o-mini",
+        0.75,
+        3.5,
+    )
+    assert worst["task_type"] == best["task_type"] == "simple"

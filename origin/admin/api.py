@@ -95,6 +95,7 @@ def admin_routes(
         route("/projects/{project_id}/provider_keys/{name}", remove_provider_key, "DELETE"),
         route("/projects/{project_id}/provider_keys/{name}", update_provider_key, "PATCH"),
         route("/usage", recent_usage, "GET"),
+        route("/projects/{project_id}/feedback", feedback_quality, "GET"),
     ]
 
 
@@ -264,6 +265,14 @@ async def remove_provider_key(request: Request, deps: AdminDeps) -> JSONResponse
     if not SLUG.fullmatch(name) or not await deps.store.remove_provider_key(project_id, name):
         raise NotFound(f"No provider key named {name!r} in this project.", param="name")
     return _ok({"object": "provider_key", "project_id": project_id, "name": name, "deleted": True})
+
+
+async def feedback_quality(request: Request, deps: AdminDeps) -> JSONResponse:
+    """Ratings per task type and model, worst quality first: where routing hurts answers."""
+    project_id = await _project(request, deps)
+    since = parse_since(request.query_params.get("since"))
+    rows = await deps.store.feedback_quality(project_id, since)
+    return _ok({"object": "list", "data": rows})
 
 
 async def recent_usage(request: Request, deps: AdminDeps) -> JSONResponse:

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from origin.admin.cache_cli import add_cache_commands
 from origin.admin.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+from origin.admin.feedback_cli import add_feedback_commands
 from origin.admin.fields import (
     SLUG,
     base_url_field,
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.set_defaults(run=cmd_usage)
     add_cache_commands(commands)
     add_spend_commands(commands)
+    add_feedback_commands(commands)
     return parser
 
 

@@ -46,7 +46,7 @@ async def count_hit(
     keys += limit_keys(caller.project_id, caller.api_key_id, now)
     ttls = window_ttls_ms(now)
     args: list[str | int] = [int(now.timestamp() * 1000), request_id, 0, "config"]
-    args += [caller.api_key_id or "", tokens, *([0] * 8), *ttls]
+    args += [caller.api_key_id or "", tokens, 8, "", ",".join(map(str, ttls))]
     try:
         reply = await _evalsha(redis, keys, args)
     except BackendError:

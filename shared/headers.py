@@ -27,6 +27,8 @@ CACHE_SAVED_CENTS: Final = "X-Prism-Cache-Saved-Cents"
 CACHE_SIMILARITY: Final = "X-Prism-Cache-Similarity"
 FEEDBACK_ID: Final = "X-Prism-Feedback-Id"
 USAGE_REPORTED: Final = "X-Prism-Usage-Reported"
+BUDGET_REMAINING_CENTS: Final = "X-Prism-Budget-Remaining-Cents"
+BUDGET_WARNING: Final = "X-Prism-Budget-Warning"
 
 RESPONSE_HEADERS: Final = (
     REQUEST_ID,
@@ -42,4 +44,6 @@ RESPONSE_HEADERS: Final = (
     CACHE_SIMILARITY,
     FEEDBACK_ID,
     USAGE_REPORTED,
+    BUDGET_REMAINING_CENTS,
+    BUDGET_WARNING,
 )

@@ -11,12 +11,13 @@ form. A budget's hash holds: s = settled spend, r = reserved total, q:<request> 
 reservation, i = initialised from Postgres, w = 80% warning recorded, x = block recorded;
 its sorted set holds each reservation's expiry, so a crashed worker's reservations lapse.
 
-ADMIT
-  KEYS   1 limits config, 2..9 limit counters (shared.limits.limit_keys), then per budget its
-         hash and sorted set
+ADMIT (few, short arguments: packing and sending them is most of what the check costs)
+  KEYS   1 limits config, then the 8 limit counters (shared.limits.limit_keys) when ARGV 7 is
+         8 (none when 0: limits not counted by this call), then per budget its hash and set
   ARGV   1 now ms, 2 request id, 3 reservation ttl ms, 4 "args" | "config", 5 api key id,
-         6 tokens to count, 7..14 limits (0 = none), 15..22 window ttl ms, then per budget:
-         limit units, amount units, block 1|0, warn-at units, period end (unix ms)
+         6 tokens to count, 7 number of limit counters given (0 | 8), 8 the 8 limits as
+         "l1,...,l8" (0 = none; ignored in config mode), 9 the 8 window ttls ms likewise, then
+         one argument per budget: "limit,amount,block 1|0,warn-at,period end ms" (units)
   reply  {"noconfig"} | {"uninit", b} | {"limit", j, current, limit} |
          {"budget", b, spent, reserved, first} |
          {"ok", 8 counts, then per budget: spent, reserved before this request, first warning,
@@ -34,13 +35,14 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-BUDGET_ARGS: Final = 5
-FIRST_BUDGET_ARG: Final = 23
-FIRST_BUDGET_KEY: Final = 10
-
 ADMIT: Final = """
-local now, rid, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local limits = {}
+local function csv(text)
+  local out = {}
+  for v in string.gmatch(text, '[^,]+') do out[#out + 1] = v end
+  return out
+end
+local now, rid, ttl, nl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[7])
+local limits, ttls = {}, csv(ARGV[9])
 if ARGV[4] == 'config' then
   local raw = redis.call('GET', KEYS[1])
   if not raw then return {'noconfig'} end
@@ -52,12 +54,15 @@ if ARGV[4] == 'config' then
     limits[i + 4] = tonumber(p[i]) or 0
   end
 else
-  for i = 1, 8 do limits[i] = tonumber(ARGV[6 + i]) end
+  local given = csv(ARGV[8])
+  for i = 1, 8 do limits[i] = (nl > 0 and tonumber(given[i])) or 0 end
 end
-local nb = (#KEYS - 9) / 2
-local spent, reserved = {}, {}
+local nb = (#KEYS - 1 - nl) / 2
+local spent, reserved, budgets = {}, {}, {}
 for b = 1, nb do
-  local h, z, o = KEYS[8 + 2 * b], KEYS[9 + 2 * b], 23 + 5 * (b - 1)
+  local h, z = KEYS[nl + 2 * b], KEYS[nl + 1 + 2 * b]
+  local f = csv(ARGV[9 + b])  -- limit, amount, block, warn at, expire at
+  budgets[b] = f
   if redis.call('HEXISTS', h, 'i') == 0 then return {'uninit', b} end
   for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
     local amt = redis.call('HGET', h, 'q:' .. m)
@@ -69,8 +74,8 @@ for b = 1, nb do
   end
   spent[b] = tonumber(redis.call('HGET', h, 's') or '0')
   reserved[b] = tonumber(redis.call('HGET', h, 'r') or '0')
-  local amount = tonumber(ARGV[o + 1])
-  if ARGV[o + 2] == '1' and amount > 0 and spent[b] + reserved[b] + amount > tonumber(ARGV[o]) then
+  local amount = tonumber(f[2])
+  if f[3] == '1' and amount > 0 and spent[b] + reserved[b] + amount > tonumber(f[1]) then
     return {'budget', b, spent[b], reserved[b], redis.call('HSETNX', h, 'x', '1')}
   end
 end
@@ -89,21 +94,21 @@ for j = 1, 8 do
     v = tonumber(redis.call('GET', KEYS[1 + j]) or '0')
     if inc(j) > 0 then
       v = redis.call('INCRBY', KEYS[1 + j], (j == 4 or j == 8) and ARGV[6] or '1')
-      if v == inc(j) then redis.call('PEXPIRE', KEYS[1 + j], ARGV[14 + j]) end
+      if v == inc(j) then redis.call('PEXPIRE', KEYS[1 + j], ttls[j]) end
     end
   end
   out[#out + 1] = v
 end
 for b = 1, nb do
-  local h, z, o = KEYS[8 + 2 * b], KEYS[9 + 2 * b], 23 + 5 * (b - 1)
-  if tonumber(ARGV[o + 1]) > 0 then
-    redis.call('HINCRBY', h, 'r', ARGV[o + 1])
-    redis.call('HSET', h, 'q:' .. rid, ARGV[o + 1])
+  local h, z, f = KEYS[nl + 2 * b], KEYS[nl + 1 + 2 * b], budgets[b]
+  if tonumber(f[2]) > 0 then
+    redis.call('HINCRBY', h, 'r', f[2])
+    redis.call('HSET', h, 'q:' .. rid, f[2])
     redis.call('ZADD', z, now + ttl, rid)
-    redis.call('PEXPIREAT', z, ARGV[o + 4])
+    redis.call('PEXPIREAT', z, f[5])
   end
   local first = 0
-  if spent[b] >= tonumber(ARGV[o + 3]) then first = redis.call('HSETNX', h, 'w', '1') end
+  if spent[b] >= tonumber(f[4]) then first = redis.call('HSETNX', h, 'w', '1') end
   out[#out + 1] = spent[b]
   out[#out + 1] = reserved[b]
   out[#out + 1] = first

@@ -28,13 +28,10 @@ class Budget:
 
     async def admit(self, amount: int, ttl_ms: int = 60_000, block: bool = True) -> list[Any]:
         rid = f"req_{uuid.uuid4().hex}"
-        keys = [
-            limits_config_key(self.project),
-            *limit_keys(self.project, None, _now()),
-            *self.keys,
-        ]
-        args = [int(time.time() * 1000), rid, ttl_ms, "args", "", 0, *([0] * 8), *([60_000] * 8)]
-        args += [LIMIT, amount, int(block), LIMIT * 8 // 10, int(time.time() * 1000) + 86_400_000]
+        keys = [limits_config_key(self.project), *self.keys]
+        expire = int(time.time() * 1000) + 86_400_000
+        args = [int(time.time() * 1000), rid, ttl_ms, "args", "", 0, 0, "", ""]
+        args.append(f"{LIMIT},{amount},{int(block)},{LIMIT * 8 // 10},{expire}")
         reply = await self.redis.eval(ADMIT, len(keys), *keys, *args)
         return [rid, *reply]
 

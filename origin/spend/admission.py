@@ -7,12 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from origin.spend.policy import WARN_FRACTION, Budget
+from shared import headers as H
 from shared.limits import state_headers
 from shared.pricing import Cost, format_cents
 from shared.worst_case import cost_units, from_units, to_units
-
-BUDGET_WARNING = "X-Prism-Budget-Warning"
-BUDGET_REMAINING = "X-Prism-Budget-Remaining-Cents"
 
 
 @dataclass
@@ -49,10 +47,10 @@ class Admission:
         remaining = min(
             to_units(h.budget.limit_cents) - h.spent - h.reserved - charged for h in self.holds
         )
-        out[BUDGET_REMAINING] = format_cents(max(Decimal(0), from_units(remaining)))
+        out[H.BUDGET_REMAINING_CENTS] = format_cents(max(Decimal(0), from_units(remaining)))
         warnings = [self._warning(h, charged) for h in self.holds if self.warns(h)]
         if warnings:
-            out[BUDGET_WARNING] = ", ".join(warnings)
+            out[H.BUDGET_WARNING] = ", ".join(warnings)
         return out
 
     @staticmethod

@@ -172,23 +172,25 @@ class SpendControl:
     def _script_input(
         self, admission: Admission, budgets: list[Budget], count_limits: bool
     ) -> tuple[list[str], list[str | int]]:
+        """The admit script's keys and its few, short arguments (see shared.spend_scripts)."""
         now = admission.now
-        keys = [limits_config_key(admission.project_id), *admission.limit_keys]
-        args: list[str | int] = [
-            int(now.timestamp() * 1000),
-            admission.request_id,
-            self._ttl_ms,
-            "args",
-            "",
-            admission.tokens if count_limits else 0,
-            *(admission.limits if count_limits else (0,) * 8),
-            *window_ttls_ms(now),
-        ]
+        keys = [limits_config_key(admission.project_id)]
+        args: list[str | int] = [int(now.timestamp() * 1000), admission.request_id, self._ttl_ms]
+        if count_limits:
+            keys += admission.limit_keys
+            ttls = ",".join(str(int(s * 1000)) for s in admission.resets_s)
+            limits = ",".join(map(str, admission.limits))
+            args += ["args", "", admission.tokens, 8, limits, ttls]
+        else:
+            args += ["args", "", 0, 0, "", ""]
         for budget in budgets:
             start, end = budget.bounds(now)
             keys += budget_keys(budget.project_id, budget.id, start)
-            args += [to_units(budget.limit_cents), admission.amount, int(budget.blocks)]
-            args += [warn_at(budget), int(end.timestamp() * 1000) + 86_400_000]
+            expire_ms = int(end.timestamp() * 1000) + 86_400_000
+            args.append(
+                f"{to_units(budget.limit_cents)},{admission.amount},{int(budget.blocks)},"
+                f"{warn_at(budget)},{expire_ms}"
+            )
         return keys, args
 
     def _apply(

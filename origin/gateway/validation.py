@@ -71,7 +71,9 @@ def _messages(messages: Any) -> None:
         where = f"messages[{i}]"
         if not isinstance(message, dict):
             raise InvalidRequest(f"'{where}' must be an object.", param=where)
-        if message.get("role") not in ROLES:
+        role = message.get("role")
+        # Checked as a string first: an array or object here is unhashable, not just unknown.
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidRequest(
                 f"'{where}.role' must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role"
             )

@@ -10,7 +10,7 @@ project. wrk drives the same short gpt-4o-mini completion at both, in interleave
       runs once per request (budgets and limit in one round trip), the settle after the answer
   c=1, every request a cache miss (unique prompts): the limit is counted before the cache
       lookup, the budgets reserved after routing: two round trips
-  c=32, 50 ms upstream, no-store: requests/s of guarded vs direct to the simulator
+  c=32, 50 ms upstream, no-store: requests/s of guarded (and plain) vs direct to the simulator
 
     .venv/bin/python -m bench.spend [--requests N] [--duration-s S] [--rounds R]
 
@@ -136,7 +136,11 @@ def run(stack: ExitStack, args: argparse.Namespace) -> dict[str, object]:
     )
     c32 = measure(
         wrk,
-        [direct, chat_target(servers, "guarded", guarded, False)],
+        [
+            direct,
+            chat_target(servers, "plain", plain, False),
+            chat_target(servers, "guarded", guarded, False),
+        ],
         32,
         args.duration_s,
         args.rounds,
@@ -153,6 +157,7 @@ def summary(
     added = p50(no_store["guarded"]) - p50(no_store["plain"])
     added_miss = p50(misses["guarded miss"]) - p50(misses["plain miss"])
     ratio = c32["guarded"].rps / c32["direct"].rps
+    plain_ratio = c32["plain"].rps / c32["direct"].rps
     return {
         "c1_no_store_p50_ms": {k: round(p50(v), 3) for k, v in no_store.items()},
         "c1_no_store_added_p50_ms": round(added, 3),
@@ -160,6 +165,7 @@ def summary(
         "c1_cache_miss_added_p50_ms": round(added_miss, 3),
         "c32_rps": {k: round(v.rps, 1) for k, v in c32.items()},
         "c32_guarded_vs_direct": round(ratio, 3),
+        "c32_plain_vs_direct": round(plain_ratio, 3),
         "errors": {k: v.errors for d in (no_store, misses, c32) for k, v in d.items()},
         "goal_added_p50_le_0_5_ms": "PASS" if added <= 0.5 else "MISS",
         "goal_c32_ge_90_percent": "PASS" if ratio >= 0.9 else "MISS",

@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from infra.local.proc import Service, free_port
-from origin.ledger.edge_queue import QUEUE_KEY
+from origin.ledger.edge_queue import QUEUE_KEY, EdgeQueueDrain, RedisUsageQueue
 from origin.ledger.writer import Ledger
 from origin.settings import Secret
 from origin.store import Project, Store
@@ -216,3 +216,49 @@ async def emptied(redis: aioredis.Redis, *keys: str, timeout: float = 30.0) -> b
     while any([await redis.llen(k) for k in keys]) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     return not any([await redis.llen(k) for k in keys])
+
+
+async def test_workers_sharing_a_data_dir_run_one_edge_queue_drain(
+    store: Store, redis_server: Any, tmp_path: Path, make_project: Any, pg: Any, silent_url: str
+) -> None:
+    # Each drain recover()s at start: a second one would move the rows the first is still
+    # delivering back onto the queue and take them itself. One drain per data directory; the
+    # other takes over, and recovers, only once the first is gone.
+    queue_key = f"prism:test-usage-queue:{uuid.uuid4().hex}"
+    processing = f"{queue_key}:processing"
+    project = await make_project("one-drain")
+    hung = Store(silent_url, Secret("unused"), timeout_s=60)
+
+    def drain(sink: Store) -> EdgeQueueDrain:
+        ledger = Ledger(sink, tmp_path / "edge-outbox.db", 50, 0.01, close_timeout_s=0.5)
+        return EdgeQueueDrain(
+            RedisUsageQueue.from_url(redis_server.url, queue_key),
+            ledger,
+            batch_size=50,
+            poll_s=0.05,
+            flush_timeout_s=60,
+            close_timeout_s=0.5,
+            leader_lock=tmp_path / "edge-queue-drain",
+        )
+
+    first, second = drain(hung), drain(store)  # the first's Supabase never answers
+    redis = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    rows = [hit_row(project) for _ in range(30)]
+    await redis.lpush(queue_key, *[queued(r) for r in rows])
+    await first.start()
+    try:
+        while await redis.llen(processing) < len(rows):  # taken, being delivered
+            await asyncio.sleep(0.02)
+        await second.start()
+        await asyncio.sleep(1.0)  # twenty of its polls
+        assert not second.leading and second.drained == 0
+        assert await redis.llen(processing) == len(rows)  # still the first's
+        await first.aclose()  # gone: the second takes over and recovers its rows
+        assert await landed(pg, project.id, 30) == Counter({r.request_id: 1 for r in rows})
+        assert await emptied(redis, queue_key, processing)
+        assert second.leading and second.drained == len(rows)
+    finally:
+        await first.aclose()
+        await second.aclose()
+        await redis.aclose()
+        await hung.aclose()

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from origin.background import bounded, stop_task
+from origin.ledger import slots
 from origin.ledger.writer import Ledger, UsageSink
 from origin.settings import Settings
 from shared.usage import COLUMNS, UsageRow
@@ -153,7 +154,12 @@ class RedisUsageQueue:
 
 
 class EdgeQueueDrain:
-    """A background task moving the edge's queued rows into usage_logs through a Ledger."""
+    """A background task moving the edge's queued rows into usage_logs through a Ledger.
+
+    With `leader_lock`, one drain per data directory: workers sharing one take turns by a
+    file lock (held until the holder stops or dies), so only one takes rows and `recover()`
+    only ever requeues the rows of a drain that is gone, never those another is delivering.
+    """
 
     def __init__(
         self,
@@ -164,7 +170,10 @@ class EdgeQueueDrain:
         poll_s: float = DEFAULT_POLL_S,
         flush_timeout_s: float = DEFAULT_FLUSH_TIMEOUT_S,
         close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
+        leader_lock: Path | None = None,
     ) -> None:
+        self._leader_lock = leader_lock
+        self._leadership: slots.Slot | None = None
         self._queue = queue
         self._ledger = ledger
         self._batch_size = max(1, batch_size)
@@ -187,6 +196,7 @@ class EdgeQueueDrain:
             RedisUsageQueue.from_url(settings.redis_url),
             ledger,
             batch_size=settings.ledger_batch_size,
+            leader_lock=settings.data_dir / "edge-queue-drain",
         )
 
     async def start(self) -> None:
@@ -202,6 +212,9 @@ class EdgeQueueDrain:
         """
         task, self._task = self._task, None
         await stop_task(task, "edge usage queue drain", self._close_timeout_s)
+        leadership, self._leadership = self._leadership, None
+        if leadership is not None:
+            leadership.release()
         # The ledger bounds its own shutdown by its close_timeout_s; this is the backstop.
         await bounded(self._ledger.aclose(), "edge queue ledger close", 3 * self._close_timeout_s)
         await bounded(self._queue.aclose(), "edge queue redis close", self._close_timeout_s)
@@ -240,7 +253,20 @@ class EdgeQueueDrain:
         self.buried += len(dead)
         return recorded
 
+    @property
+    def leading(self) -> bool:
+        """Whether this drain is the one taking rows (always, without a leader lock)."""
+        return self._leader_lock is None or self._leadership is not None
+
+    async def _lead(self) -> None:
+        lock = self._leader_lock
+        while lock is not None and self._leadership is None:
+            self._leadership = await asyncio.to_thread(slots.try_claim, lock)
+            if self._leadership is None:
+                await asyncio.sleep(self._poll_s)
+
     async def _run(self) -> None:
+        await self._lead()
         recovered, failures = False, 0
         while True:
             try:

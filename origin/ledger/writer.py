@@ -78,6 +78,7 @@ class Ledger:
         self._close_timeout_s = close_timeout_s
         self._adopt_interval_s = adopt_interval_s
         self._queue: deque[UsageRow | dict[str, Any]] = deque()
+        self._writing = 0  # rows on their way from the queue into the outbox
         self._wake = asyncio.Event()
         self._slot: slots.Slot | None = None
         self._own_path = outbox_path
@@ -96,7 +97,7 @@ class Ledger:
         """Rows not yet confirmed by Supabase (queued in memory or waiting in this process's
         outbox), counted from the outbox file itself."""
         in_outbox = self._outbox.ready if self._outbox is not None else self._at_close[0]
-        return len(self._queue) + in_outbox
+        return len(self._queue) + self._writing + in_outbox
 
     @property
     def queued(self) -> int:
@@ -269,11 +270,16 @@ class Ledger:
         outbox = self._require_outbox()
         while self._queue:
             chunk = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_size))]
+            # Still pending while the write is in flight: neither queued nor yet counted in the
+            # file, and a flush() that saw 0 here would let the edge queue ack unwritten rows.
+            self._writing += len(chunk)
             try:
                 await asyncio.to_thread(outbox.put, _as_json(chunk))
             except BaseException:
                 self._queue.extendleft(reversed(chunk))
                 raise
+            finally:
+                self._writing -= len(chunk)
 
     def _spill(self) -> None:
         """The whole queue to the outbox, synchronously (see `record`)."""

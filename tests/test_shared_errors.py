@@ -18,15 +18,29 @@ ERRORS: list[tuple[type[PrismError], int, str, str]] = [
     (E.ModelNotFound, 404, "invalid_request_error", "model_not_found"),
     (E.PayloadTooLarge, 413, "invalid_request_error", "request_too_large"),
     (E.RateLimited, 429, "rate_limit_error", "rate_limit_exceeded"),
+    (E.BudgetExceeded, 402, "insufficient_quota", "budget_exceeded"),
     (E.UpstreamError, 502, "upstream_error", "bad_gateway"),
     (E.UpstreamUnavailable, 503, "upstream_error", "upstream_unavailable"),
     (E.UpstreamTimeout, 504, "upstream_error", "upstream_timeout"),
 ]
 
 
+# Errors that need more than a message to exist; each has its own test below.
+SPECIAL = {E.LimitExceeded}
+
+
 def test_table_covers_every_error_class() -> None:
     defined = {c for c in vars(E).values() if isinstance(c, type) and issubclass(c, PrismError)}
-    assert defined == {row[0] for row in ERRORS}
+    assert defined == {row[0] for row in ERRORS} | SPECIAL
+
+
+def test_own_rate_limit_carries_openai_limit_headers_and_retry_after() -> None:
+    limits = {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0"}
+    error = E.LimitExceeded("Over 60 requests a minute.", retry_after=1.2, limit_headers=limits)
+    assert error.status == 429
+    assert error.envelope()["error"]["code"] == "rate_limited"
+    assert error.envelope()["error"]["type"] == "rate_limit_error"
+    assert error.headers() == {**limits, "Retry-After": "2"}
 
 
 @pytest.mark.parametrize(

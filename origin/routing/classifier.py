@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from math import exp
 from typing import Any, Final
+
+from origin.routing.task_model import TaskModel, featurize
 
 TASK_TYPES: Final = ("simple", "code", "reasoning", "complex")
 CHARS_PER_TOKEN: Final = 4
@@ -23,16 +24,18 @@ SYSTEM_SCAN: Final = (1024, 1024)
 HISTORY_SCAN: Final = (512, 1536)
 # Phrasing cues (conditions, multi-hop questions) are looked for this near either end only.
 FOCUS_CHARS: Final = 600
-FIRE: Final = 1.0  # evidence a task type needs before it beats "simple"
 MEDIUM_INPUT_TOKENS, LONG_INPUT_TOKENS, VERY_LONG_INPUT_TOKENS = 800, 2_000, 6_000
 MANY_TURNS, VERY_MANY_TURNS = 12, 24
 BIG_PART_CHARS: Final = 1_500  # two non-system messages this long read as several documents
-# English keywords can't fire on other scripts, so what we conclude there is less certain.
-NON_LATIN_CONFIDENCE, NON_LATIN_SHARE = 0.8, 0.3
+# A text with more than this share of non-Latin letters is flagged: English cues can't fire there.
+NON_LATIN_SHARE: Final = 0.3
+# Logit units per unit of hand-cue strength, for context the learned model never saw.
+CONTEXT_PRIOR: Final = 1.0
 # How much a cue counts by where it was found; the last user turn is the instruction.
 INSTRUCTION_WEIGHT, SYSTEM_WEIGHT, HISTORY_WEIGHT = 1.0, 0.6, 0.4
 
 Cue = tuple[str, str, float]  # (signal name, task type, strength)
+_MODEL: Final = TaskModel.load()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,53 @@ def classify(body: Mapping[str, Any]) -> Classification:
     tokens = data.total_chars // CHARS_PER_TOKEN
     if not (data.instruction.strip() or data.system.strip() or data.history.strip()):
         return Classification("simple", 0.5, ("empty",), tokens)
+    scores, signals = _cues(data, tokens)
+    probs = _MODEL.predict(
+        _model_text(data), _cue_features(scores, signals), _context_prior(data, tokens)
+    )
+    task = _MODEL.decide(probs)
+    return Classification(
+        _MODEL.labels[task], round(min(probs[task], 0.99), 3), tuple(signals), tokens
+    )
+
+
+def _context_prior(data: _Input, tokens: int) -> tuple[float, ...]:
+    """The hand cues for what the labelled prompts never show the model (a system prompt,
+    earlier turns, many turns, several documents, images, tools), added to its logits."""
+    prior = {"code": 0.0, "reasoning": 0.0, "complex": 0.0}
+    ignore: dict[str, None] = {}
+    for text, weight in ((data.system, SYSTEM_WEIGHT), (data.history, HISTORY_WEIGHT)):
+        if text and text is not _model_text(data):
+            _add(prior, ignore, _text_cues(text), weight * CONTEXT_PRIOR, "")
+    shape = (c for c in _shape_cues(data, tokens) if c[0] not in ("long-input", "medium-input"))
+    _add(prior, ignore, shape, CONTEXT_PRIOR, "")
+    return (0.0, *(prior[t] for t in TASK_TYPES[1:]))
+
+
+def model_features(body: Mapping[str, Any]) -> dict[str, float]:
+    """What the learned model sees of a body; the training script calls this very function."""
+    data = _gather(body if isinstance(body, Mapping) else {})
+    scores, signals = _cues(data, data.total_chars // CHARS_PER_TOKEN)
+    return _model_features(data, scores, signals)
+
+
+def _model_features(
+    data: _Input, scores: dict[str, float], signals: dict[str, None]
+) -> dict[str, float]:
+    return featurize(_model_text(data), _cue_features(scores, signals))
+
+
+def _model_text(data: _Input) -> str:
+    return data.instruction or data.system or data.history
+
+
+def _cue_features(scores: dict[str, float], signals: dict[str, None]) -> list[str]:
+    # The hand-written cues enter as features: the model learns how far to trust each.
+    cues = [f"cue:{task}:{min(int(score * 2), 6)}" for task, score in scores.items() if score]
+    return [*cues, *(f"sig:{s}" for s in signals)]
+
+
+def _cues(data: _Input, tokens: int) -> tuple[dict[str, float], dict[str, None]]:
     scores = {"code": 0.0, "reasoning": 0.0, "complex": 0.0}
     signals: dict[str, None] = {}
     for text, weight, source in (
@@ -71,11 +121,9 @@ def classify(body: Mapping[str, Any]) -> Classification:
         if text:
             _add(scores, signals, _text_cues(text), weight, source)
     _add(scores, signals, _shape_cues(data, tokens), 1.0, "")
-    task, confidence = _decide(scores)
     if _mostly_non_latin(data.instruction or data.system or data.history):
         signals["non-latin"] = None
-        confidence *= NON_LATIN_CONFIDENCE
-    return Classification(task, round(min(max(confidence, 0.0), 0.99), 3), tuple(signals), tokens)
+    return scores, signals
 
 
 def _add(
@@ -90,16 +138,6 @@ def _add(
         signals[name] = None
         if source:
             signals[source] = None
-
-
-def _decide(scores: dict[str, float]) -> tuple[str, float]:
-    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-    (task, top), (_, second) = ranked[0], ranked[1]
-    if top < FIRE:
-        # The less the other types gathered, the surer "simple" is.
-        return "simple", 1.0 - 0.5 * exp(-2.0 * (FIRE - top))
-    # A type that barely fired is close to "simple" even with no rival type in sight.
-    return task, 1.0 - 0.5 * exp(-min(top - second, top - FIRE + 0.6))
 
 
 def _gather(body: Mapping[str, Any]) -> _Input:

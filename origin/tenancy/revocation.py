@@ -35,6 +35,7 @@ ANNOUNCE_TIMEOUT_S: Final = 3.0
 RETRY_FIRST_S: Final = 0.5
 RETRY_MAX_S: Final = 10.0
 CLOSE_TIMEOUT_S: Final = 3.0
+HEALTH_CHECK_S: Final = 15
 
 # Called with a revoked key's hash, or None for "anything may have been revoked" (after the
 # channel was unreachable for a while and announcements may have been missed).
@@ -100,12 +101,18 @@ class RevocationListener:
             delay = min(RETRY_MAX_S, delay * 2)
 
     async def _listen(self) -> None:
-        client: aioredis.Redis = aioredis.Redis.from_url(self._redis_url)
+        # Pings keep a silently dropped connection from leaving us deaf to revocations.
+        client: aioredis.Redis = aioredis.Redis.from_url(
+            self._redis_url, health_check_interval=HEALTH_CHECK_S, socket_keepalive=True
+        )
         pubsub = client.pubsub(ignore_subscribe_messages=False)
         try:
             await pubsub.subscribe(REVOCATIONS_CHANNEL)
-            async for message in pubsub.listen():
-                self._handle(message)
+            while True:
+                # A bounded wait, so the health-check ping goes out even on a quiet channel.
+                message = await pubsub.get_message(timeout=HEALTH_CHECK_S)
+                if message is not None:
+                    self._handle(message)
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
             await client.aclose()

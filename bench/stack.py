@@ -48,8 +48,9 @@ class Stack:
         response.raise_for_status()
 
 
-def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
-    """Start every server; each one's stop is pushed onto `stack` the moment it runs."""
+def start_stack(stack: ExitStack, work_dir: Path, extra_env: dict[str, str] | None = None) -> Stack:
+    """Start every server; each one's stop is pushed onto `stack` the moment it runs.
+    `extra_env` is added to the origin's environment."""
     logs = work_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     # Straight under the temp root: the postgres OS user must be able to traverse it.
@@ -76,7 +77,10 @@ def start_stack(stack: ExitStack, work_dir: Path) -> Stack:
         "simulator", "infra.local.simulator", free_port(), log_path=logs / "simulator.log"
     )
     _run(stack, simulator)
-    env = origin_env(postgrest.url, jwt_secret, redis.url, simulator.url, work_dir)
+    env = {
+        **origin_env(postgrest.url, jwt_secret, redis.url, simulator.url, work_dir),
+        **(extra_env or {}),
+    }
     port = free_port()
     origin = Service(
         "origin",

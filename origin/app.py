@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from origin.admin.api import admin_routes
 from origin.admin.cache_routes import cache_routes
+from origin.admin.health_routes import health_routes
 from origin.admin.spend_routes import spend_routes
 from origin.background import BoundedExitStack
 from origin.cache.service import build_cache
@@ -23,8 +24,10 @@ from origin.dashboard.wiring import build_dashboard, dashboard_routes
 from origin.gateway.completions import ChatCompletions
 from origin.gateway.errors import EXCEPTION_HANDLERS
 from origin.gateway.feedback import FeedbackEndpoint
+from origin.gateway.memory import SessionMemory
 from origin.gateway.middleware import BodyLimit
 from origin.gateway.models import ModelsEndpoint
+from origin.gateway.sessions import SessionsEndpoint
 from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.ledger.writer import Ledger
 from origin.observability.endpoint import MetricsEndpoint
@@ -33,6 +36,7 @@ from origin.observability.metrics import Metrics
 from origin.observability.middleware import RequestObserver
 from origin.observability.tracing import Tracing
 from origin.providers.transport import ProviderClient
+from origin.routing.health import HealthBoard, HealthConfig
 from origin.routing.router import Router
 from origin.settings import Settings
 from origin.spend.service import start_spend
@@ -58,12 +62,14 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
         Route("/chat/completions", _chat, methods=["POST"]),
         Route("/v1/models", _models, methods=["GET"]),
         Route("/v1/feedback", _feedback, methods=["POST"]),
+        Route("/v1/sessions/{session_id:path}", _sessions, methods=["DELETE"]),
         Route("/healthz", _health, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),
         *admin_routes(),
         *cache_routes(),
         *dashboard_routes(),
         *spend_routes(),
+        *health_routes(),
     ]
     return Starlette(
         routes=routes,
@@ -115,6 +121,9 @@ async def _start(
     cache = build_cache(settings, ledger, store, metrics)
     if cache is not None:
         stack.push_async_callback(cache.aclose)
+    health = HealthBoard(health_config(settings), settings.redis_url)
+    await health.start()
+    stack.push_async_callback(health.aclose)
     auth = Authenticator(
         store,
         settings.auth_cache_ttl_s,
@@ -127,6 +136,9 @@ async def _start(
     state.spend = spend
     state.settings, state.store, state.keybox, state.ledger = settings, store, keybox, ledger
     state.cache = cache
+    memory = SessionMemory(settings.redis_url)
+    stack.push_async_callback(memory.aclose)
+    state.sessions = SessionsEndpoint(auth, memory)
     state.chat = ChatCompletions(
         auth=auth,
         keyrings=keyrings,
@@ -135,10 +147,15 @@ async def _start(
         ledger=ledger,
         metrics=metrics,
         tracing=tracing,
+        health=health,
         cache=cache,
         spend=spend,
+        memory=memory,
+        fusion_panel=settings.fusion_panel_size,
+        fusion_deadline_s=settings.fusion_deadline_s,
     )
     state.dashboard = await build_dashboard(settings, store, keybox, cache, stack)
+    state.health = health
     state.models = ModelsEndpoint(auth, keyrings)
     state.feedback = FeedbackEndpoint(auth, store)
     state.metrics = metrics
@@ -164,6 +181,18 @@ async def _revocation(
     return Revoker(store, revocations, auth.forget)
 
 
+def health_config(settings: Settings) -> HealthConfig:
+    return HealthConfig(
+        enabled=settings.health_routing,
+        window_s=settings.health_window_s,
+        slot_s=settings.health_window_s / 6,
+        min_samples=settings.health_min_samples,
+        probe_s=settings.health_probe_s,
+        min_deadline_s=settings.min_first_byte_s,
+        max_deadline_s=settings.first_byte_timeout_s,
+    )
+
+
 async def _chat(request: Request) -> object:
     return await request.app.state.chat(request)
 
@@ -174,6 +203,10 @@ async def _models(request: Request) -> object:
 
 async def _feedback(request: Request) -> object:
     return await request.app.state.feedback(request)
+
+
+async def _sessions(request: Request) -> object:
+    return await request.app.state.sessions(request)
 
 
 async def _metrics(request: Request) -> object:

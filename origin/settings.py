@@ -99,6 +99,17 @@ class Settings:
     spend_timeout_s: float = 3.0
     # Bad API keys one client address may present per minute before it is slowed down (429).
     auth_failures_per_minute: int = 20
+    # Provider health (origin/routing/health.py): off = no weights (for comparisons); how
+    # often a model at zero weight is tried anyway; the rolling window; how many outcomes it
+    # takes before weights apply; the shortest first-token deadline a stream ever gets.
+    health_routing: bool = True
+    health_probe_s: float = 15.0
+    health_window_s: float = 60.0
+    health_min_samples: int = 3
+    min_first_byte_s: float = 1.0
+    # Fusion mode: how many models answer in parallel, and how long the panel may take.
+    fusion_panel_size: int = 3
+    fusion_deadline_s: float = 30.0
     # The response cache (origin.cache.config.CacheConfig is built from these).
     cache_enabled: bool = True
     semantic_cache: bool = True
@@ -268,6 +279,12 @@ VARIABLES: tuple[Variable, ...] = (
         integer,
         "bad keys an address may send a minute before 429s",
     ),
+    V("PRISM_HEALTH_ROUTING", "health_routing", flag, "health-weighted routing, on or off"),
+    V("PRISM_HEALTH_PROBE_S", "health_probe_s", number, "probe a skipped model this often, s"),
+    V("PRISM_HEALTH_WINDOW_S", "health_window_s", number, "rolling health window, s"),
+    V("PRISM_HEALTH_MIN_SAMPLES", "health_min_samples", integer, "outcomes before weights"),
+    V("PRISM_FUSION_PANEL", "fusion_panel_size", integer, "fusion: models on the panel"),
+    V("PRISM_FUSION_DEADLINE_S", "fusion_deadline_s", number, "fusion: panel deadline, s"),
     V("PRISM_CACHE", "cache_enabled", flag, "the response cache, on or off"),
     V("PRISM_SEMANTIC_CACHE", "semantic_cache", flag, "its semantic layer, on or off"),
     V("PRISM_CACHE_REDIS_TIMEOUT_MS", "cache_redis_timeout_s", millis, "per cache Redis command"),

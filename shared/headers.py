@@ -12,6 +12,9 @@ CACHE_TTL: Final = "X-Prism-Cache-TTL"
 CACHE_THRESHOLD: Final = "X-Prism-Cache-Threshold"
 CACHE_VERSION: Final = "X-Prism-Cache-Version"
 AUTO_CACHE: Final = "X-Prism-Auto-Cache"
+FALLBACK: Final = "X-Prism-Fallback"
+HEDGE: Final = "X-Prism-Hedge"
+MEMORY: Final = "X-Prism-Memory"
 
 # Response headers: the per-request receipt.
 REQUEST_ID: Final = "X-Prism-Request-Id"
@@ -29,6 +32,9 @@ FEEDBACK_ID: Final = "X-Prism-Feedback-Id"
 USAGE_REPORTED: Final = "X-Prism-Usage-Reported"
 BUDGET_REMAINING_CENTS: Final = "X-Prism-Budget-Remaining-Cents"
 BUDGET_WARNING: Final = "X-Prism-Budget-Warning"
+# Response: "fired:<model>" when a hedge started a second attempt; FUSION lists the panel.
+HEDGED: Final = "X-Prism-Hedge"
+FUSION: Final = "X-Prism-Fusion"
 
 RESPONSE_HEADERS: Final = (
     REQUEST_ID,
@@ -46,4 +52,6 @@ RESPONSE_HEADERS: Final = (
     USAGE_REPORTED,
     BUDGET_REMAINING_CENTS,
     BUDGET_WARNING,
+    HEDGED,
+    FUSION,
 )

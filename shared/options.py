@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from shared import headers as H
 from shared.errors import InvalidRequest
 from shared.tags import parse_tags
 from shared.text import clean
 
-MODES = ("eco", "balanced", "sport")
+MODES = ("eco", "balanced", "sport", "fusion")
+# The modes the routing table has columns for; fusion routes its synthesiser as sport.
+ROUTED_MODES = ("eco", "balanced", "sport")
 DEFAULT_MODE = "balanced"
 CACHE_DIRECTIVES = ("default", "no-cache", "no-store")
 DEFAULT_TTL_S = 3600
@@ -30,6 +33,10 @@ MIN_THRESHOLD, MAX_THRESHOLD = 0.80, 0.99
 # not an id, and cutting it short could merge two conversations, so it is refused instead.
 MAX_SESSION_LENGTH = 256
 MAX_VERSION_LENGTH = 128
+MAX_HEDGE_DELAY_MS = 60_000
+# Output tokens a mode allows when the client sets neither max_tokens nor
+# max_completion_tokens: a runaway answer costs at most this, and budgets can reserve it.
+OUTPUT_CAPS = {"eco": 1024, "balanced": 4096, "sport": 16384, "fusion": 4096}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,13 @@ class RequestOptions:
     cache_threshold: float = DEFAULT_THRESHOLD
     cache_version: str | None = None
     auto_cache: bool = False
+    # X-Prism-Fallback: none keeps a named model from failing over to any other.
+    strict_model: bool = False
+    # X-Prism-Hedge: None = the mode's default (on in sport), False = off, True = on; with a
+    # delay in ms, the hedge fires after that delay instead of the model's observed p90.
+    hedge: bool | None = None
+    hedge_delay_ms: int | None = None
+    memory: bool = False
 
     @property
     def cache_lookup(self) -> bool:
@@ -55,6 +69,7 @@ class RequestOptions:
 
 def parse_options(headers: Mapping[str, str]) -> RequestOptions:
     """Options from request headers; `headers` must look names up case-insensitively."""
+    hedge, hedge_delay_ms = _hedge(headers.get(H.HEDGE))
     return RequestOptions(
         mode=_choice(headers.get(H.MODE), MODES, DEFAULT_MODE, H.MODE),
         model_prefer=_short(headers.get(H.MODEL_PREFER), 200),
@@ -80,7 +95,30 @@ def parse_options(headers: Mapping[str, str]) -> RequestOptions:
         ),
         cache_version=_short(headers.get(H.CACHE_VERSION), MAX_VERSION_LENGTH),
         auto_cache=_choice(headers.get(H.AUTO_CACHE), ("on", "off"), "off", H.AUTO_CACHE) == "on",
+        strict_model=_choice(headers.get(H.FALLBACK), ("none", "auto"), "auto", H.FALLBACK)
+        == "none",
+        memory=_choice(headers.get(H.MEMORY), ("on", "off"), "off", H.MEMORY) == "on",
+        hedge=hedge,
+        hedge_delay_ms=hedge_delay_ms,
     )
+
+
+def with_output_cap(body: dict[str, Any], mode: str) -> dict[str, Any]:
+    """`body` with its mode's output cap when the client set none (the body sent upstream;
+    the cache key is computed from what the client sent)."""
+    if body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None:
+        return body
+    return {**body, "max_tokens": OUTPUT_CAPS.get(mode, OUTPUT_CAPS[DEFAULT_MODE])}
+
+
+def _hedge(raw: str | None) -> tuple[bool | None, int | None]:
+    """X-Prism-Hedge: on, off, or the delay in milliseconds after which the hedge fires."""
+    text = clean(raw or "").lower()
+    if not text:
+        return None, None
+    if text in ("on", "off"):
+        return text == "on", None
+    return True, int(_number(text, 0, 0, MAX_HEDGE_DELAY_MS, H.HEDGE, integer=True))
 
 
 def _choice(raw: str | None, allowed: tuple[str, ...], default: str, name: str) -> str:

@@ -61,6 +61,7 @@ COLUMNS = (
     "routing_saved_cents",
     "cache_key",
     "created_at",
+    "parent_request_id",
 )
 
 
@@ -107,6 +108,8 @@ class UsageRow:
     # When the request was answered, not when the row reached the database: a row that waited
     # in an outbox or the edge's fallback queue still sorts where it happened.
     created_at: str = field(default_factory=lambda: _utc_now())
+    # Set on rows that are part of another request (a hedge's loser, a fusion panel call).
+    parent_request_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as PostgREST takes it; money as decimal strings so nothing rounds."""
@@ -142,6 +145,7 @@ def build_row(
     error_code: str | None = None,
     cache_status: str = "miss",
     requested_model: str | None = None,
+    parent_request_id: str | None = None,
 ) -> UsageRow:
     """A row for a request a provider answered (or failed to); `requested_model` is the body's
     `model`, the price routing savings are measured against."""
@@ -177,6 +181,7 @@ def build_row(
         request_tags=options.tags,
         reference_model=reference,
         routing_saved_cents=min(routing_saved, MAX_CENTS_COLUMN),
+        parent_request_id=parent_request_id,
     )
 
 

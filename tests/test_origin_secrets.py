@@ -87,8 +87,12 @@ async def test_an_echoed_key_reaches_no_client_log_or_row(
                             "stream": stream,
                             "messages": [{"role": "user", "content": "hi"}],
                         }
-                        # Pinned to the provider: a failover would hide what this one sent back.
-                        headers = {**caller, "X-Prism-Model-Prefer": model}
+                        # Pinned strictly: a failover would hide what this provider sent back.
+                        headers = {
+                            **caller,
+                            "X-Prism-Model-Prefer": model,
+                            "X-Prism-Fallback": "none",
+                        }
                         async with client.stream(
                             "POST", "/v1/chat/completions", json=chat, headers=headers
                         ) as response:

@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from origin.routing.buckets import BUCKETS, VISION, buckets_of, membership
 from origin.routing.classifier import TASK_TYPES, Classification
 from origin.routing.router import LOW_CONFIDENCE, RouteDecision, Router
 from origin.routing.table import ROUTING_TABLE
 from shared import headers as H
 from shared.catalog import MODELS, ModelInfo, resolve
 from shared.errors import InvalidRequest, ModelNotFound
-from shared.options import MODES
+from shared.options import ROUTED_MODES as MODES
 
 ROUTER = Router()
 CATALOG_PROVIDERS = frozenset(m["provider"] for m in MODELS.values())
@@ -119,10 +120,14 @@ def test_a_table_naming_an_unknown_model_is_rejected_when_the_router_is_built() 
         Router(table)
 
 
-def test_fallbacks_are_the_rest_of_the_cell_in_order() -> None:
+def test_fallbacks_are_the_rest_of_the_cell_then_the_bucket() -> None:
     decision = route(mode="sport", cls=sure("reasoning"))
     expected = [resolve(n) for n in ROUTING_TABLE["sport"]["reasoning"]][1:]
-    assert [m for m, _ in decision.fallbacks] == expected
+    models = [m for m, _ in decision.fallbacks]
+    assert models[: len(expected)] == expected
+    chosen = buckets_of(decision.model, MODELS[decision.model])
+    assert all(set(chosen) & set(buckets_of(m, MODELS[m])) for m in models[len(expected) :])
+    assert len(set(models)) == len(models) and decision.model not in models
     assert all(p == MODELS[m]["provider"] for m, p in decision.fallbacks)
 
 
@@ -174,18 +179,88 @@ def test_a_custom_provider_model_is_sent_upstream_as_named() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "fallbacks"),
+    ("kwargs", "first"),
     [
-        ({"requested": "gpt-4o"}, [("gpt-5.4", "openai"), ("gpt-5.5", "openai")]),
-        ({"prefer": "gpt-4o-mini"}, [("gpt-5.4-mini", "openai")]),
-        ({"requested": "claude-sonnet"}, []),
-        ({"requested": "groq-llama-8b"}, []),
+        # the bucket mate closest in price comes first, whichever provider it is from
+        ({"requested": "gpt-4o"}, ("gemini-2.5-pro", "gemini")),
+        ({"prefer": "gpt-4o-mini"}, ("grok-3-mini", "xai")),
+        ({"requested": "claude-sonnet"}, ("sonar-pro", "perplexity")),
+        ({"requested": "groq-llama-8b"}, ("gpt-4o-mini", "openai")),
     ],
 )
-def test_a_named_model_fails_over_only_within_its_provider_and_bucket(
-    kwargs: dict[str, Any], fallbacks: list[tuple[str, str]]
+def test_a_named_model_fails_over_across_providers_within_its_bucket(
+    kwargs: dict[str, Any], first: tuple[str, str]
 ) -> None:
-    assert list(route(**kwargs).fallbacks) == fallbacks
+    decision = route(**kwargs)
+    assert decision.fallbacks[0] == first
+    own = MODELS[decision.model]["bucket"]
+    assert {p for _, p in decision.fallbacks} - {decision.provider}
+    # Its own catalog bucket's mates come before mates from its other buckets.
+    in_own = [own in buckets_of(m, MODELS[m]) for m, _ in decision.fallbacks]
+    assert in_own == sorted(in_own, reverse=True)
+
+
+@pytest.mark.parametrize("name", ["gpt-4o", "claude-sonnet", "groq-llama-8b"])
+def test_a_strict_pin_never_fails_over(name: str) -> None:
+    decision = ROUTER.route(
+        CHAT,
+        mode="balanced",
+        available=ALL,
+        prefer=None,
+        requested_model=name,
+        classification=sure(),
+        strict=True,
+    )
+    assert decision.fallbacks == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "feature"),
+    [
+        (TOOLS, "tools"),
+        (JSON_MODE, "json"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "what is this"},
+                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+                        ],
+                    }
+                ]
+            },
+            "vision",
+        ),
+    ],
+)
+def test_failover_targets_have_every_feature_the_request_uses(
+    body: dict[str, Any], feature: str
+) -> None:
+    for name in ("gpt-4o-mini", "claude-sonnet", "sonar"):
+        try:
+            decision = route(body, requested=name)
+        except InvalidRequest:
+            continue
+        for model, _ in decision.fallbacks:
+            if feature == "vision":
+                assert model in VISION
+            else:
+                assert MODELS[model][feature]  # type: ignore[literal-required]
+
+
+def test_failover_respects_the_context_window() -> None:
+    decision = route(requested="gpt-4o-mini", cls=sure(tokens=150_000))
+    assert decision.fallbacks
+    assert all(MODELS[m]["context"] >= 150_000 for m, _ in decision.fallbacks)
+
+
+def test_every_catalog_model_is_in_a_bucket_and_every_bucket_is_used() -> None:
+    table = membership()
+    assert set(table) == set(BUCKETS)
+    assert all(table[b] for b in BUCKETS)
+    assert set(MODELS) == {m for ms in table.values() for m in ms}
 
 
 @pytest.mark.parametrize(

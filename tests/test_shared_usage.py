@@ -116,6 +116,7 @@ PROVIDER_EXPECTED: dict[str, Any] = {
     "reference_model": "gpt-4o-mini",
     "routing_saved_cents": D("-0.2985"),
     "cache_key": None,
+    "parent_request_id": None,
 }
 UNPRICED = {"routing_saved_cents": D(0)}
 
@@ -227,6 +228,7 @@ def test_cache_hit_rows(status: str) -> None:
         "reference_model": None,
         "routing_saved_cents": D(0),
         "cache_key": "fp_1",
+        "parent_request_id": None,
     }
     assert (CACHE_PROVIDER, CACHE_TASK_TYPE) == ("cache", "cache")
 

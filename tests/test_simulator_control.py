@@ -67,6 +67,8 @@ def test_latency_config_is_per_provider(sim: Any) -> None:
         "provider": "slowco",
         "latency_ms": 4000,
         "stream_chunk_delay_ms": 0,
+        "fail_rate": 0.0,
+        "hang_rate": 0.0,
     }
     with pytest.raises(httpx.ReadTimeout):
         sim.chat("slowco", model="slowco-model", timeout=httpx.Timeout(10, read=0.3))

@@ -307,3 +307,44 @@ def test_huge_body_is_a_well_formed_answer_of_the_asked_size(
     assert len(res.content) > size
     if gzip:
         assert int(res.num_bytes_downloaded) < size // 100  # the bomb: small on the wire
+
+
+async def test_a_call_the_caller_abandons_is_recorded_as_cancelled(sim: Any) -> None:
+    sim.script({"kind": "hang"}, model="hung-model")
+    sim.script({"kind": "slow_first_byte", "delay_ms": 5000}, model="slow-model")
+    async with httpx.AsyncClient() as client:
+        for model in ("hung-model", "slow-model"):
+            with pytest.raises(httpx.ReadTimeout):
+                await client.send(
+                    sim.native_request("openai", model=model, timeout=httpx.Timeout(5, read=0.3))
+                )
+        await client.send(sim.native_request("openai", model="fine-model"))
+    deadline = asyncio.get_running_loop().time() + 5
+    while asyncio.get_running_loop().time() < deadline:
+        records = {r["body"]["model"]: r["cancelled"] for r in sim.requests()}
+        if records["hung-model"] and records["slow-model"]:
+            break
+        await asyncio.sleep(0.05)
+    assert records == {"hung-model": True, "slow-model": True, "fine-model": False}
+
+
+def test_slow_first_chunk_sends_headers_at_once_and_the_event_later(sim: Any) -> None:
+    sim.script({"kind": "slow_first_chunk", "delay_ms": 3000})
+    request = sim.native_request("openai", stream=True, timeout=httpx.Timeout(10, read=0.5))
+    with httpx.Client() as client:
+        response = client.send(request, stream=True)
+        assert response.status_code == 200  # the status line did not wait
+        with pytest.raises(httpx.ReadTimeout):
+            response.read()
+        response.close()
+
+
+def test_chaos_rates_fail_and_hang_that_share_of_calls(sim: Any) -> None:
+    sim.configure(provider="flaky", fail_rate=0.3)
+    statuses = [sim.chat("flaky").status_code for _ in range(200)]
+    assert 40 <= statuses.count(500) <= 80 and set(statuses) == {200, 500}
+    sim.configure(provider="hangs", hang_rate=1.0)
+    with pytest.raises(httpx.ReadTimeout):
+        sim.chat("hangs", timeout=httpx.Timeout(5, read=0.3))
+    with pytest.raises(httpx.HTTPStatusError):
+        sim.configure(provider="x", fail_rate=1.5)

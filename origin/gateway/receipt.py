@@ -25,6 +25,8 @@ class Receipt:
     usage_reported: bool = True
     # Spend control's admission (origin.spend.admission): budget and rate-limit headers.
     policy: Any = None
+    hedge: str = ""
+    fusion: str = ""
 
     def headers(self) -> dict[str, str]:
         out = {
@@ -47,6 +49,10 @@ class Receipt:
             out[H.USAGE_REPORTED] = "true" if self.usage_reported else "false"
         if self.cache_saved_cents is not None:
             out[H.CACHE_SAVED_CENTS] = self.cache_saved_cents
+        if self.hedge:
+            out[H.HEDGED] = self.hedge
+        if self.fusion:
+            out[H.FUSION] = self.fusion
         if self.cache_similarity is not None:
             out[H.CACHE_SIMILARITY] = f"{self.cache_similarity:.4f}"
         if self.policy is not None:

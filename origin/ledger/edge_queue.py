@@ -47,6 +47,7 @@ ADDED_COLUMN_DEFAULTS: Final = {
     "reference_model": None,
     "routing_saved_cents": "0",
     "cache_key": None,
+    "parent_request_id": None,
 }
 DEFAULT_POLL_S = 1.0
 DEFAULT_FLUSH_TIMEOUT_S = 10.0

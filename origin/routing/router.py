@@ -10,16 +10,18 @@ a handful of precomputed candidates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from origin.routing.buckets import VISION, buckets_of
 from origin.routing.classifier import TASK_TYPES, Classification
 from origin.routing.table import ROUTING_TABLE
 from shared import headers as H
 from shared.catalog import MODELS, ModelInfo, resolve
 from shared.errors import InvalidRequest, ModelNotFound
-from shared.options import MODES
+from shared.options import ROUTED_MODES
 from shared.text import clean
 
 # Below this classifier confidence the request is routed as if one mode higher.
@@ -47,8 +49,8 @@ class RouteDecision:
     mode: str
     reason: str  # ";"-separated machine-readable parts, e.g. "table:balanced/simple"
     signals: tuple[str, ...]
-    # (catalog id, provider), best first: the rest of the cell, or for a named model the
-    # same provider's models of the same bucket
+    # (catalog id, provider), best first: the rest of the cell, then the chosen model's
+    # bucket mates across providers (none for a strict pin, X-Prism-Fallback: none)
     fallbacks: tuple[tuple[str, str], ...]
 
 
@@ -62,6 +64,8 @@ class _Candidate:
     tools: bool
     json: bool
     cost: float  # blended $/M tokens, only for ordering fallbacks
+    buckets: tuple[str, ...] = ()
+    vision: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +73,14 @@ class _Needs:
     tools: bool
     json: bool
     tokens: int
+    vision: bool = False
 
     def met_by(self, c: _Candidate) -> bool:
         return (
-            (c.tools or not self.tools) and (c.json or not self.json) and self.tokens <= c.context
+            (c.tools or not self.tools)
+            and (c.json or not self.json)
+            and (c.vision or not self.vision)
+            and self.tokens <= c.context
         )
 
 
@@ -85,7 +93,9 @@ class Router:
         self._models = {mid: _candidate(mid, info) for mid, info in models.items()}
         self._providers = frozenset(c.provider for c in self._models.values())
         self._cells = {
-            (mode, task): self._cell(table[mode][task]) for mode in MODES for task in TASK_TYPES
+            (mode, task): self._cell(table[mode][task])
+            for mode in ROUTED_MODES
+            for task in TASK_TYPES
         }
         by_cost = sorted(self._models.values(), key=lambda c: (c.cost, c.model))
         self._fallback = {
@@ -93,7 +103,8 @@ class Router:
             for task, groups in FALLBACK_BUCKETS.items()
         }
         self._bucket_mates = {
-            b: tuple(c for c in by_cost if c.bucket == b) for b in {c.bucket for c in by_cost}
+            b: tuple(c for c in by_cost if b in c.buckets)
+            for b in {b for c in by_cost for b in c.buckets}
         }
 
     def _cell(self, names: tuple[str, ...]) -> tuple[_Candidate, ...]:
@@ -114,23 +125,61 @@ class Router:
         prefer: str | None,
         requested_model: str | None,
         classification: Classification,
+        strict: bool = False,
     ) -> RouteDecision:
+        """`strict` (X-Prism-Fallback: none) keeps a named model from failing over at all."""
         if not available:
             raise InvalidRequest(
                 "no provider keys configured for this project", code="no_providers_configured"
             )
         if mode not in MODE_UP:
             raise InvalidRequest(
-                f"{H.MODE} must be one of {', '.join(MODES)}.", code="invalid_header", param=H.MODE
+                f"{H.MODE} must be one of {', '.join(ROUTED_MODES)}.",
+                code="invalid_header",
+                param=H.MODE,
             )
         needs = _needs(body, classification)
         if prefer:
-            return self._pinned(prefer, "prefer", mode, available, needs, classification)
-        if isinstance(requested_model, str) and requested_model.strip().lower() not in AUTO_NAMES:
-            return self._pinned(
+            decision = self._pinned(prefer, "prefer", mode, available, needs, classification)
+        elif isinstance(requested_model, str) and requested_model.strip().lower() not in AUTO_NAMES:
+            decision = self._pinned(
                 requested_model.strip(), "requested", mode, available, needs, classification
             )
-        return self._auto(mode, available, needs, classification)
+        else:
+            return self._extended(
+                self._auto(mode, available, needs, classification), available, needs
+            )
+        if strict:
+            return replace(decision, fallbacks=())
+        return self._extended(decision, available, needs)
+
+    def _extended(
+        self, decision: RouteDecision, available: frozenset[str], needs: _Needs
+    ) -> RouteDecision:
+        """The decision's fallbacks followed by its model's bucket mates, across providers."""
+        chosen = self._models.get(decision.model)
+        if chosen is None:
+            return decision
+        seen = {decision.model, *(m for m, _ in decision.fallbacks)}
+        extra = [
+            (c.model, c.provider)
+            for c in self._mates(chosen)
+            if c.model not in seen and c.provider in available and needs.met_by(c)
+        ]
+        return replace(decision, fallbacks=(*decision.fallbacks, *extra))
+
+    def _mates(self, found: _Candidate) -> list[_Candidate]:
+        """Models sharing a bucket with `found`: its own bucket first, closest price first."""
+        out: dict[str, _Candidate] = {}
+        for bucket in found.buckets:
+            mates = sorted(
+                self._bucket_mates[bucket],
+                key=lambda c: (abs(math.log((c.cost + 1e-6) / (found.cost + 1e-6))), c.model),
+            )
+            for c in mates:
+                if c is not found:
+                    out.setdefault(c.model, c)
+        return list(out.values())
 
     def _auto(
         self, mode: str, available: frozenset[str], needs: _Needs, cls: Classification
@@ -194,14 +243,7 @@ class Router:
                 code="provider_not_configured",
                 param=where,
             )
-        # A client that named a model never gets another provider's model behind its back;
-        # failover stays with the same provider and capability bucket.
-        mates = [
-            c
-            for c in self._bucket_mates[found.bucket]
-            if c is not found and c.provider == found.provider and needs.met_by(c)
-        ]
-        return _decision([found, *mates], source, mode, cls)
+        return _decision([found], source, mode, cls)
 
     def _lookup(self, name: str) -> _Candidate | None:
         canonical = resolve(name)
@@ -242,6 +284,8 @@ def _candidate(model: str, info: ModelInfo) -> _Candidate:
         info["tools"],
         info["json"],
         cost,
+        buckets_of(model, info),
+        model in VISION,
     )
 
 
@@ -251,7 +295,17 @@ def _needs(body: Mapping[str, Any], cls: Classification) -> _Needs:
     json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
     out = body.get("max_completion_tokens", body.get("max_tokens"))
     reserve = out if isinstance(out, int) and not isinstance(out, bool) and out > 0 else 0
-    return _Needs(bool(tools), json, cls.est_tokens + reserve)
+    return _Needs(bool(tools), json, cls.est_tokens + reserve, _uses_images(body))
+
+
+def _uses_images(body: Mapping[str, Any]) -> bool:
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list) and any(
+            isinstance(p, Mapping) and p.get("type") == "image_url" for p in content
+        ):
+            return True
+    return False
 
 
 def _decision(

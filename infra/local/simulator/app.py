@@ -4,8 +4,10 @@ Control API (JSON in, JSON out):
   * ``POST /_sim/script`` ``{provider?, model?, times?, fault}``: queue a fault (see faults.py).
   * ``POST /_sim/config`` ``{latency_ms?, stream_chunk_delay_ms?, provider?}`` (see state.py).
   * ``GET /_sim/requests[?provider=]``: recorded provider calls, oldest first, at most the
-    last 2000, each ``{provider, method, path, query, headers, body}`` (query and headers as
-    objects, header names lower-case; body parsed JSON, or the raw text if it was not JSON).
+    last 2000, each ``{provider, method, path, query, headers, body, cancelled}`` (query and
+    headers as objects, header names lower-case; body parsed JSON, or the raw text if it was
+    not JSON; ``cancelled`` is true once the caller closed the connection before the
+    response was complete, and stays false for a call still in progress).
   * ``POST /_sim/reset``: forget scripts, records, caches and config.  ``GET /_sim/health``.
 
 Each provider call is recorded, then checked in this order: credentials (401), request
@@ -16,6 +18,7 @@ configured latency, and the answer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -142,7 +145,8 @@ class Simulator:
             "query": query,
             "headers": headers,
         }
-        self.state.record({**entry, "body": record_body})
+        record = {**entry, "body": record_body, "cancelled": False}
+        self.state.record(record)
         route = _route(scope["method"], rest)
         if route is None:
             if scope["method"] == "GET" and rest.endswith("models"):
@@ -161,7 +165,24 @@ class Simulator:
         fmt, path_model, path_stream = route
         turn = await self._admit(fmt, send, body, path_model, path_stream, headers, query)
         if turn is not None:
-            await self._answer(fmt, provider, turn, receive, send, headers)
+            await self._watched(
+                self._answer(fmt, provider, turn, receive, send, headers), receive, record
+            )
+
+    async def _watched(
+        self, answer: Coroutine[Any, Any, None], receive: Receive, record: dict[str, Any]
+    ) -> None:
+        """Answer, unless the caller goes away first: then stop and note it was cancelled."""
+        task = asyncio.ensure_future(answer)
+        gone = asyncio.ensure_future(wait_for_disconnect(receive))
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                record["cancelled"] = True
+        finally:
+            for t in (task, gone):
+                t.cancel()
+            await asyncio.gather(task, gone, return_exceptions=True)
 
     async def _admit(
         self,
@@ -200,9 +221,14 @@ class Simulator:
         headers: dict[str, str],
     ) -> None:
         state = self.state
-        fault = state.scripts.take(provider, turn.model) or NO_FAULT
         timing = state.timing(provider)
-        delay_ms = timing.latency_ms + (fault.delay_ms if fault.kind == "slow_first_byte" else 0)
+        fault = state.scripts.take(provider, turn.model) or self._chaos(
+            timing.fail_rate, timing.hang_rate
+        )
+        slow = fault.kind == "slow_first_byte" or (
+            fault.kind == "slow_first_chunk" and not turn.stream
+        )
+        delay_ms = timing.latency_ms + (fault.delay_ms if slow else 0)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         rid = state.next_id()
@@ -212,9 +238,17 @@ class Simulator:
         elif fault.kind == "echo_key":
             await echo_credentials(send, fmt, headers, fault.status, fault.form)
         elif fault.kind == "hang":
-            await wait_for_disconnect(receive)
+            await asyncio.Event().wait()  # until _watched sees the caller go and cancels this
         else:
             await self._deliver(fmt, provider, turn, fault, rid, receive, send)
+
+    def _chaos(self, fail_rate: float, hang_rate: float) -> Fault:
+        if not (fail_rate or hang_rate):
+            return NO_FAULT
+        roll = self.state.rng.random()
+        if roll < fail_rate:
+            return Fault(kind="status", status=500)
+        return Fault(kind="hang") if roll < fail_rate + hang_rate else NO_FAULT
 
     async def _deliver(
         self,
@@ -238,7 +272,10 @@ class Simulator:
             events = malformed(events) if fault.kind == "malformed_chunk" else events
             cut = fault.after_chunks if fault.kind == "disconnect" else None
             delay = self.state.timing(provider).chunk_delay_ms
-            await stream(send, events, fmt.id_headers(rid), fmt.stream_type(turn), delay, cut)
+            first = fault.delay_ms if fault.kind == "slow_first_chunk" else 0
+            await stream(
+                send, events, fmt.id_headers(rid), fmt.stream_type(turn), delay, cut, first
+            )
             return
         body = fmt.render(turn, reply, usage, rid)
         if fault.kind == "huge_body":

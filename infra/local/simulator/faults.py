@@ -9,8 +9,11 @@ model match (absent = any). The first queued match wins (FIFO). Fault kinds:
     other statuses only when retry_after is given.
   * ``{"kind": "hang"}``: no response at all until the client goes away.
   * ``{"kind": "slow_first_byte", "delay_ms": N}``: wait N ms before the status line, then answer.
+  * ``{"kind": "slow_first_chunk", "delay_ms": N}``: streaming: send the status line and
+    headers at once, then wait N ms before the first event. JSON: like slow_first_byte.
   * ``{"kind": "disconnect", "after_chunks": N}``: streaming: send N SSE events, then cut the
-    connection without ending the body. JSON: drop the connection before any response byte.
+    connection without ending the body (N = 0: a 200 with headers and no event at all).
+    JSON: drop the connection before any response byte.
   * ``{"kind": "malformed_chunk"}``: streaming: after the first event, one extra event whose
     data line is the first half of the next event's JSON. JSON: 200 with the body cut in half.
   * ``{"kind": "no_usage"}``: the response carries no usage block at all.
@@ -37,6 +40,7 @@ KINDS = frozenset(
         "status",
         "hang",
         "slow_first_byte",
+        "slow_first_chunk",
         "disconnect",
         "malformed_chunk",
         "no_usage",

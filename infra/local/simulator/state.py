@@ -1,15 +1,18 @@
 """Everything the simulator remembers between requests; one instance per server, wiped by reset.
 
-``POST /_sim/config`` takes ``{latency_ms?: int, stream_chunk_delay_ms?: int, provider?: str}``:
-latency is added before the first response byte of every provider call, the chunk delay
-between stream events. With ``provider`` it applies to that provider only (overriding the
-global values); fields left out keep their current value. Reset restores the values given
-on the command line (``--latency-ms``).
+``POST /_sim/config`` takes ``{latency_ms?: int, stream_chunk_delay_ms?: int, fail_rate?: float,
+hang_rate?: float, provider?: str}``: latency is added before the first response byte of
+every provider call, the chunk delay between stream events; ``fail_rate`` of the calls not
+matched by a scripted fault answer 500 and ``hang_rate`` of them hang (chosen at random, for
+chaos runs). With ``provider`` it applies to that provider only (overriding the global
+values); fields left out keep their current value. Reset restores the values given on the
+command line (``--latency-ms``).
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,6 +27,17 @@ MAX_RECORDS = 2000
 class Timing:
     latency_ms: int = 0
     chunk_delay_ms: int = 0
+    fail_rate: float = 0.0
+    hang_rate: float = 0.0
+
+
+def _rate(raw: dict[str, Any], name: str) -> float | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number from 0 to 1")
+    return float(value)
 
 
 def _non_negative(raw: dict[str, Any], name: str) -> int | None:
@@ -43,6 +57,7 @@ class SimState:
         self.records: deque[dict[str, Any]] = deque(maxlen=MAX_RECORDS)
         self._timing: dict[str | None, Timing] = {None: self._startup}
         self._ids = itertools.count(1)
+        self.rng = random.Random(0)
 
     def reset(self) -> None:
         self.scripts.clear()
@@ -71,11 +86,17 @@ class SimState:
             current = replace(current, latency_ms=latency)
         if delay is not None:
             current = replace(current, chunk_delay_ms=delay)
+        for name in ("fail_rate", "hang_rate"):
+            rate = _rate(raw, name)
+            if rate is not None:
+                current = replace(current, **{name: rate})
         self._timing[provider] = current
         return {
             "provider": provider,
             "latency_ms": current.latency_ms,
             "stream_chunk_delay_ms": current.chunk_delay_ms,
+            "fail_rate": current.fail_rate,
+            "hang_rate": current.hang_rate,
         }
 
     def record(self, entry: dict[str, Any]) -> None:

@@ -98,10 +98,15 @@ async def stream(
     content_type: bytes,
     delay_ms: int,
     cut_after: int | None,
+    first_delay_ms: int = 0,
 ) -> None:
-    """Send events one by one; with cut_after, stop after that many, leaving the body unfinished."""
+    """Send events one by one; with cut_after, stop after that many, leaving the body unfinished;
+    with first_delay_ms, the headers go at once and the first event that much later."""
     start_headers = [(b"content-type", content_type), (b"cache-control", b"no-cache"), *headers]
     await send({"type": "http.response.start", "status": 200, "headers": start_headers})
+    if first_delay_ms:
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        await asyncio.sleep(first_delay_ms / 1000)
     if cut_after is None and delay_ms == 0:
         # Nothing needs them apart, so one write: the client parses the same events either way.
         await send({"type": "http.response.body", "body": b"".join(events), "more_body": False})

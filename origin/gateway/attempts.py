@@ -1,0 +1,174 @@
+"""Trying a request on its candidate models until one produces a first token.
+
+`Racer.run` starts the first target; when it fails before its first token with an error
+another provider may not have, the next target starts. With a hedge delay, if the first
+target has not produced its first token by then, the next one starts alongside it: whichever
+produces a first token first wins and every other attempt is cancelled (its connection
+closed). Nothing has reached the client until a winner exists, so every failure before it
+can be failed over from. Every outcome feeds the health board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from origin.providers.failures import BAD_RESPONSE_CODE
+from origin.providers.http import INTERRUPTED_CODE
+from origin.routing.health import HealthBoard
+from shared.errors import (
+    PrismError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+T = TypeVar("T")
+
+# Upstream failures after which another model may well succeed; anything else is final.
+_RETRYABLE_CODES = frozenset({INTERRUPTED_CODE, BAD_RESPONSE_CODE})
+
+
+def retryable(exc: PrismError) -> bool:
+    if isinstance(exc, (UpstreamUnavailable, UpstreamTimeout, RateLimited)):
+        return True
+    return isinstance(exc, UpstreamError) and exc.code in _RETRYABLE_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    model: str  # catalog id (or "provider/model" for a custom provider)
+    provider: str
+    upstream: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+@dataclass
+class Won(Generic[T]):
+    target: Target
+    value: T
+    hedge: Target | None = None  # the target a hedge started, when one fired
+    losers: list[Target] = field(default_factory=list)  # cancelled because another won
+    failures: list[tuple[Target, PrismError]] = field(default_factory=list)
+
+
+class Racer:
+    def __init__(self, health: HealthBoard) -> None:
+        self.health = health
+
+    async def run(
+        self,
+        targets: list[Target],
+        attempt: Callable[[Target], Awaitable[T]],
+        close: Callable[[T], Awaitable[None]],
+        *,
+        hedge_s: float | None = None,
+        deadline: bool = False,
+    ) -> Won[T]:
+        """The first target to produce a value. `close` releases a value that lost a tie;
+        `deadline` bounds each attempt by its model's first-byte deadline (streams)."""
+        queue = list(targets)
+        running: dict[asyncio.Task[T], Target] = {}
+        failures: list[tuple[Target, PrismError]] = []
+        hedge: Target | None = None
+
+        def launch() -> None:
+            target = queue.pop(0)
+            task = asyncio.create_task(self._one(target, attempt, deadline))
+            running[task] = target
+
+        launch()
+        try:
+            while running:
+                wait = hedge_s if hedge is None and hedge_s is not None and queue else None
+                done, _ = await asyncio.wait(
+                    running, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    hedge = queue[0]
+                    launch()
+                    continue
+                won = await self._settle(done, running, failures, close)
+                if won is not None:
+                    target, value = won
+                    losers = list(running.values())
+                    await _cancel(running, close)
+                    return Won(target, value, hedge, losers, failures)
+                if not running and queue:
+                    launch()
+        finally:
+            await _cancel(running, close)
+        raise failures[-1][1]
+
+    async def _settle(
+        self,
+        done: set[asyncio.Task[T]],
+        running: dict[asyncio.Task[T], Target],
+        failures: list[tuple[Target, PrismError]],
+        close: Callable[[T], Awaitable[None]],
+    ) -> tuple[Target, T] | None:
+        won: tuple[Target, T] | None = None
+        for task in done:
+            target = running.pop(task)
+            exc = task.exception()
+            if exc is None:
+                if won is None:
+                    won = (target, task.result())
+                else:
+                    await close(task.result())  # a tie: the second one is a loser too
+                continue
+            if not isinstance(exc, PrismError):
+                raise exc
+            failures.append((target, exc))
+            if not retryable(exc) and won is None:
+                raise exc
+        return won
+
+    async def _one(
+        self, target: Target, attempt: Callable[[Target], Awaitable[T]], bounded: bool
+    ) -> T:
+        key = self.health.begin(target.key)
+        started = time.monotonic()
+        ok: bool | None = None
+        try:
+            if bounded:
+                limit = self.health.deadline_s(target.key)
+                try:
+                    async with asyncio.timeout(limit):
+                        value = await attempt(target)
+                except TimeoutError:
+                    raise UpstreamTimeout(
+                        f"{target.provider} sent no first token within {limit:g}s"
+                    ) from None
+            else:
+                value = await attempt(target)
+            ok = True
+            return value
+        except PrismError as exc:
+            # A request the provider rightly refused says nothing about its health.
+            ok = False if retryable(exc) or isinstance(exc, UpstreamError) else None
+            raise
+        finally:
+            self.health.end(target.key, key, ok, time.monotonic() - started)
+
+
+async def _cancel(
+    running: dict[asyncio.Task[T], Target], close: Callable[[T], Awaitable[None]]
+) -> None:
+    tasks = list(running)
+    running.clear()
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if not isinstance(result, BaseException):
+            await close(result)  # finished just before it could be cancelled

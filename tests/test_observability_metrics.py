@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.origin import OriginHandle, start_origin
+from tests.test_cache_helpers import wait_cached
 
 TOKEN = secrets.token_urlsafe(16)
 
@@ -62,12 +63,15 @@ def test_metrics_need_their_own_token(observed_origin: OriginHandle) -> None:
         assert response.json()["error"]["code"] == "invalid_api_key"
 
 
-async def test_miss_hit_and_failover_are_counted(observed_origin, make_project, sim) -> None:
+async def test_miss_hit_and_failover_are_counted(
+    observed_origin, make_project, sim, redis_server
+) -> None:
     project = await make_project("metrics")
     question = f"what is metric {secrets.token_hex(4)}?"
     before = scrape(observed_origin)
 
     miss = chat(observed_origin, project.api_key, question)
+    await wait_cached(redis_server.url, project.id)  # stored after the response, off its path
     hit = chat(observed_origin, project.api_key, question)
     sim.script({"kind": "status", "status": 503}, provider="openai")
     failover = chat(

@@ -18,6 +18,7 @@ from origin.observability.metrics import Metrics
 from origin.observability.tracing import Tracing, row_attributes
 from shared import headers as H
 from shared.pricing import format_cents
+from shared.usage import UsageRow
 
 access_log = logging.getLogger("prism.access")
 _REQUEST_ID = H.REQUEST_ID.lower().encode()
@@ -68,28 +69,32 @@ class RequestObserver:
                 row=row,
                 provider_seconds=observation.provider_s if observation.provider_s else None,
             )
-        fields: dict[str, object] = {
-            "method": scope["method"],
-            "path": scope["path"],
-            "status": status,
-            "latency_ms": round(seconds * 1000, 2),
-        }
-        if row is not None:
-            fields.update(
-                model=row.model_used,
-                provider=row.provider,
-                cache_status=row.cache_status,
-                cost_cents=format_cents(row.cost_total_cents),
-                tokens_in=row.tokens_in,
-                tokens_out=row.tokens_out,
-            )
-        access_log.info(_line(fields), extra={"fields": fields})
+        if access_log.isEnabledFor(logging.INFO):
+            _access_line(scope, status, seconds, row)
 
 
-def _line(fields: dict[str, object]) -> str:
-    head = f"{fields['method']} {fields['path']} {fields['status']}"
-    rest = " ".join(f"{key}={value}" for key, value in fields.items() if key not in _HEAD)
-    return f"{head} {rest}"
-
-
-_HEAD = frozenset({"method", "path", "status"})
+def _access_line(scope: Scope, status: int, seconds: float, row: UsageRow | None) -> None:
+    """The request's access line; its fields also go to JSON logs as their own keys."""
+    latency_ms = round(seconds * 1000, 2)
+    line = f"{scope['method']} {scope['path']} {status} latency_ms={latency_ms}"
+    fields: dict[str, object] = {
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": status,
+        "latency_ms": latency_ms,
+    }
+    if row is not None:
+        cost = format_cents(row.cost_total_cents)
+        line += (
+            f" model={row.model_used} provider={row.provider} cache_status={row.cache_status}"
+            f" cost_cents={cost} tokens_in={row.tokens_in} tokens_out={row.tokens_out}"
+        )
+        fields.update(
+            model=row.model_used,
+            provider=row.provider,
+            cache_status=row.cache_status,
+            cost_cents=cost,
+            tokens_in=row.tokens_in,
+            tokens_out=row.tokens_out,
+        )
+    access_log.info(line, extra={"fields": fields})

@@ -1,5 +1,6 @@
 """`make run` restarts a service that dies, and says so: the edge process is killed (as a fatal
-error in the Worker runtime would end it) and the stack brings it back on the same port."""
+error in the Worker runtime would end it), then Redis, and the stack brings each back on its
+port."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def wait_for_text(log: Path, text: str) -> str:
     raise AssertionError(f"{text!r} never appeared in:\n{log.read_text(errors='replace')}")
 
 
-def test_a_killed_edge_is_restarted_and_announced(tmp_path: Path) -> None:
+def test_killed_services_are_restarted_and_announced(tmp_path: Path) -> None:
     ports = {name: str(free_port()) for name in PORT_VARS}
     key = generate_api_key()
     provider_vars = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY")
@@ -85,6 +86,17 @@ def test_a_killed_edge_is_restarted_and_announced(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=edge_url, api_key=key, max_retries=2)
         completion = client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "back again?"}]
+        )
+        assert completion.choices[0].message.content
+        [redis_pid] = [
+            pid for pid, cmd in children(stack_pid(proc.pid)).items() if "redis-server" in cmd
+        ]
+        os.kill(redis_pid, signal.SIGKILL)
+        output = wait_for_text(log_path, "redis restarted")
+        assert "redis exited with code -9; restarting it" in output
+        # The origin's cache and queue reconnect: a completion through the edge works again.
+        completion = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "and after redis?"}]
         )
         assert completion.choices[0].message.content
     finally:

@@ -52,6 +52,11 @@ class RedisServer:
         return proc is not None and proc.poll() is None
 
     @property
+    def service(self) -> Service:
+        """The process itself, for a supervisor that restarts it if it dies."""
+        return self._service
+
+    @property
     def pid(self) -> int | None:
         proc = self._service.proc
         return proc.pid if proc is not None else None

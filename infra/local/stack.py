@@ -148,7 +148,7 @@ async def run() -> None:
             started.append(edge.start(timeout=60))
         cli_env = write_cli_env(data / "cli.env", origin_env, ports.origin)
         announce(ports, key, admin_token, cli_env, provider_keys, data, edge is not None, login)
-        await Supervisor(started).run(stop_requested())
+        await Supervisor([redis.service, *started]).run(stop_requested())
     finally:
         for service in reversed(started):
             service.stop()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from origin.routing.classifier import TASK_TYPES, Classification, classify
 from origin.routing.router import LOW_CONFIDENCE
+from origin.routing.task_model import TaskModel, featurize
 
 PROSE = (
     "The quarterly operations review covered staffing, vendor contracts, facilities and the "
@@ -695,3 +696,15 @@ def test_a_long_paste_with_a_simple_ask_is_classified_by_the_ask(
     ]
     assert len(long_simple) >= 40
     assert sum(long_simple) / len(long_simple) >= 0.6  # measured 65%: the weakest slice
+
+
+MODEL = TaskModel.load()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=900), st.lists(st.sampled_from(["sig:math", "cue:code:2", "x"])))
+def test_the_fast_path_scores_exactly_like_the_feature_dict(text: str, extra: list[str]) -> None:
+    # Training sees featurize(); the origin runs predict(): they must be the same model.
+    fast = MODEL.predict(text, extra)
+    slow = MODEL.probabilities(featurize(text, extra))
+    assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12)

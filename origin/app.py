@@ -121,7 +121,7 @@ async def _start(
     cache = build_cache(settings, ledger, store, metrics)
     if cache is not None:
         stack.push_async_callback(cache.aclose)
-    health = HealthBoard(health_config(settings), settings.redis_url)
+    health = HealthBoard(health_config(settings), settings.redis_url, metrics.health)
     await health.start()
     stack.push_async_callback(health.aclose)
     auth = Authenticator(

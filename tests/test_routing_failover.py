@@ -97,6 +97,11 @@ def test_a_failing_provider_is_routed_around_drops_to_zero_and_comes_back(
     providers = [ask(client)[0] for _ in range(5)]
     assert A not in providers  # every request succeeded through another provider
     assert weight(admin, A_KEY) == 0.0  # within min_samples (3) failures
+    gauge = f'prism_model_health_weight{{model="{A_MODEL}",provider="{A}"}} 0.0'
+    deadline = time.monotonic() + 5
+    while gauge not in httpx.get(f"{origin.url}/metrics").text:  # published about once a second
+        assert time.monotonic() < deadline, "the weight never reached /metrics"
+        time.sleep(0.1)
     before = len(sim.requests(A))
     providers = [ask(client)[0] for _ in range(10)]
     assert A not in providers

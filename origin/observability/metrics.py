@@ -155,6 +155,13 @@ class Metrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+        self.model_health = Gauge(
+            "prism_model_health_weight",
+            "Routing weight from the rolling health window: 1, 0.1 or 0 (see README).",
+            ["provider", "model"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.failovers = Counter(
             "prism_failovers",
             "Requests answered by a fallback after the first choice failed.",
@@ -230,6 +237,11 @@ class Metrics:
         name = provider_label(provider)
         self._child(self.provider_attempts, name, outcome).inc()
         self._child(self.provider_up, name).set(1.0 if outcome == "ok" else 0.0)
+
+    def health(self, weights: dict[tuple[str, str], float]) -> None:
+        """Each (provider, model)'s current routing weight, from the health board."""
+        for (provider, model), weight in weights.items():
+            self._child(self.model_health, provider_label(provider), model_label(model)).set(weight)
 
     def failover(self, *, from_provider: str, to_provider: str) -> None:
         self._child(

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Final
@@ -98,8 +98,15 @@ class SharedStateDown(Exception):
 class HealthBoard:
     """One per worker; `start()` runs the Redis sync, `aclose()` stops it."""
 
-    def __init__(self, config: HealthConfig, redis_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config: HealthConfig,
+        redis_url: str | None = None,
+        on_sync: Callable[[dict[tuple[str, str], float]], None] | None = None,
+    ) -> None:
+        """`on_sync` gets every (provider, model)'s weight after each sync (for /metrics)."""
         self.config = config
+        self._on_sync = on_sync
         self._redis = Redis.from_url(redis_url, socket_timeout=0.5) if redis_url else None
         self._local: dict[str, _Local] = {}
         self._shared: dict[str, Counts] | None = None  # every worker's window, from Redis
@@ -232,7 +239,7 @@ class HealthBoard:
     # ---- the shared window ----------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._redis is not None:
+        if self._redis is not None or self._on_sync is not None:
             self._task = asyncio.create_task(self._sync_forever(), name="health-sync")
 
     async def aclose(self) -> None:
@@ -266,9 +273,13 @@ class HealthBoard:
                 # Fall back to this worker's own window until Redis answers again.
                 log.warning("health sync failed, using local health only: %s", exc)
                 self._shared = None
+            if self._on_sync is not None:
+                keys = set(self._local) | set(self._shared or {})
+                self._on_sync({_split(k): self.weight(k) for k in keys})
 
     async def sync(self) -> None:
-        assert self._redis is not None
+        if self._redis is None:
+            return
         now = time.time()
         slot = self._slot(now)
         pending = {k: s.unsynced for k, s in self._local.items() if s.unsynced.samples}
@@ -298,6 +309,11 @@ class HealthBoard:
         if state is None:
             state = self._local[key] = _Local()
         return state
+
+
+def _split(key: str) -> tuple[str, str]:
+    provider, _, model = key.partition(":")
+    return provider, model
 
 
 def _fields(key: str, counts: Counts) -> list[tuple[str, int]]:

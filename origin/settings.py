@@ -138,7 +138,7 @@ class Settings:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(variable, effective value with secrets masked, meaning), in VARIABLES order."""
-        return [(v.name, _shown(getattr(self, v.field)), v.doc) for v in VARIABLES]
+        return [(v.name, _shown(getattr(self, v.field), v.parse), v.doc) for v in VARIABLES]
 
 
 @dataclass(frozen=True)
@@ -214,9 +214,18 @@ def choice(*allowed: str, upper: bool = False) -> Callable[[str, str], str]:
     return parse
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, parse: Callable[[str, str], Any]) -> str:
+    """The value as its variable is written, so a line of `prism config` can be pasted back."""
     if isinstance(value, Secret):
         return "***" if value else ""
+    if parse is millis and isinstance(value, float):
+        return f"{value * 1000:g}"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 

@@ -123,3 +123,32 @@ def test_every_variable_the_code_reads_is_in_the_readme_table() -> None:
         text = source.read_text()
         read_by_code |= set(re.findall(r"environ(?:\.get)?[\[(]\"([A-Z][A-Z0-9_]+)\"", text))
     assert sorted(read_by_code - documented) == []
+
+
+def _pasted_back(s: Settings) -> Settings:
+    """What `prism config` shows, fed back as variables (secrets aside: they print as ***)."""
+    secret_names = {v.name for v in VARIABLES if isinstance(getattr(s, v.field), Secret)}
+    shown = {name: value for name, value, _ in s.describe() if name not in secret_names}
+    return Settings.from_env({k: v for k, v in shown.items() if v})
+
+
+def test_prism_config_shows_each_value_as_its_variable_is_written() -> None:
+    # A user copies a line of `prism config` into .env: it must mean the same thing (a timeout
+    # in ms shown in seconds would become a thousand times shorter).
+    s = Settings.from_env(
+        {
+            "PRISM_CACHE_REDIS_TIMEOUT_MS": "20",
+            "PRISM_CACHE_VECTOR_TIMEOUT_MS": "150",
+            "PRISM_CACHE_COOLDOWN_MS": "2500",
+            "PRISM_UPSTREAM_ALLOWLIST": "127.0.0.1:54325, 10.0.0.0/8",
+            "PRISM_SEMANTIC_CACHE": "off",
+            "PRISM_TOTAL_TIMEOUT_S": "12.5",
+            "PRISM_PORT": "9001",
+        }
+    )
+    assert _pasted_back(s) == s
+    assert _pasted_back(Settings()) == Settings()
+    shown = {name: value for name, value, _ in s.describe()}
+    assert shown["PRISM_CACHE_REDIS_TIMEOUT_MS"] == "20"
+    assert shown["PRISM_UPSTREAM_ALLOWLIST"] == "127.0.0.1:54325,10.0.0.0/8"
+    assert (shown["PRISM_CACHE"], shown["PRISM_SEMANTIC_CACHE"]) == ("on", "off")

@@ -19,10 +19,27 @@ from infra.local.stack import write_cli_env
 
 
 def readme_cli_block() -> str:
+    return readme_cli_block_and_intro()[1]
+
+
+def readme_cli_block_and_intro() -> tuple[str, str]:
+    """The paragraph that introduces the block, and the block."""
     readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
-    (block,) = [b for b in blocks if "prism projects create" in b]
-    return block
+    found = re.findall(r"((?:[^\n]+\n)+)\n```sh\n(.*?)```", readme, flags=re.DOTALL)
+    ((intro, block),) = [(i, b) for i, b in found if "prism projects create" in b]
+    return intro, block
+
+
+def test_the_readme_says_what_its_cli_block_needs_from_the_environment() -> None:
+    # A newcomer runs the block in a fresh terminal: any variable it reads but does not set
+    # must be named before it, or the block fails at its first use.
+    intro, block = readme_cli_block_and_intro()
+    read = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", block))
+    read |= set(re.findall(r"--key-env ([A-Z][A-Z0-9_]+)", block))
+    assigned = set(re.findall(r"(?:^|\s)([A-Z][A-Z0-9_]+)=", block))
+    needed = read - assigned
+    assert needed, "the block stores provider keys read from the environment"
+    assert sorted(n for n in needed if f"`{n}`" not in intro) == []
 
 
 async def provider_key_names(dsn: str, project_id: str) -> list[str]:

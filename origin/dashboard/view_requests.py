@@ -88,6 +88,16 @@ def filter_form(query: QueryParams, project_id: str) -> str:
     )
 
 
+def _short_time(value: Any) -> str:
+    """2026-12-06 05:47:39 UTC, shortened to 12-06 05:47 on a phone."""
+    text = fmt.when(value)
+    if len(text) != 23:
+        return escape(text)
+    return (
+        f"<span class=hide-sm>{text[:5]}</span>{text[5:16]}<span class=hide-sm>{text[16:]}</span>"
+    )
+
+
 def _status(row: dict[str, Any]) -> str:
     if not row.get("success"):
         return f'<span class="pill err">{escape(str(row.get("error_code") or "failed"))}</span>'
@@ -99,11 +109,11 @@ def _status(row: dict[str, Any]) -> str:
 def render_list(rows: list[dict[str, Any]], query: QueryParams, project_id: str) -> str:
     body = "".join(
         f'<tr><td><a href="{escape(href("/requests/" + str(r["request_id"]), project_id))}">'
-        f"{escape(fmt.when(r.get('created_at')))}</a></td>"
+        f"{_short_time(r.get('created_at'))}</a></td>"
         f"<td>{escape(str(r.get('model_used')))}</td><td class=hide-sm>{escape(str(r.get('provider')))}</td>"
         f"<td class=hide-sm>{escape(str(r.get('mode')))}</td><td class=hide-sm>{escape(str(r.get('task_type')))}</td>"
         f"<td>{_status(r)}</td><td class=num>{fmt.money(r.get('cost_total_cents'))}</td>"
-        f"<td class=num>{fmt.money(r.get('cache_saved_cents'))}</td>"
+        f"<td class='num hide-sm'>{fmt.money(r.get('cache_saved_cents'))}</td>"
         f"<td class='num hide-sm'>{fmt.ms(r.get('latency_ms'))}</td>"
         f"<td class='hide-sm wrap'>{fmt.tags(r.get('request_tags'))}</td></tr>"
         for r in rows
@@ -124,7 +134,7 @@ def render_list(rows: list[dict[str, Any]], query: QueryParams, project_id: str)
     return f"""<h1>Requests</h1><p class="sub">Newest first, {PAGE_SIZE} per page. Times UTC.</p>
 {filter_form(query, project_id)}<div class="panel"><table><thead><tr><th>Time</th><th>Model</th>
 <th class=hide-sm>Provider</th><th class=hide-sm>Mode</th><th class=hide-sm>Task</th><th>Cache</th>
-<th class=num>Cost</th><th class=num>Cache saved</th><th class='num hide-sm'>Latency</th>
+<th class=num>Cost</th><th class='num hide-sm'>Cache saved</th><th class='num hide-sm'>Latency</th>
 <th class=hide-sm>Tags</th></tr></thead><tbody>{body}</tbody></table>
 <div class="pager"><span>{newest}</span><span>{pager}</span></div></div>"""
 

@@ -61,42 +61,28 @@ async def seed_project(dsn: str, org: str, project: str, rows: int, salt: int) -
     return time.perf_counter() - started
 
 
-def pages(client: AsyncClient, project: str) -> dict[str, Callable[[], Awaitable[Any]]]:
-    """Each page's queries, in the order the page makes them (origin/dashboard/routes.py)."""
+async def pages(client: AsyncClient, project: str) -> dict[str, Callable[[], Awaitable[Any]]]:
+    """Each page load's queries, in the order the page makes them (origin/dashboard/)."""
     today = datetime.now(UTC).date()
+    newest = await data.requests(client, project, {"limit": 50})
+    cursor = {"before_at": newest[-1]["created_at"], "before_id": newest[-1]["request_id"]}
+    week = f"{today - timedelta(days=7)}T00:00:00+00:00"
     since = str(datetime.combine(today - timedelta(days=29), datetime.min.time(), UTC))
 
     async def overview() -> Any:
         await data.projects(client)
         return await data.overview(client, project)
 
-    async def requests() -> Any:
-        await data.projects(client)
-        first = await data.requests(client, project, {"limit": 50})
-        last = first[-1]
-        await data.requests(
-            client,
-            project,
-            {"limit": 50, "before_at": last["created_at"], "before_id": last["request_id"]},
-        )
-        return first
+    def requests(filters: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        async def load() -> Any:
+            await data.projects(client)
+            return await data.requests(client, project, {"limit": 50, **filters})
 
-    async def requests_filtered() -> Any:
-        await data.projects(client)
-        start = f"{today - timedelta(days=7)}T00:00:00+00:00"
-        await data.requests(
-            client, project, {"limit": 50, "tag_key": "feature", "tag_value": "search"}
-        )
-        await data.requests(
-            client, project, {"limit": 50, "model": "claude-sonnet-4-6", "from": start}
-        )
-        await data.requests(client, project, {"limit": 50, "success": False})
-        return await data.requests(client, project, {"limit": 50, "session": "sess-42"})
+        return load
 
     async def detail() -> Any:
         await data.projects(client)
-        first = await data.requests(client, project, {"limit": 1})
-        return await data.request_detail(client, project, first[0]["request_id"])
+        return await data.request_detail(client, project, newest[0]["request_id"])
 
     async def features_30d() -> Any:
         await data.projects(client)
@@ -128,8 +114,14 @@ def pages(client: AsyncClient, project: str) -> dict[str, Callable[[], Awaitable
 
     return {
         "overview": overview,
-        "requests (first + next page)": requests,
-        "requests (tag, model+date, failed, session)": requests_filtered,
+        "requests: newest 50": requests({}),
+        "requests: next page (keyset)": requests(cursor),
+        "requests: tag feature=search": requests({"tag_key": "feature", "tag_value": "search"}),
+        "requests: tag no row has": requests({"tag_key": "feature", "tag_value": "absent"}),
+        "requests: model + last 7 days": requests({"model": "claude-sonnet-4-6", "from": week}),
+        "requests: failed only": requests({"success": False}),
+        "requests: one session": requests({"session": "sess-42"}),
+        "requests: cache status": requests({"cache_status": "hit-semantic-edge"}),
         "request detail": detail,
         "features (30 days)": features_30d,
         "features (90 days)": features_90d,
@@ -144,8 +136,8 @@ async def measure(url: str, anon: str, email: str, password: str, project: str, 
     options = AsyncClientOptions(auto_refresh_token=False, persist_session=False)
     client = await create_async_client(url, anon, options)
     await client.auth.sign_in_with_password({"email": email, "password": password})
-    print(f"{'page':46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for name, run in pages(client, project).items():
+    print(f"{'page load':46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for name, run in (await pages(client, project)).items():
         await run()  # warm: plans cached, pages in shared buffers, as for a user clicking around
         times = []
         for _ in range(runs):

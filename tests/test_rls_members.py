@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from postgrest import APIError
 
+from infra.local.postgres import apply_migrations
 from tests.fixtures.members import Member, signed_in
 
 # Every public table and the column that says whose a row is. A table added without an entry
@@ -31,6 +32,15 @@ OWNED_BY = {
     "rate_limits": ("project_id", "project_id"),
     "policy_audit": ("project_id", "project_id"),
 }
+GRANTED_TO_REST_ROLES = (
+    "SELECT c.relname, r.role, p.privilege FROM pg_class AS c"
+    " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+    " CROSS JOIN unnest(ARRAY['anon', 'authenticated']) AS r(role)"
+    " CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',"
+    "   'TRIGGER']) AS p(privilege)"
+    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')"
+    "   AND has_table_privilege(r.role, c.oid, p.privilege)"
+)
 INTERNAL = {"schema_migrations"}  # readable by no REST role at all
 SECRET_COLUMNS = [("api_keys", "key_hash"), ("provider_keys", "ciphertext")]
 VISIBLE_COLUMNS = {
@@ -150,15 +160,7 @@ async def test_only_service_role_may_read_secret_columns(
 async def test_rest_roles_cannot_write_truncate_or_reference_any_table(
     pg_conn: asyncpg.Connection,
 ) -> None:
-    rows = await pg_conn.fetch(
-        "SELECT c.relname, r.role, p.privilege FROM pg_class AS c"
-        " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
-        " CROSS JOIN unnest(ARRAY['anon', 'authenticated']) AS r(role)"
-        " CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',"
-        "   'TRIGGER']) AS p(privilege)"
-        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')"
-        "   AND has_table_privilege(r.role, c.oid, p.privilege)"
-    )
+    rows = await pg_conn.fetch(GRANTED_TO_REST_ROLES)
     assert [tuple(r) for r in rows] == []
 
 
@@ -209,3 +211,27 @@ async def test_a_user_without_membership_sees_nothing(
         for table in OWNED_BY:
             select = VISIBLE_COLUMNS.get(table, "*")
             assert (await client.table(table).select(select).execute()).data == [], table
+
+
+async def test_migrations_take_back_what_supabase_grants_by_default(
+    pg: Any, pg_conn: asyncpg.Connection
+) -> None:
+    """A new Supabase project grants the REST roles ALL on every public table, present and
+    future; after the migrations none of them may write, TRUNCATE, REFERENCE or TRIGGER."""
+    name = f"supabase_like_{uuid.uuid4().hex[:12]}"
+    await pg_conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = pg.dsn.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA public"
+                " GRANT ALL ON TABLES TO anon, authenticated, service_role"
+            )
+            await apply_migrations(dsn)
+            rows = await conn.fetch(GRANTED_TO_REST_ROLES)
+        finally:
+            await conn.close()
+    finally:
+        await pg_conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    assert [tuple(r) for r in rows] == []

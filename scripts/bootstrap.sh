@@ -14,6 +14,18 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { echo "bootstrap: Python 3.11+ is required" >&2; exit 1; }
 
+# wrangler 4 refuses Node < 20.3 and the edge runtime needs its JSPI; Debian 12's own nodejs
+# package is 18, so an older Node is named here, before minutes of installing, not mid-test.
+check_node() {
+  local version
+  version=$(node -p 'process.versions.node')
+  if ! printf '20.3.0\n%s\n' "$version" | sort -C -V; then
+    echo "bootstrap: Node.js 20.3 or newer is required, found $version at $(command -v node)" >&2
+    exit 1
+  fi
+}
+if command -v node >/dev/null 2>&1; then check_node; fi
+
 stamp=.venv/.installed-$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
@@ -43,7 +55,7 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/n
 [ -x /usr/bin/chromium ] || apt_install chromium
 
 if [ -f package.json ]; then
-  command -v node >/dev/null 2>&1 || apt_install nodejs npm
+  command -v node >/dev/null 2>&1 || { apt_install nodejs npm; check_node; }
   lock=node_modules/.installed-$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
   if [ ! -f "$lock" ]; then
     npm install --no-audit --no-fund --loglevel=error >/dev/null

@@ -26,6 +26,7 @@ from infra.local.postgres import PostgresCluster, apply_migrations
 from infra.local.proc import Service, free_port, python_module
 from infra.local.projects import create_project
 from infra.local.redis_server import RedisServer
+from origin.admin.serve import WORKER_CLASS  # as `prism serve` runs the origin
 
 KEY_LIFETIME_S = 24 * 3600
 
@@ -39,6 +40,7 @@ class Stack:
     dsn: str
     work_dir: Path
     pids: dict[str, int]  # root process of each server, for CPU accounting
+    redis_url: str = ""
 
     def set_latency(self, latency_ms: int) -> None:
         """Every provider answer waits this long first (the simulator's control API)."""
@@ -48,9 +50,17 @@ class Stack:
         response.raise_for_status()
 
 
-def start_stack(stack: ExitStack, work_dir: Path, extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(
+    stack: ExitStack,
+    work_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    worker_class: str = WORKER_CLASS,
+    profile_to: Path | None = None,
+) -> Stack:
     """Start every server; each one's stop is pushed onto `stack` the moment it runs.
-    `extra_env` is added to the origin's environment."""
+    `extra_env` is added to the origin's environment. With `profile_to` the origin runs
+    under bench.profiled_worker (SIGUSR1/SIGUSR2 start and stop cProfile)."""
     logs = work_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     # Straight under the temp root: the postgres OS user must be able to traverse it.
@@ -82,16 +92,15 @@ def start_stack(stack: ExitStack, work_dir: Path, extra_env: dict[str, str] | No
         **(extra_env or {}),
     }
     port = free_port()
+    bind = f"127.0.0.1:{port}"
+    argv = (
+        ["-m", "bench.profiled_worker", str(profile_to), "--bind", bind]
+        if profile_to is not None
+        else ["-m", "hypercorn", "--bind", bind, "origin.app:create_app()"]
+    )
     origin = Service(
         "origin",
-        [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "origin.app:create_app()",
-        ],
+        [sys.executable, *argv, "--worker-class", worker_class],
         port,
         env=env,
         log_path=logs / "origin.log",
@@ -110,7 +119,9 @@ def start_stack(stack: ExitStack, work_dir: Path, extra_env: dict[str, str] | No
     pids["postgres"] = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
     if redis.pid is not None:
         pids["redis"] = redis.pid
-    return Stack(simulator.url, origin.url, pids["origin"], api_key, cluster.dsn, work_dir, pids)
+    return Stack(
+        simulator.url, origin.url, pids["origin"], api_key, cluster.dsn, work_dir, pids, redis.url
+    )
 
 
 def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:

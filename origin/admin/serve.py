@@ -29,13 +29,17 @@ if TYPE_CHECKING:
     from hypercorn.config import Config
 
 WORKER_APP: Final = "origin.admin.serve:worker_app()"
+WORKER_CLASS: Final = "uvloop"
 _PR_SET_PDEATHSIG: Final = 1
 
 
 def serve(settings: Settings, workers: int = 1) -> int:
     """Run until Ctrl-C or SIGTERM; returns the exit code."""
     if workers <= 1:
-        asyncio.run(_serve_one(settings))
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve_one(settings))
         return 0
     from hypercorn.run import run
 
@@ -53,6 +57,8 @@ def _config(settings: Settings) -> Config:
 
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
+    # uvloop's event loop: about 10-15 % less CPU per request than asyncio's (bench/README.md).
+    config.worker_class = WORKER_CLASS
     # Our own access log (origin.observability) has the request id, cost and cache status;
     # Hypercorn's error log goes through the root logger so it shares our format.
     config.accesslog = None

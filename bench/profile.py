@@ -1,0 +1,171 @@
+"""Where one origin worker's CPU goes per request, by component, and Redis commands per request.
+
+    .venv/bin/python -m bench.profile [--seconds S] [--worker-class uvloop|asyncio]
+
+Starts the bench stack with the origin under bench.profiled_worker, warms up, then for each
+scenario (cache on and every request a miss; an exact hit; cache bypassed) runs wrk at
+concurrency 1 twice: once plain, for CPU ms per request from /proc, and once with cProfile
+on, for the shares. Shares are of the profiled run's own time (cProfile slows Python code more
+than C code, so read them as proportions and scale by the plain run's CPU). Redis commands per
+request come from INFO commandstats around the plain run. Profiles are kept as
+.prism/bench/profile/<scenario>.pstats for `python -m pstats`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import signal
+import sys
+import time
+from collections import defaultdict
+from contextlib import ExitStack
+from pathlib import Path
+
+import redis
+
+from bench import cpu
+from bench.load import Target, ensure_wrk, run_load
+from bench.origin import chat_body, probe, wait_ledger_drained
+from bench.stack import WORKER_CLASS, Stack, start_stack
+from infra.local.proc import ROOT
+
+WORK_DIR = ROOT / ".prism" / "bench" / "profile"
+# First match wins: a path fragment of the function's file, and the component it belongs to.
+COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("/hypercorn/", "hypercorn"),
+    ("/h11/", "h11"),
+    ("/starlette/", "starlette"),
+    ("/prometheus_client/", "observability"),
+    ("/origin/observability/", "observability"),
+    ("/origin/tenancy/", "auth (tenancy)"),
+    ("/origin/cache/", "cache"),
+    ("/origin/routing/", "routing"),
+    ("/origin/ledger/", "ledger"),
+    ("/origin/spend/", "spend"),
+    ("/origin/providers/", "providers"),
+    ("/origin/gateway/", "gateway"),
+    ("/origin/", "origin other"),
+    ("/shared/", "shared (fingerprint, pricing, usage row)"),
+    ("/redis/", "redis client"),
+    ("/aiohttp/", "aiohttp"),
+    ("/multidict/", "aiohttp"),
+    ("/yarl/", "aiohttp"),
+    ("/json/", "json"),
+    ("/logging/", "logging"),
+    ("/asyncio/", "event loop"),
+    ("uvloop", "event loop"),
+)
+
+
+def component(path: str) -> str:
+    for fragment, name in COMPONENTS:
+        if fragment in path:
+            return name
+    return "other python" if path != "~" else "builtin"
+
+
+def by_component(stats: pstats.Stats) -> dict[str, float]:
+    """Own time per component; a builtin's time goes to its callers' components, shared in
+    proportion to the calls each made (so socket sends land on whoever sent)."""
+    table: dict[str, float] = defaultdict(float)
+    raw = stats.stats  # type: ignore[attr-defined]
+    for (path, _line, _name), (_cc, _nc, tt, _ct, callers) in raw.items():
+        if path != "~" or not callers:
+            table[component(path)] += tt
+            continue
+        calls = sum(entry[1] for entry in callers.values()) or 1
+        for (caller_path, _l, _n), entry in callers.items():
+            table[component(caller_path)] += tt * entry[1] / calls
+    return dict(table)
+
+
+def commandstats(client: redis.Redis) -> dict[str, int]:
+    info = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()}
+
+
+def scenarios(stack: Stack) -> list[Target]:
+    url = f"{stack.origin_url}/v1/chat/completions"
+    auth = ("Authorization", f"Bearer {stack.api_key}")
+    return [
+        Target("miss", url, chat_body(False, True), (auth,), unique=True),
+        Target("hit", url, chat_body(False), (auth,)),
+        Target("no-store", url, chat_body(False), (auth, ("X-Prism-Cache", "no-store"))),
+    ]
+
+
+def measure(
+    wrk: str, stack: Stack, target: Target, seconds: float, out: Path, profile: bool
+) -> None:
+    client = redis.Redis.from_url(stack.redis_url)
+    roots = {"origin": stack.origin_pid}
+    probe(target)
+    run_load(wrk, target, 1, 2)
+    wait_ledger_drained(stack.origin_url)
+    before, commands = cpu.snapshot(roots, frozenset()), commandstats(client)
+    plain = run_load(wrk, target, 1, seconds)
+    used = cpu.usage_between(before, cpu.snapshot(roots, frozenset()))
+    after = commandstats(client)
+    per_request = {
+        name: (after[name] - commands.get(name, 0)) / plain.requests
+        for name in after
+        if after[name] != commands.get(name, 0)
+    }
+    cpu_ms = 1000 * used.trees["origin"] / plain.requests
+    print(
+        f"\n== {target.name}: {plain.requests} req, p50 {plain.latency_ms['p50']:.2f} ms, "
+        f"origin CPU {cpu_ms:.3f} ms/req"
+    )
+    print(
+        "redis commands/request: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_request.items(), key=lambda kv: -kv[1]))
+    )
+    if not profile:
+        return
+    wait_ledger_drained(stack.origin_url)
+    os.kill(stack.origin_pid, signal.SIGUSR1)
+    profiled = run_load(wrk, target, 1, seconds)
+    os.kill(stack.origin_pid, signal.SIGUSR2)
+    time.sleep(1.0)
+    stats = pstats.Stats(str(out))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(
+        f"profiled run: {profiled.requests} req, "
+        f"{1000 * total / profiled.requests:.2f} ms/req under cProfile"
+    )
+    for name, seconds_ in sorted(by_component(stats).items(), key=lambda kv: -kv[1]):
+        share = seconds_ / total
+        print(f"  {name:42s} {100 * share:5.1f} %  ~{share * cpu_ms:.3f} ms/req")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--worker-class", choices=("asyncio", "uvloop"), default=WORKER_CLASS)
+    p.add_argument("--only", default="", help="comma-separated scenario names")
+    p.add_argument("--cpu-only", action="store_true", help="skip the profiled runs")
+    p.add_argument("--repeat", type=int, default=1, help="measure each scenario this often")
+    args = p.parse_args(argv)
+    wrk = ensure_wrk()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for name in ("miss", "hit", "no-store"):
+            (WORK_DIR / f"{name}.pstats").unlink(missing_ok=True)
+        out = WORK_DIR / "current.pstats"
+        servers = start_stack(stack, WORK_DIR, worker_class=args.worker_class, profile_to=out)
+        servers.set_latency(0)
+        wanted = set(filter(None, args.only.split(",")))
+        for _ in range(args.repeat):
+            for target in scenarios(servers):
+                if wanted and target.name not in wanted:
+                    continue
+                measure(wrk, servers, target, args.seconds, out, not args.cpu_only)
+                if not args.cpu_only:
+                    out.rename(WORK_DIR / f"{target.name}.pstats")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,6 +14,7 @@ request come from INFO commandstats around the plain run. Profiles are kept as
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import pstats
 import signal
@@ -23,6 +24,7 @@ from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
 
+import asyncpg
 import redis
 
 from bench import cpu
@@ -49,6 +51,15 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("/origin/", "origin other"),
     ("/shared/", "shared (fingerprint, pricing, usage row)"),
     ("/redis/", "redis client"),
+    ("/postgrest/", "ledger: PostgREST insert (postgrest-py, httpx, anyio)"),
+    ("/httpx/", "ledger: PostgREST insert (postgrest-py, httpx, anyio)"),
+    ("/httpcore/", "ledger: PostgREST insert (postgrest-py, httpx, anyio)"),
+    ("/anyio/", "ledger: PostgREST insert (postgrest-py, httpx, anyio)"),
+    ("/sniffio/", "ledger: PostgREST insert (postgrest-py, httpx, anyio)"),
+    ("/concurrent/futures/", "threads (ledger outbox, sqlite)"),
+    ("/threading.py", "threads (ledger outbox, sqlite)"),
+    ("/dataclasses.py", "dataclasses/copy (usage row, options)"),
+    ("/copy.py", "dataclasses/copy (usage row, options)"),
     ("/aiohttp/", "aiohttp"),
     ("/multidict/", "aiohttp"),
     ("/yarl/", "aiohttp"),
@@ -57,6 +68,33 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("/asyncio/", "event loop"),
     ("uvloop", "event loop"),
 )
+
+
+# Entry points whose cumulative time is printed per request (cProfile's clock, so inflated).
+ENTRY_POINTS: tuple[tuple[str, str], ...] = (
+    ("origin/tenancy/auth.py", "authenticate"),
+    ("origin/gateway/validation.py", "parse_body"),
+    ("shared/fingerprint.py", "fingerprint"),
+    ("origin/spend/control.py", "before_lookup"),
+    ("origin/cache/response_cache.py", "lookup"),
+    ("origin/cache/response_cache.py", "_store"),
+    ("origin/routing/classifier.py", "classify"),
+    ("origin/routing/router.py", "route"),
+    ("origin/providers/transport.py", "complete"),
+    ("origin/observability/middleware.py", "_finish"),
+    ("origin/store.py", "insert_usage"),
+    ("shared/usage.py", "to_json"),
+)
+
+
+def entry_points(stats: pstats.Stats, requests: int) -> list[str]:
+    raw = stats.stats  # type: ignore[attr-defined]
+    lines = []
+    for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in raw.items():
+        for fragment, wanted in ENTRY_POINTS:
+            if path.endswith(fragment) and name == wanted:
+                lines.append(f"  {fragment}:{name:18s} {1000 * ct / requests:7.3f} ms/req (cum)")
+    return sorted(lines)
 
 
 def component(path: str) -> str:
@@ -86,6 +124,21 @@ def commandstats(client: redis.Redis) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()}
 
 
+async def _commits(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        query = "select xact_commit from pg_stat_database where datname = current_database()"
+        return int(await conn.fetchval(query))
+    finally:
+        await conn.close()
+
+
+def commits(dsn: str) -> int:
+    """Transactions committed so far (each PostgREST request is one; the stats lag ~0.5 s)."""
+    time.sleep(0.7)
+    return asyncio.run(_commits(dsn))
+
+
 def scenarios(stack: Stack) -> list[Target]:
     url = f"{stack.origin_url}/v1/chat/completions"
     auth = ("Authorization", f"Bearer {stack.api_key}")
@@ -104,10 +157,14 @@ def measure(
     probe(target)
     run_load(wrk, target, 1, 2)
     wait_ledger_drained(stack.origin_url)
+    xacts = commits(stack.dsn)
     before, commands = cpu.snapshot(roots, frozenset()), commandstats(client)
     plain = run_load(wrk, target, 1, seconds)
     used = cpu.usage_between(before, cpu.snapshot(roots, frozenset()))
     after = commandstats(client)
+    wait_ledger_drained(stack.origin_url)
+    # Less the two our own connections commit (counting before and after).
+    xacts_per_request = (commits(stack.dsn) - xacts - 2) / plain.requests
     per_request = {
         name: (after[name] - commands.get(name, 0)) / plain.requests
         for name in after
@@ -122,6 +179,7 @@ def measure(
         "redis commands/request: "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_request.items(), key=lambda kv: -kv[1]))
     )
+    print(f"postgres transactions/request (PostgREST inserts): {xacts_per_request:.3f}")
     if not profile:
         return
     wait_ledger_drained(stack.origin_url)
@@ -137,7 +195,8 @@ def measure(
     )
     for name, seconds_ in sorted(by_component(stats).items(), key=lambda kv: -kv[1]):
         share = seconds_ / total
-        print(f"  {name:42s} {100 * share:5.1f} %  ~{share * cpu_ms:.3f} ms/req")
+        print(f"  {name:54s} {100 * share:5.1f} %  ~{share * cpu_ms:.3f} ms/req")
+    print("\n".join(entry_points(stats, profiled.requests)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,7 +81,7 @@ def render_providers(
             f'<button type="submit" class="secondary" aria-label="Remove {escape(str(k["name"]))}">Remove</button></form></td></tr>'
             for k in keys
         )
-        or '<tr><td colspan="6" class="muted">No provider keys yet: requests have nowhere to go.</td></tr>'
+        or '<tr><td colspan="6" class="muted">No provider keys yet. Add one above to call providers with your own key.</td></tr>'
     )
     return f"""<h1>Providers</h1><p class="sub">Your own provider keys (BYOK), encrypted at rest.
 A key is never shown again: only its name and last four characters.</p>{banner}{problem}

@@ -118,7 +118,7 @@ async def test_tag_budget_covers_only_its_tag(origin_server, make_project, origi
 
 
 async def test_warn_budget_never_refuses_warns_at_80_percent_once_recorded(
-    origin_server, make_project, origin_admin
+    origin_server, make_project, origin_admin, audit_events
 ):
     project = await make_project("budget-warn")
     made = await budget(
@@ -137,8 +137,7 @@ async def test_warn_budget_never_refuses_warns_at_80_percent_once_recorded(
     assert used >= 100
     assert raw.headers["x-prism-budget-remaining-cents"] == "0"
     await origin_server.rows(project.id, expect=6)
-    audit = (await origin_admin.get(f"/projects/{project.id}/policy_audit")).json()["data"]
-    assert [a["event"] for a in audit].count("budget.warn") == 1
+    assert (await audit_events(project.id, "budget.warn", 1)).count("budget.warn") == 1
 
 
 async def test_remaining_header_is_the_tightest_budget(origin_server, make_project, origin_admin):

@@ -43,7 +43,7 @@ async def second_key(pg: Any, project_id: str) -> tuple[str, str]:
 
 
 async def test_requests_per_minute_per_project_then_429_with_openai_headers(
-    origin_server, make_project, origin_admin
+    origin_server, make_project, origin_admin, audit_events
 ):
     project = await make_project("rl-rpm")
     await put_limits(origin_admin, f"/projects/{project.id}/limits", requests_per_minute=3)
@@ -64,8 +64,7 @@ async def test_requests_per_minute_per_project_then_429_with_openai_headers(
     assert 1 <= int(headers["retry-after"]) <= 60
     assert headers["x-ratelimit-remaining-requests"] == "0"
     assert headers["x-ratelimit-reset-requests"].endswith("s")
-    audit = (await origin_admin.get(f"/projects/{project.id}/policy_audit")).json()["data"]
-    assert [a["event"] for a in audit].count("rate_limit") == 1
+    assert (await audit_events(project.id, "rate_limit", 1)).count("rate_limit") == 1
 
 
 async def test_a_key_limit_binds_that_key_only_and_project_limits_bind_every_key(

@@ -57,7 +57,7 @@ def _config(settings: Settings) -> Config:
 
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
-    # uvloop's event loop: about 10-15 % less CPU per request than asyncio's (bench/README.md).
+    # uvloop's event loop: a quarter less CPU per cache miss than asyncio's (bench/README.md).
     config.worker_class = WORKER_CLASS
     # Our own access log (origin.observability) has the request id, cost and cache status;
     # Hypercorn's error log goes through the root logger so it shares our format.

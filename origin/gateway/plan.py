@@ -1,0 +1,79 @@
+"""The call plan: which models a request tries, in what order, and when a hedge starts."""
+
+from __future__ import annotations
+
+from origin.gateway.attempts import Target
+from origin.gateway.call import Call
+from origin.gateway.fusion import ROUTING_MODE as FUSION_ROUTING
+from origin.observability.tracing import Tracing
+from origin.routing.classifier import classify
+from origin.routing.health import HealthBoard
+from origin.routing.router import Router
+from origin.tenancy.keyring import Keyring
+from shared.catalog import MODELS
+
+# Models tried per request, the routed one included (hedges count too).
+MAX_ATTEMPTS = 4
+# The hedge delay when neither the client gave one nor the model has latency history.
+DEFAULT_HEDGE_S = 1.0
+PROBE_HEDGE_S = 0.2
+
+
+class Planner:
+    def __init__(self, router: Router, health: HealthBoard, tracing: Tracing) -> None:
+        self.router, self.health, self.tracing = router, health, tracing
+
+    def route(self, call: Call, keyring: Keyring) -> None:
+        with self.tracing.span("prism.route") as span:
+            self._decide(call, keyring)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "gen_ai.request.model": str(call.body.get("model")),
+                        "prism.mode": call.options.mode,
+                        "prism.task_type": call.receipt.task_type,
+                        "prism.route.model": call.receipt.model,
+                        "prism.route.reason": call.receipt.route_reason,
+                    }
+                )
+
+    def _decide(self, call: Call, keyring: Keyring) -> None:
+        classification = classify(call.body)
+        decision = self.router.route(
+            call.body,
+            mode=FUSION_ROUTING if call.options.mode == "fusion" else call.options.mode,
+            available=keyring.available,
+            prefer=call.options.model_prefer,
+            requested_model=call.body.get("model"),
+            classification=classification,
+            strict=call.options.strict_model,
+        )
+        call.decision = decision
+        ordered = [Target(decision.model, decision.provider, decision.upstream)]
+        for model, provider in decision.fallbacks:
+            target = Target(model, provider, MODELS[model]["upstream"])
+            if target not in ordered and provider in keyring.endpoints:
+                ordered.append(target)
+        by_key = {t.key: t for t in ordered}
+        call.candidates = [by_key[k] for k in self.health.order(by_key)]
+        call.targets = call.candidates[:MAX_ATTEMPTS]
+        call.attempts = [(t.model, t.provider, t.upstream) for t in call.targets]
+        receipt = call.receipt
+        receipt.task_type, receipt.confidence = decision.task_type, decision.confidence
+        receipt.route_reason = decision.reason
+        receipt.model, receipt.provider = decision.model, decision.provider
+
+    def hedge_s(self, call: Call) -> float | None:
+        options, targets = call.options, call.targets
+        if len(targets) < 2:
+            return None
+        if self.health.weight(targets[0].key) == 0.0:
+            # A probe of a model that was failing: if it still is, the next one answers
+            # after about its usual time instead of after the probe's deadline.
+            return self.health.p90_s(targets[1].key) or PROBE_HEDGE_S
+        wanted = options.hedge if options.hedge is not None else options.mode == "sport"
+        if not wanted:
+            return None
+        if options.hedge_delay_ms is not None:
+            return options.hedge_delay_ms / 1000
+        return self.health.p90_s(targets[0].key) or DEFAULT_HEDGE_S

@@ -67,7 +67,9 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     if record is not None:
         confirm = Confirmation(record, lambda text: check_record(identity, text, ctx))
     try:
-        hit = await find_hit(caller.project_id, chat, backends.redis, backends.vector, confirm)
+        hit = await find_hit(
+            caller.project_id, chat, backends.redis, backends.vector, confirm, ctx.background
+        )
     except AuthenticationFailed as exc:
         return error_response(exc)  # revoked since this isolate last looked the key up
     except InvalidRequest:

@@ -6,14 +6,19 @@ constants, so a request hits at the edge precisely when it would hit at the orig
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from edge.backends import USAGE_TIMEOUT_S
 from edge.chat import ChatRequest
-from edge.upstash import UpstashRedis
+from edge.context import Background
+from edge.rest import BackendError
+from edge.upstash import Command, UpstashRedis
 from edge.vector import UpstashVector
 from shared.cache_entry import CacheEntry, exact_key, vector_namespace
+from shared.edge_metrics import count_lookup
 from shared.fingerprint import fingerprint, semantic_scope
 from shared.semantic_guard import (
     DEFAULT_MAX_USER_TURNS,
@@ -22,6 +27,8 @@ from shared.semantic_guard import (
     scope_filter,
     semantic_eligible,
 )
+
+log = logging.getLogger("prism.edge.lookup")
 
 HIT_EXACT: Final = "hit-exact-edge"
 HIT_SEMANTIC: Final = "hit-semantic-edge"
@@ -49,21 +56,25 @@ async def find_hit(
     redis: UpstashRedis,
     vector: UpstashVector | None,
     confirm: Confirmation | None = None,
+    background: Background | None = None,
 ) -> Hit | None:
     """The stored answer for `chat` in `project_id`'s cache, or None for a miss.
 
     Raises InvalidRequest for a body the shared fingerprint refuses, BackendError when a store
     fails; either way the caller leaves the request to the origin. With `confirm`, its record
     is read in the same round trip as the exact entry, and nothing is found unless it accepts.
+    Each lookup is counted for /metrics (shared.edge_metrics) in a round trip it makes anyway;
+    only a semantic lookup with no candidate, which needs no Redis, is counted in `background`.
     """
     options = chat.options
     mode, prefer, version = options.mode, options.model_prefer, options.cache_version
     digest = fingerprint(project_id, chat.body, mode=mode, model_prefer=prefer, version=version)
     key = exact_key(project_id, digest)
+    commands: list[Command] = [["GET", key], count_lookup("exact")]
     if confirm is None:
-        stored_entry = await redis.command("GET", key)
+        stored_entry, _ = await redis.pipeline(commands)
     else:
-        stored_entry, record = await redis.pipeline([["GET", key], ["GET", confirm.record_name]])
+        stored_entry, _, record = await redis.pipeline([*commands, ["GET", confirm.record_name]])
         if not confirm.accept(record):
             return None
     entry = CacheEntry.loads(stored_entry if isinstance(stored_entry, str) else None)
@@ -80,11 +91,13 @@ async def find_hit(
     )
     candidates = accepted_candidates(text, scope_key, matches, options.cache_threshold)
     if not candidates:
+        if background is not None:
+            background.wait_until(_count_later(redis, count_lookup("semantic")))
         return None
     # The vector only points at the answer; it is always read from the exact entry, which
     # may have expired or been purged since.
     keys = [exact_key(project_id, c.fingerprint) for c in candidates]
-    stored = await redis.command("MGET", *keys)
+    stored, _ = await redis.pipeline([["MGET", *keys], count_lookup("semantic")])
     if not isinstance(stored, list):
         return None
     for candidate, text_or_none in zip(candidates, stored):
@@ -92,3 +105,10 @@ async def find_hit(
         if entry is not None:
             return Hit(entry, HIT_SEMANTIC, candidate.similarity, candidate.fingerprint)
     return None
+
+
+async def _count_later(redis: UpstashRedis, command: Command) -> None:
+    try:
+        await redis.command(*command, timeout_s=USAGE_TIMEOUT_S)
+    except BackendError as exc:
+        log.warning("edge lookup counter not updated: %s", exc)  # the metrics only, never a row

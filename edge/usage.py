@@ -1,4 +1,5 @@
-"""After an edge hit: its usage row to Supabase (or the durable queue), and the hit counters.
+"""After an edge hit: its usage row to Supabase (or the durable queue), and the hit counters
+(the project's daily ones and the deployment's for /metrics, in one pipeline).
 
 Runs in waitUntil, after the client has its answer. The row goes straight into usage_logs
 through PostgREST; if that fails or is slow, it is pushed onto an Upstash Redis list that the
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 from edge.backends import USAGE_TIMEOUT_S, Backends
 from edge.rest import BackendError
+from shared import edge_metrics
 from shared.usage import UsageRow
 
 log = logging.getLogger("prism.edge.usage")
@@ -80,6 +82,8 @@ async def count_hit(backends: Backends, row: UsageRow) -> None:
         ["HINCRBY", key, kind, 1],
         ["HINCRBY", key, "saved_microcents", saved],
         ["EXPIRE", key, STATS_TTL_S],
+        # The deployment's counters for /metrics (never expire: they are monotonic counters).
+        *edge_metrics.count_hit(row.mode, row.cache_status, row.cache_saved_cents),
     ]
     try:
         await backends.redis.pipeline(commands, timeout_s=USAGE_TIMEOUT_S)

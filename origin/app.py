@@ -30,6 +30,7 @@ from origin.gateway.models import ModelsEndpoint
 from origin.gateway.sessions import SessionsEndpoint
 from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.ledger.writer import Ledger
+from origin.observability.edge_series import EdgeCounters
 from origin.observability.endpoint import MetricsEndpoint
 from origin.observability.logs import configure_logging
 from origin.observability.metrics import Metrics
@@ -159,8 +160,13 @@ async def _start(
     state.models = ModelsEndpoint(auth, keyrings)
     state.feedback = FeedbackEndpoint(auth, store)
     state.metrics = metrics
+    edge_counters = EdgeCounters(settings.redis_url)
+    stack.push_async_callback(edge_counters.aclose)
     state.metrics_endpoint = MetricsEndpoint(
-        metrics, settings.metrics_token, _backlog_reader(metrics, ledger, edge_queue)
+        metrics,
+        settings.metrics_token,
+        _backlog_reader(metrics, ledger, edge_queue),
+        edge_counters.read,
     )
     if settings.simulator_url:
         log.warning(

@@ -105,7 +105,9 @@ async def test_miss_hit_and_failover_are_counted(
     paid = float(miss.headers["x-prism-cost-cents"]) + float(failover.headers["x-prism-cost-cents"])
     assert d("prism_cost_cents_total") == pytest.approx(paid, rel=1e-9)
     saved = float(hit.headers["x-prism-cache-saved-cents"])
-    assert d("prism_saved_cents_total", source="cache") == pytest.approx(saved, rel=1e-9)
+    assert d("prism_saved_cents_total", source="cache", tier="origin") == pytest.approx(
+        saved, rel=1e-9
+    )
 
     # GenAI conventions: durations of three answered requests, tokens of the two provider calls.
     name = "gen_ai_server_request_duration_seconds_count"

@@ -10,14 +10,19 @@ from starlette.responses import Response
 
 from origin.observability.metrics import CONTENT_TYPE, Metrics
 from origin.settings import Secret
+from shared.edge_metrics import EdgeCounts
 from shared.errors import AuthenticationFailed
 
 
 class MetricsEndpoint:
     def __init__(
-        self, metrics: Metrics, token: Secret, refresh: Callable[[], Awaitable[None]]
+        self,
+        metrics: Metrics,
+        token: Secret,
+        refresh: Callable[[], Awaitable[None]],
+        edge: Callable[[], Awaitable[EdgeCounts | None]] | None = None,
     ) -> None:
-        self.metrics, self._token, self._refresh = metrics, token, refresh
+        self.metrics, self._token, self._refresh, self._edge = metrics, token, refresh, edge
 
     async def __call__(self, request: Request) -> Response:
         if self._token:
@@ -28,4 +33,5 @@ class MetricsEndpoint:
                 )
         # Backlogs are read when asked for, not kept up to date on every request.
         await self._refresh()
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+        edge = await self._edge() if self._edge is not None else None
+        return Response(self.metrics.render(edge), media_type=CONTENT_TYPE)

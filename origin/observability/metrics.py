@@ -29,7 +29,9 @@ from prometheus_client import (
 )
 from prometheus_client.metrics import MetricWrapperBase
 
+from origin.observability.edge_series import merged_registry
 from shared.catalog import MODELS
+from shared.edge_metrics import EdgeCounts
 from shared.usage import UsageRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -119,8 +121,9 @@ class Metrics:
         )
         self.saved = Counter(
             "prism_saved_cents",
-            "What caching saved, in cents: Prism's response cache or the provider's prompt cache.",
-            ["source"],
+            "What caching saved, in cents: Prism's response cache (at either tier) or the "
+            "provider's prompt cache.",
+            ["source", "tier"],
             registry=r,
         )
         self.cache_lookups = Counter(
@@ -211,9 +214,9 @@ class Metrics:
         if row.cost_total_cents:
             self._child(self.cost, provider, model).inc(float(row.cost_total_cents))
         if row.cache_saved_cents:
-            self._child(self.saved, "cache").inc(float(row.cache_saved_cents))
+            self._child(self.saved, "cache", "origin").inc(float(row.cache_saved_cents))
         if row.native_cache_saved_cents:
-            self._child(self.saved, "native").inc(float(row.native_cache_saved_cents))
+            self._child(self.saved, "native", "origin").inc(float(row.native_cache_saved_cents))
         if row.provider == "cache" or row.cache_status.startswith("hit"):
             self._child(self.added_latency, "cache").observe(seconds)
             return
@@ -274,14 +277,17 @@ class Metrics:
 
     # Exposition.
 
-    def render(self) -> bytes:
-        """The Prometheus text format: this process's values, or every worker's added up."""
+    def render(self, edge: EdgeCounts | None = None) -> bytes:
+        """The Prometheus text format: this process's values, or every worker's added up, with
+        the edge's cache counters (read from Redis for this scrape) when there are any."""
+        registry = self.registry
         directory = multiprocess_dir()
-        if directory is None:
-            return generate_latest(self.registry)
-        merged = CollectorRegistry()
-        multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        if directory is not None:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        if edge is not None:
+            registry = merged_registry(registry.collect(), edge)
+        return generate_latest(registry)
 
     def process_exited(self) -> None:
         """Drop this worker's live gauges from a multi-worker run's totals."""

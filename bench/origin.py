@@ -36,6 +36,7 @@ from types import FrameType
 import httpx
 
 from bench import cpu, litellm_proxy
+from bench.added_latency import AddedLatency, note_on_report
 from bench.cpu import Usage
 from bench.load import (
     SEQ_PLACEHOLDER,
@@ -258,6 +259,7 @@ def measure_phase(
     args: argparse.Namespace,
     origin_url: str,
     roots: dict[str, int],
+    added: AddedLatency,
 ) -> list[Measurement]:
     """Warm every target up, then measure them in interleaved rounds (direct, origin,
     litellm, ..., again), so that load from elsewhere on the machine falls on all alike."""
@@ -277,9 +279,10 @@ def measure_phase(
             )
             try:
                 wait_ledger_drained(origin_url)
-                before = cpu.snapshot(roots, CLIENT)
-                row.rounds.append(run_load(wrk, row.target, phase.connections, duration))
-                row.cpu.append(cpu.usage_between(before, cpu.snapshot(roots, CLIENT)))
+                with added.around(phase.key, row.name):  # its scrapes outside the CPU count
+                    before = cpu.snapshot(roots, CLIENT)
+                    row.rounds.append(run_load(wrk, row.target, phase.connections, duration))
+                    row.cpu.append(cpu.usage_between(before, cpu.snapshot(roots, CLIENT)))
             except (LoadError, httpx.HTTPError) as exc:
                 row.fail(exc)
     return [row.measurement(phase) for row in rows]
@@ -326,13 +329,18 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
     )
     # "client" is this process, and so wrk, whose CPU is added to ours once it is reaped.
     roots = {**servers.pids, "client": os.getpid(), **({LITELLM: proxy.pid} if proxy else {})}
+    # The origin's own added-latency histogram over the c=1 origin row, beside the client's.
+    added = AddedLatency(servers.origin_url, "c1", ORIGIN)
     for phase in report.phases:
         servers.set_latency(phase.upstream_ms)
         rows = [
             Row(name, target, "" if target else litellm_note)
             for name, target in targets(phase, ep, not args.no_cache_rows)
         ]
-        report.measurements += measure_phase(wrk, phase, rows, args, servers.origin_url, roots)
+        report.measurements += measure_phase(
+            wrk, phase, rows, args, servers.origin_url, roots, added
+        )
+    note_on_report(report, added)
     wait_ledger_drained(servers.origin_url)
     report.config["usage_rows_written"] = asyncio.run(usage_rows(servers.dsn))
     return report

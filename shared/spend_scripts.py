@@ -22,9 +22,11 @@ ADMIT (few, short arguments: packing and sending them is most of what the check 
          {"budget", b, spent, reserved, first} |
          {"ok", 8 counts, then per budget: spent, reserved before this request, first warning,
           then the 8 limits applied}
-SETTLE
-  KEYS   1..2 the key's and the project's token counters, then per budget hash and set
-  ARGV   1 request id, 2 token correction (may be negative), 3 exact cost units
+SETTLE (any number of requests of one project at once: the origin batches them)
+  per request, in order:
+  KEYS   the key's and the project's token counters, then per budget its hash and set
+  ARGV   request id, token correction (may be negative), exact cost units, number of budgets
+  reply  the number of requests settled
 RECONCILE
   KEYS   1 budget hash, 2 its set;  ARGV 1 spend in Postgres (units), 2 period end (unix s)
   reply  the spend counted from now on (the larger of Redis's and Postgres's)
@@ -118,23 +120,27 @@ return out
 """
 
 SETTLE: Final = """
-local rid = ARGV[1]
-if ARGV[2] ~= '0' then
-  for i = 1, 2 do
-    if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], ARGV[2]) end
+local k = 0
+for i = 1, #ARGV, 4 do
+  local rid, delta, cost, nb = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  if delta ~= '0' then
+    for j = 1, 2 do
+      if redis.call('EXISTS', KEYS[k + j]) == 1 then redis.call('INCRBY', KEYS[k + j], delta) end
+    end
   end
-end
-for b = 1, (#KEYS - 2) / 2 do
-  local h, z = KEYS[1 + 2 * b], KEYS[2 + 2 * b]
-  local amt = redis.call('HGET', h, 'q:' .. rid)
-  if amt then
-    redis.call('HINCRBY', h, 'r', '-' .. amt)
-    redis.call('HDEL', h, 'q:' .. rid)
-    redis.call('ZREM', z, rid)
+  for b = 1, nb do
+    local h, z = KEYS[k + 1 + 2 * b], KEYS[k + 2 + 2 * b]
+    local amt = redis.call('HGET', h, 'q:' .. rid)
+    if amt then
+      redis.call('HINCRBY', h, 'r', '-' .. amt)
+      redis.call('HDEL', h, 'q:' .. rid)
+      redis.call('ZREM', z, rid)
+    end
+    if cost ~= '0' then redis.call('HINCRBY', h, 's', cost) end
   end
-  if ARGV[3] ~= '0' then redis.call('HINCRBY', h, 's', ARGV[3]) end
+  k = k + 2 + 2 * nb
 end
-return 1
+return #ARGV / 4
 """
 
 RECONCILE: Final = """
@@ -152,3 +158,4 @@ def sha1(script: str) -> str:
 
 
 ADMIT_SHA: Final = sha1(ADMIT)
+SETTLE_SHA: Final = sha1(SETTLE)

@@ -37,7 +37,7 @@ class Budget:
 
     async def settle(self, rid: str, exact: int) -> None:
         tpm = limit_keys(self.project, None, _now())
-        await self.redis.eval(SETTLE, 4, tpm[3], tpm[7], *self.keys, rid, 0, exact)
+        await self.redis.eval(SETTLE, 4, tpm[3], tpm[7], *self.keys, rid, 0, exact, 1)
 
     async def state(self) -> dict[str, str]:
         return dict(await self.redis.hgetall(self.keys[0]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -75,7 +76,11 @@ class PrismCache:
         if self.semantic is not None:
             await self.semantic.aclose()
 
-    async def lookup(self, call: CacheableCall) -> Response | None:
+    async def lookup(
+        self, call: CacheableCall, before_hit: Callable[[], Awaitable[None]] | None = None
+    ) -> Response | None:
+        """The hit's response, or None; `before_hit` runs (and may raise) before a hit is
+        answered: spend control counts the hit against the caller's rate limits there."""
         if not call.options.cache_lookup:
             self.stats.bypass_requested += 1
             call.receipt.cache_status = "bypass"
@@ -99,10 +104,12 @@ class PrismCache:
                 self._redis.succeeded()
                 self.metrics.cache_lookup(layer="exact", hit=entry is not None)
                 if entry is not None:
+                    if before_hit is not None:
+                        await before_hit()
                     self.stats.hits_exact += 1
                     return self._answer(call, entry, "hit-exact", None, key)
         if status == "miss" and self._semantic_applies(body):
-            found = await self._semantic_lookup(call)
+            found = await self._semantic_lookup(call, before_hit)
             if isinstance(found, Response):
                 return found
             status = found
@@ -135,7 +142,9 @@ class PrismCache:
             and semantic_eligible(body, self.config.max_user_turns)
         )
 
-    async def _semantic_lookup(self, call: CacheableCall) -> Response | str:
+    async def _semantic_lookup(
+        self, call: CacheableCall, before_hit: Callable[[], Awaitable[None]] | None
+    ) -> Response | str:
         """A hit response, or the lookup's status ("miss" or "bypass")."""
         assert self.semantic is not None
         scoped = semantic_scope(call.caller.project_id, call.body, **_keying(call.options))
@@ -172,6 +181,8 @@ class PrismCache:
             self._spawn(self._forget_vectors(project, stale))
         for candidate, entry in zip(candidates, entries):
             if entry is not None:
+                if before_hit is not None:
+                    await before_hit()
                 self.stats.hits_semantic += 1
                 self.metrics.cache_lookup(layer="semantic", hit=True)
                 return self._answer(

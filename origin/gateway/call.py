@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,6 +59,8 @@ class Call:
 class ResponseCache(Protocol):
     """The seam for Prism's own response cache (exact and semantic layers)."""
 
-    async def lookup(self, call: Call) -> Response | None: ...
+    async def lookup(
+        self, call: Call, before_hit: Callable[[], Awaitable[None]] | None = None
+    ) -> Response | None: ...
 
     def remember(self, call: Call, completion: Completion, model: str) -> None: ...

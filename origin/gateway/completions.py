@@ -81,12 +81,13 @@ class ChatCompletions:
         try:
             call.body = parse_body(await request.body())
             await recall(self.memory, call)
+            gate = None  # counts a hit against rate limits; a miss counts them in `admit`
             if self.spend is not None and self.cache is not None:
-                await self.spend.before_lookup(call)  # a cache hit counts against rate limits
+                gate = await self.spend.before_lookup(call)
             # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
             if self.cache is not None:
                 with self.tracing.span("prism.cache.lookup") as span:
-                    hit = await self.cache.lookup(call)
+                    hit = await self.cache.lookup(call, gate)
                     span.set_attribute("prism.cache_status", call.receipt.cache_status)
                 if hit is not None:
                     return hit

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from origin.spend.policy import WARN_FRACTION, Budget
+from origin.spend.policy import Budget
 from shared import headers as H
 from shared.limits import state_headers
 from shared.pricing import Cost, format_cents
-from shared.worst_case import cost_units, from_units, to_units
+from shared.worst_case import cost_units, from_units
 
 
 @dataclass
@@ -19,6 +19,8 @@ class BudgetHold:
     keys: tuple[str, str]
     spent: int  # settled units before this request
     reserved: int  # units reserved by other requests in flight
+    limit_units: int
+    warn_units: int
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Admission:
     project_id: str
     now: datetime
     limit_keys: list[str]
+    now_ms: int = 0
     limits: tuple[int, ...] = (0,) * 8
     counts: list[int] = field(default_factory=lambda: [0] * 8)
     resets_s: list[float] = field(default_factory=lambda: [0.0] * 8)
@@ -44,9 +47,7 @@ class Admission:
         if not self.holds:
             return out
         charged = cost_units(cost) if cost is not None else self.amount
-        remaining = min(
-            to_units(h.budget.limit_cents) - h.spent - h.reserved - charged for h in self.holds
-        )
+        remaining = min(h.limit_units - h.spent - h.reserved - charged for h in self.holds)
         out[H.BUDGET_REMAINING_CENTS] = format_cents(max(Decimal(0), from_units(remaining)))
         warnings = [self._warning(h, charged) for h in self.holds if self.warns(h)]
         if warnings:
@@ -55,7 +56,7 @@ class Admission:
 
     @staticmethod
     def warns(hold: BudgetHold) -> bool:
-        return hold.spent >= warn_at(hold.budget)
+        return hold.spent >= hold.warn_units
 
     @staticmethod
     def _warning(hold: BudgetHold, charged: int) -> str:
@@ -67,7 +68,3 @@ class Admission:
             f"budget={budget.id}; scope={budget.scope().replace('tag ', '')}; "
             f"period={budget.period}; action={budget.action}; used={int(used)}%"
         )
-
-
-def warn_at(budget: Budget) -> int:
-    return to_units(budget.limit_cents * WARN_FRACTION)

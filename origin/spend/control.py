@@ -1,31 +1,35 @@
 """Spend control on the request path: rate limits, budget reservations, and settling them.
 
-Three calls from the gateway: `before_lookup` counts the request against its rate limits
-before the response cache is consulted (a cache hit counts too); `admit`, after routing,
-reserves the request's worst-case cost against every budget covering it (and counts the
-limits too when the cache was not consulted, so such a request costs one round trip);
-`settle`, once the outcome is known, replaces the reservation by the exact cost, in the
-background. Projects without budgets or limits cost nothing here: no Redis call at all.
+A request costs at most one Redis round trip here before its provider is called, and none
+after. `before_lookup` (when the response cache will be consulted) only refuses a request
+whose request limit this process already saw full in the current window, from memory; it
+returns the gate the cache runs before answering a hit, which counts the hit against the
+limits (a hit counts too). On a miss, `admit`, after routing, counts the limits AND reserves
+the request's worst-case cost against every budget covering it, in one script call.
+`settle`, once the outcome is known, hands the exact cost to the Settler, which sends the
+settles of concurrent requests together after the response. Projects without budgets or
+limits cost nothing here: no Redis call at all.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from origin.spend.admission import Admission, BudgetHold, warn_at
+from origin.spend.admission import Admission, BudgetHold
 from origin.spend.audit import AuditLog
 from origin.spend.counters import Counters, CountersDown
 from origin.spend.policies import Policies
 from origin.spend.policy import Budget, ProjectPolicy
 from origin.spend.reconcile import Reconciler
 from origin.spend.refusals import budget_refusal, limit_refusal
+from origin.spend.settler import Settler
+from origin.spend.windows import Windows
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import UpstreamUnavailable
-from shared.limits import budget_keys, limit_keys, limits_config_key, window_ttls_ms
+from shared.limits import TOKEN_SLOTS, limits_config_key
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
 from shared.usage import Caller
@@ -38,6 +42,10 @@ from shared.worst_case import (
 )
 
 log = logging.getLogger("prism.spend")
+
+# Request-limit counters seen full, remembered per window (bounded; cleared when full).
+MAX_REMEMBERED = 10_000
+HitGate = Callable[[], Awaitable[None]]
 
 
 class SpendCall(Protocol):
@@ -63,16 +71,31 @@ class SpendControl:
     ) -> None:
         self.policies, self._counters, self._reconciler = policies, counters, reconciler
         self._audit, self._ttl_ms = audit, int(reservation_ttl_s * 1000)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._settler = Settler(counters)
+        self._windows = Windows()
         self._limit_fired: set[str] = set()
+        # limit counter key -> (limit, count) of a request limit seen full in its window:
+        # request counts never fall within a window, so such a request is refused from memory.
+        self._full: dict[str, tuple[int, int]] = {}
 
-    async def before_lookup(self, call: SpendCall) -> None:
+    async def before_lookup(self, call: SpendCall) -> HitGate | None:
+        """Refuse a request over a limit known to be full; the gate for a cache hit, if any."""
         if not call.options.cache_lookup:
-            return  # no lookup: `admit` counts the limits in its one round trip
+            return None  # no lookup: `admit` counts the limits in its one round trip
         policy = await self.policies.for_project(call.caller.project_id)
-        if policy.has_limits(call.caller.api_key_id):
-            admission = self._admission(call, policy)
+        if not policy.has_limits(call.caller.api_key_id):
+            return None
+        admission = self._admission(call, policy)
+        for slot, key in enumerate(admission.limit_keys):
+            known = self._full.get(key)
+            if known is not None and known[0] == admission.limits[slot]:
+                self._limit_fired_once(admission, slot)
+                raise limit_refusal(admission, slot, known[1])
+
+        async def count_hit() -> None:
             await self._run(call, admission, [], count_limits=True)
+
+        return count_hit
 
     async def admit(self, call: SpendCall) -> None:
         policy = await self.policies.for_project(call.caller.project_id)
@@ -90,6 +113,7 @@ class SpendControl:
     def settle(
         self, call: SpendCall, usage: TokenUsage | None, cost: Cost | None, success: bool
     ) -> None:
+        """Queue the exact cost (and tokens) in place of the reservation; never waits."""
         admission = call.spend
         if admission is None:
             return
@@ -99,38 +123,26 @@ class SpendControl:
             charged = admission.amount
         tokens = (usage.prompt_tokens + usage.completion_tokens) if usage else 0
         delta = tokens - admission.tokens if admission.limits_counted and admission.tokens else 0
-        keys = [admission.limit_keys[3], admission.limit_keys[7]]
-        keys += [k for hold in admission.holds for k in hold.keys]
         if not admission.holds and delta == 0:
             return
-        task = asyncio.get_running_loop().create_task(
-            self._settle(keys, [admission.request_id, delta, charged])
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _settle(self, keys: list[str], args: list[str | int]) -> None:
-        try:
-            await self._counters.settle(keys, args)
-        except CountersDown as exc:
-            # The reservation lapses at its TTL; reconciliation restores the spend from Postgres.
-            log.warning("could not settle a reservation (it will expire): %s", exc)
+        keys = [admission.limit_keys[3], admission.limit_keys[7]]
+        for hold in admission.holds:
+            keys += hold.keys
+        args: list[str | int] = [admission.request_id, delta, charged, len(admission.holds)]
+        self._settler.submit(admission.project_id, keys, args)
 
     def _admission(self, call: SpendCall, policy: ProjectPolicy | None) -> Admission:
         now = datetime.now(UTC)
+        now_ms = int(now.timestamp() * 1000)
         caller = call.caller
-        admission = Admission(
-            call.request_id,
-            caller.project_id,
-            now,
-            limit_keys(caller.project_id, caller.api_key_id, now),
-        )
+        keys = self._windows.limit_keys(caller.project_id, caller.api_key_id, now, now_ms)
+        admission = Admission(call.request_id, caller.project_id, now, keys, now_ms)
         if policy is not None:
             key, project = policy.limits_for(caller.api_key_id)
             admission.limits = key.values() + project.values()
             admission.limits_counted = True
             admission.tokens = _token_estimate(call.body)
-            admission.resets_s = [ms / 1000 for ms in window_ttls_ms(now)]
+            admission.resets_s = [ms / 1000 for ms in self._windows.ttls_ms(now_ms)]
         return admission
 
     async def _run(
@@ -141,8 +153,9 @@ class SpendControl:
         reply: list[Any] = ["uninit"]
         for _attempt in range(3):
             try:
-                script_input = self._script_input(admission, budgets, count_limits)
-                reply = await self._counters.admit(*script_input)
+                reply = await self._counters.admit(
+                    *self._script_input(admission, budgets, count_limits)
+                )
             except CountersDown as exc:
                 if blocking:
                     raise UpstreamUnavailable(
@@ -173,9 +186,8 @@ class SpendControl:
         self, admission: Admission, budgets: list[Budget], count_limits: bool
     ) -> tuple[list[str], list[str | int]]:
         """The admit script's keys and its few, short arguments (see shared.spend_scripts)."""
-        now = admission.now
         keys = [limits_config_key(admission.project_id)]
-        args: list[str | int] = [int(now.timestamp() * 1000), admission.request_id, self._ttl_ms]
+        args: list[str | int] = [admission.now_ms, admission.request_id, self._ttl_ms]
         if count_limits:
             keys += admission.limit_keys
             ttls = ",".join(str(int(s * 1000)) for s in admission.resets_s)
@@ -183,14 +195,11 @@ class SpendControl:
             args += ["args", "", admission.tokens, 8, limits, ttls]
         else:
             args += ["args", "", 0, 0, "", ""]
+        amount = str(admission.amount)
         for budget in budgets:
-            start, end = budget.bounds(now)
-            keys += budget_keys(budget.project_id, budget.id, start)
-            expire_ms = int(end.timestamp() * 1000) + 86_400_000
-            args.append(
-                f"{to_units(budget.limit_cents)},{admission.amount},{int(budget.blocks)},"
-                f"{warn_at(budget)},{expire_ms}"
-            )
+            window = self._windows.budget(budget, admission.now, admission.now_ms)
+            keys += window.keys
+            args.append(window.head + amount + window.tail)
         return keys, args
 
     def _apply(
@@ -203,8 +212,10 @@ class SpendControl:
     ) -> None:
         status = reply[0]
         if status == "limit":
-            self._limit_fired_once(admission, int(reply[1]) - 1)
-            raise limit_refusal(admission, int(reply[1]) - 1, int(reply[2]))
+            slot = int(reply[1]) - 1
+            self._limit_fired_once(admission, slot)
+            self._remember_full(admission.limit_keys[slot], slot, admission.limits[slot], reply[2])
+            raise limit_refusal(admission, slot, int(reply[2]))
         if status == "budget":
             budget = budgets[int(reply[1]) - 1]
             if int(reply[4]):
@@ -214,10 +225,17 @@ class SpendControl:
             raise budget_refusal(budget, admission, int(reply[2]), int(reply[3]))
         if count_limits:
             admission.counts = [int(v) for v in reply[1:9]]
+            for slot, (limit, count) in enumerate(zip(admission.limits, admission.counts)):
+                if 0 < limit <= count:
+                    self._remember_full(admission.limit_keys[slot], slot, limit, count)
         for i, budget in enumerate(budgets):
             spent, reserved, first = (int(v) for v in reply[9 + 3 * i : 12 + 3 * i])
-            keys = budget_keys(budget.project_id, budget.id, budget.bounds(admission.now)[0])
-            admission.holds.append(BudgetHold(budget, keys, spent, reserved))
+            window = self._windows.budget(budget, admission.now, admission.now_ms)
+            admission.holds.append(
+                BudgetHold(
+                    budget, window.keys, spent, reserved, window.limit_units, window.warn_units
+                )
+            )
             if first:
                 self._audit.fired(
                     admission.project_id, "budget.warn", budget.id, {"spent_units": spent}
@@ -225,11 +243,18 @@ class SpendControl:
         call.spend = admission
         call.receipt.policy = admission
 
+    def _remember_full(self, key: str, slot: int, limit: int, count: int | str) -> None:
+        if slot in TOKEN_SLOTS:
+            return  # a token count falls again when a request settles below its estimate
+        if len(self._full) >= MAX_REMEMBERED:
+            self._full.clear()
+        self._full[key] = (limit, int(count))
+
     def _limit_fired_once(self, admission: Admission, slot: int) -> None:
         key = admission.limit_keys[slot]
         if key in self._limit_fired:
             return
-        if len(self._limit_fired) > 10_000:
+        if len(self._limit_fired) > MAX_REMEMBERED:
             self._limit_fired.clear()
         self._limit_fired.add(key)
         scope, name = ("key" if slot < 4 else "project"), key.split(":")[-2]
@@ -237,7 +262,7 @@ class SpendControl:
         self._audit.fired(admission.project_id, "rate_limit", f"{scope}:{name}", detail)
 
     async def aclose(self) -> None:
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._settler.aclose()
 
 
 def _token_estimate(body: Mapping[str, Any]) -> int:

@@ -1,24 +1,29 @@
 """The spend counters in Redis: the three scripts of shared.spend_scripts, run with redis-py.
 
-Each call is one round trip (EVALSHA, loading the script on first use after a Redis restart).
-Every failure surfaces as `CountersDown`; what a sick Redis means is decided by the caller.
+Admit is one round trip: EVALSHA by the digest computed at import (the script is loaded only
+when Redis answers NOSCRIPT, i.e. once after a restart), so no per-call Script
+machinery runs. Settles of many requests go out together: one EVALSHA per
+project (its keys share one cluster slot), all in one pipeline. Every failure surfaces as
+`CountersDown`; what a sick Redis means is decided by the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
-from shared.spend_scripts import ADMIT, RECONCILE, SETTLE
+from shared.spend_scripts import ADMIT, ADMIT_SHA, RECONCILE, SETTLE, SETTLE_SHA
 
 Arg = str | int
+# One project's settles: all their keys, then all their arguments (see SETTLE).
+Batch = tuple[list[str], list[Arg]]
 
 
 class CountersDown(Exception):
@@ -53,8 +58,6 @@ class Counters:
             health_check_interval=0,
             max_connections=256,
         )
-        self._admit = self._redis.register_script(ADMIT)
-        self._settle = self._redis.register_script(SETTLE)
         self._reconcile = self._redis.register_script(RECONCILE)
 
     async def aclose(self) -> None:
@@ -62,11 +65,38 @@ class Counters:
 
     async def admit(self, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
         async with _bounded(self._timeout_s):
-            return list(_text(await self._admit(keys=list(keys), args=list(args))))
+            try:
+                reply = await self._redis.evalsha(ADMIT_SHA, len(keys), *keys, *args)
+            except NoScriptError:
+                await self._redis.script_load(ADMIT)
+                reply = await self._redis.evalsha(ADMIT_SHA, len(keys), *keys, *args)
+            return list(_text(reply))
 
-    async def settle(self, keys: Sequence[str], args: Sequence[Arg]) -> None:
+    async def settle(self, batches: Mapping[str, Batch]) -> None:
+        """Settle every project's batch in one round trip (twice after a Redis restart)."""
         async with _bounded(self._timeout_s * 4):
-            await self._settle(keys=list(keys), args=list(args))
+            pending = list(batches.values())
+            for _attempt in range(2):
+                failed = await self._settle_once(pending)
+                if not failed:
+                    return
+                await self._redis.script_load(SETTLE)
+                pending = failed
+            raise CountersDown("redis: the settle script could not be loaded")
+
+    async def _settle_once(self, batches: list[Batch]) -> list[Batch]:
+        """Send the batches; return those Redis did not know the script for (nothing ran)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for keys, args in batches:
+            pipe.evalsha(SETTLE_SHA, len(keys), *keys, *args)
+        replies = await pipe.execute(raise_on_error=False)
+        failed = []
+        for batch, reply in zip(batches, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                failed.append(batch)
+            elif isinstance(reply, Exception):
+                raise reply
+        return failed
 
     async def reconcile(self, keys: Sequence[str], args: Sequence[Arg]) -> int:
         async with _bounded(self._timeout_s * 4):

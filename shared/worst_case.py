@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Final
 
-from shared.catalog import output_cap
+from shared.catalog import MODELS, output_cap, resolve
 from shared.pricing import ZERO, Cost, Price, TokenUsage, cost_of
 
 BYTES_PER_TOKEN: Final = 3
@@ -88,6 +88,35 @@ def worst_case_cents(body: Mapping[str, Any], models: Iterable[str]) -> Decimal:
         dearest = Price(prompt_price, price.output, prompt_price, prompt_price, prompt_price)
         usage = TokenUsage(prompt, output_token_bound(body, model))
         worst = max(worst, cost_of(dearest, usage).cents)
+    return worst
+
+
+def _milli(price: str | None, fallback: str) -> int:
+    return int(Decimal(price if price is not None else fallback) * 1000)
+
+
+# Per model, (dearest prompt-side price, output price) in units per token: $/M tokens x 1000,
+# exact because every catalog price has at most three decimals. Built once, never changed.
+_UNIT_PRICES: Final[dict[str, tuple[int, int]]] = {
+    name: (
+        max(_milli(p[0], p[0]), _milli(p[3], p[0]), _milli(p[4], p[0])),
+        _milli(p[1], p[1]),
+    )
+    for name, p in ((n, m["prices"]) for n, m in MODELS.items())
+}
+
+
+def worst_case_units(
+    body: Mapping[str, Any], models: Iterable[str], prompt_tokens: int | None = None
+) -> int:
+    """`to_units(worst_case_cents(body, models))` in integer arithmetic: on the request path,
+    where the Decimal version was the largest part of a budget check's own CPU."""
+    prompt = prompt_token_bound(body) if prompt_tokens is None else prompt_tokens
+    worst = 0
+    for model in models:
+        prices = _UNIT_PRICES.get(resolve(model) or "")
+        if prices is not None:
+            worst = max(worst, prompt * prices[0] + output_token_bound(body, model) * prices[1])
     return worst
 
 

@@ -10,8 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.local.simulator.tokens import message_tokens
+from shared.catalog import ALIASES, MODELS
 from shared.limits import limit_keys, reset_text, window_bounds
-from shared.worst_case import from_units, prompt_token_bound, to_units, worst_case_cents
+from shared.worst_case import (
+    from_units,
+    prompt_token_bound,
+    to_units,
+    worst_case_cents,
+    worst_case_units,
+)
 
 MOMENT = datetime(2026, 12, 31, 23, 59, 30, 500_000, tzinfo=UTC)  # a Thursday
 
@@ -82,3 +89,20 @@ def test_the_prompt_bound_covers_what_the_simulator_bills(texts: list[str]) -> N
 def test_units_round_up_and_never_lose_a_cent(cents: Decimal) -> None:
     units = to_units(cents)
     assert from_units(units) >= cents > from_units(units) - Decimal("0.0000001")
+
+
+@given(
+    st.lists(st.text(max_size=200), min_size=1, max_size=4),
+    st.lists(st.sampled_from([*MODELS, *ALIASES, "ollama/llama3"]), max_size=4),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=200_000)),
+    st.integers(min_value=1, max_value=4),
+)
+def test_the_integer_worst_case_is_exactly_the_decimal_one(
+    texts: list[str], models: list[str], max_tokens: int | None, n: int
+) -> None:
+    body = {
+        "messages": [{"role": "user", "content": t} for t in texts],
+        "max_tokens": max_tokens,
+        "n": n,
+    }
+    assert worst_case_units(body, models) == to_units(worst_case_cents(body, models))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import openai
@@ -12,6 +13,7 @@ import pytest
 
 from infra.local.projects import insert_api_key
 from shared.apikeys import generate_api_key
+from shared.limits import limit_keys
 
 
 def client(origin_server: Any, key: str) -> openai.AsyncOpenAI:
@@ -164,3 +166,39 @@ async def test_cache_hits_count_against_limits(origin_server, make_project, orig
         await api.chat.completions.create(**same)
     rows = await origin_server.rows(project.id, expect=3)
     assert sorted(r["error_code"] or "ok" for r in rows) == ["ok", "ok", "rate_limited"]
+
+
+async def test_requests_counted_elsewhere_are_refused_here(
+    origin_server, make_project, origin_admin, redis
+):
+    """Workers and the edge count into one Redis counter: requests this worker never saw
+    count, and a worker that has not itself seen the limit full still refuses."""
+    project = await make_project("rl-shared")
+    await put_limits(origin_admin, f"/projects/{project.id}/limits", requests_per_minute=3)
+    api = client(origin_server, project.api_key)
+    await _not_near_a_minute_boundary()
+    first = await api.chat.completions.with_raw_response.create(**ask())
+    assert first.headers["x-ratelimit-remaining-requests"] == "2"
+    counter = limit_keys(project.id, None, datetime.now(UTC))[4]
+    assert await redis.incrby(counter, 2) == 3  # two hits answered by the edge
+    with pytest.raises(openai.RateLimitError) as caught:
+        await api.chat.completions.create(**ask())
+    assert "requests per minute of this project is 3 (3 used)" in caught.value.body["message"]
+
+
+async def test_raising_a_full_limit_admits_the_next_request_at_once(
+    origin_server, make_project, origin_admin
+):
+    project = await make_project("rl-raise")
+    await put_limits(origin_admin, f"/projects/{project.id}/limits", requests_per_minute=1)
+    api = client(origin_server, project.api_key)
+    await _not_near_a_minute_boundary()
+    await api.chat.completions.create(**ask())
+    for _ in range(2):  # refused while the limit is full, the cache consulted or not
+        with pytest.raises(openai.RateLimitError):
+            await api.chat.completions.create(**ask())
+    with pytest.raises(openai.RateLimitError):
+        await api.chat.completions.create(**ask(), extra_headers={"X-Prism-Cache": "no-store"})
+    await put_limits(origin_admin, f"/projects/{project.id}/limits", requests_per_minute=3)
+    raw = await api.chat.completions.with_raw_response.create(**ask())
+    assert raw.headers["x-ratelimit-remaining-requests"] == "1"

@@ -34,6 +34,7 @@ class Admission:
     counts: list[int] = field(default_factory=lambda: [0] * 8)
     resets_s: list[float] = field(default_factory=lambda: [0.0] * 8)
     tokens: int = 0  # counted against tokens-per-minute at admission
+    prompt_tokens: int | None = None  # the prompt's bound, once computed
     limits_counted: bool = False
     holds: list[BudgetHold] = field(default_factory=list)
     amount: int = 0  # units reserved against every budget in `holds`

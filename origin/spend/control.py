@@ -33,13 +33,7 @@ from shared.limits import TOKEN_SLOTS, limits_config_key
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
 from shared.usage import Caller
-from shared.worst_case import (
-    cost_units,
-    output_token_bound,
-    prompt_token_bound,
-    to_units,
-    worst_case_cents,
-)
+from shared.worst_case import cost_units, output_token_bound, prompt_token_bound, worst_case_units
 
 log = logging.getLogger("prism.spend")
 
@@ -85,17 +79,28 @@ class SpendControl:
         policy = await self.policies.for_project(call.caller.project_id)
         if not policy.has_limits(call.caller.api_key_id):
             return None
-        admission = self._admission(call, policy)
-        for slot, key in enumerate(admission.limit_keys):
-            known = self._full.get(key)
-            if known is not None and known[0] == admission.limits[slot]:
-                self._limit_fired_once(admission, slot)
-                raise limit_refusal(admission, slot, known[1])
+        if self._full:
+            self._refuse_if_full(call, policy)
 
         async def count_hit() -> None:
-            await self._run(call, admission, [], count_limits=True)
+            await self._run(call, self._admission(call, policy), [], count_limits=True)
 
         return count_hit
+
+    def _refuse_if_full(self, call: SpendCall, policy: ProjectPolicy) -> None:
+        now = datetime.now(UTC)
+        caller = call.caller
+        keys = self._windows.limit_keys(
+            caller.project_id, caller.api_key_id, now, int(now.timestamp() * 1000)
+        )
+        key_limits, project_limits = policy.limits_for(caller.api_key_id)
+        limits = key_limits.values() + project_limits.values()
+        for slot, key in enumerate(keys):
+            known = self._full.get(key)
+            if known is not None and known[0] == limits[slot]:
+                admission = self._admission(call, policy)
+                self._limit_fired_once(admission, slot)
+                raise limit_refusal(admission, slot, known[1])
 
     async def admit(self, call: SpendCall) -> None:
         policy = await self.policies.for_project(call.caller.project_id)
@@ -107,7 +112,7 @@ class SpendControl:
         if admission is None:
             admission = self._admission(call, policy if count_limits else None)
         models = [model for model, _, _ in call.attempts]
-        admission.amount = to_units(worst_case_cents(call.body, models))
+        admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
         await self._run(call, admission, budgets, count_limits=count_limits)
 
     def settle(
@@ -141,7 +146,8 @@ class SpendControl:
             key, project = policy.limits_for(caller.api_key_id)
             admission.limits = key.values() + project.values()
             admission.limits_counted = True
-            admission.tokens = _token_estimate(call.body)
+            admission.prompt_tokens = prompt_token_bound(call.body)
+            admission.tokens = _token_estimate(call.body, admission.prompt_tokens)
             admission.resets_s = [ms / 1000 for ms in self._windows.ttls_ms(now_ms)]
         return admission
 
@@ -265,10 +271,10 @@ class SpendControl:
         await self._settler.aclose()
 
 
-def _token_estimate(body: Mapping[str, Any]) -> int:
+def _token_estimate(body: Mapping[str, Any], prompt_tokens: int) -> int:
     """Tokens counted against tokens-per-minute up front: the prompt and any requested cap."""
     explicit = body.get("max_completion_tokens") or body.get("max_tokens")
-    return prompt_token_bound(body) + (output_token_bound(body, "") if explicit else 0)
+    return prompt_tokens + (output_token_bound(body, "") if explicit else 0)
 
 
 def _detail(budget: Budget, reply: list[Any]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from redis.asyncio import Redis
+import hiredis
+from redis.asyncio import Connection, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
@@ -24,6 +25,17 @@ from shared.spend_scripts import ADMIT, ADMIT_SHA, RECONCILE, SETTLE, SETTLE_SHA
 Arg = str | int
 # One project's settles: all their keys, then all their arguments (see SETTLE).
 Batch = tuple[list[str], list[Arg]]
+
+
+class PackedConnection(Connection):
+    """redis-py's asyncio connection, packing commands with hiredis's C packer (as its
+    synchronous client already does): the admit command has some thirty arguments, and
+    packing them in Python was about 65 us of the check's CPU, in C about 10."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and " " in args[0]:
+            args = (*args[0].split(), *args[1:])  # "SCRIPT LOAD": two words, two arguments
+        return [hiredis.pack_command(args)]
 
 
 class CountersDown(Exception):
@@ -57,6 +69,7 @@ class Counters:
             retry=Retry(NoBackoff(), 1),
             health_check_interval=0,
             max_connections=256,
+            connection_class=PackedConnection,
         )
         self._reconcile = self._redis.register_script(RECONCILE)
 

@@ -138,6 +138,26 @@ def test_a_hung_provider_costs_little_once_detected(
     assert fallback_model
 
 
+async def test_a_whole_answer_that_hangs_is_hedged_at_its_deadline_and_counts_as_failed(
+    origin: OriginHandle, project: Any, sim: Any, admin: httpx.Client
+) -> None:
+    client = sdk(origin, project)
+    assert [ask(client)[0] for _ in range(3)] == [A] * 3  # history: A's deadline is 1 s
+    sim.script({"kind": "hang"}, provider=A)  # one call in a while hangs (a chaos provider)
+    provider, _, headers = ask(client)
+    # Not a wait for the transport's 2 s timeout and a failover: at A's deadline the next
+    # model started alongside, answered, and A's call was closed.
+    assert provider != A
+    assert headers["x-prism-hedge"] == f"fired:{headers['x-prism-model']}"
+    await wait_for(lambda: sim.requests(A)[-1]["cancelled"] is True)
+    rows = await origin.rows(project.id, expect=5)
+    (loser,) = [r for r in rows if r["parent_request_id"] is not None]
+    assert (loser["provider"], loser["error_code"]) == (A, "hedge_lost")
+    assert loser["parent_request_id"] == headers["x-prism-request-id"]
+    # The abandoned call had waited past its deadline: it was hung, and A's health says so.
+    assert weight(admin, A_KEY) < 1.0
+
+
 async def test_a_stream_cut_before_its_first_chunk_is_served_by_another_provider(
     origin: OriginHandle, project: Any, sim: Any, admin: httpx.Client
 ) -> None:

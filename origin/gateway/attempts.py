@@ -155,6 +155,12 @@ class Racer:
             # A request the provider rightly refused says nothing about its health.
             ok = False if retryable(exc) or isinstance(exc, UpstreamError) else None
             raise
+        except asyncio.CancelledError:
+            # Abandoned (a hedge won, the client left): that says nothing, unless the attempt
+            # had already waited past its first-byte deadline, when it was hung.
+            if time.monotonic() - started > self.health.deadline_s(target.key):
+                ok = False
+            raise
         finally:
             self.health.end(target.key, key, ok, time.monotonic() - started)
 

@@ -67,13 +67,25 @@ class Planner:
         options, targets = call.options, call.targets
         if len(targets) < 2:
             return None
-        if self.health.weight(targets[0].key) == 0.0:
-            # A probe of a model that was failing: if it still is, the next one answers
-            # after about its usual time instead of after the probe's deadline.
+        first = targets[0].key
+        if self.health.weight(first) < 1.0:
+            # A probe of a model that was failing, or a degraded one keeping its place: if it
+            # fails or hangs again, the next one answers after about its usual time instead
+            # of after the first one's deadline.
             return self.health.p90_s(targets[1].key) or PROBE_HEDGE_S
         wanted = options.hedge if options.hedge is not None else options.mode == "sport"
-        if not wanted:
-            return None
-        if options.hedge_delay_ms is not None:
-            return options.hedge_delay_ms / 1000
-        return self.health.p90_s(targets[0].key) or DEFAULT_HEDGE_S
+        if wanted:
+            if options.hedge_delay_ms is not None:
+                return options.hedge_delay_ms / 1000
+            return self.health.p90_s(first) or DEFAULT_HEDGE_S
+        if call.stream or options.hedge is False:
+            return None  # a stream's attempts are cut at their first-byte deadline instead
+        return self._hung_after_s(first)
+
+    def _hung_after_s(self, key: str) -> float | None:
+        """A whole answer has no first token to cut at: once the model's first-byte deadline
+        has passed the attempt counts as hung, and the next model starts alongside it instead
+        of the request waiting out the transport's timeout. None without a deadline of its own
+        (no history, or health routing off)."""
+        deadline = self.health.deadline_s(key)
+        return deadline if deadline < self.health.config.max_deadline_s else None

@@ -52,6 +52,8 @@ ADDED_BUCKETS = (
     0.1, 0.25, 1.0,
 )  # fmt: skip
 GEN_AI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_response_model")
+# Spend control's refusals, by the error code on the refused request's row.
+SPEND_REFUSALS = {"budget_exceeded": "refused", "rate_limited": "rate_limited"}
 
 
 @contextlib.contextmanager
@@ -173,7 +175,7 @@ class Metrics:
         )
         self.budget_events = Counter(
             "prism_budget_events",
-            "Budget checks that warned or refused a request.",
+            "Requests spend control refused: by a block budget (refused) or a rate limit.",
             ["event"],
             registry=r,
         )
@@ -217,6 +219,8 @@ class Metrics:
             self._child(self.saved, "cache", "origin").inc(float(row.cache_saved_cents))
         if row.native_cache_saved_cents:
             self._child(self.saved, "native", "origin").inc(float(row.native_cache_saved_cents))
+        if not row.success and row.error_code in SPEND_REFUSALS:
+            self._child(self.budget_events, SPEND_REFUSALS[row.error_code]).inc()
         if row.provider == "cache" or row.cache_status.startswith("hit"):
             self._child(self.added_latency, "cache").observe(seconds)
             return
@@ -255,10 +259,6 @@ class Metrics:
         self._child(self.cache_lookups, layer, tier).inc()
         if hit:
             self._child(self.cache_hits, layer, tier).inc()
-
-    def budget_event(self, *, event: str) -> None:
-        """`event`: a short fixed word such as "warned" or "refused" (never a project id)."""
-        self._child(self.budget_events, event).inc()
 
     def backlog(self, *, ledger_pending: int, ledger_parked: int) -> None:
         self._child(self.ledger_backlog, "pending").set(ledger_pending)

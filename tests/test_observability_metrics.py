@@ -90,6 +90,9 @@ async def test_miss_hit_and_failover_are_counted(
     d = lambda name, **labels: delta(before, after, name, **labels)
     assert d("prism_requests_total", status="200", cache_status="miss") == 1
     assert d("prism_requests_total", status="200", cache_status="hit-exact") == 1
+    hit_labels = {"mode": "balanced", "task_type": "cache", "cache_status": "hit-exact"}
+    assert d("prism_requests_total", status="200", **hit_labels) == 1
+    assert d("prism_requests_total", status="200", mode="balanced") == 3
     assert d("prism_requests_total", status="200", cache_status="bypass") == 1
     assert d("prism_requests_total", status="401") == 1
     assert d("prism_cache_lookups_total", layer="exact", tier="origin") == 2

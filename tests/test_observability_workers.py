@@ -1,5 +1,6 @@
 """Metrics with `prism serve --workers 2`: whichever worker a scrape reaches, the counters are
-the totals of both (prometheus-client's multiprocess mode, one directory per run)."""
+the totals of both (prometheus-client's multiprocess mode, one directory per run), and the
+edge's counters (read from Redis) appear once."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.local.proc import Service, free_port
+from shared import edge_metrics
 
 REQUESTS = 20
 MAX_ROUNDS = 25
@@ -44,19 +47,35 @@ def two_workers(origin_env: dict[str, str], redis_server: Any, tmp_path: Path) -
         service.stop(timeout=30)
 
 
-def answered(text: str) -> float:
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "prism_requests_total" and sample.labels.get("status") == "200"
+def answered(text: str) -> tuple[float, float]:
+    """(requests answered 200, edge-tier exact hits) in one scrape."""
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    return (
+        sum(
+            s.value
+            for s in samples
+            if s.name == "prism_requests_total" and s.labels.get("status") == "200"
+        ),
+        sum(
+            s.value
+            for s in samples
+            if s.name == "prism_cache_hits_total" and s.labels == {"layer": "exact", "tier": "edge"}
+        ),
     )
 
 
 async def test_every_scrape_counts_every_workers_requests(
-    two_workers: Service, make_project: Any, tmp_path: Path
+    two_workers: Service, make_project: Any, tmp_path: Path, redis_server: Any
 ) -> None:
     project = await make_project("metrics-workers")
+    # The edge's counters, as the Worker leaves them in Redis: every worker reads the same
+    # hash, so each scrape shows them once, not once per worker.
+    redis = aioredis.Redis.from_url(f"{redis_server.url}/{WORKERS_REDIS_DB}")
+    try:
+        await redis.delete(edge_metrics.KEY)
+        await redis.hincrby(edge_metrics.KEY, edge_metrics.hit_field("exact"), 3)
+    finally:
+        await redis.aclose()
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "count me"}]}
     # A new connection per request: which worker accepts one is the kernel's choice, so keep
     # sending (a bounded number of rounds) until both workers have answered some.
@@ -88,7 +107,7 @@ async def test_every_scrape_counts_every_workers_requests(
             )
             assert response.status_code == 200
             scrapes.append(answered(response.text))
-    assert scrapes == [sent] * SCRAPES
+    assert scrapes == [(sent, 3)] * SCRAPES
 
 
 def _writers(metrics_dir: Path) -> set[str]:

@@ -43,6 +43,11 @@ class Admission:
     def budgeted(self) -> bool:
         return bool(self.holds)
 
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether a tokens-per-minute limit counted this request's estimate (to correct)."""
+        return self.limits_counted and self.tokens > 0 and bool(self.limits[3] or self.limits[7])
+
     def headers(self, cost: Cost | None) -> dict[str, str]:
         out = state_headers(self.limits, self.counts, self.resets_s)
         if not self.holds:

@@ -6,8 +6,8 @@ whose request limit this process already saw full in the current window, from me
 returns the gate the cache runs before answering a hit, which counts the hit against the
 limits (a hit counts too). On a miss, `admit`, after routing, counts the limits AND reserves
 the request's worst-case cost against every budget covering it, in one script call.
-`settle`, once the outcome is known, hands the exact cost to the Settler, which sends the
-settles of concurrent requests together after the response. Projects without budgets or
+`settle`, once the outcome is known, queues the exact cost; the Batcher sends admits and
+settles of concurrent requests together, one round trip per batch. Projects without budgets or
 limits cost nothing here: no Redis call at all.
 """
 
@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 from origin.spend.admission import Admission, BudgetHold
 from origin.spend.audit import AuditLog
+from origin.spend.batcher import Batcher
 from origin.spend.counters import Counters, CountersDown
 from origin.spend.policies import Policies
 from origin.spend.policy import Budget, ProjectPolicy
 from origin.spend.reconcile import Reconciler
 from origin.spend.refusals import budget_refusal, limit_refusal
-from origin.spend.settler import Settler
 from origin.spend.windows import Windows
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import UpstreamUnavailable
@@ -65,7 +65,7 @@ class SpendControl:
     ) -> None:
         self.policies, self._counters, self._reconciler = policies, counters, reconciler
         self._audit, self._ttl_ms = audit, int(reservation_ttl_s * 1000)
-        self._settler = Settler(counters)
+        self._batcher = Batcher(counters, counters.timeout_s)
         self._windows = Windows()
         self._limit_fired: set[str] = set()
         # limit counter key -> (limit, count) of a request limit seen full in its window:
@@ -127,14 +127,14 @@ class SpendControl:
             # A provider that reports no usage is charged the worst case, never nothing.
             charged = admission.amount
         tokens = (usage.prompt_tokens + usage.completion_tokens) if usage else 0
-        delta = tokens - admission.tokens if admission.limits_counted and admission.tokens else 0
+        delta = tokens - admission.tokens if admission.counts_tokens else 0
         if not admission.holds and delta == 0:
             return
         keys = [admission.limit_keys[3], admission.limit_keys[7]]
         for hold in admission.holds:
             keys += hold.keys
         args: list[str | int] = [admission.request_id, delta, charged, len(admission.holds)]
-        self._settler.submit(admission.project_id, keys, args)
+        self._batcher.settle(admission.project_id, keys, args)
 
     def _admission(self, call: SpendCall, policy: ProjectPolicy | None) -> Admission:
         now = datetime.now(UTC)
@@ -159,7 +159,7 @@ class SpendControl:
         reply: list[Any] = ["uninit"]
         for _attempt in range(3):
             try:
-                reply = await self._counters.admit(
+                reply = await self._batcher.admit(
                     *self._script_input(admission, budgets, count_limits)
                 )
             except CountersDown as exc:
@@ -268,7 +268,7 @@ class SpendControl:
         self._audit.fired(admission.project_id, "rate_limit", f"{scope}:{name}", detail)
 
     async def aclose(self) -> None:
-        await self._settler.aclose()
+        await self._batcher.aclose()
 
 
 def _token_estimate(body: Mapping[str, Any], prompt_tokens: int) -> int:

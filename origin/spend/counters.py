@@ -1,16 +1,15 @@
 """The spend counters in Redis: the three scripts of shared.spend_scripts, run with redis-py.
 
-Admit is one round trip: EVALSHA by the digest computed at import (the script is loaded only
-when Redis answers NOSCRIPT, i.e. once after a restart), so no per-call Script
-machinery runs. Settles of many requests go out together: one EVALSHA per
-project (its keys share one cluster slot), all in one pipeline. Every failure surfaces as
-`CountersDown`; what a sick Redis means is decided by the caller.
+Admits and settles go through `send`, many per round trip (origin.spend.batcher gathers
+them): EVALSHA by the digest computed at import, the script loaded only when Redis answers
+NOSCRIPT (once after a restart), one command without a pipeline object when it is alone.
+Every failure surfaces as `CountersDown`; what a sick Redis means is decided by the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,11 +19,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from shared.spend_scripts import ADMIT, ADMIT_SHA, RECONCILE, SETTLE, SETTLE_SHA
+from shared.spend_scripts import ADMIT, RECONCILE, SETTLE, SETTLE_SHA
 
 Arg = str | int
 # One project's settles: all their keys, then all their arguments (see SETTLE).
 Batch = tuple[list[str], list[Arg]]
+# An EVALSHA's arguments: the digest, the number of keys, then the keys and the arguments.
+Command = tuple[str, int, tuple[Arg, ...]]
 
 
 class PackedConnection(Connection):
@@ -61,7 +62,7 @@ def _text(value: Any) -> Any:
 
 class Counters:
     def __init__(self, url: str, timeout_s: float) -> None:
-        self._timeout_s = timeout_s
+        self.timeout_s = timeout_s
         self._redis = Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -76,45 +77,42 @@ class Counters:
     async def aclose(self) -> None:
         await self._redis.aclose()
 
-    async def admit(self, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
-        async with _bounded(self._timeout_s):
-            try:
-                reply = await self._redis.evalsha(ADMIT_SHA, len(keys), *keys, *args)
-            except NoScriptError:
+    async def send(
+        self, settles: Sequence[Batch], admits: Sequence[Command], timeout_s: float
+    ) -> list[Any]:
+        """One round trip: the settle batches, then the admit commands; returns the replies in
+        that order (a script error as its exception). Redis that forgot the scripts (a restart
+        empties its script cache) answers NOSCRIPT without running them: they are loaded and
+        only those commands sent again."""
+        commands = [(SETTLE_SHA, len(keys), (*keys, *args)) for keys, args in settles]
+        commands += admits
+        async with _bounded(timeout_s):
+            replies = await self._evalsha(commands)
+            failed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if failed:
                 await self._redis.script_load(ADMIT)
-                reply = await self._redis.evalsha(ADMIT_SHA, len(keys), *keys, *args)
-            return list(_text(reply))
-
-    async def settle(self, batches: Mapping[str, Batch]) -> None:
-        """Settle every project's batch in one round trip (twice after a Redis restart)."""
-        async with _bounded(self._timeout_s * 4):
-            pending = list(batches.values())
-            for _attempt in range(2):
-                failed = await self._settle_once(pending)
-                if not failed:
-                    return
                 await self._redis.script_load(SETTLE)
-                pending = failed
-            raise CountersDown("redis: the settle script could not be loaded")
+                again = await self._evalsha([commands[i] for i in failed])
+                for i, reply in zip(failed, again, strict=True):
+                    replies[i] = reply
+        return [_text(r) if not isinstance(r, Exception) else r for r in replies]
 
-    async def _settle_once(self, batches: list[Batch]) -> list[Batch]:
-        """Send the batches; return those Redis did not know the script for (nothing ran)."""
+    async def _evalsha(self, commands: Sequence[Command]) -> list[Any]:
+        if len(commands) == 1:  # alone: no pipeline object to build
+            try:
+                sha, count, rest = commands[0]
+                return [await self._redis.evalsha(sha, count, *rest)]
+            except NoScriptError as exc:
+                return [exc]
         pipe = self._redis.pipeline(transaction=False)
-        for keys, args in batches:
-            pipe.evalsha(SETTLE_SHA, len(keys), *keys, *args)
-        replies = await pipe.execute(raise_on_error=False)
-        failed = []
-        for batch, reply in zip(batches, replies, strict=True):
-            if isinstance(reply, NoScriptError):
-                failed.append(batch)
-            elif isinstance(reply, Exception):
-                raise reply
-        return failed
+        for sha, count, rest in commands:
+            pipe.evalsha(sha, count, *rest)
+        return list(await pipe.execute(raise_on_error=False))
 
     async def reconcile(self, keys: Sequence[str], args: Sequence[Arg]) -> int:
-        async with _bounded(self._timeout_s * 4):
+        async with _bounded(self.timeout_s * 4):
             return int(_text(await self._reconcile(keys=list(keys), args=list(args))))
 
     async def publish(self, key: str, value: str) -> None:
-        async with _bounded(self._timeout_s * 4):
+        async with _bounded(self.timeout_s * 4):
             await self._redis.set(key, value)

@@ -12,8 +12,8 @@ without any (which makes no Redis call), on two paths:
 each at concurrency 1 (one request after another; wall time is the checks' p50) and at
 concurrency 32 (32 requests in flight, each yielding once where the provider would answer:
 settles of requests that end together are batched). Per request it prints the origin's CPU,
-redis-server's CPU and the Redis commands (INFO commandstats; each of these scripts is its
-own round trip, except settles batched into one pipeline).
+redis-server's CPU, the script calls (INFO commandstats) and the round trips that carried
+them (counted by origin.spend.counters; batched admits and settles share one).
 
     .venv/bin/python -m bench.spend_checks [--requests N] [--rounds R]
 
@@ -164,13 +164,14 @@ async def run_scenario(redis_url: str, scenario: Scenario, requests: int) -> dic
     await asyncio.gather(*(worker(warm // scenario.concurrency + 1, False) for _ in range(32)))
     await spend.aclose()
     client = redis.Redis.from_url(redis_url)
-    commands_before = _evalsha_calls(client)
+    commands_before, trips_before = _evalsha_calls(client), counters.round_trips
     cpu_start = time.process_time()
     await asyncio.gather(*(worker(per_worker, True) for _ in range(scenario.concurrency)))
     await spend.aclose()  # the settles still waiting are part of the cost
     done = per_worker * scenario.concurrency
     cpu_ms = (time.process_time() - cpu_start) * 1000 / done
     commands = (_evalsha_calls(client) - commands_before) / done
+    round_trips = (counters.round_trips - trips_before) / done
     client.close()
     await policies.aclose()
     await counters.aclose()
@@ -178,6 +179,7 @@ async def run_scenario(redis_url: str, scenario: Scenario, requests: int) -> dic
         "checks_wall_p50_ms": statistics.median(walls),
         "gateway_cpu_ms_per_request": cpu_ms,
         "redis_scripts_per_request": commands,
+        "redis_round_trips_per_request": round_trips,
     }
 
 

@@ -5,8 +5,10 @@ carries: under load that, not the scripts, is most of what spend control costs. 
 is on its way at a time, and everything that arrives meanwhile (the admits of requests about
 to call a provider, the settles of requests that ended) goes together in the next, as one
 pipeline. Alone, a request waits for nothing: its admit leaves on the next turn of the event
-loop. A settle never delays a response, and goes before any admit sent after it, so a client
-sending one request after another sees its previous request settled.
+loop. A settle never delays a response: it waits up to SETTLE_LINGER_S for the next admit to
+ride along with (so one request after another costs one round trip each, not two), and goes
+before any admit sent after it, so a client sending one request after another sees its
+previous request settled. Other workers see a reservation that long after its answer.
 
 What waits is bounded: past MAX_PENDING settles one is dropped with a warning, exactly as if
 the worker had died holding it (the reservation lapses at its TTL and reconciliation restores
@@ -26,6 +28,7 @@ from shared.spend_scripts import ADMIT_SHA
 log = logging.getLogger("prism.spend")
 
 MAX_PENDING = 10_000
+SETTLE_LINGER_S = 0.005
 # Settles only: Redis may take longer than an admit's budget before they are given up.
 SETTLE_TIMEOUT_FACTOR = 4
 
@@ -37,6 +40,7 @@ class Batcher:
         self._settle_count = 0
         self._admits: list[tuple[Command, asyncio.Future[list[Any]]]] = []
         self._sending: asyncio.Task[None] | None = None
+        self._linger: asyncio.TimerHandle | None = None
 
     async def admit(self, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
         """The admit script's reply (shared.spend_scripts); CountersDown if Redis fails."""
@@ -64,9 +68,13 @@ class Batcher:
             batch[0].extend(keys)
             batch[1].extend(args)
         self._settle_count += 1
-        self._wake()
+        if self._sending is None and self._linger is None:
+            self._linger = asyncio.get_running_loop().call_later(SETTLE_LINGER_S, self._wake)
 
     def _wake(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         if self._sending is None:
             self._sending = asyncio.get_running_loop().create_task(self._send())
 
@@ -106,5 +114,7 @@ class Batcher:
 
     async def aclose(self) -> None:
         """Send what is waiting (at shutdown: requests that ended must still settle)."""
+        if self._settles:
+            self._wake()
         if self._sending is not None:
             await asyncio.gather(self._sending, return_exceptions=True)

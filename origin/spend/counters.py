@@ -63,6 +63,7 @@ def _text(value: Any) -> Any:
 class Counters:
     def __init__(self, url: str, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        self.round_trips = 0  # admit and settle round trips so far (what bench.spend_checks counts)
         self._redis = Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -98,6 +99,7 @@ class Counters:
         return [_text(r) if not isinstance(r, Exception) else r for r in replies]
 
     async def _evalsha(self, commands: Sequence[Command]) -> list[Any]:
+        self.round_trips += 1
         if len(commands) == 1:  # alone: no pipeline object to build
             try:
                 sha, count, rest = commands[0]

@@ -1,4 +1,4 @@
-"""The Redis scripts that admit, settle and reconcile requests: one round trip each.
+"""The Redis scripts that admit, settle and reconcile requests: one script call each.
 
 Everything a request is checked against happens inside one script, so checks and counts are
 atomic across every worker and host that shares the Redis: no request can slip in between

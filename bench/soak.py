@@ -317,6 +317,18 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def markdown(result: dict[str, Any], every_s: float = 60.0) -> str:
+    """The curve as a README table: the first sample, then one about every `every_s`."""
+    rows, next_t = [], 0.0
+    samples = result["samples"]
+    for i, s in enumerate(samples):
+        if s["t_s"] >= next_t or i == len(samples) - 1:
+            rows.append(f"| {s['t_s']:.0f} | {s['requests']:,} | {s['rss_mb']:.1f} |")
+            next_t = (s["t_s"] // every_s + 1) * every_s
+    head = ["| seconds | requests answered | worker RSS (MB) |", "| ---: | ---: | ---: |"]
+    return "\n".join([*head, *rows])
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -336,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, signal.SIG_IGN)
         stack.close()
     (WORK_DIR / "last-result.json").write_text(json.dumps(result, indent=2))
+    (WORK_DIR / "last-result.md").write_text(markdown(result) + "\n")
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0 if result["passed"] else 1
 

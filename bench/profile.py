@@ -1,6 +1,6 @@
 """Where one origin worker's CPU goes per request, by component, and Redis commands per request.
 
-    .venv/bin/python -m bench.profile [--seconds S] [--worker-class uvloop|asyncio]
+    .venv/bin/python -m bench.profile [--seconds S]
 
 Starts the bench stack with the origin under bench.profiled_worker, warms up, then for each
 scenario (cache on and every request a miss; an exact hit; cache bypassed) runs wrk at
@@ -30,14 +30,14 @@ import redis
 from bench import cpu
 from bench.load import Target, ensure_wrk, run_load
 from bench.origin import chat_body, probe, wait_ledger_drained
-from bench.stack import WORKER_CLASS, Stack, start_stack
+from bench.stack import Stack, start_stack
 from infra.local.proc import ROOT
 
 WORK_DIR = ROOT / ".prism" / "bench" / "profile"
 # First match wins: a path fragment of the function's file, and the component it belongs to.
 COMPONENTS: tuple[tuple[str, str], ...] = (
-    ("/hypercorn/", "hypercorn"),
-    ("/h11/", "h11"),
+    ("/uvicorn/", "uvicorn (HTTP server)"),
+    ("/httptools/", "uvicorn (HTTP server)"),
     ("/starlette/", "starlette"),
     ("/prometheus_client/", "observability"),
     ("/origin/observability/", "observability"),
@@ -202,7 +202,6 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
     p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--worker-class", choices=("asyncio", "uvloop"), default=WORKER_CLASS)
     p.add_argument("--only", default="", help="comma-separated scenario names")
     p.add_argument("--cpu-only", action="store_true", help="skip the profiled runs")
     p.add_argument("--repeat", type=int, default=1, help="measure each scenario this often")
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("miss", "hit", "no-store"):
             (WORK_DIR / f"{name}.pstats").unlink(missing_ok=True)
         out = WORK_DIR / "current.pstats"
-        servers = start_stack(stack, WORK_DIR, worker_class=args.worker_class, profile_to=out)
+        servers = start_stack(stack, WORK_DIR, profile_to=out)
         servers.set_latency(0)
         wanted = set(filter(None, args.only.split(",")))
         for _ in range(args.repeat):

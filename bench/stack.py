@@ -1,7 +1,7 @@
 """The servers the benchmark measures, on free loopback ports, and their orderly shutdown.
 
 Real Postgres (migrated), Redis, the PostgREST stand-in, the provider simulator and ONE
-origin worker under Hypercorn, configured as the origin test fixture configures it, plus a
+origin worker run as `prism serve` runs it, configured as the origin test fixture configures it, plus a
 project and API key created the way that fixture creates them. Everything is registered
 on an ExitStack as soon as it exists, so a failure or Ctrl-C half-way still stops it all.
 """
@@ -26,7 +26,6 @@ from infra.local.postgres import PostgresCluster, apply_migrations
 from infra.local.proc import Service, free_port, python_module
 from infra.local.projects import create_project
 from infra.local.redis_server import RedisServer
-from origin.admin.serve import WORKER_CLASS  # as `prism serve` runs the origin
 
 KEY_LIFETIME_S = 24 * 3600
 
@@ -55,7 +54,6 @@ def start_stack(
     work_dir: Path,
     extra_env: dict[str, str] | None = None,
     *,
-    worker_class: str = WORKER_CLASS,
     profile_to: Path | None = None,
 ) -> Stack:
     """Start every server; each one's stop is pushed onto `stack` the moment it runs.
@@ -92,15 +90,15 @@ def start_stack(
         **(extra_env or {}),
     }
     port = free_port()
-    bind = f"127.0.0.1:{port}"
+    env |= {"PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(port)}
     argv = (
-        ["-m", "bench.profiled_worker", str(profile_to), "--bind", bind]
+        ["-m", "bench.profiled_worker", str(profile_to)]
         if profile_to is not None
-        else ["-m", "hypercorn", "--bind", bind, "origin.app:create_app()"]
+        else ["-m", "origin.admin.cli", "serve"]
     )
     origin = Service(
         "origin",
-        [sys.executable, *argv, "--worker-class", worker_class],
+        [sys.executable, *argv],
         port,
         env=env,
         log_path=logs / "origin.log",

@@ -126,20 +126,10 @@ async def run() -> None:
         }
         origin = Service(
             "origin",
-            [
-                sys.executable,
-                "-m",
-                "hypercorn",
-                "--access-logfile",
-                "-",
-                "--error-logfile",
-                "-",
-                "--bind",
-                f"127.0.0.1:{ports.origin}",
-                "origin.app:create_app()",
-            ],
+            # As users run it (`prism serve`); the access log is the origin's own.
+            [sys.executable, "-m", "origin.admin.cli", "serve"],
             ports.origin,
-            env=origin_env,
+            env={**origin_env, "PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(ports.origin)},
             log_path=logs / "origin.log",
         )
         started.append(origin.start(timeout=60))

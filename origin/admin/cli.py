@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.run is cmd_serve:
-            served: int = cmd_serve(args, Settings.from_env())  # blocking: Hypercorn's loop
+            served: int = cmd_serve(args, Settings.from_env())  # blocking: the server's loop
             return served
         asyncio.run(run_command(args, Settings.from_env()))
     except CliError as exc:
@@ -80,7 +80,7 @@ def _fail(message: str, code: int) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prism", description="Prism LLM gateway")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the origin (Hypercorn) on PRISM_HOST:PRISM_PORT")
+    serve = commands.add_parser("serve", help="run the origin (uvicorn) on PRISM_HOST:PRISM_PORT")
     serve.add_argument(
         "--workers", type=int, default=1, metavar="N", help="worker processes (default 1)"
     )

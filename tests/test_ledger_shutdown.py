@@ -57,3 +57,26 @@ async def test_the_drain_closes_in_bounded_time_while_supabase_never_answers(
     assert await redis.llen(f"{queue_key}:processing") == len(rows)
     assert outbox_rows(tmp_path / "outbox.db") == len(rows)
     await redis.delete(f"{queue_key}:processing")
+
+
+async def test_rows_of_a_delivery_that_hangs_are_on_disk_before_it_ends(
+    silent_url: str, tmp_path: Path, make_project: Any
+) -> None:
+    """Batches go from memory straight to Supabase; one Supabase doesn't confirm in time is
+    written to the outbox while the POST still waits, so a crash then would lose nothing."""
+    project = await make_project("hung-fresh")
+    rows = [hit_row(project) for _ in range(3)]
+    store = Store(silent_url, Secret("unused"), timeout_s=HUNG_S)
+    ledger = Ledger(store, tmp_path / "outbox.db", 50, 0.01, close_timeout_s=CLOSE_TIMEOUT_S)
+    await ledger.start()
+    try:
+        for row in rows:
+            ledger.record(row)
+        async with asyncio.timeout(CLOSE_BOUND_S):
+            while outbox_rows(tmp_path / "outbox.db") < len(rows):
+                await asyncio.sleep(0.05)
+        assert ledger.delivered == 0 and ledger.pending >= len(rows)
+        await asyncio.wait_for(ledger.aclose(), CLOSE_BOUND_S)
+    finally:
+        await store.aclose()
+    assert outbox_rows(tmp_path / "outbox.db") == len(rows)

@@ -1,10 +1,14 @@
 """The usage ledger: every usage row reaches Supabase once, even across outages and restarts.
 
 `record()` is what the hot path calls after a response: it only appends to an in-memory
-queue. A background task moves queued rows into the on-disk outbox (so a crash or an
-outage loses nothing), sends them in batches, and deletes them once Supabase has them.
-If Supabase is down it keeps them and retries with capped exponential backoff; a later
-process redelivers whatever an earlier one left behind. Delivery is at-least-once, and the
+queue. A background task sends queued rows in batches. While Supabase keeps up, a batch goes
+straight from memory (a thread hop and an fsync per batch were most of the ledger's cost);
+a batch Supabase refuses, fails or is slow to take (`persist_after_s`) goes to the on-disk
+outbox, and from then on rows pass through the outbox, oldest first, until it is empty
+again, so an outage or a crash loses nothing that was sent or waiting. What a crash can lose
+is what a kill -9 finds in memory: rows of the last linger (`flush_interval_s`) and a batch
+in flight for less than `persist_after_s`. Failed deliveries are retried with capped
+exponential backoff; a later process redelivers whatever an earlier one left behind. Delivery is at-least-once, and the
 insert ignores request_ids it already has, so each row lands exactly once.
 """
 
@@ -32,6 +36,8 @@ DEFAULT_MIN_BACKOFF_S = 0.1
 DEFAULT_MAX_BACKOFF_S = 5.0
 DEFAULT_MAX_QUEUED = 10_000
 DEFAULT_CLOSE_TIMEOUT_S = 5.0
+# A batch still unconfirmed after this long is written to the outbox while it waits.
+DEFAULT_PERSIST_AFTER_S = 0.25
 # How often a running ledger looks for outbox files a dead worker left behind.
 ADOPT_INTERVAL_S = 10.0
 _POLL_S = 0.02
@@ -69,6 +75,7 @@ class Ledger:
         max_queued: int = DEFAULT_MAX_QUEUED,
         close_timeout_s: float = DEFAULT_CLOSE_TIMEOUT_S,
         adopt_interval_s: float = ADOPT_INTERVAL_S,
+        persist_after_s: float = DEFAULT_PERSIST_AFTER_S,
     ) -> None:
         self._store = store
         self._outbox_path = outbox_path  # slot 0; each process writes its own slot (see slots)
@@ -77,6 +84,7 @@ class Ledger:
         self._max_queued = max(1, max_queued)
         self._close_timeout_s = close_timeout_s
         self._adopt_interval_s = adopt_interval_s
+        self._persist_after_s = persist_after_s
         self._queue: deque[UsageRow | dict[str, Any]] = deque()
         self._writing = 0  # rows on their way from the queue into the outbox
         self._wake = asyncio.Event()
@@ -217,6 +225,9 @@ class Ledger:
         if self._retry.due("adopt", now):
             self._retry.wait("adopt", now + self._adopt_interval_s)
             await self._adopt_orphans()
+        if self._queue and not self._require_outbox().ready and self._retry.due("deliver", now):
+            await self._deliver_fresh()
+            return
         if self._queue and self._retry.due("persist", now):
             try:
                 await self._persist_queued()
@@ -280,6 +291,46 @@ class Ledger:
                 raise
             finally:
                 self._writing -= len(chunk)
+
+    async def _deliver_fresh(self) -> None:
+        """One batch from memory to Supabase; into the outbox if that fails or takes long (the
+        outbox path then retries, bisects a refused batch and parks the bad row)."""
+        taken = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_size))]
+        self._writing += len(taken)
+        chunk = _unique(_as_json(taken))  # as the outbox keeps one row per request_id
+        sending = asyncio.ensure_future(self._store.insert_usage(chunk))
+        persisted = False
+        try:
+            done, _ = await asyncio.wait({sending}, timeout=self._persist_after_s)
+            if not done:
+                persisted = await self._persist_chunk(chunk)
+            await sending
+        except (StoreUnavailable, StoreError) as exc:
+            if not persisted and not await self._persist_chunk(chunk):
+                self._queue.extendleft(reversed(taken))
+            if not (isinstance(exc, StoreError) and exc.row_specific):
+                self._retry.failed("deliver")
+                self._failed(exc)
+            return
+        except BaseException:  # cancelled while closing: the close persists what is queued
+            if not persisted:
+                self._queue.extendleft(reversed(taken))
+            raise
+        finally:
+            self._writing -= len(taken)
+        if persisted:  # Supabase has them: the outbox copies are redelivered, then ignored
+            log.info("a slow usage delivery went through; its %d rows are resent", len(chunk))
+        self._retry.succeeded("deliver")
+        self.delivered += len(chunk)
+        self.last_error = None
+
+    async def _persist_chunk(self, chunk: list[dict[str, Any]]) -> bool:
+        try:
+            await asyncio.to_thread(self._require_outbox().put, chunk)
+        except (sqlite3.Error, OSError) as exc:
+            self._outbox_failed(exc)
+            return False
+        return True
 
     def _spill(self) -> None:
         """The whole queue to the outbox, synchronously (see `record`)."""
@@ -353,3 +404,11 @@ class Ledger:
 
 def _as_json(chunk: list[UsageRow | dict[str, Any]]) -> list[dict[str, Any]]:
     return [row.to_json() if isinstance(row, UsageRow) else row for row in chunk]
+
+
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first row of each request_id, in order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(row["request_id"], row)
+    return list(seen.values()) if len(seen) != len(rows) else rows

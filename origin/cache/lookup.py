@@ -31,6 +31,9 @@ class CacheReceipt(Protocol):
 
 
 class CacheableCall(Protocol):
+    # The exact-cache key, set by the lookup so storing the answer doesn't hash the body again.
+    cache_key: str | None
+
     @property
     def request_id(self) -> str: ...
 

@@ -88,7 +88,7 @@ class PrismCache:
         self.stats.lookups += 1
         project, body, options = call.caller.project_id, call.body, call.options
         try:
-            key = fingerprint(project, body, **_keying(options))
+            key = call.cache_key = fingerprint(project, body, **_keying(options))
         except InvalidRequest:
             call.receipt.cache_status = "bypass"
             return None
@@ -133,7 +133,9 @@ class PrismCache:
             tags=call.options.tags,
             question=question_preview(call.body),
         )
-        self._spawn(self._store(call.caller.project_id, call.body, call.options, entry))
+        self._spawn(
+            self._store(call.caller.project_id, call.body, call.options, entry, call.cache_key)
+        )
 
     def _semantic_applies(self, body: dict[str, Any]) -> bool:
         return (
@@ -234,10 +236,16 @@ class PrismCache:
         return Response(content, media_type=media, headers=receipt.headers())
 
     async def _store(
-        self, project: str, body: dict[str, Any], options: RequestOptions, entry: CacheEntry
+        self,
+        project: str,
+        body: dict[str, Any],
+        options: RequestOptions,
+        entry: CacheEntry,
+        key: str | None,
     ) -> None:
         try:
-            key = fingerprint(project, body, **_keying(options))
+            if key is None:  # the lookup was skipped (X-Prism-Cache: no-lookup)
+                key = fingerprint(project, body, **_keying(options))
             await self.exact.put(project, key, entry, options.cache_ttl_s)
             if self._semantic_applies(body):
                 scoped = semantic_scope(project, body, **_keying(options))

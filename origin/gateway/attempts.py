@@ -74,6 +74,8 @@ class Racer:
     ) -> Won[T]:
         """The first target to produce a value. `close` releases a value that lost a tie;
         `deadline` bounds each attempt by its model's first-byte deadline (streams)."""
+        if hedge_s is None:
+            return await self._in_turn(targets, attempt, deadline)
         queue = list(targets)
         running: dict[asyncio.Task[T], Target] = {}
         failures: list[tuple[Target, PrismError]] = []
@@ -105,6 +107,23 @@ class Racer:
                     launch()
         finally:
             await _cancel(running, close)
+        raise failures[-1][1]
+
+    async def _in_turn(
+        self, targets: list[Target], attempt: Callable[[Target], Awaitable[T]], bounded: bool
+    ) -> Won[T]:
+        """Without a hedge, one attempt at a time in this task: the common case, spared a
+        task and an `asyncio.wait` per attempt."""
+        failures: list[tuple[Target, PrismError]] = []
+        for target in targets:
+            try:
+                value = await self._one(target, attempt, bounded)
+            except PrismError as exc:
+                failures.append((target, exc))
+                if not retryable(exc):
+                    raise
+                continue
+            return Won(target, value, None, [], failures)
         raise failures[-1][1]
 
     async def _settle(

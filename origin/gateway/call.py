@@ -43,6 +43,7 @@ class Call:
     candidates: list[Target] = field(default_factory=list)
     override: dict[str, Any] | None = None
     extra: Cost | None = None
+    cache_key: str | None = None
 
     @property
     def stream(self) -> bool:

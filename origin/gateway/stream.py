@@ -83,18 +83,30 @@ async def _disconnect(receive: Receive) -> None:
 
 
 async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
-    """`work`'s result, or ClientGone (with `work` cancelled) if the client leaves first."""
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnect(receive))
+    """`work`'s result, or ClientGone (with `work` cancelled) if the client leaves first.
+
+    `work` runs in the calling task and a watcher cancels that task if the client goes: one
+    task per request instead of two, and no `asyncio.wait` (this is on every request)."""
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnect(receive)
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            return task.result()
-        raise ClientGone("the client disconnected before the response started")
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        current.uncancel()
+        raise ClientGone("the client disconnected before the response started") from None
     finally:
-        for pending in (task, watch):
-            pending.cancel()
-        await asyncio.gather(task, watch, return_exceptions=True)
+        watcher.cancel()
 
 
 def event(payload: dict[str, Any]) -> bytes:

@@ -1,7 +1,7 @@
 """The origin's added latency and throughput, next to direct calls and LiteLLM's proxy.
 
 Starts everything on free loopback ports (Postgres, Redis, the PostgREST stand-in, the
-provider simulator, ONE origin worker under Hypercorn, and LiteLLM's proxy from its own
+provider simulator, ONE origin worker as `prism serve` runs it, and LiteLLM's proxy from its own
 venv), then drives the same short chat completion to gpt-4o-mini with wrk:
 
   direct   client -> simulator
@@ -10,7 +10,10 @@ venv), then drives the same short chat completion to gpt-4o-mini with wrk:
 
 Latency at concurrency 1 with an instant upstream (non-streaming and streaming), then
 requests/s at concurrency 32 with a 50 ms upstream. Extra origin rows show the response
-cache in play: every request a miss (unique prompts) and every request an exact hit.
+cache in play: every request a miss (unique prompts) and every request an exact hit. The
+bench project has spend controls on, as a team would run it (two block budgets, one of them
+on a tag every request carries, and a requests-per-minute limit, all far above what the run
+uses; `--no-controls` leaves them off).
 
     .venv/bin/python -m bench.origin [--json] [--requests N] [--duration-s S] [--no-litellm]
 
@@ -49,6 +52,8 @@ from bench.load import (
     run_load,
 )
 from bench.report import (
+    CACHE_HIT,
+    CACHE_MISS,
     DIRECT,
     LITELLM,
     ORIGIN,
@@ -60,13 +65,13 @@ from bench.report import (
     render_text,
     to_json,
 )
+from bench.spend import TAGS, guard
 from bench.stack import Stack, start_stack, usage_rows
 from infra.local.proc import ROOT
 
 MODEL = "gpt-4o-mini"
 PROMPT = "Say hello in one short sentence."
 WORK_DIR = ROOT / ".prism" / "bench" / "last-run"
-CACHE_MISS, CACHE_HIT = "origin+cache miss", "origin+cache hit"
 DRAIN_TIMEOUT_S = 60.0
 # This process and the wrk runs it has reaped; the servers below it are counted by name.
 CLIENT = frozenset({"client"})
@@ -114,6 +119,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="skip the extra origin rows with the response cache in play",
     )
+    p.add_argument(
+        "--no-controls", action="store_true", help="no budgets or rate limit on the bench project"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return p.parse_args(argv)
 
@@ -150,6 +158,7 @@ def targets(phase: Phase, ep: Endpoints, cache_rows: bool) -> list[tuple[str, Ta
     """The rows of one phase, in the order they run; None where LiteLLM is unavailable."""
     stream = phase.key.endswith("stream")
     body, auth = chat_body(stream), ("Authorization", f"Bearer {ep.stack.api_key}")
+    tagged = (auth, TAGS)
     rows: list[tuple[str, Target | None]] = [
         (
             DIRECT,
@@ -166,7 +175,7 @@ def targets(phase: Phase, ep: Endpoints, cache_rows: bool) -> list[tuple[str, Ta
                 ORIGIN,
                 f"{ep.stack.origin_url}/v1/chat/completions",
                 body,
-                (auth, ("X-Prism-Cache", "no-store")),
+                (*tagged, ("X-Prism-Cache", "no-store")),
             ),
         ),
         (
@@ -184,10 +193,9 @@ def targets(phase: Phase, ep: Endpoints, cache_rows: bool) -> list[tuple[str, Ta
     if cache_rows and not stream:
         url = f"{ep.stack.origin_url}/v1/chat/completions"
         rows.append(
-            (CACHE_MISS, Target(CACHE_MISS, url, chat_body(False, True), (auth,), unique=True))
+            (CACHE_MISS, Target(CACHE_MISS, url, chat_body(False, True), tagged, unique=True))
         )
-        if phase.kind == "latency":
-            rows.append((CACHE_HIT, Target(CACHE_HIT, url, body, (auth,))))
+        rows.append((CACHE_HIT, Target(CACHE_HIT, url, body, tagged)))
     return rows
 
 
@@ -312,6 +320,8 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
         flush=True,
     )
     servers = start_stack(stack, WORK_DIR)
+    if not args.no_controls:
+        asyncio.run(guard(servers.dsn, servers.project_id))
     proxy, litellm_note = start_litellm(stack, servers.simulator_url, args)
     ep = Endpoints(servers, proxy, litellm_note)
     report = Report(
@@ -323,6 +333,7 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
             "duration_s": args.duration_s,
             "rounds": args.rounds,
             "origin_workers": 1,
+            "spend_controls": "off" if args.no_controls else "2 budgets + 1 rate limit",
             "litellm": litellm_note,
         },
         phases(args),

@@ -30,6 +30,7 @@ import redis
 from bench import cpu
 from bench.load import Target, ensure_wrk, run_load
 from bench.origin import chat_body, probe, wait_ledger_drained
+from bench.spend import TAGS, guard
 from bench.stack import Stack, start_stack
 from infra.local.proc import ROOT
 
@@ -141,11 +142,11 @@ def commits(dsn: str) -> int:
 
 def scenarios(stack: Stack) -> list[Target]:
     url = f"{stack.origin_url}/v1/chat/completions"
-    auth = ("Authorization", f"Bearer {stack.api_key}")
+    auth = ("Authorization", f"Bearer {stack.api_key}"), TAGS
     return [
-        Target("miss", url, chat_body(False, True), (auth,), unique=True),
-        Target("hit", url, chat_body(False), (auth,)),
-        Target("no-store", url, chat_body(False), (auth, ("X-Prism-Cache", "no-store"))),
+        Target("miss", url, chat_body(False, True), auth, unique=True),
+        Target("hit", url, chat_body(False), auth),
+        Target("no-store", url, chat_body(False), (*auth, ("X-Prism-Cache", "no-store"))),
     ]
 
 
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--only", default="", help="comma-separated scenario names")
     p.add_argument("--cpu-only", action="store_true", help="skip the profiled runs")
+    p.add_argument("--no-controls", action="store_true", help="no budgets or rate limit")
     p.add_argument("--repeat", type=int, default=1, help="measure each scenario this often")
     args = p.parse_args(argv)
     wrk = ensure_wrk()
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             (WORK_DIR / f"{name}.pstats").unlink(missing_ok=True)
         out = WORK_DIR / "current.pstats"
         servers = start_stack(stack, WORK_DIR, profile_to=out)
+        if not args.no_controls:  # as bench.origin: two budgets and a rate limit
+            asyncio.run(guard(servers.dsn, servers.project_id))
         servers.set_latency(0)
         wanted = set(filter(None, args.only.split(",")))
         for _ in range(args.repeat):

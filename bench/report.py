@@ -17,6 +17,12 @@ DIRECT, ORIGIN, LITELLM = "direct", "origin", "litellm"
 # Goals from issue 3: what one origin worker may add, and what it must keep.
 MAX_ADDED_P50_MS = 2.0
 MIN_THROUGHPUT_RATIO = 0.90
+# Goals from issue 13, for the default configuration (response cache on, controls on).
+CACHE_MISS, CACHE_HIT = "origin+cache miss", "origin+cache hit"
+MAX_MISS_ADDED_MS = 1.5
+MAX_HIT_ADDED_MS = 1.0
+MAX_MISS_CPU_MS = 1.5
+MIN_HITS_PER_S = 3000.0
 
 
 @dataclass(frozen=True)
@@ -115,22 +121,66 @@ def throughput_ratio(report: Report, phase: str, name: str) -> float | None:
 
 
 def goals(report: Report, latency_phase: str, throughput_phase: str) -> list[Goal]:
+    def goal(name: str, value: float | None, limit: str, met: bool) -> Goal:
+        return Goal(
+            name,
+            value,
+            limit,
+            value is not None and met,
+            "" if value is not None else "no valid measurement",
+        )
+
     added = added_p50(report, latency_phase, ORIGIN)
     ratio = throughput_ratio(report, throughput_phase, ORIGIN)
+    miss = added_p50(report, latency_phase, CACHE_MISS)
+    hit = added_p50(report, latency_phase, CACHE_HIT)
+    miss_ratio = throughput_ratio(report, throughput_phase, CACHE_MISS)
+    found = report.find(latency_phase, CACHE_MISS)
+    miss_cpu = found.gateway_cpu_ms if found is not None and found.valid else None
+    hits = report.find(throughput_phase, CACHE_HIT)
+    hit_rps = hits.result.rps if hits is not None and hits.valid and hits.result else None
     return [
-        Goal(
+        goal(
             "origin p50 added latency at c=1 (ms)",
             added,
             f"<= {MAX_ADDED_P50_MS:g}",
             added is not None and added <= MAX_ADDED_P50_MS,
-            "" if added is not None else "no valid origin/direct measurement",
         ),
-        Goal(
+        goal(
             "origin/direct throughput at c=32, 50 ms upstream",
             ratio,
             f">= {MIN_THROUGHPUT_RATIO:.0%}",
             ratio is not None and ratio >= MIN_THROUGHPUT_RATIO,
-            "" if ratio is not None else "no valid origin/direct measurement",
+        ),
+        goal(
+            "issue 13: cache miss, p50 added latency at c=1 (ms)",
+            miss,
+            f"<= {MAX_MISS_ADDED_MS:g}",
+            miss is not None and miss <= MAX_MISS_ADDED_MS,
+        ),
+        goal(
+            "issue 13: exact hit, p50 added latency at c=1 (ms)",
+            hit,
+            f"<= {MAX_HIT_ADDED_MS:g}",
+            hit is not None and hit <= MAX_HIT_ADDED_MS,
+        ),
+        goal(
+            "issue 13: cache miss/direct throughput at c=32, 50 ms upstream",
+            miss_ratio,
+            f">= {MIN_THROUGHPUT_RATIO:.0%}",
+            miss_ratio is not None and miss_ratio >= MIN_THROUGHPUT_RATIO,
+        ),
+        goal(
+            "issue 13: gateway CPU per cache miss at c=1 (ms)",
+            miss_cpu,
+            f"<= {MAX_MISS_CPU_MS:g}",
+            miss_cpu is not None and miss_cpu <= MAX_MISS_CPU_MS,
+        ),
+        goal(
+            "issue 13: exact hits per second at c=32",
+            hit_rps,
+            f">= {MIN_HITS_PER_S:,.0f}",
+            hit_rps is not None and hit_rps >= MIN_HITS_PER_S,
         ),
     ]
 

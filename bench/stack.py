@@ -40,6 +40,7 @@ class Stack:
     work_dir: Path
     pids: dict[str, int]  # root process of each server, for CPU accounting
     redis_url: str = ""
+    project_id: str = ""
 
     def set_latency(self, latency_ms: int) -> None:
         """Every provider answer waits this long first (the simulator's control API)."""
@@ -104,7 +105,7 @@ def start_stack(
         log_path=logs / "origin.log",
     )
     _run(stack, origin, timeout=60)
-    api_key = asyncio.run(create_project(cluster.dsn, "bench")).api_key
+    project = asyncio.run(create_project(cluster.dsn, "bench"))
     pids = {
         name: service.proc.pid
         for name, service in (
@@ -118,7 +119,15 @@ def start_stack(
     if redis.pid is not None:
         pids["redis"] = redis.pid
     return Stack(
-        simulator.url, origin.url, pids["origin"], api_key, cluster.dsn, work_dir, pids, redis.url
+        simulator.url,
+        origin.url,
+        pids["origin"],
+        project.api_key,
+        cluster.dsn,
+        work_dir,
+        pids,
+        redis.url,
+        project.id,
     )
 
 

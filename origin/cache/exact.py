@@ -1,8 +1,9 @@
 """The exact layer: cached responses in Redis under the shared key layout (shared.cache_entry).
 
-One connection pool for the process, created at start-up, and a single immediate retry (a
-pooled connection left over from before a Redis restart fails once, the retry opens a fresh
-one). Lookups are bounded by `timeout_s` as a whole (tens of milliseconds), writes and purges
+Lookups and stores, once or twice per request, go over the worker's pipelined connection
+(origin.redis_wire); admin work (purges, the inspector) over a redis-py pool with a single
+immediate retry (a pooled connection left over from before a Redis restart fails once, the
+retry opens a fresh one). Lookups are bounded by `timeout_s` as a whole (tens of milliseconds), writes and purges
 by the longer `store_timeout_s`, which is also the socket timeout. Every failure surfaces as
 `LayerDown`: the caller decides what a sick Redis means (a bypass), nothing here decides it.
 """
@@ -18,6 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from origin.redis_wire import RedisWire
 from shared.cache_entry import CacheEntry, exact_key, project_index_key, tag_key
 
 _SCAN_BATCH = 500
@@ -47,13 +49,15 @@ class ExactStore:
             health_check_interval=0,
             max_connections=256,
         )
+        self._wire = RedisWire(url, store_timeout_s)
 
     async def aclose(self) -> None:
+        await self._wire.aclose()
         await self._redis.aclose()
 
     async def get(self, project_id: str, fingerprint: str) -> CacheEntry | None:
         async with _bounded(self._timeout_s):
-            raw = await self._redis.get(exact_key(project_id, fingerprint))
+            raw = await self._wire.call("GET", exact_key(project_id, fingerprint))
         return CacheEntry.loads(raw)
 
     async def get_many(self, project_id: str, fingerprints: list[str]) -> list[CacheEntry | None]:
@@ -67,15 +71,16 @@ class ExactStore:
         """Store the entry and index it by project and by each tag, for purges."""
         indexes = [project_index_key(project_id)]
         indexes += [tag_key(project_id, k, v) for k, v in (entry.tags or {}).items()]
+        commands: list[tuple[str | int, ...]] = [
+            ("SET", exact_key(project_id, fingerprint), entry.dumps(), "EX", ttl_s)
+        ]
+        for index in indexes:
+            commands.append(("SADD", index, fingerprint))
+            # An index lives as long as its longest-lived entry, so it cannot outgrow them.
+            commands.append(("EXPIRE", index, ttl_s, "NX"))
+            commands.append(("EXPIRE", index, ttl_s, "GT"))
         async with _bounded(self._store_timeout_s):
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.set(exact_key(project_id, fingerprint), entry.dumps(), ex=ttl_s)
-            for index in indexes:
-                pipe.sadd(index, fingerprint)
-                # An index lives as long as its longest-lived entry, so it cannot outgrow them.
-                pipe.expire(index, ttl_s, nx=True)
-                pipe.expire(index, ttl_s, gt=True)
-            await pipe.execute()
+            await self._wire.pipeline(commands)
 
     async def entries(
         self, project_id: str, fingerprints: Iterable[str]

@@ -51,7 +51,11 @@ async def test_access_line_and_request_id_on_every_line(logged_origin, make_proj
     project = await make_project("logs")
     sim.script({"kind": "status", "status": 503}, provider="openai")
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "log me"}]}
-    headers = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"}
+    headers = {
+        "Authorization": f"Bearer {project.api_key}",
+        "X-Prism-Cache": "no-store",
+        "User-Agent": "AsyncOpenAI/Python 3.57.0",
+    }
     async with httpx.AsyncClient(base_url=origin.base_url, timeout=30) as client:
         response = await client.post("/chat/completions", json=body, headers=headers)
     assert response.status_code == 200
@@ -69,6 +73,7 @@ async def test_access_line_and_request_id_on_every_line(logged_origin, make_proj
     assert line["cache_status"] == "bypass"
     assert line["cost_cents"] == response.headers["x-prism-cost-cents"]
     assert line["latency_ms"] > 0
+    assert line["user_agent"] == "AsyncOpenAI/Python 3.57.0"  # which client, for operators
 
 
 def test_a_request_without_a_usage_row_still_gets_an_id_and_a_line(logged_origin) -> None:

@@ -24,6 +24,7 @@ access_log = logging.getLogger("prism.access")
 _REQUEST_ID = H.REQUEST_ID.lower().encode()
 # Probes and scrapes would drown the access log and the request counters.
 QUIET_PATHS = frozenset({"/metrics", "/healthz"})
+_AGENT_CHARS = 120
 
 
 class RequestObserver:
@@ -76,12 +77,14 @@ class RequestObserver:
 def _access_line(scope: Scope, status: int, seconds: float, row: UsageRow | None) -> None:
     """The request's access line; its fields also go to JSON logs as their own keys."""
     latency_ms = round(seconds * 1000, 2)
-    line = f"{scope['method']} {scope['path']} {status} latency_ms={latency_ms}"
+    agent = _user_agent(scope)
+    line = f"{scope['method']} {scope['path']} {status} latency_ms={latency_ms} ua={agent!r}"
     fields: dict[str, object] = {
         "method": scope["method"],
         "path": scope["path"],
         "status": status,
         "latency_ms": latency_ms,
+        "user_agent": agent,
     }
     if row is not None:
         cost = format_cents(row.cost_total_cents)
@@ -98,3 +101,11 @@ def _access_line(scope: Scope, status: int, seconds: float, row: UsageRow | None
             tokens_out=row.tokens_out,
         )
     access_log.info(line, extra={"fields": fields})
+
+
+def _user_agent(scope: Scope) -> str:
+    """Which client (and SDK version) sent it, cut short: it is the client's text."""
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            return value[:_AGENT_CHARS].decode("latin-1")
+    return ""

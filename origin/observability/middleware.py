@@ -107,5 +107,5 @@ def _user_agent(scope: Scope) -> str:
     """Which client (and SDK version) sent it, cut short: it is the client's text."""
     for name, value in scope["headers"]:
         if name == b"user-agent":
-            return value[:_AGENT_CHARS].decode("latin-1")
+            return bytes(value[:_AGENT_CHARS]).decode("latin-1")
     return ""

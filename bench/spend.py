@@ -12,8 +12,9 @@ project. wrk drives the same short gpt-4o-mini completion at both, in interleave
       no lookup
   c=32, 50 ms upstream, no-store: requests/s of guarded (and plain) vs direct to the simulator
 
-Redis commands per request (INFO commandstats around each c=1 target's rounds) show the round
-trips: every script call and GET is one, except settles that share a pipeline.
+Redis commands per request (INFO commandstats around each c=1 target's rounds; the commands
+scripts run count too) and "ROUND TRIPS" per request (read events Redis processed: one per
+pipeline or lone command, from every client: the cache's GET and its store are two).
 
     .venv/bin/python -m bench.spend [--requests N] [--duration-s S] [--rounds R]
 
@@ -118,8 +119,12 @@ def measure(
 
 
 def commandstats(client: redis.Redis) -> Counter[str]:
+    """Commands so far by name (a script's own calls included), and the round trips: Redis
+    reads each client's pipeline, or lone command, as one read event."""
     info = client.info("commandstats")
-    return Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()})
+    found = Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in info.items()})
+    found["ROUND TRIPS"] = int(client.info("stats")["total_reads_processed"])
+    return found
 
 
 def run(stack: ExitStack, args: argparse.Namespace) -> dict[str, object]:

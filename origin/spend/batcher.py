@@ -28,7 +28,7 @@ from shared.spend_scripts import ADMIT_SHA
 log = logging.getLogger("prism.spend")
 
 MAX_PENDING = 10_000
-SETTLE_LINGER_S = 0.005
+SETTLE_LINGER_S = 0.010
 # Settles only: Redis may take longer than an admit's budget before they are given up.
 SETTLE_TIMEOUT_FACTOR = 4
 

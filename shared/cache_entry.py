@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,12 +70,15 @@ class CacheEntry:
         )
 
     @classmethod
-    def loads(cls, text: str | bytes | None) -> CacheEntry | None:
-        """The entry, or None for anything unreadable: a bad entry is a miss, not an error."""
+    def loads(
+        cls, text: str | bytes | None, parse: Callable[[str | bytes], Any] = json.loads
+    ) -> CacheEntry | None:
+        """The entry, or None for anything unreadable: a bad entry is a miss, not an error.
+        `parse` is a JSON parser raising ValueError on bad input (the origin passes orjson's)."""
         if not text or json_depth_exceeds(text):
             return None  # too deep to parse safely in Pyodide: a miss, never a crash
         try:
-            data = json.loads(text)
+            data = parse(text)
             if data.get("v") != ENTRY_VERSION:
                 return None
             return cls(

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -58,7 +59,7 @@ class ExactStore:
     async def get(self, project_id: str, fingerprint: str) -> CacheEntry | None:
         async with _bounded(self._timeout_s):
             raw = await self._wire.call("GET", exact_key(project_id, fingerprint))
-        return CacheEntry.loads(raw)
+        return CacheEntry.loads(raw, orjson.loads)
 
     async def get_many(self, project_id: str, fingerprints: list[str]) -> list[CacheEntry | None]:
         if not fingerprints:

@@ -121,68 +121,34 @@ def throughput_ratio(report: Report, phase: str, name: str) -> float | None:
 
 
 def goals(report: Report, latency_phase: str, throughput_phase: str) -> list[Goal]:
-    def goal(name: str, value: float | None, limit: str, met: bool) -> Goal:
-        return Goal(
-            name,
-            value,
-            limit,
-            value is not None and met,
-            "" if value is not None else "no valid measurement",
-        )
-
-    added = added_p50(report, latency_phase, ORIGIN)
-    ratio = throughput_ratio(report, throughput_phase, ORIGIN)
-    miss = added_p50(report, latency_phase, CACHE_MISS)
-    hit = added_p50(report, latency_phase, CACHE_HIT)
-    miss_ratio = throughput_ratio(report, throughput_phase, CACHE_MISS)
+    """Each goal: (name, measured value, limit, True when at most the limit, False at least)."""
     found = report.find(latency_phase, CACHE_MISS)
     miss_cpu = found.gateway_cpu_ms if found is not None and found.valid else None
     hits = report.find(throughput_phase, CACHE_HIT)
     hit_rps = hits.result.rps if hits is not None and hits.valid and hits.result else None
-    return [
-        goal(
-            "origin p50 added latency at c=1 (ms)",
-            added,
-            f"<= {MAX_ADDED_P50_MS:g}",
-            added is not None and added <= MAX_ADDED_P50_MS,
-        ),
-        goal(
-            "origin/direct throughput at c=32, 50 ms upstream",
-            ratio,
-            f">= {MIN_THROUGHPUT_RATIO:.0%}",
-            ratio is not None and ratio >= MIN_THROUGHPUT_RATIO,
-        ),
-        goal(
-            "issue 13: cache miss, p50 added latency at c=1 (ms)",
-            miss,
-            f"<= {MAX_MISS_ADDED_MS:g}",
-            miss is not None and miss <= MAX_MISS_ADDED_MS,
-        ),
-        goal(
-            "issue 13: exact hit, p50 added latency at c=1 (ms)",
-            hit,
-            f"<= {MAX_HIT_ADDED_MS:g}",
-            hit is not None and hit <= MAX_HIT_ADDED_MS,
-        ),
-        goal(
-            "issue 13: cache miss/direct throughput at c=32, 50 ms upstream",
-            miss_ratio,
-            f">= {MIN_THROUGHPUT_RATIO:.0%}",
-            miss_ratio is not None and miss_ratio >= MIN_THROUGHPUT_RATIO,
-        ),
-        goal(
-            "issue 13: gateway CPU per cache miss at c=1 (ms)",
-            miss_cpu,
-            f"<= {MAX_MISS_CPU_MS:g}",
-            miss_cpu is not None and miss_cpu <= MAX_MISS_CPU_MS,
-        ),
-        goal(
-            "issue 13: exact hits per second at c=32",
-            hit_rps,
-            f">= {MIN_HITS_PER_S:,.0f}",
-            hit_rps is not None and hit_rps >= MIN_HITS_PER_S,
-        ),
-    ]
+    table: list[tuple[str, float | None, float, bool]] = [
+        ("origin p50 added latency at c=1 (ms)",
+         added_p50(report, latency_phase, ORIGIN), MAX_ADDED_P50_MS, True),
+        ("origin/direct throughput at c=32, 50 ms upstream",
+         throughput_ratio(report, throughput_phase, ORIGIN), MIN_THROUGHPUT_RATIO, False),
+        ("issue 13: cache miss, p50 added latency at c=1 (ms)",
+         added_p50(report, latency_phase, CACHE_MISS), MAX_MISS_ADDED_MS, True),
+        ("issue 13: exact hit, p50 added latency at c=1 (ms)",
+         added_p50(report, latency_phase, CACHE_HIT), MAX_HIT_ADDED_MS, True),
+        ("issue 13: cache miss/direct throughput at c=32, 50 ms upstream",
+         throughput_ratio(report, throughput_phase, CACHE_MISS), MIN_THROUGHPUT_RATIO, False),
+        ("issue 13: gateway CPU per cache miss at c=1 (ms)", miss_cpu, MAX_MISS_CPU_MS, True),
+        ("issue 13: exact hits per second at c=32", hit_rps, MIN_HITS_PER_S, False),
+    ]  # fmt: skip
+    return [_goal(*row) for row in table]
+
+
+def _goal(name: str, value: float | None, limit: float, at_most: bool) -> Goal:
+    shown = f"{limit:.0%}" if limit < 1 else f"{limit:,g}"
+    if value is None:
+        return Goal(name, None, f"{'<=' if at_most else '>='} {shown}", False, "no measurement")
+    met = value <= limit if at_most else value >= limit
+    return Goal(name, value, f"{'<=' if at_most else '>='} {shown}", met)
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:

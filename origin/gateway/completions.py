@@ -19,6 +19,7 @@ from origin.gateway.conversation import recall
 from origin.gateway.dispatch import DISCONNECTED, Dispatch, Fusion
 from origin.gateway.memory import SessionMemory
 from origin.gateway.plan import Planner
+from origin.gateway.prism_headers import PrismHeaders
 from origin.gateway.receipt import Receipt
 from origin.gateway.rows import Rows
 from origin.gateway.stream import ClientGone, unless_disconnected
@@ -76,7 +77,7 @@ class ChatCompletions:
         address = request.client.host if request.client else None
         caller = await self.auth.authenticate(request.headers.get("authorization"), address)
         request_id = context.request_id()
-        options = parse_options(request.headers)
+        options = parse_options(PrismHeaders(request.scope["headers"]))
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
         try:
             call.body = parse_body(await request.body())

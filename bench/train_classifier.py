@@ -6,8 +6,13 @@ Deterministic: the same prompts_dev.jsonl gives byte-identical weights. Steps:
   3. softmax regression with L2, full-batch gradient descent, each example weighted by how
      costly misrouting its type is (complex and reasoning sent to a cheaper tier hurt most);
   4. a temperature fitted on 5-fold out-of-fold predictions, so a reported confidence of 0.7
-     is right about 70% of the time; the router's low-confidence escalation relies on that.
-The test half is never read here.
+     is right about 70% of the time; the router's low-confidence escalation relies on that;
+  5. the cost of each kind of misrouting, chosen on the same out-of-fold predictions as the
+     most accurate whose decisions keep reasoning and complex recall at MIN_RECALL.
+Folds keep every composed prompt with the others that share its ask (bench.build_sets pairs
+each ask with many pasted texts): otherwise a held-out prompt's ask was seen in training and
+the out-of-fold numbers flatter the model, as they did before (93.8% out of fold, 87.2% on
+the test half). The test half is never read here.
 
     .venv/bin/python -m bench.train_classifier [--no-cues] [--out FILE]
 """
@@ -15,6 +20,7 @@ The test half is never read here.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -25,9 +31,12 @@ from origin.routing.classifier import model_features
 from origin.routing.task_model import WEIGHTS_FILE
 
 DATA = Path(__file__).resolve().parent / "data" / "prompts_dev.jsonl"
+ASKS = [DATA.parent / "prompts" / name for name in ("asks.txt", "code_asks.txt")]
 LABELS = ("simple", "code", "reasoning", "complex")
 MIN_DOCS = 2
-L2 = 3e-4
+# Chosen on dev by grouped out-of-fold log loss and accuracy: 3e-4 0.267 / 91.1%, 1e-4
+# 0.252 / 92.0%, 3e-5 0.250 / 91.9%.
+L2 = 1e-4
 STEPS = 400
 LEARNING_RATE = 0.5
 FOLDS = 5
@@ -41,13 +50,33 @@ BASE_COST = (
 )
 EXAMPLE_WEIGHT = tuple(1.0 + 0.25 * sum(row) / 3 for row in BASE_COST)
 COST_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
-MIN_RECALL = 0.88  # of reasoning and of complex, out of fold, with a margin for new data
+MIN_RECALL = 0.85  # of reasoning and of complex, out of fold: the goal is 0.80 on new data
 
 
-def load(path: Path) -> tuple[list[dict[str, float]], np.ndarray]:
+def load(path: Path) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray]:
+    """Features, labels and the fold of each prompt."""
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     feats = [model_features({"messages": [{"role": "user", "content": r["prompt"]}]}) for r in rows]
-    return feats, np.array([LABELS.index(r["label"]) for r in rows])
+    labels = np.array([LABELS.index(r["label"]) for r in rows])
+    asks = _asks()
+    return feats, labels, np.array([_fold(_group(r, asks)) for r in rows])
+
+
+def _asks() -> list[str]:
+    """The asks composed prompts were built from, longest first (one may contain another)."""
+    lines = (line for path in ASKS for line in path.read_text("utf-8").splitlines())
+    asks = {line.split("\t", 1)[-1].strip() for line in lines if line.strip()}
+    return sorted((a for a in asks if not a.startswith("#")), key=len, reverse=True)
+
+
+def _group(row: dict[str, str], asks: list[str]) -> str:
+    if row["source"].startswith("composed"):
+        return next((a for a in asks if a in row["prompt"]), row["prompt"])
+    return row["prompt"]
+
+
+def _fold(group: str) -> int:
+    return hashlib.sha256(group.encode()).digest()[0] % FOLDS
 
 
 class Design:
@@ -105,9 +134,10 @@ def vocabulary(feats: list[dict[str, float]]) -> dict[str, int]:
     return {k: i for i, k in enumerate(sorted(k for k, n in docs.items() if n >= MIN_DOCS))}
 
 
-def out_of_fold_logits(feats: list[dict[str, float]], y: np.ndarray) -> np.ndarray:
+def out_of_fold_logits(
+    feats: list[dict[str, float]], y: np.ndarray, fold: np.ndarray
+) -> np.ndarray:
     out = np.zeros((len(y), len(LABELS)))
-    fold = np.arange(len(y)) % FOLDS
     for f in range(FOLDS):
         train = [i for i in range(len(y)) if fold[i] != f]
         vocab = vocabulary([feats[i] for i in train])
@@ -125,24 +155,23 @@ def temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return min((0.25 + 0.05 * i for i in range(100)), key=nll)
 
 
-def cost_matrix(scale: float) -> tuple[tuple[float, ...], ...]:
-    return tuple(
-        tuple(c * (scale if t >= 2 else 1.0) for c in row) for t, row in enumerate(BASE_COST)
-    )
+def cost_matrix(scales: tuple[float, float]) -> tuple[tuple[float, ...], ...]:
+    """BASE_COST with the rows of reasoning and complex scaled by `scales`."""
+    factor = (1.0, 1.0, *scales)
+    return tuple(tuple(c * factor[t] for c in row) for t, row in enumerate(BASE_COST))
 
 
 def choose_cost(probs: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], ...]:
-    """The most accurate cost scale whose decisions keep reasoning and complex recall high."""
+    """The most accurate cost matrix whose decisions keep reasoning and complex recall high;
+    if none does, the one with the highest of the two lower recalls."""
 
-    def score(scale: float) -> tuple[bool, float]:
-        cost = np.array(cost_matrix(scale))
-        pred = (probs @ cost).argmin(axis=1)
+    def score(scales: tuple[float, float]) -> tuple[bool, float]:
+        pred = (probs @ np.array(cost_matrix(scales))).argmin(axis=1)
         recall = min((pred[y == t] == t).mean() for t in (2, 3))
-        return bool(recall >= MIN_RECALL), float(
-            (pred == y).mean() if recall >= MIN_RECALL else recall
-        )
+        ok = bool(recall >= MIN_RECALL)
+        return ok, float((pred == y).mean() if ok else recall)
 
-    return cost_matrix(max(COST_SCALES, key=score))
+    return cost_matrix(max(((r, c) for r in COST_SCALES for c in COST_SCALES), key=score))
 
 
 def main() -> None:
@@ -150,10 +179,10 @@ def main() -> None:
     parser.add_argument("--no-cues", action="store_true", help="ablation: hand cues left out")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     args = parser.parse_args()
-    feats, y = load(DATA)
+    feats, y, fold = load(DATA)
     if args.no_cues:
         feats = [{k: v for k, v in f.items() if not k.startswith(("cue:", "sig:"))} for f in feats]
-    oof = out_of_fold_logits(feats, y)
+    oof = out_of_fold_logits(feats, y, fold)
     t = temperature(oof, y)
     cost = choose_cost(_softmax(oof / t), y)
     pred = (_softmax(oof / t) @ np.array(cost)).argmin(axis=1)

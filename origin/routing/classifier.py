@@ -76,13 +76,16 @@ def classify(body: Mapping[str, Any]) -> Classification:
 
 def _context_prior(data: _Input, tokens: int) -> tuple[float, ...]:
     """The hand cues for what the labelled prompts never show the model (a system prompt,
-    earlier turns, many turns, several documents, images, tools), added to its logits."""
+    earlier turns, many turns, a long paste, several documents, images, tools), added to its
+    logits."""
     prior = {"code": 0.0, "reasoning": 0.0, "complex": 0.0}
     ignore: dict[str, None] = {}
     for text, weight in ((data.system, SYSTEM_WEIGHT), (data.history, HISTORY_WEIGHT)):
         if text and text is not _model_text(data):
             _add(prior, ignore, _text_cues(text), weight * CONTEXT_PRIOR, "")
-    shape = (c for c in _shape_cues(data, tokens) if c[0] not in ("long-input", "medium-input"))
+    # A long paste is complex work whatever the ask (small models lose track of long inputs);
+    # the labelled prompts are all short, so the model cannot learn this and the prior says it.
+    shape = (c for c in _shape_cues(data, tokens) if c[0] != "medium-input")
     _add(prior, ignore, shape, CONTEXT_PRIOR, "")
     return (0.0, *(prior[t] for t in TASK_TYPES[1:]))
 
@@ -400,7 +403,9 @@ _DOC_MARK = re.compile(
     r"|transcript|passage) ?#? ?(?:[0-9]+|[a-h])[ \t]*[:.)\n]|<document\b"
 )
 _DOC_GATE = _vocab("document doc source article exhibit attachment paper transcript passage")
-_LONG_OUTPUT = re.compile(r"[0-9]{3,5}[- ]words?\b|(?:[0-9]+|several|multiple) (?:pages|chapters)")
+_LONG_OUTPUT = re.compile(
+    r"[0-9][0-9,.]{2,5}[- ]words?\b|(?:[0-9]+|several|multiple) (?:pages|chapters)"
+)
 _LONG_OUTPUT_GATE = _vocab("word words page pages chapter chapters")
 
 

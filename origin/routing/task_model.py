@@ -1,5 +1,10 @@
 """A linear model over words, word pairs and character n-grams that scores the four task types.
 
+It reads the ask, not the paste: a long text is split into the short instruction at one of its
+ends and the material it came with (split_ask), and the ask is featurised exactly like a prompt
+that came alone, so what the model learned from short prompts carries over to pasted ones; the
+material adds only its shape. Numbers count by their size, not their value.
+
 Learned from the development half of bench/data/prompts_*.jsonl by `python -m bench.train_classifier`
 (deterministic), which writes task_model.json beside this file: one weight per task type for
 each feature seen in training, a bias, a temperature fitted on out-of-fold predictions so the
@@ -13,62 +18,92 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "task_model.json"
-# Characters read for n-grams at each end; words are read over the whole sampled text.
-CHAR_SCAN = 320
 CHAR_NGRAMS = (3, 4)
-ASK_CHARS = 160
+# A text longer than ASK_SPLIT is read as pasted material with the ask at one end: an end
+# paragraph (or line) of at most ASK_MAX characters, else the first and last ASK_CHARS.
+ASK_SPLIT, ASK_MAX, ASK_CHARS = 300, 320, 160
 _WORD = re.compile(r"[^\W\d_]+|\d+|[{}()\[\];=<>+\-*/%^!?:#@$&|`'\"\\.,]")
 _SPACE = re.compile(r"\s+")
+_BREAKS = ("\n\n", "\n")
+_DIGITS = str.maketrans("123456789", "000000000")
 
 
 def featurize(text: str, extra: Iterable[str] = ()) -> dict[str, float]:
-    """Binary features of a text, scaled so that long and short texts weigh alike."""
-    terms, grams = _parts(text, extra)
+    """Binary features of a text, scaled so that long and short texts weigh alike: the ask's
+    (with `extra`) share one scale, the pasted material's words another."""
+    terms, grams, material = _parts(text, extra)
     found = [*terms, *(f"c:{g}" for g in grams)]
     scale = 1.0 / math.sqrt(len(found) or 1)
-    return dict.fromkeys(found, scale)
+    out = dict.fromkeys(found, scale)
+    out.update(dict.fromkeys(material, 1.0 / math.sqrt(len(material) or 1)))
+    return out
 
 
-def _parts(text: str, extra: Iterable[str]) -> tuple[set[str], set[str]]:
-    """(words, word pairs, shape and extra features), (character n-grams without prefix)."""
-    lower = text.casefold()
-    words = _WORD.findall(lower[:4096] + " " + lower[-4096:] if len(lower) > 8192 else lower)
+def split_ask(text: str) -> tuple[str, str]:
+    """(the ask, the material) of a text. A pasted document, log or snippet says little about
+    the task; the short instruction at either end says what is wanted, so the ask is read as
+    if it had come alone and the model's knowledge of short prompts carries over."""
+    if len(text) <= ASK_SPLIT:
+        return text, ""
+    head, tail = "", ""
+    for mark in _BREAKS:
+        cut = text.find(mark, 0, ASK_MAX + 1)
+        if cut > 0 and not head:
+            head = text[:cut]
+        cut = text.rfind(mark, len(text) - ASK_MAX - len(mark))
+        if cut > 0 and not tail:
+            tail = text[cut + len(mark) :]
+    head, tail = head.strip(), tail.strip()
+    if not (head or tail):
+        head, tail = text[:ASK_CHARS], text[-ASK_CHARS:]
+    return f"{head}\n{tail}".strip(), text[len(head) : len(text) - len(tail)]
+
+
+def _parts(text: str, extra: Iterable[str]) -> tuple[set[str], set[str], set[str]]:
+    """(the ask's words, word pairs, shape and extra features), (its character n-grams without
+    prefix), (the material's words and shape)."""
+    ask, rest = split_ask(text.casefold())
+    # A number says little by its value and much by its presence and size: 17 and 240 alike.
+    words = [f"#{min(len(w), 4)}" if w.isdigit() else w for w in _WORD.findall(ask)]
+    numbers = sum(w[0] == "#" for w in words)
     terms = {f"w:{w}" for w in words}
     terms.update([f"b:{a} {b}" for a, b in itertools.pairwise(words)])
-    # The ask usually sits at one end of a long paste: its words count again as "the ask".
-    if len(lower) > ASK_CHARS * 2:
-        for end in (lower[:ASK_CHARS], lower[-ASK_CHARS:]):
-            terms.update([f"a:{w}" for w in _WORD.findall(end)])
-    terms.update(_shape(text, words))
+    terms.update(_shape(ask, words))
+    terms.add(f"numbers:{min(numbers, 6)}")
     terms.update(extra)
-    ends = (
-        lower if len(lower) <= 2 * CHAR_SCAN else lower[:CHAR_SCAN] + " \x00 " + lower[-CHAR_SCAN:]
-    )
-    squashed = _SPACE.sub(" ", ends)
+    squashed = _SPACE.sub(" ", ask).translate(_DIGITS)
     grams: set[str] = set()
     for n in CHAR_NGRAMS:
         grams.update([squashed[i : i + n] for i in range(len(squashed) - n)])
-    return terms, grams
+    # The material's words describe the paste, not the task (measured: no gain on prompts
+    # whose pasted text the model never saw); its shape is kept.
+    material = {f"p{s}" for s in _shape(rest, ()) if s[0] != "w"} if rest else set()
+    return terms, grams, material
 
 
-def _shape(text: str, words: list[str]) -> list[str]:
+def _shape(text: str, words: Sized) -> list[str]:
     lines = text.count("\n")
-    letters = [c for c in text[:2000] if c.isalpha()]
-    latin = sum(c < "\u0250" for c in letters)
     return [
         f"len:{min(int(math.log2(len(text) + 1)), 14)}",
         f"words:{min(int(math.log2(len(words) + 1)), 11)}",
         f"lines:{min(lines, 8) if lines < 8 else 8 + min(int(math.log2(lines)), 6)}",
-        "script:latin" if not letters or latin / len(letters) > 0.6 else "script:other",
+        "script:latin" if _mostly_latin(text[:2000]) else "script:other",
         *(["fence"] if "```" in text else []),
         *(["ends:?"] if text.rstrip().endswith(("?", "？")) else []),
     ]
+
+
+def _mostly_latin(text: str) -> bool:
+    if text.isascii():  # most prompts: no per-character loop
+        return True
+    letters = [c for c in text if c.isalpha()]
+    return not letters or sum(c < "\u0250" for c in letters) / len(letters) > 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +147,7 @@ class TaskModel:
         """The same as probabilities(featurize(text, extra)), in a fraction of the time: every
         feature weighs the same scale, so weights are summed column-wise in C first. `prior`
         is added to the logits: evidence the model was never trained to see."""
-        terms, grams = _parts(text, extra)
+        terms, grams, material = _parts(text, extra)
         scale = 1.0 / math.sqrt(len(terms) + len(grams) or 1)
         # Set intersections run in C: Python only touches the features the model knows.
         hits = [self.terms[t] for t in self.terms.keys() & terms]
@@ -120,6 +155,11 @@ class TaskModel:
         logits = list(self.bias)
         for i, column in enumerate(zip(*hits)):
             logits[i] += scale * sum(column)
+        if material:
+            hits = [self.terms[t] for t in self.terms.keys() & material]
+            scale = 1.0 / math.sqrt(len(material))
+            for i, column in enumerate(zip(*hits)):
+                logits[i] += scale * sum(column)
         for i, value in enumerate(prior):
             logits[i] += value
         return self._softmax(logits)

@@ -486,14 +486,13 @@ KNOWN_MISSES = frozenset(
     {
         "rust-error",
         "solve-x",
-        "refund-two-hop",
         "db-tradeoffs",
-        "zh-arithmetic",
-        "de-long-summary",
         "long-system-tools",
         "percent-of",
         "cover-letter",
         "json-to-yaml",
+        "translate-paragraph",
+        "bullets-to-prose",
     }
 )
 
@@ -663,15 +662,15 @@ def test_the_test_half_meets_the_measured_accuracy(
     """A regression guard at what the committed model measured on the untouched half (README)."""
     assert len(test_half) >= 800
     right = [r["label"] == got.task_type for r, got in test_half]
-    assert sum(right) / len(right) >= 0.86
+    assert sum(right) / len(right) >= 0.90  # measured 90.7%
 
     def recall(task: str) -> float:
         mine = [got.task_type == task for r, got in test_half if r["label"] == task]
         return sum(mine) / len(mine)
 
-    assert recall("complex") >= 0.9
-    assert recall("reasoning") >= 0.78  # the issue asks 0.80: not met, see the README
-    assert recall("code") >= 0.9
+    assert recall("complex") >= 0.89  # measured 89.8%; the issue asks 0.80
+    assert recall("reasoning") >= 0.85  # measured 85.3%; the issue asks 0.80
+    assert recall("code") >= 0.92
 
 
 def test_confidence_is_calibrated_so_the_escalation_fires_when_unsure(
@@ -695,7 +694,7 @@ def test_a_long_paste_with_a_simple_ask_is_classified_by_the_ask(
         if r["label"] == "simple" and len(r["prompt"]) > 400
     ]
     assert len(long_simple) >= 40
-    assert sum(long_simple) / len(long_simple) >= 0.6  # measured 65%: the weakest slice
+    assert sum(long_simple) / len(long_simple) >= 0.9  # measured 92.6% (65% before the ask split)
 
 
 MODEL = TaskModel.load()

@@ -29,8 +29,11 @@ MANY_TURNS, VERY_MANY_TURNS = 12, 24
 BIG_PART_CHARS: Final = 1_500  # two non-system messages this long read as several documents
 # A text with more than this share of non-Latin letters is flagged: English cues can't fire there.
 NON_LATIN_SHARE: Final = 0.3
-# Logit units per unit of hand-cue strength, for context the learned model never saw.
+# Logit units per unit of hand-cue strength, for context the learned model never saw; a long
+# input's or several documents' prior is stronger, as the ask alone would say otherwise.
 CONTEXT_PRIOR: Final = 1.0
+LONG_INPUT_PRIOR: Final = 2.0
+MULTI_DOCUMENT_PRIOR: Final = 2.0
 # How much a cue counts by where it was found; the last user turn is the instruction.
 INSTRUCTION_WEIGHT, SYSTEM_WEIGHT, HISTORY_WEIGHT = 1.0, 0.6, 0.4
 
@@ -66,7 +69,7 @@ def classify(body: Mapping[str, Any]) -> Classification:
         return Classification("simple", 0.5, ("empty",), tokens)
     scores, signals = _cues(data, tokens)
     probs = _MODEL.predict(
-        _model_text(data), _cue_features(scores, signals), _context_prior(data, tokens)
+        _model_text(data), _cue_features(scores, signals), _context_prior(data, tokens, signals)
     )
     task = _MODEL.decide(probs)
     return Classification(
@@ -74,7 +77,7 @@ def classify(body: Mapping[str, Any]) -> Classification:
     )
 
 
-def _context_prior(data: _Input, tokens: int) -> tuple[float, ...]:
+def _context_prior(data: _Input, tokens: int, signals: dict[str, None]) -> tuple[float, ...]:
     """The hand cues for what the labelled prompts never show the model (a system prompt,
     earlier turns, many turns, a long paste, several documents, images, tools), added to its
     logits."""
@@ -83,10 +86,16 @@ def _context_prior(data: _Input, tokens: int) -> tuple[float, ...]:
     for text, weight in ((data.system, SYSTEM_WEIGHT), (data.history, HISTORY_WEIGHT)):
         if text and text is not _model_text(data):
             _add(prior, ignore, _text_cues(text), weight * CONTEXT_PRIOR, "")
-    # A long paste is complex work whatever the ask (small models lose track of long inputs);
-    # the labelled prompts are all short, so the model cannot learn this and the prior says it.
-    shape = (c for c in _shape_cues(data, tokens) if c[0] != "medium-input")
+    lengths = ("medium-input", "long-input", "multi-document")
+    shape = (c for c in _shape_cues(data, tokens) if c[0] not in lengths)
     _add(prior, ignore, shape, CONTEXT_PRIOR, "")
+    # A long paste is complex work whatever the ask (small models lose track in long inputs),
+    # and so is several documents to combine, in one message or many; the labelled prompts
+    # show neither, so the model cannot learn it and the prior says it.
+    if tokens >= LONG_INPUT_TOKENS:
+        prior["complex"] += LONG_INPUT_PRIOR * (2.0 if tokens >= VERY_LONG_INPUT_TOKENS else 1.3)
+    if "multi-document" in signals:
+        prior["complex"] += MULTI_DOCUMENT_PRIOR
     return (0.0, *(prior[t] for t in TASK_TYPES[1:]))
 
 

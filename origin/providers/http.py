@@ -43,6 +43,8 @@ async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
     declared = response.content_length
     if declared is not None and declared > limit:  # compressed or not, it will not fit
         raise TooLarge(f"declared {declared} bytes")
+    if declared is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # uncompressed: the declared size is what arrives
     body = bytearray()
     async for chunk in response.content.iter_chunked(_READ_CHUNK):
         body += chunk

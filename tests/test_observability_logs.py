@@ -5,7 +5,9 @@ cost, and no secret anywhere."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from origin.observability.logs import mask_secrets
+from origin.observability.logs import TurnBufferedHandler, mask_secrets
 from tests.fixtures.origin import OriginHandle, start_origin
 
 
@@ -124,3 +126,40 @@ async def test_no_secret_reaches_the_log(logged_origin, make_project) -> None:
 )
 def test_secret_shaped_text_is_masked(text: str, expected: str) -> None:
     assert mask_secrets(text) == expected
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_lines_of_one_loop_turn_are_written_together_and_none_is_lost() -> None:
+    stream = CountingStream()
+    handler = TurnBufferedHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("prism.test-turns")
+    logger.propagate, logger.level = False, logging.INFO
+    logger.addHandler(handler)
+    try:
+        logger.info("before the loop")  # no loop running: written at once
+        assert stream.getvalue() == "before the loop\n" and stream.writes == 1
+
+        async def requests() -> None:
+            for n in range(50):
+                logger.info("access %d", n)
+            assert stream.writes == 1  # nothing written during the turn
+            await asyncio.sleep(0)
+            assert stream.writes == 2  # the turn's 50 lines in one write
+            logger.info("last")
+
+        asyncio.run(requests())
+        handler.flush()  # what logging.shutdown does at exit for a line left in a buffer
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["before the loop", *(f"access {n}" for n in range(50)), "last"]

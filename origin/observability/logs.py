@@ -7,6 +7,7 @@ written: the last line of defence behind `Secret`, which already prints as ***.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -79,12 +80,55 @@ class JsonFormatter(logging.Formatter):
         return mask_secrets(json.dumps(entry, default=str))
 
 
+class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes lines logged during one turn of the event loop together, after the turn.
+
+    Every request logs its access line; written one by one that is a write syscall per
+    request on the loop's thread. Lines logged outside a running loop (start-up, threads,
+    shutdown) are written at once, as a plain StreamHandler would."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write([line])
+            return
+        if not self._lines:
+            loop.call_soon(self.flush)
+        self._lines.append(line)
+
+    def flush(self) -> None:
+        lines, self._lines = self._lines, []
+        self._write(lines)
+
+    def _write(self, lines: list[str]) -> None:
+        self.acquire()
+        try:
+            if lines:
+                self.stream.write("".join(lines))
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stderr must not take a request down
+            pass
+        finally:
+            self.release()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Point the root logger at stderr in the chosen format; calling again replaces it."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        handler.flush()
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = TurnBufferedHandler(sys.stderr)
     setattr(handler, _OURS, True)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     handler.addFilter(RequestContext())

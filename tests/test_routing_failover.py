@@ -158,6 +158,8 @@ async def test_a_whole_answer_that_hangs_is_hedged_at_its_deadline_and_counts_as
     (loser,) = [r for r in rows if r["parent_request_id"] is not None]
     assert (loser["provider"], loser["error_code"]) == (A, "hedge_lost")
     assert loser["parent_request_id"] == headers["x-prism-request-id"]
+    # Closed before A reported anything: its usage is unknown and flagged so, not a silent 0.
+    assert (loser["usage_reported"], loser["success"]) == (False, False)
     # The abandoned call had waited past its deadline: it was hung, and A's health says so.
     assert weight(admin, A_KEY) < 1.0
 
@@ -232,6 +234,9 @@ async def test_a_hedge_answers_from_the_fast_provider_and_cancels_the_slow_one(
     (loser,) = [r for r in rows if r is not winner]
     assert (loser["provider"], loser["error_code"]) == (A, "hedge_lost")
     assert loser["parent_request_id"] == winner["request_id"]
+    # Closed before A reported anything: its usage is unknown and flagged so, not a silent 0.
+    assert (loser["usage_reported"], loser["success"]) == (False, False)
+    assert winner["usage_reported"] is True
 
 
 async def test_a_client_that_leaves_before_the_first_byte_releases_the_upstream_call(

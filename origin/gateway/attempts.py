@@ -55,7 +55,9 @@ class Won(Generic[T]):
     target: Target
     value: T
     hedge: Target | None = None  # the target a hedge started, when one fired
-    losers: list[Target] = field(default_factory=list)  # cancelled because another won
+    # Attempts that lost to this one, with their value when they had finished too (a tie):
+    # its provider billed that answer, so its usage is known. Their values are released.
+    losers: list[tuple[Target, T | None]] = field(default_factory=list)
     failures: list[tuple[Target, PrismError]] = field(default_factory=list)
 
 
@@ -97,11 +99,10 @@ class Racer:
                     hedge = queue[0]
                     launch()
                     continue
-                won = await self._settle(done, running, failures, close)
+                won, ties = await self._settle(done, running, failures, close)
                 if won is not None:
                     target, value = won
-                    losers = list(running.values())
-                    await _cancel(running, close)
+                    losers = [*ties, *await _cancel(running, close)]
                     return Won(target, value, hedge, losers, failures)
                 if not running and queue:
                     launch()
@@ -132,8 +133,9 @@ class Racer:
         running: dict[asyncio.Task[T], Target],
         failures: list[tuple[Target, PrismError]],
         close: Callable[[T], Awaitable[None]],
-    ) -> tuple[Target, T] | None:
+    ) -> tuple[tuple[Target, T] | None, list[tuple[Target, T | None]]]:
         won: tuple[Target, T] | None = None
+        ties: list[tuple[Target, T | None]] = []
         for task in done:
             target = running.pop(task)
             exc = task.exception()
@@ -142,13 +144,14 @@ class Racer:
                     won = (target, task.result())
                 else:
                     await close(task.result())  # a tie: the second one is a loser too
+                    ties.append((target, task.result()))
                 continue
             if not isinstance(exc, PrismError):
                 raise exc
             failures.append((target, exc))
             if not retryable(exc) and won is None:
                 raise exc
-        return won
+        return won, ties
 
     async def _one(
         self, target: Target, attempt: Callable[[Target], Awaitable[T]], bounded: bool
@@ -186,14 +189,20 @@ class Racer:
 
 async def _cancel(
     running: dict[asyncio.Task[T], Target], close: Callable[[T], Awaitable[None]]
-) -> None:
-    tasks = list(running)
+) -> list[tuple[Target, T | None]]:
+    """Cancel every running attempt: each one's target, with its value if it had finished."""
+    tasks = list(running.items())
     running.clear()
-    for task in tasks:
+    for task, _ in tasks:
         task.cancel()
     if not tasks:
-        return
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    for result in results:
-        if not isinstance(result, BaseException):
-            await close(result)  # finished just before it could be cancelled
+        return []
+    results = await asyncio.gather(*(task for task, _ in tasks), return_exceptions=True)
+    out: list[tuple[Target, T | None]] = []
+    for (_, target), result in zip(tasks, results, strict=True):
+        if isinstance(result, BaseException):
+            out.append((target, None))
+            continue
+        await close(result)  # finished just before it could be cancelled
+        out.append((target, result))
+    return out

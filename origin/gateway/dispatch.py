@@ -220,14 +220,18 @@ class Dispatch:
         call.receipt.model, call.receipt.provider = model, provider
         if won.hedge is not None:
             call.receipt.hedge = f"fired:{won.hedge.model}"
-        for loser in won.losers:
-            # The cancelled attempt may still be billed by its provider: its own row, linked.
+        for loser, value in won.losers:
+            # The losing attempt may still be billed by its provider: its own row, linked.
+            # Closed before any usage came back, its usage is unknown (flagged unreported);
+            # a whole answer that finished in a tie carries what its provider reported.
+            usage = value.usage if isinstance(value, Completion) else None
+            cost = cost_for_model(loser.model, usage) if usage is not None else None
             self.rows.record(
                 call,
                 loser.model,
                 loser.provider,
-                None,
-                None,
+                usage,
+                cost,
                 success=False,
                 error_code="hedge_lost",
                 parent=True,

@@ -44,12 +44,14 @@ def hedge_s(
 @pytest.mark.parametrize(
     ("a", "kwargs", "expected"),
     [
-        # A whole answer from a healthy model: the next one starts once A counts as hung.
-        ((20, 0), {}, 1.0),
+        # A whole answer from a model at full weight that has failed lately: the next one
+        # starts once A counts as hung.
+        ((19, 1), {}, 1.0),
+        ((20, 0), {}, None),  # spotless: no hedge (a first hang costs the timeout once)
         ((0, 0), {}, None),  # no history, no deadline of its own: the transport's timeout
-        ((20, 0), {"stream": True}, None),  # a stream's attempt is cut at its deadline instead
-        ((20, 0), {"hedge": False}, None),  # X-Prism-Hedge: off
-        ((20, 0), {"enabled": False}, None),  # health routing off
+        ((19, 1), {"stream": True}, None),  # a stream's attempt is cut at its deadline instead
+        ((19, 1), {"hedge": False}, None),  # X-Prism-Hedge: off
+        ((19, 1), {"enabled": False}, None),  # health routing off
         # A degraded model keeping its place, or a probe of a failing one: the next one
         # starts after about its usual time (B's p90).
         ((18, 2), {}, 0.2),

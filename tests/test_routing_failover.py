@@ -146,7 +146,11 @@ async def test_a_whole_answer_that_hangs_is_hedged_at_its_deadline_and_counts_as
     origin: OriginHandle, project: Any, sim: Any, admin: httpx.Client
 ) -> None:
     client = sdk(origin, project)
-    assert [ask(client)[0] for _ in range(3)] == [A] * 3  # history: A's deadline is 1 s
+    # A's history: one failure in twenty (full weight, but not spotless); a 1 s deadline.
+    assert [ask(client)[0] for _ in range(19)] == [A] * 19
+    sim.script({"kind": "status", "status": 500}, provider=A)
+    assert ask(client)[0] != A
+    assert weight(admin, A_KEY) == 1.0
     sim.script({"kind": "hang"}, provider=A)  # one call in a while hangs (a chaos provider)
     provider, _, headers = ask(client)
     # Not a wait for the transport's 2 s timeout and a failover: at A's deadline the next
@@ -154,7 +158,7 @@ async def test_a_whole_answer_that_hangs_is_hedged_at_its_deadline_and_counts_as
     assert provider != A
     assert headers["x-prism-hedge"] == f"fired:{headers['x-prism-model']}"
     await wait_for(lambda: sim.requests(A)[-1]["cancelled"] is True)
-    rows = await origin.rows(project.id, expect=5)
+    rows = await origin.rows(project.id, expect=22)
     (loser,) = [r for r in rows if r["parent_request_id"] is not None]
     assert (loser["provider"], loser["error_code"]) == (A, "hedge_lost")
     assert loser["parent_request_id"] == headers["x-prism-request-id"]

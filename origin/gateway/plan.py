@@ -85,7 +85,11 @@ class Planner:
     def _hung_after_s(self, key: str) -> float | None:
         """A whole answer has no first token to cut at: once the model's first-byte deadline
         has passed the attempt counts as hung, and the next model starts alongside it instead
-        of the request waiting out the transport's timeout. None without a deadline of its own
+        of the request waiting out the transport's timeout. Only for a model with a failure
+        in its window: a spotless one takes the racer's cheaper path without a hedge (its
+        first hang costs the timeout once and counts). None without a deadline of its own
         (no history, or health routing off)."""
+        if not self.health.stats(key).fail:
+            return None
         deadline = self.health.deadline_s(key)
         return deadline if deadline < self.health.config.max_deadline_s else None

@@ -203,3 +203,21 @@ async def test_an_address_sending_bad_keys_is_slowed_down(store: Store, project:
     minute.now += 60  # the next minute starts afresh
     with pytest.raises(AuthenticationFailed):
         await auth.authenticate(bearer(generate_api_key()), "10.0.0.9")
+
+
+async def test_a_good_key_whose_cached_answer_expired_is_not_throttled(
+    store: Store, project: Project
+) -> None:
+    clock, minute = Clock(), Clock()
+    auth = Authenticator(
+        store, 30, clock=clock, throttle=AddressThrottle(per_minute=2, clock=minute)
+    )
+    good, _ = await store.create_api_key(project.id)
+    await auth.authenticate(bearer(good), "10.0.0.7")
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            await auth.authenticate(bearer(generate_api_key()), "10.0.0.7")
+    clock.now += 31  # the good key's cached answer expires within the throttled minute
+    assert (await auth.authenticate(bearer(good), "10.0.0.7")).project_id == project.id
+    with pytest.raises(LimitExceeded):  # while keys never seen good are still refused
+        await auth.authenticate(bearer(generate_api_key()), "10.0.0.7")

@@ -98,8 +98,11 @@ class Authenticator:
         return caller
 
     def _known(self, key_hash: str) -> bool:
+        # Good when last looked up, even if that answer has expired since: the throttle must
+        # not stop a working key from being looked up again (it would be locked out for the
+        # rest of the minute). The lookup still decides; a revoked key is forgotten at once.
         entry = self._cache.get(key_hash)
-        return entry is not None and entry[1] is not None and entry[0] > self._clock()
+        return entry is not None and entry[1] is not None
 
     def forget(self, key_hash: str | None = None) -> None:
         """Drop one cached answer (or all), e.g. right after revoking a key on this process."""

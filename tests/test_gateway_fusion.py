@@ -8,6 +8,7 @@ from typing import Any
 import openai
 
 from origin.gateway.fusion import INSTRUCTIONS
+from shared.pricing import TokenUsage, cost_for_model
 
 HELLO = [{"role": "user", "content": "Say hello to the gateway"}]
 FUSION = {"X-Prism-Mode": "fusion", "X-Prism-Cache": "no-store"}
@@ -44,6 +45,16 @@ async def test_a_panel_with_one_failing_member_is_synthesised_and_rows_link_up(
     # The parent's cost is its synthesis plus every panel call; the receipt says the same.
     panel_cost = sum((c["cost_total_cents"] for c in children), Decimal(0))
     assert parent["cost_total_cents"] > panel_cost > 0
+    # Exactly: the synthesis (the parent row's own tokens, at its model's price) plus the panel.
+    assert parent["tokens_cache_read"] == parent["tokens_cache_write"] == 0
+    synthesis = cost_for_model(
+        parent["model_used"],
+        TokenUsage(prompt_tokens=parent["tokens_in"], completion_tokens=parent["tokens_out"]),
+    )
+    assert parent["cost_total_cents"] == synthesis.cents + panel_cost
+    for child in children:
+        usage = TokenUsage(prompt_tokens=child["tokens_in"], completion_tokens=child["tokens_out"])
+        assert child["cost_total_cents"] == cost_for_model(child["model_used"], usage).cents
     assert Decimal(headers["x-prism-cost-cents"]) == parent["cost_total_cents"]
     assert parent["mode"] == "fusion" and parent["success"] is True
 

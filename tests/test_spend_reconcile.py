@@ -1,4 +1,5 @@
-"""Postgres is the truth of a budget: a Redis restart in the middle of a period resets nothing."""
+"""Postgres is the truth of a budget: a Redis restart in the middle of a period resets nothing,
+and while Redis is down a block budget refuses rather than letting spend through unchecked."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 import openai
+import pytest
 
 
 def ask() -> dict[str, object]:
@@ -50,3 +52,28 @@ async def test_redis_restart_mid_period_keeps_the_spend(
             break
         spent += Decimal(raw.headers["x-prism-cost-cents"])
     assert spent <= limit
+
+
+async def test_redis_down_refuses_block_budgets_with_503_and_lets_limits_through(
+    origin_server, make_project, origin_admin, redis_outage
+):
+    budgeted, limited = await make_project("down-budget"), await make_project("down-limit")
+    res = await origin_admin.post(
+        f"/projects/{budgeted.id}/budgets", json={"limit_cents": "5", "period": "month"}
+    )
+    assert res.status_code == 201
+    res = await origin_admin.put(f"/projects/{limited.id}/limits", json={"requests_per_minute": 5})
+    assert res.status_code == 200
+    apis = [
+        openai.AsyncOpenAI(base_url=origin_server.base_url, api_key=p.api_key, max_retries=0)
+        for p in (budgeted, limited)
+    ]
+    for api in apis:  # both policies loaded and their counters in use
+        await api.chat.completions.create(**ask())
+    with redis_outage():
+        with pytest.raises(openai.APIStatusError) as caught:
+            await apis[0].chat.completions.create(**ask())
+        assert caught.value.status_code == 503
+        assert "Budgets can't be checked right now" in caught.value.body["message"]
+        answer = await apis[1].chat.completions.create(**ask())  # unchecked, not refused
+        assert answer.choices

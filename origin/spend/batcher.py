@@ -29,8 +29,6 @@ log = logging.getLogger("prism.spend")
 
 MAX_PENDING = 10_000
 SETTLE_LINGER_S = 0.010
-# Settles only: Redis may take longer than an admit's budget before they are given up.
-SETTLE_TIMEOUT_FACTOR = 4
 
 
 class Batcher:
@@ -90,9 +88,9 @@ class Batcher:
     async def _send_one(
         self, settles: list[Batch], admits: list[tuple[Command, asyncio.Future[list[Any]]]]
     ) -> None:
-        timeout = self._timeout_s * (1 if admits else SETTLE_TIMEOUT_FACTOR)
+        # Settles alone get no longer than admits: the admits arriving meanwhile wait behind them.
         try:
-            replies = await self._counters.send(settles, [c for c, _ in admits], timeout)
+            replies = await self._counters.send(settles, [c for c, _ in admits], self._timeout_s)
         except CountersDown as exc:
             if settles:
                 # Reservations lapse at their TTL; reconciliation restores the spend.

@@ -14,6 +14,7 @@ limits cost nothing here: no Redis call at all.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -37,8 +38,10 @@ from shared.worst_case import cost_units, output_token_bound, prompt_token_bound
 
 log = logging.getLogger("prism.spend")
 
-# Request-limit counters seen full, remembered per window (bounded; cleared when full).
+# Request-limit counters seen full, remembered (bounded; cleared when full) for RECHECK_S:
+# then Redis decides again, so a counter Redis lost (a flush) binds no process for long.
 MAX_REMEMBERED = 10_000
+RECHECK_S = 5.0
 HitGate = Callable[[], Awaitable[None]]
 
 
@@ -68,9 +71,9 @@ class SpendControl:
         self._batcher = Batcher(counters, counters.timeout_s)
         self._windows = Windows()
         self._limit_fired: set[str] = set()
-        # limit counter key -> (limit, count) of a request limit seen full in its window:
-        # request counts never fall within a window, so such a request is refused from memory.
-        self._full: dict[str, tuple[int, int]] = {}
+        # limit counter key -> (limit, count, until) of a request limit seen full: request
+        # counts never fall within a window, so such a request is refused from memory.
+        self._full: dict[str, tuple[int, int, float]] = {}
 
     async def before_lookup(self, call: SpendCall) -> HitGate | None:
         """Refuse a request over a limit known to be full; the gate for a cache hit, if any."""
@@ -97,7 +100,7 @@ class SpendControl:
         limits = key_limits.values() + project_limits.values()
         for slot, key in enumerate(keys):
             known = self._full.get(key)
-            if known is not None and known[0] == limits[slot]:
+            if known is not None and known[0] == limits[slot] and known[2] > time.monotonic():
                 admission = self._admission(call, policy)
                 self._limit_fired_once(admission, slot)
                 raise limit_refusal(admission, slot, known[1])
@@ -254,7 +257,7 @@ class SpendControl:
             return  # a token count falls again when a request settles below its estimate
         if len(self._full) >= MAX_REMEMBERED:
             self._full.clear()
-        self._full[key] = (limit, int(count))
+        self._full[key] = (limit, int(count), time.monotonic() + RECHECK_S)
 
     def _limit_fired_once(self, admission: Admission, slot: int) -> None:
         key = admission.limit_keys[slot]

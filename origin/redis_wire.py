@@ -22,9 +22,10 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import hiredis
+from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -115,17 +116,15 @@ class RedisWire:
     use and again after the connection is lost. Call `aclose()` at shutdown."""
 
     def __init__(self, url: str, connect_timeout_s: float = _CONNECT_TIMEOUT_S) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("redis", "rediss"):
-            raise ValueError(f"not a redis:// or rediss:// URL: {parts.scheme}://...")
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 6379
-        self._tls = parts.scheme == "rediss"
-        self._username = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
-        path = parts.path.strip("/")
-        if path and not path.isdigit():
-            raise ValueError(f"the Redis URL's database must be a number, not {path!r}")
-        self._db = int(path) if path else 0
+        if urlsplit(url).scheme not in ("redis", "rediss"):
+            raise ValueError("the Redis URL must start with redis:// or rediss://")
+        # redis-py's own reading of the URL, so this connection and the origin's redis-py
+        # clients always reach the same database.
+        parts: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
+        self._host, self._port = parts.get("host") or "127.0.0.1", parts.get("port") or 6379
+        self._tls = "connection_class" in parts  # rediss:// (SSLConnection)
+        self._username, self._password = parts.get("username"), parts.get("password")
+        self._db = int(parts.get("db") or 0)
         self._connect_timeout_s = connect_timeout_s
         self._wire: _Wire | None = None
         self._connecting: asyncio.Lock | None = None

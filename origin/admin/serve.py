@@ -31,6 +31,7 @@ from typing import Any, Final
 import uvicorn
 from starlette.applications import Starlette
 
+from origin.admin.http_protocol import BoundedHeadProtocol
 from origin.settings import Settings
 
 WORKER_APP: Final = "origin.admin.serve:worker_app"
@@ -58,7 +59,7 @@ def _options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": BoundedHeadProtocol,  # httptools, with a bound on a request's head
         "ws": "none",
         "lifespan": "on",
         # Our own access log (origin.observability) has the request id, cost and cache status;

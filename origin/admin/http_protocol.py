@@ -1,0 +1,59 @@
+"""uvicorn's HTTP/1.1 protocol (httptools) with a bound on a request's head.
+
+httptools keeps accepting a request line and headers for as long as a client sends them (a
+13 MB header was read whole in a probe), so one slow client could hold any amount of a
+worker's memory. A head past MAX_HEAD_BYTES is answered 431 in the OpenAI envelope and the
+connection closed. Counted per chunk as it arrives, so memory stays within the bound plus one
+read (uvloop reads at most 256 KiB at a time).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from shared.errors import error_envelope
+
+MAX_HEAD_BYTES: Final = 64 * 1024
+_BODY: Final = orjson.dumps(
+    error_envelope(
+        f"The request line and headers are larger than {MAX_HEAD_BYTES // 1024} KiB.",
+        "invalid_request_error",
+        "request_header_fields_too_large",
+        None,
+    )
+)
+_REFUSAL: Final = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: application/json\r\n"
+    b"content-length: " + str(len(_BODY)).encode() + b"\r\n"
+    b"connection: close\r\n\r\n" + _BODY
+)
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
+    _in_head = True  # the connection starts waiting for a request's head
+    _head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse()
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head_bytes = False, 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes = True, 0
+
+    def _refuse(self) -> None:
+        self._in_head = False
+        if not self.transport.is_closing():
+            self.transport.write(_REFUSAL)
+            self.transport.close()

@@ -1,9 +1,11 @@
-"""The spend counters in Redis: the three scripts of shared.spend_scripts, run with redis-py.
+"""The spend counters in Redis: the three scripts of shared.spend_scripts.
 
 Admits and settles go through `send`, many per round trip (origin.spend.batcher gathers
-them): EVALSHA by the digest computed at import, the script loaded only when Redis answers
-NOSCRIPT (once after a restart), one command without a pipeline object when it is alone.
-Every failure surfaces as `CountersDown`; what a sick Redis means is decided by the caller.
+them), over the worker's one pipelined connection (origin.redis_wire: no pool, hiredis
+parsing): EVALSHA by the digest computed at import, the script loaded only when Redis answers
+NOSCRIPT (once after a restart). Reconciling and publishing, off the request path, use
+redis-py. Every failure surfaces as `CountersDown`; what a sick Redis means is decided by the
+caller.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import hiredis
-from redis.asyncio import Connection, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from origin.redis_wire import RedisWire
 from shared.spend_scripts import ADMIT, RECONCILE, SETTLE, SETTLE_SHA
 
 Arg = str | int
@@ -26,17 +28,6 @@ Arg = str | int
 Batch = tuple[list[str], list[Arg]]
 # An EVALSHA's arguments: the digest, the number of keys, then the keys and the arguments.
 Command = tuple[str, int, tuple[Arg, ...]]
-
-
-class PackedConnection(Connection):
-    """redis-py's asyncio connection, packing commands with hiredis's C packer (as its
-    synchronous client already does): the admit command has some thirty arguments, and
-    packing them in Python was about 65 us of the check's CPU, in C about 10."""
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        if isinstance(args[0], str) and " " in args[0]:
-            args = (*args[0].split(), *args[1:])  # "SCRIPT LOAD": two words, two arguments
-        return [hiredis.pack_command(args)]
 
 
 class CountersDown(Exception):
@@ -71,11 +62,13 @@ class Counters:
             retry=Retry(NoBackoff(), 1),
             health_check_interval=0,
             max_connections=256,
-            connection_class=PackedConnection,
         )
+        # The request path's admits and settles: one pipelined connection, hiredis parsing.
+        self._wire = RedisWire(url, timeout_s)
         self._reconcile = self._redis.register_script(RECONCILE)
 
     async def aclose(self) -> None:
+        await self._wire.aclose()
         await self._redis.aclose()
 
     async def send(
@@ -91,25 +84,30 @@ class Counters:
             replies = await self._evalsha(commands)
             failed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
             if failed:
-                await self._redis.script_load(ADMIT)
-                await self._redis.script_load(SETTLE)
+                await self._wire.call("SCRIPT", "LOAD", ADMIT)
+                await self._wire.call("SCRIPT", "LOAD", SETTLE)
                 again = await self._evalsha([commands[i] for i in failed])
                 for i, reply in zip(failed, again, strict=True):
                     replies[i] = reply
         return [_text(r) if not isinstance(r, Exception) else r for r in replies]
 
     async def _evalsha(self, commands: Sequence[Command]) -> list[Any]:
+        """Every command's reply, or its error in its place; all sent in one write."""
         self.round_trips += 1
-        if len(commands) == 1:  # alone: no pipeline object to build
+        if len(commands) == 1:  # alone (the common case at low load): no task to gather
+            sha, count, rest = commands[0]
             try:
-                sha, count, rest = commands[0]
-                return [await self._redis.evalsha(sha, count, *rest)]
-            except NoScriptError as exc:
+                return [await self._wire.call("EVALSHA", sha, count, *rest)]
+            except ResponseError as exc:
                 return [exc]
-        pipe = self._redis.pipeline(transaction=False)
-        for sha, count, rest in commands:
-            pipe.evalsha(sha, count, *rest)
-        return list(await pipe.execute(raise_on_error=False))
+        replies = await asyncio.gather(
+            *(self._wire.call("EVALSHA", sha, count, *rest) for sha, count, rest in commands),
+            return_exceptions=True,
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
+                raise reply  # the connection, not a script: nothing can be trusted
+        return list(replies)
 
     async def reconcile(self, keys: Sequence[str], args: Sequence[Arg]) -> int:
         async with _bounded(self.timeout_s * 4):

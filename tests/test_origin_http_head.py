@@ -57,3 +57,11 @@ def test_headers_under_the_bound_are_served(origin_server: Any) -> None:
     headers = {f"X-Pad-{i}": "b" * 1000 for i in range(40)}  # 40 KiB of headers
     reply = httpx.get(f"{origin_server.base_url.removesuffix('/v1')}/healthz", headers=headers)
     assert reply.status_code == 200
+
+
+def test_malformed_http_is_a_400_in_the_openai_envelope(origin_server: Any) -> None:
+    port = int(origin_server.base_url.split(":")[2].split("/")[0])
+    reply = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+    status, _, rest = reply.partition(b"\r\n")
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "invalid_http"

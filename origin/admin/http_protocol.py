@@ -1,4 +1,5 @@
-"""uvicorn's HTTP/1.1 protocol (httptools) with a bound on a request's head.
+"""uvicorn's HTTP/1.1 protocol (httptools) with a bound on a request's head, and its own
+refusals of malformed HTTP in the OpenAI envelope like every other error.
 
 httptools keeps accepting a request line and headers for as long as a client sends them (a
 13 MB header was read whole in a probe), so one slow client could hold any amount of a
@@ -17,19 +18,23 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from shared.errors import error_envelope
 
 MAX_HEAD_BYTES: Final = 64 * 1024
-_BODY: Final = orjson.dumps(
-    error_envelope(
-        f"The request line and headers are larger than {MAX_HEAD_BYTES // 1024} KiB.",
-        "invalid_request_error",
-        "request_header_fields_too_large",
-        None,
+
+
+def _refusal(status: bytes, message: str, code: str) -> bytes:
+    body = orjson.dumps(error_envelope(message, "invalid_request_error", code, None))
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
     )
+
+
+_HEAD_TOO_LARGE: Final = _refusal(
+    b"431 Request Header Fields Too Large",
+    f"The request line and headers are larger than {MAX_HEAD_BYTES // 1024} KiB.",
+    "request_header_fields_too_large",
 )
-_REFUSAL: Final = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: application/json\r\n"
-    b"content-length: " + str(len(_BODY)).encode() + b"\r\n"
-    b"connection: close\r\n\r\n" + _BODY
+_MALFORMED: Final = _refusal(
+    b"400 Bad Request", "The request is not valid HTTP/1.1.", "invalid_http"
 )
 
 
@@ -52,8 +57,15 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0
 
+    def send_400_response(self, msg: str) -> None:
+        """What uvicorn answers a request httptools cannot parse (text/plain there)."""
+        self._close_with(_MALFORMED)
+
     def _refuse(self) -> None:
         self._in_head = False
+        self._close_with(_HEAD_TOO_LARGE)
+
+    def _close_with(self, refusal: bytes) -> None:
         if not self.transport.is_closing():
-            self.transport.write(_REFUSAL)
+            self.transport.write(refusal)
             self.transport.close()

@@ -36,6 +36,7 @@ DEFAULT_TOP_K = 3
 class Candidate:
     fingerprint: str  # the exact-cache key holding the answer
     similarity: float  # cosine
+    question: str = ""  # the stored question, for a second opinion (the origin's verifier)
 
 
 def semantic_eligible(
@@ -84,7 +85,7 @@ def accepted_candidates(
         if metadata.get("scope") != scope or not isinstance(stored, str):
             continue
         if guard(text, stored) is None:
-            out.append(Candidate(str(vector_id), similarity))
+            out.append(Candidate(str(vector_id), similarity, stored))
     return sorted(out, key=lambda c: -c.similarity)
 
 

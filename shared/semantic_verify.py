@@ -39,6 +39,8 @@ _FUNCTION = _words(
     "all each every just also way go get got there's it's i'd i'll i've you're many much"
 )
 # The operations arithmetic questions name, as words or symbols (a closed class).
+# The closed class of English function words: what carries no topic of its own.
+FUNCTION_WORDS = _FUNCTION
 _OPERATORS = {
     **dict.fromkeys(_words("+ plus add adding added sum"), "add"),
     **dict.fromkeys(_words("− minus subtract subtracted difference"), "sub"),

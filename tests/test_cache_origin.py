@@ -161,6 +161,30 @@ async def test_semantic_hit_on_a_paraphrase(origin_server, project, sim, redis_s
 
 
 @pytest.mark.parametrize(
+    ("stored", "asked", "status"),
+    [
+        # below the strict default (cosine about 0.97): answered because the verifier says so
+        (*PARAPHRASE, "hit-semantic"),
+        # the guard has no rule for who cancels; the verifier sees the unmatched words
+        (
+            "Is the flight refundable if the airline cancels?",
+            "Is the flight refundable if I cancel?",
+            "miss",
+        ),
+    ],
+)
+async def test_pair_verifier_judges_candidates_below_the_default_threshold(
+    origin_server, project, sim, redis_server, vectors, stored, asked, status
+):
+    await chat(origin_server, project, chat_body(stored))
+    await wait_cached(redis_server.url, project.id, vectors=vectors)
+    second = await chat(origin_server, project, chat_body(asked))
+    assert second.headers["x-prism-cache-status"] == status
+    if status == "hit-semantic":
+        assert float(second.headers["x-prism-cache-similarity"]) < 0.99
+
+
+@pytest.mark.parametrize(
     ("stored", "asked"),
     [
         ("What is 15% of 80?", "What is 15% of 90?"),

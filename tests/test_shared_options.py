@@ -59,7 +59,7 @@ def test_valid_headers(headers: dict[str, str], expected: dict[str, Any]) -> Non
 
 def test_defaults() -> None:
     assert DEFAULTS == RequestOptions(
-        mode="balanced", cache="default", cache_ttl_s=3600, cache_threshold=0.98, auto_cache=False
+        mode="balanced", cache="default", cache_ttl_s=3600, cache_threshold=0.99, auto_cache=False
     )
     assert isinstance(parse_options({H.CACHE_TTL: "60"}).cache_ttl_s, int)
 

@@ -77,7 +77,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
 def layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
     centred = x - x.mean(axis=-1, keepdims=True)
     var = np.mean(centred * centred, axis=-1, keepdims=True)
-    return centred / np.sqrt(var + LAYER_NORM_EPS) * gain + bias
+    return np.asarray(centred / np.sqrt(var + LAYER_NORM_EPS) * gain + bias)
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,23 @@ class MiniLM:
         """(len(texts), 384) float32, each row unit length."""
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
+        _, tokens, mask = self._forward(texts)
+        return _pool(tokens, mask)
+
+    def encode(self, texts: list[str]) -> list[Encoded]:
+        """Each text's word pieces with their last-layer vectors, and its sentence vector: what a
+        pair verifier aligns. One forward pass for the whole batch."""
+        if not texts:
+            return []
+        encodings, tokens, mask = self._forward(texts)
+        pooled = _pool(tokens, mask)
+        return [
+            Encoded(tuple(enc.tokens), tokens[row, : len(enc.ids)].copy(), pooled[row])
+            for row, enc in enumerate(encodings)
+        ]
+
+    def _forward(self, texts: list[str]) -> tuple[list[Encoding], np.ndarray, np.ndarray]:
+        """Encodings, last-layer vectors (batch, length, 384) and the float32 0/1 mask."""
         encodings = self.tokenizer.encode_batch(texts)
         ids, types, mask = _pad(encodings)
         shape = (ids.shape[0], ids.shape[1])
@@ -204,11 +221,25 @@ class MiniLM:
             mask_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :].astype(np.float32)
         for layer in self.layers:
             x = layer(x, shape, mask_bias)
-        weights = mask[:, :, None]
-        tokens = x.reshape(*shape, DIMENSION)
-        pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return encodings, x.reshape(*shape, DIMENSION), mask
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One text as MiniLM sees it: word pieces ([CLS] and [SEP] included), their contextual
+    vectors (n, 384), and the unit sentence vector the index would store."""
+
+    pieces: tuple[str, ...]
+    states: np.ndarray
+    sentence: np.ndarray
+
+
+def _pool(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over real tokens, L2-normalised: sentence-transformers' pooling for this model."""
+    weights = mask[:, :, None]
+    pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def _pad(encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

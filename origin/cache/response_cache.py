@@ -22,6 +22,7 @@ from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore, LayerDown
 from origin.cache.health import Breaker, CacheStats
 from origin.cache.lookup import CacheableCall
+from origin.cache.pair_verifier import PairVerifier, verified
 from origin.cache.purge import Purger
 from origin.cache.purge_log import PurgeRecorder
 from origin.cache.semantic import SemanticIndex
@@ -55,8 +56,10 @@ class PrismCache:
         ledger: RowSink,
         recorder: PurgeRecorder,
         metrics: Metrics,
+        verifier: PairVerifier | None = None,
     ) -> None:
         self.config, self.exact, self.semantic = config, exact, semantic
+        self.verifier = verifier
         self.metrics = metrics
         self.purger = Purger(exact, semantic, recorder)
         self.stats = CacheStats()
@@ -161,11 +164,15 @@ class PrismCache:
         except LayerDown as exc:
             return self._down("vector", exc)
         self._vector.succeeded()
-        candidates = accepted_candidates(text, scope, matches, threshold)
+        # Below the threshold down to the verifier's gate, a candidate the guard passes still
+        # needs the verifier's yes; at or above it the guard alone decides, as at the edge.
+        floor = threshold if self.verifier is None else min(threshold, self.verifier.gate)
+        guarded = accepted_candidates(text, scope, matches, floor)
+        candidates = await verified(self.verifier, text, guarded, threshold)
         self.stats.guard_rejections += sum(
             1
             for _, score, meta in matches
-            if cosine_from_score(score) >= threshold
+            if cosine_from_score(score) >= floor
             and isinstance(meta, dict)
             and meta.get("scope") == scope
         ) - len(candidates)

@@ -6,6 +6,7 @@ import logging
 
 from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore
+from origin.cache.pair_verifier import load_verifier
 from origin.cache.purge_log import PurgeLog
 from origin.cache.response_cache import PrismCache, RowSink
 from origin.cache.semantic import SemanticIndex
@@ -30,7 +31,8 @@ def build_cache(
         return None
     exact = ExactStore(settings.redis_url, config.redis_timeout_s, config.store_timeout_s)
     semantic = semantic_index(settings, config)
-    return PrismCache(config, exact, semantic, ledger, PurgeLog(store), metrics)
+    verifier = load_verifier() if semantic is not None else None
+    return PrismCache(config, exact, semantic, ledger, PurgeLog(store), metrics, verifier)
 
 
 def semantic_index(settings: Settings, config: CacheConfig) -> SemanticIndex | None:

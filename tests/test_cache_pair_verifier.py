@@ -1,0 +1,129 @@
+"""The origin's pair verifier: what it accepts and rejects, on pairs written here (in neither half
+of bench/data/semantic_*.jsonl), and how it combines with the strict path.
+
+Its measured rates are bench.eval's business; these pin the behaviour a user relies on: a
+reworded question still reaches a cached answer, and the near-miss shapes the guard has no rule
+for (swapped roles, another unit, an opposite verb or compound) do not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infra.local.embedding import MiniLM
+from origin.cache.pair_verifier import (
+    FEATURES,
+    MODEL_FILE,
+    PairModel,
+    PairVerifier,
+    pair_features,
+    verified,
+)
+from shared.semantic_guard import Candidate
+
+
+@pytest.fixture(scope="module")
+def verifier(minilm: MiniLM) -> PairVerifier:
+    return PairVerifier(minilm, PairModel.load())
+
+
+NEAR_MISSES = [
+    # roles swapped, the same words
+    (
+        "Can a manager fire an employee without warning?",
+        "Can an employee fire a manager without warning?",
+    ),
+    # the same number counting something else
+    ("Can I return shoes within 30 days?", "Can I return shoes within 30 weeks?"),
+    # verbs of opposite intent that no antonym list pairs
+    ("Should I take ibuprofen before a run?", "Should I skip ibuprofen before a run?"),
+    # opposite compounds
+    ("Is the parking garage upstairs?", "Is the parking garage downstairs?"),
+    (
+        "How long does shipping take within the country?",
+        "How long does shipping take outside the country?",
+    ),
+    # another thing of the same kind
+    ("How many calories are in a banana?", "How many calories are in an apple?"),
+]
+
+
+@pytest.mark.parametrize(("stored", "asked"), NEAR_MISSES)
+def test_rejects_near_misses(verifier: PairVerifier, stored: str, asked: str) -> None:
+    assert verifier.accepts(asked, [stored]) == [False]
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("How do I reset my password?", "What's the way to reset my password?"),
+        ("How do I reset my password?", "how to reset my password?"),
+    ],
+)
+def test_accepts_a_casual_rewording(verifier: PairVerifier, stored: str, asked: str) -> None:
+    assert verifier.accepts(asked, [stored]) == [True]
+
+
+def test_judges_each_candidate_in_one_call(verifier: PairVerifier) -> None:
+    asked = "What's the way to reset my password?"
+    stored = ["How do I reset my password?", "How do I reset my router?"]
+    assert verifier.accepts(asked, stored) == [True, False]
+    assert verifier.accepts(asked, []) == []
+
+
+def test_features_of_a_text_with_itself(minilm: MiniLM) -> None:
+    [text] = minilm.encode(["Can a manager fire an employee without warning?"])
+    f = dict(zip(FEATURES, pair_features(text, text)))
+    assert f["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert f["align_min"] == pytest.approx(1.0, abs=1e-5)
+    assert (f["unmatched"], f["inversions"], f["shared_ratio"]) == (0, 0, 1.0)
+
+
+def test_role_swap_shows_as_inversions_not_as_unmatched_words(minilm: MiniLM) -> None:
+    a, b = minilm.encode(list(NEAR_MISSES[0]))
+    f = dict(zip(FEATURES, pair_features(a, b)))
+    assert f["unmatched"] == 0 and f["inversions"] >= 1
+
+
+WORDS = st.lists(
+    st.sampled_from("refund order late card travel visa price cancel week apple the to".split()),
+    min_size=1,
+    max_size=8,
+).map(" ".join)
+
+
+@settings(max_examples=25, deadline=None)
+@given(WORDS, WORDS)
+def test_features_are_symmetric_and_finite(minilm: MiniLM, x: str, y: str) -> None:
+    a, b = minilm.encode([x, y])
+    forward, backward = pair_features(a, b), pair_features(b, a)
+    assert np.all(np.isfinite(forward))
+    np.testing.assert_allclose(forward, backward, atol=1e-5)
+
+
+async def test_strict_candidates_pass_unasked_and_come_first(verifier: PairVerifier) -> None:
+    asked = "What's the way to reset my password?"
+    near = Candidate("b", 0.97, "How do I reset my router?")
+    good = Candidate("c", 0.96, "How do I reset my password?")
+    strict = Candidate("a", 0.995, "anything at all: the guard alone judges the strict path")
+    got = await verified(verifier, asked, [strict, near, good], threshold=0.99)
+    assert [c.fingerprint for c in got] == ["a", "c"]
+    # Without a verifier (no MiniLM installed) only the strict path answers.
+    assert await verified(None, asked, [strict, near, good], threshold=0.99) == [strict]
+
+
+def test_model_file_is_small_and_refuses_other_features(tmp_path: Path) -> None:
+    assert MODEL_FILE.stat().st_size < 4096
+    data = json.loads(MODEL_FILE.read_text("utf-8"))
+    assert 0.0 < data["threshold"] < 1.0 and 0.0 < data["gate"] < 1.0
+    data["features"] = [*data["features"][1:], "cosine"]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(ValueError, match="retrain"):
+        PairModel.load(other)

@@ -6,8 +6,11 @@ trained (bench.train_classifier) and the verifier's checks chosen on the dev hal
 test half is the honest number. Prints:
   * classifier: accuracy, per-type recall, the confusion matrix, confidence vs. accuracy (is
     the low-confidence escalation firing when the model is actually unsure?), CPU per request;
-  * semantic cache: per threshold, paraphrases answered and near-misses wrongly answered with
-    the full verification, and each verification piece's contribution at the default threshold.
+  * semantic cache: paraphrases answered and near-misses wrongly answered by the whole
+    pipeline (guard; the strict cosine path; the origin's pair verifier below it), over the
+    client's threshold and over the verifier's acceptance probability; each piece's
+    contribution at the default (verifier variants retrained on dev without a feature group);
+    the verifier's wall time per lookup.
 
     .venv/bin/python -m bench.eval [--split test|dev] [--only classifier|semantic]
 """
@@ -19,21 +22,20 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.train_verifier import GATE, Pairs, choose_threshold, fit, load_pairs, out_of_fold, rates
 from infra.local.embedding import MiniLM
+from origin.cache.pair_verifier import FEATURES, PairModel, PairVerifier
 from origin.routing.classifier import TASK_TYPES, classify
 from origin.routing.router import LOW_CONFIDENCE
 from shared.options import DEFAULT_THRESHOLD
-from shared.semantic_guard import guard
-from shared.semantic_verify import CHECKS, DEFAULT_CHECKS, difference
 
 DATA = Path(__file__).resolve().parent / "data"
-THRESHOLDS = [round(0.80 + 0.02 * i, 2) for i in range(10)]
-BATCH = 32
+THRESHOLDS = [0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99]
+LATENCY_ROUNDS = 40
 
 
 def _rows(name: str, split: str) -> list[dict[str, str]]:
@@ -74,73 +76,109 @@ def classifier_report(split: str) -> None:
     )
 
 
-def _cosines(rows: list[dict[str, str]]) -> list[float]:
-    model = MiniLM.load()
+PROBABILITIES = [0.30, 0.40, 0.50, 0.55, 0.58, 0.60, 0.65, 0.70, 0.80, 0.90]
+# Feature groups of the pair verifier, for each one's contribution (retrained on dev without it).
+PIECES = {
+    "sentence cosine": ("cosine",),
+    "alignment (mean, min)": ("align_mean", "align_min"),
+    "unmatched content pieces": (
+        "unmatched",
+        "unmatched_gap",
+        "unmatched_pairs",
+        "unmatched_min",
+        "unmatched_low2",
+    ),
+    "order inversions": ("inversions",),
+    "shared ratio": ("shared_ratio",),
+}
 
-    def embed(texts: list[str]) -> np.ndarray:
-        parts = [model.embed(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
-        return np.concatenate(parts)
 
-    stored, asked = embed([r["stored"] for r in rows]), embed([r["request"] for r in rows])
-    return [float(x) for x in (stored * asked).sum(axis=1)]
-
-
-Verifier = Callable[[str, str], bool]  # (request, stored) -> may answer
-
-
-def _rates(
-    rows: list[dict[str, str]], cosines: list[float], threshold: float, ok: Verifier
+def _pipeline(
+    pairs: Pairs, probability: np.ndarray, threshold: float, strict: float = DEFAULT_THRESHOLD
 ) -> tuple[float, float]:
-    hits = [c >= threshold and ok(r["request"], r["stored"]) for r, c in zip(rows, cosines)]
-    para = [h for h, r in zip(hits, rows) if r["label"] == "paraphrase"]
-    near = [h for h, r in zip(hits, rows) if r["label"] != "paraphrase"]
-    return sum(para) / len(para), sum(near) / len(near)
+    """(paraphrases answered, near-misses answered): guard, then the strict cosine path or
+    the verifier above its gate, as the origin runs them."""
+    hits = pairs.guarded & (
+        (pairs.cosine >= strict) | ((pairs.cosine >= GATE) & (probability >= threshold))
+    )
+    return rates(pairs, hits)
 
 
-def _words_only(request: str, stored: str) -> bool:
-    return (guard(request, stored) or "") in ("", *CHECKS)
+def _retrained(dev: Pairs, test: Pairs, columns: list[int]) -> tuple[np.ndarray, float]:
+    """A verifier on these feature columns only, trained and thresholded on dev as the shipped
+    one is: its test probabilities and its dev-chosen threshold."""
+    threshold = choose_threshold(dev, out_of_fold(dev, columns))
+    model = fit(dev.features[dev.guarded][:, columns], dev.paraphrase[dev.guarded].astype(float))
+    return model.probability(test.features[:, columns]), threshold
 
 
 def semantic_report(split: str) -> None:
-    rows = _rows("semantic", split)
-    cosines = _cosines(rows)
-    kinds = Counter(r["kind"] for r in rows if r["label"] != "paraphrase")
-    n_para = sum(r["label"] == "paraphrase" for r in rows)
+    encoder = MiniLM.load()
+    pairs, dev = load_pairs(split, encoder), load_pairs("dev", encoder)
+    shipped = PairModel.load()
+    probability = shipped.probability(pairs.features)
+    kinds = Counter(k for k, p in zip(pairs.kind, pairs.paraphrase) if not p)
+    n_para = int(pairs.paraphrase.sum())
     print(
-        f"\nSemantic cache on the {split} half: {n_para} paraphrases, {len(rows) - n_para} near-misses"
+        f"\nSemantic cache on the {split} half: {n_para} paraphrases, "
+        f"{len(pairs.kind) - n_para} near-misses"
     )
     print("  (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
+    print(f"over the client's threshold (the strict path; verifier at {shipped.threshold:.2f}):")
     print("threshold   paraphrases answered   near-misses wrongly answered")
-    full: Verifier = lambda q, s: guard(q, s) is None
     for t in THRESHOLDS:
-        para, near = _rates(rows, cosines, t, full)
+        para, near = _pipeline(pairs, probability, shipped.threshold, strict=t)
         mark = "  <- default" if abs(t - DEFAULT_THRESHOLD) < 1e-9 else ""
         print(f"  {t:.2f}      {para:8.1%}               {near:8.2%}{mark}")
-    print(f"each piece at the default threshold {DEFAULT_THRESHOLD:.2f} (and at 0.90):")
-    pieces: list[tuple[str, Verifier]] = [
-        ("cosine only", lambda q, s: True),
-        ("+ word-list guard", _words_only),
-        ("+ all structural checks (default set)", full),
+    print(f"over the verifier's acceptance probability (strict path at {DEFAULT_THRESHOLD:.2f}):")
+    for t in sorted({*PROBABILITIES, shipped.threshold}):
+        para, near = _pipeline(pairs, probability, t)
+        mark = "  <- shipped" if abs(t - shipped.threshold) < 1e-9 else ""
+        print(f"  {t:.2f}      {para:8.1%}               {near:8.2%}{mark}")
+    print(f"each piece at the default threshold {DEFAULT_THRESHOLD:.2f}:")
+    nothing = np.zeros(len(pairs.kind))
+    pieces = [
+        ("cosine only", rates(pairs, pairs.cosine >= DEFAULT_THRESHOLD)),
+        ("+ guard (words and structure)", _pipeline(pairs, nothing, 2.0)),
+        ("+ pair verifier (shipped)", _pipeline(pairs, probability, shipped.threshold)),
     ]
-    for name in DEFAULT_CHECKS:
-        rest = tuple(c for c in DEFAULT_CHECKS if c != name)
-        pieces.append(
-            (
-                f"  without '{name}'",
-                lambda q, s, r=rest: _words_only(q, s) and not difference(q, s, r),
-            )
+    for name, group in PIECES.items():
+        columns = [i for i, f in enumerate(FEATURES) if f not in group]
+        test_p, threshold = _retrained(dev, pairs, columns)
+        pieces.append((f"  verifier without {name}", _pipeline(pairs, test_p, threshold)))
+    only = [FEATURES.index("cosine")]
+    test_p, threshold = _retrained(dev, pairs, only)
+    pieces.append(("  verifier on the cosine alone", _pipeline(pairs, test_p, threshold)))
+    for name, (para, near) in pieces:
+        print(f"  {name:<44} {para:6.1%} / {near:6.2%}")
+    _latency(encoder, shipped)
+
+
+def _latency(encoder: MiniLM, model: PairModel) -> None:
+    """The verifier's cost per lookup: a MiniLM pass over the request, plus one over each stored
+    candidate the worker has not encoded lately (cold) or none (warm: its encoding is kept)."""
+    request = "What's the quickest way to reset the password on my account?"
+    stored = ["How do I reset my password?", "password reset steps?", "How to change my login?"]
+    warm = PairVerifier(encoder, model)
+    for label, k, fresh in (
+        ("cold, 1 candidate", 1, True),
+        ("cold, 3", 3, True),
+        ("warm, 3", 3, False),
+    ):
+        wall, cpu = [], []
+        for _ in range(LATENCY_ROUNDS):
+            verifier = PairVerifier(encoder, model) if fresh else warm
+            start, start_cpu = time.perf_counter(), time.process_time()
+            verifier.accepts(request, stored[:k])
+            wall.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - start_cpu) * 1000)
+        wall.sort()
+        cpu.sort()
+        p50, p95 = wall[len(wall) // 2], wall[int(len(wall) * 0.95)]
+        print(
+            f"verifier {label:<18} wall p50 {p50:5.1f} ms, p95 {p95:5.1f} ms; "
+            f"CPU p50 {cpu[len(cpu) // 2]:5.1f} ms"
         )
-    for name in set(CHECKS) - set(DEFAULT_CHECKS):
-        extra = (*DEFAULT_CHECKS, name)
-        pieces.append(
-            (
-                f"  with '{name}' too",
-                lambda q, s, e=extra: _words_only(q, s) and not difference(q, s, e),
-            )
-        )
-    for name, verifier in pieces:
-        (p1, n1), (p2, n2) = (_rates(rows, cosines, t, verifier) for t in (DEFAULT_THRESHOLD, 0.90))
-        print(f"  {name:<40} {p1:6.1%} / {n1:6.2%}    ({p2:6.1%} / {n2:6.2%})")
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from shared.semantic_guard import DEFAULT_MAX_USER_TURNS, DEFAULT_TOP_K
 class CacheConfig:
     enabled: bool = True
     semantic: bool = True
+    # The origin's pair verifier for candidates below the threshold (needs the MiniLM weights).
+    verifier: bool = True
     # Per Redis command; a local Redis answers in well under a millisecond.
     redis_timeout_s: float = 0.05
     # Per vector query, embedding included (the index embeds server-side).
@@ -32,6 +34,7 @@ class CacheConfig:
         return cls(
             enabled=settings.cache_enabled,
             semantic=settings.semantic_cache,
+            verifier=settings.semantic_verifier,
             redis_timeout_s=settings.cache_redis_timeout_s,
             vector_timeout_s=settings.cache_vector_timeout_s,
             max_user_turns=settings.cache_max_user_turns,

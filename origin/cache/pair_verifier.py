@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -153,22 +154,30 @@ class PairModel:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-@dataclass(frozen=True)
 class PairVerifier:
-    encoder: Encoder
-    model: PairModel
+    """Encodes and judges pairs. Stored questions come back again and again (that is what a
+    cache is for), so their encodings are kept, bounded; only the request is encoded afresh."""
+
+    def __init__(self, encoder: Encoder, model: PairModel, remember: int = 2048) -> None:
+        self.encoder, self.model = encoder, model
+        # lru_cache is thread-safe: accepts() runs in worker threads.
+        self._stored = lru_cache(maxsize=remember)(self._encode_one)
 
     @property
     def gate(self) -> float:
         return self.model.gate
 
+    def _encode_one(self, text: str) -> Encoded:
+        return self.encoder.encode([text])[0]
+
     def accepts(self, request: str, stored: list[str]) -> list[bool]:
-        """For each stored question, whether its answer may answer `request`. CPU-bound (one
-        MiniLM pass over the request and all candidates together): call it off the loop."""
+        """For each stored question, whether its answer may answer `request`. CPU-bound (a
+        MiniLM pass over the request, and over any stored question not seen lately): call it
+        off the event loop."""
         if not stored:
             return []
-        first, *rest = self.encoder.encode([request, *stored])
-        features = np.stack([pair_features(first, other) for other in rest])
+        asked = self._encode_one(request)
+        features = np.stack([pair_features(asked, self._stored(text)) for text in stored])
         return [bool(p >= self.model.threshold) for p in self.model.probability(features)]
 
 

@@ -114,6 +114,7 @@ class Settings:
     cache_enabled: bool = True
     semantic_cache: bool = True
     semantic_verifier: bool = True
+    semantic_verifier_timeout_s: float = 0.5
     cache_redis_timeout_s: float = 0.05
     cache_vector_timeout_s: float = 0.15
     cache_max_user_turns: int = DEFAULT_MAX_USER_TURNS
@@ -298,6 +299,12 @@ VARIABLES: tuple[Variable, ...] = (
     V("PRISM_CACHE", "cache_enabled", flag, "the response cache, on or off"),
     V("PRISM_SEMANTIC_CACHE", "semantic_cache", flag, "its semantic layer, on or off"),
     V("PRISM_SEMANTIC_VERIFIER", "semantic_verifier", flag, "pair verifier below the threshold"),
+    V(
+        "PRISM_SEMANTIC_VERIFIER_TIMEOUT_MS",
+        "semantic_verifier_timeout_s",
+        millis,
+        "a slower verification is a miss",
+    ),
     V("PRISM_CACHE_REDIS_TIMEOUT_MS", "cache_redis_timeout_s", millis, "per cache Redis command"),
     V("PRISM_CACHE_VECTOR_TIMEOUT_MS", "cache_vector_timeout_s", millis, "per vector query"),
     V("PRISM_CACHE_MAX_USER_TURNS", "cache_max_user_turns", integer, "longer chats skip semantic"),

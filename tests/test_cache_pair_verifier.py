@@ -9,6 +9,7 @@ for (swapped roles, another unit, an opposite verb or compound) do not.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench import train_verifier
-from infra.local.embedding import MiniLM
+from infra.local.embedding import Encoded, MiniLM
 from origin.cache.pair_verifier import (
     FEATURES,
     MODEL_FILE,
@@ -128,10 +129,10 @@ async def test_strict_candidates_pass_unasked_and_come_first(verifier: PairVerif
     near = Candidate("b", 0.97, "How do I reset my router?")
     good = Candidate("c", 0.96, "How do I reset my password?")
     strict = Candidate("a", 0.995, "anything at all: the guard alone judges the strict path")
-    got = await verified(verifier, asked, [strict, near, good], threshold=0.99)
+    got = await verified(verifier, asked, [strict, near, good], threshold=0.99, budget_s=30)
     assert [c.fingerprint for c in got] == ["a", "c"]
     # Without a verifier (no MiniLM installed) only the strict path answers.
-    assert await verified(None, asked, [strict, near, good], threshold=0.99) == [strict]
+    assert await verified(None, asked, [strict, near, good], 0.99, budget_s=30) == [strict]
 
 
 def test_model_file_is_small_and_refuses_other_features(tmp_path: Path) -> None:
@@ -156,3 +157,22 @@ def test_shipped_model_is_what_the_dev_half_trains(minilm: MiniLM) -> None:
     np.testing.assert_allclose(model.weights, shipped.weights, atol=1e-3)
     assert model.bias == pytest.approx(shipped.bias, abs=1e-3)
     assert shipped.gate == train_verifier.GATE
+
+
+class _Stalled:
+    """An encoder on a starved CPU: MiniLM, late."""
+
+    def __init__(self, inner: MiniLM, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+
+    def encode(self, texts: list[str]) -> list[Encoded]:
+        time.sleep(self.delay_s)
+        return self.inner.encode(texts)
+
+
+async def test_a_verifier_over_its_budget_is_a_miss_not_a_wait(minilm: MiniLM) -> None:
+    slow = PairVerifier(_Stalled(minilm, 0.5), PairModel.load())
+    good = Candidate("c", 0.96, "How do I reset my password?")
+    start = time.monotonic()
+    got = await verified(slow, "What's the way to reset my password?", [good], 0.99, 0.05)
+    assert got == [] and time.monotonic() - start < 0.4

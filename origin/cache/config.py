@@ -18,6 +18,8 @@ class CacheConfig:
     semantic: bool = True
     # The origin's pair verifier for candidates below the threshold (needs the MiniLM weights).
     verifier: bool = True
+    # A verification is milliseconds of CPU; past this (a starved worker) it is a miss.
+    verifier_timeout_s: float = 0.5
     # Per Redis command; a local Redis answers in well under a millisecond.
     redis_timeout_s: float = 0.05
     # Per vector query, embedding included (the index embeds server-side).
@@ -35,6 +37,7 @@ class CacheConfig:
             enabled=settings.cache_enabled,
             semantic=settings.semantic_cache,
             verifier=settings.semantic_verifier,
+            verifier_timeout_s=settings.semantic_verifier_timeout_s,
             redis_timeout_s=settings.cache_redis_timeout_s,
             vector_timeout_s=settings.cache_vector_timeout_s,
             max_user_turns=settings.cache_max_user_turns,

@@ -182,16 +182,29 @@ class PairVerifier:
 
 
 async def verified(
-    verifier: PairVerifier | None, request: str, candidates: list[Candidate], threshold: float
+    verifier: PairVerifier | None,
+    request: str,
+    candidates: list[Candidate],
+    threshold: float,
+    budget_s: float,
 ) -> list[Candidate]:
     """The candidates that may answer: those at or above `threshold` (the guard passed them
-    already), then those below it that the verifier accepts, in that order."""
+    already), then those below it that the verifier accepts, in that order. A verifier slower
+    than `budget_s` (a starved CPU) accepts nothing: a miss, never a wait (its thread finishes
+    in the background)."""
     strict = [c for c in candidates if c.similarity >= threshold]
     doubtful = [c for c in candidates if c.similarity < threshold]
     if verifier is None or not doubtful:
         return strict
-    # One MiniLM pass is milliseconds of numpy, which releases the GIL: off the event loop.
-    answers = await asyncio.to_thread(verifier.accepts, request, [c.question for c in doubtful])
+    try:
+        async with asyncio.timeout(budget_s):
+            # MiniLM in numpy releases the GIL in its matrix products: off the event loop.
+            answers = await asyncio.to_thread(
+                verifier.accepts, request, [c.question for c in doubtful]
+            )
+    except TimeoutError:
+        log.warning("semantic verifier over its %.0f ms budget: a miss", budget_s * 1000)
+        return strict
     return strict + [c for c, ok in zip(doubtful, answers) if ok]
 
 

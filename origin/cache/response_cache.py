@@ -168,7 +168,9 @@ class PrismCache:
         # needs the verifier's yes; at or above it the guard alone decides, as at the edge.
         floor = threshold if self.verifier is None else min(threshold, self.verifier.gate)
         guarded = accepted_candidates(text, scope, matches, floor)
-        candidates = await verified(self.verifier, text, guarded, threshold)
+        candidates = await verified(
+            self.verifier, text, guarded, threshold, self.config.verifier_timeout_s
+        )
         self.stats.guard_rejections += sum(
             1
             for _, score, meta in matches

@@ -81,8 +81,13 @@ async def test_scores_and_thumbs_are_summed_up_per_task_type_and_model(
     project = await make_project("feedback-quality")
     headers = {"Authorization": f"Bearer {project.api_key}"}
     async with httpx.AsyncClient(base_url=origin_server.base_url, timeout=30) as client:
-        mini = [await _answer(client, headers, "gpt-4o-mini", f"question {i}") for i in range(3)]
-        big = await _answer(client, headers, "gpt-4o", "another question")
+        # Plainly simple asks, so every row's task type is the same whatever the classifier's
+        # weights: this test is about summing feedback, not about classifying.
+        mini = [
+            await _answer(client, headers, "gpt-4o-mini", f"What is the capital of France? ({i})")
+            for i in range(3)
+        ]
+        big = await _answer(client, headers, "gpt-4o", "What is the capital of Spain?")
         await origin_server.rows(project.id, expect=4)
         ratings = [
             (mini[0], {"rating": 1}),  # thumbs up: quality 1

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import httpx
+
+from origin.admin.http_protocol import HEAD_TIMEOUT_S
 
 
 def exchange(port: int, head: bytes, body: bytes = b"") -> bytes:
@@ -65,3 +68,17 @@ def test_malformed_http_is_a_400_in_the_openai_envelope(origin_server: Any) -> N
     status, _, rest = reply.partition(b"\r\n")
     assert status == b"HTTP/1.1 400 Bad Request"
     assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "invalid_http"
+
+
+def test_a_head_that_never_finishes_is_cut_off(origin_server: Any) -> None:
+    """A client trickling a head (slowloris) gets 408 once HEAD_TIMEOUT_S has passed."""
+    port = int(origin_server.base_url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        started = time.monotonic()
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes after answering
+            received += chunk
+    waited = time.monotonic() - started
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout"), received[:100]
+    assert HEAD_TIMEOUT_S - 1 <= waited < HEAD_TIMEOUT_S + 15

@@ -1,15 +1,18 @@
-"""uvicorn's HTTP/1.1 protocol (httptools) with a bound on a request's head, and its own
-refusals of malformed HTTP in the OpenAI envelope like every other error.
+"""uvicorn's HTTP/1.1 protocol (httptools) with bounds on a request's head, in size and in
+time, and its refusals of malformed HTTP in the OpenAI envelope like every other error.
 
 httptools keeps accepting a request line and headers for as long as a client sends them (a
 13 MB header was read whole in a probe), so one slow client could hold any amount of a
 worker's memory. A head past MAX_HEAD_BYTES is answered 431 in the OpenAI envelope and the
 connection closed. Counted per chunk as it arrives, so memory stays within the bound plus one
-read (uvloop reads at most 256 KiB at a time).
+read (uvloop reads at most 256 KiB at a time). A head must also arrive within HEAD_TIMEOUT_S
+of its first byte (or of the connection opening): uvicorn only times out idle keep-alive
+connections, so a client trickling a head a byte at a time could hold a connection forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 import orjson
@@ -18,6 +21,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from shared.errors import error_envelope
 
 MAX_HEAD_BYTES: Final = 64 * 1024
+HEAD_TIMEOUT_S: Final = 10.0
 
 
 def _refusal(status: bytes, message: str, code: str) -> bytes:
@@ -33,6 +37,11 @@ _HEAD_TOO_LARGE: Final = _refusal(
     f"The request line and headers are larger than {MAX_HEAD_BYTES // 1024} KiB.",
     "request_header_fields_too_large",
 )
+_HEAD_TOO_SLOW: Final = _refusal(
+    b"408 Request Timeout",
+    f"The request line and headers did not arrive within {HEAD_TIMEOUT_S:g} s.",
+    "request_timeout",
+)
 _MALFORMED: Final = _refusal(
     b"400 Bad Request", "The request is not valid HTTP/1.1.", "invalid_http"
 )
@@ -41,31 +50,54 @@ _MALFORMED: Final = _refusal(
 class BoundedHeadProtocol(HttpToolsProtocol):
     _in_head = True  # the connection starts waiting for a request's head
     _head_bytes = 0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
             self._head_bytes += len(data)
+            self._arm_head_timer()
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
-            self._refuse()
+            self._close_with(_HEAD_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0
+        self._disarm_head_timer()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_bytes = True, 0  # the next head's clock starts with its bytes
 
     def send_400_response(self, msg: str) -> None:
         """What uvicorn answers a request httptools cannot parse (text/plain there)."""
         self._close_with(_MALFORMED)
 
-    def _refuse(self) -> None:
-        self._in_head = False
-        self._close_with(_HEAD_TOO_LARGE)
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_too_slow)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._in_head:
+            self._close_with(_HEAD_TOO_SLOW)
 
     def _close_with(self, refusal: bytes) -> None:
+        self._in_head = False
+        self._disarm_head_timer()
         if not self.transport.is_closing():
             self.transport.write(refusal)
             self.transport.close()

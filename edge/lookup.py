@@ -27,6 +27,7 @@ from shared.semantic_guard import (
     scope_filter,
     semantic_eligible,
 )
+from shared.semantic_verify import reordered
 
 log = logging.getLogger("prism.edge.lookup")
 
@@ -89,7 +90,13 @@ async def find_hit(
     matches = await vector.query_data(
         vector_namespace(project_id), text, DEFAULT_TOP_K, scope_filter(scope_key)
     )
-    candidates = accepted_candidates(text, scope_key, matches, options.cache_threshold)
+    candidates = [
+        c
+        for c in accepted_candidates(text, scope_key, matches, options.cache_threshold)
+        # Only reordered words ("a manager fire an employee" / "an employee fire a manager"):
+        # the origin's verifier judges those, the edge has none.
+        if not reordered(text, c.question)
+    ]
     if not candidates:
         if background is not None:
             background.wait_until(_count_later(redis, count_lookup("semantic")))

@@ -183,6 +183,18 @@ CHECKS: dict[str, Check] = {
 DEFAULT_CHECKS = ("affix", "operator", "sign", "numbers", "swap")
 
 
+def reordered(request: str, stored: str) -> bool:
+    """The same content words, as many of each, in another order: "can a manager fire an
+    employee" / "can an employee fire a manager". Embeddings score these almost 1.0 and no word
+    differs, so nothing above catches them; but as a check it would also refuse paraphrases
+    that only move a clause (on the development half, 7 paraphrases for 5 near-misses), so it
+    only keeps such a pair off the strict path: the origin's verifier judges it instead."""
+    a, b = _Text.of(request), _Text.of(stored)
+    words_a = [_stem(t) for t in a.tokens if _is_content(t)]
+    words_b = [_stem(t) for t in b.tokens if _is_content(t)]
+    return len(words_a) >= 2 and words_a != words_b and Counter(words_a) == Counter(words_b)
+
+
 def difference(request: str, stored: str, checks: Iterable[str] = DEFAULT_CHECKS) -> str | None:
     """The first structural check that tells the two questions apart, or None."""
     a, b = _Text.of(request), _Text.of(stored)

@@ -28,6 +28,7 @@ from origin.cache.pair_verifier import (
     verified,
 )
 from shared.semantic_guard import Candidate
+from shared.semantic_verify import reordered
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +177,32 @@ async def test_a_verifier_over_its_budget_is_a_miss_not_a_wait(minilm: MiniLM) -
     start = time.monotonic()
     got = await verified(slow, "What's the way to reset my password?", [good], 0.99, 0.05)
     assert got == [] and time.monotonic() - start < 0.4
+
+
+@pytest.mark.parametrize(
+    ("request_text", "stored", "expected"),
+    [
+        ("Can a manager fire an employee?", "Can an employee fire a manager?", True),
+        (
+            "Can I pay by bank transfer instead of card?",
+            "Can I pay by card instead of bank transfer?",
+            True,
+        ),
+        ("Can a manager fire an employee?", "Can a manager fire an employee?", False),  # same
+        ("Can a manager fire an employee?", "May a manager dismiss an employee?", False),
+        ("Who pays whom?", "Whom pays who?", False),  # no two content words to reorder
+    ],
+)
+def test_reordered_words_are_told_apart_from_other_wording(
+    request_text: str, stored: str, expected: bool
+) -> None:
+    assert reordered(request_text, stored) is expected
+
+
+async def test_a_candidate_that_only_reorders_words_leaves_the_strict_path() -> None:
+    """At cosine 1.0 a role swap is still not answered by the guard alone: without a verifier
+    it is a miss, and a verifier gets the say."""
+    swap = Candidate("f1", 0.998, "Can an employee fire a manager?")
+    same = Candidate("f2", 0.995, "Can a manager fire an employee?")
+    asked = "Can a manager fire an employee?"
+    assert await verified(None, asked, [swap, same], 0.99, 1.0) == [same]

@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from shared.semantic_guard import Candidate
-from shared.semantic_verify import FUNCTION_WORDS
+from shared.semantic_verify import FUNCTION_WORDS, reordered
 
 log = logging.getLogger("prism.cache")
 
@@ -189,11 +189,12 @@ async def verified(
     budget_s: float,
 ) -> list[Candidate]:
     """The candidates that may answer: those at or above `threshold` (the guard passed them
-    already), then those below it that the verifier accepts, in that order. A verifier slower
+    already) unless they only reorder the request's words, then those the verifier accepts
+    among the rest, in that order. A verifier slower
     than `budget_s` (a starved CPU) accepts nothing: a miss, never a wait (its thread finishes
     in the background)."""
-    strict = [c for c in candidates if c.similarity >= threshold]
-    doubtful = [c for c in candidates if c.similarity < threshold]
+    strict = [c for c in candidates if c.similarity >= threshold and not _reordered(request, c)]
+    doubtful = [c for c in candidates if c not in strict]
     if verifier is None or not doubtful:
         return strict
     try:
@@ -206,6 +207,10 @@ async def verified(
         log.warning("semantic verifier over its %.0f ms budget: a miss", budget_s * 1000)
         return strict
     return strict + [c for c, ok in zip(doubtful, answers) if ok]
+
+
+def _reordered(request: str, candidate: Candidate) -> bool:
+    return reordered(request, candidate.question)
 
 
 def load_verifier() -> PairVerifier | None:

@@ -34,17 +34,8 @@ _CONNECT_TIMEOUT_S = 2.0
 
 
 def _encode(args: Sequence[Arg], out: list[bytes]) -> None:
-    out.append(b"*%d\r\n" % len(args))
-    for arg in args:
-        if isinstance(arg, str):
-            value = arg.encode()
-        elif isinstance(arg, bytes):
-            value = arg
-        else:
-            value = str(arg).encode()
-        out.append(b"$%d\r\n" % len(value))
-        out.append(value)
-        out.append(b"\r\n")
+    # hiredis' C packer: in Python this was the largest item of the wire's own CPU.
+    out.append(hiredis.pack_command(tuple(args)))
 
 
 def _reply_error(message: str) -> ResponseError:

@@ -15,7 +15,7 @@ not subtracted from it: it is already in the cost, so the saving is never negati
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -83,7 +83,9 @@ class TokenUsage:
         return self.prompt_tokens - self.cache_read_tokens - self.cache_writes
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By field, not dataclasses.asdict: that deep-copies recursively, and every cached
+        # answer's usage is serialised on the request path.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenUsage:

@@ -110,6 +110,9 @@ class HealthBoard:
         self._redis = Redis.from_url(redis_url, socket_timeout=0.5) if redis_url else None
         self._local: dict[str, _Local] = {}
         self._shared: dict[str, Counts] | None = None  # every worker's window, from Redis
+        # key -> (window slot, its totals): routing reads a model's totals several times per
+        # request; they change only with an outcome, a sync or the window moving on.
+        self._totals: dict[str, tuple[int, Counts]] = {}
         self._ids = count()
         self._task: asyncio.Task[None] | None = None
         self._rng = random.Random()
@@ -135,6 +138,7 @@ class HealthBoard:
             counts.bins[bisect.bisect_left(BOUNDS_MS, latency_s * 1000)] += 1
         else:
             counts.fail = 1
+        self._totals.pop(key, None)
         state.unsynced.add(counts)
         state.slots.setdefault(self._slot(time.time()), Counts()).add(counts)
         if not ok and self._rated(self.stats(key)) == 0.0:
@@ -143,6 +147,16 @@ class HealthBoard:
     # ---- reading --------------------------------------------------------------------------
 
     def stats(self, key: str) -> Counts:
+        """The key's totals over the window (shared by every caller: read, never change)."""
+        slot = self._slot(time.time())
+        cached = self._totals.get(key)
+        if cached is not None and cached[0] == slot:
+            return cached[1]
+        total = self._window_totals(key)
+        self._totals[key] = (slot, total)
+        return total
+
+    def _window_totals(self, key: str) -> Counts:
         state = self._state(key)
         total = Counts()
         if self._shared is not None:
@@ -234,6 +248,7 @@ class HealthBoard:
 
     def reset(self) -> None:
         self._local.clear()
+        self._totals.clear()
         self._shared = {} if self._shared is not None else None
 
     # ---- the shared window ----------------------------------------------------------------
@@ -273,6 +288,7 @@ class HealthBoard:
                 # Fall back to this worker's own window until Redis answers again.
                 log.warning("health sync failed, using local health only: %s", exc)
                 self._shared = None
+                self._totals.clear()
             if self._on_sync is not None:
                 keys = set(self._local) | set(self._shared or {})
                 self._on_sync({_split(k): self.weight(k) for k in keys})
@@ -300,6 +316,7 @@ class HealthBoard:
         for raw in results[-len(slots) :]:
             _merge(shared, raw)
         self._shared = shared
+        self._totals.clear()
 
     def _slot(self, at: float) -> int:
         return int(at // self.config.slot_s)

@@ -35,7 +35,7 @@ _CONNECT_TIMEOUT_S = 2.0
 
 def _encode(args: Sequence[Arg], out: list[bytes]) -> None:
     # hiredis' C packer: in Python this was the largest item of the wire's own CPU.
-    out.append(hiredis.pack_command(tuple(args)))
+    out.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
 
 
 def _reply_error(message: str) -> ResponseError:

@@ -94,20 +94,14 @@ class Counters:
     async def _evalsha(self, commands: Sequence[Command]) -> list[Any]:
         """Every command's reply, or its error in its place; all sent in one write."""
         self.round_trips += 1
-        if len(commands) == 1:  # alone (the common case at low load): no task to gather
-            sha, count, rest = commands[0]
-            try:
-                return [await self._wire.call("EVALSHA", sha, count, *rest)]
-            except ResponseError as exc:
-                return [exc]
-        replies = await asyncio.gather(
-            *(self._wire.call("EVALSHA", sha, count, *rest) for sha, count, rest in commands),
+        replies = await self._wire.pipeline(
+            [("EVALSHA", sha, count, *rest) for sha, count, rest in commands],
             return_exceptions=True,
         )
         for reply in replies:
             if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
                 raise reply  # the connection, not a script: nothing can be trusted
-        return list(replies)
+        return replies
 
     async def reconcile(self, keys: Sequence[str], args: Sequence[Arg]) -> int:
         async with _bounded(self.timeout_s * 4):

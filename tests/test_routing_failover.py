@@ -103,9 +103,14 @@ def test_a_failing_provider_is_routed_around_drops_to_zero_and_comes_back(
         assert time.monotonic() < deadline, "the weight never reached /metrics"
         time.sleep(0.1)
     before = len(sim.requests(A))
-    providers = [ask(client)[0] for _ in range(10)]
-    assert A not in providers
-    assert len(sim.requests(A)) - before <= 2  # only the occasional probe still reaches A
+    answers = [ask(client) for _ in range(10)]
+    assert A not in [provider for provider, _, _ in answers]
+    tried_a = len(sim.requests(A)) - before
+    assert tried_a <= 2  # only the occasional probe still reaches A
+    # A skipped untried is health routing, not a failover: only probes that failed count.
+    reasons = [headers["x-prism-route-reason"] for _, _, headers in answers]
+    assert sum("failover:" in r for r in reasons) == tried_a
+    assert sum(";health:" in r for r in reasons) == len(answers) - tried_a
     sim.reset()  # A heals
     deadline = time.monotonic() + 20
     while ask(client)[0] != A:  # a probe finds it answering, then the old failures age out

@@ -214,9 +214,13 @@ class Dispatch:
 
     def _settle(self, call: Call, won: Won[Any]) -> None:
         model, provider = won.target.model, won.target.provider
-        if (model, provider) != (call.receipt.model, call.receipt.provider):
+        if won.failures:  # an attempt failed and another answered: a failover
             call.receipt.route_reason += f";failover:{provider}"
-            self.metrics.failover(from_provider=call.receipt.provider, to_provider=provider)
+            failed = won.failures[0][0].provider
+            self.metrics.failover(from_provider=failed, to_provider=provider)
+        elif won.hedge is None and (model, provider) != (call.receipt.model, call.receipt.provider):
+            # Nothing failed: health routing put another model first (the routed one is sick).
+            call.receipt.route_reason += f";health:{provider}"
         call.receipt.model, call.receipt.provider = model, provider
         if won.hedge is not None:
             call.receipt.hedge = f"fired:{won.hedge.model}"

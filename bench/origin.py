@@ -29,12 +29,10 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from types import FrameType
 
 import httpx
 
@@ -66,7 +64,7 @@ from bench.report import (
     to_json,
 )
 from bench.spend import TAGS, guard
-from bench.stack import Stack, start_stack, usage_rows
+from bench.stack import Stack, run_stopping_everything, start_stack, usage_rows
 from infra.local.proc import ROOT
 
 MODEL = "gpt-4o-mini"
@@ -357,25 +355,11 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
     return report
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    stack = ExitStack()
-    try:
-        report = run(stack, args)
-    except KeyboardInterrupt:
-        print("bench: interrupted; stopping everything it started", file=sys.stderr)
+    report = run_stopping_everything("bench", lambda stack: run(stack, args))
+    if report is None:
         return 130
-    finally:
-        # A second Ctrl-C must not cut the cleanup short and leave servers behind.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        stack.close()
     goal_list = goals(report, "c1", f"c{args.connections}")
     if args.json:
         print(json.dumps(to_json(report, goal_list), indent=2))

@@ -24,7 +24,6 @@ import json
 import os
 import resource
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,6 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -41,7 +39,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import MARKER, ensure_wrk
 from bench.soak_mix import CHAT, HIT_PROMPTS, SCHEDULE_SLOTS, chat_body, hit_prompt, write_lua_data
-from bench.stack import Stack, start_stack
+from bench.stack import Stack, run_stopping_everything, start_stack
 from infra.local.proc import ROOT
 
 WORK_DIR = ROOT / ".prism" / "bench" / "soak"
@@ -329,24 +327,11 @@ def markdown(result: dict[str, Any], every_s: float = 60.0) -> str:
     return "\n".join([*head, *rows])
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    stack = ExitStack()
-    try:
-        result = soak(stack, args)
-    except KeyboardInterrupt:
-        print("soak: interrupted; stopping everything it started", file=sys.stderr)
+    result = run_stopping_everything("soak", lambda stack: soak(stack, args))
+    if result is None:
         return 130
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        stack.close()
     (WORK_DIR / "last-result.json").write_text(json.dumps(result, indent=2))
     (WORK_DIR / "last-result.md").write_text(markdown(result) + "\n")
     print(json.dumps(result, indent=2) if args.json else render(result))

@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -166,3 +170,28 @@ async def usage_rows(dsn: str) -> int:
         return int(await conn.fetchval("select count(*) from usage_logs"))
     finally:
         await conn.close()
+
+
+T = TypeVar("T")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_stopping_everything(name: str, work: Callable[[ExitStack], T]) -> T | None:
+    """`work(stack)`, then every server it pushed on `stack` stopped, whatever happens; None
+    when Ctrl-C, SIGTERM or SIGHUP cut it short (the caller exits 130)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    stack = ExitStack()
+    try:
+        return work(stack)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; stopping everything it started", file=sys.stderr)
+        return None
+    finally:
+        # A second Ctrl-C must not cut the cleanup short and leave servers behind.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stack.close()

@@ -147,13 +147,6 @@ class RedisWire:
                 raise
         return list(await asyncio.gather(*futures, return_exceptions=return_exceptions))
 
-    async def evalsha(self, sha: str, script: str, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        """Run a script by its sha, loading it once if this Redis has not seen it."""
-        try:
-            return await self.call("EVALSHA", sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await self.call("EVAL", script, len(keys), *keys, *args)
-
     async def aclose(self) -> None:
         wire, self._wire = self._wire, None
         if wire is not None:

@@ -5,7 +5,6 @@ is reopened."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from typing import Any
 
@@ -99,14 +98,6 @@ async def test_the_database_in_the_url_is_selected(redis_server: Any) -> None:
     finally:
         await wire.aclose()
         await plain.aclose()
-
-
-async def test_evalsha_loads_a_script_redis_has_not_seen(wire: RedisWire) -> None:
-    script = f"return ARGV[1] .. '-{uuid.uuid4().hex}'"
-    sha = hashlib.sha1(script.encode()).hexdigest()
-    first = await wire.evalsha(sha, script, [], ["x"])
-    assert first.startswith(b"x-")
-    assert await wire.call("EVALSHA", sha, 0, "y") == b"y" + first[1:]
 
 
 async def test_nothing_listens_so_connecting_fails_with_a_connection_error() -> None:

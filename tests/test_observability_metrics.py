@@ -4,6 +4,7 @@ after a miss, an exact hit and a failover, each metric says what happened."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.fixtures.origin import OriginHandle, start_origin
 from tests.test_cache_helpers import wait_cached
 
 TOKEN = secrets.token_urlsafe(16)
+ADDED = "prism_gateway_added_latency_seconds"
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +148,29 @@ async def test_streams_record_time_to_first_token(observed_origin, make_project)
     name = "gen_ai_server_time_to_first_token_seconds_count"
     assert delta(before, after, name, gen_ai_response_model="gpt-4o-mini") == 1
     assert delta(before, after, "prism_gateway_added_latency_seconds_count", path="provider") == 1
+
+
+async def test_a_requests_durations_lie_within_what_its_client_saw(
+    observed_origin, make_project
+) -> None:
+    """Server and client read the same monotonic clock (perf_counter is CLOCK_MONOTONIC), so
+    a request's duration as the origin counts it from its first bytes cannot exceed the
+    client's view of it, on a reused connection too; its added latency is part of it."""
+    assert time.get_clock_info("perf_counter").implementation == "clock_gettime(CLOCK_MONOTONIC)"
+    project = await make_project("metrics-clock")
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "time me"}]}
+    headers = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"}
+    with httpx.Client(base_url=observed_origin.base_url, headers=headers, timeout=30) as client:
+        assert client.post("/chat/completions", json=body).status_code == 200  # opens it
+        for _ in range(3):
+            before = scrape(observed_origin)
+            sent = time.perf_counter()
+            assert client.post("/chat/completions", json=body).status_code == 200
+            seen = time.perf_counter() - sent
+            after = scrape(observed_origin)
+            duration, added = "gen_ai_server_request_duration_seconds", ADDED
+            assert delta(before, after, f"{duration}_count") == 1
+            assert delta(before, after, f"{added}_count", path="provider") == 1
+            server_s = delta(before, after, f"{duration}_sum")
+            added_s = delta(before, after, f"{added}_sum", path="provider")
+            assert 0 < added_s < server_s <= seen

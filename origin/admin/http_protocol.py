@@ -8,16 +8,22 @@ connection closed. Counted per chunk as it arrives, so memory stays within the b
 read (uvloop reads at most 256 KiB at a time). A head must also arrive within HEAD_TIMEOUT_S
 of its first byte (or of the connection opening): uvicorn only times out idle keep-alive
 connections, so a client trickling a head a byte at a time could hold a connection forever.
+
+It also notes when each request's first bytes arrived and hands that to the app in the scope
+(`origin.observability.context.RECEIVED_AT`): a request's latency, as its client sees it,
+includes the parsing, scope building and task scheduling that happen before the app runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from origin.observability.context import RECEIVED_AT
 from shared.errors import error_envelope
 
 MAX_HEAD_BYTES: Final = 64 * 1024
@@ -51,6 +57,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     _in_head = True  # the connection starts waiting for a request's head
     _head_bytes = 0
     _head_timer: asyncio.TimerHandle | None = None
+    _received_at = 0.0  # perf_counter() when the current head's first bytes arrived
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -62,11 +69,18 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
+            if not self._head_bytes:
+                self._received_at = time.perf_counter()
             self._head_bytes += len(data)
             self._arm_head_timer()
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
             self._close_with(_HEAD_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # A request pipelined behind another in the same read arrived with it.
+        self.scope[RECEIVED_AT] = self._received_at  # type: ignore[typeddict-unknown-key]
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0

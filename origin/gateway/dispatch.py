@@ -142,7 +142,7 @@ class Dispatch:
                 prompt_cache=call.options.auto_cache,
             )
             # For a stream the attempt's span covers opening it, up to the first token.
-            with self._attempt(target, waited=False):
+            with self._attempt(target):
                 return await open_stream(target, opener)
 
         asked = time.perf_counter()
@@ -186,8 +186,10 @@ class Dispatch:
         self.rows.record(call, model, provider, usage, cost, success=False, error_code=code)
 
     @contextlib.contextmanager
-    def _attempt(self, target: Target, waited: bool = True) -> Iterator[Span]:
-        """One provider attempt: its span, its metric, and (`waited`) its time on the provider."""
+    def _attempt(self, target: Target) -> Iterator[Span]:
+        """One provider attempt: its span and its metric. A failed or cancelled attempt's whole
+        time counts as waiting on the provider; an answer's wait is its wire time (counted by
+        the transport), a stream's its whole window (counted when it ends)."""
         attributes = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": target.provider,
@@ -206,7 +208,7 @@ class Dispatch:
                 outcome = "cancelled"  # lost a hedge, hit its deadline, or the client left
                 raise
             finally:
-                if waited or outcome != "ok":
+                if outcome != "ok":
                     context.waited_on_provider(time.perf_counter() - asked)
                 self.metrics.provider_attempt(provider=target.provider, outcome=outcome)
                 if outcome not in ("ok", "cancelled"):

@@ -10,8 +10,14 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Final
 
 from shared.usage import UsageRow, new_request_id
+
+# ASGI scope key: time.perf_counter() when the request's first bytes reached the server. Our
+# HTTP protocol sets it (origin.admin.http_protocol); under a server that does not, a request's
+# clock starts when the app is called.
+RECEIVED_AT: Final = "prism.received_at"
 
 
 @dataclass
@@ -22,14 +28,18 @@ class Observation:
     # Seconds spent waiting on providers: what the gateway's own added latency excludes.
     provider_s: float = 0.0
     status: int = 0
+    # perf_counter() when the response's last byte was handed to the server to write.
+    finished: float = 0.0
 
 
 _CURRENT: ContextVar[Observation | None] = ContextVar("prism_observation", default=None)
 
 
-def begin() -> Observation:
-    """Open the observation of a new request in the current context."""
-    observation = Observation(new_request_id(), time.perf_counter())
+def begin(received_at: float | None = None) -> Observation:
+    """Open the observation of a new request in the current context, its clock started at
+    `received_at` (a perf_counter reading) or now."""
+    started = time.perf_counter() if received_at is None else received_at
+    observation = Observation(new_request_id(), started)
     _CURRENT.set(observation)
     return observation
 

@@ -2,7 +2,10 @@
 
 It gives the request its id (logs and the gateway read it from the context), stamps
 `X-Prism-Request-Id` on every response, and when the last byte is sent records the request's
-metrics and writes its access log line.
+metrics and writes its access log line. A request's time runs from its first bytes reaching the
+server (context.RECEIVED_AT in the scope; when the app is called under a server that does not
+set it) to its last byte handed to the server: the span its client waits through, less the
+network between them.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class RequestObserver:
         if scope["type"] != "http" or scope["path"] in QUIET_PATHS:
             await self.app(scope, receive, send)
             return
-        observation = context.begin()
+        observation = context.begin(scope.get(context.RECEIVED_AT))
         stamp = observation.request_id.encode()
 
         async def observed_send(message: Message) -> None:
@@ -45,6 +48,9 @@ class RequestObserver:
                 headers = message.setdefault("headers", [])
                 if not any(name == _REQUEST_ID for name, _ in headers):
                     headers.append((_REQUEST_ID, stamp))
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # The client's wait ends with this last byte; what the app does after is not in it.
+                observation.finished = time.perf_counter()
             await send(message)
 
         name = f"{scope['method']} {scope['path']}"
@@ -55,7 +61,7 @@ class RequestObserver:
                 self._finish(scope, observation, span)
 
     def _finish(self, scope: Scope, observation: context.Observation, span: Span) -> None:
-        seconds = time.perf_counter() - observation.started
+        seconds = (observation.finished or time.perf_counter()) - observation.started
         status = observation.status or 500
         row = observation.row
         if span.is_recording():

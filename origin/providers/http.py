@@ -16,6 +16,7 @@ from origin.providers.upstream_guard import (
     GuardedResolver,
     UpstreamPolicy,
 )
+from origin.providers.wire import WireTimedResponse, timed_connector
 from origin.settings import Settings
 from shared.errors import PrismError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
@@ -67,7 +68,7 @@ def open_session(settings: Settings, policy: UpstreamPolicy) -> aiohttp.ClientSe
     """Call inside the running loop. `connect` covers waiting for a pooled socket as well as
     opening one; `sock_read` bounds every single read, so the wait for the response headers
     and for each stream chunk; the whole-exchange limit is the caller's."""
-    connector = aiohttp.TCPConnector(
+    connector = timed_connector(
         limit=MAX_CONNECTIONS,
         limit_per_host=MAX_CONNECTIONS,
         keepalive_timeout=KEEPALIVE_S,
@@ -83,6 +84,7 @@ def open_session(settings: Settings, policy: UpstreamPolicy) -> aiohttp.ClientSe
         connector=connector,
         timeout=timeout,
         cookie_jar=aiohttp.DummyCookieJar(),
+        response_class=WireTimedResponse,
         headers={"User-Agent": USER_AGENT},
         auto_decompress=True,
         raise_for_status=False,

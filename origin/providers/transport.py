@@ -13,6 +13,7 @@ read (so also the wait for response headers, and for each stream chunk); and
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
@@ -21,6 +22,7 @@ from typing import Any, Final, Self
 import aiohttp
 import orjson
 
+from origin.observability import context
 from origin.providers.base import Adapter, Completion, Endpoint, StreamState, UpstreamRequest
 from origin.providers.failures import bad_response
 from origin.providers.http import (
@@ -34,6 +36,7 @@ from origin.providers.http import (
 from origin.providers.registry import build_adapters
 from origin.providers.sse import SSEError, SSEParser
 from origin.providers.upstream_guard import ADDRESS_REFUSED_CODE, UpstreamPolicy, UpstreamRefused
+from origin.providers.wire import waited
 from origin.settings import Settings
 from shared.errors import InvalidRequest, PrismError, UpstreamTimeout, UpstreamUnavailable
 
@@ -79,6 +82,7 @@ class ProviderClient:
         adapter = self._adapters[endpoint.kind]
         upstream = translated(adapter, endpoint, model, body, False, prompt_cache)
         content = encoded(upstream)
+        asked = time.perf_counter()
         try:
             async with asyncio.timeout(self._total_s):
                 response = await self.open(upstream, content)
@@ -86,6 +90,7 @@ class ProviderClient:
                     raw = await self._read(response)
                 finally:
                     let_go(response)
+                provider_s = waited(response, asked)
         except aiohttp.ClientError as exc:  # first: aiohttp's own timeouts are TimeoutErrors too
             raise before_first_byte(exc, endpoint.provider) from None
         except TimeoutError:
@@ -101,11 +106,14 @@ class ProviderClient:
         if not isinstance(payload, dict):
             raise bad_response(endpoint.provider, "sent a response that is not an object")
         try:
-            return adapter.parse_response(payload, model)
+            completion = adapter.parse_response(payload, model)
         except UNEXPECTED_SHAPE as exc:
             raise bad_response(
                 endpoint.provider, f"sent an unexpected response ({exc!r})"
             ) from None
+        # Only an answer's wait is counted here; a failed attempt counts whole (gateway.dispatch).
+        context.waited_on_provider(provider_s)
+        return completion
 
     def stream(
         self,

@@ -3,9 +3,14 @@
 `/metrics` is scraped right before and right after each measured round of the chosen row (the
 c=1 non-streaming origin row); the bucket deltas hold exactly that row's requests, and the p50
 is read from them as Prometheus' histogram_quantile reads it (linear within the bucket). The
-client's figure (origin p50 minus direct p50) also holds loopback and HTTP parsing, which the
-origin's histogram (total minus provider time, inside the app) does not: expect the histogram
-a little lower, never far off.
+histogram runs from a request's first bytes reaching the origin's HTTP protocol to its last
+byte handed back, minus the provider's wire time; the client's figure (origin p50 minus direct
+p50) also holds the loopback hop to the origin and the origin's wake-up when a request
+arrives, which no server sees: expect the histogram a little lower, never far off.
+
+Run by `python -m bench.origin` (the c=1 `origin` row), e.g. just this comparison:
+
+    flock /tmp/bench.lock .venv/bin/python -m bench.origin --no-litellm --no-stream --no-cache-rows
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 Each round trip costs the origin a socket write and a read, and Redis a wake-up, whatever it
 carries. An admit goes to Redis from its request's own task (no batch task between them: each
 extra hop cost a loaded worker several turns of its event loop, 15-35 ms per admit at
-concurrency 32), carrying every settle waiting at that moment ahead of it; admits of the same
-turn share one write, because the worker's one Redis connection writes once per turn. A settle
+concurrency 32), carrying every settle waiting at that moment ahead of it, in one write. A settle
 never delays a response: it waits up to SETTLE_LINGER_S for the next admit to ride along with
 (so one request after another costs one round trip each, not two), and goes before any admit
 sent after it, so a client sending one request after another sees its previous request
@@ -44,8 +43,7 @@ class Batcher:
 
         Sent from the request's own task, with every settle waiting to ride along ahead of it:
         handing it to a batch task instead cost each admit several more turns of the event
-        loop, 15-35 ms per admit on a worker busy at concurrency 32. Admits of one turn still
-        share a write (the worker's Redis connection writes once per turn)."""
+        loop, 15-35 ms per admit on a worker busy at concurrency 32."""
         settles = list(self._settles.values())
         self._settles, self._settle_count = {}, 0
         if self._linger is not None:

@@ -46,11 +46,23 @@ def _reply_error(message: str) -> ResponseError:
     return ResponseError(message)
 
 
+def _abandon(futures: Sequence[asyncio.Future[Any]]) -> None:
+    """Replies nobody will read: their errors are expected, not "never retrieved"."""
+    for future in futures:
+        future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class _Wire(asyncio.Protocol):
     """The connection: writes commands, matches replies to waiters in order."""
 
-    def __init__(self) -> None:
-        self._reader = hiredis.Reader(replyError=_reply_error)
+    def __init__(self, encoding: str | None = None) -> None:
+        # Decoded by hiredis in C when the caller wants text (spend control's script replies).
+        self._reader = hiredis.Reader(replyError=_reply_error, encoding=encoding)
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
@@ -98,7 +110,9 @@ class RedisWire:
     """`await wire.call("GET", key)`; `await wire.pipeline([(...), (...)])`. Connects on first
     use and again after the connection is lost. Call `aclose()` at shutdown."""
 
-    def __init__(self, url: str, connect_timeout_s: float = _CONNECT_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, connect_timeout_s: float = _CONNECT_TIMEOUT_S, encoding: str | None = None
+    ) -> None:
         if urlsplit(url).scheme not in ("redis", "rediss"):
             raise ValueError("the Redis URL must start with redis:// or rediss://")
         # redis-py's own reading of the URL, so this connection and the origin's redis-py
@@ -109,6 +123,7 @@ class RedisWire:
         self._username, self._password = parts.get("username"), parts.get("password")
         self._db = int(parts.get("db") or 0)
         self._connect_timeout_s = connect_timeout_s
+        self._encoding = encoding
         self._wire: _Wire | None = None
         self._connecting: asyncio.Lock | None = None
 
@@ -129,15 +144,22 @@ class RedisWire:
         wire = self._wire if self._wire is not None and self._wire.lost is None else None
         if wire is None:
             wire = await self._connect()
+        # Awaited one by one, not gathered: the replies come in order, usually in one read, so
+        # after the first the rest are already done and cost no turn of the loop.
+        replies: list[Any] = []
         futures = wire.send(commands)
-        if len(futures) == 1:  # no gather: one turn of the loop fewer for the caller
+        for i, future in enumerate(futures):
             try:
-                return [await futures[0]]
+                replies.append(await future)
             except ResponseError as exc:
-                if return_exceptions:
-                    return [exc]
+                if not return_exceptions:
+                    _abandon(futures[i + 1 :])
+                    raise
+                replies.append(exc)
+            except BaseException:
+                _abandon(futures[i + 1 :])
                 raise
-        return list(await asyncio.gather(*futures, return_exceptions=return_exceptions))
+        return replies
 
     async def aclose(self) -> None:
         wire, self._wire = self._wire, None
@@ -155,7 +177,7 @@ class RedisWire:
             try:
                 async with asyncio.timeout(self._connect_timeout_s):
                     _, wire = await loop.create_connection(
-                        _Wire, self._host, self._port, ssl=context
+                        lambda: _Wire(self._encoding), self._host, self._port, ssl=context
                     )
                     await self._hello(wire)
             except (OSError, TimeoutError) as exc:

@@ -64,7 +64,7 @@ class Counters:
             max_connections=256,
         )
         # The request path's admits and settles: one pipelined connection, hiredis parsing.
-        self._wire = RedisWire(url, timeout_s)
+        self._wire = RedisWire(url, timeout_s, encoding="utf-8")
         self._reconcile = self._redis.register_script(RECONCILE)
 
     async def aclose(self) -> None:
@@ -89,7 +89,7 @@ class Counters:
                 again = await self._evalsha([commands[i] for i in failed])
                 for i, reply in zip(failed, again, strict=True):
                     replies[i] = reply
-        return [_text(r) if not isinstance(r, Exception) else r for r in replies]
+        return replies
 
     async def _evalsha(self, commands: Sequence[Command]) -> list[Any]:
         """Every command's reply, or its error in its place; all sent in one write."""

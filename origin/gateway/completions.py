@@ -31,7 +31,8 @@ from origin.observability.tracing import Tracing
 from origin.providers.transport import ProviderClient
 from origin.routing.health import HealthBoard
 from origin.routing.router import Router
-from origin.spend.control import SpendControl
+from origin.spend.control import HitGate, SpendControl
+from origin.spend.early import EarlyAdmission
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.keyring import Keyrings
 from shared.errors import PrismError
@@ -82,19 +83,21 @@ class ChatCompletions:
         try:
             call.body = parse_body(await request.body())
             await recall(self.memory, call)
-            gate = None  # counts a hit against rate limits; a miss counts them in `admit`
-            if self.spend is not None and self.cache is not None:
-                gate = await self.spend.before_lookup(call)
+            early: EarlyAdmission | None = None
             # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
             if self.cache is not None:
-                with self.tracing.span("prism.cache.lookup") as span:
-                    hit = await self.cache.lookup(call, gate)
-                    span.set_attribute("prism.cache_status", call.receipt.cache_status)
+                early, gate = await self._checks_alongside_lookup(call)
+                hit = await self._lookup(call, early, gate)
                 if hit is not None:
                     return hit
             keyring = await self.keyrings.for_project(caller.project_id)
-            self.plan.route(call, keyring)
-            if self.spend is not None:
+            if call.decision is None:
+                self.plan.route(call, keyring)
+            else:
+                self.plan.label(call)  # routed before its lookup: a named model
+            if early is not None:
+                await early.before_provider()
+            elif self.spend is not None:
                 await self.spend.admit(call)  # reserves the worst case; settled in rows.record
             if call.options.mode == "fusion":
                 await unless_disconnected(request.receive, self.dispatch.panel(call, keyring))
@@ -112,3 +115,32 @@ class ChatCompletions:
         except asyncio.CancelledError:
             self.rows.failure(call, DISCONNECTED)
             raise
+
+    async def _checks_alongside_lookup(
+        self, call: Call
+    ) -> tuple[EarlyAdmission | None, HitGate | None]:
+        """Spend control's checks, started now to share the lookup's round trip when they can
+        (origin.spend.early), and what the lookup runs before answering a hit: they, or the
+        gate that counts a hit against the rate limits (a miss counts them in `admit`)."""
+        if self.spend is None or not call.options.cache_lookup:
+            return None, None
+        gate = await self.spend.before_lookup(call)
+        keyring = await self.keyrings.for_project(call.caller.project_id)
+        early = await self.spend.alongside(
+            call, gate, lambda: self.plan.route_pinned(call, keyring)
+        )
+        return early, (early.before_hit if early is not None else gate)
+
+    async def _lookup(
+        self, call: Call, early: EarlyAdmission | None, gate: HitGate | None
+    ) -> Response | None:
+        assert self.cache is not None
+        with self.tracing.span("prism.cache.lookup") as span:
+            try:
+                hit = await self.cache.lookup(call, gate)
+            except BaseException:
+                if early is not None:
+                    await early.abandon()
+                raise
+            span.set_attribute("prism.cache_status", call.receipt.cache_status)
+        return hit

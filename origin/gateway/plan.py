@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from origin.gateway.attempts import Target
 from origin.gateway.call import Call
 from origin.gateway.fusion import ROUTING_MODE as FUSION_ROUTING
 from origin.observability.tracing import Tracing
-from origin.routing.classifier import classify
+from origin.routing.classifier import Classification, classify, estimate
 from origin.routing.health import HealthBoard
-from origin.routing.router import Router
+from origin.routing.router import Router, pins
 from origin.tenancy.keyring import Keyring
 from shared.catalog import MODELS
+from shared.errors import PrismError
 
 # Models tried per request, the routed one included (hedges count too).
 MAX_ATTEMPTS = 4
@@ -24,8 +27,39 @@ class Planner:
         self.router, self.health, self.tracing = router, health, tracing
 
     def route(self, call: Call, keyring: Keyring) -> None:
+        self._routed(call, keyring, classify(call.body))
+
+    def route_pinned(self, call: Call, keyring: Keyring) -> bool:
+        """Route a request that names its model before its cache lookup, from the prompt's
+        size alone (spend control reserves its worst case alongside the lookup, in the same
+        round trip); `label` adds the task type if it goes to a provider. False, with nothing
+        routed, for a request left to routing or one whose route fails (it is routed, and
+        fails, after its lookup as before)."""
+        if call.options.mode == "fusion" or not pins(
+            call.body.get("model"), call.options.model_prefer
+        ):
+            return False
+        try:
+            self._routed(call, keyring, estimate(call.body))
+        except PrismError:
+            return False
+        return True
+
+    def label(self, call: Call) -> None:
+        """The task type of a request `route_pinned` routed: the same route, now labelled."""
+        found = classify(call.body)
+        if call.decision is not None:
+            call.decision = replace(
+                call.decision,
+                task_type=found.task_type,
+                confidence=found.confidence,
+                signals=found.signals,
+            )
+        call.receipt.task_type, call.receipt.confidence = found.task_type, found.confidence
+
+    def _routed(self, call: Call, keyring: Keyring, classification: Classification) -> None:
         with self.tracing.span("prism.route") as span:
-            self._decide(call, keyring)
+            self._decide(call, keyring, classification)
             if span.is_recording():
                 span.set_attributes(
                     {
@@ -37,8 +71,7 @@ class Planner:
                     }
                 )
 
-    def _decide(self, call: Call, keyring: Keyring) -> None:
-        classification = classify(call.body)
+    def _decide(self, call: Call, keyring: Keyring, classification: Classification) -> None:
         decision = self.router.route(
             call.body,
             mode=FUSION_ROUTING if call.options.mode == "fusion" else call.options.mode,

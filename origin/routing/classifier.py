@@ -49,6 +49,9 @@ class Classification:
     est_tokens: int = 0  # prompt tokens as chars / 4, for the router's context-window check
 
 
+UNLABELLED: Final = "unknown"
+
+
 @dataclass(frozen=True, slots=True)
 class _Input:
     system: str
@@ -75,6 +78,14 @@ def classify(body: Mapping[str, Any]) -> Classification:
     return Classification(
         _MODEL.labels[task], round(min(probs[task], 0.99), 3), tuple(signals), tokens
     )
+
+
+def estimate(body: Mapping[str, Any]) -> Classification:
+    """The prompt's size alone, no task type: all that routing a named model needs (its
+    fallbacks must fit the context), so a pinned request is routed before its cache lookup
+    and `classify` runs only when the request goes to a provider."""
+    data = _gather(body if isinstance(body, Mapping) else {})
+    return Classification(UNLABELLED, 0.0, (), data.total_chars // CHARS_PER_TOKEN)
 
 
 def _context_prior(data: _Input, tokens: int, signals: dict[str, None]) -> tuple[float, ...]:

@@ -39,6 +39,14 @@ FALLBACK_BUCKETS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
 AUTO_NAMES: Final = frozenset({"", "auto"})
 
 
+def pins(requested_model: object, prefer: str | None) -> bool:
+    """Whether the request names its model (or prefers one) instead of leaving it to routing:
+    then the task type only labels the request and never changes where it goes."""
+    if prefer:
+        return True
+    return isinstance(requested_model, str) and requested_model.strip().lower() not in AUTO_NAMES
+
+
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
     model: str  # canonical catalog id, or "provider/model" for a custom provider
@@ -141,7 +149,7 @@ class Router:
         needs = _needs(body, classification)
         if prefer:
             decision = self._pinned(prefer, "prefer", mode, available, needs, classification)
-        elif isinstance(requested_model, str) and requested_model.strip().lower() not in AUTO_NAMES:
+        elif isinstance(requested_model, str) and pins(requested_model, None):
             decision = self._pinned(
                 requested_model.strip(), "requested", mode, available, needs, classification
             )

@@ -13,6 +13,7 @@ limits cost nothing here: no Redis call at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,6 +24,7 @@ from origin.spend.admission import Admission, BudgetHold
 from origin.spend.audit import AuditLog
 from origin.spend.batcher import Batcher
 from origin.spend.counters import Counters, CountersDown
+from origin.spend.early import EarlyAdmission
 from origin.spend.policies import Policies
 from origin.spend.policy import Budget, ProjectPolicy
 from origin.spend.reconcile import Reconciler
@@ -89,6 +91,39 @@ class SpendControl:
             await self._run(call, self._admission(call, policy), [], count_limits=True)
 
         return count_hit
+
+    async def alongside(
+        self, call: SpendCall, hit_gate: HitGate | None, route: Callable[[], bool]
+    ) -> EarlyAdmission | None:
+        """Start the admission of a request whose cache lookup is about to go out, so the two
+        share a round trip (origin.spend.early). `route` routes the request before its lookup
+        and says whether it could (only a request that names its model can be); None, with
+        nothing started, when there is nothing to check or it could not be routed yet."""
+        policy = await self.policies.for_project(call.caller.project_id)
+        count_limits = policy.has_limits(call.caller.api_key_id)
+        budgets = policy.covering(call.options.tags)
+        if not (budgets or count_limits) or not route():
+            return None
+        admission = self._admission(call, policy if count_limits else None)
+        if budgets:
+            models = [model for model, _, _ in call.attempts]
+            admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
+        task = asyncio.get_running_loop().create_task(
+            self._run(call, admission, budgets, count_limits=count_limits)
+        )
+        return EarlyAdmission(self, call, task, hit_gate)
+
+    def release(self, call: SpendCall) -> None:
+        """Give back a cache hit's reservation (a hit costs nothing; its limits stay counted)."""
+        admission = call.spend
+        if admission is None or not admission.holds:
+            return
+        keys = [admission.limit_keys[3], admission.limit_keys[7]]
+        for hold in admission.holds:
+            keys += hold.keys
+        self._batcher.settle(
+            admission.project_id, keys, [admission.request_id, 0, 0, len(admission.holds)]
+        )
 
     def _refuse_if_full(self, call: SpendCall, policy: ProjectPolicy) -> None:
         now = datetime.now(UTC)

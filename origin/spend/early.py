@@ -1,0 +1,56 @@
+"""A request's admission sent alongside its cache lookup, so a miss costs one round trip.
+
+A request that names its model is routed before its lookup (the route of a named model does
+not depend on the task type), so its worst case is known there and the admit script goes to
+Redis while the exact cache's GET is in flight: a guarded miss waits for one round trip
+instead of two, and a guarded hit too (it used to count its limits after the GET).
+
+What the admission decides is then read in the right order: a hit is served whatever the
+budgets say (it costs nothing), gets its reservation back, and still counts against the
+limits; a miss goes on to its provider only once admitted, exactly as `SpendControl.admit`
+would have let it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from shared.errors import BudgetExceeded, UpstreamUnavailable
+
+HitGate = Callable[[], Awaitable[None]]
+
+
+class Releases(Protocol):
+    def release(self, call: Any) -> None: ...
+
+
+class EarlyAdmission:
+    def __init__(
+        self, control: Releases, call: Any, task: asyncio.Task[None], hit_gate: HitGate | None
+    ) -> None:
+        self._control, self._call, self._task, self._hit_gate = control, call, task, hit_gate
+
+    async def before_hit(self) -> None:
+        """The lookup found an answer: count the hit, give back what was reserved."""
+        try:
+            await self._task
+        except (BudgetExceeded, UpstreamUnavailable):
+            # Refused before its limits were counted (budgets are checked first), or the
+            # budgets can't be read: a hit needs no budget, but it still counts as a request.
+            if self._hit_gate is not None:
+                await self._hit_gate()
+            return
+        self._control.release(self._call)
+
+    async def before_provider(self) -> None:
+        """The lookup missed: raises the 402, 429 or 503 the admission decided, if any."""
+        await self._task
+
+    async def abandon(self) -> None:
+        """The lookup failed: wait for the admission to end, so that the request's failure
+        releases what it reserved; its own outcome no longer matters."""
+        await asyncio.wait([self._task])
+        if not self._task.cancelled():
+            self._task.exception()

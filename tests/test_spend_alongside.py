@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import openai
+import pytest
 
 MODEL = "gpt-4o-mini"
 CODE_ASK = "Write a Python function that merges two sorted lists into one sorted list."
@@ -45,11 +46,14 @@ async def until_hit(api: openai.AsyncOpenAI, body: dict[str, Any]) -> Any:
     raise AssertionError("the answer was never cached")
 
 
-async def test_a_named_models_miss_keeps_its_task_type(origin_server, make_project, origin_admin):
-    project = await make_project("alongside-label")
+@pytest.mark.parametrize("cache", ["default", "no-store"])
+async def test_a_named_models_miss_keeps_its_task_type(
+    origin_server, make_project, origin_admin, cache
+):
+    project = await make_project(f"alongside-label-{cache}")
     await guard(origin_admin, project.id, "100")
     raw = await client(origin_server, project.api_key).chat.completions.with_raw_response.create(
-        **ask(f"{CODE_ASK} ({uuid.uuid4().hex[:6]})")
+        **ask(f"{CODE_ASK} ({uuid.uuid4().hex[:6]})"), extra_headers={"X-Prism-Cache": cache}
     )
     assert raw.headers["x-prism-task-type"] == "code"
     assert raw.headers["x-prism-route-reason"] == "requested"
@@ -79,3 +83,20 @@ async def test_hits_hold_nothing_back_and_still_count_as_requests(
     other = await api.chat.completions.with_raw_response.create(**ask(f"Hi {uuid.uuid4().hex}"))
     cost = Decimal(other.headers["x-prism-cost-cents"])
     assert Decimal(other.headers["x-prism-budget-remaining-cents"]) == Decimal(100) - spent - cost
+
+
+@pytest.mark.parametrize("cache", ["default", "no-store"])
+async def test_a_budget_that_cannot_cover_the_request_still_refuses_it(
+    origin_server, make_project, origin_admin, cache
+):
+    project = await make_project(f"alongside-refuse-{cache}")
+    await guard(origin_admin, project.id, "0.0001")  # less than any worst case here
+    api = client(origin_server, project.api_key)
+    with pytest.raises(openai.APIStatusError) as caught:
+        await api.chat.completions.create(
+            **ask(f"Hello {uuid.uuid4().hex}"), extra_headers={"X-Prism-Cache": cache}
+        )
+    assert caught.value.status_code == 402
+    assert caught.value.body["code"] == "budget_exceeded"
+    (row,) = await origin_server.rows(project.id, expect=1)
+    assert row["error_code"] == "budget_exceeded" and row["cost_total_cents"] == 0

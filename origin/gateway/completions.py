@@ -34,7 +34,7 @@ from origin.routing.router import Router
 from origin.spend.control import HitGate, SpendControl
 from origin.spend.early import EarlyAdmission
 from origin.tenancy.auth import Authenticator
-from origin.tenancy.keyring import Keyrings
+from origin.tenancy.keyring import Keyring, Keyrings
 from shared.errors import PrismError
 from shared.options import parse_options
 
@@ -80,25 +80,20 @@ class ChatCompletions:
         request_id = context.request_id()
         options = parse_options(PrismHeaders(request.scope["headers"]))
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
+        early: EarlyAdmission | None = None
         try:
             call.body = parse_body(await request.body())
             await recall(self.memory, call)
-            early: EarlyAdmission | None = None
+            early, gate = await self._early_checks(call)
             # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
             if self.cache is not None:
-                early, gate = await self._checks_alongside_lookup(call)
-                hit = await self._lookup(call, early, gate)
+                with self.tracing.span("prism.cache.lookup") as span:
+                    hit = await self.cache.lookup(call, gate)
+                    span.set_attribute("prism.cache_status", call.receipt.cache_status)
                 if hit is not None:
                     return hit
             keyring = await self.keyrings.for_project(caller.project_id)
-            if call.decision is None:
-                self.plan.route(call, keyring)
-            else:
-                self.plan.label(call)  # routed before its lookup: a named model
-            if early is not None:
-                await early.before_provider()
-            elif self.spend is not None:
-                await self.spend.admit(call)  # reserves the worst case; settled in rows.record
+            await self._admitted(call, keyring, early)
             if call.options.mode == "fusion":
                 await unless_disconnected(request.receive, self.dispatch.panel(call, keyring))
             if call.stream:
@@ -106,41 +101,48 @@ class ChatCompletions:
                 return await unless_disconnected(request.receive, opening)
             return await unless_disconnected(request.receive, self.dispatch.complete(call, keyring))
         except PrismError as exc:
+            await _concluded(early)
             self.rows.failure(call, exc.code)
             raise
         except ClientGone:
             # Nobody is listening any more; the attempts were cancelled, the row still counts.
+            await _concluded(early)
             self.rows.failure(call, DISCONNECTED)
             return Response(status_code=499)
         except asyncio.CancelledError:
+            await _concluded(early)
             self.rows.failure(call, DISCONNECTED)
             raise
 
-    async def _checks_alongside_lookup(
-        self, call: Call
-    ) -> tuple[EarlyAdmission | None, HitGate | None]:
-        """Spend control's checks, started now to share the lookup's round trip when they can
-        (origin.spend.early), and what the lookup runs before answering a hit: they, or the
-        gate that counts a hit against the rate limits (a miss counts them in `admit`)."""
-        if self.spend is None or not call.options.cache_lookup:
+    async def _early_checks(self, call: Call) -> tuple[EarlyAdmission | None, HitGate | None]:
+        """Spend control's checks, started before the cache lookup when they can be (a request
+        naming its model is routed here): they share the lookup's round trip, or the time the
+        classifier takes to label a request that skips the lookup (origin.spend.early). Also
+        what the lookup runs before answering a hit: they, or the gate that counts a hit
+        against the rate limits (a miss counts them in `admit`)."""
+        if self.spend is None:
             return None, None
-        gate = await self.spend.before_lookup(call)
+        gate = await self.spend.before_lookup(call) if self.cache is not None else None
         keyring = await self.keyrings.for_project(call.caller.project_id)
         early = await self.spend.alongside(
             call, gate, lambda: self.plan.route_pinned(call, keyring)
         )
         return early, (early.before_hit if early is not None else gate)
 
-    async def _lookup(
-        self, call: Call, early: EarlyAdmission | None, gate: HitGate | None
-    ) -> Response | None:
-        assert self.cache is not None
-        with self.tracing.span("prism.cache.lookup") as span:
-            try:
-                hit = await self.cache.lookup(call, gate)
-            except BaseException:
-                if early is not None:
-                    await early.abandon()
-                raise
-            span.set_attribute("prism.cache_status", call.receipt.cache_status)
-        return hit
+    async def _admitted(self, call: Call, keyring: Keyring, early: EarlyAdmission | None) -> None:
+        """Routed (or labelled, if routed before the lookup) and admitted by spend control."""
+        if call.decision is None:
+            self.plan.route(call, keyring)
+        else:
+            self.plan.label(call)  # while the early admission is in flight
+        if early is not None:
+            await early.before_provider()
+        elif self.spend is not None:
+            await self.spend.admit(call)  # reserves the worst case; settled in rows.record
+
+
+async def _concluded(early: EarlyAdmission | None) -> None:
+    """A request failing while its early admission is in flight waits for it, so the failure
+    settles (releases) what it reserved."""
+    if early is not None:
+        await early.abandon()

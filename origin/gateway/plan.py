@@ -47,7 +47,12 @@ class Planner:
 
     def label(self, call: Call) -> None:
         """The task type of a request `route_pinned` routed: the same route, now labelled."""
-        found = classify(call.body)
+        with self.tracing.span("prism.classify") as span:
+            found = classify(call.body)
+            if span.is_recording():
+                span.set_attributes(
+                    {"prism.task_type": found.task_type, "prism.task_confidence": found.confidence}
+                )
         if call.decision is not None:
             call.decision = replace(
                 call.decision,

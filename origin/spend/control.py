@@ -95,10 +95,10 @@ class SpendControl:
     async def alongside(
         self, call: SpendCall, hit_gate: HitGate | None, route: Callable[[], bool]
     ) -> EarlyAdmission | None:
-        """Start the admission of a request whose cache lookup is about to go out, so the two
-        share a round trip (origin.spend.early). `route` routes the request before its lookup
-        and says whether it could (only a request that names its model can be); None, with
-        nothing started, when there is nothing to check or it could not be routed yet."""
+        """Start the admission of a request before its cache lookup and its classification,
+        so it waits for neither (origin.spend.early). `route` routes the request now and says
+        whether it could (only a request that names its model can be); None, with nothing
+        started, when there is nothing to check or it could not be routed yet."""
         policy = await self.policies.for_project(call.caller.project_id)
         count_limits = policy.has_limits(call.caller.api_key_id)
         budgets = policy.covering(call.options.tags)

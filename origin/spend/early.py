@@ -1,9 +1,11 @@
-"""A request's admission sent alongside its cache lookup, so a miss costs one round trip.
+"""A request's admission started before its cache lookup, so that nothing waits for it alone.
 
 A request that names its model is routed before its lookup (the route of a named model does
-not depend on the task type), so its worst case is known there and the admit script goes to
-Redis while the exact cache's GET is in flight: a guarded miss waits for one round trip
-instead of two, and a guarded hit too (it used to count its limits after the GET).
+not depend on the task type, only on the prompt's size), so its worst case is known there and
+the admit script goes to Redis while the exact cache's GET is in flight: a guarded miss waits
+for one round trip instead of two, and a guarded hit too (it used to count its limits after
+the GET). A request that skips the lookup has its task type classified while the admission is
+in flight.
 
 What the admission decides is then read in the right order: a hit is served whatever the
 budgets say (it costs nothing), gets its reservation back, and still counts against the
@@ -49,8 +51,9 @@ class EarlyAdmission:
         await self._task
 
     async def abandon(self) -> None:
-        """The lookup failed: wait for the admission to end, so that the request's failure
-        releases what it reserved; its own outcome no longer matters."""
-        await asyncio.wait([self._task])
+        """The request failed: wait for the admission to end, so that the failure releases
+        what it reserved; its own outcome no longer matters."""
+        if not self._task.done():
+            await asyncio.wait([self._task])
         if not self._task.cancelled():
             self._task.exception()

@@ -134,6 +134,8 @@ class ChatCompletions:
         if call.decision is None:
             self.plan.route(call, keyring)
         else:
+            if early is not None:
+                await early.started()
             self.plan.label(call)  # while the early admission is in flight
         if early is not None:
             await early.before_provider()

@@ -13,7 +13,6 @@ limits cost nothing here: no Redis call at all.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,10 +107,8 @@ class SpendControl:
         if budgets:
             models = [model for model, _, _ in call.attempts]
             admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
-        task = asyncio.get_running_loop().create_task(
-            self._run(call, admission, budgets, count_limits=count_limits)
-        )
-        return EarlyAdmission(self, call, task, hit_gate)
+        admitting = self._run(call, admission, budgets, count_limits=count_limits)
+        return EarlyAdmission(self, call, admitting, hit_gate)
 
     def release(self, call: SpendCall) -> None:
         """Give back a cache hit's reservation (a hit costs nothing; its limits stay counted)."""

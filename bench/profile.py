@@ -83,7 +83,7 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("origin/routing/router.py", "route"),
     ("origin/providers/transport.py", "complete"),
     ("origin/observability/middleware.py", "_finish"),
-    ("origin/store.py", "insert_usage"),
+    ("origin/store/usage.py", "insert_usage"),
     ("shared/usage.py", "to_json"),
 )
 

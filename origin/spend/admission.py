@@ -38,6 +38,7 @@ class Admission:
     limits_counted: bool = False
     holds: list[BudgetHold] = field(default_factory=list)
     amount: int = 0  # units reserved against every budget in `holds`
+    fast: bool = False  # admitted against this worker's allowances (origin.spend.allowances)
 
     @property
     def budgeted(self) -> bool:

@@ -8,22 +8,26 @@ limits (a hit counts too). On a miss, `admit`, after routing, counts the limits 
 the request's worst-case cost against every budget covering it, in one script call.
 `settle`, once the outcome is known, queues the exact cost; the Batcher sends admits and
 settles of concurrent requests together, one round trip per batch. Projects without budgets or
-limits cost nothing here: no Redis call at all.
+limits cost nothing here: no Redis call at all. Far from every limit a request costs no round
+trip either: it is admitted and settled in memory against allowances this worker holds in
+Redis (origin.spend.allowances). The admission of a request naming its model starts before
+its cache lookup, to share that round trip (origin.spend.early).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from origin.spend.admission import Admission, BudgetHold
+from origin.spend.allowances import Allowances
 from origin.spend.audit import AuditLog
 from origin.spend.batcher import Batcher
 from origin.spend.counters import Counters, CountersDown
 from origin.spend.early import EarlyAdmission
+from origin.spend.full_limits import FullLimits
 from origin.spend.policies import Policies
 from origin.spend.policy import Budget, ProjectPolicy
 from origin.spend.reconcile import Reconciler
@@ -31,7 +35,7 @@ from origin.spend.refusals import budget_refusal, limit_refusal
 from origin.spend.windows import Windows
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import UpstreamUnavailable
-from shared.limits import TOKEN_SLOTS, limits_config_key
+from shared.limits import limits_config_key
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
 from shared.usage import Caller
@@ -39,10 +43,6 @@ from shared.worst_case import cost_units, output_token_bound, prompt_token_bound
 
 log = logging.getLogger("prism.spend")
 
-# Request-limit counters seen full, remembered (bounded; cleared when full) for RECHECK_S:
-# then Redis decides again, so a counter Redis lost (a flush) binds no process for long.
-MAX_REMEMBERED = 10_000
-RECHECK_S = 5.0
 HitGate = Callable[[], Awaitable[None]]
 
 
@@ -70,11 +70,9 @@ class SpendControl:
         self.policies, self._counters, self._reconciler = policies, counters, reconciler
         self._audit, self._ttl_ms = audit, int(reservation_ttl_s * 1000)
         self._batcher = Batcher(counters, counters.timeout_s)
+        self._allowances = Allowances(counters, self._ttl_ms)
         self._windows = Windows()
-        self._limit_fired: set[str] = set()
-        # limit counter key -> (limit, count, until) of a request limit seen full: request
-        # counts never fall within a window, so such a request is refused from memory.
-        self._full: dict[str, tuple[int, int, float]] = {}
+        self._full = FullLimits(audit)
 
     async def before_lookup(self, call: SpendCall) -> HitGate | None:
         """Refuse a request over a limit known to be full; the gate for a cache hit, if any."""
@@ -83,7 +81,7 @@ class SpendControl:
         policy = await self.policies.for_project(call.caller.project_id)
         if not policy.has_limits(call.caller.api_key_id):
             return None
-        if self._full:
+        if self._full.any:
             self._refuse_if_full(call, policy)
 
         async def count_hit() -> None:
@@ -107,6 +105,8 @@ class SpendControl:
         if budgets:
             models = [model for model, _, _ in call.attempts]
             admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
+        if self._admitted_here(call, admission, budgets):
+            return EarlyAdmission(self, call, None, hit_gate)
         admitting = self._run(call, admission, budgets, count_limits=count_limits)
         return EarlyAdmission(self, call, admitting, hit_gate)
 
@@ -114,6 +114,9 @@ class SpendControl:
         """Give back a cache hit's reservation (a hit costs nothing; its limits stay counted)."""
         admission = call.spend
         if admission is None or not admission.holds:
+            return
+        if admission.fast:
+            self._allowances.settle(admission, 0)
             return
         keys = [admission.limit_keys[3], admission.limit_keys[7]]
         for hold in admission.holds:
@@ -131,11 +134,11 @@ class SpendControl:
         key_limits, project_limits = policy.limits_for(caller.api_key_id)
         limits = key_limits.values() + project_limits.values()
         for slot, key in enumerate(keys):
-            known = self._full.get(key)
-            if known is not None and known[0] == limits[slot] and known[2] > time.monotonic():
+            count = self._full.count_if_full(key, limits[slot])
+            if count is not None:
                 admission = self._admission(call, policy)
-                self._limit_fired_once(admission, slot)
-                raise limit_refusal(admission, slot, known[1])
+                self._full.fired_once(admission, slot)
+                raise limit_refusal(admission, slot, count)
 
     async def admit(self, call: SpendCall) -> None:
         policy = await self.policies.for_project(call.caller.project_id)
@@ -144,11 +147,23 @@ class SpendControl:
         budgets = policy.covering(call.options.tags)
         if not budgets and not count_limits:
             return
+        fresh = admission is None
         if admission is None:
             admission = self._admission(call, policy if count_limits else None)
         models = [model for model, _, _ in call.attempts]
         admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
+        if fresh and self._admitted_here(call, admission, budgets):
+            return
         await self._run(call, admission, budgets, count_limits=count_limits)
+
+    def _admitted_here(self, call: SpendCall, admission: Admission, budgets: list[Budget]) -> bool:
+        """Admitted against this worker's allowances, without Redis (origin.spend.allowances)."""
+        windows = [self._windows.budget(b, admission.now, admission.now_ms) for b in budgets]
+        if not self._allowances.try_admit(admission, windows):
+            return False
+        call.spend = admission
+        call.receipt.policy = admission
+        return True
 
     def settle(
         self, call: SpendCall, usage: TokenUsage | None, cost: Cost | None, success: bool
@@ -161,6 +176,9 @@ class SpendControl:
         if success and admission.budgeted and (usage is None or not usage.reported):
             # A provider that reports no usage is charged the worst case, never nothing.
             charged = admission.amount
+        if admission.fast:
+            self._allowances.settle(admission, charged)
+            return
         tokens = (usage.prompt_tokens + usage.completion_tokens) if usage else 0
         delta = tokens - admission.tokens if admission.counts_tokens else 0
         if not admission.holds and delta == 0:
@@ -254,8 +272,8 @@ class SpendControl:
         status = reply[0]
         if status == "limit":
             slot = int(reply[1]) - 1
-            self._limit_fired_once(admission, slot)
-            self._remember_full(admission.limit_keys[slot], slot, admission.limits[slot], reply[2])
+            self._full.fired_once(admission, slot)
+            self._full.remember(admission.limit_keys[slot], slot, admission.limits[slot], reply[2])
             raise limit_refusal(admission, slot, int(reply[2]))
         if status == "budget":
             budget = budgets[int(reply[1]) - 1]
@@ -268,10 +286,12 @@ class SpendControl:
             admission.counts = [int(v) for v in reply[1:9]]
             for slot, (limit, count) in enumerate(zip(admission.limits, admission.counts)):
                 if 0 < limit <= count:
-                    self._remember_full(admission.limit_keys[slot], slot, limit, count)
+                    self._full.remember(admission.limit_keys[slot], slot, limit, count)
+        seen = []
         for i, budget in enumerate(budgets):
             spent, reserved, first = (int(v) for v in reply[9 + 3 * i : 12 + 3 * i])
             window = self._windows.budget(budget, admission.now, admission.now_ms)
+            seen.append((budget, window, spent, reserved))
             admission.holds.append(
                 BudgetHold(
                     budget, window.keys, spent, reserved, window.limit_units, window.warn_units
@@ -283,26 +303,10 @@ class SpendControl:
                 )
         call.spend = admission
         call.receipt.policy = admission
-
-    def _remember_full(self, key: str, slot: int, limit: int, count: int | str) -> None:
-        if slot in TOKEN_SLOTS:
-            return  # a token count falls again when a request settles below its estimate
-        if len(self._full) >= MAX_REMEMBERED:
-            self._full.clear()
-        self._full[key] = (limit, int(count), time.monotonic() + RECHECK_S)
-
-    def _limit_fired_once(self, admission: Admission, slot: int) -> None:
-        key = admission.limit_keys[slot]
-        if key in self._limit_fired:
-            return
-        if len(self._limit_fired) > MAX_REMEMBERED:
-            self._limit_fired.clear()
-        self._limit_fired.add(key)
-        scope, name = ("key" if slot < 4 else "project"), key.split(":")[-2]
-        detail = {"scope": scope, "limit": name, "value": admission.limits[slot]}
-        self._audit.fired(admission.project_id, "rate_limit", f"{scope}:{name}", detail)
+        self._allowances.observe(admission, seen)
 
     async def aclose(self) -> None:
+        await self._allowances.aclose()
         await self._batcher.aclose()
 
 

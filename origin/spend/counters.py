@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from origin.redis_wire import RedisWire
+from origin.spend.allowance_script import ALLOW, ALLOW_SHA
 from shared.spend_scripts import ADMIT, RECONCILE, SETTLE, SETTLE_SHA
 
 Arg = str | int
@@ -102,6 +103,16 @@ class Counters:
             if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
                 raise reply  # the connection, not a script: nothing can be trusted
         return replies
+
+    async def allow(self, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
+        """One ALLOW call (origin.spend.allowance_script), loading the script if Redis lost it."""
+        command = ("EVALSHA", ALLOW_SHA, len(keys), *keys, *args)
+        async with _bounded(self.timeout_s):
+            try:
+                return list(await self._wire.call(*command))
+            except NoScriptError:
+                await self._wire.call("SCRIPT", "LOAD", ALLOW)
+                return list(await self._wire.call(*command))
 
     async def reconcile(self, keys: Sequence[str], args: Sequence[Arg]) -> int:
         async with _bounded(self.timeout_s * 4):

@@ -33,12 +33,15 @@ class EarlyAdmission:
         self,
         control: Releases,
         call: Any,
-        admission: Coroutine[Any, Any, None],
+        admission: Coroutine[Any, Any, None] | None,
         hit_gate: HitGate | None,
     ) -> None:
+        """`admission` None: already admitted (in memory, origin.spend.allowances)."""
         self._control, self._call, self._hit_gate = control, call, hit_gate
-        self._begun = False
-        self._task = asyncio.get_running_loop().create_task(self._admit(admission))
+        self._begun = admission is None
+        self._task: asyncio.Task[None] | None = None
+        if admission is not None:
+            self._task = asyncio.get_running_loop().create_task(self._admit(admission))
 
     async def _admit(self, admission: Coroutine[Any, Any, None]) -> None:
         self._begun = True
@@ -47,7 +50,8 @@ class EarlyAdmission:
     async def before_hit(self) -> None:
         """The lookup found an answer: count the hit, give back what was reserved."""
         try:
-            await self._task
+            if self._task is not None:
+                await self._task
         except (BudgetExceeded, UpstreamUnavailable):
             # Refused before its limits were counted (budgets are checked first), or the
             # budgets can't be read: a hit needs no budget, but it still counts as a request.
@@ -65,11 +69,14 @@ class EarlyAdmission:
 
     async def before_provider(self) -> None:
         """The lookup missed: raises the 402, 429 or 503 the admission decided, if any."""
-        await self._task
+        if self._task is not None:
+            await self._task
 
     async def abandon(self) -> None:
         """The request failed: wait for the admission to end, so that the failure releases
         what it reserved; its own outcome no longer matters."""
+        if self._task is None:
+            return
         if not self._task.done():
             await asyncio.wait([self._task])
         if not self._task.cancelled():

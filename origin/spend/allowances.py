@@ -119,6 +119,16 @@ class Allowances:
         admission.fast = True
         return True
 
+    def counted(self, key: str, count: int) -> int:
+        """A request ADMIT counted on counter `key`, which stood at `count` after it: the
+        count as requests see it (without the counts this worker added ahead of requests not
+        come yet), remembered for the requests admitted here next."""
+        found = self._counts.get(key)
+        if found is None:
+            return count
+        found.count_seen = count
+        return count - (found.granted - found.used)
+
     def settle(self, admission: Admission, charged: int) -> None:
         """A request admitted here is done: its worst case becomes what it cost."""
         for hold in admission.holds:

@@ -283,7 +283,10 @@ class SpendControl:
                 )
             raise budget_refusal(budget, admission, int(reply[2]), int(reply[3]))
         if count_limits:
-            admission.counts = [int(v) for v in reply[1:9]]
+            admission.counts = [
+                self._allowances.counted(key, int(v))
+                for v, key in zip(reply[1:9], admission.limit_keys, strict=True)
+            ]
             for slot, (limit, count) in enumerate(zip(admission.limits, admission.counts)):
                 if 0 < limit <= count:
                     self._full.remember(admission.limit_keys[slot], slot, limit, count)

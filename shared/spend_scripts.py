@@ -37,12 +37,29 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-ADMIT: Final = """
+# What every script that reserves starts with: splitting a "a,b,c" argument, and giving back
+# the reservations in a budget's set whose time has passed (their workers died holding them).
+PRELUDE: Final = """
 local function csv(text)
   local out = {}
   for v in string.gmatch(text, '[^,]+') do out[#out + 1] = v end
   return out
 end
+local function lapse(h, z, now)
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
+    local amt = redis.call('HGET', h, 'q:' .. m)
+    if amt then
+      redis.call('HINCRBY', h, 'r', '-' .. amt)
+      redis.call('HDEL', h, 'q:' .. m)
+    end
+    redis.call('ZREM', z, m)
+  end
+end
+"""
+
+ADMIT: Final = (
+    PRELUDE
+    + """
 local now, rid, ttl, nl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[7])
 local limits, ttls = {}, csv(ARGV[9])
 if ARGV[4] == 'config' then
@@ -66,14 +83,7 @@ for b = 1, nb do
   local f = csv(ARGV[9 + b])  -- limit, amount, block, warn at, expire at
   budgets[b] = f
   if redis.call('HEXISTS', h, 'i') == 0 then return {'uninit', b} end
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
-    local amt = redis.call('HGET', h, 'q:' .. m)
-    if amt then
-      redis.call('HINCRBY', h, 'r', '-' .. amt)
-      redis.call('HDEL', h, 'q:' .. m)
-    end
-    redis.call('ZREM', z, m)
-  end
+  lapse(h, z, now)
   spent[b] = tonumber(redis.call('HGET', h, 's') or '0')
   reserved[b] = tonumber(redis.call('HGET', h, 'r') or '0')
   local amount = tonumber(f[2])
@@ -118,6 +128,7 @@ end
 for j = 1, 8 do out[#out + 1] = limits[j] end
 return out
 """
+)
 
 SETTLE: Final = """
 local k = 0

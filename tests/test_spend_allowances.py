@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import openai
+import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -69,19 +71,32 @@ async def until_granted(allowances: Allowances, setup: Setup) -> None:
     raise AssertionError("no allowance was granted")
 
 
+@pytest.fixture
+async def counters(redis_server: Any) -> AsyncIterator[Counters]:
+    client = Counters(redis_server.url, 2.0)
+    yield client
+    await client.aclose()
+
+
+async def started(counters: Counters, setup: Setup, seen: list[tuple[Any, ...]]) -> Allowances:
+    """A worker's allowances, told (as ADMIT would) what the budget has spent."""
+    await setup.start(counters)
+    allowances = Allowances(counters, 60_000)
+    allowances.observe(setup.admission(), seen)
+    return allowances
+
+
 def test_the_constants_keep_an_allowance_small() -> None:
     assert AMOUNT * WANT_REQUESTS * MAX_SHARE <= to_units(LIMIT_CENTS)
 
 
 async def test_far_from_its_limit_a_budget_is_checked_in_memory_and_settles_exactly(
-    redis_server: Any, redis: aioredis.Redis
+    redis_server: Any, redis: aioredis.Redis, counters: Counters
 ) -> None:
     setup = Setup(redis_server.url)
-    counters = Counters(redis_server.url, 2.0)
     await setup.start(counters)
-    allowances = Allowances(counters, 60_000)
-    assert not allowances.try_admit(setup.admission(), [setup.window])  # nothing held yet
-    allowances.observe(setup.admission(), setup.seen())
+    assert not Allowances(counters, 60_000).try_admit(setup.admission(), [setup.window])
+    allowances = await started(counters, setup, setup.seen())
     await until_granted(allowances, setup)
     assert await state(redis, setup) == (0, AMOUNT * WANT_REQUESTS)
     admitted = [setup.admission() for _ in range(20)]
@@ -94,33 +109,25 @@ async def test_far_from_its_limit_a_budget_is_checked_in_memory_and_settles_exac
     assert await state(redis, setup) == (total, AMOUNT * WANT_REQUESTS)
     await allowances.aclose()
     assert await state(redis, setup) == (total, 0)
-    await counters.aclose()
 
 
 async def test_near_its_limit_a_budget_has_no_allowance(
-    redis_server: Any, redis: aioredis.Redis
+    redis_server: Any, redis: aioredis.Redis, counters: Counters
 ) -> None:
     half = to_units(LIMIT_CENTS) // 2
     setup = Setup(redis_server.url, spent=half - AMOUNT)
-    counters = Counters(redis_server.url, 2.0)
-    await setup.start(counters)
-    allowances = Allowances(counters, 60_000)
-    allowances.observe(setup.admission(), setup.seen(spent=half - AMOUNT))
+    allowances = await started(counters, setup, setup.seen(spent=half - AMOUNT))
     await asyncio.sleep(0.2)
     assert not allowances.try_admit(setup.admission(), [setup.window])
     assert await state(redis, setup) == (half - AMOUNT, 0)
     await allowances.aclose()
-    await counters.aclose()
 
 
 async def test_past_half_only_requests_in_flight_stay_reserved(
-    redis_server: Any, redis: aioredis.Redis
+    redis_server: Any, redis: aioredis.Redis, counters: Counters
 ) -> None:
     setup = Setup(redis_server.url)
-    counters = Counters(redis_server.url, 2.0)
-    await setup.start(counters)
-    allowances = Allowances(counters, 60_000)
-    allowances.observe(setup.admission(), setup.seen())
+    allowances = await started(counters, setup, setup.seen())
     await until_granted(allowances, setup)
     in_flight = setup.admission()
     assert allowances.try_admit(in_flight, [setup.window])
@@ -132,7 +139,6 @@ async def test_past_half_only_requests_in_flight_stay_reserved(
     allowances.settle(in_flight, 300)
     await allowances.aclose()
     assert await state(redis, setup) == (to_units(LIMIT_CENTS) // 2 + 300, 0)
-    await counters.aclose()
 
 
 OPS = st.lists(

@@ -26,14 +26,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from shared.spend_scripts import sha1
+from shared.spend_scripts import PRELUDE, sha1
 
-ALLOW: Final = """
-local function csv(text)
-  local out = {}
-  for v in string.gmatch(text, '[^,]+') do out[#out + 1] = v end
-  return out
-end
+ALLOW: Final = (
+    PRELUDE
+    + """
 local now, rid, ttl = tonumber(ARGV[1]), 'A:' .. ARGV[2], tonumber(ARGV[3])
 local nb, nc = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
@@ -45,14 +42,7 @@ for b = 1, nb do
     out[#out + 1] = 0
     out[#out + 1] = -1
   else
-    for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
-      local amt = redis.call('HGET', h, 'q:' .. m)
-      if amt then
-        redis.call('HINCRBY', h, 'r', '-' .. amt)
-        redis.call('HDEL', h, 'q:' .. m)
-      end
-      redis.call('ZREM', z, m)
-    end
+    lapse(h, z, now)
     local cur = redis.call('HGET', h, 'q:' .. rid)
     if cur then redis.call('HINCRBY', h, 'r', '-' .. cur) end
     if f[2] ~= '0' then redis.call('HINCRBY', h, 's', f[2]) end
@@ -95,5 +85,6 @@ for j = 1, nc do
 end
 return out
 """
+)
 
 ALLOW_SHA: Final = sha1(ALLOW)

@@ -244,3 +244,29 @@ async def test_through_the_origin_requests_far_from_limits_skip_redis_and_spend_
             break
         await asyncio.sleep(0.1)
     assert int(await redis.hget(key, "s") or 0) == to_units(sum(costs))
+
+
+async def test_hits_of_requests_left_to_routing_count_one_each_far_from_the_limit(
+    origin_server: Any, make_project: Any, origin_admin: Any
+) -> None:
+    project = await make_project("allowance-auto-hits")
+    limits = await origin_admin.put(
+        f"/projects/{project.id}/limits", json={"requests_per_minute": 100_000}
+    )
+    assert limits.status_code == 200, limits.text
+    api = openai.AsyncOpenAI(
+        base_url=origin_server.base_url, api_key=project.api_key, max_retries=0
+    )
+    body = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": f"Name a colour. {uuid.uuid4().hex}"}],
+        "max_tokens": 200,
+    }
+    remaining: list[int] = []
+    statuses: list[str] = []
+    for _ in range(40):
+        raw = await api.chat.completions.with_raw_response.create(**body)
+        statuses.append(raw.headers["x-prism-cache-status"])
+        remaining.append(int(raw.headers["x-ratelimit-remaining-requests"]))
+    assert statuses.count("miss") <= 5 and statuses[-1].startswith("hit")
+    assert remaining == list(range(remaining[0], remaining[0] - 40, -1))

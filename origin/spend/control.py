@@ -85,7 +85,9 @@ class SpendControl:
             self._refuse_if_full(call, policy)
 
         async def count_hit() -> None:
-            await self._run(call, self._admission(call, policy), [], count_limits=True)
+            admission = self._admission(call, policy)
+            if not self._admitted_here(call, admission, []):
+                await self._run(call, admission, [], count_limits=True)
 
         return count_hit
 

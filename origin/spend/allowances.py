@@ -4,7 +4,8 @@ A budget or a request limit that is nowhere near its end does not need Redis to 
 request. Once a request's admission (ADMIT) shows a budget at most half used, or a request
 counter at most half full, this worker asks for an allowance on it (origin.spend
 .allowance_script): a reservation in Redis of about WANT_REQUESTS of that request's worst
-case, or a block of WANT_COUNTS counts. Requests covered only by allowances with room are then
+case, or a block of WANT_COUNTS counts, grown to twice what the worker used between two
+renewals when it is busier. Requests covered only by allowances with room are then
 admitted here, with no round trip, and settle here; every REFRESH_S the worker sends Redis the
 spend it settled, gives back what it did not use and renews (one script call per project).
 
@@ -50,8 +51,9 @@ class _BudgetAllowance:
     keys: tuple[str, str]
     half: int  # half the limit, in units
     expire_ms: int  # when the reservation set may go (as ADMIT sets it)
-    want: int
+    want: int  # what to take on top of what is in flight, at the next renewal
     granted: int = 0  # reserved in Redis for this worker
+    taken: int = 0  # worst cases admitted here since the last renewal
     used: int = 0  # worst cases in flight plus spend settled here, not yet sent
     pending: int = 0  # spend settled here, not yet sent
     spent_seen: int = 0
@@ -66,6 +68,7 @@ class _CountAllowance:
     key: str
     half: int
     ttl_ms: int
+    want: int = WANT_COUNTS
     granted: int = 0  # counts added to the counter for this worker
     used: int = 0
     count_seen: int = 0
@@ -100,6 +103,7 @@ class Allowances:
         for window, found in zip(windows, budgets, strict=True):
             assert found is not None
             found.used += amount
+            found.taken += amount
             found.last_used = now
             admission.holds.append(
                 BudgetHold(
@@ -117,6 +121,19 @@ class Allowances:
             counted.last_used = now
             admission.counts[slot] = counted.count_seen - counted.granted + counted.used
         admission.fast = True
+        return True
+
+    def hold_all(self, budget_keys: Sequence[str], counter_keys: Sequence[str]) -> bool:
+        """Whether this worker holds an allowance with room on every one of these budgets and
+        counters: then a request they cover will most likely be admitted here."""
+        for key in budget_keys:
+            found = self._budgets.get(key)
+            if found is None or found.granted <= found.used:
+                return False
+        for key in counter_keys:
+            counted = self._counts.get(key)
+            if counted is None or counted.granted <= counted.used:
+                return False
         return True
 
     def counted(self, key: str, count: int) -> int:
@@ -211,7 +228,7 @@ class Allowances:
         for c in counts:
             idle = closing or now - c.last_used > IDLE_S
             keys.append(c.key)
-            args.append(f"{c.half},{c.granted - c.used},{0 if idle else WANT_COUNTS},{c.ttl_ms}")
+            args.append(f"{c.half},{c.granted - c.used},{0 if idle else c.want},{c.ttl_ms}")
             c.refreshing = True
         try:
             reply = await self._counters.allow(keys, args)
@@ -240,6 +257,10 @@ class Allowances:
             else:
                 b.spent_seen, b.others_seen = int(reply[3 * i]), int(reply[3 * i + 1])
                 b.granted = held + (b.want if int(reply[3 * i + 2]) else 0)
+                # Enough for twice what the last interval took, so a busy worker rarely runs
+                # out between renewals; never more than its share of the budget.
+                b.want = min(max(b.want, 2 * b.taken), 2 * b.half // MAX_SHARE)
+                b.taken = 0
                 b.pending -= pending
                 b.used -= pending
             if b.granted == 0 and b.used <= 0:
@@ -249,8 +270,9 @@ class Allowances:
             if reply is None:
                 c.granted = c.used = 0
             else:
+                used, c.used = c.used, 0
                 c.count_seen, c.granted = int(reply[base + 2 * j]), int(reply[base + 2 * j + 1])
-                c.used = 0
+                c.want = min(max(c.want, 2 * used), 2 * c.half // MAX_SHARE)
             if c.granted == 0:
                 self._counts.pop(c.key, None)
 

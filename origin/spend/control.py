@@ -35,7 +35,7 @@ from origin.spend.refusals import budget_refusal, limit_refusal
 from origin.spend.windows import Windows
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import UpstreamUnavailable
-from shared.limits import limits_config_key
+from shared.limits import TOKEN_SLOTS, limits_config_key
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
 from shared.usage import Caller
@@ -101,7 +101,9 @@ class SpendControl:
         policy = await self.policies.for_project(call.caller.project_id)
         count_limits = policy.has_limits(call.caller.api_key_id)
         budgets = policy.covering(call.options.tags)
-        if not (budgets or count_limits) or not route():
+        if not (budgets or count_limits) or self._far_from_limits(call, policy, budgets):
+            return None
+        if not route():
             return None
         admission = self._admission(call, policy if count_limits else None)
         if budgets:
@@ -111,6 +113,24 @@ class SpendControl:
             return EarlyAdmission(self, call, None, hit_gate)
         admitting = self._run(call, admission, budgets, count_limits=count_limits)
         return EarlyAdmission(self, call, admitting, hit_gate)
+
+    def _far_from_limits(
+        self, call: SpendCall, policy: ProjectPolicy, budgets: list[Budget]
+    ) -> bool:
+        """Whether this worker's allowances cover the request: then its checks cost no round
+        trip and need not start before the lookup (a hit then never routes)."""
+        now = datetime.now(UTC)
+        now_ms = int(now.timestamp() * 1000)
+        windows = [self._windows.budget(b, now, now_ms).keys[0] for b in budgets]
+        counters: list[str] = []
+        if policy.has_limits(call.caller.api_key_id):
+            keys = self._windows.limit_keys(
+                call.caller.project_id, call.caller.api_key_id, now, now_ms
+            )
+            key_limits, project_limits = policy.limits_for(call.caller.api_key_id)
+            limits = key_limits.values() + project_limits.values()
+            counters = [key for key, limit in zip(keys, limits, strict=True) if limit > 0]
+        return self._allowances.hold_all(windows, counters)
 
     def release(self, call: SpendCall) -> None:
         """Give back a cache hit's reservation (a hit costs nothing; its limits stay counted)."""
@@ -201,8 +221,9 @@ class SpendControl:
             key, project = policy.limits_for(caller.api_key_id)
             admission.limits = key.values() + project.values()
             admission.limits_counted = True
-            admission.prompt_tokens = prompt_token_bound(call.body)
-            admission.tokens = _token_estimate(call.body, admission.prompt_tokens)
+            if any(admission.limits[slot] for slot in TOKEN_SLOTS):
+                admission.prompt_tokens = prompt_token_bound(call.body)
+                admission.tokens = _token_estimate(call.body, admission.prompt_tokens)
             admission.resets_s = [ms / 1000 for ms in self._windows.ttls_ms(now_ms)]
         return admission
 

@@ -54,7 +54,7 @@ class Setup:
         return admission
 
     def seen(self, spent: int = 0, reserved: int = 0) -> list[tuple[Any, ...]]:
-        return [(self.budget, self.window, spent, reserved)]
+        return [(self.window, spent, reserved)]
 
 
 async def state(redis: aioredis.Redis, setup: Setup) -> tuple[int, int]:

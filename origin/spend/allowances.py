@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 from origin.spend.admission import Admission, BudgetHold
 from origin.spend.counters import Counters, CountersDown
-from origin.spend.policy import Budget
 from origin.spend.windows import BudgetWindow
 from shared.limits import TOKEN_SLOTS
 
@@ -157,16 +156,16 @@ class Allowances:
     def observe(
         self,
         admission: Admission,
-        budgets: Sequence[tuple[Budget, BudgetWindow, int, int]],
+        budgets: Sequence[tuple[BudgetWindow, int, int]],
     ) -> None:
         """After ADMIT: ask for allowances on what is far from its end. `budgets` are each
-        budget with its window and the spent and reserved units ADMIT saw."""
+        budget's window with the spent and reserved units ADMIT saw."""
         slots = _counted_slots(admission)
         if slots is None:
             return
         wanted, now = False, time.monotonic()
         want = admission.amount * WANT_REQUESTS
-        for _budget, window, spent, reserved in budgets:
+        for window, spent, reserved in budgets:
             half = window.limit_units // 2
             if window.keys[0] in self._budgets or want <= 0:
                 continue

@@ -137,15 +137,7 @@ class SpendControl:
         admission = call.spend
         if admission is None or not admission.holds:
             return
-        if admission.fast:
-            self._allowances.settle(admission, 0)
-            return
-        keys = [admission.limit_keys[3], admission.limit_keys[7]]
-        for hold in admission.holds:
-            keys += hold.keys
-        self._batcher.settle(
-            admission.project_id, keys, [admission.request_id, 0, 0, len(admission.holds)]
-        )
+        self._queue_settle(admission, 0, 0)
 
     def _refuse_if_full(self, call: SpendCall, policy: ProjectPolicy) -> None:
         now = datetime.now(UTC)
@@ -198,12 +190,16 @@ class SpendControl:
         if success and admission.budgeted and (usage is None or not usage.reported):
             # A provider that reports no usage is charged the worst case, never nothing.
             charged = admission.amount
-        if admission.fast:
-            self._allowances.settle(admission, charged)
-            return
         tokens = (usage.prompt_tokens + usage.completion_tokens) if usage else 0
         delta = tokens - admission.tokens if admission.counts_tokens else 0
-        if not admission.holds and delta == 0:
+        if admission.holds or delta:
+            self._queue_settle(admission, delta, charged)
+
+    def _queue_settle(self, admission: Admission, delta: int, charged: int) -> None:
+        """`charged` in place of the reservation and `delta` more tokens: in memory for a
+        request admitted against this worker's allowances, else by SETTLE (batched)."""
+        if admission.fast:
+            self._allowances.settle(admission, charged)
             return
         keys = [admission.limit_keys[3], admission.limit_keys[7]]
         for hold in admission.holds:
@@ -317,7 +313,7 @@ class SpendControl:
         for i, budget in enumerate(budgets):
             spent, reserved, first = (int(v) for v in reply[9 + 3 * i : 12 + 3 * i])
             window = self._windows.budget(budget, admission.now, admission.now_ms)
-            seen.append((budget, window, spent, reserved))
+            seen.append((window, spent, reserved))
             admission.holds.append(
                 BudgetHold(
                     budget, window.keys, spent, reserved, window.limit_units, window.warn_units

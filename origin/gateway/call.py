@@ -44,6 +44,15 @@ class Call:
     override: dict[str, Any] | None = None
     extra: Cost | None = None
     cache_key: str | None = None
+    # A request naming its model is routed without its task type, which is then labelled
+    # while its provider works (gateway.plan.Planner.route_unlabelled); it is owed until then.
+    owed_label: Callable[[], None] | None = None
+
+    def pay_label(self) -> None:
+        """Label the request now if its task type is still owed; before anything reads it."""
+        owed, self.owed_label = self.owed_label, None
+        if owed is not None:
+            owed()
 
     @property
     def stream(self) -> bool:

@@ -132,7 +132,7 @@ class ChatCompletions:
     async def _admitted(self, call: Call, keyring: Keyring, early: EarlyAdmission | None) -> None:
         """Routed (or labelled, if routed before the lookup) and admitted by spend control."""
         if call.decision is None:
-            self.plan.route(call, keyring)
+            self.plan.route_unlabelled(call, keyring)
         else:
             if early is not None:
                 await early.started()

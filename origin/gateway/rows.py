@@ -51,6 +51,7 @@ class Rows:
         parent: bool = False,
     ) -> None:
         """The request's row; with `parent`, a row of its own linked to the request's."""
+        call.pay_label()
         task_type = call.decision.task_type if call.decision else "unknown"
         if not parent and call.extra is not None:
             cost = plus(call.extra, cost)  # a fusion request's row carries its panel's cost

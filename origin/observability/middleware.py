@@ -4,7 +4,7 @@ It gives the request its id (logs and the gateway read it from the context), sta
 `X-Prism-Request-Id` on every response, and when the last byte is sent records the request's
 metrics and writes its access log line. A request's time runs from its first bytes reaching the
 server (context.RECEIVED_AT in the scope; when the app is called under a server that does not
-set it) to its last byte handed to the server: the span its client waits through, less the
+set it) to its last byte written by the server: the span its client waits through, less the
 network between them.
 """
 
@@ -48,10 +48,14 @@ class RequestObserver:
                 headers = message.setdefault("headers", [])
                 if not any(name == _REQUEST_ID for name, _ in headers):
                     headers.append((_REQUEST_ID, stamp))
+                await send(message)
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                # The client's wait ends with this last byte; what the app does after is not in it.
+                await send(message)
+                # The client's wait ends once the server has written this last byte (its write
+                # is the gateway's time too); what the app does after is not in it.
                 observation.finished = time.perf_counter()
-            await send(message)
+            else:
+                await send(message)
 
         name = f"{scope['method']} {scope['path']}"
         with self.tracing.span(name, kind=SpanKind.SERVER) as span:

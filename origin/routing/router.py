@@ -110,10 +110,12 @@ class Router:
             task: tuple(c for group in groups for c in by_cost if c.bucket in group)
             for task, groups in FALLBACK_BUCKETS.items()
         }
-        self._bucket_mates = {
+        bucket_mates = {
             b: tuple(c for c in by_cost if b in c.buckets)
             for b in {b for c in by_cost for b in c.buckets}
         }
+        # Every request extends its route with these: ordered once, not on each request.
+        self._mates_of = {c.model: _mates(c, bucket_mates) for c in self._models.values()}
 
     def _cell(self, names: tuple[str, ...]) -> tuple[_Candidate, ...]:
         out: dict[str, _Candidate] = {}
@@ -171,23 +173,10 @@ class Router:
         seen = {decision.model, *(m for m, _ in decision.fallbacks)}
         extra = [
             (c.model, c.provider)
-            for c in self._mates(chosen)
+            for c in self._mates_of[chosen.model]
             if c.model not in seen and c.provider in available and needs.met_by(c)
         ]
         return replace(decision, fallbacks=(*decision.fallbacks, *extra))
-
-    def _mates(self, found: _Candidate) -> list[_Candidate]:
-        """Models sharing a bucket with `found`: its own bucket first, closest price first."""
-        out: dict[str, _Candidate] = {}
-        for bucket in found.buckets:
-            mates = sorted(
-                self._bucket_mates[bucket],
-                key=lambda c: (abs(math.log((c.cost + 1e-6) / (found.cost + 1e-6))), c.model),
-            )
-            for c in mates:
-                if c is not found:
-                    out.setdefault(c.model, c)
-        return list(out.values())
 
     def _auto(
         self, mode: str, available: frozenset[str], needs: _Needs, cls: Classification
@@ -331,3 +320,19 @@ def _decision(
         cls.signals,
         tuple((c.model, c.provider) for c in usable[1:]),
     )
+
+
+def _mates(
+    found: _Candidate, bucket_mates: dict[str, tuple[_Candidate, ...]]
+) -> tuple[_Candidate, ...]:
+    """Models sharing a bucket with `found`: its own bucket first, closest price first."""
+    out: dict[str, _Candidate] = {}
+    for bucket in found.buckets:
+        mates = sorted(
+            bucket_mates[bucket],
+            key=lambda c: (abs(math.log((c.cost + 1e-6) / (found.cost + 1e-6))), c.model),
+        )
+        for c in mates:
+            if c is not found:
+                out.setdefault(c.model, c)
+    return tuple(out.values())

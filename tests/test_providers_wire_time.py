@@ -14,7 +14,7 @@ from origin.providers.http import open_session
 from origin.providers.registry import endpoint_for
 from origin.providers.transport import ProviderClient
 from origin.providers.upstream_guard import UpstreamPolicy
-from origin.providers.wire import WireTimedHandler, WireTimedResponse, waited
+from origin.providers.wire import WireTimedHandler, WireTimedResponse, after_sent, waited
 from origin.settings import Secret, Settings
 from tests.fixtures.simulator import SimHandle
 
@@ -71,3 +71,23 @@ async def test_an_answer_records_its_wire_time_as_the_providers(
     assert completion.body["choices"]
     # Counted once, and less than the call took: encoding, sending and parsing are ours.
     assert 0 < observation.provider_s < wall
+
+
+async def test_work_after_sent_runs_while_the_provider_holds_the_request(
+    client: ProviderClient, sim: SimHandle
+) -> None:
+    """The gateway classifies a named model's request in this window: after the request is on
+    the wire (so the provider works meanwhile) and before the answer is handed back."""
+    endpoint = endpoint_for("openai", Secret("sk-wire-test"), None, sim.url)
+    ran: list[float] = []
+    with after_sent(lambda: ran.append(time.perf_counter())):
+        async with open_session(SETTINGS, UpstreamPolicy(SETTINGS.upstream_allowlist)) as session:
+            response = await session.get(f"{sim.url}/_sim/requests")
+            await response.read()
+        assert isinstance(response, WireTimedResponse) and response.wire is not None
+        assert len(ran) == 1
+        assert response.sent_at < ran[0] <= response.wire.received_at
+        await client.complete(endpoint, "gpt-4o-mini", BODY)
+        assert len(ran) == 2
+    await client.complete(endpoint, "gpt-4o-mini", BODY)
+    assert len(ran) == 2  # only within

@@ -32,6 +32,7 @@ from origin.observability.metrics import Metrics
 from origin.observability.tracing import Tracing, failed
 from origin.providers.base import Completion
 from origin.providers.transport import ProviderClient
+from origin.providers.wire import after_sent
 from origin.tenancy.keyring import Keyring
 from shared.errors import PrismError, UpstreamUnavailable
 from shared.pricing import TokenUsage, cost_for_model
@@ -118,8 +119,10 @@ class Dispatch:
                     span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
             return completion
 
-        _label_meanwhile(call)
-        won = await self.racer.run(call.targets, attempt, _nothing, hedge_s=self.plan.hedge_s(call))
+        with after_sent(call.pay_label if call.owed_label else None):
+            won = await self.racer.run(
+                call.targets, attempt, _nothing, hedge_s=self.plan.hedge_s(call)
+            )
         call.pay_label()
         model, provider, completion = won.target.model, won.target.provider, won.value
         self._settle(call, won)
@@ -148,10 +151,10 @@ class Dispatch:
                 return await open_stream(target, opener)
 
         asked = time.perf_counter()
-        _label_meanwhile(call)
-        won = await self.racer.run(
-            call.targets, attempt, close_opened, hedge_s=self.plan.hedge_s(call), deadline=True
-        )
+        with after_sent(call.pay_label if call.owed_label else None):
+            won = await self.racer.run(
+                call.targets, attempt, close_opened, hedge_s=self.plan.hedge_s(call), deadline=True
+            )
         call.pay_label()  # its headers go out now
         model = won.target.model
         self.metrics.first_token(
@@ -250,12 +253,3 @@ class Dispatch:
 
 async def _nothing(_: Completion) -> None:
     """A whole answer holds no connection: nothing to release when it loses a tie."""
-
-
-def _label_meanwhile(call: Call) -> None:
-    """A task type still owed is labelled on the loop's next turn: by then the first attempt
-    has sent its request and waits for the provider, so the classifier's CPU overlaps that
-    wait instead of adding to the client's. Whoever reads the label first pays it if this has
-    not run yet (an answer cannot arrive before the next turn, but a failure can)."""
-    if call.owed_label is not None:
-        asyncio.get_running_loop().call_soon(call.pay_label)

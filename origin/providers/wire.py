@@ -9,18 +9,29 @@ aiohttp calls its `start_timeout()` right after the request is written (that sta
 timeout) and its `data_received()` with every read. The response remembers its connection's
 protocol, because a connection goes back to the pool as soon as the whole body has arrived,
 often before `session.request()` even returns.
+
+The moment the request is written is also when the caller's own CPU can overlap the
+provider's wait: `after_sent` runs a callback on the loop's next turn after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
+from collections.abc import Callable, Iterator
+from contextvars import Context, ContextVar, copy_context
 from typing import Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.connector import Connection
+
+# Set around a call's attempts; aiohttp's writer task runs in a copy of the caller's context.
+_AFTER_SENT: ContextVar[tuple[Callable[[], None], Context] | None] = ContextVar(
+    "prism_after_sent", default=None
+)
 
 
 class WireTimedHandler(ResponseHandler):
@@ -32,6 +43,9 @@ class WireTimedHandler(ResponseHandler):
     def start_timeout(self) -> None:
         self.sent_at = time.perf_counter()
         super().start_timeout()
+        then = _AFTER_SENT.get()
+        if then is not None:
+            asyncio.get_running_loop().call_soon(then[0], context=then[1])
 
     def data_received(self, data: bytes) -> None:
         self.received_at = time.perf_counter()
@@ -74,3 +88,19 @@ def waited(response: aiohttp.ClientResponse, since: float) -> float:
         if wire.sent_at == sent and since <= sent <= wire.received_at:
             return wire.received_at - sent
     return time.perf_counter() - since
+
+
+@contextlib.contextmanager
+def after_sent(callback: Callable[[], None] | None) -> Iterator[None]:
+    """Within: each provider request, once written, has `callback` run on the loop's next turn,
+    while the provider works (aiohttp yields before writing, so the turn after the call starts
+    is too early). It may run once per attempt, or not at all (a failure before any write). It
+    runs in the context of the `with` (its trace span), not in the attempt's."""
+    if callback is None:
+        yield
+        return
+    token = _AFTER_SENT.set((callback, copy_context()))
+    try:
+        yield
+    finally:
+        _AFTER_SENT.reset(token)

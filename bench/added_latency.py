@@ -5,8 +5,9 @@ c=1 non-streaming origin row); the bucket deltas hold exactly that row's request
 is read from them as Prometheus' histogram_quantile reads it (linear within the bucket). The
 histogram runs from a request's first bytes reaching the origin's HTTP protocol to its last
 byte handed back, minus the provider's wire time; the client's figure (origin p50 minus direct
-p50) also holds the loopback hop to the origin and the origin's wake-up when a request
-arrives, which no server sees: expect the histogram a little lower, never far off.
+p50) also holds the loopback round trip to the origin, which no server sees: bench.loopback
+measures it in the same run, and the client's figure less that is what the histogram should
+match.
 
 Run by `python -m bench.origin` (the c=1 `origin` row), e.g. just this comparison:
 
@@ -68,6 +69,8 @@ class AddedLatency:
     phase: str
     row: str
     deltas: dict[float, float] = field(default_factory=dict)
+    # One loopback round trip to a do-nothing server (bench.loopback): what no server sees.
+    round_trip_ms: float | None = None
 
     @contextlib.contextmanager
     def around(self, phase: str, row: str) -> Iterator[None]:
@@ -93,9 +96,16 @@ class AddedLatency:
         """One line: the histogram's p50 next to the client-measured added p50."""
         ours = self.p50_ms()
         client = "n/a" if client_added_ms is None else f"{client_added_ms:+.2f} ms"
+        hop = ""
+        if self.round_trip_ms is not None and client_added_ms is not None:
+            seen = client_added_ms - self.round_trip_ms
+            hop = (
+                f", less one loopback round trip ({self.round_trip_ms:.2f} ms, which no server"
+                f" sees) {seen:+.2f} ms"
+            )
         hist = "n/a" if ours is None else f"{ours:.2f} ms"
         return (
-            f"added p50, {self.phase} {self.row}: client-measured {client}; "
+            f"added p50, {self.phase} {self.row}: client-measured {client}{hop}; "
             f"/metrics {METRIC} {hist} over {self.requests} requests"
         )
 
@@ -105,6 +115,7 @@ def note_on_report(report: Report, added: AddedLatency) -> None:
     line = added.summary(added_p50(report, added.phase, added.row))
     print(f"bench: {line}", file=sys.stderr, flush=True)
     report.config["metrics_added_p50_ms"] = added.p50_ms()
+    report.config["loopback_round_trip_ms"] = added.round_trip_ms
     for i, m in enumerate(report.measurements):
         if (m.phase, m.name) == (added.phase, added.row):
             report.measurements[i] = replace(m, note="; ".join(filter(None, [m.note, line])))

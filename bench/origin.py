@@ -49,6 +49,7 @@ from bench.load import (
     ensure_wrk,
     run_load,
 )
+from bench.loopback import round_trip_ms
 from bench.report import (
     CACHE_HIT,
     CACHE_MISS,
@@ -349,6 +350,8 @@ def run(stack: ExitStack, args: argparse.Namespace) -> Report:
         report.measurements += measure_phase(
             wrk, phase, rows, args, servers.origin_url, roots, added
         )
+    if any(phase.key == added.phase for phase in report.phases):
+        added.round_trip_ms = round_trip_ms(wrk)
     note_on_report(report, added)
     wait_ledger_drained(servers.origin_url)
     report.config["usage_rows_written"] = asyncio.run(usage_rows(servers.dsn))

@@ -32,8 +32,8 @@ class Planner:
 
     def route_unlabelled(self, call: Call, keyring: Keyring) -> None:
         """Route; a request naming its model owes its task type (`Call.pay_label`), which the
-        dispatcher labels once the provider request is written: on the request's path, classifying took
-        a fifth of what the gateway adds to a call."""
+        dispatcher labels once the provider request is written: on the request's path,
+        classifying took a fifth of what the gateway adds to a call."""
         if self.route_pinned(call, keyring):
             call.owed_label = partial(self.label, call)
         else:

@@ -47,7 +47,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_serve_one(settings))
         return 0
-    from origin.observability.metrics import shared_by_workers
+    from origin.observability.multiproc import shared_by_workers
 
     with shared_by_workers(settings.data_dir):
         uvicorn.run(WORKER_APP, factory=True, workers=workers, **_options(settings))

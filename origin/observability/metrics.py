@@ -6,18 +6,15 @@ suffix), and `prism_*` for the gateway's own. Labels only ever carry bounded val
 name a client made up is counted as `other`.
 
 With several workers, `PROMETHEUS_MULTIPROC_DIR` must name a fresh directory before the
-first import of prometheus_client (`prism serve` makes one per run); every worker then writes
-its values there and a scrape of any worker adds them all up.
+first import of prometheus_client (`prism serve` makes one per run, see multiproc.py); every
+worker then writes its values there and a scrape of any worker adds them all up.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from prometheus_client import (
     CollectorRegistry,
@@ -30,12 +27,12 @@ from prometheus_client import (
 from prometheus_client.metrics import MetricWrapperBase
 
 from origin.observability.edge_series import merged_registry
+from origin.observability.multiproc import multiprocess_dir
 from shared.catalog import MODELS
 from shared.edge_metrics import EdgeCounts
 from shared.usage import UsageRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OPERATION = "chat"
 OTHER = "other"
 NONE = "none"
@@ -55,30 +52,8 @@ ADDED_BUCKETS = (
 GEN_AI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_response_model")
 # Spend control's refusals, by the error code on the refused request's row.
 SPEND_REFUSALS = {"budget_exceeded": "refused", "rate_limited": "rate_limited"}
-
-
-@contextlib.contextmanager
-def shared_by_workers(data_dir: Path) -> Iterator[None]:
-    """Around running several workers: a fresh directory for this run's values, named to the
-    workers through the environment they inherit, removed afterwards. An operator's own
-    PROMETHEUS_MULTIPROC_DIR is used as it is."""
-    if multiprocess_dir() is not None:
-        yield
-        return
-    directory = data_dir / "metrics" / f"run-{os.getpid()}"
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(directory)
-    try:
-        yield
-    finally:
-        del os.environ[MULTIPROC_ENV]
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def multiprocess_dir() -> str | None:
-    """The shared directory of a multi-worker run, or None in a single process."""
-    return os.environ.get(MULTIPROC_ENV) or None
+# How a gauge's values from several workers combine into one.
+GaugeMode = Literal["livesum", "mostrecent"]
 
 
 class Metrics:
@@ -88,112 +63,121 @@ class Metrics:
         # Labelled children by (metric, values): prometheus-client's own lookup costs ~3 us
         # (a lock and label checks), several times per request. Label values are bounded.
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        self.registry = r = CollectorRegistry(auto_describe=True)
-        self.token_usage = Histogram(
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._declare_gen_ai()
+        self._declare_traffic()
+        self._declare_providers()
+        self._declare_backlogs()
+
+    def _declare_gen_ai(self) -> None:
+        """The OpenTelemetry GenAI families, under their exporter-rendered names."""
+        self.token_usage = self._histogram(
             "gen_ai_client_token_usage",
             "Tokens used by provider calls (OpenTelemetry gen_ai.client.token.usage).",
             [*GEN_AI, "gen_ai_token_type"],
-            buckets=TOKEN_BUCKETS,
-            registry=r,
+            TOKEN_BUCKETS,
         )
-        self.request_duration = Histogram(
+        self.request_duration = self._histogram(
             "gen_ai_server_request_duration_seconds",
             "Time to answer a request, end to end (gen_ai.server.request.duration).",
             [*GEN_AI, "error_type"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
+            DURATION_BUCKETS,
         )
-        self.time_to_first_token = Histogram(
+        self.time_to_first_token = self._histogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Time from the request to the first streamed chunk (gen_ai.server.time_to_first_token).",
             GEN_AI,
-            buckets=TTFT_BUCKETS,
-            registry=r,
+            TTFT_BUCKETS,
         )
-        self.requests = Counter(
+
+    def _declare_traffic(self) -> None:
+        """What requests did: answered, cost, saved, cache lookups, the gateway's own time."""
+        self.requests = self._counter(
             "prism_requests",
             "Requests answered, by HTTP status, mode, task type and cache status.",
             ["status", "mode", "task_type", "cache_status"],
-            registry=r,
         )
-        self.cost = Counter(
+        self.cost = self._counter(
             "prism_cost_cents",
             "What requests cost at the providers' prices, in cents.",
             ["provider", "model"],
-            registry=r,
         )
-        self.saved = Counter(
+        self.saved = self._counter(
             "prism_saved_cents",
             "What caching saved, in cents: Prism's response cache (at either tier) or the "
             "provider's prompt cache.",
             ["source", "tier"],
-            registry=r,
         )
-        self.cache_lookups = Counter(
+        self.cache_lookups = self._counter(
             "prism_cache_lookups",
             "Response-cache lookups by layer (exact, semantic) and tier (origin, edge).",
             ["layer", "tier"],
-            registry=r,
         )
-        self.cache_hits = Counter(
-            "prism_cache_hits",
-            "Response-cache hits by layer and tier.",
-            ["layer", "tier"],
-            registry=r,
+        self.cache_hits = self._counter(
+            "prism_cache_hits", "Response-cache hits by layer and tier.", ["layer", "tier"]
         )
-        self.added_latency = Histogram(
+        self.added_latency = self._histogram(
             "prism_gateway_added_latency_seconds",
             "The gateway's own time: total minus time spent waiting on the provider.",
             ["path"],
-            buckets=ADDED_BUCKETS,
-            registry=r,
+            ADDED_BUCKETS,
         )
-        self.provider_attempts = Counter(
+
+    def _declare_providers(self) -> None:
+        """How providers behave: attempts, liveness, routing weights, failovers."""
+        self.provider_attempts = self._counter(
             "prism_provider_attempts",
             "Calls to providers, by outcome (ok or the error code).",
             ["provider", "outcome"],
-            registry=r,
         )
-        self.provider_up = Gauge(
+        self.provider_up = self._gauge(
             "prism_provider_up",
             "1 when the provider's last call succeeded, 0 when it failed.",
             ["provider"],
-            registry=r,
-            multiprocess_mode="mostrecent",
+            "mostrecent",
         )
-        self.model_health = Gauge(
+        self.model_health = self._gauge(
             "prism_model_health_weight",
             "Routing weight from the rolling health window: 1, 0.1 or 0 (see README).",
             ["provider", "model"],
-            registry=r,
-            multiprocess_mode="mostrecent",
+            "mostrecent",
         )
-        self.failovers = Counter(
+        self.failovers = self._counter(
             "prism_failovers",
             "Requests answered by a fallback after the first choice failed.",
             ["from_provider", "to_provider"],
-            registry=r,
         )
-        self.budget_events = Counter(
+
+    def _declare_backlogs(self) -> None:
+        """Refusals and the rows still owed to the database."""
+        self.budget_events = self._counter(
             "prism_budget_events",
             "Requests spend control refused: by a block budget (refused) or a rate limit.",
             ["event"],
-            registry=r,
         )
-        self.ledger_backlog = Gauge(
+        self.ledger_backlog = self._gauge(
             "prism_ledger_backlog_rows",
             "Usage rows not yet confirmed by the database (pending) or refused by it (parked).",
             ["state"],
-            registry=r,
-            multiprocess_mode="livesum",
+            "livesum",
         )
-        self.edge_queue_backlog = Gauge(
+        self.edge_queue_backlog = self._gauge(
             "prism_edge_queue_rows",
             "Rows in the edge's Redis usage queue, by list (queued, processing, dead).",
             ["state"],
-            registry=r,
-            multiprocess_mode="mostrecent",
+            "mostrecent",
         )
+
+    def _counter(self, name: str, doc: str, labels: Sequence[str]) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, labels: Sequence[str], mode: GaugeMode) -> Gauge:
+        return Gauge(name, doc, labels, registry=self.registry, multiprocess_mode=mode)
+
+    def _histogram(
+        self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
+    ) -> Histogram:
+        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
 
     # Recording: one call per event, from the code where it happens.
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from origin.admin.cache_routes import cache_routes
 from origin.admin.health_routes import health_routes
 from origin.admin.spend_routes import spend_routes
 from origin.background import BoundedExitStack
+from origin.cache.response_cache import PrismCache
 from origin.cache.service import build_cache
 from origin.dashboard.wiring import build_dashboard, dashboard_routes
 from origin.gateway.completions import ChatCompletions
@@ -40,6 +42,7 @@ from origin.providers.transport import ProviderClient
 from origin.routing.health import HealthBoard, HealthConfig
 from origin.routing.router import Router
 from origin.settings import Settings
+from origin.spend.control import SpendControl
 from origin.spend.service import start_spend
 from origin.store import Store
 from origin.tenancy.abuse import AddressThrottle
@@ -97,6 +100,23 @@ def _lifespan(
     return lifespan
 
 
+@dataclass(frozen=True, slots=True)
+class _Services:
+    """What the endpoints are built from: each started once, each closed by the stack."""
+
+    store: Store
+    keybox: KeyBox | None
+    providers: ProviderClient
+    ledger: Ledger
+    edge_queue: EdgeQueueDrain
+    cache: PrismCache | None
+    health: HealthBoard
+    auth: Authenticator
+    revoker: Revoker
+    keyrings: Keyrings
+    spend: SpendControl
+
+
 async def _start(
     app: Starlette,
     settings: Settings,
@@ -106,6 +126,33 @@ async def _start(
 ) -> None:
     """Build every dependency once; `stack` closes them in reverse order at shutdown."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    services = await _start_services(settings, metrics, stack)
+    state = app.state
+    state.revoker, state.spend = services.revoker, services.spend
+    state.settings, state.store = settings, services.store
+    state.keybox, state.ledger, state.cache = services.keybox, services.ledger, services.cache
+    memory = SessionMemory(settings.redis_url)
+    stack.push_async_callback(memory.aclose)
+    state.sessions = SessionsEndpoint(services.auth, memory)
+    state.chat = _chat_completions(settings, metrics, tracing, services, memory)
+    state.dashboard = await build_dashboard(
+        settings, services.store, services.keybox, services.cache, stack
+    )
+    state.health = services.health
+    state.models = ModelsEndpoint(services.auth, services.keyrings)
+    state.feedback = FeedbackEndpoint(services.auth, services.store)
+    state.metrics = metrics
+    state.metrics_endpoint = _metrics_endpoint(settings, metrics, services, stack)
+    if settings.simulator_url:
+        log.warning(
+            "no real provider keys needed: providers are answered by the simulator at %s",
+            settings.simulator_url,
+        )
+
+
+async def _start_services(
+    settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
+) -> _Services:
     store = Store(settings.supabase_url, settings.supabase_service_key)
     stack.push_async_callback(store.aclose)
     keybox = KeyBox(master_key_from(settings.master_key)) if settings.master_key else None
@@ -130,49 +177,49 @@ async def _start(
         settings.auth_cache_ttl_s,
         throttle=AddressThrottle(settings.auth_failures_per_minute),
     )
-    app.state.revoker = await _revocation(settings, store, auth, stack)
+    revoker = await _revocation(settings, store, auth, stack)
     keyrings = Keyrings(store, keybox, settings.simulator_url)
     spend = await start_spend(settings, store, stack)
-    state = app.state
-    state.spend = spend
-    state.settings, state.store, state.keybox, state.ledger = settings, store, keybox, ledger
-    state.cache = cache
-    memory = SessionMemory(settings.redis_url)
-    stack.push_async_callback(memory.aclose)
-    state.sessions = SessionsEndpoint(auth, memory)
-    state.chat = ChatCompletions(
-        auth=auth,
-        keyrings=keyrings,
+    return _Services(
+        store, keybox, providers, ledger, edge_queue, cache, health, auth, revoker, keyrings, spend
+    )
+
+
+def _chat_completions(
+    settings: Settings,
+    metrics: Metrics,
+    tracing: Tracing,
+    services: _Services,
+    memory: SessionMemory,
+) -> ChatCompletions:
+    return ChatCompletions(
+        auth=services.auth,
+        keyrings=services.keyrings,
         router=Router(),
-        providers=providers,
-        ledger=ledger,
+        providers=services.providers,
+        ledger=services.ledger,
         metrics=metrics,
         tracing=tracing,
-        health=health,
-        cache=cache,
-        spend=spend,
+        health=services.health,
+        cache=services.cache,
+        spend=services.spend,
         memory=memory,
         fusion_panel=settings.fusion_panel_size,
         fusion_deadline_s=settings.fusion_deadline_s,
     )
-    state.dashboard = await build_dashboard(settings, store, keybox, cache, stack)
-    state.health = health
-    state.models = ModelsEndpoint(auth, keyrings)
-    state.feedback = FeedbackEndpoint(auth, store)
-    state.metrics = metrics
+
+
+def _metrics_endpoint(
+    settings: Settings, metrics: Metrics, services: _Services, stack: contextlib.AsyncExitStack
+) -> MetricsEndpoint:
     edge_counters = EdgeCounters(settings.redis_url)
     stack.push_async_callback(edge_counters.aclose)
-    state.metrics_endpoint = MetricsEndpoint(
+    return MetricsEndpoint(
         metrics,
         settings.metrics_token,
-        _backlog_reader(metrics, ledger, edge_queue),
+        _backlog_reader(metrics, services.ledger, services.edge_queue),
         edge_counters.read,
     )
-    if settings.simulator_url:
-        log.warning(
-            "no real provider keys needed: providers are answered by the simulator at %s",
-            settings.simulator_url,
-        )
 
 
 async def _revocation(

@@ -11,6 +11,7 @@ from typing import Any
 
 from origin.admin.cache_cli import actor
 from origin.admin.exits import EXIT_USAGE, CliError
+from origin.admin.tables import print_table
 from origin.settings import Settings
 from origin.spend import changes
 from origin.store import Store, valid_id
@@ -81,8 +82,6 @@ async def cmd_budgets_create(args: argparse.Namespace, settings: Settings, store
 
 
 async def cmd_budgets_list(args: argparse.Namespace, settings: Settings, store: Store) -> None:
-    from origin.admin.cli import print_table  # the CLI module imports this one
-
     rows = await changes.budgets_with_spend(store, await _project(store, args.project))
     print_table(rows, BUDGET_COLUMNS)
 

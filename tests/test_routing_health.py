@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from origin.routing.health import BOUNDS_MS, Counts, HealthBoard, HealthConfig
+from origin.routing.health import HealthBoard, HealthConfig
+from origin.routing.health_window import BOUNDS_MS, Counts
 
 KEY = "openai:gpt-4o-mini"
 

@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from origin.admin.api import PREFIX, NotConfigured, check_token
 from origin.routing.buckets import membership
-from origin.routing.health import HealthBoard, SharedStateDown
+from origin.routing.health import HealthBoard
+from origin.routing.health_window import SharedStateDown
 from shared.errors import UpstreamUnavailable
 
 

@@ -26,7 +26,8 @@ from redis.exceptions import RedisError
 
 from origin.background import bounded, stop_task
 from origin.ledger import slots
-from origin.ledger.writer import Ledger, UsageSink
+from origin.ledger.courier import UsageSink
+from origin.ledger.writer import Ledger
 from origin.settings import Settings
 from shared.usage import COLUMNS, UsageRow
 

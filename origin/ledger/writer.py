@@ -8,8 +8,10 @@ outbox, and from then on rows pass through the outbox, oldest first, until it is
 again, so an outage or a crash loses nothing that was sent or waiting. What a crash can lose
 is what a kill -9 finds in memory: rows of the last linger (`flush_interval_s`) and a batch
 in flight for less than `persist_after_s`. Failed deliveries are retried with capped
-exponential backoff; a later process redelivers whatever an earlier one left behind. Delivery is at-least-once, and the
-insert ignores request_ids it already has, so each row lands exactly once.
+exponential backoff; a later process redelivers whatever an earlier one left behind.
+Delivery is at-least-once, and the insert ignores request_ids it already has, so each row
+lands exactly once. This module decides when work runs; `courier` does the sending and
+`row_queue` holds the rows in memory.
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
 from origin.background import bounded, stop_task
 from origin.ledger import slots
 from origin.ledger.backoff import Backoff
+from origin.ledger.courier import Courier, UsageSink
 from origin.ledger.orphans import adopt_orphans, put_in_free_slot
 from origin.ledger.outbox import Outbox
+from origin.ledger.row_queue import RowQueue
 from origin.observability import context
-from origin.store import StoreError, StoreUnavailable
 from shared.usage import UsageRow
 
 log = logging.getLogger("prism.ledger")
@@ -41,10 +43,6 @@ DEFAULT_PERSIST_AFTER_S = 0.25
 # How often a running ledger looks for outbox files a dead worker left behind.
 ADOPT_INTERVAL_S = 10.0
 _POLL_S = 0.02
-
-
-class UsageSink(Protocol):
-    async def insert_usage(self, rows: list[dict[str, Any]]) -> None: ...
 
 
 class UsageSource(Protocol):
@@ -77,35 +75,41 @@ class Ledger:
         adopt_interval_s: float = ADOPT_INTERVAL_S,
         persist_after_s: float = DEFAULT_PERSIST_AFTER_S,
     ) -> None:
-        self._store = store
         self._outbox_path = outbox_path  # slot 0; each process writes its own slot (see slots)
         self._batch_size = max(1, batch_size)
         self._flush_interval_s = flush_interval_s
         self._max_queued = max(1, max_queued)
         self._close_timeout_s = close_timeout_s
         self._adopt_interval_s = adopt_interval_s
-        self._persist_after_s = persist_after_s
-        self._queue: deque[UsageRow | dict[str, Any]] = deque()
-        self._writing = 0  # rows on their way from the queue into the outbox
+        self._queue = RowQueue(self._batch_size)
         self._wake = asyncio.Event()
         self._slot: slots.Slot | None = None
         self._own_path = outbox_path
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
         self._retry = Backoff(min_backoff_s, max_backoff_s)
+        self._courier = Courier(store, self._queue, self._retry, self._batch_size, persist_after_s)
         self._at_close = (0, 0)  # (ready, parked) when the outbox was closed
         self._closing = False
         self._closed = False
-        self.delivered = 0
         self.adopted = 0
-        self.last_error: str | None = None
 
     @property
     def pending(self) -> int:
         """Rows not yet confirmed by Supabase (queued in memory or waiting in this process's
         outbox), counted from the outbox file itself."""
         in_outbox = self._outbox.ready if self._outbox is not None else self._at_close[0]
-        return len(self._queue) + self._writing + in_outbox
+        return self._queue.pending + in_outbox
+
+    @property
+    def delivered(self) -> int:
+        """Rows Supabase confirmed, counted by this ledger."""
+        return self._courier.delivered
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last delivery or outbox write failed; None once one succeeded again."""
+        return self._courier.last_error
 
     @property
     def queued(self) -> int:
@@ -162,8 +166,10 @@ class Ledger:
             await stop_task(self._task, "ledger delivery", self._close_timeout_s)
         try:
             await self._persist_queued()
-            if self._require_outbox().ready:
-                await bounded(self._deliver(), "last usage delivery", self._close_timeout_s)
+            outbox = self._require_outbox()
+            if outbox.ready:
+                last = self._courier.send_outbox(outbox)
+                await bounded(last, "last usage delivery", self._close_timeout_s)
         except (sqlite3.Error, OSError) as exc:
             log.error("ledger outbox failed while closing: %s", exc)
         finally:
@@ -215,7 +221,7 @@ class Ledger:
             try:
                 await self._round()
             except Exception:  # the ledger must outlive any one bad round; rows stay persisted
-                self.last_error = "unexpected error (see log)"
+                self._courier.last_error = "unexpected error (see log)"
                 log.exception("ledger round failed")
                 self._retry.failed("persist")
                 self._retry.failed("deliver")
@@ -226,31 +232,25 @@ class Ledger:
             self._retry.wait("adopt", now + self._adopt_interval_s)
             await self._adopt_orphans()
         if self._queue and not self._require_outbox().ready and self._retry.due("deliver", now):
-            await self._deliver_fresh()
+            await self._courier.send_fresh(self._require_outbox())
             return
         if self._queue and self._retry.due("persist", now):
             try:
                 await self._persist_queued()
             except (sqlite3.Error, OSError) as exc:
-                self._outbox_failed(exc)
+                self._courier.outbox_failed(exc)
                 return
             self._retry.succeeded("persist")
         if self._require_outbox().ready and self._retry.due("deliver", now):
             try:
-                delivered = await self._deliver()
+                delivered = await self._courier.send_outbox(self._require_outbox())
             except (sqlite3.Error, OSError) as exc:
-                self._outbox_failed(exc)
+                self._courier.outbox_failed(exc)
                 return
             if delivered:
                 self._retry.succeeded("deliver")
             else:
                 self._retry.failed("deliver")
-
-    def _outbox_failed(self, exc: BaseException) -> None:
-        # Retried on the same backoff as delivery: a failing disk is not hammered in a loop.
-        self.last_error = f"outbox: {exc}"
-        log.error("ledger outbox failed: %s", exc)
-        self._retry.failed("persist")
 
     async def _wait_for_work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -278,114 +278,17 @@ class Ledger:
         self.adopted += found
 
     async def _persist_queued(self) -> None:
-        outbox = self._require_outbox()
-        while self._queue:
-            chunk = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_size))]
-            # Still pending while the write is in flight: neither queued nor yet counted in the
-            # file, and a flush() that saw 0 here would let the edge queue ack unwritten rows.
-            self._writing += len(chunk)
-            try:
-                await asyncio.to_thread(outbox.put, _as_json(chunk))
-            except BaseException:
-                self._queue.extendleft(reversed(chunk))
-                raise
-            finally:
-                self._writing -= len(chunk)
-
-    async def _deliver_fresh(self) -> None:
-        """One batch from memory to Supabase; into the outbox if that fails or takes long (the
-        outbox path then retries, bisects a refused batch and parks the bad row)."""
-        taken = [self._queue.popleft() for _ in range(min(len(self._queue), self._batch_size))]
-        self._writing += len(taken)
-        chunk = _unique(_as_json(taken))  # as the outbox keeps one row per request_id
-        sending = asyncio.ensure_future(self._store.insert_usage(chunk))
-        persisted = False
-        try:
-            done, _ = await asyncio.wait({sending}, timeout=self._persist_after_s)
-            if not done:
-                persisted = await self._persist_chunk(chunk)
-            await sending
-        except (StoreUnavailable, StoreError) as exc:
-            if not persisted and not await self._persist_chunk(chunk):
-                self._queue.extendleft(reversed(taken))
-            if not (isinstance(exc, StoreError) and exc.row_specific):
-                self._retry.failed("deliver")
-                self._failed(exc)
-            return
-        except BaseException:  # cancelled while closing: the close persists what is queued
-            if not persisted:
-                self._queue.extendleft(reversed(taken))
-            raise
-        finally:
-            self._writing -= len(taken)
-        if persisted:  # Supabase has them: the outbox copies are redelivered, then ignored
-            log.info("a slow usage delivery went through; its %d rows are resent", len(chunk))
-        self._retry.succeeded("deliver")
-        self.delivered += len(chunk)
-        self.last_error = None
-
-    async def _persist_chunk(self, chunk: list[dict[str, Any]]) -> bool:
-        try:
-            await asyncio.to_thread(self._require_outbox().put, chunk)
-        except (sqlite3.Error, OSError) as exc:
-            self._outbox_failed(exc)
-            return False
-        return True
+        await self._queue.persist(self._require_outbox())
 
     def _spill(self) -> None:
         """The whole queue to the outbox, synchronously (see `record`)."""
         outbox, now = self._outbox, asyncio.get_running_loop().time()
         if outbox is None or not self._retry.due("persist", now):
             return  # not started, or the outbox is failing: keep the rows rather than drop them
-        chunk = list(self._queue)
-        self._queue.clear()
         try:
-            outbox.put(_as_json(chunk))
+            self._queue.spill(outbox)
         except (sqlite3.Error, OSError) as exc:
-            self._queue.extendleft(reversed(chunk))
-            self._outbox_failed(exc)
-
-    async def _deliver(self) -> bool:
-        """Send the outbox oldest first until it is empty (True) or Supabase fails (False)."""
-        outbox = self._require_outbox()
-        while True:
-            batch = await asyncio.to_thread(outbox.take, self._batch_size)
-            if not batch:
-                return True
-            if not await self._send(outbox, batch):
-                return False
-            await self._persist_queued()
-
-    async def _send(self, outbox: Outbox, batch: list[tuple[int, dict[str, Any]]]) -> bool:
-        try:
-            await self._store.insert_usage([row for _, row in batch])
-        except StoreUnavailable as exc:
-            return self._failed(exc)
-        except StoreError as exc:
-            if not exc.row_specific:
-                return self._failed(exc)
-            if len(batch) > 1:
-                # Some row in the batch is bad: send them one by one to find it.
-                for item in batch:
-                    if not await self._send(outbox, [item]):
-                        return False
-                return True
-            await asyncio.to_thread(outbox.park, [batch[0][0]], f"{exc.code}: {exc.message}")
-            log.error(
-                "usage row %s refused by Supabase and parked: %s",
-                batch[0][1].get("request_id"),
-                exc.message,
-            )
-            return True
-        await asyncio.to_thread(outbox.delete, [row_id for row_id, _ in batch])
-        self.delivered += len(batch)
-        self.last_error = None
-        return True
-
-    def _failed(self, exc: Exception) -> bool:
-        self.last_error = str(exc)
-        log.warning("usage delivery failed, will retry (%d pending): %s", self.pending, exc)
-        return False
+            self._courier.outbox_failed(exc)
 
     def _require_outbox(self) -> Outbox:
         if self._outbox is None:
@@ -400,15 +303,3 @@ class Ledger:
             log.error(
                 "usage row %s lost: ledger closed and outbox unwritable: %s", row.request_id, exc
             )
-
-
-def _as_json(chunk: list[UsageRow | dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row.to_json() if isinstance(row, UsageRow) else row for row in chunk]
-
-
-def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first row of each request_id, in order."""
-    seen: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        seen.setdefault(row["request_id"], row)
-    return list(seen.values()) if len(seen) != len(rows) else rows

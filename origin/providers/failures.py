@@ -2,7 +2,8 @@
 
 Providers disagree on error bodies only in detail (all three families put the text at
 `error.message`), and on how they say when to retry. The status decides our error class:
-that is what routing looks at to choose between failing over and giving up.
+that is what routing looks at to choose between failing over and giving up. Our own errors
+for a call get the endpoint's key cut out here too, since a message may quote what it was sent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 import orjson
 
+from origin.providers.base import Endpoint
 from shared.errors import (
     InvalidRequest,
     ModelNotFound,
@@ -28,6 +30,8 @@ from shared.errors import (
     UpstreamUnavailable,
 )
 
+# What reading a well-formed but oddly shaped upstream body can raise inside an adapter.
+UNEXPECTED_SHAPE: Final = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 MAX_MESSAGE_CHARS: Final = 500
 AUTH_FAILED_CODE: Final = "provider_auth_failed"
 BAD_RESPONSE_CODE: Final = "upstream_bad_response"
@@ -144,6 +148,19 @@ def bad_response(provider: str, what: str, payload: Any = None) -> UpstreamError
         detail = upstream_message(orjson.dumps(payload))
     suffix = f": {detail}" if detail else ""
     return UpstreamError(f"{provider} {what}{suffix}", code=BAD_RESPONSE_CODE)
+
+
+def total_timeout(provider: str, seconds: float) -> UpstreamTimeout:
+    return UpstreamTimeout(f"{provider} did not finish within {seconds:g}s")
+
+
+def scrubbed(exc: PrismError, endpoint: Endpoint) -> PrismError:
+    """The same error with the endpoint's key cut out of its message, wherever it came from."""
+    key = endpoint.api_key.reveal()
+    if key and key in exc.message:
+        exc.message = exc.message.replace(key, "***")
+        exc.args = (exc.message,)
+    return exc
 
 
 def _number(text: str | None) -> float | None:

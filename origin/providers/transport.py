@@ -17,14 +17,15 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import aiohttp
 import orjson
 
 from origin.observability import context
 from origin.providers.base import Adapter, Completion, Endpoint, StreamState, UpstreamRequest
-from origin.providers.failures import bad_response
+from origin.providers.encoding import encoded, translated
+from origin.providers.failures import UNEXPECTED_SHAPE, bad_response, scrubbed, total_timeout
 from origin.providers.http import (
     TooLarge,
     before_first_byte,
@@ -38,10 +39,7 @@ from origin.providers.sse import SSEError, SSEParser
 from origin.providers.upstream_guard import ADDRESS_REFUSED_CODE, UpstreamPolicy, UpstreamRefused
 from origin.providers.wire import waited
 from origin.settings import Settings
-from shared.errors import InvalidRequest, PrismError, UpstreamTimeout, UpstreamUnavailable
-
-# What reading a well-formed but oddly shaped upstream body can raise inside an adapter.
-UNEXPECTED_SHAPE: Final = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+from shared.errors import PrismError, UpstreamUnavailable
 
 
 class ProviderClient:
@@ -276,46 +274,8 @@ class ProviderStream:
             let_go(response)
 
 
-def translated(
-    adapter: Adapter,
-    endpoint: Endpoint,
-    model: str,
-    body: Mapping[str, Any],
-    stream: bool,
-    prompt_cache: bool = False,
-) -> UpstreamRequest:
-    try:
-        return adapter.build_request(endpoint, model, body, stream, prompt_cache=prompt_cache)
-    except UNEXPECTED_SHAPE as exc:
-        # Validation upstream of us checks the common shapes; what slips through is the
-        # client's malformed request, not our failure.
-        raise InvalidRequest(
-            f"the request cannot be sent to {endpoint.provider}: {type(exc).__name__}: {exc}"
-        ) from None
-
-
 def let_go(response: aiohttp.ClientResponse) -> None:
     if response.content.at_eof():
         response.release()  # read to its end: the socket goes back to the pool
     else:
         response.close()  # an unread rest would corrupt the next exchange on that socket
-
-
-def encoded(upstream: UpstreamRequest) -> bytes:
-    try:
-        return orjson.dumps(upstream.json)
-    except TypeError as exc:  # e.g. an integer beyond 64 bits in the client's body
-        raise InvalidRequest(f"the request body cannot be encoded: {exc}") from None
-
-
-def total_timeout(provider: str, seconds: float) -> UpstreamTimeout:
-    return UpstreamTimeout(f"{provider} did not finish within {seconds:g}s")
-
-
-def scrubbed(exc: PrismError, endpoint: Endpoint) -> PrismError:
-    """The same error with the endpoint's key cut out of its message, wherever it came from."""
-    key = endpoint.api_key.reveal()
-    if key and key in exc.message:
-        exc.message = exc.message.replace(key, "***")
-        exc.args = (exc.message,)
-    return exc

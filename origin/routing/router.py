@@ -10,12 +10,11 @@ a handful of precomputed candidates.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from origin.routing.buckets import VISION, buckets_of
+from origin.routing.candidates import Candidate, Needs, candidate, mates, needs_of
 from origin.routing.classifier import TASK_TYPES, Classification
 from origin.routing.table import ROUTING_TABLE
 from shared import headers as H
@@ -62,43 +61,13 @@ class RouteDecision:
     fallbacks: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    model: str
-    provider: str
-    upstream: str
-    bucket: str
-    context: int
-    tools: bool
-    json: bool
-    cost: float  # blended $/M tokens, only for ordering fallbacks
-    buckets: tuple[str, ...] = ()
-    vision: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Needs:
-    tools: bool
-    json: bool
-    tokens: int
-    vision: bool = False
-
-    def met_by(self, c: _Candidate) -> bool:
-        return (
-            (c.tools or not self.tools)
-            and (c.json or not self.json)
-            and (c.vision or not self.vision)
-            and self.tokens <= c.context
-        )
-
-
 class Router:
     def __init__(
         self,
         table: Mapping[str, Mapping[str, tuple[str, ...]]] = ROUTING_TABLE,
         models: Mapping[str, ModelInfo] = MODELS,
     ) -> None:
-        self._models = {mid: _candidate(mid, info) for mid, info in models.items()}
+        self._models = {mid: candidate(mid, info) for mid, info in models.items()}
         self._providers = frozenset(c.provider for c in self._models.values())
         self._cells = {
             (mode, task): self._cell(table[mode][task])
@@ -115,10 +84,10 @@ class Router:
             for b in {b for c in by_cost for b in c.buckets}
         }
         # Every request extends its route with these: ordered once, not on each request.
-        self._mates_of = {c.model: _mates(c, bucket_mates) for c in self._models.values()}
+        self._mates_of = {c.model: mates(c, bucket_mates) for c in self._models.values()}
 
-    def _cell(self, names: tuple[str, ...]) -> tuple[_Candidate, ...]:
-        out: dict[str, _Candidate] = {}
+    def _cell(self, names: tuple[str, ...]) -> tuple[Candidate, ...]:
+        out: dict[str, Candidate] = {}
         for name in names:
             canonical = resolve(name)
             if canonical is None or canonical not in self._models:
@@ -148,7 +117,7 @@ class Router:
                 code="invalid_header",
                 param=H.MODE,
             )
-        needs = _needs(body, classification)
+        needs = needs_of(body, classification)
         if prefer:
             decision = self._pinned(prefer, "prefer", mode, available, needs, classification)
         elif isinstance(requested_model, str) and pins(requested_model, None):
@@ -164,7 +133,7 @@ class Router:
         return self._extended(decision, available, needs)
 
     def _extended(
-        self, decision: RouteDecision, available: frozenset[str], needs: _Needs
+        self, decision: RouteDecision, available: frozenset[str], needs: Needs
     ) -> RouteDecision:
         """The decision's fallbacks followed by its model's bucket mates, across providers."""
         chosen = self._models.get(decision.model)
@@ -179,7 +148,7 @@ class Router:
         return replace(decision, fallbacks=(*decision.fallbacks, *extra))
 
     def _auto(
-        self, mode: str, available: frozenset[str], needs: _Needs, cls: Classification
+        self, mode: str, available: frozenset[str], needs: Needs, cls: Classification
     ) -> RouteDecision:
         task = cls.task_type if cls.task_type in FALLBACK_BUCKETS else "simple"
         tier_up = cls.confidence < LOW_CONFIDENCE and MODE_UP[mode] != mode
@@ -204,7 +173,7 @@ class Router:
         source: str,
         mode: str,
         available: frozenset[str],
-        needs: _Needs,
+        needs: Needs,
         cls: Classification,
     ) -> RouteDecision:
         shown = clean(name)[:100]
@@ -242,7 +211,7 @@ class Router:
             )
         return _decision([found], source, mode, cls)
 
-    def _lookup(self, name: str) -> _Candidate | None:
+    def _lookup(self, name: str) -> Candidate | None:
         canonical = resolve(name)
         if canonical is None:
             # "openai/gpt-4o" style: a catalog provider's prefix on one of its own models.
@@ -252,7 +221,7 @@ class Router:
                 canonical = None
         return self._models.get(canonical) if canonical is not None else None
 
-    def _unservable(self, available: frozenset[str], needs: _Needs) -> InvalidRequest:
+    def _unservable(self, available: frozenset[str], needs: Needs) -> InvalidRequest:
         if not available & self._providers:
             return InvalidRequest(
                 "automatic routing needs a key for a catalog provider; name a "
@@ -269,44 +238,8 @@ class Router:
         )
 
 
-def _candidate(model: str, info: ModelInfo) -> _Candidate:
-    prices = info["prices"]
-    cost = (3 * float(prices[0]) + float(prices[1])) / 4  # a typical 3:1 input:output blend
-    return _Candidate(
-        model,
-        info["provider"],
-        info["upstream"],
-        info["bucket"],
-        info["context"],
-        info["tools"],
-        info["json"],
-        cost,
-        buckets_of(model, info),
-        model in VISION,
-    )
-
-
-def _needs(body: Mapping[str, Any], cls: Classification) -> _Needs:
-    tools = any(isinstance(body.get(k), list) and body[k] for k in ("tools", "functions"))
-    fmt = body.get("response_format")
-    json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
-    out = body.get("max_completion_tokens", body.get("max_tokens"))
-    reserve = out if isinstance(out, int) and not isinstance(out, bool) and out > 0 else 0
-    return _Needs(bool(tools), json, cls.est_tokens + reserve, _uses_images(body))
-
-
-def _uses_images(body: Mapping[str, Any]) -> bool:
-    for message in body.get("messages") or ():
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, list) and any(
-            isinstance(p, Mapping) and p.get("type") == "image_url" for p in content
-        ):
-            return True
-    return False
-
-
 def _decision(
-    usable: list[_Candidate], reason: str, mode: str, cls: Classification
+    usable: list[Candidate], reason: str, mode: str, cls: Classification
 ) -> RouteDecision:
     chosen = usable[0]
     return RouteDecision(
@@ -320,19 +253,3 @@ def _decision(
         cls.signals,
         tuple((c.model, c.provider) for c in usable[1:]),
     )
-
-
-def _mates(
-    found: _Candidate, bucket_mates: dict[str, tuple[_Candidate, ...]]
-) -> tuple[_Candidate, ...]:
-    """Models sharing a bucket with `found`: its own bucket first, closest price first."""
-    out: dict[str, _Candidate] = {}
-    for bucket in found.buckets:
-        mates = sorted(
-            bucket_mates[bucket],
-            key=lambda c: (abs(math.log((c.cost + 1e-6) / (found.cost + 1e-6))), c.model),
-        )
-        for c in mates:
-            if c is not found:
-                out.setdefault(c.model, c)
-    return tuple(out.values())

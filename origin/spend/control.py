@@ -5,7 +5,8 @@ after. `before_lookup` (when the response cache will be consulted) only refuses 
 whose request limit this process already saw full in the current window, from memory; it
 returns the gate the cache runs before answering a hit, which counts the hit against the
 limits (a hit counts too). On a miss, `admit`, after routing, counts the limits AND reserves
-the request's worst-case cost against every budget covering it, in one script call.
+the request's worst-case cost against every budget covering it, in one script call
+(origin.spend.admitter).
 `settle`, once the outcome is known, queues the exact cost; the Batcher sends admits and
 settles of concurrent requests together, one round trip per batch. Projects without budgets or
 limits cost nothing here: no Redis call at all. Far from every limit a request costs no round
@@ -16,46 +17,28 @@ its cache lookup, to share that round trip (origin.spend.early).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from origin.spend.admission import Admission, BudgetHold
+from origin.spend.admission import Admission
+from origin.spend.admitter import Admitter, SpendCall
 from origin.spend.allowances import Allowances
 from origin.spend.audit import AuditLog
 from origin.spend.batcher import Batcher
-from origin.spend.counters import Counters, CountersDown
+from origin.spend.counters import Counters
 from origin.spend.early import EarlyAdmission
 from origin.spend.full_limits import FullLimits
 from origin.spend.policies import Policies
 from origin.spend.policy import Budget, ProjectPolicy
 from origin.spend.reconcile import Reconciler
-from origin.spend.refusals import budget_refusal, limit_refusal
+from origin.spend.refusals import limit_refusal
 from origin.spend.windows import Windows
-from origin.store import StoreError, StoreUnavailable
-from shared.errors import UpstreamUnavailable
-from shared.limits import TOKEN_SLOTS, limits_config_key
-from shared.options import RequestOptions
+from shared.limits import TOKEN_SLOTS
 from shared.pricing import Cost, TokenUsage
-from shared.usage import Caller
 from shared.worst_case import cost_units, output_token_bound, prompt_token_bound, worst_case_units
 
-log = logging.getLogger("prism.spend")
-
 HitGate = Callable[[], Awaitable[None]]
-
-
-class SpendCall(Protocol):
-    """The parts of the gateway's Call that spend control reads and writes."""
-
-    request_id: str
-    caller: Caller
-    options: RequestOptions
-    body: dict[str, Any]
-    attempts: list[tuple[str, str, str]]
-    spend: Admission | None
-    receipt: Any
 
 
 class SpendControl:
@@ -67,12 +50,15 @@ class SpendControl:
         audit: AuditLog,
         reservation_ttl_s: float,
     ) -> None:
-        self.policies, self._counters, self._reconciler = policies, counters, reconciler
-        self._audit, self._ttl_ms = audit, int(reservation_ttl_s * 1000)
+        self.policies = policies
+        ttl_ms = int(reservation_ttl_s * 1000)
         self._batcher = Batcher(counters, counters.timeout_s)
-        self._allowances = Allowances(counters, self._ttl_ms)
+        self._allowances = Allowances(counters, ttl_ms)
         self._windows = Windows()
         self._full = FullLimits(audit)
+        self._admitter = Admitter(
+            self._batcher, reconciler, audit, self._allowances, self._windows, self._full, ttl_ms
+        )
 
     async def before_lookup(self, call: SpendCall) -> HitGate | None:
         """Refuse a request over a limit known to be full; the gate for a cache hit, if any."""
@@ -87,7 +73,7 @@ class SpendControl:
         async def count_hit() -> None:
             admission = self._admission(call, policy)
             if not self._admitted_here(call, admission, []):
-                await self._run(call, admission, [], count_limits=True)
+                await self._admitter.run(call, admission, [], count_limits=True)
 
         return count_hit
 
@@ -111,7 +97,7 @@ class SpendControl:
             admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
         if self._admitted_here(call, admission, budgets):
             return EarlyAdmission(self, call, None, hit_gate)
-        admitting = self._run(call, admission, budgets, count_limits=count_limits)
+        admitting = self._admitter.run(call, admission, budgets, count_limits=count_limits)
         return EarlyAdmission(self, call, admitting, hit_gate)
 
     def _far_from_limits(
@@ -168,7 +154,7 @@ class SpendControl:
         admission.amount = worst_case_units(call.body, models, admission.prompt_tokens)
         if fresh and self._admitted_here(call, admission, budgets):
             return
-        await self._run(call, admission, budgets, count_limits=count_limits)
+        await self._admitter.run(call, admission, budgets, count_limits=count_limits)
 
     def _admitted_here(self, call: SpendCall, admission: Admission, budgets: list[Budget]) -> bool:
         """Admitted against this worker's allowances, without Redis (origin.spend.allowances)."""
@@ -223,110 +209,6 @@ class SpendControl:
             admission.resets_s = [ms / 1000 for ms in self._windows.ttls_ms(now_ms)]
         return admission
 
-    async def _run(
-        self, call: SpendCall, admission: Admission, budgets: list[Budget], *, count_limits: bool
-    ) -> None:
-        """One admit script call (plus a counter rebuild if Redis lost it); raises refusals."""
-        blocking = any(b.blocks for b in budgets)
-        reply: list[Any] = ["uninit"]
-        for _attempt in range(3):
-            try:
-                reply = await self._batcher.admit(
-                    *self._script_input(admission, budgets, count_limits)
-                )
-            except CountersDown as exc:
-                if blocking:
-                    raise UpstreamUnavailable(
-                        "Budgets can't be checked right now (their counters are unavailable); "
-                        "retry shortly.",
-                        retry_after=1,
-                    ) from exc
-                log.warning("spend counters down, request admitted unchecked: %s", exc)
-                return
-            if reply[0] != "uninit":
-                break
-            try:
-                await self._reconciler.ensure(budgets[int(reply[1]) - 1], admission.now)
-            except (StoreUnavailable, StoreError, CountersDown) as exc:
-                if blocking:
-                    raise UpstreamUnavailable(
-                        "Budgets can't be checked right now (their spend can't be read); "
-                        "retry shortly.",
-                        retry_after=1,
-                    ) from exc
-                log.warning("warn-only budgets skipped, their spend can't be read: %s", exc)
-                budgets = []
-        if reply[0] == "uninit":
-            raise UpstreamUnavailable("Budgets can't be checked right now.", retry_after=1)
-        self._apply(call, admission, budgets, reply, count_limits)
-
-    def _script_input(
-        self, admission: Admission, budgets: list[Budget], count_limits: bool
-    ) -> tuple[list[str], list[str | int]]:
-        """The admit script's keys and its few, short arguments (see shared.spend_scripts)."""
-        keys = [limits_config_key(admission.project_id)]
-        args: list[str | int] = [admission.now_ms, admission.request_id, self._ttl_ms]
-        if count_limits:
-            keys += admission.limit_keys
-            ttls = ",".join(str(int(s * 1000)) for s in admission.resets_s)
-            limits = ",".join(map(str, admission.limits))
-            args += ["args", "", admission.tokens, 8, limits, ttls]
-        else:
-            args += ["args", "", 0, 0, "", ""]
-        amount = str(admission.amount)
-        for budget in budgets:
-            window = self._windows.budget(budget, admission.now, admission.now_ms)
-            keys += window.keys
-            args.append(window.head + amount + window.tail)
-        return keys, args
-
-    def _apply(
-        self,
-        call: SpendCall,
-        admission: Admission,
-        budgets: list[Budget],
-        reply: list[Any],
-        count_limits: bool,
-    ) -> None:
-        status = reply[0]
-        if status == "limit":
-            slot = int(reply[1]) - 1
-            self._full.fired_once(admission, slot)
-            self._full.remember(admission.limit_keys[slot], slot, admission.limits[slot], reply[2])
-            raise limit_refusal(admission, slot, int(reply[2]))
-        if status == "budget":
-            budget = budgets[int(reply[1]) - 1]
-            if int(reply[4]):
-                self._audit.fired(
-                    admission.project_id, "budget.block", budget.id, _detail(budget, reply)
-                )
-            raise budget_refusal(budget, admission, int(reply[2]), int(reply[3]))
-        if count_limits:
-            admission.counts = [
-                self._allowances.counted(key, int(v))
-                for v, key in zip(reply[1:9], admission.limit_keys, strict=True)
-            ]
-            for slot, (limit, count) in enumerate(zip(admission.limits, admission.counts)):
-                if 0 < limit <= count:
-                    self._full.remember(admission.limit_keys[slot], slot, limit, count)
-        seen = []
-        for i, budget in enumerate(budgets):
-            spent, reserved, first = (int(v) for v in reply[9 + 3 * i : 12 + 3 * i])
-            window = self._windows.budget(budget, admission.now, admission.now_ms)
-            seen.append((window, spent, reserved))
-            admission.holds.append(
-                BudgetHold(
-                    budget, window.keys, spent, reserved, window.limit_units, window.warn_units
-                )
-            )
-            if first:
-                self._audit.fired(
-                    admission.project_id, "budget.warn", budget.id, {"spent_units": spent}
-                )
-        call.spend = admission
-        call.receipt.policy = admission
-        self._allowances.observe(admission, seen)
-
     async def aclose(self) -> None:
         await self._allowances.aclose()
         await self._batcher.aclose()
@@ -336,7 +218,3 @@ def _token_estimate(body: Mapping[str, Any], prompt_tokens: int) -> int:
     """Tokens counted against tokens-per-minute up front: the prompt and any requested cap."""
     explicit = body.get("max_completion_tokens") or body.get("max_tokens")
     return prompt_tokens + (output_token_bound(body, "") if explicit else 0)
-
-
-def _detail(budget: Budget, reply: list[Any]) -> dict[str, Any]:
-    return {"spent_units": int(reply[2]), "reserved_units": int(reply[3]), "period": budget.period}

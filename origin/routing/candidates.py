@@ -1,0 +1,100 @@
+"""The catalog's models as the router filters them, and what a request needs of one.
+
+Everything here is resolved once, when the Router is built (a candidate per catalog model,
+each model's bucket mates in order), except a request's needs, read from its body; route()
+then only compares the two. Kept apart from origin.routing.router so the choosing there
+reads without the bookkeeping that makes it cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from origin.routing.buckets import VISION, buckets_of
+from origin.routing.classifier import Classification
+from shared.catalog import ModelInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    model: str
+    provider: str
+    upstream: str
+    bucket: str
+    context: int
+    tools: bool
+    json: bool
+    cost: float  # blended $/M tokens, only for ordering fallbacks
+    buckets: tuple[str, ...] = ()
+    vision: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    tools: bool
+    json: bool
+    tokens: int
+    vision: bool = False
+
+    def met_by(self, c: Candidate) -> bool:
+        return (
+            (c.tools or not self.tools)
+            and (c.json or not self.json)
+            and (c.vision or not self.vision)
+            and self.tokens <= c.context
+        )
+
+
+def candidate(model: str, info: ModelInfo) -> Candidate:
+    prices = info["prices"]
+    cost = (3 * float(prices[0]) + float(prices[1])) / 4  # a typical 3:1 input:output blend
+    return Candidate(
+        model,
+        info["provider"],
+        info["upstream"],
+        info["bucket"],
+        info["context"],
+        info["tools"],
+        info["json"],
+        cost,
+        buckets_of(model, info),
+        model in VISION,
+    )
+
+
+def needs_of(body: Mapping[str, Any], cls: Classification) -> Needs:
+    tools = any(isinstance(body.get(k), list) and body[k] for k in ("tools", "functions"))
+    fmt = body.get("response_format")
+    json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
+    out = body.get("max_completion_tokens", body.get("max_tokens"))
+    reserve = out if isinstance(out, int) and not isinstance(out, bool) and out > 0 else 0
+    return Needs(bool(tools), json, cls.est_tokens + reserve, _uses_images(body))
+
+
+def _uses_images(body: Mapping[str, Any]) -> bool:
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list) and any(
+            isinstance(p, Mapping) and p.get("type") == "image_url" for p in content
+        ):
+            return True
+    return False
+
+
+def mates(
+    found: Candidate, bucket_mates: dict[str, tuple[Candidate, ...]]
+) -> tuple[Candidate, ...]:
+    """Models sharing a bucket with `found`: its own bucket first, closest price first."""
+    out: dict[str, Candidate] = {}
+    for bucket in found.buckets:
+        ordered = sorted(
+            bucket_mates[bucket],
+            key=lambda c: (abs(math.log((c.cost + 1e-6) / (found.cost + 1e-6))), c.model),
+        )
+        for c in ordered:
+            if c is not found:
+                out.setdefault(c.model, c)
+    return tuple(out.values())

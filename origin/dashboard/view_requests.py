@@ -140,8 +140,21 @@ def render_list(rows: list[dict[str, Any]], query: QueryParams, project_id: str)
 
 
 def render_detail(row: dict[str, Any], feedback: list[dict[str, Any]], project_id: str) -> str:
-    routing = fmt.cents(row.get("routing_saved_cents"))
-    items = [
+    receipt = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in _receipt_items(row))
+    return f"""<p><a href="{escape(href("/requests", project_id))}">← Requests</a></p>
+<h1>Request receipt</h1><p class="sub">The same numbers the response carried in its X-Prism-* headers.</p>
+<div class="panel"><dl class="receipt">{receipt}</dl></div>
+<div class="panel"><h2>Feedback</h2><table><thead><tr><th>Time</th><th>Rating</th><th>Comment</th>
+</tr></thead><tbody>{_feedback_rows(feedback)}</tbody></table></div>"""
+
+
+def _receipt_items(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """The receipt's (title, HTML) pairs: the response's headers first, then what the row adds."""
+    return [*_header_items(row), *_row_items(row)]
+
+
+def _header_items(row: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
         (
             "X-Prism-Request-Id / Feedback-Id",
             f'<span class="mono">{escape(str(row["request_id"]))}</span>',
@@ -162,6 +175,12 @@ def render_detail(row: dict[str, Any], feedback: list[dict[str, Any]], project_i
             f"{escape(str(row.get('native_cache_saved_cents')))} ¢",
         ),
         ("X-Prism-Usage-Reported", "true" if row.get("usage_reported") else "false"),
+    ]
+
+
+def _row_items(row: dict[str, Any]) -> list[tuple[str, str]]:
+    routing = fmt.cents(row.get("routing_saved_cents"))
+    return [
         (
             "Routing saved",
             f"{escape(str(row.get('routing_saved_cents')))} ¢ against {escape(str(row.get('reference_model') or '—'))}"
@@ -182,8 +201,10 @@ def render_detail(row: dict[str, Any], feedback: list[dict[str, Any]], project_i
         ("Tags", fmt.tags(row.get("request_tags")) or "—"),
         ("Cache entry", f'<span class="mono">{escape(str(row.get("cache_key") or "—"))}</span>'),
     ]
-    receipt = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
-    votes = (
+
+
+def _feedback_rows(feedback: list[dict[str, Any]]) -> str:
+    return (
         "".join(
             f"<tr><td>{escape(fmt.when(f.get('created_at')))}</td><td>{'👍 +1' if f.get('rating') == 1 else '👎 −1'}</td>"
             f"<td>{escape(str(f.get('comment') or ''))}</td></tr>"
@@ -191,8 +212,3 @@ def render_detail(row: dict[str, Any], feedback: list[dict[str, Any]], project_i
         )
         or '<tr><td colspan="3" class="muted">No feedback for this request.</td></tr>'
     )
-    return f"""<p><a href="{escape(href("/requests", project_id))}">← Requests</a></p>
-<h1>Request receipt</h1><p class="sub">The same numbers the response carried in its X-Prism-* headers.</p>
-<div class="panel"><dl class="receipt">{receipt}</dl></div>
-<div class="panel"><h2>Feedback</h2><table><thead><tr><th>Time</th><th>Rating</th><th>Comment</th>
-</tr></thead><tbody>{votes}</tbody></table></div>"""

@@ -71,12 +71,7 @@ def start_stack(
     test fixture and `make run` do: the semantic layer on, pair verifier included."""
     logs = work_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    # Straight under the temp root: the postgres OS user must be able to traverse it.
-    pg_dir = Path(tempfile.mkdtemp(prefix="prism-pg-bench-"))
-    cluster = PostgresCluster(pg_dir, free_port(), fsync=False)
-    stack.callback(cluster.destroy)
-    cluster.start()
-    asyncio.run(apply_migrations(cluster.dsn))
+    cluster = _start_postgres(stack)
     redis = RedisServer(free_port(), work_dir / "redis")
     stack.callback(redis.stop)
     redis.start()
@@ -99,34 +94,9 @@ def start_stack(
     if vector_index:
         env |= start_vector_index(stack, logs)
     env |= extra_env or {}
-    port = free_port()
-    env |= {"PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(port)}
-    argv = (
-        ["-m", "bench.profiled_worker", str(profile_to)]
-        if profile_to is not None
-        else ["-m", "origin.admin.cli", "serve"]
-    )
-    origin = Service(
-        "origin",
-        [sys.executable, *argv],
-        port,
-        env=env,
-        log_path=logs / "origin.log",
-    )
-    _run(stack, origin, timeout=60)
+    origin = _start_origin(stack, env, logs, profile_to)
     project = asyncio.run(create_project(cluster.dsn, "bench"))
-    pids = {
-        name: service.proc.pid
-        for name, service in (
-            ("origin", origin),
-            ("simulator", simulator),
-            ("postgrest", postgrest),
-        )
-        if service.proc is not None
-    }
-    pids["postgres"] = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
-    if redis.pid is not None:
-        pids["redis"] = redis.pid
+    pids = _root_pids(cluster, redis, origin=origin, simulator=simulator, postgrest=postgrest)
     return Stack(
         simulator.url,
         origin.url,
@@ -140,6 +110,50 @@ def start_stack(
         env.get("UPSTASH_VECTOR_REST_URL", ""),
         env.get("UPSTASH_VECTOR_REST_TOKEN", ""),
     )
+
+
+def _start_postgres(stack: ExitStack) -> PostgresCluster:
+    """A migrated cluster without fsync: the benchmark's rows need not survive a crash."""
+    # Straight under the temp root: the postgres OS user must be able to traverse it.
+    pg_dir = Path(tempfile.mkdtemp(prefix="prism-pg-bench-"))
+    cluster = PostgresCluster(pg_dir, free_port(), fsync=False)
+    stack.callback(cluster.destroy)
+    cluster.start()
+    asyncio.run(apply_migrations(cluster.dsn))
+    return cluster
+
+
+def _start_origin(
+    stack: ExitStack, env: dict[str, str], logs: Path, profile_to: Path | None
+) -> Service:
+    """One origin worker as `prism serve` runs it, or under the profiler with `profile_to`."""
+    port = free_port()
+    env = env | {"PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(port)}
+    argv = (
+        ["-m", "bench.profiled_worker", str(profile_to)]
+        if profile_to is not None
+        else ["-m", "origin.admin.cli", "serve"]
+    )
+    origin = Service(
+        "origin",
+        [sys.executable, *argv],
+        port,
+        env=env,
+        log_path=logs / "origin.log",
+    )
+    _run(stack, origin, timeout=60)
+    return origin
+
+
+def _root_pids(cluster: PostgresCluster, redis: RedisServer, **services: Service) -> dict[str, int]:
+    """Each server's root process, for CPU accounting."""
+    pids = {
+        name: service.proc.pid for name, service in services.items() if service.proc is not None
+    }
+    pids["postgres"] = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    if redis.pid is not None:
+        pids["redis"] = redis.pid
+    return pids
 
 
 def start_vector_index(stack: ExitStack, logs: Path) -> dict[str, str]:

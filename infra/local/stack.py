@@ -57,7 +57,6 @@ async def run() -> None:
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ports, secrets = Ports(), load_secrets(data / "secrets.json")
-    service_key = jwt.encode({"role": "service_role"}, secrets["jwt_secret"])
     # Like PRISM_DEV_API_KEY for the demo key: a newcomer may choose the admin token.
     admin_token = os.environ.get("PRISM_ADMIN_TOKEN") or secrets["admin_token"]
     provider_keys = real_provider_keys()
@@ -70,73 +69,19 @@ async def run() -> None:
         pg.start()
         await apply_migrations(pg.dsn)
         redis.start()
-        base = {
-            "SUPABASE_URL": f"http://127.0.0.1:{ports.postgrest}",
-            "SUPABASE_SERVICE_KEY": service_key,
-            "SUPABASE_ANON_KEY": jwt.encode({"role": "anon"}, secrets["jwt_secret"]),
-        }
-        services = [
-            python_module(
-                "postgrest",
-                "infra.local.postgrest",
-                ports.postgrest,
-                "--dsn",
-                pg.dsn,
-                f"--jwt-secret={secrets['jwt_secret']}",
-            ),
-            python_module(
-                "upstash-redis",
-                "infra.local.upstash_redis",
-                ports.upstash_redis,
-                "--redis-url",
-                redis.url,
-                f"--token={secrets['upstash_token']}",
-            ),
-            python_module(
-                "upstash-vector",
-                "infra.local.upstash_vector",
-                ports.upstash_vector,
-                f"--token={secrets['upstash_token']}",
-                "--data-file",
-                str(data / "vectors.json"),
-            ),
-        ]
-        if not provider_keys:
-            services.append(python_module("simulator", "infra.local.simulator", ports.simulator))
-        for service in services:
+        for service in stand_ins(ports, pg.dsn, redis.url, secrets, data, bool(provider_keys)):
             service.log_path = logs / f"{service.name}.log"
             started.append(service.start(timeout=60))
         key = await ensure_demo_project(
             pg.dsn, data / "demo.json", provider_keys, secrets["master_key"]
         )
         login = await ensure_demo_user(pg.dsn, data / "demo.json", data / "dashboard-user.json")
-        origin_env = {
-            **base,
-            "REDIS_URL": redis.url,
-            "PRISM_MASTER_KEY": secrets["master_key"],
-            "PRISM_ADMIN_TOKEN": admin_token,
-            "PRISM_DATA_DIR": str(data),
-            "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{ports.upstash_redis}",
-            "UPSTASH_REDIS_REST_TOKEN": secrets["upstash_token"],
-            "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{ports.upstash_vector}",
-            "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
-            "PRISM_SIMULATOR_URL": "" if provider_keys else f"http://127.0.0.1:{ports.simulator}",
-            # Provider calls never reach loopback unless allow-listed; the simulator is.
-            "PRISM_UPSTREAM_ALLOWLIST": "" if provider_keys else f"127.0.0.1:{ports.simulator}",
-        }
-        origin = Service(
-            "origin",
-            # As users run it (`prism serve`); the access log is the origin's own.
-            [sys.executable, "-m", "origin.admin.cli", "serve"],
-            ports.origin,
-            env={**origin_env, "PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(ports.origin)},
-            log_path=logs / "origin.log",
-        )
-        started.append(origin.start(timeout=60))
-        edge = edge_service(ports, edge_bindings(origin_env, secrets["jwt_secret"]), logs)
+        env = origin_env(ports, redis.url, secrets, admin_token, data, bool(provider_keys))
+        started.append(origin_service(ports, env, logs).start(timeout=60))
+        edge = edge_service(ports, edge_bindings(env, secrets["jwt_secret"]), logs)
         if edge is not None:
             started.append(edge.start(timeout=60))
-        cli_env = write_cli_env(data / "cli.env", origin_env, ports.origin)
+        cli_env = write_cli_env(data / "cli.env", env, ports.origin)
         announce(ports, key, admin_token, cli_env, provider_keys, data, edge is not None, login)
         await Supervisor([redis.service, *started]).run(stop_requested())
     finally:
@@ -145,6 +90,85 @@ async def run() -> None:
         redis.stop()
         pg.stop()
         print("prism: stopped everything it started.", flush=True)
+
+
+def stand_ins(
+    ports: Ports,
+    dsn: str,
+    redis_url: str,
+    secrets: dict[str, str],
+    data: Path,
+    real_providers: bool,
+) -> list[Service]:
+    """The HTTP APIs with no local server, and the provider simulator unless keys are real."""
+    services = [
+        python_module(
+            "postgrest",
+            "infra.local.postgrest",
+            ports.postgrest,
+            "--dsn",
+            dsn,
+            f"--jwt-secret={secrets['jwt_secret']}",
+        ),
+        python_module(
+            "upstash-redis",
+            "infra.local.upstash_redis",
+            ports.upstash_redis,
+            "--redis-url",
+            redis_url,
+            f"--token={secrets['upstash_token']}",
+        ),
+        python_module(
+            "upstash-vector",
+            "infra.local.upstash_vector",
+            ports.upstash_vector,
+            f"--token={secrets['upstash_token']}",
+            "--data-file",
+            str(data / "vectors.json"),
+        ),
+    ]
+    if not real_providers:
+        services.append(python_module("simulator", "infra.local.simulator", ports.simulator))
+    return services
+
+
+def origin_env(
+    ports: Ports,
+    redis_url: str,
+    secrets: dict[str, str],
+    admin_token: str,
+    data: Path,
+    real_providers: bool,
+) -> dict[str, str]:
+    """The origin's configuration; `prism` in another terminal gets the same (write_cli_env)."""
+    simulator = f"127.0.0.1:{ports.simulator}"
+    return {
+        "SUPABASE_URL": f"http://127.0.0.1:{ports.postgrest}",
+        "SUPABASE_SERVICE_KEY": jwt.encode({"role": "service_role"}, secrets["jwt_secret"]),
+        "SUPABASE_ANON_KEY": jwt.encode({"role": "anon"}, secrets["jwt_secret"]),
+        "REDIS_URL": redis_url,
+        "PRISM_MASTER_KEY": secrets["master_key"],
+        "PRISM_ADMIN_TOKEN": admin_token,
+        "PRISM_DATA_DIR": str(data),
+        "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{ports.upstash_redis}",
+        "UPSTASH_REDIS_REST_TOKEN": secrets["upstash_token"],
+        "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{ports.upstash_vector}",
+        "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
+        "PRISM_SIMULATOR_URL": "" if real_providers else f"http://{simulator}",
+        # Provider calls never reach loopback unless allow-listed; the simulator is.
+        "PRISM_UPSTREAM_ALLOWLIST": "" if real_providers else simulator,
+    }
+
+
+def origin_service(ports: Ports, env: dict[str, str], logs: Path) -> Service:
+    return Service(
+        "origin",
+        # As users run it (`prism serve`); the access log is the origin's own.
+        [sys.executable, "-m", "origin.admin.cli", "serve"],
+        ports.origin,
+        env={**env, "PRISM_HOST": "127.0.0.1", "PRISM_PORT": str(ports.origin)},
+        log_path=logs / "origin.log",
+    )
 
 
 def edge_bindings(origin_env: dict[str, str], jwt_secret: str) -> dict[str, str]:

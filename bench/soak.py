@@ -31,18 +31,16 @@ import json
 import os
 import resource
 import secrets
-import statistics
 import subprocess
 import sys
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import MARKER, ensure_wrk
 from bench.soak_mix import (
@@ -53,14 +51,14 @@ from bench.soak_mix import (
     unique_vectors_filter,
     write_lua_data,
 )
+from bench.soak_report import markdown, render, verdict
+from bench.soak_sampling import Run, Sampler, answered, cpu_s, rss_mb, worker_pid
 from bench.stack import Stack, run_stopping_everything, start_stack
 from infra.local.proc import ROOT
 from shared.cache_entry import vector_namespace
 
 WORK_DIR = ROOT / ".prism" / "bench" / "soak"
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk_soak.lua"
-RSS_LIMIT_MB = 200.0
-RSS_BAND = 0.10
 FAULT_EVERY_S = 1.0
 FORGET_EVERY_S = 10.0
 # The one setting off its default: the vector stand-in embeds each lookup with numpy on the
@@ -68,24 +66,6 @@ FORGET_EVERY_S = 10.0
 # where Upstash takes tens; at the default 150 ms budget most lookups would be skipped as a
 # backend down and the semantic layer would hardly run.
 SOAK_ENV = {"PRISM_CACHE_VECTOR_TIMEOUT_MS": "2000"}
-
-
-@dataclass
-class Sample:
-    t_s: float
-    requests: int
-    rss_mb: float
-    tree_rss_mb: float
-
-
-@dataclass
-class Run:
-    samples: list[Sample] = field(default_factory=list)
-    sent: int = 0
-    non_2xx: int = 0
-    socket_errors: int = 0
-    client_cpu_s: float = 0.0
-    faults_scripted: int = 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -133,91 +113,6 @@ def _wait_indexed(stack: Stack, count: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the vector index holds {info['vectorCount']} of {count}")
         time.sleep(0.1)
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        if stat:
-            tree.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    return tree
-
-
-def tree(root: int) -> list[int]:
-    children, pids, stack = _children(), [], [root]
-    while stack:
-        pid = stack.pop()
-        pids.append(pid)
-        stack.extend(children.get(pid, ()))
-    return pids
-
-
-def worker_pid(root: int) -> int:
-    """The origin's worker: the largest process under the server's root (Hypercorn spawns
-    its worker as a child; a server that serves from the root process is its own worker)."""
-    return max(tree(root), key=rss_mb)
-
-
-def answered(origin_url: str) -> dict[str, float]:
-    """prism_requests_total by status, and failovers, from one scrape."""
-    text = httpx.get(f"{origin_url}/metrics", timeout=10).text
-    totals: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "prism_requests_total":
-                key = f"status {s.labels['status']}"
-                totals[key] = totals.get(key, 0.0) + s.value
-            elif s.name in ("prism_cache_lookups_total", "prism_cache_hits_total"):
-                kind = "lookups" if "lookups" in s.name else "hits"
-                key = f"cache {kind} {s.labels['layer']}"
-                totals[key] = totals.get(key, 0.0) + s.value
-            elif s.name in ("prism_failovers_total", "prism_provider_attempts_total"):
-                key = s.name if "outcome" not in s.labels else f"attempts {s.labels['outcome']}"
-                totals[key] = totals.get(key, 0.0) + s.value
-    return totals
-
-
-def requests_done(totals: dict[str, float]) -> int:
-    return int(sum(v for k, v in totals.items() if k.startswith("status ")))
-
-
-class Sampler(threading.Thread):
-    """Every `every_s`: (seconds since start, requests answered, worker RSS, tree RSS)."""
-
-    def __init__(self, stack: Stack, worker: int, every_s: float, run: Run) -> None:
-        super().__init__(daemon=True)
-        self.stack, self.worker, self.every_s, self.run_ = stack, worker, every_s, run
-        self.stopped = threading.Event()
-        self.start_count = requests_done(answered(stack.origin_url))
-        self.started = time.monotonic()
-
-    def take(self) -> None:
-        done = requests_done(answered(self.stack.origin_url)) - self.start_count
-        total = sum(rss_mb(pid) for pid in tree(self.stack.origin_pid))
-        t = time.monotonic() - self.started
-        self.run_.samples.append(Sample(t, done, rss_mb(self.worker), total))
-
-    def run(self) -> None:
-        self.take()
-        while not self.stopped.wait(self.every_s):
-            try:
-                self.take()
-            except httpx.HTTPError as exc:
-                print(f"soak: sample skipped: {exc}", file=sys.stderr, flush=True)
 
 
 class Faults(threading.Thread):
@@ -289,20 +184,32 @@ def wrk_slice(wrk: str, stack: Stack, data: Path, args: argparse.Namespace, run:
     run.socket_errors += sum(int(v) for k, v in errors.items() if k != "status")
 
 
-def verdict(samples: list[Sample], warmup_s: float) -> tuple[bool, str]:
-    steady = [s.rss_mb for s in samples if s.t_s >= warmup_s]
-    if len(steady) < 2:
-        return False, "too few samples after the warm-up"
-    median = statistics.median(steady)
-    low, high = min(steady), max(steady)
-    within = all(abs(v - median) <= RSS_BAND * median for v in steady)
-    passed = within and high < RSS_LIMIT_MB
-    return passed, (
-        f"after {warmup_s:.0f} s: median {median:.1f} MB, min {low:.1f} ({low / median - 1:+.1%}),"
-        f" max {high:.1f} ({high / median - 1:+.1%}); band ±{RSS_BAND:.0%}: "
-        f"{'kept' if within else 'LEFT'}; under {RSS_LIMIT_MB:.0f} MB: "
-        f"{'yes' if high < RSS_LIMIT_MB else 'NO'}"
-    )
+@dataclass
+class Alongside:
+    """The threads that run beside the load: RSS samples, scripted faults, forgotten vectors."""
+
+    sampler: Sampler
+    faults: Faults
+    forgetter: Forgetter
+
+    @classmethod
+    def for_run(cls, servers: Stack, worker: int, every_s: float, run: Run) -> Alongside:
+        return cls(Sampler(servers, worker, every_s, run), Faults(servers, run), Forgetter(servers))
+
+    def start(self, vector_index: bool) -> None:
+        self.sampler.start()
+        self.faults.start()
+        if vector_index:
+            self.forgetter.start()
+
+    def stop(self) -> None:
+        self.forgetter.stopped.set()
+        if self.forgetter.is_alive():
+            self.forgetter.join()
+        self.faults.stopped.set()
+        self.faults.join()
+        self.sampler.stopped.set()
+        self.sampler.join()
 
 
 def soak(stack: ExitStack, args: argparse.Namespace) -> dict[str, Any]:
@@ -316,32 +223,18 @@ def soak(stack: ExitStack, args: argparse.Namespace) -> dict[str, Any]:
     worker = worker_pid(servers.origin_pid)
     run = Run()
     before = answered(servers.origin_url)
-    sampler, faults = Sampler(servers, worker, args.sample_s, run), Faults(servers, run)
-    forgetter = Forgetter(servers)
-    load_before, started, cpu_before = os.getloadavg(), time.monotonic(), _cpu_s(worker)
-    sampler.start()
-    faults.start()
-    if servers.vector_url:
-        forgetter.start()
+    alongside = Alongside.for_run(servers, worker, args.sample_s, run)
+    load_before, started, cpu_before = os.getloadavg(), time.monotonic(), cpu_s(worker)
+    alongside.start(bool(servers.vector_url))
     try:
-        while run.sent < args.requests and time.monotonic() - started < args.max_minutes * 60:
-            wrk_slice(wrk, servers, data, args, run)
-            print(
-                f"soak: {run.sent} sent, RSS {rss_mb(worker):.1f} MB", file=sys.stderr, flush=True
-            )
+        send(wrk, servers, data, args, run, started, worker)
     finally:
-        forgetter.stopped.set()
-        if forgetter.is_alive():
-            forgetter.join()
-        faults.stopped.set()
-        faults.join()
-        sampler.stopped.set()
-        sampler.join()
-    sampler.take()
+        alongside.stop()
+    alongside.sampler.take()
     elapsed = time.monotonic() - started
     after = answered(servers.origin_url)
     passed, why = verdict(run.samples, args.warmup_s)
-    worker_cpu = _cpu_s(worker) - cpu_before
+    worker_cpu = cpu_s(worker) - cpu_before
     return {
         "requests_sent": run.sent,
         "elapsed_s": round(elapsed, 1),
@@ -349,7 +242,7 @@ def soak(stack: ExitStack, args: argparse.Namespace) -> dict[str, Any]:
         "non_2xx": run.non_2xx,
         "socket_errors": run.socket_errors,
         "faults_scripted": run.faults_scripted,
-        "miss_vectors_forgotten": forgetter.forgotten,
+        "miss_vectors_forgotten": alongside.forgetter.forgotten,
         "origin_counts": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in sorted(after)},
         "client_cpu_pct_of_a_core": round(100 * run.client_cpu_s / elapsed, 1),
         "worker_cpu_pct_of_a_core": round(100 * worker_cpu / elapsed, 1),
@@ -365,50 +258,19 @@ def soak(stack: ExitStack, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def render(result: dict[str, Any]) -> str:
-    out = [
-        (
-            f"soak: {result['requests_sent']} requests in {result['elapsed_s']} s "
-            f"({result['requests_per_s']}/s) at concurrency {result['concurrency']}, one worker "
-            f"(pid {result['worker_pid']}); load average {result['load_avg_before'][0]:.1f} before, "
-            f"{result['load_avg_after'][0]:.1f} after; wrk used "
-            f"{result['client_cpu_pct_of_a_core']}% of a core, the worker "
-            f"{result['worker_cpu_pct_of_a_core']}% ({result['worker_cpu_ms_per_request']} ms "
-            "per request)"
-        ),
-        (
-            f"non-2xx {result['non_2xx']}, socket errors {result['socket_errors']}, "
-            f"faults scripted {result['faults_scripted']}, "
-            f"miss vectors forgotten {result['miss_vectors_forgotten']}"
-        ),
-        "origin counted: "
-        + ", ".join(f"{k} {v:.0f}" for k, v in result["origin_counts"].items() if v),
-        "",
-        "  t (s)   requests   worker RSS MB   tree RSS MB",
-    ]
-    for s in result["samples"]:
-        out.append(
-            f"  {s['t_s']:6.0f}  {s['requests']:9d}  {s['rss_mb']:14.1f}  {s['tree_rss_mb']:12.1f}"
-        )
-    out += ["", f"{'PASS' if result['passed'] else 'MISS'}: {result['verdict']}"]
-    return "\n".join(out)
-
-
-def markdown(result: dict[str, Any], every_s: float = 60.0) -> str:
-    """The curve as a README table: the first sample, then one about every `every_s`."""
-    rows, next_t = [], 0.0
-    samples = result["samples"]
-    for i, s in enumerate(samples):
-        if s["t_s"] >= next_t or i == len(samples) - 1:
-            rows.append(f"| {s['t_s']:.0f} | {s['requests']:,} | {s['rss_mb']:.1f} |")
-            next_t = (s["t_s"] // every_s + 1) * every_s
-    head = ["| seconds | requests answered | worker RSS (MB) |", "| ---: | ---: | ---: |"]
-    return "\n".join([*head, *rows])
+def send(
+    wrk: str,
+    servers: Stack,
+    data: Path,
+    args: argparse.Namespace,
+    run: Run,
+    started: float,
+    worker: int,
+) -> None:
+    """wrk slices until `--requests` are sent or `--max-minutes` have passed since `started`."""
+    while run.sent < args.requests and time.monotonic() - started < args.max_minutes * 60:
+        wrk_slice(wrk, servers, data, args, run)
+        print(f"soak: {run.sent} sent, RSS {rss_mb(worker):.1f} MB", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,62 @@ async def seed_project(dsn: str, org: str, project: str, rows: int, salt: int) -
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class PageLoads:
+    """Each page load's queries for one project, as one signed-in user's client makes them."""
+
+    client: AsyncClient
+    project: str
+    today: date
+    newest: list[dict[str, Any]]
+    since: str
+
+    async def overview(self) -> Any:
+        await data.projects(self.client)
+        return await data.overview(self.client, self.project)
+
+    def requests(self, filters: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+        async def load() -> Any:
+            await data.projects(self.client)
+            return await data.requests(self.client, self.project, {"limit": 50, **filters})
+
+        return load
+
+    async def detail(self) -> Any:
+        await data.projects(self.client)
+        return await data.request_detail(self.client, self.project, self.newest[0]["request_id"])
+
+    async def features_30d(self) -> Any:
+        return await self._features("feature", 29)
+
+    async def features_90d(self) -> Any:
+        return await self._features("team", 89)
+
+    async def _features(self, key: str, days_back: int) -> Any:
+        await data.projects(self.client)
+        await data.tag_keys(self.client, self.project)
+        start = self.today - timedelta(days=days_back)
+        return await data.features(self.client, self.project, key, start, self.today)
+
+    async def cache(self) -> Any:
+        await data.projects(self.client)
+        keys = [f"{i:064x}" for i in range(100)]
+        await data.cache_entry_stats(self.client, self.project, keys)
+        await data.cache_series(self.client, self.project, 14)
+        return await data.cache_purges(self.client, self.project)
+
+    async def keys(self) -> Any:
+        await data.projects(self.client)
+        return await data.api_keys(self.client, self.project)
+
+    async def providers(self) -> Any:
+        await data.projects(self.client)
+        return await data.provider_keys(self.client, self.project)
+
+    async def live_tick(self) -> Any:
+        return await data.savings(self.client, self.project, self.since)
+
+
 async def pages(client: AsyncClient, project: str) -> dict[str, Callable[[], Awaitable[Any]]]:
     """Each page load's queries, in the order the page makes them (origin/dashboard/)."""
     today = datetime.now(UTC).date()
@@ -68,67 +125,28 @@ async def pages(client: AsyncClient, project: str) -> dict[str, Callable[[], Awa
     cursor = {"before_at": newest[-1]["created_at"], "before_id": newest[-1]["request_id"]}
     week = f"{today - timedelta(days=7)}T00:00:00+00:00"
     since = str(datetime.combine(today - timedelta(days=29), datetime.min.time(), UTC))
-
-    async def overview() -> Any:
-        await data.projects(client)
-        return await data.overview(client, project)
-
-    def requests(filters: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
-        async def load() -> Any:
-            await data.projects(client)
-            return await data.requests(client, project, {"limit": 50, **filters})
-
-        return load
-
-    async def detail() -> Any:
-        await data.projects(client)
-        return await data.request_detail(client, project, newest[0]["request_id"])
-
-    async def features_30d() -> Any:
-        await data.projects(client)
-        await data.tag_keys(client, project)
-        return await data.features(client, project, "feature", today - timedelta(days=29), today)
-
-    async def features_90d() -> Any:
-        await data.projects(client)
-        await data.tag_keys(client, project)
-        return await data.features(client, project, "team", today - timedelta(days=89), today)
-
-    async def cache() -> Any:
-        await data.projects(client)
-        keys = [f"{i:064x}" for i in range(100)]
-        await data.cache_entry_stats(client, project, keys)
-        await data.cache_series(client, project, 14)
-        return await data.cache_purges(client, project)
-
-    async def keys() -> Any:
-        await data.projects(client)
-        return await data.api_keys(client, project)
-
-    async def providers() -> Any:
-        await data.projects(client)
-        return await data.provider_keys(client, project)
-
-    async def live_tick() -> Any:
-        return await data.savings(client, project, since)
-
+    page = PageLoads(client, project, today, newest, since)
     return {
-        "overview": overview,
-        "requests: newest 50": requests({}),
-        "requests: next page (keyset)": requests(cursor),
-        "requests: tag feature=search": requests({"tag_key": "feature", "tag_value": "search"}),
-        "requests: tag no row has": requests({"tag_key": "feature", "tag_value": "absent"}),
-        "requests: model + last 7 days": requests({"model": "claude-sonnet-4-6", "from": week}),
-        "requests: failed only": requests({"success": False}),
-        "requests: one session": requests({"session": "sess-42"}),
-        "requests: cache status": requests({"cache_status": "hit-semantic-edge"}),
-        "request detail": detail,
-        "features (30 days)": features_30d,
-        "features (90 days)": features_90d,
-        "cache": cache,
-        "keys": keys,
-        "providers": providers,
-        "live savings tick": live_tick,
+        "overview": page.overview,
+        "requests: newest 50": page.requests({}),
+        "requests: next page (keyset)": page.requests(cursor),
+        "requests: tag feature=search": page.requests(
+            {"tag_key": "feature", "tag_value": "search"}
+        ),
+        "requests: tag no row has": page.requests({"tag_key": "feature", "tag_value": "absent"}),
+        "requests: model + last 7 days": page.requests(
+            {"model": "claude-sonnet-4-6", "from": week}
+        ),
+        "requests: failed only": page.requests({"success": False}),
+        "requests: one session": page.requests({"session": "sess-42"}),
+        "requests: cache status": page.requests({"cache_status": "hit-semantic-edge"}),
+        "request detail": page.detail,
+        "features (30 days)": page.features_30d,
+        "features (90 days)": page.features_90d,
+        "cache": page.cache,
+        "keys": page.keys,
+        "providers": page.providers,
+        "live savings tick": page.live_tick,
     }
 
 

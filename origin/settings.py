@@ -3,55 +3,41 @@
 Sources, later winning: the defaults below, a `.env` file (PRISM_ENV_FILE, default `.env` in
 the working directory), the process environment. Every variable is in VARIABLES with what it
 means; a malformed value stops start-up with an error naming the variable, and secrets print
-as *** wherever a Settings is shown (`prism config`).
+as *** wherever a Settings is shown (`prism config`). How each value is parsed and shown
+lives in env_values.py.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from origin.env_values import (
+    Secret,
+    SettingsError,
+    Variable,
+    choice,
+    flag,
+    integer,
+    items,
+    millis,
+    number,
+    path,
+    secret,
+    shown,
+    text,
+    url,
+)
 from origin.envfile import read_env_file
 from shared.semantic_guard import DEFAULT_MAX_USER_TURNS, DEFAULT_TOP_K
 
+# Secret and SettingsError are re-exported: the rest of the origin imports them from here.
+__all__ = ["ROOT", "VARIABLES", "Secret", "Settings", "SettingsError"]
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class SettingsError(ValueError):
-    """A variable that is set but unusable; the message names it (and never a secret's value)."""
-
-
-class Secret:
-    """A credential that never shows itself in logs, reprs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Secret):
-            return NotImplemented
-        return hmac.compare_digest(self._value.encode(), other._value.encode())
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -140,95 +126,7 @@ class Settings:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(variable, effective value with secrets masked, meaning), in VARIABLES order."""
-        return [(v.name, _shown(getattr(self, v.field), v.parse), v.doc) for v in VARIABLES]
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    field: str
-    parse: Callable[[str, str], Any]
-    doc: str
-
-
-def text(name: str, raw: str) -> str:
-    return raw
-
-
-def url(name: str, raw: str) -> str:
-    if "://" not in raw:
-        raise SettingsError(f"{name} must be a URL (scheme://host...), got {raw!r}")
-    return raw.rstrip("/")
-
-
-def secret(name: str, raw: str) -> Secret:
-    return Secret(raw)
-
-
-def integer(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise SettingsError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def number(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise SettingsError(f"{name} must be a finite number >= 0, got {raw!r}")
-    return value
-
-
-def millis(name: str, raw: str) -> float:
-    return number(name, raw) / 1000
-
-
-def flag(name: str, raw: str) -> bool:
-    word = raw.lower()
-    if word in ("1", "on", "true", "yes"):
-        return True
-    if word in ("0", "off", "false", "no"):
-        return False
-    raise SettingsError(f"{name} must be on or off, got {raw!r}")
-
-
-def items(name: str, raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def path(name: str, raw: str) -> Path:
-    return Path(raw)
-
-
-def choice(*allowed: str, upper: bool = False) -> Callable[[str, str], str]:
-    def parse(name: str, raw: str) -> str:
-        value = raw.upper() if upper else raw.lower()
-        if value not in allowed:
-            raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {raw!r}")
-        return value
-
-    return parse
-
-
-def _shown(value: object, parse: Callable[[str, str], Any]) -> str:
-    """The value as its variable is written, so a line of `prism config` can be pasted back."""
-    if isinstance(value, Secret):
-        return "***" if value else ""
-    if parse is millis and isinstance(value, float):
-        return f"{value * 1000:g}"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, tuple):
-        return ",".join(str(item) for item in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+        return [(v.name, shown(getattr(self, v.field), v.parse), v.doc) for v in VARIABLES]
 
 
 V = Variable

@@ -1,0 +1,135 @@
+"""How one environment variable's text becomes a typed setting, and is shown again.
+
+Each parser takes the variable's name so its error can name it; a secret is wrapped at once so
+that no later log line, repr or traceback can show it. `prism config` prints each value the way
+its variable is written, so a line can be pasted back into a .env file.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A variable that is set but unusable; the message names it (and never a secret's value)."""
+
+
+class Secret:
+    """A credential that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    field: str
+    parse: Callable[[str, str], Any]
+    doc: str
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def url(name: str, raw: str) -> str:
+    if "://" not in raw:
+        raise SettingsError(f"{name} must be a URL (scheme://host...), got {raw!r}")
+    return raw.rstrip("/")
+
+
+def secret(name: str, raw: str) -> Secret:
+    return Secret(raw)
+
+
+def integer(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def number(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def millis(name: str, raw: str) -> float:
+    return number(name, raw) / 1000
+
+
+def flag(name: str, raw: str) -> bool:
+    word = raw.lower()
+    if word in ("1", "on", "true", "yes"):
+        return True
+    if word in ("0", "off", "false", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+def items(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def choice(*allowed: str, upper: bool = False) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {raw!r}")
+        return value
+
+    return parse
+
+
+def shown(value: object, parse: Callable[[str, str], Any]) -> str:
+    """The value as its variable is written, so a line of `prism config` can be pasted back."""
+    if isinstance(value, Secret):
+        return "***" if value else ""
+    if parse is millis and isinstance(value, float):
+        return f"{value * 1000:g}"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

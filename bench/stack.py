@@ -76,16 +76,7 @@ def start_stack(
     stack.callback(redis.stop)
     redis.start()
     jwt_secret = secrets.token_urlsafe(32)
-    postgrest = python_module(
-        "postgrest",
-        "infra.local.postgrest",
-        free_port(),
-        "--dsn",
-        cluster.dsn,
-        f"--jwt-secret={jwt_secret}",
-        log_path=logs / "postgrest.log",
-    )
-    _run(stack, postgrest)
+    postgrest = _start_postgrest(stack, cluster.dsn, jwt_secret, logs)
     simulator = python_module(
         "simulator", "infra.local.simulator", free_port(), log_path=logs / "simulator.log"
     )
@@ -121,6 +112,20 @@ def _start_postgres(stack: ExitStack) -> PostgresCluster:
     cluster.start()
     asyncio.run(apply_migrations(cluster.dsn))
     return cluster
+
+
+def _start_postgrest(stack: ExitStack, dsn: str, jwt_secret: str, logs: Path) -> Service:
+    postgrest = python_module(
+        "postgrest",
+        "infra.local.postgrest",
+        free_port(),
+        "--dsn",
+        dsn,
+        f"--jwt-secret={jwt_secret}",
+        log_path=logs / "postgrest.log",
+    )
+    _run(stack, postgrest)
+    return postgrest
 
 
 def _start_origin(

@@ -8,7 +8,10 @@ come; Redis answers in order, so each reply resolves the oldest waiting future. 
 commands (one `pipeline`) travel in one write, made at once: deferring writes to the end of
 the loop's turn, so that several requests' commands shared one, cost each waiting request a
 whole extra turn, which under load is milliseconds (at concurrency 32 guarded by spend control,
-83 % of direct's throughput deferred against 89 % written at once, bench.spend).
+83 % of direct's throughput deferred against 89 % written at once, bench.spend). Writes nobody
+waits on (a response cache's store, made after its answer was sent) are the exception: sent
+with `later=True` they ride with the next command written, or go out alone after
+`HOLD_LATER_S`, so a cache miss costs one write and one read of Redis instead of two each.
 
 Errors are redis-py's, so callers keep one vocabulary: a reply error is `ResponseError`
 (`NoScriptError` for NOSCRIPT), a lost or refused connection `ConnectionError`. A caller that
@@ -33,6 +36,9 @@ from redis.exceptions import NoScriptError, ResponseError
 
 Arg = str | bytes | int | float
 _CONNECT_TIMEOUT_S = 2.0
+# How long a `later` write may wait for a command to travel with: about one request's time on
+# the origin, so that at concurrency 1 a miss's store leaves with the next request's lookup.
+HOLD_LATER_S = 0.005
 
 
 def _encode(args: Sequence[Arg], out: list[bytes]) -> None:
@@ -57,6 +63,18 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+def _deadline_passed(future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop) -> None:
+    # A loop running late checks its timers before it reads its sockets: a reply Redis sent in
+    # time may be waiting unread. Decide after the next read, not now.
+    if not future.done():
+        loop.call_later(0, _expire, future)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError("no reply from Redis in time"))
+
+
 class _Wire(asyncio.Protocol):
     """The connection: writes commands, matches replies to waiters in order."""
 
@@ -65,6 +83,8 @@ class _Wire(asyncio.Protocol):
         self._reader = hiredis.Reader(replyError=_reply_error, encoding=encoding)
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._transport: asyncio.Transport | None = None
+        self._held: list[bytes] = []  # `later` commands, encoded, not yet written
+        self._hold_timer: asyncio.TimerHandle | None = None
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -84,25 +104,48 @@ class _Wire(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}")
+        self._held.clear()
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(self.lost)
 
-    def send(self, commands: Sequence[Sequence[Arg]]) -> list[asyncio.Future[Any]]:
+    def send(
+        self, commands: Sequence[Sequence[Arg]], later: bool = False
+    ) -> list[asyncio.Future[Any]]:
+        """Write the commands (after any held ones), or with `later` hold them for the next
+        write or HOLD_LATER_S; one future per command, resolved by its reply."""
         if self.lost is not None or self._transport is None:
             raise self.lost or RedisConnectionError("not connected to Redis")
         out: list[bytes] = []
         for command in commands:
-            _encode(command, out)
+            _encode(command, out)  # all or none of them: a bad argument raises here
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in commands]
         self._waiting.extend(futures)
-        self._transport.write(out[0] if len(out) == 1 else b"".join(out))
+        self._held += out
+        if not later:
+            self.flush()
+        elif self._hold_timer is None:
+            self._hold_timer = loop.call_later(HOLD_LATER_S, self.flush)
         return futures
+
+    def flush(self) -> None:
+        """Write what is held, in the order it was sent."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        if self._held and self._transport is not None and self.lost is None:
+            held = self._held
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+            held.clear()
 
     def close(self) -> None:
         if self._transport is not None:
+            self.flush()
             self._transport.close()
 
 
@@ -136,18 +179,40 @@ class RedisWire:
             wire = await self._connect()
         return await wire.send((args,))[0]
 
+    async def call_within(self, seconds: float, *args: Arg) -> Any:
+        """`call`, failing with TimeoutError when no reply has come `seconds` after it was
+        sent. Unlike `asyncio.timeout`, a reply already received when the deadline is checked
+        counts: under load the worker's loop runs late, and the timer used to win over a
+        reply waiting in the socket, turning a healthy Redis into cache bypasses."""
+        wire = self._wire if self._wire is not None and self._wire.lost is None else None
+        if wire is None:
+            async with asyncio.timeout(seconds):
+                wire = await self._connect()
+        future = wire.send((args,))[0]
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(seconds, _deadline_passed, future, loop)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
     async def pipeline(
-        self, commands: Sequence[Sequence[Arg]], *, return_exceptions: bool = False
+        self,
+        commands: Sequence[Sequence[Arg]],
+        *,
+        return_exceptions: bool = False,
+        later: bool = False,
     ) -> list[Any]:
         """Every command's reply, in order; with `return_exceptions` a failed command's error
-        stands in its place instead of being raised."""
+        stands in its place instead of being raised. With `later` the commands wait to travel
+        with the next ones written (for writes nobody is waiting on)."""
         wire = self._wire if self._wire is not None and self._wire.lost is None else None
         if wire is None:
             wire = await self._connect()
         # Awaited one by one, not gathered: the replies come in order, usually in one read, so
         # after the first the rest are already done and cost no turn of the loop.
         replies: list[Any] = []
-        futures = wire.send(commands)
+        futures = wire.send(commands, later)
         for i, future in enumerate(futures):
             try:
                 replies.append(await future)

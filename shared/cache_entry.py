@@ -24,6 +24,10 @@ from shared.pricing import Cost, TokenUsage, cost_for_model
 ENTRY_VERSION = 1
 
 
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def exact_key(project_id: str, fingerprint: str) -> str:
     return f"prism:exact:{project_id}:{fingerprint}"
 
@@ -54,8 +58,10 @@ class CacheEntry:
         """What a hit avoids: this entry's call at the provider's current catalog prices."""
         return cost_for_model(self.model, self.usage)
 
-    def dumps(self) -> str:
-        return json.dumps(
+    def dumps(self, encode: Callable[[Any], str | bytes] = compact_json) -> str | bytes:
+        """The stored form; `encode` is a JSON encoder (the origin passes orjson's, whose
+        output any JSON parser reads the same)."""
+        return encode(
             {
                 "v": ENTRY_VERSION,
                 "model": self.model,
@@ -65,8 +71,7 @@ class CacheEntry:
                 "created_at": self.created_at,
                 "tags": self.tags,
                 "question": self.question,
-            },
-            separators=(",", ":"),
+            }
         )
 
     @classmethod

@@ -5,6 +5,7 @@ is reopened."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -86,6 +87,88 @@ async def test_a_killed_connection_fails_what_was_in_flight_and_is_reopened(
         await waiting  # the cache reads this as a bypass
     assert await wire.call("GET", k) == b"kept"
     assert await wire.call("CLIENT", "ID") != my_id
+
+
+async def _get_on_a_late_loop(url: str) -> tuple[Any, float]:
+    """A GET whose reply Redis sends at once, on a loop that is busy past the deadline: the
+    value and how long the call took."""
+    wire = RedisWire(url)
+    try:
+        k = key()
+        await wire.call("SET", k, b"answered")
+        # Runs right after the GET is written: the worker is busy for twice the deadline.
+        asyncio.get_running_loop().call_soon(time.sleep, 0.1)
+        started = time.perf_counter()
+        value = await wire.call_within(0.05, "GET", k)
+        return value, time.perf_counter() - started
+    finally:
+        await wire.aclose()
+
+
+@pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_a_reply_that_came_in_time_counts_though_the_loop_ran_late(
+    redis_server: Any, run: Any
+) -> None:
+    # Under load the loop checks its timers before reading the reply waiting in its socket;
+    # a lookup Redis answered in time must not turn into a cache bypass.
+    value, waited = run(_get_on_a_late_loop(redis_server.url))
+    assert value == b"answered"
+    assert waited >= 0.1
+
+
+async def test_no_reply_by_the_deadline_is_a_timeout_and_later_replies_stay_in_order(
+    wire: RedisWire,
+) -> None:
+    k = key()
+    await wire.call("SET", k, b"mine")
+    with pytest.raises(TimeoutError):
+        await wire.call_within(0.05, "BLPOP", key(), "0.3")  # answers nil after 0.3 s
+    assert await wire.call_within(1.0, "GET", k) == b"mine"
+    assert await wire.call("GET", k) == b"mine"
+
+
+async def test_a_later_write_lands_before_the_next_command_that_follows_it(
+    wire: RedisWire,
+) -> None:
+    # A miss's store is sent later; the next lookup of the same key must still see it.
+    k = key()
+    stored = asyncio.ensure_future(wire.pipeline([("SET", k, b"stored")], later=True))
+    await asyncio.sleep(0)  # the store is sent and held, nothing written yet
+    assert await wire.call("GET", k) == b"stored"
+    assert await stored == [b"OK"]
+
+
+async def test_a_later_write_with_nothing_after_it_lands_on_its_own(
+    wire: RedisWire, redis_server: Any
+) -> None:
+    k = key()
+    assert await wire.pipeline([("SET", k, b"alone"), ("EXPIRE", k, 60)], later=True) == [
+        b"OK",
+        1,
+    ]
+    plain = aioredis.Redis.from_url(redis_server.url)
+    try:
+        assert await plain.get(k) == b"alone"
+    finally:
+        await plain.aclose()
+
+
+async def test_closing_writes_what_is_held(redis_server: Any) -> None:
+    k, wire = key(), RedisWire(redis_server.url)
+    await wire.call("PING")
+    held = asyncio.ensure_future(wire.pipeline([("SET", k, b"flushed")], later=True))
+    await asyncio.sleep(0)
+    await wire.aclose()
+    held.cancel()
+    plain = aioredis.Redis.from_url(redis_server.url)
+    try:
+        for _ in range(100):  # written at close; Redis applies it as it reads
+            if await plain.get(k) == b"flushed":
+                break
+            await asyncio.sleep(0.01)
+        assert await plain.get(k) == b"flushed"
+    finally:
+        await plain.aclose()
 
 
 async def test_the_database_in_the_url_is_selected(redis_server: Any) -> None:

@@ -3,9 +3,11 @@
 Lookups and stores, once or twice per request, go over the worker's pipelined connection
 (origin.redis_wire); admin work (purges, the inspector) over a redis-py pool with a single
 immediate retry (a pooled connection left over from before a Redis restart fails once, the
-retry opens a fresh one). Lookups are bounded by `timeout_s` as a whole (tens of milliseconds), writes and purges
-by the longer `store_timeout_s`, which is also the socket timeout. Every failure surfaces as
-`LayerDown`: the caller decides what a sick Redis means (a bypass), nothing here decides it.
+retry opens a fresh one). A lookup waits `timeout_s` (tens of milliseconds) for its reply,
+and a reply already received when a late loop checks the deadline counts (RedisWire
+.call_within); writes and purges are bounded by the longer `store_timeout_s`, which is also
+the socket timeout. Every failure surfaces as `LayerDown`: the caller decides what a sick Redis
+means (a bypass), nothing here decides it.
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ class LayerDown(Exception):
 
 
 @asynccontextmanager
-async def _bounded(seconds: float) -> AsyncIterator[None]:
+async def _translated() -> AsyncIterator[None]:
     try:
-        async with asyncio.timeout(seconds):
-            yield
+        yield
     except (RedisError, OSError, TimeoutError) as exc:
         raise LayerDown(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+@asynccontextmanager
+async def _bounded(seconds: float) -> AsyncIterator[None]:
+    async with _translated(), asyncio.timeout(seconds):
+        yield
 
 
 class ExactStore:
@@ -57,8 +64,10 @@ class ExactStore:
         await self._redis.aclose()
 
     async def get(self, project_id: str, fingerprint: str) -> CacheEntry | None:
-        async with _bounded(self._timeout_s):
-            raw = await self._wire.call("GET", exact_key(project_id, fingerprint))
+        async with _translated():
+            raw = await self._wire.call_within(
+                self._timeout_s, "GET", exact_key(project_id, fingerprint)
+            )
         return CacheEntry.loads(raw, orjson.loads)
 
     async def get_many(self, project_id: str, fingerprints: list[str]) -> list[CacheEntry | None]:
@@ -72,8 +81,8 @@ class ExactStore:
         """Store the entry and index it by project and by each tag, for purges."""
         indexes = [project_index_key(project_id)]
         indexes += [tag_key(project_id, k, v) for k, v in (entry.tags or {}).items()]
-        commands: list[tuple[str | int, ...]] = [
-            ("SET", exact_key(project_id, fingerprint), entry.dumps(), "EX", ttl_s)
+        commands: list[tuple[str | bytes | int, ...]] = [
+            ("SET", exact_key(project_id, fingerprint), entry.dumps(orjson.dumps), "EX", ttl_s)
         ]
         for index in indexes:
             commands.append(("SADD", index, fingerprint))
@@ -81,7 +90,8 @@ class ExactStore:
             commands.append(("EXPIRE", index, ttl_s, "NX"))
             commands.append(("EXPIRE", index, ttl_s, "GT"))
         async with _bounded(self._store_timeout_s):
-            await self._wire.pipeline(commands)
+            # Nobody waits on a store: it travels with the next lookup (origin.redis_wire).
+            await self._wire.pipeline(commands, later=True)
 
     async def entries(
         self, project_id: str, fingerprints: Iterable[str]

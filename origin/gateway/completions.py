@@ -116,8 +116,8 @@ class ChatCompletions:
 
     async def _early_checks(self, call: Call) -> tuple[EarlyAdmission | None, HitGate | None]:
         """Spend control's checks, started before the cache lookup when they can be (a request
-        naming its model is routed here): they share the lookup's round trip, or the time the
-        classifier takes to label a request that skips the lookup (origin.spend.early). Also
+        naming its model is routed here): they share the lookup's round trip
+        (origin.spend.early). Also
         what the lookup runs before answering a hit: they, or the gate that counts a hit
         against the rate limits (a miss counts them in `admit`)."""
         if self.spend is None:
@@ -130,13 +130,14 @@ class ChatCompletions:
         return early, (early.before_hit if early is not None else gate)
 
     async def _admitted(self, call: Call, keyring: Keyring, early: EarlyAdmission | None) -> None:
-        """Routed (or labelled, if routed before the lookup) and admitted by spend control."""
+        """Routed (its task type owed, if routed before the lookup) and admitted by spend
+        control."""
         if call.decision is None:
             self.plan.route_unlabelled(call, keyring)
         else:
             if early is not None:
                 await early.started()
-            self.plan.label(call)  # while the early admission is in flight
+            self.plan.owe_label(call)
         if early is not None:
             await early.before_provider()
         elif self.spend is not None:

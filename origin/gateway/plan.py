@@ -35,9 +35,14 @@ class Planner:
         dispatcher labels once the provider request is written: on the request's path,
         classifying took a fifth of what the gateway adds to a call."""
         if self.route_pinned(call, keyring):
-            call.owed_label = partial(self.label, call)
+            self.owe_label(call)
         else:
             self.route(call, keyring)
+
+    def owe_label(self, call: Call) -> None:
+        """A request `route_pinned` routed goes to its provider: its task type is paid once
+        the provider request is written (`Call.pay_label`), not before."""
+        call.owed_label = partial(self.label, call)
 
     def route_pinned(self, call: Call, keyring: Keyring) -> bool:
         """Route a request that names its model before its cache lookup, from the prompt's

@@ -4,8 +4,8 @@ A request that names its model is routed before its lookup (the route of a named
 not depend on the task type, only on the prompt's size), so its worst case is known there and
 the admit script goes to Redis while the exact cache's GET is in flight: a guarded miss waits
 for one round trip instead of two, and a guarded hit too (it used to count its limits after
-the GET). A request that skips the lookup has its task type classified while the admission is
-in flight.
+the GET). Its task type is classified later, once its provider request is written
+(origin.gateway.plan).
 
 What the admission decides is then read in the right order: a hit is served whatever the
 budgets say (it costs nothing), gets its reservation back, and still counts against the

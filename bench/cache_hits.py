@@ -1,4 +1,5 @@
-"""Benchmark of the origin's cache-hit path (not a test): one Hypercorn worker on the real stack.
+"""Benchmark of the origin's cache-hit path (not a test): one origin worker, as `prism serve`
+runs it (uvicorn, access log on), on the real stack.
 
 Starts Postgres, the PostgREST stand-in, Redis, the Upstash Vector stand-in (MiniLM), the
 provider simulator and one origin worker, all on free loopback ports, then measures:
@@ -12,7 +13,7 @@ Goals (issue 4): exact p50 <= 2 ms at c=1, >= 1,500 req/s at c=32, semantic p95 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams: it costs a few
 tens of microseconds per request, so on a 2-core machine it leaves the CPU to the origin.
 
-    .venv/bin/python -m bench.cache_hits [--requests 3000] [--seconds 10] [--access-log]
+    .venv/bin/python -m bench.cache_hits [--requests 3000] [--seconds 10] [--no-access-log]
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ SEMANTIC_QUESTIONS = 20
 class Origin:
     port: int
     api_key: str
-    pid: int  # Hypercorn's main process; requests are served by its one worker child
+    pid: int  # `prism serve` with one worker serves in this process
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far by the origin's processes (main and worker)."""
+        """CPU time used so far by the origin's process and any children it has."""
         pids = [
             self.pid,
             *map(int, Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()),
@@ -97,27 +98,11 @@ async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
             service.log_path = work / f"{service.name}.log"
             started.append(service.start(timeout=60))
         key = await ensure_demo_project(pg.dsn, work / "demo.json", {}, secrets["master_key"])
-        port = free_port()
-        env = {
-            "SUPABASE_URL": f"http://127.0.0.1:{rest}",
-            "SUPABASE_SERVICE_KEY": jwt.encode({"role": "service_role"}, secrets["jwt_secret"]),
-            "REDIS_URL": redis.url,
-            "PRISM_MASTER_KEY": secrets["master_key"],
-            "PRISM_DATA_DIR": str(work / "origin"),
-            "PRISM_SIMULATOR_URL": f"http://127.0.0.1:{sim}",
-            "PRISM_UPSTREAM_ALLOWLIST": f"127.0.0.1:{sim}",
-            "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{vector}",
-            "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
+        env = origin_env(secrets, rest, redis.url, sim, vector, work) | {
+            "PRISM_LOG_LEVEL": "INFO" if access_log else "WARNING"
         }
-        argv = [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            *(["--access-logfile", "-"] if access_log else []),
-            "origin.app:create_app()",
-        ]
+        port = int(env["PRISM_PORT"])
+        argv = [sys.executable, "-m", "origin.admin.cli", "serve"]
         origin = Service("origin", argv, port, env=env, log_path=work / "origin.log")
         started.append(origin.start(timeout=60))
         assert origin.proc is not None
@@ -129,9 +114,28 @@ async def stack(work: Path, access_log: bool) -> AsyncIterator[Origin]:
         pg.destroy()
 
 
+def origin_env(
+    secrets: dict[str, str], rest: int, redis_url: str, sim: int, vector: int, work: Path
+) -> dict[str, str]:
+    """The origin's environment: every backend on its loopback port, one worker on a free one."""
+    return {
+        "SUPABASE_URL": f"http://127.0.0.1:{rest}",
+        "SUPABASE_SERVICE_KEY": jwt.encode({"role": "service_role"}, secrets["jwt_secret"]),
+        "REDIS_URL": redis_url,
+        "PRISM_MASTER_KEY": secrets["master_key"],
+        "PRISM_DATA_DIR": str(work / "origin"),
+        "PRISM_SIMULATOR_URL": f"http://127.0.0.1:{sim}",
+        "PRISM_UPSTREAM_ALLOWLIST": f"127.0.0.1:{sim}",
+        "UPSTASH_VECTOR_REST_URL": f"http://127.0.0.1:{vector}",
+        "UPSTASH_VECTOR_REST_TOKEN": secrets["upstash_token"],
+        "PRISM_HOST": "127.0.0.1",
+        "PRISM_PORT": str(free_port()),
+    }
+
+
 class RawClient:
     """One keep-alive HTTP/1.1 connection sending pre-encoded POSTs (reopened when the
-    server closes it: Hypercorn does after a number of requests per connection)."""
+    server closes it)."""
 
     def __init__(self, port: int) -> None:
         self._port = port
@@ -267,7 +271,7 @@ def verified_paraphrases() -> list[tuple[str, str]]:
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="prism-bench-") as tmp:
-        async with stack(Path(tmp), args.access_log) as origin:
+        async with stack(Path(tmp), not args.no_access_log) as origin:
             exact = question("What is the capital of Australia?")
             await warm(origin, [exact])
             request = encode(origin, exact)
@@ -316,7 +320,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Cache-hit benchmark of one origin worker.")
     parser.add_argument("--requests", type=int, default=3000, help="requests at c=1")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration at c=32")
-    parser.add_argument("--access-log", action="store_true", help="log every request, as prod")
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="no access line per request (prod logs one)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

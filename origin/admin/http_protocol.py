@@ -23,6 +23,7 @@ from typing import Final
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from origin.admin.joined_writes import JoinedWrites
 from origin.observability.context import RECEIVED_AT
 from shared.errors import error_envelope
 
@@ -58,9 +59,11 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     _head_bytes = 0
     _head_timer: asyncio.TimerHandle | None = None
     _received_at = 0.0  # perf_counter() when the current head's first bytes arrived
+    _joined: JoinedWrites | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._joined = JoinedWrites(transport, self.loop)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -86,6 +89,10 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._in_head, self._head_bytes = False, 0
         self._disarm_head_timer()
         super().on_headers_complete()
+        if self.cycle is not None and self._joined is not None:
+            # Its head and body leave in one send (origin.admin.joined_writes).
+            self._joined.next_response()
+            self.cycle.transport = self._joined  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -112,6 +119,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def _close_with(self, refusal: bytes) -> None:
         self._in_head = False
         self._disarm_head_timer()
+        if self._joined is not None:
+            self._joined.flush()  # a held answer to the request before goes first
         if not self.transport.is_closing():
             self.transport.write(refusal)
             self.transport.close()

@@ -4,8 +4,8 @@
 
 Starts the bench stack with the origin under bench.profiled_worker, warms up, then for each
 scenario (cache on and every request a miss; an exact hit; cache bypassed) runs wrk at
-concurrency 1 twice: once plain, for CPU ms per request from /proc, and once with cProfile
-on, for the shares. Shares are of the profiled run's own time (cProfile slows Python code more
+concurrency 1 (or --connections) twice: once plain, for CPU ms per request from /proc, and
+once with cProfile on, for the shares. Shares are of the profiled run's own time (cProfile slows Python code more
 than C code, so read them as proportions and scale by the plain run's CPU). Redis commands per
 request come from INFO commandstats around the plain run. Profiles are kept as
 .prism/bench/profile/<scenario>.pstats for `python -m pstats`.
@@ -151,7 +151,13 @@ def scenarios(stack: Stack) -> list[Target]:
 
 
 def measure(
-    wrk: str, stack: Stack, target: Target, seconds: float, out: Path, profile: bool
+    wrk: str,
+    stack: Stack,
+    target: Target,
+    seconds: float,
+    out: Path,
+    profile: bool,
+    connections: int = 1,
 ) -> None:
     client = redis.Redis.from_url(stack.redis_url)
     roots = {"origin": stack.origin_pid}
@@ -160,7 +166,7 @@ def measure(
     wait_ledger_drained(stack.origin_url)
     xacts = commits(stack.dsn)
     before, commands = cpu.snapshot(roots, frozenset()), commandstats(client)
-    plain = run_load(wrk, target, 1, seconds)
+    plain = run_load(wrk, target, connections, seconds)
     used = cpu.usage_between(before, cpu.snapshot(roots, frozenset()))
     after = commandstats(client)
     wait_ledger_drained(stack.origin_url)
@@ -185,7 +191,7 @@ def measure(
         return
     wait_ledger_drained(stack.origin_url)
     os.kill(stack.origin_pid, signal.SIGUSR1)
-    profiled = run_load(wrk, target, 1, seconds)
+    profiled = run_load(wrk, target, connections, seconds)
     os.kill(stack.origin_pid, signal.SIGUSR2)
     time.sleep(1.0)
     stats = pstats.Stats(str(out))
@@ -207,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-only", action="store_true", help="skip the profiled runs")
     p.add_argument("--no-controls", action="store_true", help="no budgets or rate limit")
     p.add_argument("--repeat", type=int, default=1, help="measure each scenario this often")
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="wrk connections (more than 1 keeps the worker from idling between requests)",
+    )
     args = p.parse_args(argv)
     wrk = ensure_wrk()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
@@ -223,7 +235,15 @@ def main(argv: list[str] | None = None) -> int:
             for target in scenarios(servers):
                 if wanted and target.name not in wanted:
                     continue
-                measure(wrk, servers, target, args.seconds, out, not args.cpu_only)
+                measure(
+                    wrk,
+                    servers,
+                    target,
+                    args.seconds,
+                    out,
+                    not args.cpu_only,
+                    args.connections,
+                )
                 if not args.cpu_only:
                     out.rename(WORK_DIR / f"{target.name}.pstats")
     return 0

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from origin.routing.health import HealthBoard, HealthConfig
-from origin.routing.health_window import BOUNDS_MS, Counts
+from origin.routing.health_window import BOUNDS_MS, Counts, HealthWindow
 
 KEY = "openai:gpt-4o-mini"
 
@@ -53,6 +53,16 @@ def test_a_model_that_went_down_stays_down_after_its_failures_age_out_until_it_s
     assert b.weight(KEY) == 0.0  # no news is not good news
     feed(b, KEY, 1, 0)  # a probe answered
     assert b.weight(KEY) == 1.0
+
+
+def test_a_workers_window_forgets_the_slots_that_aged_out() -> None:
+    # A worker runs for days: it must not keep every slot it ever counted an outcome in.
+    window = HealthWindow(window_s=0.01, slot_s=0.001, redis_url=None)
+    for _ in range(200):  # over about 100 slots
+        window.add(KEY, True, 0.03)
+        time.sleep(0.0005)
+    assert len(window._local[KEY].slots) <= 12
+    assert 0 < window.totals(KEY).samples <= 200
 
 
 def test_zero_weight_models_go_last_except_for_one_probe_per_interval() -> None:

@@ -94,7 +94,16 @@ class HealthWindow:
         self._totals.pop(key, None)
         state = self._state(key)
         state.unsynced.add(counts)
-        state.slots.setdefault(self._slot(time.time()), Counts()).add(counts)
+        now = time.time()
+        slot = state.slots.get(self._slot(now))
+        if slot is None:
+            slot = state.slots[self._slot(now)] = Counts()
+            # Slots that left the window are never read again; a worker running for days
+            # would otherwise keep one per key every slot_s.
+            oldest = self._slot(now - self._window_s)
+            for old in [s for s in state.slots if s <= oldest]:
+                del state.slots[old]
+        slot.add(counts)
 
     def totals(self, key: str) -> Counts:
         """The key's totals over the window (shared by every caller: read, never change)."""

@@ -31,8 +31,8 @@ from origin.observability.tracing import Tracing
 from origin.providers.transport import ProviderClient
 from origin.routing.health import HealthBoard
 from origin.routing.router import Router
-from origin.spend.control import HitGate, SpendControl
-from origin.spend.early import EarlyAdmission
+from origin.spend.control import SpendControl
+from origin.spend.early import EarlyAdmission, HitGate
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.keyring import Keyring, Keyrings
 from shared.errors import PrismError

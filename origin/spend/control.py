@@ -17,7 +17,7 @@ its cache lookup, to share that round trip (origin.spend.early).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from origin.spend.allowances import Allowances
 from origin.spend.audit import AuditLog
 from origin.spend.batcher import Batcher
 from origin.spend.counters import Counters
-from origin.spend.early import EarlyAdmission
+from origin.spend.early import EarlyAdmission, HitGate
 from origin.spend.full_limits import FullLimits
 from origin.spend.policies import Policies
 from origin.spend.policy import Budget, ProjectPolicy
@@ -37,8 +37,6 @@ from origin.spend.windows import Windows
 from shared.limits import TOKEN_SLOTS
 from shared.pricing import Cost, TokenUsage
 from shared.worst_case import cost_units, output_token_bound, prompt_token_bound, worst_case_units
-
-HitGate = Callable[[], Awaitable[None]]
 
 
 class SpendControl:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from starlette.types import Receive, Scope, Send
 
 from tests.test_observability_request_clock import served
@@ -71,21 +72,17 @@ async def test_pipelined_answers_arrive_whole_and_in_order() -> None:
         await writer.wait_closed()
 
 
-async def test_a_closing_connection_gets_its_whole_answer_first() -> None:
+@pytest.mark.parametrize(
+    ("request_line", "ending"),
+    [("GET /v1/zz", b"\r\n\r\nzz"), ("HEAD /v1/ab", b"\r\n\r\n")],  # HEAD: a head alone
+)
+async def test_a_closing_connection_gets_its_whole_answer_before_the_close(
+    request_line: str, ending: bytes
+) -> None:
     async with served(echo_path) as port:  # type: ignore[arg-type]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /v1/zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(f"{request_line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
         answer = await asyncio.wait_for(reader.read(), timeout=5)  # to the server's close
-        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\nzz")
-        writer.close()
-        await writer.wait_closed()
-
-
-async def test_a_head_request_on_a_closing_connection_gets_its_head_before_the_close() -> None:
-    async with served(echo_path) as port:  # type: ignore[arg-type]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"HEAD /v1/ab HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        answer = await asyncio.wait_for(reader.read(), timeout=5)  # to the server's close
-        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(ending)
         writer.close()
         await writer.wait_closed()

@@ -10,8 +10,9 @@ provider simulator and one origin worker, all on free loopback ports, then measu
     pair verifier (below the default threshold: one more MiniLM pass over the request).
 Goals (issue 4): exact p50 <= 2 ms at c=1, >= 1,500 req/s at c=32, semantic p95 <= 30 ms.
 
-The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams: it costs a few
-tens of microseconds per request, so on a 2-core machine it leaves the CPU to the origin.
+The load generator is bench.raw_load's minimal keep-alive HTTP/1.1 client on asyncio streams:
+it costs a few tens of microseconds per request, so on a 2-core machine it leaves the CPU to
+the origin.
 
     .venv/bin/python -m bench.cache_hits [--requests 3000] [--seconds 10] [--no-access-log]
 """
@@ -22,11 +23,9 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.raw_load import latencies, percentile, throughput
 from infra.local import jwt
 from infra.local.demo import ensure_demo_project, load_secrets
 from infra.local.postgres import PostgresCluster, apply_migrations
@@ -133,35 +133,6 @@ def origin_env(
     }
 
 
-class RawClient:
-    """One keep-alive HTTP/1.1 connection sending pre-encoded POSTs (reopened when the
-    server closes it)."""
-
-    def __init__(self, port: int) -> None:
-        self._port = port
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def send(self, request: bytes) -> tuple[int, str]:
-        """(status, X-Prism-Cache-Status) of one request on this connection."""
-        if self._reader is None or self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self._port)
-        self._writer.write(request)
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
-        await self._reader.readexactly(int(headers.get("content-length", "0")))
-        if headers.get("connection", "").lower() == "close":
-            await self.close()
-        return int(lines[0].split(" ", 2)[1]), headers.get("x-prism-cache-status", "")
-
-    async def close(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            await writer.wait_closed()
-
-
 def encode(origin: Origin, body: dict[str, object], **headers: str) -> bytes:
     payload = json.dumps(body).encode()
     lines = [
@@ -196,47 +167,6 @@ async def warm(origin: Origin, bodies: list[dict[str, object]]) -> None:
                 return
             await asyncio.sleep(0.2)
     raise RuntimeError("the warm-up answers never became cache hits")
-
-
-async def latencies(
-    origin: Origin, requests: list[bytes], n: int
-) -> tuple[list[float], Counter[str]]:
-    client = RawClient(origin.port)
-    seen: Counter[str] = Counter()
-    times: list[float] = []
-    try:
-        for i in range(n):
-            started = time.perf_counter()
-            status, cache = await client.send(requests[i % len(requests)])
-            times.append((time.perf_counter() - started) * 1000)
-            seen[f"{status} {cache}"] += 1
-    finally:
-        await client.close()
-    return times, seen
-
-
-async def throughput(
-    origin: Origin, request: bytes, concurrency: int, seconds: float
-) -> tuple[float, Counter[str]]:
-    seen: Counter[str] = Counter()
-    stop_at = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        client = RawClient(origin.port)
-        try:
-            while time.perf_counter() < stop_at:
-                status, cache = await client.send(request)
-                seen[f"{status} {cache}"] += 1
-        finally:
-            await client.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return sum(seen.values()) / (time.perf_counter() - started), seen
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def paraphrases() -> list[tuple[str, str]]:
@@ -275,15 +205,15 @@ async def run(args: argparse.Namespace) -> None:
             exact = question("What is the capital of Australia?")
             await warm(origin, [exact])
             request = encode(origin, exact)
-            await latencies(origin, [request], 300)  # JIT-free Python still warms caches
-            times, seen = await latencies(origin, [request], args.requests)
+            await latencies(origin.port, [request], 300)  # JIT-free Python still warms caches
+            times, seen = await latencies(origin.port, [request], args.requests)
             print(
                 f"exact hit, c=1, {len(times)} requests: p50 {percentile(times, 50):.2f} ms, "
                 f"p95 {percentile(times, 95):.2f} ms, p99 {percentile(times, 99):.2f} ms "
                 f"{dict(seen)}"
             )
             cpu = origin.cpu_seconds()
-            rate, seen = await throughput(origin, request, 32, args.seconds)
+            rate, seen = await throughput(origin.port, request, 32, args.seconds)
             per_request = (origin.cpu_seconds() - cpu) / sum(seen.values()) * 1e6
             # CPU per request is the steadier figure on a shared machine: requests/s also
             # depends on what else the two cores are doing.
@@ -299,7 +229,7 @@ async def run(args: argparse.Namespace) -> None:
             asked = [
                 encode(origin, question(p), **{"X-Prism-Cache-Threshold": "0.80"}) for _, p in pairs
             ]
-            times, seen = await latencies(origin, asked, max(200, args.requests // 10))
+            times, seen = await latencies(origin.port, asked, max(200, args.requests // 10))
             print(
                 f"semantic hit (strict path), c=1, {len(times)} requests over {len(pairs)} "
                 f"paraphrases: p50 {percentile(times, 50):.2f} ms, "
@@ -308,7 +238,7 @@ async def run(args: argparse.Namespace) -> None:
             pairs = verified_paraphrases()
             await warm(origin, [question(stored) for stored, _ in pairs])
             asked = [encode(origin, question(p)) for _, p in pairs]  # default threshold
-            times, seen = await latencies(origin, asked, max(200, args.requests // 10))
+            times, seen = await latencies(origin.port, asked, max(200, args.requests // 10))
             print(
                 f"semantic hit (pair verifier), c=1, {len(times)} requests over {len(pairs)} "
                 f"paraphrases: p50 {percentile(times, 50):.2f} ms, "

@@ -187,23 +187,35 @@ def measure(
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_request.items(), key=lambda kv: -kv[1]))
     )
     print(f"postgres transactions/request (PostgREST inserts): {xacts_per_request:.3f}")
-    if not profile:
-        return
+    if profile:
+        profiled(wrk, stack, target, seconds, out, connections, cpu_ms)
+
+
+def profiled(
+    wrk: str,
+    stack: Stack,
+    target: Target,
+    seconds: float,
+    out: Path,
+    connections: int,
+    cpu_ms: float,
+) -> None:
+    """The same load with cProfile on: each component's share, scaled by the plain run's CPU."""
     wait_ledger_drained(stack.origin_url)
     os.kill(stack.origin_pid, signal.SIGUSR1)
-    profiled = run_load(wrk, target, connections, seconds)
+    result = run_load(wrk, target, connections, seconds)
     os.kill(stack.origin_pid, signal.SIGUSR2)
     time.sleep(1.0)
     stats = pstats.Stats(str(out))
     total = stats.total_tt  # type: ignore[attr-defined]
     print(
-        f"profiled run: {profiled.requests} req, "
-        f"{1000 * total / profiled.requests:.2f} ms/req under cProfile"
+        f"profiled run: {result.requests} req, "
+        f"{1000 * total / result.requests:.2f} ms/req under cProfile"
     )
     for name, seconds_ in sorted(by_component(stats).items(), key=lambda kv: -kv[1]):
         share = seconds_ / total
         print(f"  {name:54s} {100 * share:5.1f} %  ~{share * cpu_ms:.3f} ms/req")
-    print("\n".join(entry_points(stats, profiled.requests)))
+    print("\n".join(entry_points(stats, result.requests)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,9 +117,8 @@ class ChatCompletions:
     async def _early_checks(self, call: Call) -> tuple[EarlyAdmission | None, HitGate | None]:
         """Spend control's checks, started before the cache lookup when they can be (a request
         naming its model is routed here): they share the lookup's round trip
-        (origin.spend.early). Also
-        what the lookup runs before answering a hit: they, or the gate that counts a hit
-        against the rate limits (a miss counts them in `admit`)."""
+        (origin.spend.early). Also what the lookup runs before answering a hit: they, or the
+        gate that counts a hit against the rate limits (a miss counts them in `admit`)."""
         if self.spend is None:
             return None, None
         gate = await self.spend.before_lookup(call) if self.cache is not None else None

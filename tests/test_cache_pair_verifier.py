@@ -24,7 +24,9 @@ from origin.cache.pair_verifier import (
     MODEL_FILE,
     PairModel,
     PairVerifier,
+    first_stored,
     pair_features,
+    split_strict,
     verified,
 )
 from shared.semantic_guard import Candidate
@@ -125,15 +127,48 @@ def test_features_are_symmetric_and_finite(minilm: MiniLM, x: str, y: str) -> No
     np.testing.assert_allclose(forward, backward, atol=1e-5)
 
 
-async def test_strict_candidates_pass_unasked_and_come_first(verifier: PairVerifier) -> None:
+class _Counting:
+    """MiniLM, counting the texts it is asked to encode."""
+
+    def __init__(self, inner: MiniLM) -> None:
+        self.inner, self.texts = inner, 0
+
+    def encode(self, texts: list[str]) -> list[Encoded]:
+        self.texts += len(texts)
+        return self.inner.encode(texts)
+
+
+async def test_a_strict_candidate_answers_before_the_verifier_is_asked(minilm: MiniLM) -> None:
     asked = "What's the way to reset my password?"
     near = Candidate("b", 0.97, "How do I reset my router?")
     good = Candidate("c", 0.96, "How do I reset my password?")
     strict = Candidate("a", 0.995, "anything at all: the guard alone judges the strict path")
-    got = await verified(verifier, asked, [strict, near, good], threshold=0.99, budget_s=30)
-    assert [c.fingerprint for c in got] == ["a", "c"]
+    encoder = _Counting(minilm)
+    verifier = PairVerifier(encoder, PairModel.load())
+    stored = {"a", "b", "c"}
+
+    async def fetch(candidates: list[Candidate]) -> str | None:
+        return next((c.fingerprint for c in candidates if c.fingerprint in stored), None)
+
+    got = await first_stored(verifier, asked, [strict, near, good], 0.99, 30, fetch)
+    assert got == "a" and encoder.texts == 0
+    # The strict candidate's entry has expired: now the verifier judges the rest, and only
+    # the paraphrase is answered.
+    stored.discard("a")
+    got = await first_stored(verifier, asked, [strict, near, good], 0.99, 30, fetch)
+    assert got == "c" and encoder.texts > 0
     # Without a verifier (no MiniLM installed) only the strict path answers.
-    assert await verified(None, asked, [strict, near, good], 0.99, budget_s=30) == [strict]
+    assert await first_stored(None, asked, [strict, near, good], 0.99, 30, fetch) is None
+
+
+async def test_the_verifier_accepts_paraphrases_and_refuses_near_misses(
+    verifier: PairVerifier,
+) -> None:
+    asked = "What's the way to reset my password?"
+    near = Candidate("b", 0.97, "How do I reset my router?")
+    good = Candidate("c", 0.96, "How do I reset my password?")
+    assert await verified(verifier, asked, [near, good], budget_s=30) == [good]
+    assert await verified(None, asked, [near, good], budget_s=30) == []
 
 
 def test_model_file_is_small_and_refuses_other_features(tmp_path: Path) -> None:
@@ -175,7 +210,7 @@ async def test_a_verifier_over_its_budget_is_a_miss_not_a_wait(minilm: MiniLM) -
     slow = PairVerifier(_Stalled(minilm, 0.5), PairModel.load())
     good = Candidate("c", 0.96, "How do I reset my password?")
     start = time.monotonic()
-    got = await verified(slow, "What's the way to reset my password?", [good], 0.99, 0.05)
+    got = await verified(slow, "What's the way to reset my password?", [good], 0.05)
     assert got == [] and time.monotonic() - start < 0.4
 
 
@@ -205,4 +240,4 @@ async def test_a_candidate_that_only_reorders_words_leaves_the_strict_path() -> 
     swap = Candidate("f1", 0.998, "Can an employee fire a manager?")
     same = Candidate("f2", 0.995, "Can a manager fire an employee?")
     asked = "Can a manager fire an employee?"
-    assert await verified(None, asked, [swap, same], 0.99, 1.0) == [same]
+    assert split_strict(asked, [swap, same], 0.99) == ([same], [swap])

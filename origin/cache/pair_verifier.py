@@ -22,11 +22,11 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from shared.semantic_guard import Candidate
 from shared.semantic_verify import FUNCTION_WORDS, reordered
 
 log = logging.getLogger("prism.cache")
+R = TypeVar("R")
 
 MODEL_FILE = Path(__file__).with_name("pair_verifier.json")
 FEATURES = (
@@ -181,32 +182,54 @@ class PairVerifier:
         return [bool(p >= self.model.threshold) for p in self.model.probability(features)]
 
 
-async def verified(
-    verifier: PairVerifier | None,
-    request: str,
-    candidates: list[Candidate],
-    threshold: float,
-    budget_s: float,
-) -> list[Candidate]:
-    """The candidates that may answer: those at or above `threshold` (the guard passed them
-    already) unless they only reorder the request's words, then those the verifier accepts
-    among the rest, in that order. A verifier slower
-    than `budget_s` (a starved CPU) accepts nothing: a miss, never a wait (its thread finishes
-    in the background)."""
+def split_strict(
+    request: str, candidates: list[Candidate], threshold: float
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(strict, doubtful): those at or above `threshold` that do more than reorder the
+    request's words (the guard passed them already: it alone judges them), and the rest."""
     strict = [c for c in candidates if c.similarity >= threshold and not _reordered(request, c)]
-    doubtful = [c for c in candidates if c not in strict]
+    return strict, [c for c in candidates if c not in strict]
+
+
+async def verified(
+    verifier: PairVerifier | None, request: str, doubtful: list[Candidate], budget_s: float
+) -> list[Candidate]:
+    """The doubtful candidates the verifier accepts, in their order; none without a verifier.
+    A verifier slower than `budget_s` (a starved CPU) accepts nothing: a miss, never a wait
+    (its thread finishes in the background)."""
     if verifier is None or not doubtful:
-        return strict
+        return []
     try:
         async with asyncio.timeout(budget_s):
-            # MiniLM in numpy releases the GIL in its matrix products: off the event loop.
+            # MiniLM releases the GIL in its matrix products: off the event loop.
             answers = await asyncio.to_thread(
                 verifier.accepts, request, [c.question for c in doubtful]
             )
     except TimeoutError:
         log.warning("semantic verifier over its %.0f ms budget: a miss", budget_s * 1000)
-        return strict
-    return strict + [c for c, ok in zip(doubtful, answers) if ok]
+        return []
+    return [c for c, ok in zip(doubtful, answers) if ok]
+
+
+async def first_stored(
+    verifier: PairVerifier | None,
+    request: str,
+    candidates: list[Candidate],
+    threshold: float,
+    budget_s: float,
+    fetch: Callable[[list[Candidate]], Awaitable[R | None]],
+) -> R | None:
+    """What `fetch` finds for the strict candidates; only when it finds nothing (none, or
+    their entries expired) are the doubtful ones verified and fetched. The verifier's MiniLM
+    pass is the semantic hit's largest cost after the index's embedding, so a hit the
+    strict path can answer never waits for it."""
+    strict, doubtful = split_strict(request, candidates, threshold)
+    if strict:
+        found = await fetch(strict)
+        if found is not None:
+            return found
+    accepted = await verified(verifier, request, doubtful, budget_s)
+    return await fetch(accepted) if accepted else None
 
 
 def _reordered(request: str, candidate: Candidate) -> bool:

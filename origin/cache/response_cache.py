@@ -12,35 +12,35 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from functools import partial
 from typing import Any, Protocol
 
-import orjson
 from starlette.responses import Response
 
 from origin.cache.config import CacheConfig
 from origin.cache.exact import ExactStore, LayerDown
 from origin.cache.health import Breaker, CacheStats
+from origin.cache.hit_answer import hit_answer
 from origin.cache.lookup import CacheableCall
-from origin.cache.pair_verifier import PairVerifier, verified
+from origin.cache.pair_verifier import PairVerifier, first_stored
 from origin.cache.purge import Purger
 from origin.cache.purge_log import PurgeRecorder
 from origin.cache.semantic import SemanticIndex
 from origin.observability.metrics import Metrics
 from origin.providers.base import Completion
-from shared import sse
-from shared.cache_entry import CacheEntry, cacheable, hit_response, question_preview, replay_chunks
+from shared.cache_entry import CacheEntry, cacheable, question_preview
 from shared.errors import InvalidRequest
 from shared.fingerprint import fingerprint, semantic_scope
 from shared.options import RequestOptions
-from shared.pricing import Cost, format_cents
-from shared.semantic_guard import accepted_candidates, cosine_from_score, semantic_eligible
-from shared.usage import CACHE_PROVIDER, CACHE_TASK_TYPE, UsageRow, build_cache_hit_row
+from shared.semantic_guard import (
+    Candidate,
+    accepted_candidates,
+    cosine_from_score,
+    semantic_eligible,
+)
+from shared.usage import UsageRow
 
 log = logging.getLogger("prism.cache")
-_FREE = Cost(Decimal(0), Decimal(0))
-_JSON = "application/json"
-_SSE = "text/event-stream"
 
 
 class RowSink(Protocol):
@@ -168,39 +168,41 @@ class PrismCache:
         # needs the verifier's yes; at or above it the guard alone decides, as at the edge.
         floor = threshold if self.verifier is None else min(threshold, self.verifier.gate)
         guarded = accepted_candidates(text, scope, matches, floor)
-        candidates = await verified(
-            self.verifier, text, guarded, threshold, self.config.verifier_timeout_s
-        )
-        self.stats.guard_rejections += sum(
-            1
-            for _, score, meta in matches
-            if cosine_from_score(score) >= floor
-            and isinstance(meta, dict)
-            and meta.get("scope") == scope
-        ) - len(candidates)
-        if not candidates:
-            self.metrics.cache_lookup(layer="semantic", hit=False)
-            return "miss"
+        self.stats.guard_rejections += _in_scope(matches, scope, floor) - len(guarded)
         try:
-            entries = await self.exact.get_many(project, [c.fingerprint for c in candidates])
+            found = await first_stored(
+                self.verifier,
+                text,
+                guarded,
+                threshold,
+                self.config.verifier_timeout_s,
+                partial(self._first_entry, project),
+            )
         except LayerDown as exc:
             self.metrics.cache_lookup(layer="semantic", hit=False)
             return self._down("redis", exc)
+        if found is None:
+            self.metrics.cache_lookup(layer="semantic", hit=False)
+            return "miss"
+        candidate, entry = found
+        if before_hit is not None:
+            await before_hit()
+        self.stats.hits_semantic += 1
+        self.metrics.cache_lookup(layer="semantic", hit=True)
+        return self._answer(
+            call, entry, "hit-semantic", candidate.similarity, candidate.fingerprint
+        )
+
+    async def _first_entry(
+        self, project: str, candidates: list[Candidate]
+    ) -> tuple[Candidate, CacheEntry] | None:
+        """The first candidate whose entry is still stored; expired ones leave the index."""
+        entries = await self.exact.get_many(project, [c.fingerprint for c in candidates])
         stale = [c.fingerprint for c, e in zip(candidates, entries) if e is None]
         if stale:
             self.stats.stale_vectors += len(stale)
             self._spawn(self._forget_vectors(project, stale))
-        for candidate, entry in zip(candidates, entries):
-            if entry is not None:
-                if before_hit is not None:
-                    await before_hit()
-                self.stats.hits_semantic += 1
-                self.metrics.cache_lookup(layer="semantic", hit=True)
-                return self._answer(
-                    call, entry, "hit-semantic", candidate.similarity, candidate.fingerprint
-                )
-        self.metrics.cache_lookup(layer="semantic", hit=False)
-        return "miss"
+        return next(((c, e) for c, e in zip(candidates, entries) if e is not None), None)
 
     def _answer(
         self,
@@ -210,39 +212,9 @@ class PrismCache:
         similarity: float | None,
         fingerprint: str,
     ) -> Response:
-        saved = entry.saved()
-        receipt = call.receipt
-        receipt.cache_status, receipt.cache_similarity = status, similarity
-        receipt.cache_saved_cents = format_cents(saved.cents)
-        receipt.model, receipt.provider, receipt.task_type = (
-            entry.model,
-            CACHE_PROVIDER,
-            CACHE_TASK_TYPE,
-        )
-        receipt.confidence, receipt.route_reason = None, "cache"
-        receipt.cost, receipt.usage_reported = _FREE, True
-        response_id = f"chatcmpl-{call.request_id}"
-        if call.stream:
-            chunks = replay_chunks(entry, response_id, _wants_usage(call.body))
-            content = sse.stream(chunks, orjson.dumps)
-            media = _SSE
-        else:
-            content, media = orjson.dumps(hit_response(entry, response_id)), _JSON
-        self._ledger.record(
-            build_cache_hit_row(
-                request_id=call.request_id,
-                caller=call.caller,
-                options=call.options,
-                model_used=entry.model,
-                usage=entry.usage,
-                saved=saved,
-                latency_ms=call.elapsed_ms(),
-                was_streaming=call.stream,
-                cache_status=status,
-                cache_key=fingerprint,
-            )
-        )
-        return Response(content, media_type=media, headers=receipt.headers())
+        response, row = hit_answer(call, entry, status, similarity, fingerprint)
+        self._ledger.record(row)
+        return response
 
     async def _store(
         self,
@@ -301,6 +273,12 @@ def _keying(options: RequestOptions) -> dict[str, Any]:
     }
 
 
-def _wants_usage(body: dict[str, Any]) -> bool:
-    stream_options = body.get("stream_options")
-    return isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
+def _in_scope(matches: list[tuple[str, float, Any]], scope: str, floor: float) -> int:
+    """How many matches were similar enough to be candidates, in the request's scope."""
+    return sum(
+        1
+        for _, score, meta in matches
+        if cosine_from_score(score) >= floor
+        and isinstance(meta, dict)
+        and meta.get("scope") == scope
+    )

@@ -15,7 +15,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from bench.train_verifier import rows_of
-from infra.local.embedding import Encoded, MiniLM, default_model_dir
+from infra.local.embedding import NumpyBlocks, Encoded, MiniLM, default_model_dir
 from infra.local.proc import ROOT
 from infra.local.tensor_rows import TensorRows
 from origin.cache.pair_verifier import PairModel, load_verifier, pair_features
@@ -115,8 +115,10 @@ def test_the_index_model_keeps_the_file_s_float32_weights(minilm: MiniLM) -> Non
     assert isinstance(minilm.word_emb, np.ndarray)
     assert minilm.word_emb.dtype == np.float32
     assert np.array_equal(minilm.word_emb, weights["embeddings.word_embeddings.weight"])
+    assert isinstance(minilm.blocks, NumpyBlocks)
+    layers = minilm.blocks.layers
     qkv = [
         weights[f"encoder.layer.5.attention.self.{n}.weight"].T for n in ("query", "key", "value")
     ]
-    assert np.array_equal(minilm.layers[5].qkv_w, np.concatenate(qkv, axis=1))
-    assert np.array_equal(minilm.layers[5].down_w, weights["encoder.layer.5.output.dense.weight"].T)
+    assert np.array_equal(layers[5].qkv_w, np.concatenate(qkv, axis=1))
+    assert np.array_equal(layers[5].down_w, weights["encoder.layer.5.output.dense.weight"].T)

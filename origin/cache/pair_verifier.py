@@ -247,8 +247,10 @@ def load_verifier() -> PairVerifier | None:
         return None
     try:
         # The word-embedding table stays on disk, its rows read per call: 47 MB less per
-        # worker, the same numbers (tests/test_cache_pair_verifier_memory.py).
-        encoder = MiniLM.load(words_on_disk=True)
+        # worker, the same numbers (tests/test_cache_pair_verifier_memory.py). The numpy
+        # blocks, not onnxruntime's: that would be twice as fast but hold about 70 MB more
+        # in every worker (its library and a packed copy of every weight).
+        encoder = MiniLM.load(words_on_disk=True, engine="numpy")
     except FileNotFoundError as exc:
         log.warning("semantic verifier off (%s): only the strict path answers", exc)
         return None

@@ -1,0 +1,160 @@
+"""MiniLM's six transformer blocks as an ONNX graph, run by onnxruntime on one thread.
+
+The numpy blocks (embedding._Layer) are the reference; this runs the same float32 weights, op
+for op, about twice as fast on a short question. For a handful of tokens the work is matrix
+products with a few rows against 384-wide weights, and numpy's BLAS repacks each weight
+matrix on every call: most of a pass is spent copying weights, not multiplying them.
+onnxruntime packs each weight once, when the session is made. The outputs agree with the
+numpy blocks to about 1e-6 (tests/test_embedding_engines.py), so thresholds and the pair
+verifier's weights, fitted on the numpy vectors, hold unchanged.
+
+The graph is built in memory from the weights of the installed model package at start-up;
+no model file is written or shipped. The word-embedding lookup and the first layer norm stay
+in numpy (embedding.py): the table can then stay on disk (tensor_rows) where memory counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from infra.local.embedding import _Layer
+
+# onnxruntime 1.31 reads models up to IR version 13 and opset 17 has LayerNormalization.
+_IR_VERSION = 8
+_OPSET = 17
+_INPUT, _MASK, _OUTPUT = "hidden", "mask_bias", "states"
+
+
+@dataclass
+class _Graph:
+    """Nodes and weights being collected, with fresh names for every intermediate."""
+
+    nodes: list[Any] = field(default_factory=list)
+    weights: list[Any] = field(default_factory=list)
+    _names: count[int] = field(default_factory=count)
+
+    def weight(self, array: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        name = f"w{next(self._names)}"
+        self.weights.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def op(self, kind: str, inputs: Sequence[str], **attributes: Any) -> str:
+        from onnx import helper
+
+        name = f"t{next(self._names)}"
+        self.nodes.append(helper.make_node(kind, list(inputs), [name], **attributes))
+        return name
+
+    def dense(self, x: str, w: np.ndarray, b: np.ndarray) -> str:
+        return self.op("Add", [self.op("MatMul", [x, self.weight(w)]), self.weight(b)])
+
+
+def _block(g: _Graph, x: str, layer: _Layer, heads: int) -> str:
+    """One BERT block, the same arithmetic as embedding._Layer.__call__ on (batch, length, d)."""
+    width = layer.attn_out_w.shape[0]
+    head_dim = width // heads
+    split = g.weight(np.array([0, 0, heads, head_dim], np.int64))  # 0: keep that dimension
+    merge = g.weight(np.array([0, 0, width], np.int64))
+
+    def heads_of(part: int, perm: list[int]) -> str:
+        cols = slice(part * width, (part + 1) * width)
+        y = g.dense(x, np.ascontiguousarray(layer.qkv_w[:, cols]), layer.qkv_b[cols])
+        return g.op("Transpose", [g.op("Reshape", [y, split])], perm=perm)
+
+    q, k, v = heads_of(0, [0, 2, 1, 3]), heads_of(1, [0, 2, 3, 1]), heads_of(2, [0, 2, 1, 3])
+    scale = g.weight(np.array(head_dim**-0.5, np.float32))
+    scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), _MASK])
+    context = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
+    merged = g.op("Reshape", [g.op("Transpose", [context], perm=[0, 2, 1, 3]), merge])
+    attended = g.op("Add", [g.dense(merged, layer.attn_out_w, layer.attn_out_b), x])
+    x = _layer_norm(g, attended, layer.ln1_g, layer.ln1_b)
+    hidden = g.dense(x, layer.up_w, layer.up_b)
+    # Exact GELU, 0.5 * h * (1 + erf(h / sqrt 2)): onnxruntime fuses this pattern into one op.
+    erf = g.op("Erf", [g.op("Mul", [hidden, g.weight(np.array(0.5**0.5, np.float32))])])
+    one, half = g.weight(np.array(1.0, np.float32)), g.weight(np.array(0.5, np.float32))
+    gelu = g.op("Mul", [g.op("Mul", [hidden, g.op("Add", [erf, one])]), half])
+    out = g.op("Add", [g.dense(gelu, layer.down_w, layer.down_b), x])
+    return _layer_norm(g, out, layer.ln2_g, layer.ln2_b)
+
+
+def _layer_norm(g: _Graph, x: str, gain: np.ndarray, bias: np.ndarray) -> str:
+    from infra.local.embedding import LAYER_NORM_EPS
+
+    return g.op(
+        "LayerNormalization",
+        [x, g.weight(gain), g.weight(bias)],
+        axis=-1,
+        epsilon=LAYER_NORM_EPS,
+    )
+
+
+def model_bytes(layers: Sequence[_Layer], heads: int) -> bytes:
+    """The serialized ONNX model: (batch, length, d) hidden states and a (batch, 1, 1, length)
+    additive mask in, the last block's states out."""
+    from onnx import TensorProto, helper
+
+    g = _Graph()
+    x = _INPUT
+    for layer in layers:
+        x = _block(g, x, layer, heads)
+    g.nodes.append(helper.make_node("Identity", [x], [_OUTPUT]))
+    width = layers[0].attn_out_w.shape[0]
+    graph = helper.make_graph(
+        g.nodes,
+        "minilm_blocks",
+        [
+            helper.make_tensor_value_info(_INPUT, TensorProto.FLOAT, ["batch", "length", width]),
+            helper.make_tensor_value_info(_MASK, TensorProto.FLOAT, ["batch", 1, 1, "length"]),
+        ],
+        [helper.make_tensor_value_info(_OUTPUT, TensorProto.FLOAT, ["batch", "length", width])],
+        g.weights,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION
+    )
+    return bytes(model.SerializeToString())
+
+
+class OnnxBlocks:
+    """The blocks as one onnxruntime session; called like the numpy stack in embedding.py."""
+
+    def __init__(self, layers: Sequence[_Layer], heads: int) -> None:
+        import onnxruntime as ort  # type: ignore[import-untyped]
+
+        options = ort.SessionOptions()
+        # One thread, no spinning: a server shares two cores with the gateway's other work,
+        # and a spinning pool would burn the core its callers need.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            model_bytes(layers, heads), options, providers=["CPUExecutionProvider"]
+        )
+
+    def __call__(
+        self, x: np.ndarray, shape: tuple[int, int], mask: np.ndarray | None
+    ) -> np.ndarray:
+        batch, length = shape
+        hidden = x.reshape(batch, length, -1)
+        if mask is None:
+            mask = np.zeros((batch, 1, 1, length), dtype=np.float32)
+        (states,) = self._session.run([_OUTPUT], {_INPUT: hidden, _MASK: mask})
+        return np.asarray(states).reshape(batch * length, -1)
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True

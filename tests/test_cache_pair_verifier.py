@@ -131,11 +131,31 @@ class _Counting:
     """MiniLM, counting the texts it is asked to encode."""
 
     def __init__(self, inner: MiniLM) -> None:
-        self.inner, self.texts = inner, 0
+        self.inner, self.texts, self.passes = inner, 0, 0
 
     def encode(self, texts: list[str]) -> list[Encoded]:
         self.texts += len(texts)
+        self.passes += 1
         return self.inner.encode(texts)
+
+
+def test_the_request_and_unseen_stored_questions_share_one_pass(minilm: MiniLM) -> None:
+    encoder = _Counting(minilm)
+    verifier = PairVerifier(encoder, PairModel.load(), remember=2)
+    asked = "What's the way to reset my password?"
+    first = ["How do I reset my password?", "How do I reset my router?"]
+    assert verifier.accepts(asked, first) == [True, False]
+    assert (encoder.passes, encoder.texts) == (1, 3)
+    # Both are remembered: only the request is encoded again.
+    assert verifier.accepts(asked, first) == [True, False]
+    assert (encoder.passes, encoder.texts) == (2, 4)
+    # A third question pushes out the one asked about longest ago (the first, since the
+    # second was looked up after it), so asking about the first again encodes it again.
+    verifier.accepts(asked, ["How do I change my email address?"])
+    verifier.accepts(asked, first[1:])
+    assert encoder.texts == 4 + 2 + 1
+    verifier.accepts(asked, first[:1])
+    assert encoder.texts == 7 + 2
 
 
 async def test_a_strict_candidate_answers_before_the_verifier_is_asked(minilm: MiniLM) -> None:

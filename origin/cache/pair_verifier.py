@@ -22,9 +22,10 @@ import asyncio
 import json
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -155,21 +156,43 @@ class PairModel:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
+class _Recent:
+    """The encodings of the last `size` stored questions asked about, oldest dropped first.
+    Locked: accepts() runs in worker threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Encoded] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> Encoded | None:
+        with self._lock:
+            found = self._items.get(text)
+            if found is not None:
+                self._items.move_to_end(text)
+            return found
+
+    def put(self, text: str, encoded: Encoded) -> None:
+        with self._lock:
+            self._items[text] = encoded
+            self._items.move_to_end(text)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class PairVerifier:
     """Encodes and judges pairs. Stored questions come back again and again (that is what a
-    cache is for), so their encodings are kept, bounded; only the request is encoded afresh."""
+    cache is for), so their encodings are kept, bounded; only the request is encoded afresh,
+    in one pass with any stored question not seen lately (a batch of a few short texts costs
+    far less than a pass each: the weights are read once)."""
 
     def __init__(self, encoder: Encoder, model: PairModel, remember: int = 2048) -> None:
         self.encoder, self.model = encoder, model
-        # lru_cache is thread-safe: accepts() runs in worker threads.
-        self._stored = lru_cache(maxsize=remember)(self._encode_one)
+        self._stored = _Recent(remember)
 
     @property
     def gate(self) -> float:
         return self.model.gate
-
-    def _encode_one(self, text: str) -> Encoded:
-        return self.encoder.encode([text])[0]
 
     def accepts(self, request: str, stored: list[str]) -> list[bool]:
         """For each stored question, whether its answer may answer `request`. CPU-bound (a
@@ -177,8 +200,13 @@ class PairVerifier:
         off the event loop."""
         if not stored:
             return []
-        asked = self._encode_one(request)
-        features = np.stack([pair_features(asked, self._stored(text)) for text in stored])
+        known = {text: found for text in stored if (found := self._stored.get(text)) is not None}
+        new = [text for text in dict.fromkeys(stored) if text not in known]
+        asked, *fresh = self.encoder.encode([request, *new])
+        for text, encoded in zip(new, fresh, strict=True):
+            self._stored.put(text, encoded)
+            known[text] = encoded
+        features = np.stack([pair_features(asked, known[text]) for text in stored])
         return [bool(p >= self.model.threshold) for p in self.model.probability(features)]
 
 

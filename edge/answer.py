@@ -25,7 +25,7 @@ from edge.rest import BackendError
 from edge.usage import deliver_row, record_hit
 from edge.web import Request, Response
 from shared.errors import AuthenticationFailed, InvalidRequest, LimitExceeded
-from shared.usage import Caller, build_cache_hit_row, build_row, new_request_id
+from shared.usage import Caller, UsageRow, build_cache_hit_row, build_row, new_request_id
 
 log = logging.getLogger("prism.edge")
 
@@ -99,27 +99,43 @@ async def _serve_hit(
             backends.redis, caller, request_id, usage.prompt_tokens + usage.completion_tokens
         )
     except LimitExceeded as exc:
-        row = build_row(
-            request_id=request_id,
-            caller=caller,
-            options=chat.options,
-            task_type="unknown",
-            model_used=str(chat.body.get("model") or "unknown"),
-            provider="none",
-            usage=None,
-            cost=None,
-            latency_ms=int((time.perf_counter() - started) * 1000),
-            was_streaming=chat.stream,
-            success=False,
-            error_code=exc.code,
-        )
+        row = _refused_row(exc, request_id, chat, caller, started)
         ctx.background.wait_until(deliver_row(backends, row.to_json()))
         return error_response(exc)
     if counted is None:
         return None  # the limits can't be checked here: the origin checks them
     response = cached_response(hit, chat, request_id)
     response.headers.extend(counted.headers.items())
-    row = build_cache_hit_row(
+    row = _hit_row(hit, request_id, chat, caller, started)
+    ctx.background.wait_until(record_hit(backends, row))
+    return response
+
+
+def _refused_row(
+    exc: LimitExceeded, request_id: str, chat: ChatRequest, caller: Caller, started: float
+) -> UsageRow:
+    """The failed usage row of a hit refused by the project's rate limits."""
+    return build_row(
+        request_id=request_id,
+        caller=caller,
+        options=chat.options,
+        task_type="unknown",
+        model_used=str(chat.body.get("model") or "unknown"),
+        provider="none",
+        usage=None,
+        cost=None,
+        latency_ms=int((time.perf_counter() - started) * 1000),
+        was_streaming=chat.stream,
+        success=False,
+        error_code=exc.code,
+    )
+
+
+def _hit_row(
+    hit: Hit, request_id: str, chat: ChatRequest, caller: Caller, started: float
+) -> UsageRow:
+    """The usage row of a served hit, priced as the call it saved."""
+    return build_cache_hit_row(
         request_id=request_id,
         caller=caller,
         options=chat.options,
@@ -131,5 +147,3 @@ async def _serve_hit(
         cache_status=hit.status,
         cache_key=hit.fingerprint,
     )
-    ctx.background.wait_until(record_hit(backends, row))
-    return response

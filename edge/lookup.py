@@ -83,6 +83,19 @@ async def find_hit(
         return Hit(entry, HIT_EXACT, fingerprint=digest)
     if vector is None or not semantic_eligible(chat.body, DEFAULT_MAX_USER_TURNS):
         return None
+    return await _semantic_hit(project_id, chat, redis, vector, background)
+
+
+async def _semantic_hit(
+    project_id: str,
+    chat: ChatRequest,
+    redis: UpstashRedis,
+    vector: UpstashVector,
+    background: Background | None,
+) -> Hit | None:
+    """The semantic layer's answer for a request the exact layer missed, or None."""
+    options = chat.options
+    mode, prefer, version = options.mode, options.model_prefer, options.cache_version
     scope = semantic_scope(project_id, chat.body, mode=mode, model_prefer=prefer, version=version)
     if scope is None:
         return None

@@ -99,7 +99,20 @@ async def _serve_hit(
             backends.redis, caller, request_id, usage.prompt_tokens + usage.completion_tokens
         )
     except LimitExceeded as exc:
-        row = _refused_row(exc, request_id, chat, caller, started)
+        row = build_row(
+            request_id=request_id,
+            caller=caller,
+            options=chat.options,
+            task_type="unknown",
+            model_used=str(chat.body.get("model") or "unknown"),
+            provider="none",
+            usage=None,
+            cost=None,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            was_streaming=chat.stream,
+            success=False,
+            error_code=exc.code,
+        )
         ctx.background.wait_until(deliver_row(backends, row.to_json()))
         return error_response(exc)
     if counted is None:
@@ -109,26 +122,6 @@ async def _serve_hit(
     row = _hit_row(hit, request_id, chat, caller, started)
     ctx.background.wait_until(record_hit(backends, row))
     return response
-
-
-def _refused_row(
-    exc: LimitExceeded, request_id: str, chat: ChatRequest, caller: Caller, started: float
-) -> UsageRow:
-    """The failed usage row of a hit refused by the project's rate limits."""
-    return build_row(
-        request_id=request_id,
-        caller=caller,
-        options=chat.options,
-        task_type="unknown",
-        model_used=str(chat.body.get("model") or "unknown"),
-        provider="none",
-        usage=None,
-        cost=None,
-        latency_ms=int((time.perf_counter() - started) * 1000),
-        was_streaming=chat.stream,
-        success=False,
-        error_code=exc.code,
-    )
 
 
 def _hit_row(

@@ -17,13 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.usage import QUEUE_KEY as EDGE_QUEUE_KEY
-from origin.ledger.edge_queue import (
-    QUEUE_KEY,
-    EdgeQueueDrain,
-    NotAUsageRow,
-    RedisUsageQueue,
-    row_from_json,
-)
+from origin.ledger.edge_queue import EdgeQueueDrain, NotAUsageRow, row_from_json
+from origin.ledger.redis_queue import QUEUE_KEY, RedisUsageQueue
 from origin.ledger.writer import Ledger
 from origin.store import Store
 from shared.options import RequestOptions

@@ -10,7 +10,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from origin.ledger.edge_queue import EdgeQueueDrain, RedisUsageQueue
+from origin.ledger.edge_queue import EdgeQueueDrain
+from origin.ledger.redis_queue import RedisUsageQueue
 from origin.ledger.writer import Ledger
 from origin.settings import Secret
 from origin.store import Store

@@ -18,7 +18,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from infra.local.proc import Service, free_port
-from origin.ledger.edge_queue import QUEUE_KEY, EdgeQueueDrain, RedisUsageQueue
+from origin.ledger.edge_queue import EdgeQueueDrain
+from origin.ledger.redis_queue import QUEUE_KEY, RedisUsageQueue
 from origin.ledger.writer import Ledger
 from origin.settings import Secret
 from origin.store import Project, Store

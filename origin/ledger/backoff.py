@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 
+DEFAULT_MIN_BACKOFF_S = 0.1
+DEFAULT_MAX_BACKOFF_S = 5.0
+
 
 class Backoff:
     """When each kind of background work may next run: capped exponential backoff per kind."""

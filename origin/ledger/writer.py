@@ -20,22 +20,20 @@ import asyncio
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any, Protocol
 
 from origin.background import bounded, stop_task
 from origin.ledger import slots
-from origin.ledger.backoff import Backoff
+from origin.ledger.backoff import DEFAULT_MAX_BACKOFF_S, DEFAULT_MIN_BACKOFF_S, Backoff
 from origin.ledger.courier import Courier, UsageSink
 from origin.ledger.orphans import adopt_orphans, put_in_free_slot
 from origin.ledger.outbox import Outbox
 from origin.ledger.row_queue import RowQueue
+from origin.ledger.usage_source import UsageSource
 from origin.observability import context
 from shared.usage import UsageRow
 
 log = logging.getLogger("prism.ledger")
 
-DEFAULT_MIN_BACKOFF_S = 0.1
-DEFAULT_MAX_BACKOFF_S = 5.0
 DEFAULT_MAX_QUEUED = 10_000
 DEFAULT_CLOSE_TIMEOUT_S = 5.0
 # A batch still unconfirmed after this long is written to the outbox while it waits.
@@ -43,19 +41,6 @@ DEFAULT_PERSIST_AFTER_S = 0.25
 # How often a running ledger looks for outbox files a dead worker left behind.
 ADOPT_INTERVAL_S = 10.0
 _POLL_S = 0.02
-
-
-class UsageSource(Protocol):
-    """A queue other processes leave rows in (the edge: an Upstash Redis list), for `drain_queue`.
-
-    `take` hands out up to `max_rows` rows without forgetting them; `ack` forgets them. The
-    ledger acks only after the rows are in its outbox, so a crash between the two re-delivers
-    rows (harmless: request_id dedupes) instead of losing them.
-    """
-
-    async def take(self, max_rows: int) -> list[dict[str, Any]]: ...
-
-    async def ack(self, rows: list[dict[str, Any]]) -> None: ...
 
 
 class Ledger:

@@ -29,7 +29,8 @@ import redis
 
 from bench import cpu
 from bench.load import Target, ensure_wrk, run_load
-from bench.origin import chat_body, probe, wait_ledger_drained
+from bench.origin import chat_body
+from bench.rounds import probe, wait_ledger_drained
 from bench.spend import TAGS, guard
 from bench.stack import Stack, start_stack
 from infra.local.proc import ROOT

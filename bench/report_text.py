@@ -1,0 +1,162 @@
+"""The origin benchmark's report as plain text: a table per phase, then the goals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.report import DIRECT, Goal, Measurement, Phase, Report, added_p50, throughput_ratio
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+CPU_HEADER = ("gw cpu ms", "db cpu ms", "sim cpu ms", "others %")
+CPU_LEGEND = (
+    "gw cpu ms: CPU per request of the gateway process (origin or LiteLLM); db cpu ms: of",
+    "PostgREST + Postgres + Redis (the origin's ledger and cache); sim cpu ms: of the simulator;",
+    "others %: share of all cores used by processes not started here, during the runs.",
+)
+
+
+def _cpu_cells(m: Measurement) -> list[str]:
+    """CPU per request of the gateway, of the origin's database/cache services and of the
+    simulator, and how busy the machine was with work not ours."""
+    return [
+        _fmt(m.gateway_cpu_ms),
+        _fmt(m.backing_cpu_ms),
+        _fmt(m.cpu_ms.get("simulator")),
+        _fmt(m.others_pct, ".0f"),
+    ]
+
+
+def _spread(values: Sequence[float], spec: str = ".2f") -> str:
+    """min..max over rounds: how much the machine moved under the measurement."""
+    if not values:
+        return "-"
+    return f"{min(values):{spec}}..{max(values):{spec}}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = [
+        "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths))
+        )
+        for line in (header, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def latency_table(report: Report, phase: Phase) -> str:
+    header = [
+        "target",
+        "requests",
+        "p50 ms",
+        "p90 ms",
+        "p95 ms",
+        "p99 ms",
+        "mean ms",
+        "added p50 ms",
+        "p50 by round",
+        *CPU_HEADER,
+        "errors",
+    ]
+    rows = []
+    for m in (m for m in report.measurements if m.phase == phase.key):
+        r = m.result
+        if r is None:
+            rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
+            continue
+        added = None if m.name == DIRECT else added_p50(report, phase.key, m.name)
+        rows.append(
+            [
+                m.name,
+                str(r.requests),
+                *(_fmt(r.latency_ms[k]) for k in ("p50", "p90", "p95", "p99", "mean")),
+                "" if m.name == DIRECT else _fmt(added, "+.2f"),
+                _spread([p50 for p50, _ in r.rounds]),
+                *_cpu_cells(m),
+                str(r.errors),
+            ]
+        )
+    return _table(header, rows)
+
+
+def throughput_table(report: Report, phase: Phase) -> str:
+    header = [
+        "target",
+        "requests",
+        "seconds",
+        "req/s",
+        "of direct",
+        "p50 ms",
+        "p99 ms",
+        "req/s by round",
+        *CPU_HEADER,
+        "errors",
+    ]
+    rows = []
+    for m in (m for m in report.measurements if m.phase == phase.key):
+        r = m.result
+        if r is None:
+            rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
+            continue
+        ratio = None if m.name == DIRECT else throughput_ratio(report, phase.key, m.name)
+        rows.append(
+            [
+                m.name,
+                str(r.requests),
+                _fmt(r.duration_s, ".1f"),
+                _fmt(r.rps, ".1f"),
+                ""
+                if m.name == DIRECT
+                else _fmt(None if ratio is None else ratio * 100, ".1f") + "%",
+                _fmt(r.latency_ms["p50"]),
+                _fmt(r.latency_ms["p99"]),
+                _spread([rps for _, rps in r.rounds], ".0f"),
+                *_cpu_cells(m),
+                str(r.errors),
+            ]
+        )
+    return _table(header, rows)
+
+
+def render_text(report: Report, goal_list: Sequence[Goal]) -> str:
+    m = report.machine
+    out = [
+        (
+            f"Prism origin benchmark: {m['cores']} cores ({m['cores_usable']} usable), "
+            f"Python {m['python']}, {m['platform']}"
+        ),
+        (
+            f"load generator: {m['load_generator']}; load average at start "
+            f"{m['load_avg_at_start'][0]} / {m['load_avg_at_start'][1]} (1 / 5 min)"
+        ),
+        "config: " + ", ".join(f"{k}={v}" for k, v in report.config.items()),
+        "",
+    ]
+    out += [*CPU_LEGEND, ""]
+    for phase in report.phases:
+        out.append(
+            f"{phase.title} (concurrency {phase.connections}, upstream latency "
+            f"{phase.upstream_ms} ms)"
+        )
+        table = latency_table if phase.kind == "latency" else throughput_table
+        out.append(table(report, phase))
+        out += [
+            f"  {'*' if x.result is None else ' '} {x.name}: {x.note}"
+            for x in report.measurements
+            if x.phase == phase.key and x.note
+        ]
+        out.append("")
+    out.append("goals:")
+    for g in goal_list:
+        value = _fmt(g.value, ".3f")
+        out.append(
+            f"  {'PASS' if g.passed else 'MISS'}  {g.name}: {value} (goal {g.limit})"
+            + (f"  [{g.detail}]" if g.detail else "")
+        )
+    return "\n".join(out)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from bench.load import LoadResult
 from bench.report import DIRECT, Goal, Measurement, Phase, Report, added_p50, throughput_ratio
 
 
@@ -50,77 +51,60 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+LATENCY_COLUMNS = (
+    "p50 ms",
+    "p90 ms",
+    "p95 ms",
+    "p99 ms",
+    "mean ms",
+    "added p50 ms",
+    "p50 by round",
+)
+THROUGHPUT_COLUMNS = ("seconds", "req/s", "of direct", "p50 ms", "p99 ms", "req/s by round")
+# The cells of one measured row between its request count and its CPU columns.
+Cells = Callable[[Report, str, Measurement, LoadResult], list[str]]
+
+
 def latency_table(report: Report, phase: Phase) -> str:
-    header = [
-        "target",
-        "requests",
-        "p50 ms",
-        "p90 ms",
-        "p95 ms",
-        "p99 ms",
-        "mean ms",
-        "added p50 ms",
-        "p50 by round",
-        *CPU_HEADER,
-        "errors",
-    ]
-    rows = []
-    for m in (m for m in report.measurements if m.phase == phase.key):
-        r = m.result
-        if r is None:
-            rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
-            continue
-        added = None if m.name == DIRECT else added_p50(report, phase.key, m.name)
-        rows.append(
-            [
-                m.name,
-                str(r.requests),
-                *(_fmt(r.latency_ms[k]) for k in ("p50", "p90", "p95", "p99", "mean")),
-                "" if m.name == DIRECT else _fmt(added, "+.2f"),
-                _spread([p50 for p50, _ in r.rounds]),
-                *_cpu_cells(m),
-                str(r.errors),
-            ]
-        )
-    return _table(header, rows)
+    return _phase_table(report, phase, LATENCY_COLUMNS, _latency_cells)
 
 
 def throughput_table(report: Report, phase: Phase) -> str:
-    header = [
-        "target",
-        "requests",
-        "seconds",
-        "req/s",
-        "of direct",
-        "p50 ms",
-        "p99 ms",
-        "req/s by round",
-        *CPU_HEADER,
-        "errors",
+    return _phase_table(report, phase, THROUGHPUT_COLUMNS, _throughput_cells)
+
+
+def _latency_cells(report: Report, phase: str, m: Measurement, r: LoadResult) -> list[str]:
+    added = None if m.name == DIRECT else added_p50(report, phase, m.name)
+    return [
+        *(_fmt(r.latency_ms[k]) for k in ("p50", "p90", "p95", "p99", "mean")),
+        "" if m.name == DIRECT else _fmt(added, "+.2f"),
+        _spread([p50 for p50, _ in r.rounds]),
     ]
+
+
+def _throughput_cells(report: Report, phase: str, m: Measurement, r: LoadResult) -> list[str]:
+    ratio = None if m.name == DIRECT else throughput_ratio(report, phase, m.name)
+    return [
+        _fmt(r.duration_s, ".1f"),
+        _fmt(r.rps, ".1f"),
+        "" if m.name == DIRECT else _fmt(None if ratio is None else ratio * 100, ".1f") + "%",
+        _fmt(r.latency_ms["p50"]),
+        _fmt(r.latency_ms["p99"]),
+        _spread([rps for _, rps in r.rounds], ".0f"),
+    ]
+
+
+def _phase_table(report: Report, phase: Phase, columns: Sequence[str], cells: Cells) -> str:
+    """A row per target measured in `phase`; a target without a result shows n/a*."""
+    header = ["target", "requests", *columns, *CPU_HEADER, "errors"]
     rows = []
     for m in (m for m in report.measurements if m.phase == phase.key):
         r = m.result
         if r is None:
             rows.append([m.name, *["-"] * (len(header) - 2), "n/a*"])
             continue
-        ratio = None if m.name == DIRECT else throughput_ratio(report, phase.key, m.name)
-        rows.append(
-            [
-                m.name,
-                str(r.requests),
-                _fmt(r.duration_s, ".1f"),
-                _fmt(r.rps, ".1f"),
-                ""
-                if m.name == DIRECT
-                else _fmt(None if ratio is None else ratio * 100, ".1f") + "%",
-                _fmt(r.latency_ms["p50"]),
-                _fmt(r.latency_ms["p99"]),
-                _spread([rps for _, rps in r.rounds], ".0f"),
-                *_cpu_cells(m),
-                str(r.errors),
-            ]
-        )
+        own = cells(report, phase.key, m, r)
+        rows.append([m.name, str(r.requests), *own, *_cpu_cells(m), str(r.errors)])
     return _table(header, rows)
 
 

@@ -1,4 +1,4 @@
-"""The word lists the semantic guard (shared.semantic_guard) compares questions on. Data only.
+"""The word lists the semantic guard (shared.semantic_facts) compares questions on. Data only.
 
 English first; a few function words per language let the guard tell languages apart. The lists
 err on the side of more words: an extra entry can only turn a cache hit into a miss.
@@ -12,46 +12,31 @@ def _words(text: str) -> frozenset[str]:
 
 
 def _numbers() -> dict[str, str]:
-    small = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-    ]
-    tens = ["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-    ordinals = [
-        "first",
-        "second",
-        "third",
-        "fourth",
-        "fifth",
-        "sixth",
-        "seventh",
-        "eighth",
-        "ninth",
-        "tenth",
-    ]
+    return {**_cardinals(), **_ordinals(), **_multipliers()}
+
+
+def _counted(words: str, start: int = 0, step: int = 1) -> dict[str, str]:
+    """Each of `words` mapped to `step` times its place, counting from `start`: 30, 40 ... below."""
+    return {word: str(step * i) for i, word in enumerate(words.split(), start=start)}
+
+
+def _cardinals() -> dict[str, str]:
     return {
-        **{w: str(i) for i, w in enumerate(small)},
-        **{w: str(10 * i) for i, w in enumerate(tens, start=3)},
-        **{w: str(i) for i, w in enumerate(ordinals, start=1)},
+        **_counted(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen"
+            " fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+        ),
+        **_counted("thirty forty fifty sixty seventy eighty ninety", start=3, step=10),
+    }
+
+
+def _ordinals() -> dict[str, str]:
+    return _counted("first second third fourth fifth sixth seventh eighth ninth tenth", start=1)
+
+
+def _multipliers() -> dict[str, str]:
+    """Words that scale or stand for a number: hundred, dozen, half, twice ..."""
+    return {
         "hundred": "100",
         "thousand": "1000",
         "million": "10^6",

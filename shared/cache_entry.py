@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,40 +150,30 @@ def replay_chunks(entry: CacheEntry, response_id: str, include_usage: bool) -> l
 
     out: list[dict[str, Any]] = []
     for choice in entry.response.get("choices", []):
-        index = choice.get("index", 0)
-        message = choice.get("message") or {}
-        out.append(
-            chunk(
-                [
-                    {
-                        "index": index,
-                        "delta": {"role": "assistant", "content": ""},
-                        "finish_reason": None,
-                    }
-                ]
-            )
-        )
-        content = message.get("content")
-        if isinstance(content, str) and content:
-            out.append(
-                chunk([{"index": index, "delta": {"content": content}, "finish_reason": None}])
-            )
-        for i, call in enumerate(message.get("tool_calls") or []):
-            delta = {
-                "tool_calls": [
-                    {
-                        "index": i,
-                        "id": call.get("id"),
-                        "type": "function",
-                        "function": call.get("function"),
-                    }
-                ]
-            }
-            out.append(chunk([{"index": index, "delta": delta, "finish_reason": None}]))
-        out.append(
-            chunk([{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}])
-        )
+        out.extend(chunk([part]) for part in _streamed_choice(choice))
     if include_usage:
         usage = entry.response.get("usage")
         out.append(chunk([], usage=usage))
+    return out
+
+
+def _streamed_choice(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One cached choice as the `choices` of the chunks streaming it: role, content, tool calls,
+    finish."""
+    index = choice.get("index", 0)
+    message = choice.get("message") or {}
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        deltas.append({"content": content})
+    for i, call in enumerate(message.get("tool_calls") or []):
+        tool_call = {
+            "index": i,
+            "id": call.get("id"),
+            "type": "function",
+            "function": call.get("function"),
+        }
+        deltas.append({"tool_calls": [tool_call]})
+    out = [{"index": index, "delta": delta, "finish_reason": None} for delta in deltas]
+    out.append({"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")})
     return out

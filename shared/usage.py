@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from shared.options import RequestOptions
 from shared.pricing import ZERO, Cost, TokenUsage, format_cents, routing_saving
@@ -159,11 +159,7 @@ def build_row(
     usage = usage or TokenUsage(reported=False)
     stored_tokens, stored_cents, clamped = _bounded(usage, cost or Cost(ZERO, ZERO))
     return UsageRow(
-        request_id=request_id,
-        org_id=caller.org_id,
-        project_id=caller.project_id,
-        api_key_id=caller.api_key_id,
-        mode=options.mode,
+        **_request_columns(request_id, caller, options),
         task_type=task_type,
         model_used=model_used,
         provider=provider,
@@ -178,14 +174,35 @@ def build_row(
         success=success,
         error_code=OUT_OF_RANGE_CODE if clamped and error_code is None else error_code,
         usage_reported=usage.reported and not clamped,
-        session_id=options.session_id,
         cache_status=cache_status,
         cache_saved_cents=ZERO,
         native_cache_saved_cents=stored_cents[1],
-        request_tags=options.tags,
         reference_model=reference,
         routing_saved_cents=min(routing_saved, MAX_CENTS_COLUMN),
         parent_request_id=parent_request_id,
+    )
+
+
+class _RequestColumns(TypedDict):
+    request_id: str
+    org_id: str
+    project_id: str
+    api_key_id: str | None
+    mode: str
+    session_id: str | None
+    request_tags: dict[str, str] | None
+
+
+def _request_columns(request_id: str, caller: Caller, options: RequestOptions) -> _RequestColumns:
+    """Which request a row is about and whose it is: filled alike on every kind of row."""
+    return _RequestColumns(
+        request_id=request_id,
+        org_id=caller.org_id,
+        project_id=caller.project_id,
+        api_key_id=caller.api_key_id,
+        mode=options.mode,
+        session_id=options.session_id,
+        request_tags=options.tags,
     )
 
 
@@ -231,11 +248,7 @@ def build_cache_hit_row(
         raise ValueError(f"not a cache-hit status: {cache_status!r}")
     tokens, cents, _ = _bounded(usage, Cost(saved.cents, ZERO))
     return UsageRow(
-        request_id=request_id,
-        org_id=caller.org_id,
-        project_id=caller.project_id,
-        api_key_id=caller.api_key_id,
-        mode=options.mode,
+        **_request_columns(request_id, caller, options),
         task_type=CACHE_TASK_TYPE,
         model_used=model_used,
         provider=CACHE_PROVIDER,
@@ -250,11 +263,9 @@ def build_cache_hit_row(
         success=True,
         error_code=None,
         usage_reported=True,
-        session_id=options.session_id,
         cache_status=cache_status,
         cache_saved_cents=cents[0],
         native_cache_saved_cents=ZERO,
-        request_tags=options.tags,
         reference_model=None,  # the whole avoided call is cache_saved_cents already
         routing_saved_cents=ZERO,
         cache_key=cache_key,

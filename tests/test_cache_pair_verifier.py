@@ -141,21 +141,35 @@ class _Counting:
 
 def test_the_request_and_unseen_stored_questions_share_one_pass(minilm: MiniLM) -> None:
     encoder = _Counting(minilm)
-    verifier = PairVerifier(encoder, PairModel.load(), remember=2)
+    verifier = PairVerifier(encoder, PairModel.load())
     asked = "What's the way to reset my password?"
-    first = ["How do I reset my password?", "How do I reset my router?"]
-    assert verifier.accepts(asked, first) == [True, False]
+    stored = ["How do I reset my password?", "How do I reset my router?"]
+    assert verifier.accepts(asked, stored) == [True, False]
     assert (encoder.passes, encoder.texts) == (1, 3)
     # Both are remembered: only the request is encoded again.
-    assert verifier.accepts(asked, first) == [True, False]
+    assert verifier.accepts(asked, stored) == [True, False]
     assert (encoder.passes, encoder.texts) == (2, 4)
-    # A third question pushes out the one asked about longest ago (the first, since the
-    # second was looked up after it), so asking about the first again encodes it again.
-    verifier.accepts(asked, ["How do I change my email address?"])
-    verifier.accepts(asked, first[1:])
-    assert encoder.texts == 4 + 2 + 1
-    verifier.accepts(asked, first[:1])
-    assert encoder.texts == 7 + 2
+
+
+def test_remembered_encodings_stay_within_their_byte_budget(minilm: MiniLM) -> None:
+    """Many distinct stored questions (varied traffic) must not grow a worker without bound:
+    the least recently used encodings go first."""
+    one = minilm.encode(["How do I reset my password?"])[0]
+    budget = 3 * one.states.nbytes + 3 * 4096
+    encoder = _Counting(minilm)
+    verifier = PairVerifier(encoder, PairModel.load(), memory_bytes=budget)
+    asked = "What's the way to reset my password?"
+    questions = [f"How do I reset the password of account {n}?" for n in range(12)]
+    for question in questions:
+        verifier.accepts(asked, [question])
+        assert verifier.stored.held_bytes <= budget
+    assert 2 <= len(verifier.stored) < len(questions)
+    # The newest is still known; the oldest was dropped and costs an encoding again.
+    texts = encoder.texts
+    verifier.accepts(asked, questions[-1:])
+    assert encoder.texts == texts + 1
+    verifier.accepts(asked, questions[:1])
+    assert encoder.texts == texts + 1 + 2
 
 
 async def test_a_strict_candidate_answers_before_the_verifier_is_asked(minilm: MiniLM) -> None:

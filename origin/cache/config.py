@@ -20,6 +20,8 @@ class CacheConfig:
     verifier: bool = True
     # A verification is milliseconds of CPU; past this (a starved worker) it is a miss.
     verifier_timeout_s: float = 0.5
+    # The stored questions' encodings it keeps (about 22 kB each), per worker.
+    verifier_memory_bytes: int = 8 << 20
     # Per Redis command; a local Redis answers in well under a millisecond.
     redis_timeout_s: float = 0.05
     # Per vector query, embedding included (the index embeds server-side).
@@ -38,6 +40,7 @@ class CacheConfig:
             semantic=settings.semantic_cache,
             verifier=settings.semantic_verifier,
             verifier_timeout_s=settings.semantic_verifier_timeout_s,
+            verifier_memory_bytes=settings.semantic_verifier_memory_mb << 20,
             redis_timeout_s=settings.cache_redis_timeout_s,
             vector_timeout_s=settings.cache_vector_timeout_s,
             max_user_turns=settings.cache_max_user_turns,

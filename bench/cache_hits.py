@@ -42,6 +42,7 @@ from infra.local.redis_server import RedisServer
 from origin.cache.pair_verifier import load_verifier
 from shared.options import DEFAULT_THRESHOLD
 from shared.semantic_guard import guard
+from shared.semantic_verify import reordered
 
 PAIRS = Path(__file__).resolve().parent / "data" / "semantic_pairs.jsonl"
 SEMANTIC_QUESTIONS = 20
@@ -170,12 +171,16 @@ async def warm(origin: Origin, bodies: list[dict[str, object]]) -> None:
 
 
 def paraphrases() -> list[tuple[str, str]]:
-    """Labelled paraphrases the guard lets through (the ones that can be semantic hits)."""
+    """Labelled paraphrases the guard alone may answer: it lets them through, and they do more
+    than reorder the stored question's words (such a pair is the pair verifier's to judge,
+    whatever its cosine, so it is no strict-path hit)."""
     rows = [json.loads(line) for line in PAIRS.read_text("utf-8").splitlines() if line.strip()]
     pairs = [
         (r["stored"], r["request"])
         for r in rows
-        if r["label"] == "paraphrase" and guard(r["request"], r["stored"]) is None
+        if r["label"] == "paraphrase"
+        and guard(r["request"], r["stored"]) is None
+        and not reordered(r["request"], r["stored"])
     ]
     return pairs[:SEMANTIC_QUESTIONS]
 

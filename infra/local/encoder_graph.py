@@ -134,6 +134,9 @@ class OnnxBlocks:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No arena: it keeps the largest batch's activations for good (about 20 MB more after
+        # a batch of 32 questions) and saves nothing measurable per call.
+        options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
         with tempfile.NamedTemporaryFile(suffix=".onnx") as graph:
             graph.write(model_bytes(layers, heads))

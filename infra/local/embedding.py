@@ -17,7 +17,7 @@ import numpy as np
 from safetensors import safe_open
 from tokenizers import Encoding, Tokenizer
 
-from infra.local.encoder_graph import OnnxBlocks, onnxruntime_available
+from infra.local.encoder_graph import OnnxBlocks, give_back_freed_heap, onnxruntime_available
 from infra.local.tensor_rows import TensorRows
 
 DIMENSION = 384
@@ -182,13 +182,17 @@ class NumpyBlocks:
         return x
 
 
-def _blocks(layers: tuple[_Layer, ...], engine: str) -> Blocks:
+def _blocks(weights: Callable[[str], np.ndarray], n_layers: int, engine: str) -> Blocks:
     """onnxruntime where installed (the same numbers, about twice as fast), else numpy."""
-    if engine == "onnx" or (engine == "auto" and onnxruntime_available()):
-        return OnnxBlocks(layers, HEADS)
-    if engine not in ("auto", "numpy"):
+    if engine not in ("auto", "numpy", "onnx"):
         raise ValueError(f"unknown engine {engine!r}: auto, onnx or numpy")
-    return NumpyBlocks(layers)
+    layers = tuple(_Layer.from_weights(weights, i) for i in range(n_layers))
+    if engine == "numpy" or (engine == "auto" and not onnxruntime_available()):
+        return NumpyBlocks(layers)
+    blocks = OnnxBlocks(layers, HEADS)
+    del layers  # the session has its own copy; ours must be freed before the heap is trimmed
+    give_back_freed_heap()
+    return blocks
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,7 @@ class MiniLM:
                 type_emb=w("embeddings.token_type_embeddings.weight").astype(np.float32),
                 emb_ln_g=w("embeddings.LayerNorm.weight").astype(np.float32),
                 emb_ln_b=w("embeddings.LayerNorm.bias").astype(np.float32),
-                blocks=_blocks(tuple(_Layer.from_weights(w, i) for i in range(n_layers)), engine),
+                blocks=_blocks(w, n_layers, engine),
             )
 
     @property

@@ -15,7 +15,8 @@ import pytest
 from safetensors.numpy import load_file
 
 from bench.train_verifier import rows_of
-from infra.local.embedding import NumpyBlocks, Encoded, MiniLM, default_model_dir
+from infra.local.embedding import Encoded, MiniLM, default_model_dir
+from infra.local.numpy_blocks import NumpyBlocks
 from infra.local.proc import ROOT
 from infra.local.tensor_rows import TensorRows
 from origin.cache.pair_verifier import PairModel, load_verifier, pair_features

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.local.embedding import DIMENSION, MiniLM, erf, gelu
+from infra.local.embedding import DIMENSION, MiniLM
+from infra.local.numpy_blocks import erf, gelu
 
 RESET = "How do I reset my password?"
 FORGOT = "What is the procedure to change my forgotten password?"

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from infra.local import onnx_wire
-from infra.local.embedding import MiniLM, NumpyBlocks
+from infra.local.embedding import MiniLM
 from infra.local.encoder_graph import OnnxBlocks
+from infra.local.numpy_blocks import NumpyBlocks
 from origin.cache.pair_verifier import load_verifier
 
 TEXTS = [

@@ -1,6 +1,6 @@
 """MiniLM's six transformer blocks as an ONNX graph, run by onnxruntime on one thread.
 
-The numpy blocks (embedding._Layer) are the reference; this runs the same float32 weights, op
+The numpy blocks (numpy_blocks.Layer) are the reference; this runs the same float32 weights, op
 for op, about twice as fast on a short question. For a handful of tokens the work is matrix
 products with a few rows against 384-wide weights, and numpy's BLAS repacks each weight
 matrix on every call: most of a pass is spent copying weights, not multiplying them.
@@ -24,14 +24,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infra.local import onnx_wire
-
-if TYPE_CHECKING:
-    from infra.local.embedding import _Layer
+from infra.local.numpy_blocks import LAYER_NORM_EPS, Layer
 
 # onnxruntime 1.31 reads models up to IR version 13 and opset 17 has LayerNormalization.
 _IR_VERSION = 8
@@ -61,8 +58,8 @@ class _Graph:
         return self.op("Add", [self.op("MatMul", [x, self.weight(w)]), self.weight(b)])
 
 
-def _block(g: _Graph, x: str, layer: _Layer, heads: int) -> str:
-    """One BERT block, the same arithmetic as embedding._Layer.__call__ on (batch, length, d)."""
+def _block(g: _Graph, x: str, layer: Layer, heads: int) -> str:
+    """One BERT block, the same arithmetic as numpy_blocks.Layer.__call__ on (batch, length, d)."""
     width = layer.attn_out_w.shape[0]
     head_dim = width // heads
     split = g.weight(np.array([0, 0, heads, head_dim], np.int64))  # 0: keep that dimension
@@ -90,8 +87,6 @@ def _block(g: _Graph, x: str, layer: _Layer, heads: int) -> str:
 
 
 def _layer_norm(g: _Graph, x: str, gain: np.ndarray, bias: np.ndarray) -> str:
-    from infra.local.embedding import LAYER_NORM_EPS
-
     return g.op(
         "LayerNormalization",
         [x, g.weight(gain), g.weight(bias)],
@@ -100,7 +95,7 @@ def _layer_norm(g: _Graph, x: str, gain: np.ndarray, bias: np.ndarray) -> str:
     )
 
 
-def model_bytes(layers: Sequence[_Layer], heads: int) -> bytes:
+def model_bytes(layers: Sequence[Layer], heads: int) -> bytes:
     """The serialized ONNX model: (batch, length, d) hidden states and a (batch, 1, 1, length)
     additive mask in, the last block's states out."""
     g = _Graph()
@@ -124,9 +119,9 @@ def model_bytes(layers: Sequence[_Layer], heads: int) -> bytes:
 
 
 class OnnxBlocks:
-    """The blocks as one onnxruntime session; called like the numpy stack in embedding.py."""
+    """The blocks as one onnxruntime session; called like numpy_blocks.NumpyBlocks."""
 
-    def __init__(self, layers: Sequence[_Layer], heads: int) -> None:
+    def __init__(self, layers: Sequence[Layer], heads: int) -> None:
         import onnxruntime as ort  # type: ignore[import-untyped]
 
         options = ort.SessionOptions()

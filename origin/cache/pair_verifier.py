@@ -22,8 +22,6 @@ import asyncio
 import json
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from origin.cache.byte_lru import ByteBudgetLRU
 from shared.semantic_guard import Candidate
 from shared.semantic_verify import FUNCTION_WORDS, reordered
 
@@ -160,38 +159,6 @@ class PairModel:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-class _Recent:
-    """The encodings of the stored questions asked about lately, within a byte budget, the
-    least recently used dropped first. Locked: accepts() runs in worker threads."""
-
-    def __init__(self, budget_bytes: int) -> None:
-        self.budget_bytes, self.held_bytes = budget_bytes, 0
-        self._items: OrderedDict[str, tuple[Encoded, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, text: str) -> Encoded | None:
-        with self._lock:
-            found = self._items.get(text)
-            if found is None:
-                return None
-            self._items.move_to_end(text)
-            return found[0]
-
-    def put(self, text: str, encoded: Encoded) -> None:
-        size = _footprint(text, encoded)
-        with self._lock:
-            if (old := self._items.pop(text, None)) is not None:
-                self.held_bytes -= old[1]
-            self._items[text] = (encoded, size)
-            self.held_bytes += size
-            while self.held_bytes > self.budget_bytes and len(self._items) > 1:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self.held_bytes -= dropped
-
-
 def _footprint(text: str, encoded: Encoded) -> int:
     """About what keeping an encoding costs: its arrays, and its pieces and text as strings
     (a str object is about 50 bytes plus its characters)."""
@@ -209,7 +176,7 @@ class PairVerifier:
         self, encoder: Encoder, model: PairModel, memory_bytes: int = DEFAULT_MEMORY_BYTES
     ) -> None:
         self.encoder, self.model = encoder, model
-        self.stored = _Recent(memory_bytes)
+        self.stored: ByteBudgetLRU[Encoded] = ByteBudgetLRU(memory_bytes, _footprint)
 
     @property
     def gate(self) -> float:

@@ -30,6 +30,7 @@ from origin.gateway.memory import SessionMemory
 from origin.gateway.middleware import BodyLimit
 from origin.gateway.models import ModelsEndpoint
 from origin.gateway.sessions import SessionsEndpoint
+from origin.heap import give_back_freed_heap
 from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.ledger.writer import Ledger
 from origin.observability.edge_series import EdgeCounters
@@ -148,6 +149,7 @@ async def _start(
             "no real provider keys needed: providers are answered by the simulator at %s",
             settings.simulator_url,
         )
+    give_back_freed_heap()
 
 
 async def _start_services(

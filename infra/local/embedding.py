@@ -18,7 +18,7 @@ import numpy as np
 from safetensors import safe_open
 from tokenizers import Encoding, Tokenizer
 
-from infra.local.encoder_graph import OnnxBlocks, give_back_freed_heap, onnxruntime_available
+from infra.local.encoder_graph import OnnxBlocks, onnxruntime_available
 from infra.local.numpy_blocks import (
     DIMENSION,
     HEADS,
@@ -51,10 +51,7 @@ def _blocks(weights: Callable[[str], np.ndarray], n_layers: int, engine: str) ->
     layers = tuple(Layer.from_weights(weights, i) for i in range(n_layers))
     if engine == "numpy" or (engine == "auto" and not onnxruntime_available()):
         return NumpyBlocks(layers)
-    blocks = OnnxBlocks(layers, HEADS)
-    del layers  # the session has its own copy; ours must be freed before the heap is trimmed
-    give_back_freed_heap()
-    return blocks
+    return OnnxBlocks(layers, HEADS)
 
 
 @dataclass(frozen=True)

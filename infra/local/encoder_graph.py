@@ -18,7 +18,6 @@ where memory counts.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import tempfile
 from collections.abc import Sequence
@@ -150,18 +149,6 @@ class OnnxBlocks:
             mask = np.zeros((batch, 1, 1, length), dtype=np.float32)
         (states,) = self._session.run([_OUTPUT], {_INPUT: hidden, _MASK: mask})
         return np.asarray(states).reshape(batch * length, -1)
-
-
-def give_back_freed_heap() -> None:
-    """Call once the numpy weights a session was built from are gone. Building and parsing the
-    graph allocates and frees about 70 MB in pieces of a few MB, and glibc keeps freed heap of
-    that size for reuse unless asked to return it: a server that loaded the model this way
-    would carry it for good (measured: 178 MB resident without the trim, 109 MB with it)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return  # not glibc: its allocator has no such habit to undo
-    libc.malloc_trim(0)
 
 
 def onnxruntime_available() -> bool:

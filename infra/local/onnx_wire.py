@@ -15,8 +15,8 @@ import numpy as np
 
 _VARINT, _LENGTH, _FIXED32 = 0, 2, 5
 # TensorProto.DataType and AttributeProto.AttributeType values.
-_ELEMENT_TYPES = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}
 FLOAT, INT64 = 1, 7
+_ELEMENT_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
 _ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7
 
 Attribute = int | float | Sequence[int]

@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from origin.admin.api import admin_routes
 from origin.admin.cache_routes import cache_routes
@@ -248,8 +249,15 @@ def health_config(settings: Settings) -> HealthConfig:
     )
 
 
-async def _chat(request: Request) -> object:
-    return await request.app.state.chat(request)
+class _Chat:
+    """The chat route as a plain ASGI app (a class, so Starlette does not wrap it per request
+    in a Request and an exception handler of its own)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].state.chat(scope, receive, send)
+
+
+_chat = _Chat()
 
 
 async def _models(request: Request) -> object:

@@ -1,5 +1,6 @@
-"""PrismHeaders answers every X-Prism-* lookup exactly as Starlette's Headers would, so the
-options a request gets do not depend on which of the two the endpoint hands parse_options."""
+"""PrismHeaders answers every X-Prism-* lookup, and the credentials, exactly as Starlette's
+Headers would, so the options and the caller a request gets do not depend on which of the two
+the endpoint reads."""
 
 from __future__ import annotations
 
@@ -38,3 +39,9 @@ def test_options_read_through_it_are_the_same() -> None:
     ]
     assert parse_options(PrismHeaders(raw)) == parse_options(Headers(raw=raw))
     assert parse_options(PrismHeaders(raw)).mode == "eco"
+
+
+@given(raw_headers)
+def test_credentials_are_the_ones_starlette_reads(raw: list[tuple[bytes, bytes]]) -> None:
+    # The endpoint authenticates with these: the same header Starlette's `get` would pick.
+    assert PrismHeaders(raw).authorization == Headers(raw=raw).get("authorization")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from origin.gateway.attempts import Racer
 from origin.gateway.call import Call, ResponseCache
@@ -73,16 +74,23 @@ class ChatCompletions:
             fusion=Fusion(fusion_panel, fusion_deadline_s),
         )
 
-    async def __call__(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A plain ASGI endpoint: the busiest route skips Starlette's Request and its
+        per-request exception wrapper; a PrismError still reaches the app's one handler."""
+        response = await self._answer(scope, receive)
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
         started = time.perf_counter()
-        address = request.client.host if request.client else None
-        caller = await self.auth.authenticate(request.headers.get("authorization"), address)
+        client = scope.get("client")
+        headers = PrismHeaders(scope["headers"])
+        caller = await self.auth.authenticate(headers.authorization, client[0] if client else None)
         request_id = context.request_id()
-        options = parse_options(PrismHeaders(request.scope["headers"]))
+        options = parse_options(headers)
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
         early: EarlyAdmission | None = None
         try:
-            call.body = parse_body(await request.body())
+            call.body = parse_body(await _body(receive))
             await recall(self.memory, call)
             early, gate = await self._early_checks(call)
             # Before routing: a hit needs no provider, and the cache key doesn't depend on one.
@@ -95,11 +103,11 @@ class ChatCompletions:
             keyring = await self.keyrings.for_project(caller.project_id)
             await self._admitted(call, keyring, early)
             if call.options.mode == "fusion":
-                await unless_disconnected(request.receive, self.dispatch.panel(call, keyring))
+                await unless_disconnected(receive, self.dispatch.panel(call, keyring))
             if call.stream:
                 opening = self.dispatch.open_stream(call, keyring)
-                return await unless_disconnected(request.receive, opening)
-            return await unless_disconnected(request.receive, self.dispatch.complete(call, keyring))
+                return await unless_disconnected(receive, opening)
+            return await unless_disconnected(receive, self.dispatch.complete(call, keyring))
         except PrismError as exc:
             await _concluded(early)
             self.rows.failure(call, exc.code)
@@ -141,6 +149,23 @@ class ChatCompletions:
             await early.before_provider()
         elif self.spend is not None:
             await self.spend.admit(call)  # reserves the worst case; settled in rows.record
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body, read straight off `receive` (no async generator per request)."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body  # one message: the usual case, no copy
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
 
 
 async def _concluded(early: EarlyAdmission | None) -> None:

@@ -137,6 +137,11 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     # No format names the caller's file or line: skip walking the stack for every record
     # (an optimisation the logging HOWTO lists).
     logging._srcfile = None
+    # Nor the process, thread or multiprocessing name: each record would look them up (the
+    # process id is a system call on every line; the access log writes one per request).
+    logging.logProcesses = False
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     # Client libraries log every HTTP call at INFO: one line per Supabase call is noise.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -5,9 +5,10 @@ Row-level security decides what comes back; nothing here filters by tenant on it
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from supabase import AsyncClient
+if TYPE_CHECKING:  # only supa.py loads supabase-py, once the dashboard is first used
+    from supabase import AsyncClient
 
 API_KEY_COLUMNS = "id,project_id,prefix,name,created_at,revoked_at"
 PROVIDER_KEY_COLUMNS = "id,project_id,provider,name,base_url,key_hint,created_at"

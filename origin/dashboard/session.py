@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from supabase import AsyncClient
-from supabase_auth.types import Session
 
 from origin.dashboard.supa import Supa
+
+if TYPE_CHECKING:  # only supa.py loads supabase-py, once the dashboard is first used
+    from supabase import AsyncClient
+    from supabase_auth.types import Session
 
 ACCESS_COOKIE = "prism_dash_at"
 REFRESH_COOKIE = "prism_dash_rt"

@@ -31,7 +31,7 @@ from origin.gateway.memory import SessionMemory
 from origin.gateway.middleware import BodyLimit
 from origin.gateway.models import ModelsEndpoint
 from origin.gateway.sessions import SessionsEndpoint
-from origin.heap import give_back_freed_heap
+from origin.heap import settle_after_start_up
 from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.ledger.writer import Ledger
 from origin.observability.edge_series import EdgeCounters
@@ -150,7 +150,7 @@ async def _start(
             "no real provider keys needed: providers are answered by the simulator at %s",
             settings.simulator_url,
         )
-    give_back_freed_heap()
+    settle_after_start_up()
 
 
 async def _start_services(

@@ -1,9 +1,9 @@
 """Supabase, as the dashboard talks to it: the official `supabase` client, one per request, carrying
 the signed-in user's access token (never the service key) and sharing one HTTP connection pool.
 
-supabase-py (with its auth, realtime and storage clients and pydantic models) is imported when
-the dashboard is first used, not at start-up: about 13 MB that a worker serving only the API
-never needs."""
+supabase-py (with its auth, realtime and storage clients) is imported when
+the dashboard is first used, not at start-up: 6.6 MB of resident memory that a worker serving
+only the API never needs (what importing origin.app saved, measured)."""
 
 from __future__ import annotations
 

@@ -116,7 +116,16 @@ def prompts() -> list[dict[str, str]]:
     for name in ("more_reasoning", "more_complex"):
         label = name.removeprefix("more_")
         rows += [_prompt(label, name, t) for t in map(_unescape, _lines(src / f"{name}.txt"))]
-    for name in ("multilingual", "hard", "batch3", "batch4", "batch5", "batch6"):
+    for name in (
+        "multilingual",
+        "hard",
+        "batch3",
+        "batch4",
+        "batch5",
+        "batch6",
+        "batch7",
+        "batch8",
+    ):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)
             rows.append(_prompt(label, name, _unescape(text)))

@@ -485,24 +485,23 @@ LABELLED = DEVELOPMENT + HELD_OUT
 KNOWN_MISSES = frozenset(
     {
         "translate-paragraph",
-        "npm-error",
         "rust-error",
         "solve-x",
         "refund-two-hop",
         "db-tradeoffs",
         "long-system-tools",
         "percent-of",
-        "shell",
         "ru-why-sky",
-        "bullets-to-prose",
         "cover-letter",
+        "ja-translate",
         "json-to-yaml",
     }
 )
 
 
 def test_labelled_prompts_hit_at_least_86_percent() -> None:
-    # 86.9% (13 misses); the model before the ask split and grouped folds missed 10.
+    # 88.9% (11 misses) since the model learned from batches 7 and 8 too; 86.9% (13) before,
+    # and 10 before the ask split and grouped folds.
     misses = {name for name, body, expected in LABELLED if classify(body).task_type != expected}
     assert len(LABELLED) >= 40
     assert misses == KNOWN_MISSES

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from origin.spend.admission import Admission
-from origin.spend.allowances import MAX_SHARE, WANT_REQUESTS, Allowances
+from origin.spend.allowances import KEEP_SHARE, MAX_SHARE, WANT_COUNTS, WANT_REQUESTS, Allowances
 from origin.spend.counters import Counters
 from origin.spend.policy import Budget
 from origin.spend.windows import BudgetWindow, Windows
@@ -134,11 +134,72 @@ async def test_past_half_only_requests_in_flight_stay_reserved(
     # Another worker's spend takes the budget past half.
     await redis.hincrby(setup.window.keys[0], "s", to_units(LIMIT_CENTS) // 2)
     await allowances.refresh()
-    assert (await state(redis, setup))[1] == AMOUNT  # the one request in flight, no more
+    # Refused its want, the worker admits nothing more here; what it kept for the renewal's
+    # round trip goes back at the next one, and only the request in flight stays reserved.
     assert not allowances.try_admit(setup.admission(), [setup.window])
+    assert (await state(redis, setup))[1] == AMOUNT * (1 + WANT_REQUESTS // KEEP_SHARE)
+    await allowances.refresh()
+    assert (await state(redis, setup))[1] == AMOUNT
     allowances.settle(in_flight, 300)
     await allowances.aclose()
     assert await state(redis, setup) == (to_units(LIMIT_CENTS) // 2 + 300, 0)
+
+
+async def test_while_a_renewal_is_out_requests_are_admitted_against_what_it_keeps(
+    redis_server: Any, redis: aioredis.Redis, counters: Counters
+) -> None:
+    setup = Setup(redis_server.url)
+    allowances = await started(counters, setup, setup.seen())
+    await until_granted(allowances, setup)
+    renewal = asyncio.ensure_future(allowances.refresh())
+    await asyncio.sleep(0)  # its script call is out
+    during = [setup.admission() for _ in range(WANT_REQUESTS // KEEP_SHARE)]
+    assert all(allowances.try_admit(a, [setup.window]) for a in during)
+    # No further than what the renewal keeps reserved, whatever Redis answers.
+    assert not allowances.try_admit(setup.admission(), [setup.window])
+    await renewal
+    # What was admitted meanwhile came out of the new want: the reservation did not grow.
+    assert (await state(redis, setup))[1] == AMOUNT * WANT_REQUESTS
+    for admission in during:
+        allowances.settle(admission, 10)
+    await allowances.aclose()
+    assert await state(redis, setup) == (10 * len(during), 0)
+
+
+def counted(setup: Setup) -> Admission:
+    """A request under the project's requests-per-minute limit (slot 4), far from it."""
+    admission = setup.admission()
+    admission.amount, admission.limits_counted = 0, True
+    admission.limits = (0, 0, 0, 0, 1_000_000, 0, 0, 0)
+    admission.counts[4], admission.resets_s[4] = 1, 60.0
+    return admission
+
+
+async def test_a_request_counter_stays_exact_across_a_renewal_that_is_out(
+    redis: aioredis.Redis, counters: Counters
+) -> None:
+    setup = Setup("")
+    key = setup.admission().limit_keys[4]
+    await redis.set(key, 1)  # ADMIT counted the first request
+    allowances = Allowances(counters, 60_000)
+    allowances.observe(counted(setup), [])
+    for _ in range(100):
+        if allowances.try_admit(first := counted(setup), []):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("no counter allowance was granted")
+    renewal = asyncio.ensure_future(allowances.refresh())
+    await asyncio.sleep(0)
+    during = [counted(setup) for _ in range(WANT_COUNTS // KEEP_SHARE)]
+    assert all(allowances.try_admit(a, []) for a in during)
+    assert not allowances.try_admit(counted(setup), [])
+    await renewal
+    await allowances.aclose()
+    # Every request counts once: the first (ADMIT), the one admitted before the renewal and
+    # those admitted while it was out; everything unused went back.
+    assert int(await redis.get(key)) == 1 + 1 + len(during)
+    assert first.fast
 
 
 OPS = st.lists(
@@ -186,6 +247,7 @@ async def _two_workers(url: str, ops: list[tuple[int, str, int]]) -> None:
             unsent[who] = 0
         elif op == "refresh-racing":
             racing = asyncio.ensure_future(worker.refresh())
+            await asyncio.sleep(0)  # its script call is out
             admission = setup.admission()
             if worker.try_admit(admission, [setup.window]):  # while the renewal is out
                 in_flight[who].append(admission)

@@ -2,20 +2,21 @@
 
 A worker holds an allowance on a budget (a reservation under the request id "A:<worker>") and
 on a request counter (counts added ahead of the requests that will use them), and admits
-requests against it in memory. This script renews every allowance of one project at once:
-for a budget it adds the spend settled locally since the last call (`pending`), gives back the
-old reservation and takes a new one of `held` (the worst cases of the worker's requests still
-in flight, always kept) plus, only while the budget stays at or under half its limit with it,
-the `want` on top; for a counter it gives back the counts the worker did not use and, only
-while the counter stays at or under half its limit, takes a new block. Near a limit there is
-no allowance at all: every request goes through ADMIT and SETTLE, exactly as without this.
+requests against it in memory. This script renews every allowance of one project at once: for a
+budget it adds the spend settled locally since the last call (`pending`), gives back the old
+reservation and takes a new one of `held` (the worst cases of the worker's requests still in
+flight and what it may admit while this call is out, always kept) or, only while the budget
+stays at or under half its limit with it, that grown by the `want`; for a counter it gives back
+the counts the worker did not use (less those it keeps for this call's round trip) and, only
+while the counter stays at or under half its limit, takes a new block. Near a limit there is no
+allowance at all: every request goes through ADMIT and SETTLE, exactly as without this.
 
 Amounts travel as the strings the worker computed (Lua numbers print large values in exponent
 form); Lua only compares them.
 
   KEYS  per budget its hash and reservation set, then the counters
   ARGV  1 now ms, 2 worker id, 3 reservation ttl ms, 4 number of budgets, 5 number of counters,
-        then per budget "half of limit,pending,held,held+want,set expiry ms" (units),
+        then per budget "half of limit,pending,held,held grown by the want,set expiry ms" (units),
         then per counter "half of limit,unused,want,window ttl ms"
   reply per budget: spent, reserved by others, 1 if the want was granted (0: only held;
         -1: the budget is not initialised, nothing done), then per counter: its count, the

@@ -7,7 +7,8 @@ counter at most half full, this worker asks for an allowance on it (origin.spend
 case, or a block of WANT_COUNTS counts, grown to twice what the worker used between two
 renewals when it is busier. Requests covered only by allowances with room are then
 admitted here, with no round trip, and settle here; every REFRESH_S the worker sends Redis the
-spend it settled, gives back what it did not use and renews (one script call per project).
+spend it settled, gives back what it did not use and renews (one script call per project),
+keeping a quarter of its want to admit against while that call is out.
 
 Why this never overshoots: what a worker admits here is at most what it holds reserved (and
 counted) in Redis, which other workers see. Why nothing near a limit changes: an allowance is
@@ -42,6 +43,10 @@ IDLE_S = 1.0
 WANT_REQUESTS = 64  # a budget allowance covers this many of the observed worst case
 WANT_COUNTS = 64  # a counter allowance is a block of this many requests
 MAX_SHARE = 100  # an allowance is at most 1/MAX_SHARE of its budget or limit
+# A renewal keeps up to 1/KEEP_SHARE of its want (out of what it holds unused) reserved whatever
+# Redis answers, and admits against that while its round trip is out: otherwise a busy worker
+# sent every request of that round trip to ADMIT (about one hit in six at concurrency 32).
+KEEP_SHARE = 4
 
 
 @dataclass
@@ -59,6 +64,8 @@ class _BudgetAllowance:
     others_seen: int = 0
     last_used: float = 0.0
     refreshing: bool = False
+    kept: int = 0  # while refreshing: what may still be admitted here
+    renewed: bool = True  # the last renewal granted the want
 
 
 @dataclass
@@ -73,6 +80,8 @@ class _CountAllowance:
     count_seen: int = 0
     last_used: float = 0.0
     refreshing: bool = False
+    kept: int = 0
+    renewed: bool = True
 
 
 class Allowances:
@@ -93,16 +102,21 @@ class Allowances:
         counts = [self._counts.get(admission.limit_keys[slot]) for slot in slots]
         amount = admission.amount
         for b in budgets:
-            if b is None or b.refreshing or b.granted - b.used < amount:
+            if b is None or not b.renewed or b.granted - b.used < amount:
+                return False
+            if b.refreshing and b.kept < amount:
                 return False
         for c in counts:
-            if c is None or c.refreshing or c.granted - c.used < 1:
+            if c is None or not c.renewed or c.granted - c.used < 1:
+                return False
+            if c.refreshing and c.kept < 1:
                 return False
         now = time.monotonic()
         for window, found in zip(windows, budgets, strict=True):
             assert found is not None
             found.used += amount
             found.taken += amount
+            found.kept -= amount if found.refreshing else 0
             found.last_used = now
             admission.holds.append(
                 BudgetHold(
@@ -117,6 +131,7 @@ class Allowances:
         for slot, counted in zip(slots, counts, strict=True):
             assert counted is not None
             counted.used += 1
+            counted.kept -= 1 if counted.refreshing else 0
             counted.last_used = now
             admission.counts[slot] = counted.count_seen - counted.granted + counted.used
         admission.fast = True
@@ -215,19 +230,26 @@ class Allowances:
         args: list[str | int] = [
             int(time.time() * 1000), self._worker, self._ttl_ms, len(budgets), len(counts)
         ]  # fmt: skip
-        sent: list[tuple[int, int]] = []
+        sent: list[tuple[int, int, int, int]] = []
         for b in budgets:
-            held, idle = b.used - b.pending, closing or now - b.last_used > IDLE_S
+            idle = closing or now - b.last_used > IDLE_S
+            # Reserved whatever the reply: the worst cases in flight, and what may be admitted
+            # here meanwhile (kept from the old reservation, and part of the new want).
+            b.kept = _keep(b.granted - b.used, b.want, idle or not b.renewed)
+            held, grown = b.used - b.pending, b.used - b.pending + (0 if idle else b.want)
             keys += b.keys
-            args.append(
-                f"{b.half},{b.pending},{held},{held + (0 if idle else b.want)},{b.expire_ms}"
-            )
-            sent.append((b.pending, held))
+            args.append(f"{b.half},{b.pending},{held + b.kept},{grown},{b.expire_ms}")
+            sent.append((b.pending, held + b.kept, grown, b.taken))
             b.refreshing = True
+        used_sent: list[tuple[int, int]] = []
         for c in counts:
             idle = closing or now - c.last_used > IDLE_S
+            # The kept counts are not given back, and they count towards the new block.
+            c.kept = _keep(c.granted - c.used, c.want, idle or not c.renewed)
             keys.append(c.key)
-            args.append(f"{c.half},{c.granted - c.used},{0 if idle else c.want},{c.ttl_ms}")
+            unused, want = c.granted - c.used - c.kept, 0 if idle else c.want - c.kept
+            args.append(f"{c.half},{unused},{want},{c.ttl_ms}")
+            used_sent.append((c.used, c.kept))
             c.refreshing = True
         try:
             reply = await self._counters.allow(keys, args)
@@ -239,38 +261,42 @@ class Allowances:
                 b.refreshing = False
             for c in counts:
                 c.refreshing = False
-        self._apply(budgets, counts, sent, reply)
+        self._apply(budgets, counts, sent, used_sent, reply)
 
     def _apply(
         self,
         budgets: list[_BudgetAllowance],
         counts: list[_CountAllowance],
-        sent: list[tuple[int, int]],
+        sent: list[tuple[int, int, int, int]],
+        used_sent: list[tuple[int, int]],
         reply: list[int] | None,
     ) -> None:
-        for i, (b, (pending, held)) in enumerate(zip(budgets, sent, strict=True)):
+        for i, (b, (pending, held, grown, taken)) in enumerate(zip(budgets, sent, strict=True)):
             if reply is None or int(reply[3 * i + 2]) < 0:
                 # Not renewed, or the budget's counters are gone (Redis lost them):
                 # nothing more is admitted here until ADMIT has rebuilt them.
                 b.granted, b.pending, b.used = 0, 0, b.used - b.pending
             else:
                 b.spent_seen, b.others_seen = int(reply[3 * i]), int(reply[3 * i + 1])
-                b.granted = held + (b.want if int(reply[3 * i + 2]) else 0)
+                b.renewed = bool(int(reply[3 * i + 2]))
+                b.granted = grown if b.renewed else held
                 # Enough for twice what the last interval took, so a busy worker rarely runs
                 # out between renewals; never more than its share of the budget.
-                b.want = min(max(b.want, 2 * b.taken), 2 * b.half // MAX_SHARE)
-                b.taken = 0
+                b.want = min(max(b.want, 2 * taken), 2 * b.half // MAX_SHARE)
+                b.taken -= taken
                 b.pending -= pending
                 b.used -= pending
             if b.granted == 0 and b.used <= 0:
                 self._budgets.pop(b.keys[0], None)
         base = 3 * len(budgets)
-        for j, c in enumerate(counts):
+        for j, (c, (used, kept)) in enumerate(zip(counts, used_sent, strict=True)):
             if reply is None:
                 c.granted = c.used = 0
             else:
-                used, c.used = c.used, 0
-                c.count_seen, c.granted = int(reply[base + 2 * j]), int(reply[base + 2 * j + 1])
+                grant = int(reply[base + 2 * j + 1])
+                c.count_seen, c.renewed = int(reply[base + 2 * j]), grant > 0
+                # The kept counts were never given back; those taken meanwhile came from them.
+                c.granted, c.used = kept + grant, c.used - used
                 c.want = min(max(c.want, 2 * used), 2 * c.half // MAX_SHARE)
             if c.granted == 0:
                 self._counts.pop(c.key, None)
@@ -281,6 +307,12 @@ class Allowances:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         await self.refresh(closing=True)
+
+
+def _keep(unused: int, want: int, draining: bool) -> int:
+    """What a renewal keeps reserved to admit against meanwhile: none for an allowance that is
+    idle or was refused its last want (it is being given back), else a quarter want at most."""
+    return 0 if draining else max(0, min(unused, want // KEEP_SHARE))
 
 
 def _counted_slots(admission: Admission) -> list[int] | None:

@@ -166,6 +166,22 @@ async def test_while_a_renewal_is_out_requests_are_admitted_against_what_it_keep
     assert await state(redis, setup) == (10 * len(during), 0)
 
 
+async def test_requests_that_only_check_a_budget_keep_its_allowance(
+    redis_server: Any, redis: aioredis.Redis, counters: Counters
+) -> None:
+    setup = Setup(redis_server.url)
+    allowances = await started(counters, setup, setup.seen())
+    await until_granted(allowances, setup)
+    # 1.5 s of cache hits: each checks the budget's allowance and takes nothing from it.
+    for _ in range(15):
+        assert allowances.hold_all([setup.window.keys[0]], [])
+        await asyncio.sleep(0.1)
+    await allowances.refresh()
+    assert (await state(redis, setup))[1] == AMOUNT * WANT_REQUESTS
+    assert allowances.try_admit(setup.admission(), [setup.window])
+    await allowances.aclose()
+
+
 def counted(setup: Setup) -> Admission:
     """A request under the project's requests-per-minute limit (slot 4), far from it."""
     admission = setup.admission()

@@ -139,15 +139,22 @@ class Allowances:
 
     def hold_all(self, budget_keys: Sequence[str], counter_keys: Sequence[str]) -> bool:
         """Whether this worker holds an allowance with room on every one of these budgets and
-        counters: then a request they cover will most likely be admitted here."""
-        for key in budget_keys:
-            found = self._budgets.get(key)
+        counters: then a request they cover will most likely be admitted here. Its budgets
+        count as used: a request that turns out a cache hit takes only from the counters, and
+        hits alone must not let them idle away (every request after would go to ADMIT until
+        the next renewal, about once a second under a run of hits)."""
+        budgets = [self._budgets.get(key) for key in budget_keys]
+        for found in budgets:
             if found is None or found.granted <= found.used:
                 return False
         for key in counter_keys:
             counted = self._counts.get(key)
             if counted is None or counted.granted <= counted.used:
                 return False
+        now = time.monotonic()
+        for found in budgets:
+            assert found is not None
+            found.last_used = now
         return True
 
     def counted(self, key: str, count: int) -> int:

@@ -134,9 +134,11 @@ async def test_past_half_only_requests_in_flight_stay_reserved(
     # Another worker's spend takes the budget past half.
     await redis.hincrby(setup.window.keys[0], "s", to_units(LIMIT_CENTS) // 2)
     await allowances.refresh()
-    # Refused its want, the worker admits nothing more here; what it kept for the renewal's
-    # round trip goes back at the next one, and only the request in flight stays reserved.
+    # Refused its want, the worker admits nothing more here (and says so before a lookup);
+    # what it kept for the renewal's round trip goes back at the next one, and only the
+    # request in flight stays reserved.
     assert not allowances.try_admit(setup.admission(), [setup.window])
+    assert not allowances.hold_all([setup.window.keys[0]], [])
     assert (await state(redis, setup))[1] == AMOUNT * (1 + WANT_REQUESTS // KEEP_SHARE)
     await allowances.refresh()
     assert (await state(redis, setup))[1] == AMOUNT

@@ -145,11 +145,11 @@ class Allowances:
         the next renewal, about once a second under a run of hits)."""
         budgets = [self._budgets.get(key) for key in budget_keys]
         for found in budgets:
-            if found is None or found.granted <= found.used:
+            if found is None or not found.renewed or found.granted <= found.used:
                 return False
         for key in counter_keys:
             counted = self._counts.get(key)
-            if counted is None or counted.granted <= counted.used:
+            if counted is None or not counted.renewed or counted.granted <= counted.used:
                 return False
         now = time.monotonic()
         for found in budgets:

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from origin.spend.admission import Admission
-from origin.spend.allowances import KEEP_SHARE, MAX_SHARE, WANT_COUNTS, WANT_REQUESTS, Allowances
+from origin.spend.allowance_state import KEEP_SHARE, WANT_COUNTS
+from origin.spend.allowances import MAX_SHARE, WANT_REQUESTS, Allowances
 from origin.spend.counters import Counters
 from origin.spend.policy import Budget
 from origin.spend.windows import BudgetWindow, Windows

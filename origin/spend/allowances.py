@@ -29,9 +29,9 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from origin.spend.admission import Admission, BudgetHold
+from origin.spend.allowance_state import WANT_COUNTS, BudgetAllowance, CountAllowance
 from origin.spend.counters import Counters, CountersDown
 from origin.spend.windows import BudgetWindow
 from shared.limits import TOKEN_SLOTS
@@ -41,55 +41,15 @@ log = logging.getLogger("prism.spend")
 REFRESH_S = 0.1
 IDLE_S = 1.0
 WANT_REQUESTS = 64  # a budget allowance covers this many of the observed worst case
-WANT_COUNTS = 64  # a counter allowance is a block of this many requests
 MAX_SHARE = 100  # an allowance is at most 1/MAX_SHARE of its budget or limit
-# A renewal keeps up to 1/KEEP_SHARE of its want (out of what it holds unused) reserved whatever
-# Redis answers, and admits against that while its round trip is out: otherwise a busy worker
-# sent every request of that round trip to ADMIT (about one hit in six at concurrency 32).
-KEEP_SHARE = 4
-
-
-@dataclass
-class _BudgetAllowance:
-    project_id: str
-    keys: tuple[str, str]
-    half: int  # half the limit, in units
-    expire_ms: int  # when the reservation set may go (as ADMIT sets it)
-    want: int  # what to take on top of what is in flight, at the next renewal
-    granted: int = 0  # reserved in Redis for this worker
-    taken: int = 0  # worst cases admitted here since the last renewal
-    used: int = 0  # worst cases in flight plus spend settled here, not yet sent
-    pending: int = 0  # spend settled here, not yet sent
-    spent_seen: int = 0
-    others_seen: int = 0
-    last_used: float = 0.0
-    refreshing: bool = False
-    kept: int = 0  # while refreshing: what may still be admitted here
-    renewed: bool = True  # the last renewal granted the want
-
-
-@dataclass
-class _CountAllowance:
-    project_id: str
-    key: str
-    half: int
-    ttl_ms: int
-    want: int = WANT_COUNTS
-    granted: int = 0  # counts added to the counter for this worker
-    used: int = 0
-    count_seen: int = 0
-    last_used: float = 0.0
-    refreshing: bool = False
-    kept: int = 0
-    renewed: bool = True
 
 
 class Allowances:
     def __init__(self, counters: Counters, reservation_ttl_ms: int) -> None:
         self._counters, self._ttl_ms = counters, reservation_ttl_ms
         self._worker = uuid.uuid4().hex[:16]
-        self._budgets: dict[str, _BudgetAllowance] = {}
-        self._counts: dict[str, _CountAllowance] = {}
+        self._budgets: dict[str, BudgetAllowance] = {}
+        self._counts: dict[str, CountAllowance] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
     def try_admit(self, admission: Admission, windows: Sequence[BudgetWindow]) -> bool:
@@ -101,23 +61,15 @@ class Allowances:
         budgets = [self._budgets.get(w.keys[0]) for w in windows]
         counts = [self._counts.get(admission.limit_keys[slot]) for slot in slots]
         amount = admission.amount
-        for b in budgets:
-            if b is None or not b.renewed or b.granted - b.used < amount:
-                return False
-            if b.refreshing and b.kept < amount:
-                return False
-        for c in counts:
-            if c is None or not c.renewed or c.granted - c.used < 1:
-                return False
-            if c.refreshing and c.kept < 1:
-                return False
+        if not all(b is not None and b.admits(amount) for b in budgets):
+            return False
+        if not all(c is not None and c.admits(1) for c in counts):
+            return False
         now = time.monotonic()
         for window, found in zip(windows, budgets, strict=True):
             assert found is not None
-            found.used += amount
+            found.take(amount, now)
             found.taken += amount
-            found.kept -= amount if found.refreshing else 0
-            found.last_used = now
             admission.holds.append(
                 BudgetHold(
                     window.budget,
@@ -130,9 +82,7 @@ class Allowances:
             )
         for slot, counted in zip(slots, counts, strict=True):
             assert counted is not None
-            counted.used += 1
-            counted.kept -= 1 if counted.refreshing else 0
-            counted.last_used = now
+            counted.take(1, now)
             admission.counts[slot] = counted.count_seen - counted.granted + counted.used
         admission.fast = True
         return True
@@ -144,13 +94,9 @@ class Allowances:
         hits alone must not let them idle away (every request after would go to ADMIT until
         the next renewal, about once a second under a run of hits)."""
         budgets = [self._budgets.get(key) for key in budget_keys]
-        for found in budgets:
-            if found is None or not found.renewed or found.granted <= found.used:
-                return False
-        for key in counter_keys:
-            counted = self._counts.get(key)
-            if counted is None or not counted.renewed or counted.granted <= counted.used:
-                return False
+        counts = [self._counts.get(key) for key in counter_keys]
+        if not all(held is not None and held.has_room() for held in [*budgets, *counts]):
+            return False
         now = time.monotonic()
         for found in budgets:
             assert found is not None
@@ -194,7 +140,7 @@ class Allowances:
             if want * MAX_SHARE > window.limit_units or spent + reserved + want > half:
                 continue
             expire_ms = int(window.end.timestamp() * 1000) + 86_400_000
-            self._budgets[window.keys[0]] = _BudgetAllowance(
+            self._budgets[window.keys[0]] = BudgetAllowance(
                 admission.project_id, window.keys, half, expire_ms, want, last_used=now
             )
             wanted = True
@@ -205,7 +151,7 @@ class Allowances:
             if admission.counts[slot] + WANT_COUNTS > limit // 2:
                 continue
             ttl_ms = max(1, int(admission.resets_s[slot] * 1000))
-            self._counts[key] = _CountAllowance(
+            self._counts[key] = CountAllowance(
                 admission.project_id, key, limit // 2, ttl_ms, last_used=now
             )
             wanted = True
@@ -242,7 +188,7 @@ class Allowances:
             idle = closing or now - b.last_used > IDLE_S
             # Reserved whatever the reply: the worst cases in flight, and what may be admitted
             # here meanwhile (kept from the old reservation, and part of the new want).
-            b.kept = _keep(b.granted - b.used, b.want, idle or not b.renewed)
+            b.keep(idle or not b.renewed)
             held, grown = b.used - b.pending, b.used - b.pending + (0 if idle else b.want)
             keys += b.keys
             args.append(f"{b.half},{b.pending},{held + b.kept},{grown},{b.expire_ms}")
@@ -252,7 +198,7 @@ class Allowances:
         for c in counts:
             idle = closing or now - c.last_used > IDLE_S
             # The kept counts are not given back, and they count towards the new block.
-            c.kept = _keep(c.granted - c.used, c.want, idle or not c.renewed)
+            c.keep(idle or not c.renewed)
             keys.append(c.key)
             unused, want = c.granted - c.used - c.kept, 0 if idle else c.want - c.kept
             args.append(f"{c.half},{unused},{want},{c.ttl_ms}")
@@ -272,8 +218,8 @@ class Allowances:
 
     def _apply(
         self,
-        budgets: list[_BudgetAllowance],
-        counts: list[_CountAllowance],
+        budgets: list[BudgetAllowance],
+        counts: list[CountAllowance],
         sent: list[tuple[int, int, int, int]],
         used_sent: list[tuple[int, int]],
         reply: list[int] | None,
@@ -314,12 +260,6 @@ class Allowances:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         await self.refresh(closing=True)
-
-
-def _keep(unused: int, want: int, draining: bool) -> int:
-    """What a renewal keeps reserved to admit against meanwhile: none for an allowance that is
-    idle or was refused its last want (it is being given back), else a quarter want at most."""
-    return 0 if draining else max(0, min(unused, want // KEEP_SHARE))
 
 
 def _counted_slots(admission: Admission) -> list[int] | None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 from bench.raw_load import latencies, percentile, throughput
-from bench.train_verifier import _groups
+from bench.train_verifier import question_groups
 from infra.local import jwt
 from infra.local.demo import ensure_demo_project, load_secrets
 from infra.local.postgres import PostgresCluster, apply_migrations
@@ -203,7 +203,7 @@ def verified_paraphrases() -> list[tuple[str, str]]:
     ]
     # One pair per question group: two rewordings of one question would answer each other
     # during the warm-up, and only one of them would be stored.
-    groups = _groups([(r["stored"], r["request"]) for r in rows])
+    groups = question_groups([(r["stored"], r["request"]) for r in rows])
     pairs: list[tuple[str, str]] = []
     used: set[int] = set()
     for r, group in zip(rows, groups, strict=True):

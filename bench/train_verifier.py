@@ -68,12 +68,13 @@ def load_pairs(split: str, model: MiniLM | None = None) -> Pairs:
         ),
         paraphrase=np.array([r["label"] == "paraphrase" for r in rows]),
         guarded=np.array([guard(r["request"], r["stored"]) is None for r in rows]),
-        group=_groups([(r["stored"], r["request"]) for r in rows]),
+        group=question_groups([(r["stored"], r["request"]) for r in rows]),
         kind=[r["kind"] for r in rows],
     )
 
 
-def _groups(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+def question_groups(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Each pair's group: texts linked by any pair are one question asked several ways."""
     parent: dict[str, str] = {}
 
     def root(x: str) -> str:

@@ -125,6 +125,8 @@ def prompts() -> list[dict[str, str]]:
         "batch6",
         "batch7",
         "batch8",
+        "batch9",
+        "batch10",
     ):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)

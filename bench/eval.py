@@ -94,12 +94,16 @@ PIECES = {
 
 
 def _pipeline(
-    pairs: Pairs, probability: np.ndarray, threshold: float, strict: float = DEFAULT_THRESHOLD
+    pairs: Pairs,
+    probability: np.ndarray,
+    threshold: float,
+    strict: float = DEFAULT_THRESHOLD,
+    gate: float = GATE,
 ) -> tuple[float, float]:
     """(paraphrases answered, near-misses answered): guard, then the strict cosine path or
     the verifier above its gate, as the origin runs them."""
     hits = pairs.guarded & (
-        (pairs.cosine >= strict) | ((pairs.cosine >= GATE) & (probability >= threshold))
+        (pairs.cosine >= strict) | ((pairs.cosine >= gate) & (probability >= threshold))
     )
     return rates(pairs, hits)
 
@@ -127,12 +131,12 @@ def semantic_report(split: str) -> None:
     print(f"over the client's threshold (the strict path; verifier at {shipped.threshold:.2f}):")
     print("threshold   paraphrases answered   near-misses wrongly answered")
     for t in THRESHOLDS:
-        para, near = _pipeline(pairs, probability, shipped.threshold, strict=t)
+        para, near = _pipeline(pairs, probability, shipped.threshold, strict=t, gate=shipped.gate)
         mark = "  <- default" if abs(t - DEFAULT_THRESHOLD) < 1e-9 else ""
         print(f"  {t:.2f}      {para:8.1%}               {near:8.2%}{mark}")
     print(f"over the verifier's acceptance probability (strict path at {DEFAULT_THRESHOLD:.2f}):")
     for t in sorted({*PROBABILITIES, shipped.threshold}):
-        para, near = _pipeline(pairs, probability, t)
+        para, near = _pipeline(pairs, probability, t, gate=shipped.gate)
         mark = "  <- shipped" if abs(t - shipped.threshold) < 1e-9 else ""
         print(f"  {t:.2f}      {para:8.1%}               {near:8.2%}{mark}")
     print(f"each piece at the default threshold {DEFAULT_THRESHOLD:.2f}:")
@@ -140,7 +144,10 @@ def semantic_report(split: str) -> None:
     pieces = [
         ("cosine only", rates(pairs, pairs.cosine >= DEFAULT_THRESHOLD)),
         ("+ guard (words and structure)", _pipeline(pairs, nothing, 2.0)),
-        ("+ pair verifier (shipped)", _pipeline(pairs, probability, shipped.threshold)),
+        (
+            "+ pair verifier (shipped)",
+            _pipeline(pairs, probability, shipped.threshold, gate=shipped.gate),
+        ),
     ]
     for name, group in PIECES.items():
         columns = [i for i, f in enumerate(FEATURES) if f not in group]

@@ -218,12 +218,48 @@ def test_shipped_model_is_what_the_dev_half_trains(minilm: MiniLM) -> None:
     retraining there reproduces them (so nothing was fitted on the test half)."""
     dev = train_verifier.load_pairs("dev", minilm)
     shipped = PairModel.load()
-    threshold = train_verifier.choose_threshold(dev, train_verifier.out_of_fold(dev))
+    oof = train_verifier.out_of_fold(dev)
+    threshold = train_verifier.choose_threshold(dev, oof)
     model = train_verifier.fit(dev.features[dev.guarded], dev.paraphrase[dev.guarded] * 1.0)
     assert threshold == pytest.approx(shipped.threshold)
     np.testing.assert_allclose(model.weights, shipped.weights, atol=1e-3)
     assert model.bias == pytest.approx(shipped.bias, abs=1e-3)
-    assert shipped.gate == train_verifier.GATE
+    assert shipped.gate == train_verifier.choose_gate(dev, oof, threshold)
+
+
+def _pairs(cosines: list[float], paraphrase: list[bool]) -> train_verifier.Pairs:
+    features = np.zeros((len(cosines), len(FEATURES)))
+    features[:, FEATURES.index("cosine")] = cosines
+    n = len(cosines)
+    return train_verifier.Pairs(
+        features, np.array(paraphrase), np.ones(n, bool), np.arange(n), ["k"] * n
+    )
+
+
+@pytest.mark.parametrize(
+    ("cosines", "probability", "gate"),
+    [
+        # the lowest cosine the verifier said yes to, rounded down to the step
+        ([0.60, 0.73, 0.91], [0.1, 0.9, 0.9], 0.70),
+        ([0.60, 0.86, 0.91], [0.1, 0.9, 0.9], 0.85),
+        # a yes at the strict threshold or above is the strict path's, not the verifier's
+        ([0.60, 0.995], [0.1, 0.9], train_verifier.GATE),
+        # never a yes: nothing to raise the gate on
+        ([0.60, 0.80], [0.1, 0.2], train_verifier.GATE),
+        # never below the floor the threshold was chosen at
+        ([0.56, 0.80], [0.9, 0.9], train_verifier.GATE),
+    ],
+)
+def test_the_gate_is_the_floor_of_what_the_verifier_accepted(
+    cosines: list[float], probability: list[float], gate: float
+) -> None:
+    pairs = _pairs(cosines, [True] * len(cosines))
+    chosen = train_verifier.choose_gate(pairs, np.array(probability), threshold=0.5)
+    assert chosen == pytest.approx(gate)
+    # Raising the gate to it loses no verified pair: the pipeline answers the same ones.
+    raised = pairs.guarded & (pairs.cosine >= chosen) & (np.array(probability) >= 0.5)
+    below = train_verifier.accepted(pairs, np.array(probability), 0.5) & (pairs.cosine < 0.99)
+    assert (below <= raised | (pairs.cosine >= 0.99)).all()
 
 
 class _Stalled:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import operator
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -68,9 +69,13 @@ def _parts(text: str, extra: Iterable[str]) -> tuple[set[str], set[str]]:
     its length and line count measured worse out of fold (log loss 0.22 vs 0.27 over two fold
     draws); the hand cues and the context prior still see all of it (code, documents, length)."""
     ask = split_ask(text.casefold())[0]
+    words = _WORD.findall(ask)
     # A number says little by its value and much by its presence and size: 17 and 240 alike.
-    words = [f"#{min(len(w), 4)}" if w.isdigit() else w for w in _WORD.findall(ask)]
-    numbers = sum(w[0] == "#" for w in words)
+    # Most asks have none, and then the words need no second pass (counted in C).
+    numbers = sum(map(str.isdigit, words))
+    if numbers:
+        words = [f"#{min(len(w), 4)}" if w.isdigit() else w for w in words]
+    numbers += words.count("#")  # the sign itself reads as a number, like "#4"
     terms = {f"w:{w}" for w in words}
     terms.update([f"b:{a} {b}" for a, b in itertools.pairwise(words)])
     terms.update(_shape(ask, words))
@@ -111,6 +116,10 @@ class TaskModel:
     bias: tuple[float, ...]
     temperature: float
     cost: tuple[tuple[float, ...], ...]  # cost[true][predicted]
+    # Built once from the above, for `predict` and `decide` (load builds them).
+    term_weight: Callable[[str], tuple[float, ...] | None] = field(repr=False, compare=False)
+    gram_weight: Callable[[str], tuple[float, ...] | None] = field(repr=False, compare=False)
+    cost_by_prediction: tuple[tuple[float, ...], ...] = field(repr=False, compare=False)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> TaskModel:
@@ -119,6 +128,7 @@ class TaskModel:
         terms = {k: v for k, v in weights.items() if not k.startswith("c:")}
         grams = {k[2:]: v for k, v in weights.items() if k.startswith("c:")}
         labels = tuple(data["labels"])
+        cost = tuple(tuple(row) for row in data["cost"])
         return cls(
             labels=labels,
             weights=MappingProxyType(weights),
@@ -126,7 +136,11 @@ class TaskModel:
             grams=MappingProxyType(grams),
             bias=tuple(data["bias"]),
             temperature=float(data["temperature"]),
-            cost=tuple(tuple(row) for row in data["cost"]),
+            cost=cost,
+            # The plain dicts' own `get`: a MappingProxyType's is a slower Python-level call.
+            term_weight=terms.get,
+            gram_weight=grams.get,
+            cost_by_prediction=tuple(zip(*cost)),
         )
 
     def probabilities(self, features: Mapping[str, float]) -> list[float]:
@@ -145,9 +159,9 @@ class TaskModel:
         is added to the logits: evidence the model was never trained to see."""
         terms, grams = _parts(text, extra)
         scale = 1.0 / math.sqrt(len(terms) + len(grams) or 1)
-        # Set intersections run in C: Python only touches the features the model knows.
-        hits = [self.terms[t] for t in self.terms.keys() & terms]
-        hits += [self.grams[g] for g in self.grams.keys() & grams]
+        # Lookups run in C (map, filter): Python only touches the features the model knows.
+        hits = [*filter(None, map(self.term_weight, terms))]
+        hits += filter(None, map(self.gram_weight, grams))
         logits = list(self.bias)
         for i, column in enumerate(zip(*hits)):
             logits[i] += scale * sum(column)
@@ -164,6 +178,5 @@ class TaskModel:
     def decide(self, probs: list[float]) -> int:
         """The task type with the least expected cost: sending complex work to a small model
         costs more than sending simple work to a large one."""
-        n = len(probs)
-        expected = [sum(probs[t] * self.cost[t][p] for t in range(n)) for p in range(n)]
-        return min(range(n), key=expected.__getitem__)
+        expected = [sum(map(operator.mul, probs, costs)) for costs in self.cost_by_prediction]
+        return min(range(len(probs)), key=expected.__getitem__)

@@ -119,6 +119,10 @@ class HealthBoard:
             return False
         oldest = next(iter(state.inflight.values()))  # dicts keep insertion order
         waited = time.monotonic() - oldest
+        # No deadline is shorter than its bounds allow, and most attempts in flight are younger
+        # than that: they need no percentile of the window.
+        if waited <= min(self.config.min_deadline_s, self.config.max_deadline_s):
+            return False
         return waited > self.deadline_s(key) and state.last_ok < oldest
 
     def deadline_s(self, key: str) -> float:

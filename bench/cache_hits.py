@@ -217,7 +217,7 @@ def verified_paraphrases() -> list[tuple[str, str]]:
         if verifier.gate <= cosine < DEFAULT_THRESHOLD and verifier.accepts(asked, [stored])[0]:
             pairs.append((stored, asked))
             used.add(int(group))
-    return pairs[:SEMANTIC_QUESTIONS]
+    return pairs
 
 
 async def run(args: argparse.Namespace) -> None:

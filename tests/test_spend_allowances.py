@@ -87,6 +87,14 @@ async def started(counters: Counters, setup: Setup, seen: list[tuple[Any, ...]])
     return allowances
 
 
+async def granted(counters: Counters, url: str) -> tuple[Setup, Allowances]:
+    """A worker already admitting in memory on a budget far from its limit."""
+    setup = Setup(url)
+    allowances = await started(counters, setup, setup.seen())
+    await until_granted(allowances, setup)
+    return setup, allowances
+
+
 def test_the_constants_keep_an_allowance_small() -> None:
     assert AMOUNT * WANT_REQUESTS * MAX_SHARE <= to_units(LIMIT_CENTS)
 
@@ -127,9 +135,7 @@ async def test_near_its_limit_a_budget_has_no_allowance(
 async def test_past_half_only_requests_in_flight_stay_reserved(
     redis_server: Any, redis: aioredis.Redis, counters: Counters
 ) -> None:
-    setup = Setup(redis_server.url)
-    allowances = await started(counters, setup, setup.seen())
-    await until_granted(allowances, setup)
+    setup, allowances = await granted(counters, redis_server.url)
     in_flight = setup.admission()
     assert allowances.try_admit(in_flight, [setup.window])
     # Another worker's spend takes the budget past half.
@@ -151,9 +157,7 @@ async def test_past_half_only_requests_in_flight_stay_reserved(
 async def test_while_a_renewal_is_out_requests_are_admitted_against_what_it_keeps(
     redis_server: Any, redis: aioredis.Redis, counters: Counters
 ) -> None:
-    setup = Setup(redis_server.url)
-    allowances = await started(counters, setup, setup.seen())
-    await until_granted(allowances, setup)
+    setup, allowances = await granted(counters, redis_server.url)
     renewal = asyncio.ensure_future(allowances.refresh())
     await asyncio.sleep(0)  # its script call is out
     during = [setup.admission() for _ in range(WANT_REQUESTS // KEEP_SHARE)]
@@ -172,9 +176,7 @@ async def test_while_a_renewal_is_out_requests_are_admitted_against_what_it_keep
 async def test_requests_that_only_check_a_budget_keep_its_allowance(
     redis_server: Any, redis: aioredis.Redis, counters: Counters
 ) -> None:
-    setup = Setup(redis_server.url)
-    allowances = await started(counters, setup, setup.seen())
-    await until_granted(allowances, setup)
+    setup, allowances = await granted(counters, redis_server.url)
     # 1.5 s of cache hits: each checks the budget's allowance and takes nothing from it.
     for _ in range(15):
         assert allowances.hold_all([setup.window.keys[0]], [])

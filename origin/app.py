@@ -31,7 +31,7 @@ from origin.gateway.memory import SessionMemory
 from origin.gateway.middleware import BodyLimit
 from origin.gateway.models import ModelsEndpoint
 from origin.gateway.sessions import SessionsEndpoint
-from origin.heap import settle_after_start_up
+from origin.heap import fix_mmap_threshold, settle_after_start_up
 from origin.ledger.edge_queue import EdgeQueueDrain
 from origin.ledger.writer import Ledger
 from origin.observability.edge_series import EdgeCounters
@@ -127,6 +127,7 @@ async def _start(
     stack: contextlib.AsyncExitStack,
 ) -> None:
     """Build every dependency once; `stack` closes them in reverse order at shutdown."""
+    fix_mmap_threshold()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     services = await _start_services(settings, metrics, stack)
     state = app.state

@@ -15,6 +15,11 @@ model (onnxruntime's graph alone frees about 70 MB).
 - The heap: glibc keeps freed heap of that size for reuse unless asked to return it, so a
   worker would carry it for its whole life: a process that had built the onnxruntime verifier
   held 178 MB before the trim and 109 MB after.
+- Large blocks: glibc serves a block of 128 KiB or more by mmap, returned whole when freed,
+  but raises that bar to the size of each such block freed, so the verifier's activations
+  (hundreds of kB to a few MB a pass) soon come from the heap and leave it fragmented. Over
+  1,500 verifications of varied length, a worker with the 8-bit verifier grew to 200-207 MB
+  with the moving bar and held 156 MB with it fixed, the pass no slower (3.4-3.7 ms p50 both).
 """
 
 from __future__ import annotations
@@ -25,6 +30,17 @@ import gc
 # Net new tracked containers between two young collections: cycles a request leaves (an
 # exception's traceback and its frames) still go within a few hundred requests.
 YOUNG_THRESHOLD = 7_000
+# glibc's M_MMAP_THRESHOLD parameter, and the bar it starts at (setting it stops it moving).
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 128 << 10
+
+
+def fix_mmap_threshold() -> None:
+    """Serve every block of 128 KiB or more by mmap for the worker's whole life (see above).
+    Call before start-up builds anything large."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def settle_after_start_up() -> None:
@@ -39,8 +55,13 @@ def settle_after_start_up() -> None:
 
 def give_back_freed_heap() -> None:
     """Return what the allocator holds free to the system (glibc's malloc_trim)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        return ctypes.CDLL("libc.so.6")
     except OSError:
-        return  # not glibc: its allocator has no such habit to undo
-    libc.malloc_trim(0)
+        return None  # not glibc: its allocator has none of the habits undone here

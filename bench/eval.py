@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.train_verifier import GATE, Pairs, choose_threshold, fit, load_pairs, out_of_fold, rates
-from infra.local.embedding import MiniLM
-from origin.cache.pair_verifier import FEATURES, PairModel, PairVerifier
+from infra.local.embedding import ENGINES, MiniLM
+from origin.cache.pair_verifier import DEFAULT_ENGINE, FEATURES, PairModel, PairVerifier
 from origin.routing.classifier import TASK_TYPES, classify
 from origin.routing.router import LOW_CONFIDENCE
 from shared.options import DEFAULT_THRESHOLD
@@ -116,16 +116,17 @@ def _retrained(dev: Pairs, test: Pairs, columns: list[int]) -> tuple[np.ndarray,
     return model.probability(test.features[:, columns]), threshold
 
 
-def semantic_report(split: str) -> None:
-    encoder = MiniLM.load()
-    pairs, dev = load_pairs(split, encoder), load_pairs("dev", encoder)
+def semantic_report(split: str, engine: str = DEFAULT_ENGINE) -> None:
+    encoder = MiniLM.load(engine=engine)
+    index = None if encoder.exact else MiniLM.load()  # the vector index scores in float32
+    pairs, dev = load_pairs(split, encoder, index), load_pairs("dev", encoder, index)
     shipped = PairModel.load()
     probability = shipped.probability(pairs.features)
     kinds = Counter(k for k, p in zip(pairs.kind, pairs.paraphrase) if not p)
     n_para = int(pairs.paraphrase.sum())
     print(
         f"\nSemantic cache on the {split} half: {n_para} paraphrases, "
-        f"{len(pairs.kind) - n_para} near-misses"
+        f"{len(pairs.kind) - n_para} near-misses (verifier engine {engine})"
     )
     print("  (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
     print(f"over the client's threshold (the strict path; verifier at {shipped.threshold:.2f}):")
@@ -192,11 +193,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate the classifier and semantic cache.")
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--only", choices=("classifier", "semantic"))
+    parser.add_argument(
+        "--engine",
+        choices=[e for e in ENGINES if e != "auto"],
+        default=DEFAULT_ENGINE,
+        help="the verifier's MiniLM engine (default: the origin's)",
+    )
     args = parser.parse_args()
     if args.only != "semantic":
         classifier_report(args.split)
     if args.only != "classifier":
-        semantic_report(args.split)
+        semantic_report(args.split, args.engine)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ cross-validation that keeps each question group in one fold: the lowest probabil
 the whole pipeline (guard, then the strict cosine path or the verifier) accepts at most
 MAX_FALSE_HITS of the dev near-misses. The test half is never read here.
 
+The features come from the engine the origin runs by default (pair_verifier.DEFAULT_ENGINE,
+8-bit weights); the cosine the strict path and the gate compare comes from the float32
+reference, as the vector index computes it.
+
     .venv/bin/python -m bench.train_verifier [--check]   # --check: print, don't write
 """
 
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from infra.local.embedding import MiniLM
-from origin.cache.pair_verifier import FEATURES, MODEL_FILE, pair_features
+from origin.cache.pair_verifier import DEFAULT_ENGINE, FEATURES, MODEL_FILE, pair_features
 from shared.options import DEFAULT_THRESHOLD
 from shared.semantic_guard import guard
 
@@ -50,15 +54,25 @@ class Pairs:
     guarded: np.ndarray  # bool: the guard lets the pair through
     group: np.ndarray  # int: question group (connected stored/request texts)
     kind: list[str]
+    # What the vector index scores the pair (the float32 reference); None: the features' own.
+    index_cosine: np.ndarray | None = None
 
     @property
     def cosine(self) -> np.ndarray:
+        if self.index_cosine is not None:
+            return self.index_cosine
         return self.features[:, FEATURES.index("cosine")]
 
 
-def load_pairs(split: str, model: MiniLM | None = None) -> Pairs:
+def verifier_encoder() -> MiniLM:
+    return MiniLM.load(engine=DEFAULT_ENGINE)
+
+
+def load_pairs(split: str, model: MiniLM | None = None, index: MiniLM | None = None) -> Pairs:
+    """The split's pairs with `model`'s features (default: the origin's verifier engine) and
+    `index`'s cosine (default: the reference, when `model` is not one already)."""
     rows = rows_of(split)
-    model = model or MiniLM.load()
+    model = model or verifier_encoder()
     texts = sorted({r["stored"] for r in rows} | {r["request"] for r in rows})
     encoded = {}
     for i in range(0, len(texts), BATCH):
@@ -71,7 +85,20 @@ def load_pairs(split: str, model: MiniLM | None = None) -> Pairs:
         guarded=np.array([guard(r["request"], r["stored"]) is None for r in rows]),
         group=question_groups([(r["stored"], r["request"]) for r in rows]),
         kind=[r["kind"] for r in rows],
+        index_cosine=_index_cosines(rows, texts, model, index),
     )
+
+
+def _index_cosines(
+    rows: list[dict[str, str]], texts: list[str], model: MiniLM, index: MiniLM | None
+) -> np.ndarray | None:
+    if index is None and model.exact:
+        return None
+    index = index or MiniLM.load()
+    vectors = {}
+    for i in range(0, len(texts), BATCH):
+        vectors.update(zip(texts[i : i + BATCH], index.embed(texts[i : i + BATCH])))
+    return np.array([float(vectors[r["request"]] @ vectors[r["stored"]]) for r in rows])
 
 
 def question_groups(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
@@ -172,6 +199,7 @@ def main() -> None:
     threshold = choose_threshold(dev, oof)
     gate = choose_gate(dev, oof, threshold)
     para, near = rates(dev, accepted(dev, oof, threshold))
+    print(f"features from MiniLM on {DEFAULT_ENGINE}, cosines of the float32 reference")
     print(f"dev, {FOLDS}-fold by group: threshold {threshold:.2f}: {para:.1%} / {near:.2%}")
     print(f"  gate {gate:.2f}: the lowest cosine the verifier accepted out of fold, rounded down")
     final = fit(dev.features[dev.guarded], dev.paraphrase[dev.guarded].astype(float))

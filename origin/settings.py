@@ -102,7 +102,7 @@ class Settings:
     semantic_verifier: bool = True
     semantic_verifier_timeout_s: float = 0.5
     semantic_verifier_memory_mb: int = 8
-    semantic_verifier_engine: str = "numpy"
+    semantic_verifier_engine: str = "onnx-int8"
     cache_redis_timeout_s: float = 0.05
     cache_vector_timeout_s: float = 0.15
     cache_max_user_turns: int = DEFAULT_MAX_USER_TURNS
@@ -214,8 +214,8 @@ VARIABLES: tuple[Variable, ...] = (
     V(
         "PRISM_SEMANTIC_VERIFIER_ENGINE",
         "semantic_verifier_engine",
-        choice("numpy", "onnx"),
-        "onnx: faster, more memory",
+        choice("onnx-int8", "onnx", "numpy"),
+        "MiniLM on 8-bit onnxruntime, float32, or numpy",
     ),
     V("PRISM_CACHE_REDIS_TIMEOUT_MS", "cache_redis_timeout_s", millis, "per cache Redis command"),
     V("PRISM_CACHE_VECTOR_TIMEOUT_MS", "cache_vector_timeout_s", millis, "per vector query"),

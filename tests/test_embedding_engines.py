@@ -1,17 +1,23 @@
 """onnxruntime runs MiniLM's blocks with the numpy reference's numbers: the vector index's
 scores, the thresholds fitted on them and the pair verifier's features must not move when
-the engine changes."""
+the engine changes. The 8-bit engine is near them, not equal: near enough that the verifier
+(trained on its numbers) decides every development pair as on the reference's."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from bench import train_verifier
 from infra.local import onnx_wire
 from infra.local.embedding import MiniLM
-from infra.local.encoder_graph import OnnxBlocks
+from infra.local.encoder_graph import INT8_BLOCK, OnnxBlocks, int8_blocks
 from infra.local.numpy_blocks import NumpyBlocks
-from origin.cache.pair_verifier import load_verifier
+from origin.cache.pair_verifier import PairModel, load_verifier
 
 TEXTS = [
     ["How do I reset my password?"],
@@ -29,9 +35,22 @@ def engines() -> tuple[MiniLM, MiniLM]:
     return MiniLM.load(engine="numpy"), MiniLM.load(engine="onnx")
 
 
+@pytest.fixture(scope="module")
+def int8() -> MiniLM:
+    return MiniLM.load(engine="onnx-int8")
+
+
 def test_auto_picks_onnxruntime_where_installed_and_numpy_is_the_default() -> None:
-    assert isinstance(MiniLM.load(engine="auto").blocks, OnnxBlocks)
+    auto = MiniLM.load(engine="auto")
+    assert isinstance(auto.blocks, OnnxBlocks) and auto.exact
     assert isinstance(MiniLM.load().blocks, NumpyBlocks)
+
+
+def test_the_origin_s_verifier_runs_the_8_bit_engine(int8: MiniLM) -> None:
+    verifier = load_verifier()
+    assert verifier is not None
+    assert verifier.encoder.engine == "onnx-int8"  # type: ignore[attr-defined]
+    assert isinstance(int8.blocks, OnnxBlocks) and not int8.exact
 
 
 def test_an_unknown_engine_is_refused() -> None:
@@ -91,3 +110,57 @@ def test_the_verifier_on_onnxruntime_decides_as_on_numpy() -> None:
     assert isinstance(on_onnx.encoder.blocks, OnnxBlocks)  # type: ignore[attr-defined]
     for asked, stored in pairs:
         assert on_onnx.accepts(asked, [stored]) == on_numpy.accepts(asked, [stored])
+
+
+@pytest.mark.parametrize("texts", TEXTS, ids=range(len(TEXTS)))
+def test_the_8_bit_engine_stays_near_the_reference(
+    engines: tuple[MiniLM, MiniLM], int8: MiniLM, texts: list[str]
+) -> None:
+    reference, _ = engines
+    for mine, theirs in zip(int8.encode(texts), reference.encode(texts), strict=True):
+        assert mine.pieces == theirs.pieces
+        # Drift is largest on the shortest texts ("ok": 0.9981), where one token is the mean.
+        assert float(mine.sentence @ theirs.sentence) > 0.997
+        tokens = np.sum(mine.states * theirs.states, axis=1) / (
+            np.linalg.norm(mine.states, axis=1) * np.linalg.norm(theirs.states, axis=1)
+        )
+        assert tokens.min() > 0.99
+
+
+def test_the_8_bit_verifier_decides_every_dev_pair_as_the_reference(
+    engines: tuple[MiniLM, MiniLM], int8: MiniLM
+) -> None:
+    reference, _ = engines
+    exact = train_verifier.load_pairs("dev", reference)
+    near = train_verifier.load_pairs("dev", int8, reference)
+    assert np.array_equal(exact.cosine, near.cosine)  # the index's score is the reference's
+    model = PairModel.load()
+    p_exact, p_near = model.probability(exact.features), model.probability(near.features)
+    assert np.abs(p_exact - p_near).max() < 0.03
+    asked = exact.guarded & (exact.cosine >= model.gate)
+    assert asked.sum() > 400
+    assert np.array_equal((p_exact >= model.threshold)[asked], (p_near >= model.threshold)[asked])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.sampled_from([INT8_BLOCK, 2 * INT8_BLOCK]), st.integers(1, 5)),
+        elements=st.floats(-4, 4, width=32),
+    )
+)
+def test_8_bit_blocks_round_each_weight_to_its_block_s_nearest_step(w: np.ndarray) -> None:
+    codes, scales = int8_blocks(w)
+    k, n = w.shape
+    assert codes.shape == (n, k // INT8_BLOCK, INT8_BLOCK)
+    assert scales.shape == (n * k // INT8_BLOCK,)
+    assert codes.min() >= 1  # symmetric: -127..127 around 128, never 0
+    steps = scales.reshape(n, -1)[:, :, None]
+    restored = ((codes.astype(np.float32) - 128) * steps).reshape(n, k).T
+    assert np.all(np.abs(restored - w) <= steps.reshape(n, -1).repeat(INT8_BLOCK, 1).T / 2 + 1e-6)
+
+
+def test_8_bit_blocks_need_whole_blocks() -> None:
+    with pytest.raises(ValueError, match="blocks of 32"):
+        int8_blocks(np.ones((40, 3), np.float32))

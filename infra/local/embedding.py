@@ -44,14 +44,17 @@ def default_model_dir() -> Path:
     return Path(spec.origin).resolve().parent / "model"
 
 
+ENGINES = ("auto", "numpy", "onnx", "onnx-int8")
+
+
 def _blocks(weights: Callable[[str], np.ndarray], n_layers: int, engine: str) -> Blocks:
     """onnxruntime where installed (the same numbers, about twice as fast), else numpy."""
-    if engine not in ("auto", "numpy", "onnx"):
-        raise ValueError(f"unknown engine {engine!r}: auto, onnx or numpy")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: {', '.join(ENGINES)}")
     layers = tuple(Layer.from_weights(weights, i) for i in range(n_layers))
     if engine == "numpy" or (engine == "auto" and not onnxruntime_available()):
         return NumpyBlocks(layers)
-    return OnnxBlocks(layers, HEADS)
+    return OnnxBlocks(layers, HEADS, int8=engine == "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class MiniLM:
     emb_ln_g: np.ndarray
     emb_ln_b: np.ndarray
     blocks: Blocks
+    engine: str = "numpy"
 
     @classmethod
     def load(
@@ -77,7 +81,9 @@ class MiniLM:
         microseconds of a few dozen preads (the origin's pair verifier, in every worker); the
         vector stand-in and the offline tools keep it in memory. `engine` runs the blocks
         with "numpy" (the reference), "onnx" (onnxruntime: about twice as fast, about 70 MB
-        more), or "auto": onnxruntime when it is installed."""
+        more), "onnx-int8" (onnxruntime with 8-bit weights: about twice as fast again, close
+        to the reference but not equal, see encoder_graph) or "auto": "onnx" when onnxruntime
+        is installed."""
         model_dir = path or default_model_dir()
         weights_file = model_dir / "model.safetensors"
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -105,7 +111,13 @@ class MiniLM:
                 emb_ln_g=w("embeddings.LayerNorm.weight").astype(np.float32),
                 emb_ln_b=w("embeddings.LayerNorm.bias").astype(np.float32),
                 blocks=_blocks(w, n_layers, engine),
+                engine=engine,
             )
+
+    @property
+    def exact(self) -> bool:
+        """Whether its numbers are the float32 reference's (to about 1e-6)."""
+        return self.engine != "onnx-int8"
 
     @property
     def dimension(self) -> int:

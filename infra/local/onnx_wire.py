@@ -15,8 +15,8 @@ import numpy as np
 
 _VARINT, _LENGTH, _FIXED32 = 0, 2, 5
 # TensorProto.DataType and AttributeProto.AttributeType values.
-FLOAT, INT64 = 1, 7
-_ELEMENT_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
+FLOAT, UINT8, INT64 = 1, 2, 7
+_ELEMENT_TYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.uint8): UINT8, np.dtype(np.int64): INT64}
 _ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7
 
 Attribute = int | float | Sequence[int]
@@ -49,7 +49,7 @@ def _text(field: int, text: str) -> bytes:
 
 
 def tensor(name: str, array: np.ndarray) -> bytes:
-    """A TensorProto holding `array`'s bytes (float32 or int64, little-endian)."""
+    """A TensorProto holding `array`'s bytes (float32, uint8 or int64, little-endian)."""
     data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     dims = b"".join(_int(1, d) for d in data.shape)
     return dims + _int(2, _ELEMENT_TYPES[data.dtype]) + _text(8, name) + _message(9, data.tobytes())
@@ -67,9 +67,16 @@ def _attribute(name: str, value: Attribute) -> bytes:
     return _text(1, name) + body
 
 
-def node(op_type: str, inputs: Sequence[str], outputs: Sequence[str], **attrs: Attribute) -> bytes:
-    """A NodeProto of the default domain."""
+def node(
+    op_type: str,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    domain: str = "",
+    **attrs: Attribute,
+) -> bytes:
+    """A NodeProto of `domain` (the default ONNX domain unless named)."""
     parts = [_text(1, i) for i in inputs] + [_text(2, o) for o in outputs] + [_text(4, op_type)]
+    parts += [_text(7, domain)] if domain else []
     parts += [_message(5, _attribute(k, v)) for k, v in attrs.items()]
     return b"".join(parts)
 
@@ -90,8 +97,10 @@ def model(
     name: str,
     ir_version: int,
     opset: int,
+    domains: Sequence[tuple[str, int]] = (),
 ) -> bytes:
-    """A ModelProto: one graph importing the default ONNX domain at `opset`."""
+    """A ModelProto: one graph importing the default ONNX domain at `opset`, and each other
+    (domain, version) in `domains`."""
     graph = b"".join(
         [_message(1, n) for n in nodes]
         + [_text(2, name)]
@@ -99,5 +108,6 @@ def model(
         + [_message(11, i) for i in inputs]
         + [_message(12, o) for o in outputs]
     )
-    opset_import = _text(1, "") + _int(2, opset)
-    return _int(1, ir_version) + _message(8, opset_import) + _message(7, graph)
+    imports = [("", opset), *domains]
+    opsets = b"".join(_message(8, _text(1, name) + _int(2, version)) for name, version in imports)
+    return _int(1, ir_version) + opsets + _message(7, graph)

@@ -17,7 +17,9 @@ from infra.local import onnx_wire
 from infra.local.embedding import MiniLM
 from infra.local.encoder_graph import INT8_BLOCK, OnnxBlocks, int8_blocks
 from infra.local.numpy_blocks import NumpyBlocks
-from origin.cache.pair_verifier import PairModel, load_verifier
+from origin.cache.config import CacheConfig
+from origin.cache.pair_verifier import DEFAULT_ENGINE, PairModel, load_verifier
+from origin.settings import Settings
 
 TEXTS = [
     ["How do I reset my password?"],
@@ -47,9 +49,12 @@ def test_auto_picks_onnxruntime_where_installed_and_numpy_is_the_default() -> No
 
 
 def test_the_origin_s_verifier_runs_the_8_bit_engine(int8: MiniLM) -> None:
+    """The engine its weights are trained on, whichever way the worker is configured."""
     verifier = load_verifier()
     assert verifier is not None
     assert verifier.encoder.engine == "onnx-int8"  # type: ignore[attr-defined]
+    assert CacheConfig().verifier_engine == DEFAULT_ENGINE == "onnx-int8"
+    assert CacheConfig.from_settings(Settings()).verifier_engine == DEFAULT_ENGINE
     assert isinstance(int8.blocks, OnnxBlocks) and not int8.exact
 
 

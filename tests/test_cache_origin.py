@@ -23,6 +23,7 @@ from tests.test_cache_helpers import (
     content,
     wait_cached,
 )
+from tests.test_observability_metrics import delta, scrape
 
 PARAPHRASE = ("How do I reset my password?", "What's the way to reset my password?")
 
@@ -178,10 +179,16 @@ async def test_pair_verifier_judges_candidates_below_the_default_threshold(
 ):
     await chat(origin_server, project, chat_body(stored))
     await wait_cached(redis_server.url, project.id, vectors=vectors)
+    before = scrape(origin_server)
     second = await chat(origin_server, project, chat_body(asked))
     assert second.headers["x-prism-cache-status"] == status
     if status == "hit-semantic":
         assert float(second.headers["x-prism-cache-similarity"]) < 0.99
+    # Operators see each judgement, its engine and its time (the engine's speed is the CPU's).
+    outcome = "accepted" if status == "hit-semantic" else "rejected"
+    after, judged = scrape(origin_server), "prism_semantic_verification_seconds_count"
+    assert delta(before, after, judged, engine="onnx-int8", outcome=outcome) == 1
+    assert delta(before, after, judged) == 1
 
 
 @pytest.mark.parametrize(

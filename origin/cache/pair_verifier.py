@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from shared.semantic_verify import FUNCTION_WORDS, reordered
 
 log = logging.getLogger("prism.cache")
 R = TypeVar("R")
+Observe = Callable[[float, str], None]  # a verification's seconds and outcome
 # A stored question's encoding is about 22 kB (a dozen word pieces x 384 float32): 8 MiB keeps
 # the last ~380 asked about. Counted in bytes, not entries: 2,048 entries, as once, would have
 # grown each worker by ~45 MB under varied traffic, more than the rest of the verifier.
@@ -176,9 +178,13 @@ class PairVerifier:
     far less than a pass each: the weights are read once)."""
 
     def __init__(
-        self, encoder: Encoder, model: PairModel, memory_bytes: int = DEFAULT_MEMORY_BYTES
+        self,
+        encoder: Encoder,
+        model: PairModel,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        engine: str = "custom",
     ) -> None:
-        self.encoder, self.model = encoder, model
+        self.encoder, self.model, self.engine = encoder, model, engine
         self.stored: ByteBudgetLRU[Encoded] = ByteBudgetLRU(memory_bytes, _footprint)
 
     @property
@@ -211,13 +217,18 @@ def split_strict(
 
 
 async def verified(
-    verifier: PairVerifier | None, request: str, doubtful: list[Candidate], budget_s: float
+    verifier: PairVerifier | None,
+    request: str,
+    doubtful: list[Candidate],
+    budget_s: float,
+    observe: Observe | None = None,
 ) -> list[Candidate]:
     """The doubtful candidates the verifier accepts, in their order; none without a verifier.
     A verifier slower than `budget_s` (a starved CPU) accepts nothing: a miss, never a wait
-    (its thread finishes in the background)."""
+    (its thread finishes in the background). `observe` gets the time and the outcome."""
     if verifier is None or not doubtful:
         return []
+    started = time.perf_counter()
     try:
         async with asyncio.timeout(budget_s):
             # MiniLM releases the GIL in its matrix products: off the event loop.
@@ -226,7 +237,11 @@ async def verified(
             )
     except TimeoutError:
         log.warning("semantic verifier over its %.0f ms budget: a miss", budget_s * 1000)
+        if observe is not None:
+            observe(time.perf_counter() - started, "timeout")
         return []
+    if observe is not None:
+        observe(time.perf_counter() - started, "accepted" if any(answers) else "rejected")
     return [c for c, ok in zip(doubtful, answers) if ok]
 
 
@@ -237,6 +252,7 @@ async def first_stored(
     threshold: float,
     budget_s: float,
     fetch: Callable[[list[Candidate]], Awaitable[R | None]],
+    observe: Observe | None = None,
 ) -> R | None:
     """What `fetch` finds for the strict candidates; only when it finds nothing (none, or
     their entries expired) are the doubtful ones verified and fetched. The verifier's MiniLM
@@ -247,7 +263,7 @@ async def first_stored(
         found = await fetch(strict)
         if found is not None:
             return found
-    accepted = await verified(verifier, request, doubtful, budget_s)
+    accepted = await verified(verifier, request, doubtful, budget_s, observe)
     return await fetch(accepted) if accepted else None
 
 
@@ -279,4 +295,4 @@ def load_verifier(
     except FileNotFoundError as exc:
         log.warning("semantic verifier off (%s): only the strict path answers", exc)
         return None
-    return PairVerifier(encoder, PairModel.load(), memory_bytes)
+    return PairVerifier(encoder, PairModel.load(), memory_bytes, engine)

@@ -177,6 +177,7 @@ class PrismCache:
                 threshold,
                 self.config.verifier_timeout_s,
                 partial(self._first_entry, project),
+                self._verification,
             )
         except LayerDown as exc:
             self.metrics.cache_lookup(layer="semantic", hit=False)
@@ -192,6 +193,10 @@ class PrismCache:
         return self._answer(
             call, entry, "hit-semantic", candidate.similarity, candidate.fingerprint
         )
+
+    def _verification(self, seconds: float, outcome: str) -> None:
+        engine = self.verifier.engine if self.verifier is not None else "none"
+        self.metrics.verification(seconds=seconds, engine=engine, outcome=outcome)
 
     async def _first_entry(
         self, project: str, candidates: list[Candidate]

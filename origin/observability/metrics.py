@@ -45,6 +45,8 @@ DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
 # The gateway's own time is a millisecond or two: resolve it finely there (a quarter of a
 # millisecond up to 2 ms), so a p50 read from the buckets is close to the true one.
+# The pair verifier: a MiniLM pass or two, milliseconds; its budget ends at 0.5 s.
+VERIFY_BUCKETS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5)
 ADDED_BUCKETS = (
     0.00025, 0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004,
     0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
@@ -115,6 +117,13 @@ class Metrics:
         )
         self.cache_hits = self._counter(
             "prism_cache_hits", "Response-cache hits by layer and tier.", ["layer", "tier"]
+        )
+        self.verifications = self._histogram(
+            "prism_semantic_verification_seconds",
+            "The pair verifier's time per lookup it judged, by its engine and the outcome "
+            "(accepted, rejected, timeout).",
+            ["engine", "outcome"],
+            VERIFY_BUCKETS,
         )
         self.added_latency = self._histogram(
             "prism_gateway_added_latency_seconds",
@@ -244,6 +253,9 @@ class Metrics:
         self._child(self.cache_lookups, layer, tier).inc()
         if hit:
             self._child(self.cache_hits, layer, tier).inc()
+
+    def verification(self, *, seconds: float, engine: str, outcome: str) -> None:
+        self._child(self.verifications, engine, outcome).observe(seconds)
 
     def backlog(self, *, ledger_pending: int, ledger_parked: int) -> None:
         self._child(self.ledger_backlog, "pending").set(ledger_pending)

@@ -182,7 +182,8 @@ def choose_threshold(pairs: Pairs, probability: np.ndarray) -> float:
 def choose_gate(pairs: Pairs, probability: np.ndarray, threshold: float) -> float:
     """The shipped gate: the lowest cosine of any dev pair the verifier accepted out of fold,
     rounded down to GATE_STEP (never below GATE). Below it a verification was never a yes, only
-    a MiniLM pass (3-4 ms on the 8-bit engine, 7 on numpy) before the miss; unrelated questions land there most often."""
+    a MiniLM pass (3-4 ms on the 8-bit engine, 7 on numpy) before the miss; unrelated questions
+    land there most often."""
     verified = accepted(pairs, probability, threshold) & (pairs.cosine < DEFAULT_THRESHOLD)
     if not verified.any():
         return GATE

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from shared.options import DEFAULT_THRESHOLD
 from shared.semantic_guard import guard
 
 DATA = Path(__file__).resolve().parent / "data"
+T = TypeVar("T")
 FOLDS = 8
 PENALTY = 1.0  # L2 on standardised features
 NEAR_MISS_WEIGHT = 5.0
@@ -74,9 +76,7 @@ def load_pairs(split: str, model: MiniLM | None = None, index: MiniLM | None = N
     rows = rows_of(split)
     model = model or verifier_encoder()
     texts = sorted({r["stored"] for r in rows} | {r["request"] for r in rows})
-    encoded = {}
-    for i in range(0, len(texts), BATCH):
-        encoded.update(zip(texts[i : i + BATCH], model.encode(texts[i : i + BATCH])))
+    encoded = _batched(model.encode, texts)
     return Pairs(
         features=np.stack(
             [pair_features(encoded[r["request"]], encoded[r["stored"]]) for r in rows]
@@ -94,11 +94,16 @@ def _index_cosines(
 ) -> np.ndarray | None:
     if index is None and model.exact:
         return None
-    index = index or MiniLM.load()
-    vectors = {}
-    for i in range(0, len(texts), BATCH):
-        vectors.update(zip(texts[i : i + BATCH], index.embed(texts[i : i + BATCH])))
+    vectors = _batched((index or MiniLM.load()).embed, texts)
     return np.array([float(vectors[r["request"]] @ vectors[r["stored"]]) for r in rows])
+
+
+def _batched(encode: Callable[[list[str]], Sequence[T]], texts: list[str]) -> dict[str, T]:
+    """Each text's encoding, BATCH texts a pass."""
+    out: dict[str, T] = {}
+    for i in range(0, len(texts), BATCH):
+        out.update(zip(texts[i : i + BATCH], encode(texts[i : i + BATCH])))
+    return out
 
 
 def question_groups(pairs: Sequence[tuple[str, str]]) -> np.ndarray:

@@ -43,10 +43,10 @@ KNOWN_PROVIDERS = frozenset({info["provider"] for info in MODELS.values()} | {"c
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48)
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
-# The gateway's own time is a millisecond or two: resolve it finely there (a quarter of a
-# millisecond up to 2 ms), so a p50 read from the buckets is close to the true one.
 # The pair verifier: a MiniLM pass or two, milliseconds; its budget ends at 0.5 s.
 VERIFY_BUCKETS = (0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5)
+# The gateway's own time is a millisecond or two: resolve it finely there (a quarter of a
+# millisecond up to 2 ms), so a p50 read from the buckets is close to the true one.
 ADDED_BUCKETS = (
     0.00025, 0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004,
     0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,

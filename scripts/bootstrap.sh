@@ -38,7 +38,9 @@ fastest_build() {
   for cand in "$1" $(type -a -P "python$minor" 2>/dev/null) "/usr/bin/python$minor" \
       "/usr/local/bin/python$minor"; do
     [ -x "$cand" ] || continue
-    real=$("$cand" -c 'import os, sys, venv, ensurepip
+    # Only a build that has every standard module the gateway uses (a hand-built one may lack
+    # OpenSSL's or SQLite's) and can make a venv.
+    real=$("$cand" -c 'import os, sys, venv, ensurepip, ssl, sqlite3, ctypes, zlib
 if "%d.%d" % sys.version_info[:2] == sys.argv[1]: print(os.path.realpath(sys.executable))' \
       "$minor" 2>/dev/null) || continue
     [ -n "$real" ] && [ -z "${seen[$real]:-}" ] || continue

@@ -127,6 +127,7 @@ def prompts() -> list[dict[str, str]]:
         "batch8",
         "batch9",
         "batch10",
+        "batch11",
     ):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)

@@ -492,14 +492,16 @@ KNOWN_MISSES = frozenset(
         "percent-of",
         "ru-why-sky",
         "cover-letter",
-        "shell",
+        "long-find-email",
         "json-to-yaml",
     }
 )
 
 
 def test_labelled_prompts_hit_at_least_86_percent() -> None:
-    # 89.9% (10 misses) since the model learned from batches 9 and 10 too; 88.9% (11) after
+    # 89.9% (10 misses) since batch 11 (openers under every task type): "shell" now right, and
+    # "long-find-email" wrong, its ask read as simple more surely than its 8,000-token paste
+    # weighs; 89.9% (10) since the model learned from batches 9 and 10 too; 88.9% (11) after
     # batches 7 and 8, 86.9% (13) before them, and 10 before the ask split and grouped folds.
     misses = {name for name, body, expected in LABELLED if classify(body).task_type != expected}
     assert len(LABELLED) >= 40
@@ -665,15 +667,18 @@ def test_the_test_half_meets_the_measured_accuracy(
     """A regression guard at what the committed model measured on the untouched half (README)."""
     assert len(test_half) >= 800
     right = [r["label"] == got.task_type for r, got in test_half]
-    assert sum(right) / len(right) >= 0.90  # measured 90.9%
+    assert sum(right) / len(right) >= 0.90  # measured 91.1%
 
     def recall(task: str) -> float:
         mine = [got.task_type == task for r, got in test_half if r["label"] == task]
         return sum(mine) / len(mine)
 
-    assert recall("complex") >= 0.92  # measured 93.7%; the issue asks 0.80
-    assert recall("reasoning") >= 0.86  # measured 86.5%; the issue asks 0.80
-    assert recall("code") >= 0.92  # measured 92.9%
+    assert recall("complex") >= 0.92  # measured 95.1%; the issue asks 0.80
+    assert recall("reasoning") >= 0.86  # measured 88.5%; the issue asks 0.80
+    # measured 91.0%: 92.9% before batch 11 taught that "How do I ..." is not code by itself
+    # (the model before it called every such support question code, "How do I reset my
+    # password?" at 0.97); the same half's simple recall went from 87.5% to 90.1%.
+    assert recall("code") >= 0.90
 
 
 def test_confidence_is_calibrated_so_the_escalation_fires_when_unsure(

@@ -518,6 +518,24 @@ def test_labelled_prompt(name: str, body: dict[str, Any], expected: str) -> None
         assert result.task_type == expected, result
 
 
+# "How do I ...?" is how most support and everyday questions are asked, and the sets before
+# batch 11 had it almost only in code prompts: the model called them all code and `auto` sent
+# them to a code model. None of these is in any labelled set.
+HOW_DO_I = [
+    ("How do I contact support?", "simple"),
+    ("How do I log out?", "simple"),
+    ("How do I export my data?", "simple"),
+    ("How do I make a cup of tea?", "simple"),
+    ("How do I reverse a list in Python?", "code"),
+    ("How do I squash my last three commits in git?", "code"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), HOW_DO_I, ids=[t for t, _ in HOW_DO_I])
+def test_how_do_i_is_read_by_what_follows_not_as_code(text: str, expected: str) -> None:
+    assert classify(user(text)).task_type == expected
+
+
 def test_held_out_prompts_were_not_tuned_away() -> None:
     held_out_misses = {
         name for name, body, expected in HELD_OUT if classify(body).task_type != expected

@@ -36,7 +36,7 @@ from shared.semantic_verify import FUNCTION_WORDS, reordered
 
 log = logging.getLogger("prism.cache")
 R = TypeVar("R")
-Observe = Callable[[float, str], None]  # a verification's seconds and outcome
+Observe = Callable[[float, str, str], None]  # a verification's seconds, engine and outcome
 # A stored question's encoding is about 22 kB (a dozen word pieces x 384 float32): 8 MiB keeps
 # the last ~380 asked about. Counted in bytes, not entries: 2,048 entries, as once, would have
 # grown each worker by ~45 MB under varied traffic, more than the rest of the verifier.
@@ -225,7 +225,7 @@ async def verified(
 ) -> list[Candidate]:
     """The doubtful candidates the verifier accepts, in their order; none without a verifier.
     A verifier slower than `budget_s` (a starved CPU) accepts nothing: a miss, never a wait
-    (its thread finishes in the background). `observe` gets the time and the outcome."""
+    (its thread finishes in the background). `observe` gets the time, engine and outcome."""
     if verifier is None or not doubtful:
         return []
     started = time.perf_counter()
@@ -237,11 +237,11 @@ async def verified(
             )
     except TimeoutError:
         log.warning("semantic verifier over its %.0f ms budget: a miss", budget_s * 1000)
-        if observe is not None:
-            observe(time.perf_counter() - started, "timeout")
-        return []
+        answers, outcome = [], "timeout"
+    else:
+        outcome = "accepted" if any(answers) else "rejected"
     if observe is not None:
-        observe(time.perf_counter() - started, "accepted" if any(answers) else "rejected")
+        observe(time.perf_counter() - started, verifier.engine, outcome)
     return [c for c, ok in zip(doubtful, answers) if ok]
 
 

@@ -194,8 +194,7 @@ class PrismCache:
             call, entry, "hit-semantic", candidate.similarity, candidate.fingerprint
         )
 
-    def _verification(self, seconds: float, outcome: str) -> None:
-        engine = self.verifier.engine if self.verifier is not None else "none"
+    def _verification(self, seconds: float, engine: str, outcome: str) -> None:
         self.metrics.verification(seconds=seconds, engine=engine, outcome=outcome)
 
     async def _first_entry(

@@ -20,7 +20,7 @@ from origin.gateway.conversation import recall
 from origin.gateway.dispatch import DISCONNECTED, Dispatch, Fusion
 from origin.gateway.memory import SessionMemory
 from origin.gateway.plan import Planner
-from origin.gateway.prism_headers import PrismHeaders
+from origin.gateway.prism_headers import OptionsMemo, PrismHeaders
 from origin.gateway.receipt import Receipt
 from origin.gateway.rows import Rows
 from origin.gateway.stream import ClientGone, unless_disconnected
@@ -37,7 +37,6 @@ from origin.spend.early import EarlyAdmission, HitGate
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.keyring import Keyring, Keyrings
 from shared.errors import PrismError
-from shared.options import parse_options
 
 
 class ChatCompletions:
@@ -60,6 +59,7 @@ class ChatCompletions:
     ) -> None:
         self.auth, self.keyrings, self.cache = auth, keyrings, cache
         self.tracing, self.spend, self.memory = tracing, spend, memory
+        self.options = OptionsMemo()
         self.plan = Planner(router, health, tracing)
         self.rows = Rows(ledger, tracing, spend)
         self.dispatch = Dispatch(
@@ -86,7 +86,7 @@ class ChatCompletions:
         headers = PrismHeaders(scope["headers"])
         caller = await self.auth.authenticate(headers.authorization, client[0] if client else None)
         request_id = context.request_id()
-        options = parse_options(headers)
+        options = self.options(headers)
         call = Call(request_id, caller, options, {}, started, Receipt(request_id, options.mode))
         early: EarlyAdmission | None = None
         try:

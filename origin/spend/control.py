@@ -111,8 +111,7 @@ class SpendControl:
             keys = self._windows.limit_keys(
                 call.caller.project_id, call.caller.api_key_id, now, now_ms
             )
-            key_limits, project_limits = policy.limits_for(call.caller.api_key_id)
-            limits = key_limits.values() + project_limits.values()
+            limits = policy.limit_values(call.caller.api_key_id)
             counters = [key for key, limit in zip(keys, limits, strict=True) if limit > 0]
         return self._allowances.hold_all(windows, counters)
 
@@ -129,8 +128,7 @@ class SpendControl:
         keys = self._windows.limit_keys(
             caller.project_id, caller.api_key_id, now, int(now.timestamp() * 1000)
         )
-        key_limits, project_limits = policy.limits_for(caller.api_key_id)
-        limits = key_limits.values() + project_limits.values()
+        limits = policy.limit_values(caller.api_key_id)
         for slot, key in enumerate(keys):
             count = self._full.count_if_full(key, limits[slot])
             if count is not None:
@@ -198,8 +196,7 @@ class SpendControl:
         keys = self._windows.limit_keys(caller.project_id, caller.api_key_id, now, now_ms)
         admission = Admission(call.request_id, caller.project_id, now, keys, now_ms)
         if policy is not None:
-            key, project = policy.limits_for(caller.api_key_id)
-            admission.limits = key.values() + project.values()
+            admission.limits = policy.limit_values(caller.api_key_id)
             admission.limits_counted = True
             if any(admission.limits[slot] for slot in TOKEN_SLOTS):
                 admission.prompt_tokens = prompt_token_bound(call.body)

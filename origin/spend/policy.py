@@ -93,13 +93,28 @@ class ProjectPolicy:
         budgets = tuple(Budget.from_row(r) for r in budget_rows)
         return cls(budgets, project, keys)
 
+    # Every request asks for its caller's limits two or three times; they change only with the
+    # policy, which is replaced whole, so each caller's are worked out once per policy.
+    _values_by_key: dict[str, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def limits_for(self, api_key_id: str | None) -> tuple[Limits, Limits]:
         """(the key's limits, the project's limits)."""
         return self.key_limits.get(api_key_id or "", Limits()), self.project_limits
 
+    def limit_values(self, api_key_id: str | None) -> tuple[int, ...]:
+        """The 8 limits of a request by this caller, in the order of shared.limits.limit_keys
+        (the key's four, then the project's); 0 for unlimited."""
+        found = self._values_by_key.get(api_key_id or "")
+        if found is None:
+            key, project = self.limits_for(api_key_id)
+            found = key.values() + project.values()
+            self._values_by_key[api_key_id or ""] = found
+        return found
+
     def has_limits(self, api_key_id: str | None) -> bool:
-        key, project = self.limits_for(api_key_id)
-        return not (key.empty and project.empty)
+        return any(self.limit_values(api_key_id))
 
     def covering(self, tags: Mapping[str, str] | None) -> list[Budget]:
         return [b for b in self.budgets if b.covers(tags)]

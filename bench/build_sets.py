@@ -128,6 +128,7 @@ def prompts() -> list[dict[str, str]]:
         "batch9",
         "batch10",
         "batch11",
+        "batch12",
     ):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)

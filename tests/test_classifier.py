@@ -685,14 +685,14 @@ def test_the_test_half_meets_the_measured_accuracy(
     """A regression guard at what the committed model measured on the untouched half (README)."""
     assert len(test_half) >= 800
     right = [r["label"] == got.task_type for r, got in test_half]
-    assert sum(right) / len(right) >= 0.90  # measured 91.1%
+    assert sum(right) / len(right) >= 0.90  # measured 91.1% (1,466 prompts, with batch 12)
 
     def recall(task: str) -> float:
         mine = [got.task_type == task for r, got in test_half if r["label"] == task]
         return sum(mine) / len(mine)
 
-    assert recall("complex") >= 0.92  # measured 95.1%; the issue asks 0.80
-    assert recall("reasoning") >= 0.86  # measured 88.5%; the issue asks 0.80
+    assert recall("complex") >= 0.92  # measured 93.4%; the issue asks 0.80
+    assert recall("reasoning") >= 0.88  # measured 90.1%; the issue asks 0.80
     # measured 91.0%: 92.9% before batch 11 taught that "How do I ..." is not code by itself
     # (the model before it called every such support question code, "How do I reset my
     # password?" at 0.97); the same half's simple recall went from 87.5% to 90.1%.

@@ -129,6 +129,13 @@ def prompts() -> list[dict[str, str]]:
         "batch10",
         "batch11",
         "batch12",
+        "batch13",
+        "batch14",
+        "batch15",
+        "batch16",
+        "batch17",
+        "batch18",
+        "batch19",
     ):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)

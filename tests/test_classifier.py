@@ -488,17 +488,20 @@ KNOWN_MISSES = frozenset(
         "solve-x",
         "refund-two-hop",
         "db-tradeoffs",
-        "long-system-tools",
-        "percent-of",
-        "ru-why-sky",
         "cover-letter",
-        "long-find-email",
         "json-to-yaml",
+        "zh-chitchat",
+        "de-long-summary",
+        "hi-story",
     }
 )
 
 
 def test_labelled_prompts_hit_at_least_86_percent() -> None:
+    # 90.9% (9 misses) since batches 13-19 (2,240 prompts in 40 other languages): four right
+    # again ("long-find-email", "long-system-tools", "percent-of", "ru-why-sky"), three others
+    # now wrong ("zh-chitchat" and "hi-story" read as complex at 0.51 and 0.53, so escalated,
+    # "de-long-summary" as simple at 0.86).
     # 89.9% (10 misses) since batch 11 (openers under every task type): "shell" now right, and
     # "long-find-email" wrong, its ask read as simple more surely than its 8,000-token paste
     # weighs; 89.9% (10) since the model learned from batches 9 and 10 too; 88.9% (11) after
@@ -679,24 +682,33 @@ def test_half() -> list[tuple[dict[str, str], Classification]]:
     return [(r, classify(user(r["prompt"]))) for r in rows]
 
 
+# Batches 13-19: prompts in 40 languages other than English, written on 2026-12-07 by writers
+# who never saw the other sets; the model before them got 55-64% of each batch right.
+OTHER_LANGUAGES = {f"batch{n}" for n in range(13, 20)}
+
+
+def _accuracy(rows: list[tuple[dict[str, str], Classification]]) -> float:
+    return sum(r["label"] == got.task_type for r, got in rows) / len(rows)
+
+
 def test_the_test_half_meets_the_measured_accuracy(
     test_half: list[tuple[dict[str, str], Classification]],
 ) -> None:
     """A regression guard at what the committed model measured on the untouched half (README)."""
-    assert len(test_half) >= 800
-    right = [r["label"] == got.task_type for r, got in test_half]
-    assert sum(right) / len(right) >= 0.90  # measured 91.1% (1,466 prompts, with batch 12)
+    assert len(test_half) >= 2000
+    assert _accuracy(test_half) >= 0.85  # measured 86.0% on 2,572; the issue asks 0.85
+    earlier = [(r, got) for r, got in test_half if r["source"] not in OTHER_LANGUAGES]
+    others = [(r, got) for r, got in test_half if r["source"] in OTHER_LANGUAGES]
+    assert _accuracy(earlier) >= 0.90  # measured 91.7% on the 1,466 of the sets before them
+    assert _accuracy(others) >= 0.76  # measured 78.5% on 1,106
 
     def recall(task: str) -> float:
         mine = [got.task_type == task for r, got in test_half if r["label"] == task]
         return sum(mine) / len(mine)
 
-    assert recall("complex") >= 0.92  # measured 93.4%; the issue asks 0.80
-    assert recall("reasoning") >= 0.88  # measured 90.1%; the issue asks 0.80
-    # measured 91.0%: 92.9% before batch 11 taught that "How do I ..." is not code by itself
-    # (the model before it called every such support question code, "How do I reset my
-    # password?" at 0.97); the same half's simple recall went from 87.5% to 90.1%.
-    assert recall("code") >= 0.90
+    assert recall("complex") >= 0.86  # measured 88.5%; the issue asks 0.80
+    assert recall("reasoning") >= 0.83  # measured 85.4%; the issue asks 0.80
+    assert recall("code") >= 0.84  # measured 86.5%
 
 
 def test_confidence_is_calibrated_so_the_escalation_fires_when_unsure(

@@ -116,27 +116,9 @@ def prompts() -> list[dict[str, str]]:
     for name in ("more_reasoning", "more_complex"):
         label = name.removeprefix("more_")
         rows += [_prompt(label, name, t) for t in map(_unescape, _lines(src / f"{name}.txt"))]
-    for name in (
-        "multilingual",
-        "hard",
-        "batch3",
-        "batch4",
-        "batch5",
-        "batch6",
-        "batch7",
-        "batch8",
-        "batch9",
-        "batch10",
-        "batch11",
-        "batch12",
-        "batch13",
-        "batch14",
-        "batch15",
-        "batch16",
-        "batch17",
-        "batch18",
-        "batch19",
-    ):
+    # Every labelled batch file, in the order they were written (batch3, batch4, ... batch19).
+    batches = sorted(src.glob("batch*.txt"), key=lambda path: int(path.stem.removeprefix("batch")))
+    for name in ("multilingual", "hard", *(path.stem for path in batches)):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)
             rows.append(_prompt(label, name, _unescape(text)))

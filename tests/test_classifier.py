@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from origin.routing.classifier import TASK_TYPES, Classification, classify
 from origin.routing.router import LOW_CONFIDENCE
-from origin.routing.task_model import TaskModel, featurize
+from origin.routing.task_model import WEIGHTS_FILE, TaskModel, featurize
 
 PROSE = (
     "The quarterly operations review covered staffing, vendor contracts, facilities and the "
@@ -745,3 +745,14 @@ def test_the_fast_path_scores_exactly_like_the_feature_dict(text: str, extra: li
     fast = MODEL.predict(text, extra)
     slow = MODEL.probabilities(featurize(text, extra))
     assert fast == pytest.approx(slow, rel=1e-9, abs=1e-12)
+
+
+def test_the_loaded_model_keeps_every_weight_it_was_trained_with_in_shared_objects() -> None:
+    # Every worker holds the model: equal weights must share one float and one row, or the
+    # 200,000 of them cost twice the memory. Sharing must not change a single value.
+    stored = json.loads(WEIGHTS_FILE.read_text("utf-8"))["weights"]
+    loaded = {**MODEL.terms, **{f"c:{k}": v for k, v in MODEL.grams.items()}}
+    assert loaded == {k: tuple(v) for k, v in stored.items()}
+    weights = [w for row in loaded.values() for w in row]
+    assert len({id(w) for w in weights}) == len({repr(w) for w in weights})
+    assert len({id(row) for row in loaded.values()}) == len(set(loaded.values()))

@@ -484,20 +484,30 @@ LABELLED = DEVELOPMENT + HELD_OUT
 # half and never on these, so what it misses here is recorded, not tuned away.
 KNOWN_MISSES = frozenset(
     {
-        "translate-paragraph",
         "solve-x",
-        "refund-two-hop",
         "db-tradeoffs",
         "cover-letter",
         "json-to-yaml",
         "zh-chitchat",
         "de-long-summary",
-        "hi-story",
+        "contracts",
+        "fahrenheit",
+        "laptops",
+        "long-find-email",
+        "rent-or-buy",
+        "tools-lookup",
     }
 )
 
 
 def test_labelled_prompts_hit_at_least_86_percent() -> None:
+    # 87.9% (12 misses) since batches 20-50 (9,920 prompts, most in other languages): three
+    # right again ("translate-paragraph", "refund-two-hop", "hi-story"), six now wrong. Three of
+    # those read below 0.6, so the router escalates them ("contracts" as code at 0.33,
+    # "tools-lookup" as complex at 0.49, "laptops" as code at 0.47). Two follow the new writers'
+    # labels, not this table's: "rent or buy if I move in 3 years?" reads as complex (0.97) and
+    # "Convert 72 degrees Fahrenheit to Celsius" as reasoning (0.57). "long-find-email" reads as
+    # simple again (0.85).
     # 90.9% (9 misses) since batches 13-19 (2,240 prompts in 40 other languages): four right
     # again ("long-find-email", "long-system-tools", "percent-of", "ru-why-sky"), three others
     # now wrong ("zh-chitchat" and "hi-story" read as complex at 0.51 and 0.53, so escalated,
@@ -682,9 +692,11 @@ def test_half() -> list[tuple[dict[str, str], Classification]]:
     return [(r, classify(user(r["prompt"]))) for r in rows]
 
 
-# Batches 13-19: prompts in 40 languages other than English, written on 2026-12-07 by writers
-# who never saw the other sets; the model before them got 55-64% of each batch right.
-OTHER_LANGUAGES = {f"batch{n}" for n in range(13, 20)}
+# Prompts in other languages, each batch by a writer who never saw the other sets: batches 13-19
+# (40 languages; the model before them got 55-64% of each batch right), 20-41, 46, 47 and 50
+# (2026-12-07, some 80 languages and varieties). Batches 42-45, 48 and 49 are mostly English.
+OTHER_LANGUAGES = {f"batch{n}" for n in (*range(13, 42), 46, 47, 50)}
+NEW_ENGLISH = {f"batch{n}" for n in (42, 43, 44, 45, 48, 49)}
 
 
 def _accuracy(rows: list[tuple[dict[str, str], Classification]]) -> float:
@@ -695,20 +707,29 @@ def test_the_test_half_meets_the_measured_accuracy(
     test_half: list[tuple[dict[str, str], Classification]],
 ) -> None:
     """A regression guard at what the committed model measured on the untouched half (README)."""
-    assert len(test_half) >= 2000
-    assert _accuracy(test_half) >= 0.85  # measured 86.0% on 2,572; the issue asks 0.85
-    earlier = [(r, got) for r, got in test_half if r["source"] not in OTHER_LANGUAGES]
-    others = [(r, got) for r, got in test_half if r["source"] in OTHER_LANGUAGES]
-    assert _accuracy(earlier) >= 0.90  # measured 91.7% on the 1,466 of the sets before them
-    assert _accuracy(others) >= 0.76  # measured 78.5% on 1,106
+    assert len(test_half) >= 7000
+    assert _accuracy(test_half) >= 0.86  # measured 87.1% on 7,496; the issue asks 0.85
+    parts: dict[str, list[tuple[dict[str, str], Classification]]] = {}
+    for r, got in test_half:
+        part = (
+            "others"
+            if r["source"] in OTHER_LANGUAGES
+            else "english"
+            if r["source"] in NEW_ENGLISH
+            else "earlier"
+        )
+        parts.setdefault(part, []).append((r, got))
+    assert _accuracy(parts["earlier"]) >= 0.92  # measured 93.8% on the 1,466 before batch 13
+    assert _accuracy(parts["english"]) >= 0.89  # measured 90.3% on 957
+    assert _accuracy(parts["others"]) >= 0.83  # measured 84.6% on 5,073
 
     def recall(task: str) -> float:
         mine = [got.task_type == task for r, got in test_half if r["label"] == task]
         return sum(mine) / len(mine)
 
-    assert recall("complex") >= 0.86  # measured 88.5%; the issue asks 0.80
-    assert recall("reasoning") >= 0.83  # measured 85.4%; the issue asks 0.80
-    assert recall("code") >= 0.84  # measured 86.5%
+    assert recall("complex") >= 0.87  # measured 88.4%; the issue asks 0.80
+    assert recall("reasoning") >= 0.89  # measured 90.3%; the issue asks 0.80
+    assert recall("code") >= 0.87  # measured 88.6%
 
 
 def test_confidence_is_calibrated_so_the_escalation_fires_when_unsure(
@@ -731,8 +752,9 @@ def test_a_long_paste_with_a_simple_ask_is_classified_by_the_ask(
         for r, got in test_half
         if r["label"] == "simple" and len(r["prompt"]) > 400
     ]
-    assert len(long_simple) >= 40
-    assert sum(long_simple) / len(long_simple) >= 0.78  # measured 79.0% (65% before the ask split)
+    assert len(long_simple) >= 250
+    # measured 91.9% of 296 since batches 20-50, 79.0% before them (65% before the ask split)
+    assert sum(long_simple) / len(long_simple) >= 0.90
 
 
 MODEL = TaskModel.load()

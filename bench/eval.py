@@ -12,7 +12,7 @@ test half is the honest number. Prints:
     contribution at the default (verifier variants retrained on dev without a feature group);
     the verifier's wall time per lookup.
 
-    .venv/bin/python -m bench.eval [--split test|dev] [--only classifier|semantic]
+    .venv/bin/python -m bench.eval [--split test|dev|unseen] [--only classifier|semantic]
 """
 
 from __future__ import annotations
@@ -56,9 +56,8 @@ def classifier_report(split: str) -> None:
         matrix[r["label"], got.task_type] += 1
         confident.append((got.confidence, got.task_type == r["label"]))
     right = sum(matrix[t, t] for t in TASK_TYPES)
-    print(
-        f"\nClassifier on the {split} half: {len(rows)} prompts, accuracy {right / len(rows):.1%}"
-    )
+    part = "prompts it never saw" if split == "unseen" else f"{split} half"
+    print(f"\nClassifier on the {part}: {len(rows)} prompts, accuracy {right / len(rows):.1%}")
     print("true \\ predicted " + "".join(f"{t:>11}" for t in TASK_TYPES) + "     recall")
     for t in TASK_TYPES:
         total = sum(matrix[t, p] for p in TASK_TYPES) or 1
@@ -191,7 +190,12 @@ def _latency(encoder: MiniLM, model: PairModel) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate the classifier and semantic cache.")
-    parser.add_argument("--split", choices=("test", "dev"), default="test")
+    parser.add_argument(
+        "--split",
+        choices=("test", "dev", "unseen"),
+        default="test",
+        help="unseen: prompts written after the shipped classifier was trained (classifier only)",
+    )
     parser.add_argument("--only", choices=("classifier", "semantic"))
     parser.add_argument(
         "--engine",
@@ -202,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.only != "semantic":
         classifier_report(args.split)
-    if args.only != "classifier":
+    if args.only != "classifier" and args.split != "unseen":
         semantic_report(args.split, args.engine)
 
 

@@ -122,9 +122,7 @@ def prompts() -> list[dict[str, str]]:
     for name in ("more_reasoning", "more_complex"):
         label = name.removeprefix("more_")
         rows += [_prompt(label, name, t) for t in map(_unescape, _lines(src / f"{name}.txt"))]
-    # Every labelled batch file, in the order they were written (batch3, batch4, ... batch19).
-    batches = sorted(src.glob("batch*.txt"), key=lambda path: int(path.stem.removeprefix("batch")))
-    for name in ("multilingual", "hard", *(path.stem for path in batches)):
+    for name in ("multilingual", "hard", *(path.stem for path in _batches(src))):
         for line in _lines(src / f"{name}.txt"):
             label, text = line.split("\t", 1)
             rows.append(_prompt(label, name, _unescape(text)))
@@ -132,14 +130,18 @@ def prompts() -> list[dict[str, str]]:
     # Common questions recur word for word between writers ("Is a tomato a fruit or a
     # vegetable?"): one already in a half, or already read, is not unseen and is left out.
     seen = {r["prompt"] for r in rows}
-    unseen = sorted((src / UNSEEN).glob("batch*.txt"), key=lambda path: int(path.stem[5:]))
-    for path in unseen:
+    for path in _batches(src / UNSEEN):
         for line in _lines(path):
             label, text = line.split("\t", 1)
             if _unescape(text) not in seen:
                 seen.add(_unescape(text))
                 rows.append(_prompt(label, path.stem, _unescape(text), UNSEEN))
     return rows
+
+
+def _batches(folder: Path) -> list[Path]:
+    """The labelled batch files in a folder, in the order they were written (batch3 ... batch50)."""
+    return sorted(folder.glob("batch*.txt"), key=lambda path: int(path.stem.removeprefix("batch")))
 
 
 def _prompt(label: str, source: str, text: str, split: str | None = None) -> dict[str, str]:

@@ -4,10 +4,24 @@ and while Redis is down a block budget refuses rather than letting spend through
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import openai
 import pytest
+import redis.asyncio as aioredis
+
+from origin.spend.counters import Counters
+from origin.spend.policies import Policies
+from origin.spend.policy import Budget
+from origin.spend.reconcile import Reconciler
+from origin.store import Store
+from shared.limits import budget_keys
+from shared.spend_scripts import SETTLE
+from shared.worst_case import to_units
+from tests.test_store import usage_row
 
 
 def ask() -> dict[str, object]:
@@ -77,3 +91,48 @@ async def test_redis_down_refuses_block_budgets_with_503_and_lets_limits_through
         assert "Budgets can't be checked right now" in caught.value.body["message"]
         answer = await apis[1].chat.completions.create(**ask())  # unchecked, not refused
         assert answer.choices
+
+
+@pytest.fixture
+async def counters(redis_server: Any) -> AsyncIterator[Counters]:
+    client = Counters(redis_server.url, 2.0)
+    yield client
+    await client.aclose()
+
+
+async def test_a_periodic_reconcile_counts_lost_settles_once_and_never_one_on_its_way(
+    store: Store, counters: Counters, redis: aioredis.Redis
+) -> None:
+    """Redis is the fast copy of a budget's spend, Postgres the truth. A request's usage row
+    can reach Postgres a moment before its settle reaches Redis; a reconcile in that moment
+    must not take the request from the ledger, or its settle counts it a second time."""
+    project = await store.create_project("reconcile-race")
+    budget = Budget(str(uuid.uuid4()), project.id, "month", Decimal(10), "block")
+    reconciler = Reconciler(store, counters, Policies(store, counters), 60.0)
+    now = datetime.now(UTC)
+    h, z = budget_keys(project.id, budget.id, budget.bounds(now)[0])
+
+    async def ledger(cents: str, age: timedelta) -> str:
+        row = usage_row(
+            project.id,
+            project.org_id,
+            cost_total_cents=Decimal(cents),
+            created_at=(now - age).isoformat(),
+        )
+        await store.insert_usage([row.to_json()])
+        return row.request_id
+
+    async def settle(request_id: str, cents: str) -> None:
+        units = to_units(Decimal(cents))
+        await redis.eval(SETTLE, 4, "tokens:m", "tokens:d", h, z, request_id, 0, units, 1)
+
+    await ledger("0.5", timedelta(minutes=5))
+    await reconciler.ensure(budget, now)  # a new counter: the whole ledger, 0.5
+    assert int(await redis.hget(h, "s")) == to_units(Decimal("0.5"))
+    await ledger("0.125", timedelta(seconds=30))  # its settle never arrived (Redis was away)
+    arriving = await ledger("0.25", timedelta(0))  # its settle is on its way
+    await reconciler.reconcile_all([budget])
+    await settle(arriving, "0.25")
+    assert int(await redis.hget(h, "s")) == to_units(Decimal("0.875"))
+    await reconciler.reconcile_all([budget])  # and again: nothing is counted twice
+    assert int(await redis.hget(h, "s")) == to_units(Decimal("0.875"))

@@ -24,6 +24,11 @@ log = logging.getLogger("prism.spend")
 
 # Counters outlive their period by a day, so a late settle still finds the right one.
 KEEP_AFTER_PERIOD = timedelta(days=1)
+# A request's usage row can reach Postgres before its settle reaches Redis. A periodic refresh
+# compares Redis with the rows older than this, whose settles have arrived or were given up
+# (a settle waits milliseconds, then is dropped): a newer row's settle would count it again
+# after the refresh had already taken it from the ledger.
+SETTLED_AFTER = timedelta(seconds=10)
 
 
 class Reconciler:
@@ -39,14 +44,21 @@ class Reconciler:
         key = budget_keys(budget.project_id, budget.id, start)[0]
         pending = self._inflight.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._reconcile(budget, now))
+            # No counter yet (new, or Redis lost it): the whole ledger, as no settle has
+            # counted anything in it.
+            pending = asyncio.ensure_future(self._reconcile(budget, now, None))
             self._inflight[key] = pending
             pending.add_done_callback(lambda _: self._inflight.pop(key, None))
         await asyncio.shield(pending)
 
-    async def _reconcile(self, budget: Budget, now: datetime) -> None:
+    async def _reconcile(self, budget: Budget, now: datetime, until: datetime | None) -> None:
         start, end = budget.bounds(now)
-        spent = await self._store.budget_spend(budget.project_id, start.isoformat(), budget.tag)
+        spent = await self._store.budget_spend(
+            budget.project_id,
+            start.isoformat(),
+            budget.tag,
+            None if until is None else until.isoformat(),
+        )
         keys = budget_keys(budget.project_id, budget.id, start)
         expire_at = int((end + KEEP_AFTER_PERIOD).timestamp())
         await self._counters.reconcile(keys, [to_units(spent), expire_at])
@@ -59,7 +71,7 @@ class Reconciler:
         now = datetime.now(UTC)
         for budget in budgets:
             try:
-                await self._reconcile(budget, now)
+                await self._reconcile(budget, now, now - SETTLED_AFTER)
                 done += 1
             except (StoreUnavailable, StoreError, CountersDown) as exc:
                 log.warning("budget %s not reconciled this round: %s", budget.id, exc)

@@ -88,12 +88,19 @@ class SpendRows(Rows):
         return rows_of(res.data)
 
     async def budget_spend(
-        self, project_id: str, since: str, tag: tuple[str, str] | None = None
+        self,
+        project_id: str,
+        since: str,
+        tag: tuple[str, str] | None = None,
+        until: str | None = None,
     ) -> Decimal:
-        """Exact spend in usage_logs for the project (and tag) since `since` (ISO timestamp)."""
+        """Exact spend in usage_logs for the project (and tag) since `since`, and before
+        `until` when given (ISO timestamps)."""
         args: dict[str, Any] = {"p_project_id": project_id, "p_since": since}
         if tag is not None:
             args["p_tag_key"], args["p_tag_value"] = tag
+        if until is not None:
+            args["p_until"] = until
         async with boundary("budget_spend"):
             res = await self._client.rpc("budget_spend", args).execute()
         try:

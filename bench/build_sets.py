@@ -133,9 +133,10 @@ def prompts() -> list[dict[str, str]]:
     for path in _batches(src / UNSEEN):
         for line in _lines(path):
             label, text = line.split("\t", 1)
-            if _unescape(text) not in seen:
-                seen.add(_unescape(text))
-                rows.append(_prompt(label, path.stem, _unescape(text), UNSEEN))
+            text = _unescape(text)
+            if text not in seen:
+                seen.add(text)
+                rows.append(_prompt(label, path.stem, text, UNSEEN))
     return rows
 
 

@@ -704,6 +704,11 @@ def _accuracy(rows: list[tuple[dict[str, str], Classification]]) -> float:
     return sum(r["label"] == got.task_type for r, got in rows) / len(rows)
 
 
+def _recall(rows: list[tuple[dict[str, str], Classification]], task: str) -> float:
+    mine = [got.task_type == task for r, got in rows if r["label"] == task]
+    return sum(mine) / len(mine)
+
+
 def test_the_test_half_meets_the_measured_accuracy(
     test_half: list[tuple[dict[str, str], Classification]],
 ) -> None:
@@ -724,13 +729,9 @@ def test_the_test_half_meets_the_measured_accuracy(
     assert _accuracy(parts["english"]) >= 0.89  # measured 90.3% on 957
     assert _accuracy(parts["others"]) >= 0.83  # measured 84.6% on 5,073
 
-    def recall(task: str) -> float:
-        mine = [got.task_type == task for r, got in test_half if r["label"] == task]
-        return sum(mine) / len(mine)
-
-    assert recall("complex") >= 0.87  # measured 88.4%; the issue asks 0.80
-    assert recall("reasoning") >= 0.89  # measured 90.3%; the issue asks 0.80
-    assert recall("code") >= 0.87  # measured 88.6%
+    assert _recall(test_half, "complex") >= 0.87  # measured 88.4%; the issue asks 0.80
+    assert _recall(test_half, "reasoning") >= 0.89  # measured 90.3%; the issue asks 0.80
+    assert _recall(test_half, "code") >= 0.87  # measured 88.6%
 
 
 def test_prompts_written_after_training_are_read_as_well_as_the_test_half() -> None:
@@ -741,12 +742,8 @@ def test_prompts_written_after_training_are_read_as_well_as_the_test_half() -> N
     assert len(got) >= 1500
     assert _accuracy(got) >= 0.91  # measured 92.3% on 1,555
 
-    def recall(task: str) -> float:
-        mine = [c.task_type == task for r, c in got if r["label"] == task]
-        return sum(mine) / len(mine)
-
-    assert recall("complex") >= 0.89  # measured 90.7%
-    assert recall("reasoning") >= 0.92  # measured 94.1%
+    assert _recall(got, "complex") >= 0.89  # measured 90.7%
+    assert _recall(got, "reasoning") >= 0.92  # measured 94.1%
 
 
 def test_confidence_is_calibrated_so_the_escalation_fires_when_unsure(

@@ -79,11 +79,9 @@ CASES: list[tuple[str, str, str]] = [
 
 
 # Recorded, not tuned away: a case the committed model gets wrong is listed here, with the type
-# it goes to instead (none since the model learned from batches 9 and 10 of bench/data; the
-# models trained on batches 7 and 8 sent "paste-translate" to complex).
-# What the committed model gets wrong here, recorded rather than tuned away: since batches 13-19
-# (calendar puzzles in 40 languages, "what day is it in 100 days?") it reads this fact question
-# as reasoning, unsure (0.56: below 0.6, so the router escalates it one mode).
+# it goes to instead. None from batches 9 and 10 of bench/data until batches 13-19 (calendar
+# puzzles in 40 languages, "what day is it in 100 days?"): since then this fact question reads
+# as reasoning, at 0.56 then (below 0.6, so escalated) and 0.70 since batches 20-50.
 KNOWN_MISSES: dict[str, str] = {"year-days": "reasoning"}
 
 

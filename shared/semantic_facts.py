@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from shared import semantic_guard_words as W
+from shared.spelled_numbers import respell
 
 _WORD = re.compile(r"[^\W_](?:[\w'’.\-&+]*[^\W_])?|[$€£¥₹₩%]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -129,11 +130,12 @@ def _numbers(text: str, words: list[str]) -> Counter[str]:
         if re.fullmatch(r"\d{1,3}(,\d{3})+", raw):
             raw = raw.replace(",", "")
         found[raw.lstrip("0") or "0" if raw.isdigit() else raw] += 1
-    for i, word in enumerate(words):
-        value = W.NUMBER_WORDS.get(word)
-        if value is None or (word == "one" and i and words[i - 1] in W.ONE_AS_PRONOUN):
-            continue
-        found[value] += 1
+    # Digits were read above; number words are read whole ("one hundred forty-four").
+    for word in respell([w for w in words if not w[:1].isdigit()]):
+        if word.isdigit():
+            found[word] += 1
+        elif word not in W.CARDINALS and (value := W.NUMBER_WORDS.get(word)):
+            found[value] += 1  # ordinals, dozen, twice ...; a "one" left over is a pronoun
     return found
 
 

@@ -56,6 +56,9 @@ def _aliases(groups: dict[str, str]) -> dict[str, str]:
 
 
 NUMBER_WORDS = _numbers()
+# Spelled-out numbers are read whole from these (shared.semantic_facts._spelled_numbers).
+CARDINALS = {word: int(value) for word, value in _cardinals().items()}
+SCALES = {"hundred": 100, "thousand": 1000}
 # "one" after these is a pronoun ("which one"), not a number.
 ONE_AS_PRONOUN = _words("which this that the each any every no another")
 UNITS = _aliases(

@@ -24,6 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from shared.spelled_numbers import respell
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -65,7 +67,7 @@ class _Text:
     @classmethod
     def of(cls, text: str) -> _Text:
         text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
-        tokens = tuple(_split(_TOKEN.findall(text.replace("−", "-"))))
+        tokens = tuple(_split(respell(_TOKEN.findall(text.replace("−", "-")))))
         return cls(
             tokens=tokens,
             content=frozenset(_stem(t) for t in tokens if _is_content(t)),

@@ -213,11 +213,11 @@ def test_model_file_is_small_and_refuses_other_features(tmp_path: Path) -> None:
         PairModel.load(other)
 
 
-def test_shipped_model_is_what_the_dev_half_trains(minilm: MiniLM) -> None:
+def test_shipped_model_is_what_the_dev_half_trains(dev_pairs: train_verifier.Pairs) -> None:
     """The weights and threshold in pair_verifier.json come from the dev half alone, with the
     features of the engine the origin runs: retraining there reproduces them (so nothing was
     fitted on the test half)."""
-    dev = train_verifier.load_pairs("dev", train_verifier.verifier_encoder(), minilm)
+    dev = dev_pairs
     shipped = PairModel.load()
     oof = train_verifier.out_of_fold(dev)
     threshold = train_verifier.choose_threshold(dev, oof)

@@ -24,6 +24,8 @@ _QUOTED = re.compile(
     r'"([^"]+)"|“([^”]+)”|«([^»]+)»|„([^“”]+)[“”]|`([^`]+)`'
     r"|(?<!\w)'([^']+)'(?!\w)|‘([^’]+)’"
 )
+# "w/o" would read as the letters w and o: "call w/o consent" is "without", a negation.
+_WITHOUT = re.compile(r"(?<!\w)w/(?:o|out)(?!\w)", re.IGNORECASE)
 _CLOCK = re.compile(r"\d\s*([ap])\.?m\b\.?", re.IGNORECASE)
 _SENTENCE_END = {".", "!", "?", ":", ";", "\n", "¿", "¡"}
 
@@ -47,7 +49,7 @@ class Facts:
 
     @classmethod
     def of(cls, text: str) -> Facts:
-        text = unicodedata.normalize("NFKC", text)
+        text = _WITHOUT.sub("without", unicodedata.normalize("NFKC", text))
         tokens = _tokens(text)
         words = [w for w, _, _ in tokens]
         return cls(

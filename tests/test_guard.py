@@ -57,6 +57,7 @@ REJECTED = [
     ("order", "move files from inbox to archive", "move files from archive to inbox"),
     ("script", "What time is it in Tokyo?", "東京は今何時ですか？"),
     ("script", "How do I cancel my subscription?", "Как отменить подписку?"),
+    ("negation", "Can I record a call w/ consent?", "can i record a call w/o consent"),
     ("language", "What is the capital of France?", "Quelle est la capitale de la France ?"),
     ("language", "How do I make pancakes?", "¿Cómo se hacen los panqueques?"),
 ]
@@ -70,6 +71,7 @@ ALLOWED = [
     ("what is the capital of Germany", "What is the capital of germany?"),
     ("Explain recursion to a beginner.", "Can you explain recursion for a beginner?"),
     ("Convert 5 miles to km.", "How many km is 5 miles?"),
+    ("Can I record a call without consent?", "can i record a call w/o consent"),
     (
         "What's the difference between sync and async code?",
         "What's the difference between async and sync code?",

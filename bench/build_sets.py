@@ -31,9 +31,10 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 SPLITS = ("dev", "test")
-# Prompts written after the shipped model was trained, kept whole and out of both halves: the
-# nearest thing to an independent set (bench/data/prompts/unseen/). Move them into the halves
-# (bench/data/prompts/) when the model is next retrained, and write new ones.
+# Prompts no shipped model has trained on, kept whole and out of both halves: the nearest thing
+# to an independent set (bench/data/prompts/unseen/). Batches 51-55 were written after the model
+# of 2026-12-07 12:00 was trained; the next one learned from batches 56-63 and not from these.
+# Move them into the halves (bench/data/prompts/) only once newer unseen batches replace them.
 UNSEEN = "unseen"
 PROMPT_SPLITS = (*SPLITS, UNSEEN)
 COMPOSED_KEEP = 8  # of every 8 same-half combinations of context and ask, by hash

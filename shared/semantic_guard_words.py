@@ -56,7 +56,7 @@ def _aliases(groups: dict[str, str]) -> dict[str, str]:
 
 
 NUMBER_WORDS = _numbers()
-# Spelled-out numbers are read whole from these (shared.semantic_facts._spelled_numbers).
+# Spelled-out numbers are read whole from these (shared.spelled_numbers.respell).
 CARDINALS = {word: int(value) for word, value in _cardinals().items()}
 SCALES = {"hundred": 100, "thousand": 1000}
 # "one" after these is a pronoun ("which one"), not a number.

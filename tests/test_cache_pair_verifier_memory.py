@@ -1,8 +1,9 @@
 """The origin's pair verifier leaves MiniLM's word-embedding table (47 MB, half the weights) on
 disk and reads the rows each text uses (infra.local.tensor_rows). Its judgements must be the
 in-memory float32 model's exactly, on a fixed fifth of the development pairs (bench/data's dev
-half; the test half stays untouched); the table must not come back into the worker's memory however many
-different words it encodes; and the vector index's model must keep the file's numbers."""
+half; the test half stays untouched); the table must not come back into the worker's memory
+however many different words it encodes; and the vector index's model must keep the file's
+numbers."""
 
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ def _resident_mb(words: str) -> float:
 
 def test_encoding_thousands_of_words_leaves_the_table_on_disk() -> None:
     """A fresh process each, the same texts (every fifth of the labelled pairs' 7,254 texts:
-    thousands of distinct word pieces): the on-disk model's resident memory stays about a table below the
-    in-memory one's. Fails if the rows were kept (a cache) or memory-mapped (fault-around
+    thousands of distinct word pieces): the on-disk model's resident memory stays about a table
+    below the in-memory one's. Fails if the rows were kept (a cache) or memory-mapped (fault-around
     maps ~40 rows per word read) or the table were only narrowed."""
     saved = _resident_mb("memory") - _resident_mb("disk")
     assert MIN_SAVED_MB < saved < TABLE_MB + 8

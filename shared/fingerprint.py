@@ -116,13 +116,13 @@ def _canonical(body: Mapping[str, Any]) -> dict[str, Any]:
     for field, value in body.items():
         if field in _IGNORED or field in LIMIT_FIELDS:
             continue
-        if value is None or _DEFAULTS.get(field, _MISSING) == value:
+        if value is None or _is_default(field, value):
             continue
         out[str(field)] = _strip_markers(value)
     limit = output_limit(body)
     if limit is not None:
         out["max_tokens"] = _strip_markers(limit)
-    out["model"] = out.get("model") or "auto"
+    out.setdefault("model", "auto")  # absent or null; "" or false is the origin's 400
     out["messages"] = [_message(m) for m in out.get("messages", [])]
     if isinstance(out.get("stop"), str):
         out["stop"] = [out["stop"]]
@@ -133,6 +133,14 @@ def _canonical(body: Mapping[str, Any]) -> dict[str, Any]:
 
 _MISSING = object()
 _IGNORED = frozenset(IGNORED_FIELDS)
+
+
+def _is_default(field: str, value: Any) -> bool:
+    """Whether `value` is the field's default. Python says True == 1 and False == 0, but the
+    origin refuses "temperature": true or "logprobs": 0; read as defaults they would match a
+    stored entry, and the edge would answer from cache what the origin answers with a 400."""
+    default = _DEFAULTS.get(field, _MISSING)
+    return isinstance(value, bool) == isinstance(default, bool) and value == default
 
 
 def output_limit(body: Mapping[str, Any]) -> Any:

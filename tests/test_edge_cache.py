@@ -179,6 +179,10 @@ async def test_near_misses_go_to_the_origin(
         ({"X-Prism-Mode": "eco"}, {}),  # another mode is another cache key
         ({}, {"temperature": 0.2}),  # so is any answer-changing field
         ({}, {"stream": "yes"}),  # the origin refuses a non-boolean stream
+        # ... and these, which Python compares equal to the defaults (True == 1, False == 0)
+        ({}, {"temperature": True}),
+        ({}, {"logprobs": 0}),
+        ({}, {"parallel_tool_calls": 1}),
     ],
 )
 async def test_requests_the_edge_must_not_answer_are_forwarded_untouched(
@@ -200,6 +204,21 @@ async def test_requests_the_edge_must_not_answer_are_forwarded_untouched(
     assert response.header("x-upstream") == "echo"
     assert body_hex(seen) == sent.hex()
     assert await rows(pg, project.id) == []
+
+
+async def test_an_empty_model_is_not_the_auto_entry(
+    http: HttpxClient, env: dict[str, str], project: Any, cache_seed: CacheSeed
+) -> None:
+    """No model means "auto", so an entry stored without one answers a request without one;
+    "model": "" is the origin's 400 and must reach it rather than that entry."""
+    marker = uuid.uuid4().hex
+    body = {"messages": [{"role": "user", "content": f"Cached question {marker}"}]}
+    await cache_seed.exact(project.id, body, cached_completion("cached"))
+    edge = EdgeDriver(http, env)
+    assert (await edge.send(project.api_key, body)).header("x-upstream") != "echo"
+    response = await edge.send(project.api_key, {**body, "model": ""})
+    assert response.header("x-upstream") == "echo"
+    assert len(await edge.forwarded(marker)) == 1
 
 
 async def test_unreadable_bodies_are_forwarded(

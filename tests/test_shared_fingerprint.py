@@ -178,6 +178,16 @@ DIFFERING: list[tuple[str, Call, Call]] = [
     ("version", call(), call(kwargs={"version": "v2"})),
     ("version v1 vs v2", call(kwargs={"version": "v1"}), call(kwargs={"version": "v2"})),
     ("project", call(), call(project="p2")),
+    # Values the origin refuses are never read as the field's default (Python: True == 1).
+    ("temperature true", call(), call(temperature=True)),
+    ("n true", call(), call(n=True)),
+    ("top_p true", call(), call(top_p=True)),
+    ("frequency_penalty false", call(), call(frequency_penalty=False)),
+    ("presence_penalty false", call(), call(presence_penalty=False)),
+    ("logprobs 0", call(), call(logprobs=0)),
+    ("parallel_tool_calls 1", call(), call(parallel_tool_calls=1)),
+    ("empty model vs auto", call(model="auto"), call(model="")),
+    ("false model vs auto", call(model="auto"), call(model=False)),
 ]
 
 

@@ -56,8 +56,15 @@ MODELS: Final[dict[str, ModelInfo]] = {
     "gpt-4o-mini": _m(
         "openai", "gpt-4o-mini", "small", 128_000, ("0.15", "0.60", "0.075", None, None)
     ),
+    # Claude has no JSON mode on the Messages API (response_format is refused, see
+    # origin.providers.anthropic_request): routing sends JSON-mode requests elsewhere.
     "claude-opus-4-7": _m(
-        "anthropic", "claude-opus-4-7", "large", 200_000, ("5.00", "25.00", "0.50", "6.25", "10.00")
+        "anthropic",
+        "claude-opus-4-7",
+        "large",
+        200_000,
+        ("5.00", "25.00", "0.50", "6.25", "10.00"),
+        json=False,
     ),
     "claude-sonnet-4-6": _m(
         "anthropic",
@@ -65,9 +72,15 @@ MODELS: Final[dict[str, ModelInfo]] = {
         "medium",
         200_000,
         ("3.00", "15.00", "0.30", "3.75", "6.00"),
+        json=False,
     ),
     "claude-haiku-4-5": _m(
-        "anthropic", "claude-haiku-4-5", "small", 200_000, ("1.00", "5.00", "0.10", "1.25", "2.00")
+        "anthropic",
+        "claude-haiku-4-5",
+        "small",
+        200_000,
+        ("1.00", "5.00", "0.10", "1.25", "2.00"),
+        json=False,
     ),
     "gemini-2.5-pro": _m(
         "gemini", "gemini-2.5-pro", "large", 1_048_576, ("1.25", "10.00", "0.125", None, None)

@@ -125,6 +125,15 @@ def test_json_mode(origin_server, project, sim, model, provider):
     assert isinstance(json.loads(completion.choices[0].message.content), dict)
 
 
+def test_json_mode_on_claude_is_a_400_not_prose(origin_server, project, sim):
+    with pytest.raises(openai.BadRequestError) as raised:
+        client(origin_server, project).chat.completions.create(
+            model="claude-haiku-4-5", messages=HELLO, response_format={"type": "json_object"}
+        )
+    assert raised.value.status_code == 400
+    assert raised.value.body["param"] == "response_format"
+
+
 async def test_auto_routing_explains_itself(origin_server, project, sim):
     raw = client(origin_server, project).chat.completions.with_raw_response.create(
         model="auto", messages=HELLO, extra_headers={"X-Prism-Mode": "eco"}

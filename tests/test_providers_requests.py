@@ -367,6 +367,24 @@ def test_anthropic_rejects_what_it_cannot_express(body: dict[str, Any]) -> None:
         anthropic_body(body)
 
 
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        {"type": "json_object"},
+        {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}},
+    ],
+)
+def test_anthropic_refuses_json_mode_rather_than_answering_in_prose(fmt: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        anthropic_body({"messages": [USER], "response_format": fmt})
+    assert raised.value.param == "response_format"
+
+
+def test_anthropic_takes_a_plain_text_response_format() -> None:
+    body = anthropic_body({"messages": [USER], "response_format": {"type": "text"}})
+    assert "response_format" not in body
+
+
 # ---------------------------------------------------------------- Gemini
 
 

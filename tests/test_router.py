@@ -250,6 +250,15 @@ def test_failover_targets_have_every_feature_the_request_uses(
                 assert MODELS[model][feature]  # type: ignore[literal-required]
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("task", TASK_TYPES)
+def test_json_mode_requests_only_reach_models_with_a_json_mode(mode: str, task: str) -> None:
+    """Claude has none: sport/simple, a Claude cell, answers JSON mode from another model."""
+    decision = route(JSON_MODE, mode=mode, cls=sure(task))
+    for model in (decision.model, *(m for m, _ in decision.fallbacks)):
+        assert MODELS[model]["json"], model
+
+
 def test_failover_respects_the_context_window() -> None:
     decision = route(requested="gpt-4o-mini", cls=sure(tokens=150_000))
     assert decision.fallbacks
@@ -515,6 +524,7 @@ def test_auto_routing_uses_only_available_providers(
         for m, info in MODELS.items()
         if info["provider"] in available
         and (info["tools"] or not tools)
+        and (info["json"] or not json)
         and need <= info["context"]
     ]
     try:

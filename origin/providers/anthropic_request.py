@@ -26,6 +26,13 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
     n = body.get("n")
     if n not in (None, 1):
         raise InvalidRequest("anthropic returns one choice per request; n must be 1", param="n")
+    fmt = body.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
+        # Dropped, the model would answer in prose to a client that parses JSON.
+        raise InvalidRequest(
+            "anthropic models have no JSON mode; send response_format to another model",
+            param="response_format",
+        )
     system, turns = _conversation(raw)
     out: dict[str, Any] = {
         "model": model,

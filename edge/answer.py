@@ -35,11 +35,20 @@ log = logging.getLogger("prism.edge")
 KEYED_ROUTES: Final = frozenset(
     {*(("POST", path) for path in CHAT_PATHS), ("GET", "/v1/models"), ("HEAD", "/v1/models")}
 )
+# GET /v1/models/{id}: one model of the listing, keyed like the listing (ids may hold a "/").
+MODEL_PATH_PREFIX: Final = "/v1/models/"
+
+
+def keyed(method: str, path: str) -> bool:
+    """Whether the edge checks the key of a request to this route before the origin sees it."""
+    if (method, path) in KEYED_ROUTES:
+        return True
+    return method in ("GET", "HEAD") and path.startswith(MODEL_PATH_PREFIX)
 
 
 async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     started = time.perf_counter()
-    if (request.method.upper(), request_path(request)) not in KEYED_ROUTES:
+    if not keyed(request.method.upper(), request_path(request)):
         return None
     backends = Backends.of(ctx)
     if backends.redis is None and backends.supabase is None:

@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/chat/completions", _chat, methods=["POST"]),
         Route("/v1/models", _models, methods=["GET"]),
+        # `:path`: catalog ids may hold a "/" ("groq/llama-3.1-8b-instant").
+        Route("/v1/models/{model_id:path}", _model, methods=["GET"]),
         Route("/v1/feedback", _feedback, methods=["POST"]),
         Route("/v1/sessions/{session_id:path}", _sessions, methods=["DELETE"]),
         Route("/healthz", _health, methods=["GET"]),
@@ -263,6 +265,10 @@ _chat = _Chat()
 
 async def _models(request: Request) -> object:
     return await request.app.state.models(request)
+
+
+async def _model(request: Request) -> object:
+    return await request.app.state.models.retrieve(request)
 
 
 async def _feedback(request: Request) -> object:

@@ -101,6 +101,8 @@ async def test_dead_backends_leave_the_request_to_the_origin(
     [
         ("GET", "/v1/models", "Bearer prism_sk_unknown", 401),
         ("GET", "/v1/models", None, 401),
+        ("GET", "/v1/models/gpt-4o-mini", "Bearer prism_sk_unknown", 401),
+        ("GET", "/v1/models/groq%2Fllama-3.1-8b-instant", None, 401),
         ("OPTIONS", "/v1/chat/completions", None, 200),  # the origin answers what it allows
         ("GET", "/healthz", None, 200),
         ("POST", "/admin/v1/projects", "Bearer admin-token", 200),  # not a gateway key

@@ -305,3 +305,13 @@ async def test_edge_hits_answer_during_a_postgrest_outage_and_their_rows_arrive_
         counts[row["request_id"]] = counts.get(row["request_id"], 0) + 1
     expected = [first.headers["x-prism-request-id"], *(h["x-prism-request-id"] for h in hits)]
     assert counts == dict.fromkeys(expected, 1)
+
+
+async def test_models_retrieve_through_the_edge(
+    edge: Service, sdk: openai.AsyncOpenAI, direct: openai.AsyncOpenAI
+) -> None:
+    for model_id in (MODEL, "groq/llama-3.1-8b-instant"):
+        assert await sdk.models.retrieve(model_id) == await direct.models.retrieve(model_id)
+    with pytest.raises(openai.NotFoundError) as caught:
+        await sdk.models.retrieve("no-such-model")
+    assert caught.value.code == "model_not_found"

@@ -166,3 +166,18 @@ def test_models_list(origin_server, project):
     models = client(origin_server, project).models.list()
     ids = {m.id for m in models.data}
     assert {"gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"} <= ids
+
+
+def test_models_retrieve_returns_the_listed_object(origin_server, project):
+    sdk = client(origin_server, project)
+    listed = {m.id: m for m in sdk.models.list().data}
+    # The SDK sends "groq/llama-3.1-8b-instant" as groq%2Fllama-3.1-8b-instant.
+    for model_id in ("gpt-4o-mini", "groq/llama-3.1-8b-instant"):
+        assert sdk.models.retrieve(model_id) == listed[model_id]
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.models.retrieve("no-such-model")
+    assert caught.value.body["code"] == "model_not_found"
+    assert caught.value.body["param"] == "model"
+    bad = openai.OpenAI(base_url=origin_server.base_url, api_key="prism_sk_nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.retrieve("gpt-4o-mini")

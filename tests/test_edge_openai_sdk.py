@@ -315,3 +315,13 @@ async def test_models_retrieve_through_the_edge(
     with pytest.raises(openai.NotFoundError) as caught:
         await sdk.models.retrieve("no-such-model")
     assert caught.value.code == "model_not_found"
+
+
+async def test_a_method_the_origin_refuses_keeps_its_allow_header_through_the_edge(
+    edge: Service,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.delete(f"{edge.url}/v1/models")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}

@@ -126,15 +126,18 @@ async def test_bad_credentials_get_401_envelope(origin_server, case):
 
 
 @pytest.mark.parametrize(
-    "method,path,status",
+    "method,path,status,allowed",
     [
-        ("GET", "/v1/chat/completions", 405),
-        ("POST", "/v1/nothing-here", 404),
-        ("DELETE", "/v1/models", 405),
+        ("GET", "/v1/chat/completions", 405, {"POST"}),
+        ("POST", "/v1/nothing-here", 404, None),
+        ("DELETE", "/v1/models", 405, {"GET", "HEAD"}),
     ],
 )
-async def test_unknown_routes_get_envelopes(origin_server, method, path, status):
+async def test_unknown_routes_get_envelopes(origin_server, method, path, status, allowed):
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.request(method, origin_server.url + path)
     assert response.status_code == status
     assert set(response.json()["error"]) == {"message", "type", "code", "param"}
+    # A 405 names the methods the route takes (RFC 9110 section 15.5.6).
+    if allowed is not None:
+        assert set(response.headers["allow"].split(", ")) == allowed

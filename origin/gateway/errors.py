@@ -27,7 +27,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_TYPES.get(exc.status_code, ("http_error", str(exc.detail)))
     kind = "invalid_request_error" if exc.status_code < 500 else "api_error"
-    return JSONResponse(error_envelope(message, kind, code), status_code=exc.status_code)
+    # Starlette's own headers stay: a 405 must name the methods it takes in Allow (RFC 9110).
+    return JSONResponse(
+        error_envelope(message, kind, code), status_code=exc.status_code, headers=exc.headers
+    )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -22,8 +22,7 @@ from edge.backends import AUTH_TIMEOUT_S, Backends
 from edge.context import EdgeContext
 from edge.rest import BackendError
 from edge.supabase import caller_from
-from shared.apikeys import bearer_token, hash_api_key, key_record_name
-from shared.errors import AuthenticationFailed
+from shared.apikeys import hash_api_key, key_record_name, presented_key, unknown_key
 from shared.usage import Caller
 
 log = logging.getLogger("prism.edge.auth")
@@ -72,30 +71,16 @@ def check_record(identity: Identity, text: Any, ctx: EdgeContext) -> bool:
         record = None
     if revoked(record):
         ctx.callers.put(identity.key_hash, None)
-        raise _invalid()
+        raise unknown_key()
     if not isinstance(record, dict):
         ctx.callers.forget(identity.key_hash)
         return False
     return True
 
 
-def _invalid() -> AuthenticationFailed:
-    return AuthenticationFailed("Invalid API key: it does not exist or was revoked.")
-
-
 async def authenticate(authorization: str | None, ctx: EdgeContext, backends: Backends) -> Identity:
     # The same answers as the origin's Authenticator, so a client can't tell which tier said no.
-    if not authorization:
-        raise AuthenticationFailed(
-            "Missing API key: send it as 'Authorization: Bearer prism_sk_...'.",
-            code="missing_api_key",
-        )
-    key = bearer_token(authorization)
-    if key is None:
-        raise AuthenticationFailed(
-            "Malformed Authorization header: expected 'Bearer prism_sk_...'."
-        )
-    key_hash = hash_api_key(key)
+    key_hash = hash_api_key(presented_key(authorization))
     remembered = ctx.callers.get(key_hash)
     if remembered is not None:
         caller, confirmed = remembered.caller, False
@@ -103,7 +88,7 @@ async def authenticate(authorization: str | None, ctx: EdgeContext, backends: Ba
         caller, confirmed = await _resolve(key_hash, ctx, backends), True
         ctx.callers.put(key_hash, caller)
     if caller is None:
-        raise _invalid()
+        raise unknown_key()
     return Identity(caller, key_hash, confirmed)
 
 

@@ -76,6 +76,27 @@ async def test_refusals_are_401(store: Store, header: str | None, code: str) -> 
     assert info.value.envelope()["error"]["type"] == "invalid_request_error"
 
 
+@pytest.mark.parametrize(
+    ("header", "opening"),
+    [
+        ("Basic dXNlcjpwYXNz", "Malformed Authorization header:"),
+        ("Bearer", "Malformed Authorization header:"),
+        ("prism_sk_no_scheme", "Malformed Authorization header:"),
+        ("Bearer sk-proj-secret-provider-key", "Invalid API key: Prism keys start with"),
+        ("Bearer prism_sk_" + "x" * 300, "Invalid API key: it does not exist"),
+        (bearer(generate_api_key()), "Invalid API key: it does not exist"),
+    ],
+    ids=["basic", "bearer-only", "no-scheme", "foreign-key", "too-long", "unknown"],
+)
+async def test_refusals_say_what_is_wrong_without_repeating_the_key(
+    store: Store, header: str, opening: str
+) -> None:
+    with pytest.raises(AuthenticationFailed) as info:
+        await Authenticator(store, 30).authenticate(header)
+    assert info.value.message.startswith(opening)
+    assert "secret" not in info.value.message and "xxx" not in info.value.message
+
+
 async def test_a_revoked_key_is_refused(store: Store, project: Project) -> None:
     key, record = await store.create_api_key(project.id)
     await store.revoke_api_key(record.id)

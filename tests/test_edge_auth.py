@@ -48,7 +48,7 @@ def env(edge_bindings: dict[str, str], edge_upstream: str) -> dict[str, str]:
     ],
 )
 async def test_bad_keys_are_refused_at_the_edge(
-    http: HttpxClient, env: dict[str, str], authorization: str | None, code: str
+    http: HttpxClient, env: dict[str, str], origin_server: Any, authorization: str | None, code: str
 ) -> None:
     marker = uuid.uuid4().hex
     edge = EdgeDriver(http, env)
@@ -57,6 +57,22 @@ async def test_bad_keys_are_refused_at_the_edge(
     error = json.loads(await read_body(response.body))["error"]
     assert (response.status, error["code"], error["type"]) == (401, code, "invalid_request_error")
     assert await edge.forwarded(marker) == []
+    # The origin words the same refusal the same way: a client can't tell which tier said no.
+    async with httpx.AsyncClient(timeout=30) as client:
+        direct = await client.post(
+            f"{origin_server.base_url}/chat/completions", json=chat(marker), headers=headers
+        )
+    assert (direct.status_code, direct.json()["error"]) == (401, error)
+
+
+async def test_a_provider_key_is_told_apart_from_a_malformed_header(
+    http: HttpxClient, env: dict[str, str]
+) -> None:
+    edge = EdgeDriver(http, env)
+    response = await edge.send("sk-proj-pasted-from-openai", chat(uuid.uuid4().hex))
+    message = json.loads(await read_body(response.body))["error"]["message"]
+    assert message.startswith("Invalid API key: Prism keys start with 'prism_sk_'")
+    assert "pasted-from-openai" not in message
 
 
 async def test_key_records_are_cached_in_upstash_and_trusted_from_there(

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from origin.store import StoreError, StoreUnavailable
 from origin.tenancy.abuse import AddressThrottle
-from shared.apikeys import bearer_token, hash_api_key
+from shared.apikeys import hash_api_key, presented_key, unknown_key
 from shared.errors import AuthenticationFailed, PrismError, UpstreamUnavailable
 from shared.usage import Caller
 
@@ -79,22 +79,12 @@ class Authenticator:
             raise
 
     async def _authenticate(self, authorization_header: str | None, address: str | None) -> Caller:
-        if not authorization_header:
-            raise AuthenticationFailed(
-                "Missing API key: send it as 'Authorization: Bearer prism_sk_...'.",
-                code="missing_api_key",
-            )
-        key = bearer_token(authorization_header)
-        if key is None:
-            raise AuthenticationFailed(
-                "Malformed Authorization header: expected 'Bearer prism_sk_...'."
-            )
-        key_hash = hash_api_key(key)
+        key_hash = hash_api_key(presented_key(authorization_header))
         if not self._known(key_hash):
             self.throttle.check(address)
         caller = await self._lookup(key_hash)
         if caller is None:
-            raise AuthenticationFailed("Invalid API key: it does not exist or was revoked.")
+            raise unknown_key()
         return caller
 
     def _known(self, key_hash: str) -> bool:

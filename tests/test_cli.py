@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -14,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from infra.local.proc import Service, free_port
+from infra.local.proc import ROOT, Service, free_port
 from origin.admin.cli import main
 from origin.settings import Secret
 from origin.store import Store
@@ -311,3 +313,26 @@ def test_serve_runs_the_origin(env: dict[str, str], tmp_path: Path) -> None:
         assert res.status_code == 200 and res.json()["status"] == "ok"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("argv", [["master-key"], ["config"], ["projects", "list"]])
+def test_a_reader_that_closes_early_gets_no_traceback(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    new_project(capsys, "cli-pipe")  # so `projects list` has rows to write
+    # What `prism ... | head -0` does, without the race: the reader is gone before any write.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "origin.admin.cli", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -5,18 +5,27 @@ provider keys, PRISM_MASTER_KEY. This module is the entry point and the parser; 
 commands registers itself from its own `*_cli` module, so one command's errors map to exit
 codes in one place.
 
-Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 the database is unavailable.
+Exit codes: 0 done, 1 refused or not found, 2 usage error, 3 the database is unavailable,
+141 the output's reader closed the pipe early (as for SIGPIPE).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
 from origin.admin.cache_cli import add_cache_commands
-from origin.admin.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNAVAILABLE, EXIT_USAGE, CliError
+from origin.admin.exits import (
+    EXIT_OK,
+    EXIT_PIPE_CLOSED,
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CliError,
+)
 from origin.admin.feedback_cli import add_feedback_commands
 from origin.admin.spend_cli import add_spend_commands
 from origin.admin.tenancy_cli import add_tenancy_commands
@@ -28,6 +37,31 @@ from shared.errors import PrismError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        # Flushed here rather than at interpreter exit, where a closed pipe would only be
+        # reported as an "Exception ignored" message on stderr.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    """`prism ... | head` read what it wanted and closed the pipe: stop without a traceback.
+
+    The status is a SIGPIPE death's (128 + 13), what coreutils, git and most Unix tools give in
+    the same pipe, so a `set -o pipefail` script treats prism as it treats them, and a write
+    command (`keys create`) whose output was cut off does not claim it was all delivered.
+    """
+    # Python flushes stdout once more at exit; pointed at /dev/null, that flush cannot fail.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

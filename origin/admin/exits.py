@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+# 128 + SIGPIPE: the status a shell shows for a tool whose reader went away (`| head`).
+EXIT_PIPE_CLOSED = 128 + 13
 
 
 class CliError(Exception):

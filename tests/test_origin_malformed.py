@@ -141,3 +141,13 @@ async def test_unknown_routes_get_envelopes(origin_server, method, path, status,
     # A 405 names the methods the route takes (RFC 9110 section 15.5.6).
     if allowed is not None:
         assert set(response.headers["allow"].split(", ")) == allowed
+
+
+@pytest.mark.parametrize("path", ["/v1/embeddings", "/v1/completions", "/v1/responses"])
+async def test_an_openai_endpoint_prism_lacks_names_the_ones_it_serves(origin_server, path):
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(origin_server.url + path, json={"model": "auto"})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    assert "/v1/chat/completions" in error["message"]

@@ -13,7 +13,12 @@ from shared.errors import PrismError, error_envelope
 log = logging.getLogger("prism.origin")
 
 _HTTP_TYPES = {
-    404: ("not_found", "Unknown path."),
+    # Most often an OpenAI endpoint a client assumed (embeddings, completions, responses).
+    404: (
+        "not_found",
+        "Unknown path: Prism serves POST /v1/chat/completions, GET /v1/models[/{id}] and "
+        "POST /v1/feedback.",
+    ),
     405: ("method_not_allowed", "Method not allowed."),
 }
 

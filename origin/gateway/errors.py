@@ -12,13 +12,13 @@ from shared.errors import PrismError, error_envelope
 
 log = logging.getLogger("prism.origin")
 
+# Most often an OpenAI endpoint a client assumed (embeddings, completions, responses).
+_UNKNOWN_PATH = (
+    "Unknown path: Prism serves POST /v1/chat/completions, GET /v1/models[/{id}] and "
+    "POST /v1/feedback."
+)
 _HTTP_TYPES = {
-    # Most often an OpenAI endpoint a client assumed (embeddings, completions, responses).
-    404: (
-        "not_found",
-        "Unknown path: Prism serves POST /v1/chat/completions, GET /v1/models[/{id}] and "
-        "POST /v1/feedback.",
-    ),
+    404: ("not_found", _UNKNOWN_PATH),
     405: ("method_not_allowed", "Method not allowed."),
 }
 

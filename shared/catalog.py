@@ -56,8 +56,9 @@ MODELS: Final[dict[str, ModelInfo]] = {
     "gpt-4o-mini": _m(
         "openai", "gpt-4o-mini", "small", 128_000, ("0.15", "0.60", "0.075", None, None)
     ),
-    # Claude has no JSON mode on the Messages API (response_format is refused, see
-    # origin.providers.anthropic_request): routing sends JSON-mode requests elsewhere.
+    # Claude has no schema-less JSON mode: json_object is refused, json_schema is sent as its
+    # structured output (origin.providers.anthropic_request). Routing sends JSON-mode
+    # requests elsewhere; a client naming Claude gets the schema enforced.
     "claude-opus-4-7": _m(
         "anthropic",
         "claude-opus-4-7",

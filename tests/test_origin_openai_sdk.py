@@ -125,13 +125,28 @@ def test_json_mode(origin_server, project, sim, model, provider):
     assert isinstance(json.loads(completion.choices[0].message.content), dict)
 
 
-def test_json_mode_on_claude_is_a_400_not_prose(origin_server, project, sim):
+def test_json_object_on_claude_is_a_400_not_prose(origin_server, project, sim):
     with pytest.raises(openai.BadRequestError) as raised:
         client(origin_server, project).chat.completions.create(
             model="claude-haiku-4-5", messages=HELLO, response_format={"type": "json_object"}
         )
     assert raised.value.status_code == 400
     assert raised.value.body["param"] == "response_format"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_json_schema_on_claude_is_its_structured_output(origin_server, project, sim, stream):
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema}}
+    create = client(origin_server, project).chat.completions.create
+    reply = create(model="claude-sonnet-4-6", messages=HELLO, response_format=fmt, stream=stream)
+    if stream:
+        text = "".join(c.choices[0].delta.content or "" for c in reply if c.choices)
+    else:
+        text = reply.choices[0].message.content
+    assert json.loads(text) == {"city": "sim"}  # the simulator's example of the schema
+    sent = sim.requests("anthropic")[-1]["body"]
+    assert sent["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
 
 
 async def test_auto_routing_explains_itself(origin_server, project, sim):

@@ -367,14 +367,24 @@ def test_anthropic_rejects_what_it_cannot_express(body: dict[str, Any]) -> None:
         anthropic_body(body)
 
 
+SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+
+
+def test_anthropic_sends_a_json_schema_as_structured_output() -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "r", "schema": SCHEMA, "strict": True}}
+    body = anthropic_body({"messages": [USER], "response_format": fmt})
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+    assert "response_format" not in body
+
+
 @pytest.mark.parametrize(
     "fmt",
-    [
-        {"type": "json_object"},
-        {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}},
-    ],
+    [{"type": "json_object"}, {"type": "json_schema", "json_schema": {"name": "r"}}],
+    ids=["json_object", "json_schema without a schema"],
 )
-def test_anthropic_refuses_json_mode_rather_than_answering_in_prose(fmt: dict[str, Any]) -> None:
+def test_anthropic_refuses_json_it_cannot_constrain_rather_than_answering_in_prose(
+    fmt: dict[str, Any],
+) -> None:
     with pytest.raises(InvalidRequest) as raised:
         anthropic_body({"messages": [USER], "response_format": fmt})
     assert raised.value.param == "response_format"
@@ -382,7 +392,7 @@ def test_anthropic_refuses_json_mode_rather_than_answering_in_prose(fmt: dict[st
 
 def test_anthropic_takes_a_plain_text_response_format() -> None:
     body = anthropic_body({"messages": [USER], "response_format": {"type": "text"}})
-    assert "response_format" not in body
+    assert "response_format" not in body and "output_config" not in body
 
 
 # ---------------------------------------------------------------- Gemini

@@ -81,6 +81,27 @@ def test_messages_json(client: Anthropic, sim: Any) -> None:
     assert headers["anthropic-version"]
 
 
+def test_structured_output_answers_the_schema(client: Anthropic) -> None:
+    out = client.messages.create(
+        model=MODEL,
+        max_tokens=100,
+        messages=[user(QUESTION)],
+        output_config={"format": {"type": "json_schema", "schema": SEARCH["input_schema"]}},
+    )
+    assert out.content[0].type == "text"
+    assert json.loads(out.content[0].text) == {"query": "sim", "mode": "fast"}
+
+
+def test_structured_output_without_a_schema_is_a_400(client: Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.create(
+            model=MODEL,
+            max_tokens=100,
+            messages=[user(QUESTION)],
+            output_config={"format": {"type": "json_schema"}},  # type: ignore[typeddict-item]
+        )
+
+
 async def test_streaming_text(sim: Any) -> None:
     client = AsyncAnthropic(base_url=sim.base_url("anthropic"), api_key="k", max_retries=0)
     async with (

@@ -26,13 +26,6 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
     n = body.get("n")
     if n not in (None, 1):
         raise InvalidRequest("anthropic returns one choice per request; n must be 1", param="n")
-    fmt = body.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
-        # Dropped, the model would answer in prose to a client that parses JSON.
-        raise InvalidRequest(
-            "anthropic models have no JSON mode; send response_format to another model",
-            param="response_format",
-        )
     system, turns = _conversation(raw)
     out: dict[str, Any] = {
         "model": model,
@@ -43,6 +36,7 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
         out["system"] = system
     _sampling(body, out)
     _tools(body, out)
+    _output_format(body.get("response_format"), out)
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
     if stream:
@@ -220,3 +214,19 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
     raise InvalidRequest(
         "tool_choice must be auto, none, required or a named function", param="tool_choice"
     )
+
+
+def _output_format(fmt: Any, out: dict[str, Any]) -> None:
+    """json_schema becomes Claude's structured output (output_config.format), which constrains
+    the text answer to the schema. json_object has no schema to constrain with, and dropped it
+    would leave a client parsing prose: refused."""
+    if not isinstance(fmt, Mapping) or fmt.get("type") not in ("json_object", "json_schema"):
+        return
+    spec = fmt.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    if fmt["type"] == "json_object" or not isinstance(schema, Mapping):
+        raise InvalidRequest(
+            "anthropic models take response_format json_schema with a schema, not json_object",
+            param="response_format",
+        )
+    out["output_config"] = {"format": {"type": "json_schema", "schema": dict(schema)}}

@@ -37,7 +37,8 @@ Reply (``content.py``):
     the text parts (joined by one space) of the last user message that has any text.
   * JSON mode (OpenAI ``response_format`` json_object, Gemini ``responseMimeType``
     application/json): ``json.dumps({"reply": text})``; with a schema (OpenAI
-    json_schema, Gemini responseSchema/responseJsonSchema): ``json.dumps(example)``.
+    json_schema, Gemini responseSchema/responseJsonSchema, Anthropic
+    ``output_config.format``): ``json.dumps(example)``.
   * Tools: when tools are present, tool choice is not none, and the last message is not
     a tool result, the reply calls the named tool (else the first) with arguments
     ``json.dumps(example(schema))``. ``example``: required properties only; string

@@ -168,6 +168,7 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
         raise BadRequest("messages: at least one message is required")
     tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
     units = _units(body, tools)
+    schema = _output_schema(body.get("output_config"))
     return Turn(
         model=model,
         stream=bool(body.get("stream")),
@@ -176,8 +177,25 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
         tool=_tool(tools, body.get("tool_choice"), messages[-1]),
         max_tokens=as_int(max_tokens, "max_tokens"),
         stops=as_stops(body.get("stop_sequences")),
+        json_mode=schema is not None,
+        json_schema=schema,
         marks=_marks(units),
     )
+
+
+def _output_schema(config: Any) -> dict[str, Any] | None:
+    """The schema of structured output (output_config.format), or None without one."""
+    if config is None:
+        return None
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        raise BadRequest("output_config.format.type: Input should be 'json_schema'")
+    schema = fmt.get("schema")
+    if not isinstance(schema, dict):
+        raise BadRequest("output_config.format.schema: Field required")
+    return schema
 
 
 def account(cache: PromptCache, provider: str, turn: Turn) -> Counts:

@@ -30,6 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from shared.embedding_window import read_whole
 from shared.errors import InvalidRequest
 
 IGNORED_FIELDS = (
@@ -79,7 +80,8 @@ def semantic_scope(
     model_prefer: str | None = None,
     version: str | None = None,
 ) -> tuple[str, str] | None:
-    """(scope key, final user text) for a semantic lookup, or None when the request has none.
+    """(scope key, final user text) for a semantic lookup, or None when the request has none
+    or the embedding would not read all of it (shared.embedding_window).
 
     The scope key digests everything that changes the answer except the wording of the final
     user message, so a semantic hit can only differ from the request in that wording.
@@ -89,7 +91,7 @@ def semantic_scope(
     if not messages or messages[-1].get("role") != "user":
         return None
     last = messages[-1].get("content")
-    if not isinstance(last, str) or not last:
+    if not isinstance(last, str) or not last or not read_whole(last):
         return None
     earlier = {**canonical, "messages": messages[:-1]}
     envelope = {"project": project_id, "mode": mode, "prefer": model_prefer, "version": version}

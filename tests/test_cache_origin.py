@@ -213,16 +213,22 @@ async def test_guard_rejects_a_near_miss_the_vectors_find(
     assert asked[:40] in content(second)
 
 
-@pytest.mark.parametrize("reason", ["tools", "long conversation"])
-async def test_semantic_layer_skips_tool_calls_and_long_conversations(
+# Past the embedding's window: the two prompts would embed alike whatever follows the report.
+REPORT = " ".join(["The quarterly report shows revenue growth in retail."] * 20) + "\n\n"
+
+
+@pytest.mark.parametrize("reason", ["tools", "long conversation", "text past the window"])
+async def test_semantic_layer_skips_tool_calls_long_conversations_and_long_texts(
     origin_server, project, sim, redis_server, vectors, reason
 ):
     turns = [{"role": r, "content": f"turn {i}"} for i, r in enumerate(["user", "assistant"] * 3)]
     extra: dict[str, Any] = {"tools": [WEATHER_TOOL]} if reason == "tools" else {}
-    prefix = [] if reason == "tools" else turns
+    prefix = turns if reason == "long conversation" else []
+    pasted = REPORT if reason == "text past the window" else ""
 
     def body(text: str) -> dict[str, Any]:
-        return {"model": MODEL, "messages": [*prefix, {"role": "user", "content": text}], **extra}
+        final = {"role": "user", "content": pasted + text}
+        return {"model": MODEL, "messages": [*prefix, final], **extra}
 
     await chat(origin_server, project, body(PARAPHRASE[0]))
     await wait_cached(redis_server.url, project.id)

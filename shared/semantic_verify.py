@@ -9,7 +9,9 @@ in shapes no list names, and each check here looks at a shape rather than at wor
   unit       the same number counting something else (30 days / 30 months, 5 km / 5 miles);
   numbers    the same numbers in another order (15% of 80 / 80% of 15, 9 divided by 45);
   swap       exactly one content word on each side differs and everything else is shared:
-             a question asked again about another thing (pharmacy / store, sick / vacation).
+             a question asked again about another thing (pharmacy / store, sick / vacation);
+  symbols    both sides compare with symbols, and not the same ones (a < b / a > b,
+             x == None / x != None, == / ===): the words around them barely move the vector.
 Which checks run by default was decided on the development half of the labelled pairs (a check
 is kept when it removes more near-misses than paraphrases there); `python -m bench.eval` prints
 each one's contribution on the test half. A rejection costs a cache miss, never a wrong answer.
@@ -50,6 +52,10 @@ _OPERATORS = {
     **dict.fromkeys(_words("/ ÷ divide divided quotient"), "div"),
     **dict.fromkeys(_words("^ power squared cubed raised root sqrt"), "pow"),
 }
+# Comparison and logic symbols, read whole ("<=" is not "<" and "="). Arrows read as "to" and
+# a lone "=" before "?" asks for a result ("2^10 = ?"): neither is compared.
+_ARROWS = re.compile(r"[-=]>|<-")
+_COMPARISONS = re.compile(r"[=!]==?|[<>]=|<>|&&|\|\||[<>]|=(?!\s*\?)")
 _INFLECTIONS = ("ing", "est", "ed", "es", "s", "ly")
 _DERIVATIONAL = _words("ation tion sion ment ness able ible ance ence ing ity ive ous")
 _MIN_STEM = 4
@@ -63,12 +69,14 @@ class _Text:
     numbers: tuple[str, ...]  # signed, in order
     quantities: frozenset[tuple[str, str]]  # (magnitude, stem of the word counted)
     operators: frozenset[str]
+    comparisons: frozenset[str]
 
     @classmethod
     def of(cls, text: str) -> _Text:
         text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
         tokens = tuple(_split(respell(_TOKEN.findall(text.replace("−", "-")))))
         return cls(
+            comparisons=frozenset(_COMPARISONS.findall(_ARROWS.sub(" ", text))),
             tokens=tokens,
             content=frozenset(_stem(t) for t in tokens if _is_content(t)),
             numbers=tuple(t.lstrip("+") for t in tokens if t[-1:].isdigit()),
@@ -173,6 +181,11 @@ def _swap(a: _Text, b: _Text) -> bool:
     return len(only_a) == 1 and len(only_b) == 1 and len(a.content & b.content) >= 1
 
 
+def _symbols(a: _Text, b: _Text) -> bool:
+    # One side writing "greater than" in words and the other ">" is a rewording, not a change.
+    return bool(a.comparisons and b.comparisons) and a.comparisons != b.comparisons
+
+
 CHECKS: dict[str, Check] = {
     "affix": _affix,
     "operator": _operator,
@@ -180,9 +193,12 @@ CHECKS: dict[str, Check] = {
     "unit": _unit,
     "numbers": _numbers,
     "swap": _swap,
+    "symbols": _symbols,
 }
 # "unit" removed as many paraphrases as near-misses on the development half, so it is off.
-DEFAULT_CHECKS = ("affix", "operator", "sign", "numbers", "swap")
+# "symbols" changes no pair of the labelled sets (they hold few code comparisons); it is on
+# because a symbol is as much a fact of the question as a number is.
+DEFAULT_CHECKS = ("affix", "operator", "sign", "numbers", "swap", "symbols")
 
 
 def reordered(request: str, stored: str) -> bool:

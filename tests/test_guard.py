@@ -76,6 +76,10 @@ ALLOWED = [
         "What's the difference between sync and async code?",
         "What's the difference between async and sync code?",
     ),
+    # a comparison written in words on one side, arrows as "to", "= ?" asking for a result
+    ("bash if num >= 10", "In bash, how do I test whether num is greater than or equal to 10?"),
+    ("cancel train ticket -> full refund?", "If I cancel my train ticket, do I get a full refund?"),
+    ("12 x 7 = ?", "12 x 7"),
 ]
 
 # Structural checks (shared.semantic_verify): shapes of near-misses no word list names.
@@ -92,6 +96,11 @@ STRUCTURAL = [
     ("numbers", "What is 2 to the power of 10?", "What is 10 to the power of 2?"),
     ("swap", "Is the store open on Sunday?", "Is the pharmacy open on Sunday?"),
     ("swap", "How do I request parental leave?", "How do I request sick leave?"),
+    ("symbols", "why does while i < n loop forever", "why does while i > n loop forever"),
+    ("symbols", "what does x == None return in python", "what does x != None return in python"),
+    ("symbols", "is 0.1+0.2==0.3 true in js", "is 0.1+0.2===0.3 true in js"),
+    ("symbols", "sql where x <> 5 meaning", "sql where x = 5 meaning"),
+    ("symbols", "when is if a && b true in js", "when is if a || b true in js"),
 ]
 # The price of the single-swap check, measured on the development half (it removed 24
 # near-misses and 15 paraphrases there): a lone synonym swapped in is a miss, never a wrong hit.

@@ -12,6 +12,8 @@ in shapes no list names, and each check here looks at a shape rather than at wor
              a question asked again about another thing (pharmacy / store, sick / vacation);
   symbols    both sides compare with symbols, and not the same ones (a < b / a > b,
              x == None / x != None, == / ===): the words around them barely move the vector.
+  case       a word cased differently where case is part of the name: a flag (-L / -l), a
+             unit (5 mW / 5 MW), a word cased inside (kB / KB); see shared.semantic_case.
 Which checks run by default was decided on the development half of the labelled pairs (a check
 is kept when it removes more near-misses than paraphrases there); `python -m bench.eval` prints
 each one's contribution on the test half. A rejection costs a cache miss, never a wrong answer.
@@ -26,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from shared.semantic_case import CaseForms
 from shared.spelled_numbers import respell
 
 
@@ -70,12 +73,16 @@ class _Text:
     quantities: frozenset[tuple[str, str]]  # (magnitude, stem of the word counted)
     operators: frozenset[str]
     comparisons: frozenset[str]
+    cased: CaseForms
 
     @classmethod
     def of(cls, text: str) -> _Text:
-        text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+        text = unicodedata.normalize("NFKC", text)
+        cased = CaseForms.of(text)
+        text = text.casefold().replace("’", "'")
         tokens = tuple(_split(respell(_TOKEN.findall(text.replace("−", "-")))))
         return cls(
+            cased=cased,
             comparisons=frozenset(_COMPARISONS.findall(_ARROWS.sub(" ", text))),
             tokens=tokens,
             content=frozenset(_stem(t) for t in tokens if _is_content(t)),
@@ -186,6 +193,10 @@ def _symbols(a: _Text, b: _Text) -> bool:
     return bool(a.comparisons and b.comparisons) and a.comparisons != b.comparisons
 
 
+def _case(a: _Text, b: _Text) -> bool:
+    return a.cased.differs(b.cased)
+
+
 CHECKS: dict[str, Check] = {
     "affix": _affix,
     "operator": _operator,
@@ -194,11 +205,13 @@ CHECKS: dict[str, Check] = {
     "numbers": _numbers,
     "swap": _swap,
     "symbols": _symbols,
+    "case": _case,
 }
 # "unit" removed as many paraphrases as near-misses on the development half, so it is off.
-# "symbols" changes no pair of the labelled sets (they hold few code comparisons); it is on
-# because a symbol is as much a fact of the question as a number is.
-DEFAULT_CHECKS = ("affix", "operator", "sign", "numbers", "swap", "symbols")
+# "symbols" and "case" change no pair of the development half (it holds few code comparisons
+# and no case-only differences); they are on because a symbol or a flag's case is as much a
+# fact of the question as a number is.
+DEFAULT_CHECKS = ("affix", "operator", "sign", "numbers", "swap", "symbols", "case")
 
 
 def reordered(request: str, stored: str) -> bool:

@@ -29,6 +29,7 @@ class BlindSpots:
     flags: frozenset[str]
     after_numbers: frozenset[str]
     glyphs: frozenset[str]
+    accented: dict[str, str]  # unaccented word -> how this text accents it
 
     @classmethod
     def of(cls, text: str) -> BlindSpots:
@@ -49,10 +50,15 @@ class BlindSpots:
                 after.add(key)
             previous_number = False
         glyphs = frozenset(
-            c for c in text if not c.isascii() and unicodedata.category(c) in _GLYPH_CATEGORIES
+            ()
+            if text.isascii()
+            else (
+                c for c in text if not c.isascii() and unicodedata.category(c) in _GLYPH_CATEGORIES
+            )
         )
         frozen = {key: frozenset(found) for key, found in forms.items()}
-        return cls(frozen, frozenset(flags), frozenset(after), glyphs)
+        accented = {} if text.isascii() else _accented(frozen)
+        return cls(frozen, frozenset(flags), frozenset(after), glyphs, accented)
 
     def case_differs(self, other: BlindSpots) -> bool:
         """Whether a word both write is cased differently where case is part of the name."""
@@ -71,7 +77,7 @@ class BlindSpots:
 
     def accents_differ(self, other: BlindSpots) -> bool:
         """Whether a word both sides accent is accented differently (é / è)."""
-        mine, theirs = _accented(self.forms), _accented(other.forms)
+        mine, theirs = self.accented, other.accented
         return any(mine[base] != theirs[base] for base in mine.keys() & theirs.keys())
 
     def glyphs_differ(self, other: BlindSpots) -> bool:

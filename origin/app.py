@@ -141,7 +141,7 @@ async def _start(
     state.sessions = SessionsEndpoint(services.auth, memory)
     state.chat = _chat_completions(settings, metrics, tracing, services, memory)
     state.dashboard = await build_dashboard(
-        settings, services.store, services.keybox, services.cache, stack
+        settings, services.store, services.keybox, services.cache, services.revoker.revoke, stack
     )
     state.health = services.health
     state.models = ModelsEndpoint(services.auth, services.keyrings)

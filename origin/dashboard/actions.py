@@ -4,6 +4,7 @@ project the caller has already proved membership of with their own token (routes
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from origin.admin.fields import SLUG, base_url_field, checked_base_url
@@ -19,6 +20,8 @@ from shared.errors import InvalidRequest, NotFound, PrismError
 MAX_SECRET = 4096
 MAX_ENTRIES_SCANNED = 2000
 ENTRIES_SHOWN = 100
+# origin.tenancy.revocation.Revoker.revoke: the database row, then every cache in front of it.
+Revoke = Callable[[str], Awaitable[ApiKeyRecord | None]]
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,11 @@ class Actions:
         store: Store,
         keybox: KeyBox | None,
         cache: PrismCache | None,
+        revoke: Revoke,
         settings: Settings | None = None,
     ) -> None:
         self._store, self._keybox, self._cache = store, keybox, cache
+        self._revoke = revoke
         self._settings = settings or Settings()
 
     async def create_key(self, project_id: str, name: str) -> tuple[str, ApiKeyRecord]:
@@ -49,7 +54,9 @@ class Actions:
         keys = await self._store.list_api_keys(project_id)
         if not any(k.id == key_id for k in keys):
             raise NotFound("No such API key in this project.", param="key_id")
-        await self._store.revoke_api_key(key_id)
+        # Not the bare database write: the origin workers' and the edge's remembered answers
+        # for the key must go too, or it keeps working (and hitting the cache) for a minute.
+        await self._revoke(key_id)
 
     async def add_provider(
         self, project_id: str, provider: str, name: str, base_url: str, secret: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from origin.cache.response_cache import PrismCache
-from origin.dashboard.actions import Actions
+from origin.dashboard.actions import Actions, Revoke
 from origin.dashboard.routes import Dashboard, dashboard_routes
 from origin.dashboard.supa import Supa
 from origin.settings import Settings
@@ -20,6 +20,7 @@ async def build_dashboard(
     store: Store,
     keybox: KeyBox | None,
     cache: PrismCache | None,
+    revoke: Revoke,
     stack: contextlib.AsyncExitStack,
 ) -> Dashboard | None:
     """The dashboard, or None (its pages then say how to enable it) without an anon key."""
@@ -27,4 +28,4 @@ async def build_dashboard(
         return None
     supa = Supa(settings.supabase_url, settings.supabase_anon_key)
     stack.push_async_callback(supa.aclose)
-    return Dashboard(supa, Actions(store, keybox, cache, settings))
+    return Dashboard(supa, Actions(store, keybox, cache, revoke, settings))

@@ -43,6 +43,29 @@ function entrypointHelper() {
   };
 }
 
+// Node's fetch cancels a response body nobody has started reading once its Response object is
+// garbage-collected (undici's FinalizationRegistry); workerd does not. A Worker passing an
+// origin response through keeps only its body, so under load a collection between the fetch
+// and the first read handed the client a 200 with an empty body. Each body here is locked at
+// once, piped through an identity stream, which that registry leaves alone.
+const WORKERD_FETCH = Symbol("prism.workerdFetch");
+
+export function workerdFetch(nodeFetch) {
+  if (nodeFetch[WORKERD_FETCH]) return nodeFetch;
+  const wrapped = async (input, init) => {
+    const response = await nodeFetch(input, init);
+    if (!response.body) return response;
+    const { status, statusText, headers } = response;
+    return new Response(response.body.pipeThrough(new TransformStream()), {
+      status,
+      statusText,
+      headers,
+    });
+  };
+  wrapped[WORKERD_FETCH] = true;
+  return wrapped;
+}
+
 function installWheels(pyodide, names) {
   const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
   const files = readdirSync(WHEEL_DIR);
@@ -65,6 +88,7 @@ export function copyTree(pyodide, files, targetDir) {
 
 // A Pyodide with the SDK, the stub modules and the Worker's modules importable (`entry`, ...).
 export async function startPython({ wheels = SDK_WHEELS, env = {} } = {}) {
+  globalThis.fetch = workerdFetch(globalThis.fetch);
   const pyodide = await loadPyodide({ env: { HOME: "/home/pyodide", ...env } });
   // Raw byte writes, so partial lines (pytest's progress dots) print as Python wrote them.
   pyodide.setStdout({ write: (bytes) => process.stdout.write(bytes) && bytes.length });

@@ -66,17 +66,20 @@ async def test_hits_count_against_the_project_limit_then_429(
         and "requests per minute of this project" in error["message"]
     )
     assert 1 <= int(third.header("retry-after") or 0) <= 60
+    refused_id = third.header("x-prism-request-id")
     # The origin's counter, under the shared key, holds both hits.
     counter = limit_keys(project.id, None, datetime.now(UTC))[4]
     assert await redis.get(counter) == "2"
     conn = await pg.connect()
     try:
         codes = await conn.fetch(
-            "select error_code from usage_logs where project_id = $1", project.id
+            "select request_id, error_code from usage_logs where project_id = $1", project.id
         )
     finally:
         await conn.close()
     assert sorted(str(r["error_code"]) for r in codes) == ["None", "None", "rate_limited"]
+    # The 429 names its row, as every answer does.
+    assert [r["request_id"] for r in codes if r["error_code"]] == [refused_id]
 
 
 async def test_hits_are_served_uncounted_when_no_limits_were_published(

@@ -6,6 +6,7 @@ on each request start and end, which made one origin worker CPU-bound (bench/REA
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 
 import aiohttp
@@ -19,6 +20,8 @@ from origin.providers.upstream_guard import (
 from origin.providers.wire import WireTimedResponse, timed_connector
 from origin.settings import Settings
 from shared.errors import PrismError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+log = logging.getLogger("prism.providers")
 
 INTERRUPTED_CODE: Final = "upstream_stream_interrupted"
 # Sized well above the concurrency we serve so requests never queue for a socket; providers
@@ -110,7 +113,12 @@ def before_first_byte(exc: aiohttp.ClientError, provider: str) -> PrismError:
 def mid_stream(exc: aiohttp.ClientError, provider: str) -> PrismError:
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"{provider} stopped sending mid-stream")
-    return UpstreamError(f"{provider} broke off the stream: {describe(exc)}", code=INTERRUPTED_CODE)
+    # The client reads this in the stream's error event; aiohttp's own words ("<TransferEncoding
+    # Error: 400, message='Not enough data...'>") name a status that was never sent. Logged.
+    log.warning("%s broke off the stream: %s", provider, describe(exc))
+    return UpstreamError(
+        f"{provider} broke off the stream before the answer ended", code=INTERRUPTED_CODE
+    )
 
 
 def describe(exc: BaseException) -> str:

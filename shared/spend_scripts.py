@@ -18,10 +18,13 @@ ADMIT (few, short arguments: packing and sending them is most of what the check 
          6 tokens to count, 7 number of limit counters given (0 | 8), 8 the 8 limits as
          "l1,...,l8" (0 = none; ignored in config mode), 9 the 8 window ttls ms likewise, then
          one argument per budget: "limit,amount,block 1|0,warn-at,period end ms" (units)
-  reply  {"noconfig"} | {"uninit", b} | {"limit", j, current, limit} |
+  reply  {"noconfig"} | {"uninit", b, ...} | {"limit", j, current, limit} |
          {"budget", b, spent, reserved, first} |
          {"ok", 8 counts, then per budget: spent, reserved before this request, first warning,
           then the 8 limits applied}
+         "uninit" names every budget whose counter is not initialised, all checked before any
+         is read: a new project's budgets are all cold at its first request, and the caller
+         rebuilds them in one round rather than one per admit
 SETTLE (any number of requests of one project at once: the origin batches them)
   per request, in order:
   KEYS   the key's and the project's token counters, then per budget its hash and set
@@ -77,12 +80,16 @@ else
   for i = 1, 8 do limits[i] = (nl > 0 and tonumber(given[i])) or 0 end
 end
 local nb = (#KEYS - 1 - nl) / 2
+local cold = {'uninit'}
+for b = 1, nb do
+  if redis.call('HEXISTS', KEYS[nl + 2 * b], 'i') == 0 then cold[#cold + 1] = b end
+end
+if #cold > 1 then return cold end
 local spent, reserved, budgets = {}, {}, {}
 for b = 1, nb do
   local h, z = KEYS[nl + 2 * b], KEYS[nl + 1 + 2 * b]
   local f = csv(ARGV[9 + b])  -- limit, amount, block, warn at, expire at
   budgets[b] = f
-  if redis.call('HEXISTS', h, 'i') == 0 then return {'uninit', b} end
   lapse(h, z, now)
   spent[b] = tonumber(redis.call('HGET', h, 's') or '0')
   reserved[b] = tonumber(redis.call('HGET', h, 'r') or '0')

@@ -60,6 +60,26 @@ async def test_a_counter_is_used_only_once_initialised_from_postgres(redis: aior
     assert (await budget.admit(10))[1] == "ok"
 
 
+async def test_every_uninitialised_counter_is_named_at_once_and_none_is_touched(
+    redis: aioredis.Redis,
+) -> None:
+    """A new project's budgets are all cold at its first request: one reply names them all,
+    so they are rebuilt in one round, not one admit each."""
+    budgets = [Budget(redis) for _ in range(4)]
+    await budgets[1].reconcile(0)  # only the second is initialised
+    keys = [limits_config_key(budgets[0].project)]
+    expire = int(time.time() * 1000) + 86_400_000
+    args = [int(time.time() * 1000), "req_cold", 60_000, "args", "", 0, 0, "", ""]
+    for budget in budgets:
+        keys += budget.keys
+        args.append(f"{LIMIT},10,1,{LIMIT * 8 // 10},{expire}")
+    assert await redis.eval(ADMIT, len(keys), *keys, *args) == ["uninit", 1, 3, 4]
+    assert (await budgets[1].state()).get("r", "0") == "0"  # nothing reserved on a refusal
+    for budget in (budgets[0], budgets[2], budgets[3]):
+        await budget.reconcile(0)
+    assert (await redis.eval(ADMIT, len(keys), *keys, *args))[0] == "ok"
+
+
 async def test_reserve_then_settle_to_the_exact_cost(redis: aioredis.Redis) -> None:
     budget = Budget(redis)
     await budget.reconcile(0)

@@ -2,7 +2,7 @@
 
 This is spend control's slow path, taken only by a request its worker's allowances do not
 cover (origin.spend.allowances): it alone talks to the counters before a provider is called,
-rebuilds a budget's counter that Redis lost, and turns the script's reply into refusals, the
+rebuilds the budget counters Redis lost, and turns the script's reply into refusals, the
 counts the client sees and the budget holds settled later. Kept apart from the orchestration
 in origin.spend.control so that each reads on its own; one Admitter is built per
 SpendControl, so a request pays no extra object for it.
@@ -62,9 +62,12 @@ class Admitter:
     async def run(
         self, call: SpendCall, admission: Admission, budgets: list[Budget], *, count_limits: bool
     ) -> None:
-        """One admit script call (plus a counter rebuild if Redis lost it); raises refusals."""
+        """One admit script call (plus, if Redis lost counters, their rebuild and one more);
+        raises refusals."""
         blocking = any(b.blocks for b in budgets)
         reply: list[Any] = ["uninit"]
+        # The script names every cold counter at once and all are rebuilt together, so the
+        # second call finds them ready; a third is only for counters lost again meanwhile.
         for _attempt in range(3):
             try:
                 reply = await self._batcher.admit(
@@ -81,20 +84,28 @@ class Admitter:
                 return
             if reply[0] != "uninit":
                 break
-            try:
-                await self._reconciler.ensure(budgets[int(reply[1]) - 1], admission.now)
-            except (StoreUnavailable, StoreError, CountersDown) as exc:
-                if blocking:
-                    raise UpstreamUnavailable(
-                        "Budgets can't be checked right now (their spend can't be read); "
-                        "retry shortly.",
-                        retry_after=1,
-                    ) from exc
-                log.warning("warn-only budgets skipped, their spend can't be read: %s", exc)
-                budgets = []
+            budgets = await self._rebuild(admission, budgets, reply[1:], blocking)
         if reply[0] == "uninit":
             raise UpstreamUnavailable("Budgets can't be checked right now.", retry_after=1)
         self._apply(call, admission, budgets, reply, count_limits)
+
+    async def _rebuild(
+        self, admission: Admission, budgets: list[Budget], cold: list[Any], blocking: bool
+    ) -> list[Budget]:
+        """Rebuild from the ledger the counters the script found uninitialised (1-based
+        indexes into `budgets`); the budgets to admit against next."""
+        try:
+            await self._reconciler.ensure_all([budgets[int(i) - 1] for i in cold], admission.now)
+        except (StoreUnavailable, StoreError, CountersDown) as exc:
+            if blocking:
+                raise UpstreamUnavailable(
+                    "Budgets can't be checked right now (their spend can't be read); "
+                    "retry shortly.",
+                    retry_after=1,
+                ) from exc
+            log.warning("warn-only budgets skipped, their spend can't be read: %s", exc)
+            return []
+        return budgets
 
     def _script_input(
         self, admission: Admission, budgets: list[Budget], count_limits: bool

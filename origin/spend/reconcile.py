@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from origin.spend.counters import Counters, CountersDown
@@ -50,6 +51,17 @@ class Reconciler:
             self._inflight[key] = pending
             pending.add_done_callback(lambda _: self._inflight.pop(key, None))
         await asyncio.shield(pending)
+
+    async def ensure_all(self, budgets: Sequence[Budget], now: datetime) -> None:
+        """`ensure` every one of `budgets` at once: a request waits for the slowest rebuild,
+        not their sum. Raises the first failure, once all have finished (none left running
+        with an error nobody reads)."""
+        results = await asyncio.gather(
+            *(self.ensure(budget, now) for budget in budgets), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _reconcile(self, budget: Budget, now: datetime, until: datetime | None) -> None:
         start, end = budget.bounds(now)

@@ -155,3 +155,41 @@ async def test_the_live_counter_streams_savings_events(
                 if line.startswith("data:"):
                     break
     assert lines[0] == "event: savings" and '"total_cents": "0"' in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("rating", "shown", "not_shown"),
+    [
+        ({"score": 5}, "★ 5 / 5", "👎"),
+        ({"rating": 2}, "★ 2 / 5", "👎"),  # a rating of 2 to 5 is a score
+        ({"rating": 1, "scale": 5}, "★ 1 / 5", "👍"),
+        ({"rating": -1}, "👎 −1", "★"),
+        ({"rating": 1, "score": 4}, "👍 +1 · ★ 4 / 5", "👎"),
+    ],
+)
+async def test_a_requests_page_shows_the_feedback_as_it_was_given(
+    origin_server: Any,
+    two: tuple[Member, Member],
+    sim: Any,
+    rating: dict[str, int],
+    shown: str,
+    not_shown: str,
+) -> None:
+    me = two[0]
+    key = {"Authorization": f"Bearer {me.api_key}"}
+    async with httpx.AsyncClient(base_url=origin_server.base_url, timeout=30) as api:
+        answer = await api.post(
+            "/chat/completions",
+            headers=key,
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "rate me"}]},
+        )
+        assert answer.status_code == 200, answer.text
+        feedback_id = answer.headers["x-prism-feedback-id"]
+        sent = await api.post("/feedback", headers=key, json={"feedback_id": feedback_id, **rating})
+        assert sent.status_code == 201, sent.text
+    await origin_server.rows(me.project_id, expect=1)
+    async for http in signed_in_browser(origin_server.url, me):
+        page = await http.get(f"/dashboard/requests/{feedback_id}?project={me.project_id}")
+    assert page.status_code == 200
+    feedback = page.text.split("<h2>Feedback</h2>", 1)[1]
+    assert f"<td>{shown}</td>" in feedback and not_shown not in feedback

@@ -61,7 +61,7 @@ async def request_detail(
     ).data
     feedback = (
         await client.table("feedback")
-        .select("rating,comment,created_at")
+        .select("rating,score,comment,created_at")
         .eq("project_id", project_id)
         .eq("request_id", request_id)
         .order("created_at")

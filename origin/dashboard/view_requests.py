@@ -206,9 +206,21 @@ def _row_items(row: dict[str, Any]) -> list[tuple[str, str]]:
 def _feedback_rows(feedback: list[dict[str, Any]]) -> str:
     return (
         "".join(
-            f"<tr><td>{escape(fmt.when(f.get('created_at')))}</td><td>{'👍 +1' if f.get('rating') == 1 else '👎 −1'}</td>"
+            f"<tr><td>{escape(fmt.when(f.get('created_at')))}</td><td>{_rating(f)}</td>"
             f"<td>{escape(str(f.get('comment') or ''))}</td></tr>"
             for f in feedback
         )
         or '<tr><td colspan="3" class="muted">No feedback for this request.</td></tr>'
     )
+
+
+def _rating(feedback: dict[str, Any]) -> str:
+    """Thumbs (`rating` +-1), a 1-5 `score`, or both: the table row allows either to be null
+    (0024_feedback_quality.sql), so neither may be read as the other's default."""
+    parts = []
+    if feedback.get("rating") in (1, -1):
+        parts.append("👍 +1" if feedback["rating"] == 1 else "👎 −1")
+    score = feedback.get("score")
+    if isinstance(score, int) and not isinstance(score, bool):
+        parts.append(f"★ {score} / 5")
+    return " · ".join(parts) or "—"

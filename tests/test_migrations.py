@@ -265,3 +265,39 @@ async def test_migrate_cli_reports_nothing_left_to_apply(pg: Any) -> None:
     )
     out, _ = await proc.communicate()
     assert (proc.returncode, out.decode().strip()) == (0, "nothing to apply")
+
+
+async def test_feedback_given_twice_before_0026_keeps_only_the_latest(
+    pg: Any, pg_conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    name = f"dedupe_{uuid.uuid4().hex[:12]}"
+    await pg_conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = pg.dsn.rsplit("/", 1)[0] + f"/{name}"
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in migration_files():
+        if path.name < "0026":
+            (before / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    # (request, thumbs, age): r1 was rated three times, the up rating last.
+    ratings = [("r1", -1, "2 min"), ("r1", 1, "1 min"), ("r1", -1, "3 min"), ("r2", 1, "0")]
+    try:
+        await apply_migrations(dsn, before)
+        conn = await asyncpg.connect(dsn)
+        try:
+            _, project = await make_project(conn)
+            for request_id, rating, age in ratings:
+                await conn.execute(
+                    "INSERT INTO feedback (project_id, request_id, rating, created_at)"
+                    " VALUES ($1, $2, $3, now() - $4::text::interval)",
+                    *(project, request_id, rating, age),
+                )
+            assert "0026_feedback_one_per_request.sql" in await apply_migrations(dsn)
+            kept = await conn.fetch("SELECT request_id, rating FROM feedback ORDER BY request_id")
+            again = {"project_id": project, "request_id": "r2", "rating": -1}
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await insert(conn, "feedback", again)
+        finally:
+            await conn.close()
+    finally:
+        await pg_conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    assert [tuple(r) for r in kept] == [("r1", 1), ("r2", 1)]

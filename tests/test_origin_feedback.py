@@ -116,3 +116,39 @@ async def test_scores_and_thumbs_are_summed_up_per_task_type_and_model(
         3.5,
     )
     assert worst["task_type"] == best["task_type"] == "simple"
+
+
+async def test_rating_an_answer_again_replaces_the_earlier_rating(origin_server, make_project, sim):
+    project = await make_project("feedback-again")
+    headers = {"Authorization": f"Bearer {project.api_key}"}
+    async with httpx.AsyncClient(base_url=origin_server.base_url, timeout=30) as client:
+        feedback_id = await _answer(client, headers, "gpt-4o-mini", "What is 2 + 2?")
+        await origin_server.rows(project.id, expect=1)
+        changes = [{"rating": -1, "comment": "wrong"}, {"rating": 1}]
+        for change in changes:
+            sent = await client.post(
+                "/feedback", headers=headers, json={"feedback_id": feedback_id, **change}
+            )
+            assert sent.status_code == 201, sent.text
+        conn = await asyncpg.connect(origin_server.dsn)
+        try:
+            first = await conn.fetchrow("select * from feedback where project_id = $1", project.id)
+            # A score alone replaces the thumbs too: the latest rating is the whole rating.
+            sent = await client.post(
+                "/feedback", headers=headers, json={"feedback_id": feedback_id, "score": 4}
+            )
+            assert sent.status_code == 201, sent.text
+            rows = await conn.fetch("select * from feedback where project_id = $1", project.id)
+        finally:
+            await conn.close()
+        admin = {"Authorization": f"Bearer {origin_server.env['PRISM_ADMIN_TOKEN']}"}
+        summary = await client.get(
+            f"{origin_server.base_url.removesuffix('/v1')}/admin/v1/projects/{project.id}/feedback",
+            headers=admin,
+        )
+    assert (first["rating"], first["score"], first["comment"]) == (1, None, None)
+    assert [(r["request_id"], r["rating"], r["score"]) for r in rows] == [(feedback_id, None, 4)]
+    assert rows[0]["created_at"] > first["created_at"]  # the time the standing rating was given
+    [row] = summary.json()["data"]
+    assert (row["ratings"], row["thumbs_up"], row["thumbs_down"], row["scores"]) == (1, 0, 0, 1)
+    assert float(row["quality"]) == 0.75

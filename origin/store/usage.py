@@ -13,6 +13,8 @@ from origin.store.base import Rows
 from origin.store.boundary import StoreUnavailable, boundary, refusal, rows_of
 from origin.store.records import TAG_KEY, USAGE_LIMIT_MAX
 
+FEEDBACK_KEY = "project_id,request_id"  # the unique index a rating is upserted on
+
 
 class UsageRows(Rows):
     async def insert_usage(self, rows: list[dict[str, Any]]) -> None:
@@ -68,9 +70,14 @@ class UsageRows(Rows):
         return rows_of(res.data)
 
     async def insert_feedback(self, row: dict[str, Any]) -> None:
+        """Store a project's rating of one response, replacing any earlier rating of it: one
+        rating per response, the latest wins (0026_feedback_one_per_request.sql). The row must
+        carry every rating column, None included, so none of the earlier rating is kept."""
         async with boundary("insert_feedback"):
             await (
-                self._client.from_("feedback").insert(row, returning=ReturnMethod.minimal).execute()
+                self._client.from_("feedback")
+                .upsert(row, on_conflict=FEEDBACK_KEY, returning=ReturnMethod.minimal)
+                .execute()
             )
 
     async def feedback_quality(

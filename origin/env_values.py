@@ -8,6 +8,7 @@ its variable is written, so a line can be pasted back into a .env file.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,10 +121,18 @@ def choice(*allowed: str, upper: bool = False) -> Callable[[str, str], str]:
     return parse
 
 
+# The password of a URL's userinfo ("rediss://default:<password>@host"): deployments put the
+# Upstash password in REDIS_URL, and collectors take basic auth in the OTLP endpoint.
+_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
+
+
 def shown(value: object, parse: Callable[[str, str], Any]) -> str:
-    """The value as its variable is written, so a line of `prism config` can be pasted back."""
+    """The value as its variable is written, so a line of `prism config` can be pasted back
+    (secrets and a URL's password aside: those print as ***)."""
     if isinstance(value, Secret):
         return "***" if value else ""
+    if parse is url and isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1:***@", value)
     if parse is millis and isinstance(value, float):
         return f"{value * 1000:g}"
     if isinstance(value, bool):

@@ -108,6 +108,26 @@ def test_prism_config_masks_secrets(
         assert lines[name].split()[1] == "***"
 
 
+def test_prism_config_masks_a_password_inside_a_url(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRISM_ENV_FILE", str(tmp_path / "none.env"))
+    urls = {
+        "REDIS_URL": ("rediss://default:hunter2redis@cache.example:6379", "hunter2redis"),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": ("https://otel:otpw@collector.example", "otpw"),
+        "UPSTASH_VECTOR_REST_URL": ("https://u:pw123@vec.example", "pw123"),
+    }
+    for name, (value, _) in urls.items():
+        monkeypatch.setenv(name, value)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+    assert lines["REDIS_URL"] == "rediss://default:***@cache.example:6379"
+    assert lines["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://otel:***@collector.example"
+    for _, password in urls.values():
+        assert password not in out
+
+
 def test_prism_config_names_a_malformed_variable(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from origin.observability.logs import TurnBufferedHandler, mask_secrets
+from origin.observability.middleware import _access_line
 from tests.fixtures.origin import OriginHandle, start_origin
 
 
@@ -163,3 +164,22 @@ def test_lines_of_one_loop_turn_are_written_together_and_none_is_lost() -> None:
         logger.removeHandler(handler)
     lines = stream.getvalue().splitlines()
     assert lines == ["before the loop", *(f"access {n}" for n in range(50)), "last"]
+
+
+@pytest.mark.parametrize(
+    ("path", "written"),
+    [
+        ("/nope\r\nFORGED 200 latency_ms=1", "/nope\\r\\nFORGED 200 latency_ms=1"),
+        ("/a\x00b", "/a\\x00b"),
+        ("/v1/café", "/v1/café"),
+    ],
+)
+def test_a_path_cannot_forge_or_break_a_text_access_line(
+    caplog: pytest.LogCaptureFixture, path: str, written: str
+) -> None:
+    scope = {"method": "GET", "path": path, "headers": [(b"user-agent", b"curl/8")]}
+    with caplog.at_level(logging.INFO, logger="prism.access"):
+        _access_line(scope, 404, 0.001, None)
+    (record,) = [r for r in caplog.records if r.name == "prism.access"]
+    message = record.getMessage()
+    assert message.isprintable() and message.startswith(f"GET {written} 404 ")

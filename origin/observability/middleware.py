@@ -84,11 +84,19 @@ class RequestObserver:
             _access_line(scope, status, seconds, row)
 
 
+def _printable(text: str) -> str:
+    """`text` with every non-printable character escaped as Python writes it (\\r, \\x00)."""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _access_line(scope: Scope, status: int, seconds: float, row: UsageRow | None) -> None:
     """The request's access line; its fields also go to JSON logs as their own keys."""
     latency_ms = round(seconds * 1000, 2)
     agent = _user_agent(scope)
-    line = f"{scope['method']} {scope['path']} {status} latency_ms={latency_ms} ua={agent!r}"
+    # The decoded path is the client's: "/x%0d%0aFORGED" would start a forged line, a NUL
+    # would make the log a binary file. Escaped like the user agent (JSON logs escape both).
+    path = _printable(scope["path"])
+    line = f"{scope['method']} {path} {status} latency_ms={latency_ms} ua={agent!r}"
     fields: dict[str, object] = {
         "method": scope["method"],
         "path": scope["path"],

@@ -214,6 +214,7 @@ async def insert(postgrest: Any, rows: list[dict[str, Any]]) -> None:
     [
         (["keys", "list", "--project", str(uuid.uuid4())], 1, "no project"),
         (["keys", "revoke", str(uuid.uuid4())], 1, "no API key"),
+        (["budgets", "delete", str(uuid.uuid4())], 1, "No budget"),
         (["keys", "create"], 2, "--project"),
         (["usage", "--tag", "nokey"], 2, "key=value"),
         (["usage", "--project", "nope"], 2, "uuid"),

@@ -33,7 +33,7 @@ from origin.admin.usage_cli import add_usage_command
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable
 from origin.tenancy.crypto import MasterKeyError, generate_master_key
-from shared.errors import PrismError
+from shared.errors import NotFound, PrismError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +74,8 @@ def _run(argv: Sequence[str] | None) -> int:
         asyncio.run(run_command(args, Settings.from_env()))
     except CliError as exc:
         return _fail(str(exc), exc.code)
+    except NotFound as exc:  # the docstring's "1 refused or not found", as keys revoke gives
+        return _fail(exc.message, EXIT_REFUSED)
     except PrismError as exc:
         return _fail(exc.message, EXIT_USAGE)
     except (MasterKeyError, ValueError) as exc:

@@ -7,12 +7,17 @@ its variable is written, so a line can be pasted back into a .env file.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+MASTER_KEY_BYTES = 32
 
 
 class SettingsError(ValueError):
@@ -61,13 +66,74 @@ def text(name: str, raw: str) -> str:
 
 
 def url(name: str, raw: str) -> str:
-    if "://" not in raw:
-        raise SettingsError(f"{name} must be a URL (scheme://host...), got {raw!r}")
+    """An http(s) URL with a host, checked here so a bad one stops start-up, not a request.
+
+    The value is never echoed: a URL may carry a password."""
+    parts = _split(raw)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} is not a valid http:// or https:// URL")
     return raw.rstrip("/")
+
+
+def redis_url(name: str, raw: str) -> str:
+    parts = _split(raw)
+    if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise SettingsError(f"{name} is not a valid redis:// or rediss:// URL")
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise SettingsError(f"{name} is not a valid redis:// URL (its path is a database number)")
+    return raw
+
+
+def _split(raw: str) -> SplitResult | None:
+    """The URL's parts, or None when it does not parse (a bad IPv6 host, a port out of range)."""
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - parsed lazily: reading it is the check
+    except ValueError:
+        return None
+    return parts
 
 
 def secret(name: str, raw: str) -> Secret:
     return Secret(raw)
+
+
+def master_key(name: str, raw: str) -> Secret:
+    """The key's shape is checked at start-up; a bad one would otherwise only fail when the
+    first provider key is sealed or opened. Only its length is ever shown."""
+    if decode_key(raw) is None:
+        raise SettingsError(
+            f"{name} must be {MASTER_KEY_BYTES} bytes written as base64 or hex (got "
+            f"{len(raw)} characters that decode to neither; `prism master-key` makes one)"
+        )
+    return Secret(raw)
+
+
+def decode_key(text: str) -> bytes | None:
+    """MASTER_KEY_BYTES from hex or base64 (standard or URL-safe) text, else None."""
+    for key in (_from_hex(text), _from_base64(text)):
+        if key is not None and len(key) == MASTER_KEY_BYTES:
+            return key
+    return None
+
+
+def _from_hex(text: str) -> bytes | None:
+    if len(text) != 2 * MASTER_KEY_BYTES:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
+def _from_base64(text: str) -> bytes | None:
+    padded = text + "=" * (-len(text) % 4)
+    altchars = b"-_" if ("-" in text or "_" in text) else None
+    try:
+        return base64.b64decode(padded.encode("ascii"), altchars=altchars, validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        return None
 
 
 def integer(name: str, raw: str) -> int:

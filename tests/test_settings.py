@@ -11,6 +11,7 @@ import pytest
 from origin.admin.cli import main
 from origin.envfile import EnvFileError, read_env_file
 from origin.settings import ROOT, VARIABLES, Secret, Settings, SettingsError
+from origin.tenancy.crypto import generate_master_key
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -47,6 +48,14 @@ def test_values_are_typed() -> None:
         ("PRISM_FIRST_BYTE_TIMEOUT_S", "nan"),
         ("PRISM_CACHE", "maybe"),
         ("SUPABASE_URL", "localhost:54321"),
+        ("SUPABASE_URL", "postgresql://db.example.com/postgres"),
+        ("REDIS_URL", "redis://:pw@[bad"),
+        ("REDIS_URL", "redis://cache.example.com:99999"),
+        ("REDIS_URL", "https://cache.example.com"),
+        ("REDIS_URL", "redis://cache.example.com/zero"),
+        ("UPSTASH_VECTOR_REST_URL", "vector.example.com"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317"),
+        ("PRISM_MASTER_KEY", "tooshort"),
         ("PRISM_LOG_FORMAT", "xml"),
         ("PRISM_LOG_LEVEL", "loud"),
         ("PRISM_CACHE_TOP_K", "3.5"),
@@ -92,7 +101,7 @@ def test_prism_config_masks_secrets(
     secrets = {
         "PRISM_ADMIN_TOKEN": "admin-secret-value",
         "SUPABASE_SERVICE_KEY": "service-secret-value",
-        "PRISM_MASTER_KEY": "master-secret-value",
+        "PRISM_MASTER_KEY": generate_master_key(),  # a malformed one is refused, not shown
         "PRISM_METRICS_TOKEN": "metrics-secret-value",
     }
     for name, value in secrets.items():

@@ -22,13 +22,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from origin.env_values import MASTER_KEY_BYTES, decode_key
 from origin.settings import Secret, Settings
 
 VERSION = 2
 LEGACY_VERSION = 1
 NONCE_BYTES = 12
 TAG_BYTES = 16
-KEY_BYTES = 32
+KEY_BYTES = MASTER_KEY_BYTES
 # Domain-separates these tokens from anything else that might one day share the master key.
 _AAD_PREFIXES = {VERSION: b"prism/provider-key/v2:", LEGACY_VERSION: b"prism/provider-key/v1:"}
 
@@ -119,32 +120,13 @@ def master_key_from(source: Settings | Secret | str) -> bytes:
     text = (source.reveal() if isinstance(source, Secret) else source).strip()
     if not text:
         raise MasterKeyError("PRISM_MASTER_KEY is not set (generate one with `prism master-key`)")
-    for decode in (_from_hex, _from_base64):
-        key = decode(text)
-        if key is not None and len(key) == KEY_BYTES:
-            return key
-    raise MasterKeyError(
-        f"PRISM_MASTER_KEY must be {KEY_BYTES} bytes written as base64 or hex "
-        f"(got {len(text)} characters that decode to neither)"
-    )
-
-
-def _from_hex(text: str) -> bytes | None:
-    if len(text) != 2 * KEY_BYTES:
-        return None
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        return None
-
-
-def _from_base64(text: str) -> bytes | None:
-    padded = text + "=" * (-len(text) % 4)
-    altchars = b"-_" if ("-" in text or "_" in text) else None
-    try:
-        return base64.b64decode(padded.encode("ascii"), altchars=altchars, validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        return None
+    key = decode_key(text)
+    if key is None:
+        raise MasterKeyError(
+            f"PRISM_MASTER_KEY must be {KEY_BYTES} bytes written as base64 or hex "
+            f"(got {len(text)} characters that decode to neither)"
+        )
+    return key
 
 
 def generate_master_key() -> str:

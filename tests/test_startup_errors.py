@@ -40,7 +40,7 @@ def prism(
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=30,  # a server that started anyway fails the test here
         check=False,
     )
 
@@ -69,3 +69,10 @@ def test_a_malformed_setting_stops_every_command_naming_it(
     assert len(done.stderr.splitlines()) == 1 and name in done.stderr, output
     assert "Traceback" not in output
     assert PASSWORD not in output and SERVICE_KEY not in output
+
+
+def test_serve_refuses_to_start_without_the_service_key(tmp_path: Path) -> None:
+    # Without it the origin would start, say ok on /healthz, and answer every request 503.
+    done = prism(tmp_path, {"SUPABASE_SERVICE_KEY": ""}, "serve")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "prism: error: SUPABASE_SERVICE_KEY is not set\n"

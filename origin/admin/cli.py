@@ -120,8 +120,7 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> None:
     if args.run in (cmd_master_key, cmd_config):
         await args.run(args, settings)
         return
-    if not settings.supabase_service_key:
-        raise CliError("SUPABASE_SERVICE_KEY is not set", EXIT_USAGE)
+    _require_service_key(settings)
     store = Store(settings.supabase_url, settings.supabase_service_key)
     try:
         await args.run(args, settings, store)
@@ -129,9 +128,17 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> None:
         await store.aclose()
 
 
+def _require_service_key(settings: Settings) -> None:
+    """Every command but master-key and config reads the database, and so does the origin:
+    without the key it would start, say ok on /healthz and answer every request 503."""
+    if not settings.supabase_service_key:
+        raise CliError("SUPABASE_SERVICE_KEY is not set", EXIT_USAGE)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers < 1:
         raise CliError("--workers must be at least 1", EXIT_USAGE)
+    _require_service_key(settings)
     from origin.admin.serve import serve
 
     code: int = serve(settings, args.workers)

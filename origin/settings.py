@@ -72,6 +72,9 @@ class Settings:
     first_byte_timeout_s: float = 60.0
     total_timeout_s: float = 600.0
     auth_cache_ttl_s: float = 30.0
+    # After SIGTERM, how long answers in flight (streams among them) may finish before they
+    # are cut; a supervisor's own stop timeout should be longer.
+    shutdown_grace_s: float = 30.0
     ledger_batch_size: int = 200
     ledger_flush_interval_s: float = 0.05
     # Bearer token for GET /metrics; when empty the endpoint is open.
@@ -175,6 +178,12 @@ VARIABLES: tuple[Variable, ...] = (
     V("PRISM_MAX_RESPONSE_BYTES", "max_response_bytes", integer, "largest provider answer (502)"),
     V("PRISM_FIRST_BYTE_TIMEOUT_S", "first_byte_timeout_s", number, "provider's first byte, s"),
     V("PRISM_TOTAL_TIMEOUT_S", "total_timeout_s", number, "one provider call in all, seconds"),
+    V(
+        "PRISM_SHUTDOWN_GRACE_S",
+        "shutdown_grace_s",
+        number,
+        "after SIGTERM, answers in flight may finish this long, s",
+    ),
     V(
         "PRISM_LOG_LEVEL",
         "log_level",

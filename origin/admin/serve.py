@@ -11,7 +11,7 @@ building its own app. Workers share the data directory: each ledger claims its o
 file (origin.ledger.slots), so they never share counters or rows.
 
 Stopping: signal the process (Ctrl-C, SIGTERM). Each worker stops accepting, finishes what it
-is answering (bounded by GRACEFUL_S), then runs the app's lifespan shutdown (the ledger
+is answering (for at most PRISM_SHUTDOWN_GRACE_S; streams still open then are cut), then runs the app's lifespan shutdown (the ledger
 persists and flushes). A worker never outlives its supervisor: if the supervisor is killed
 outright, the kernel kills the workers too (PR_SET_PDEATHSIG); rows they had persisted are
 adopted at the next start.
@@ -35,7 +35,6 @@ from origin.admin.http_protocol import BoundedHeadProtocol
 from origin.settings import Settings
 
 WORKER_APP: Final = "origin.admin.serve:worker_app"
-GRACEFUL_S: Final = 10
 _PR_SET_PDEATHSIG: Final = 1
 
 
@@ -70,7 +69,8 @@ def _options(settings: Settings) -> dict[str, Any]:
         # The client address is the socket's: X-Forwarded-For is the edge's to interpret, and
         # trusting it here would let any local client pick the address bad-key slowdowns use.
         "proxy_headers": False,
-        "timeout_graceful_shutdown": GRACEFUL_S,
+        # A stream may run for minutes: how long one may finish is the operator's call.
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }
 
 
@@ -83,10 +83,15 @@ class _OwnSignals(uvicorn.Server):
         yield
 
 
+def server_for(app: Starlette, settings: Settings) -> uvicorn.Server:
+    """`app` served as `prism serve` serves the origin; its caller handles the signals."""
+    return _OwnSignals(uvicorn.Config(app, **_options(settings)))
+
+
 async def _serve_one(settings: Settings) -> None:
     from origin.app import create_app
 
-    server = _OwnSignals(uvicorn.Config(create_app(settings), **_options(settings)))
+    server = server_for(create_app(settings), settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, server.handle_exit, sig, None)

@@ -197,7 +197,7 @@ def shown(value: object, parse: Callable[[str, str], Any]) -> str:
     (secrets and a URL's password aside: those print as ***)."""
     if isinstance(value, Secret):
         return "***" if value else ""
-    if parse is url and isinstance(value, str):
+    if parse in (url, redis_url) and isinstance(value, str):
         return _URL_PASSWORD.sub(r"\1:***@", value)
     if parse is millis and isinstance(value, float):
         return f"{value * 1000:g}"

@@ -185,6 +185,7 @@ async def _start_services(
     )
     revoker = await _revocation(settings, store, auth, stack)
     keyrings = Keyrings(store, keybox, settings.simulator_url)
+    stack.push_async_callback(keyrings.aclose)
     spend = await start_spend(settings, store, stack)
     return _Services(
         store, keybox, providers, ledger, edge_queue, cache, health, auth, revoker, keyrings, spend

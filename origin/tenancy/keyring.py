@@ -2,23 +2,24 @@
 
 Decrypting and fetching keys on every request would put a database round trip on the hot
 path, so each project's endpoints live here for `ttl_s`; a key added or removed through the
-CLI or admin API takes effect within that time.
+CLI or admin API takes effect within that time plus one read. Expired endpoints keep serving
+while they are read again in the background (origin.revalidating): a database that hangs
+holds no request, and one that is down leaves the last keys read in use.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from origin.providers.base import Endpoint
 from origin.providers.registry import PROVIDERS, endpoint_for
+from origin.revalidating import Revalidating
 from origin.settings import Secret
 from origin.store import Store, StoredProviderKey, StoreError, StoreUnavailable
 from origin.tenancy.crypto import DecryptionFailed, KeyBox
 from origin.tenancy.sealing import unseal, upgrade_legacy
-from shared.errors import PrismError, UpstreamUnavailable
+from shared.errors import PrismError
 
 log = logging.getLogger("prism.origin")
 
@@ -41,31 +42,13 @@ class Keyrings:
         self._store = store
         self._keybox = keybox
         self._simulator_url = simulator_url
-        self._ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, Keyring]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._cache = Revalidating("provider keys", self._load, ttl_s)
 
     async def for_project(self, project_id: str) -> Keyring:
-        cached = self._cache.get(project_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        lock = self._locks.setdefault(project_id, asyncio.Lock())
-        async with lock:  # one load per project, however many requests arrive at once
-            cached = self._cache.get(project_id)
-            if cached and cached[0] > time.monotonic():
-                return cached[1]
-            try:
-                keyring = await self._load(project_id)
-            except StoreUnavailable as exc:
-                if cached is None:
-                    raise UpstreamUnavailable(
-                        "This project's provider keys can't be read right now; retry shortly.",
-                        retry_after=1,
-                    ) from exc
-                # Keys don't change during a database outage; keep serving the last ones.
-                keyring = cached[1]
-            self._cache[project_id] = (time.monotonic() + self._ttl_s, keyring)
-            return keyring
+        return await self._cache.get(project_id)
+
+    async def aclose(self) -> None:
+        await self._cache.aclose()
 
     async def _load(self, project_id: str) -> Keyring:
         endpoints: dict[str, Endpoint] = {}

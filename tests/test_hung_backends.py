@@ -1,0 +1,52 @@
+"""A backend that hangs (frozen, not refusing) must not hold requests that need nothing new
+from it: a hung database costs no request that has a stale policy, provider keys or key
+record, and a hung spend Redis costs one request its timeout, not every request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.fixtures.freezable import FreezableProxy
+from tests.test_cache_helpers import chat, chat_body
+from tests.test_cache_resilience import origin_with
+
+# Every bound below is far under the timeout a stall would cost (the store's 5 s, or 3 s for
+# the hung-store Store built here, and spend's 3 s), so a stall fails the test by seconds.
+QUICK_S = 1.0
+
+
+async def timed(work: Any) -> tuple[float, Any]:
+    began = time.monotonic()
+    result = await work
+    return time.monotonic() - began, result
+
+
+@pytest.fixture
+async def project(make_project: Any) -> Any:
+    return await make_project("hung")
+
+
+async def test_expired_policies_and_keys_are_served_while_the_database_hangs(
+    origin_server: Any, origin_admin: Any, postgrest_proxy: FreezableProxy, project: Any, tmp_path
+) -> None:
+    res = await origin_admin.put(
+        f"/projects/{project.id}/limits", json={"requests_per_minute": 1000}
+    )
+    assert res.status_code == 200, res.text
+    async with origin_with(
+        origin_server, tmp_path, SUPABASE_URL=postgrest_proxy.url, PRISM_SPEND_POLICY_TTL_S="0.5"
+    ) as sick:
+        assert (await chat(sick, project, chat_body("warm up"))).status_code == 200
+        postgrest_proxy.freeze()
+        try:
+            await asyncio.sleep(1.0)  # the policy read above has expired
+            for n in range(3):
+                elapsed, response = await timed(chat(sick, project, chat_body(f"hung {n}")))
+                assert response.status_code == 200, response.text
+                assert elapsed < QUICK_S, f"request {n} waited {elapsed:.2f}s"
+        finally:
+            postgrest_proxy.thaw()

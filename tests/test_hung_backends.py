@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from origin.settings import Secret
+from origin.store import Store
+from origin.tenancy.auth import Authenticator
 from tests.fixtures.freezable import FreezableProxy
 from tests.test_cache_helpers import chat, chat_body
 from tests.test_cache_resilience import origin_with
@@ -17,6 +20,14 @@ from tests.test_cache_resilience import origin_with
 # Every bound below is far under the timeout a stall would cost (the store's 5 s, or 3 s for
 # the hung-store Store built here, and spend's 3 s), so a stall fails the test by seconds.
 QUICK_S = 1.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def timed(work: Any) -> tuple[float, Any]:
@@ -28,6 +39,29 @@ async def timed(work: Any) -> tuple[float, Any]:
 @pytest.fixture
 async def project(make_project: Any) -> Any:
     return await make_project("hung")
+
+
+async def test_a_known_key_is_answered_at_once_while_the_store_hangs(
+    postgrest: Any, postgrest_proxy: FreezableProxy, store: Store, project: Any
+) -> None:
+    hung_store = Store(postgrest_proxy.url, Secret(postgrest.service_key), timeout_s=3.0)
+    clock = Clock()
+    auth = Authenticator(hung_store, 30, clock=clock)
+    try:
+        key, record = await store.create_api_key(project.id)
+        await auth.authenticate(f"Bearer {key}")
+        postgrest_proxy.freeze()
+        clock.now += 20  # the second half of the TTL: answered, and checked behind
+        elapsed, caller = await timed(auth.authenticate(f"Bearer {key}"))
+        assert caller.api_key_id == record.id and elapsed < QUICK_S
+        await asyncio.sleep(4.0)  # that background check meets the store timeout
+        clock.now += 20  # now expired, with the store known to be down
+        for _ in range(3):
+            elapsed, caller = await timed(auth.authenticate(f"Bearer {key}"))
+            assert caller.api_key_id == record.id and elapsed < QUICK_S
+    finally:
+        postgrest_proxy.thaw()
+        await hung_store.aclose()
 
 
 async def test_expired_policies_and_keys_are_served_while_the_database_hangs(

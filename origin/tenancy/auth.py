@@ -5,6 +5,12 @@ every call, so answers are cached per key hash: found keys for `ttl_s` (which bo
 long a revoked key keeps working on this process), unknown keys only briefly (so a key
 created a moment ago starts working quickly, while a flood of bad keys still can't turn
 into a flood of lookups). Concurrent misses for one key share a single lookup.
+
+A found key in use is looked up again in the background during the second half of its `ttl_s`,
+so a key in steady use never waits for the database, not even one that hangs (the lookup's
+store timeout is far shorter than half the TTL); its answer still never outlives `ttl_s`.
+While the store is known to be down, an expired known key is answered from memory at once and
+looked up again in the background, within the outage bound below.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ DEFAULT_MAX_ENTRIES = 10_000
 # revocation must not wait indefinitely for the database to come back.
 MAX_STALE_S = 300.0
 STALE_RECHECK_S = 5.0
+# Background lookups in flight at once: a hung store must not hold a task open per known key.
+MAX_REFRESHES = 64
 
 
 class KeyResolver(Protocol):
@@ -66,6 +74,8 @@ class Authenticator:
         self.throttle = throttle or AddressThrottle()
         self._inflight: dict[str, asyncio.Future[Caller | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Bumped by `forget`: a lookup that began before a revocation must not cache its answer.
+        self._epoch = 0
         self.lookups = 0  # store round trips made, for health pages and tests
 
     async def authenticate(
@@ -96,6 +106,7 @@ class Authenticator:
 
     def forget(self, key_hash: str | None = None) -> None:
         """Drop one cached answer (or all), e.g. right after revoking a key on this process."""
+        self._epoch += 1
         if key_hash is None:
             self._cache.clear()
             self._unknown.clear()
@@ -108,20 +119,33 @@ class Authenticator:
         if unknown_until is not None and unknown_until > self._clock():
             return None
         hit = self._cache.get(key_hash)
-        if hit is not None and hit[0] > self._clock():
+        now = self._clock()
+        if hit is not None and hit[0] > now:
             self._cache.move_to_end(key_hash)
+            if hit[1] is not None and self._outage_since is None and hit[0] - now < self._ttl_s / 2:
+                self._revalidate(key_hash)
             return hit[1]
-        pending = self._inflight.get(key_hash)
-        if pending is None:
-            pending = asyncio.get_running_loop().create_future()
-            self._inflight[key_hash] = pending
-            task = asyncio.get_running_loop().create_task(self._resolve(key_hash, pending))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if hit is not None and hit[1] is not None and self._stale(key_hash) is not None:
+            self._revalidate(key_hash)  # the store is known down: answer now, recheck behind
+            return hit[1]
+        pending = self._inflight.get(key_hash) or self._start(key_hash)
         # Shielded: one caller giving up (client disconnect) must not cancel the shared lookup.
         return await asyncio.shield(pending)
 
+    def _revalidate(self, key_hash: str) -> None:
+        if key_hash not in self._inflight and len(self._inflight) < MAX_REFRESHES:
+            self._start(key_hash)
+
+    def _start(self, key_hash: str) -> asyncio.Future[Caller | None]:
+        pending: asyncio.Future[Caller | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key_hash] = pending
+        task = asyncio.get_running_loop().create_task(self._resolve(key_hash, pending))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return pending
+
     async def _resolve(self, key_hash: str, pending: asyncio.Future[Caller | None]) -> None:
+        epoch = self._epoch
         try:
             self.lookups += 1
             caller = await self._store.resolve_api_key(key_hash)
@@ -130,7 +154,9 @@ class Authenticator:
                 self._outage_since = self._clock()
             stale = self._stale(key_hash)
             if stale is not None:
-                self._cache[key_hash] = (self._clock() + STALE_RECHECK_S, stale)
+                # Never shortened: a background lookup may fail while the answer is still fresh.
+                expires = max(self._cache[key_hash][0], self._clock() + STALE_RECHECK_S)
+                self._cache[key_hash] = (expires, stale)
                 pending.set_result(stale)
                 return
             pending.set_exception(
@@ -148,7 +174,8 @@ class Authenticator:
             pending.set_exception(exc)
         else:
             self._outage_since = None
-            self._remember(key_hash, caller)
+            if epoch == self._epoch:
+                self._remember(key_hash, caller)
             pending.set_result(caller)
         finally:
             self._inflight.pop(key_hash, None)

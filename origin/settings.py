@@ -88,6 +88,7 @@ class Settings:
     spend_policy_ttl_s: float = 10.0
     spend_reconcile_interval_s: float = 60.0
     spend_timeout_s: float = 3.0
+    spend_cooldown_s: float = 1.0
     # Bad API keys one client address may present per minute before it is slowed down (429).
     auth_failures_per_minute: int = 20
     # Provider health (origin/routing/health.py): off = no weights (for comparisons); how
@@ -199,6 +200,12 @@ VARIABLES: tuple[Variable, ...] = (
         "spend_reconcile_interval_s",
         number,
         "budget reconcile period, s",
+    ),
+    V(
+        "PRISM_SPEND_COOLDOWN_MS",
+        "spend_cooldown_s",
+        millis,
+        "skip spend counters' Redis this long after it fails",
     ),
     V(
         "PRISM_AUTH_FAILURES_PER_MINUTE",

@@ -15,7 +15,7 @@ from origin.store import Store
 from origin.tenancy.auth import Authenticator
 from tests.fixtures.freezable import FreezableProxy
 from tests.test_cache_helpers import chat, chat_body
-from tests.test_cache_resilience import origin_with
+from tests.test_cache_resilience import origin_with, silent_server
 
 # Every bound below is far under the timeout a stall would cost (the store's 5 s, or 3 s for
 # the hung-store Store built here, and spend's 3 s), so a stall fails the test by seconds.
@@ -84,3 +84,33 @@ async def test_expired_policies_and_keys_are_served_while_the_database_hangs(
                 assert elapsed < QUICK_S, f"request {n} waited {elapsed:.2f}s"
         finally:
             postgrest_proxy.thaw()
+
+
+async def test_a_hung_spend_redis_costs_one_timeout_then_a_cooldown(
+    origin_server: Any, origin_admin: Any, project: Any, tmp_path
+) -> None:
+    res = await origin_admin.put(
+        f"/projects/{project.id}/limits", json={"requests_per_minute": 1000}
+    )
+    assert res.status_code == 200, res.text
+    async with (
+        silent_server() as redis_addr,
+        origin_with(
+            origin_server,
+            tmp_path,
+            REDIS_URL=f"redis://{redis_addr}/0",
+            PRISM_SPEND_COOLDOWN_MS="2000",
+        ) as sick,
+    ):
+        times = []
+        for n in range(4):
+            elapsed, response = await timed(chat(sick, project, chat_body(f"counters {n}")))
+            assert response.status_code == 200, response.text
+            times.append(elapsed)
+        assert times[0] > 2.5, times  # the spend timeout (3 s), once
+        assert all(t < QUICK_S for t in times[1:]), times
+        await asyncio.sleep(2.5)  # the cooldown lapses: one request tries Redis again
+        elapsed, response = await timed(chat(sick, project, chat_body("counters again")))
+        assert response.status_code == 200 and elapsed > 2.5, elapsed
+        elapsed, response = await timed(chat(sick, project, chat_body("counters after")))
+        assert response.status_code == 200 and elapsed < QUICK_S, elapsed

@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
+from origin.breaker import Breaker
 
-class Breaker:
-    """Once a backend has been failing for `trip_after_s` (no success in between), lookups skip
-    it for `cooldown_s` instead of each waiting for it.
-
-    A burst of failures doesn't trip it: when the origin is saturated (or descheduled), every
-    lookup in flight can miss its deadline at once while the backend is fine, and skipping the
-    cache then would send all those requests to providers exactly when the origin is busiest.
-    """
-
-    def __init__(self, cooldown_s: float, trip_after_s: float = 0.2) -> None:
-        self._cooldown_s, self._trip_after_s = cooldown_s, trip_after_s
-        self._until = 0.0
-        self._failing_since: float | None = None
-        self.failures = 0
-
-    @property
-    def open(self) -> bool:
-        return time.monotonic() < self._until
-
-    def failed(self) -> None:
-        self.failures += 1
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-        elif now - self._failing_since >= self._trip_after_s:
-            self._until = now + self._cooldown_s
-
-    def succeeded(self) -> None:
-        self._failing_since = None
+__all__ = ["Breaker", "CacheStats"]
 
 
 @dataclass

@@ -5,7 +5,9 @@ them), over the worker's one pipelined connection (origin.redis_wire: no pool, h
 parsing): EVALSHA by the digest computed at import, the script loaded only when Redis answers
 NOSCRIPT (once after a restart). Reconciling and publishing, off the request path, use
 redis-py. Every failure surfaces as `CountersDown`; what a sick Redis means is decided by the
-caller.
+caller. After an admit or settle round trip fails, the request path skips Redis for
+`cooldown_s` (one request then tries it again): a Redis that hangs would otherwise hold every
+request for the full timeout before it is admitted as if the counters were down.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from origin.breaker import Breaker
 from origin.redis_wire import RedisWire
 from origin.spend.allowance_script import ALLOW, ALLOW_SHA
 from shared.spend_scripts import ADMIT, RECONCILE, SETTLE, SETTLE_SHA
@@ -53,8 +56,10 @@ def _text(value: Any) -> Any:
 
 
 class Counters:
-    def __init__(self, url: str, timeout_s: float) -> None:
+    def __init__(self, url: str, timeout_s: float, cooldown_s: float = 1.0) -> None:
         self.timeout_s = timeout_s
+        # Trips on the first failure: each one already cost a request the whole timeout.
+        self._breaker = Breaker(cooldown_s, trip_after_s=0.0)
         self.round_trips = 0  # admit and settle round trips so far (what bench.spend_checks counts)
         self._redis = Redis.from_url(
             url,
@@ -81,7 +86,7 @@ class Counters:
         only those commands sent again."""
         commands = [(SETTLE_SHA, len(keys), (*keys, *args)) for keys, args in settles]
         commands += admits
-        async with _bounded(timeout_s):
+        async with self._guarded(timeout_s):
             replies = await self._evalsha(commands)
             failed = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
             if failed:
@@ -91,6 +96,19 @@ class Counters:
                 for i, reply in zip(failed, again, strict=True):
                     replies[i] = reply
         return replies
+
+    @asynccontextmanager
+    async def _guarded(self, seconds: float) -> AsyncIterator[None]:
+        """`_bounded`, skipped at once while the breaker cools down after a failure."""
+        if self._breaker.skip():
+            raise CountersDown("redis: skipped for a moment after it failed")
+        try:
+            async with _bounded(seconds):
+                yield
+        except CountersDown:
+            self._breaker.failed()
+            raise
+        self._breaker.succeeded()
 
     async def _evalsha(self, commands: Sequence[Command]) -> list[Any]:
         """Every command's reply, or its error in its place; all sent in one write."""
@@ -107,7 +125,7 @@ class Counters:
     async def allow(self, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
         """One ALLOW call (origin.spend.allowance_script), loading the script if Redis lost it."""
         command = ("EVALSHA", ALLOW_SHA, len(keys), *keys, *args)
-        async with _bounded(self.timeout_s):
+        async with self._guarded(self.timeout_s):
             try:
                 return list(await self._wire.call(*command))
             except NoScriptError:

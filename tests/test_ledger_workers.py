@@ -130,7 +130,7 @@ def two_workers(origin_env: dict[str, str], redis_server: Any, tmp_path: Path) -
         "PRISM_HOST": "127.0.0.1",
         "PRISM_PORT": str(port),
         "PRISM_DATA_DIR": str(tmp_path / "data"),
-        "REDIS_URL": f"{redis_server.url}/{WORKERS_REDIS_DB}",
+        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + f"/{WORKERS_REDIS_DB}",
     }
     argv = [sys.executable, "-m", "origin.admin.cli", "serve", "--workers", "2"]
     service = Service("prism-serve-2", argv, port, env=env, log_path=tmp_path / "serve.log")
@@ -172,7 +172,9 @@ async def test_prism_serve_with_two_workers_keeps_one_row_per_request(
 ) -> None:
     project = await make_project("two-workers")
     edge_rows = [hit_row(project) for _ in range(20)]
-    redis = aioredis.Redis.from_url(f"{redis_server.url}/{WORKERS_REDIS_DB}", decode_responses=True)
+    redis = aioredis.Redis.from_url(
+        redis_server.url.rsplit("/", 1)[0] + f"/{WORKERS_REDIS_DB}", decode_responses=True
+    )
     try:
         await redis.lpush(QUEUE_KEY, *[queued(r) for r in edge_rows])
         limit = asyncio.Semaphore(CONCURRENCY)

@@ -36,7 +36,7 @@ def two_workers(origin_env: dict[str, str], redis_server: Any, tmp_path: Path) -
         "PRISM_PORT": str(port),
         "PRISM_DATA_DIR": str(tmp_path / "data"),
         "PRISM_METRICS_TOKEN": TOKEN,
-        "REDIS_URL": f"{redis_server.url}/{WORKERS_REDIS_DB}",
+        "REDIS_URL": redis_server.url.rsplit("/", 1)[0] + f"/{WORKERS_REDIS_DB}",
     }
     argv = [sys.executable, "-m", "origin.admin.cli", "serve", "--workers", "2"]
     service = Service("prism-serve-metrics", argv, port, env=env, log_path=tmp_path / "serve.log")
@@ -70,7 +70,7 @@ async def test_every_scrape_counts_every_workers_requests(
     project = await make_project("metrics-workers")
     # The edge's counters, as the Worker leaves them in Redis: every worker reads the same
     # hash, so each scrape shows them once, not once per worker.
-    redis = aioredis.Redis.from_url(f"{redis_server.url}/{WORKERS_REDIS_DB}")
+    redis = aioredis.Redis.from_url(redis_server.url.rsplit("/", 1)[0] + f"/{WORKERS_REDIS_DB}")
     try:
         await redis.delete(edge_metrics.KEY)
         await redis.hincrby(edge_metrics.KEY, edge_metrics.hit_field("exact"), 3)

@@ -45,6 +45,15 @@ def _m(
     )
 
 
+def _claude(
+    upstream: str, bucket: str, prices: tuple[str, str, str | None, str | None, str | None]
+) -> ModelInfo:
+    """A Claude model: 200k context, and no schema-less JSON mode. json_object is refused and
+    json_schema is sent as Claude's structured output (origin.providers.anthropic_request), so
+    routing sends JSON-mode requests elsewhere; a client naming Claude gets its schema kept."""
+    return _m("anthropic", upstream, bucket, 200_000, prices, json=False)
+
+
 # Canonical id -> model. Canonical ids are what usage rows record in model_used.
 MODELS: Final[dict[str, ModelInfo]] = {
     "gpt-5.5": _m("openai", "gpt-5.5", "large", 1_000_000, ("5.00", "30.00", "0.50", None, None)),
@@ -56,32 +65,14 @@ MODELS: Final[dict[str, ModelInfo]] = {
     "gpt-4o-mini": _m(
         "openai", "gpt-4o-mini", "small", 128_000, ("0.15", "0.60", "0.075", None, None)
     ),
-    # Claude has no schema-less JSON mode: json_object is refused, json_schema is sent as its
-    # structured output (origin.providers.anthropic_request). Routing sends JSON-mode
-    # requests elsewhere; a client naming Claude gets the schema enforced.
-    "claude-opus-4-7": _m(
-        "anthropic",
-        "claude-opus-4-7",
-        "large",
-        200_000,
-        ("5.00", "25.00", "0.50", "6.25", "10.00"),
-        json=False,
+    "claude-opus-4-7": _claude(
+        "claude-opus-4-7", "large", ("5.00", "25.00", "0.50", "6.25", "10.00")
     ),
-    "claude-sonnet-4-6": _m(
-        "anthropic",
-        "claude-sonnet-4-6",
-        "medium",
-        200_000,
-        ("3.00", "15.00", "0.30", "3.75", "6.00"),
-        json=False,
+    "claude-sonnet-4-6": _claude(
+        "claude-sonnet-4-6", "medium", ("3.00", "15.00", "0.30", "3.75", "6.00")
     ),
-    "claude-haiku-4-5": _m(
-        "anthropic",
-        "claude-haiku-4-5",
-        "small",
-        200_000,
-        ("1.00", "5.00", "0.10", "1.25", "2.00"),
-        json=False,
+    "claude-haiku-4-5": _claude(
+        "claude-haiku-4-5", "small", ("1.00", "5.00", "0.10", "1.25", "2.00")
     ),
     "gemini-2.5-pro": _m(
         "gemini", "gemini-2.5-pro", "large", 1_048_576, ("1.25", "10.00", "0.125", None, None)

@@ -28,14 +28,22 @@ class Backends:
 
     @classmethod
     def of(cls, ctx: EdgeContext) -> Backends:
-        config, http = ctx.config, ctx.http
+        config, http, cooldowns = ctx.config, ctx.http, ctx.cooldowns
         redis = vector = supabase = None
         if config.redis_url and config.redis_token:
-            redis = UpstashRedis(http, config.redis_url, config.redis_token, REDIS_TIMEOUT_S)
+            redis = UpstashRedis(
+                http, config.redis_url, config.redis_token, REDIS_TIMEOUT_S, cooldowns.redis
+            )
         if config.vector_url and config.vector_token:
-            vector = UpstashVector(http, config.vector_url, config.vector_token, VECTOR_TIMEOUT_S)
+            vector = UpstashVector(
+                http, config.vector_url, config.vector_token, VECTOR_TIMEOUT_S, cooldowns.vector
+            )
         if config.supabase_url and config.supabase_edge_key:
             supabase = Supabase(
-                http, config.supabase_url, config.supabase_edge_key, config.supabase_anon_key
+                http,
+                config.supabase_url,
+                config.supabase_edge_key,
+                config.supabase_anon_key,
+                cooldowns.supabase,
             )
         return cls(redis=redis, vector=vector, supabase=supabase)

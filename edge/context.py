@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from edge.callers import CallerCache
 from edge.config import EdgeConfig, Lookup
+from edge.cooldowns import Cooldowns
 from edge.web import HttpClient
 
 
@@ -24,8 +25,9 @@ class Runtime:
     binding: Lookup
     http: HttpClient
     background: Background
-    # Outlives the request when the runtime passes its instance-wide one; fresh otherwise.
+    # Both outlive the request when the runtime passes its isolate-wide ones; fresh otherwise.
     callers: CallerCache = field(default_factory=CallerCache)
+    cooldowns: Cooldowns = field(default_factory=Cooldowns)
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,4 @@ class EdgeContext:
     http: HttpClient
     background: Background
     callers: CallerCache = field(default_factory=CallerCache)
+    cooldowns: Cooldowns = field(default_factory=Cooldowns)

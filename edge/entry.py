@@ -18,6 +18,7 @@ from workers import WorkerEntrypoint
 
 from edge.callers import CallerCache
 from edge.context import Runtime
+from edge.cooldowns import Cooldowns
 from edge.errors import error_response
 from edge.handler import handle
 from edge.limits import DEFAULT_MAX_BODY_BYTES, declared_length, max_body_bytes, too_large
@@ -32,8 +33,10 @@ NULL_BODY_STATUSES: Final = frozenset({101, 103, 204, 205, 304})
 class Default(WorkerEntrypoint):
     # The runtime makes one instance per request but keeps the isolate (and so this class) for
     # many: the class is the only scope an "in-instance" cache can live in. It holds key hashes
-    # and the ids they resolve to, nothing secret, and bounds its size and age itself.
+    # and the ids they resolve to, nothing secret, and bounds its size and age itself. The
+    # cooldowns remember which backend timed out lately, so one hang costs one request its wait.
     callers: ClassVar[CallerCache] = CallerCache()
+    cooldowns: ClassVar[Cooldowns] = Cooldowns()
 
     async def fetch(self, request: Any) -> WorkersResponse:
         runtime = self.runtime()
@@ -50,6 +53,7 @@ class Default(WorkerEntrypoint):
             http=RuntimeHttp(),
             background=RuntimeBackground(self.ctx),
             callers=self.callers,
+            cooldowns=self.cooldowns,
         )
 
     def binding(self, name: str) -> str | None:

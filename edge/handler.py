@@ -36,7 +36,11 @@ async def handle(
             PrismError("The Prism edge is misconfigured.", code="edge_misconfigured")
         )
     ctx = EdgeContext(
-        config=config, http=runtime.http, background=runtime.background, callers=runtime.callers
+        config=config,
+        http=runtime.http,
+        background=runtime.background,
+        callers=runtime.callers,
+        cooldowns=runtime.cooldowns,
     )
     # Stages parse the body; one too large to parse cheaply is the origin's to answer.
     tried = () if not parseable(request.body) else stages_for(config) if stages is None else stages

@@ -6,7 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from edge.web import FetchError, Headers, HttpClient, read_body
+from edge.web import FetchError, FetchTimeout, Headers, HttpClient, read_body
+from shared.breaker import Breaker
 from shared.json_depth import json_depth_exceeds
 
 
@@ -25,12 +26,16 @@ async def exchange(
     headers: Headers,
     payload: Any,
     timeout_s: float,
+    breaker: Breaker | None = None,
 ) -> tuple[int, bytes]:
     """Send `payload` as JSON (None: no body) and return (status, body), all within `timeout_s`.
 
     The fetch timeout covers only the response headers, so the whole exchange is bounded too:
-    a backend that stalls mid-body must cost a bounded delay, not a hung request.
+    a backend that stalls mid-body must cost a bounded delay, not a hung request. With a
+    `breaker`, a timeout trips it and the exchange is refused at once while it is open.
     """
+    if breaker is not None and breaker.skip():
+        raise BackendError(f"{method} {_where(url)}: skipped, it timed out moments ago")
     body = None if payload is None else json.dumps(payload, separators=(",", ":")).encode()
     sent = [*headers, ("content-type", "application/json")] if body is not None else headers
 
@@ -39,11 +44,18 @@ async def exchange(
         return reply.status, await read_body(reply.body)
 
     try:
-        return await asyncio.wait_for(run(), timeout_s)
-    except TimeoutError as exc:
+        answer = await asyncio.wait_for(run(), timeout_s)
+    except (TimeoutError, FetchTimeout) as exc:
+        if breaker is not None:
+            breaker.failed()
         raise BackendError(f"{method} {_where(url)}: no answer within {timeout_s}s") from exc
     except FetchError as exc:
+        if breaker is not None:
+            breaker.succeeded()  # refused at once: down, not hung, and cheap to try again
         raise BackendError(str(exc) or f"{method} {_where(url)} failed") from exc
+    if breaker is not None:
+        breaker.succeeded()
+    return answer
 
 
 def decode(status: int, body: bytes, url: str) -> Any:

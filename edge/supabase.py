@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from edge.rest import BackendError, decode, exchange
 from edge.web import HttpClient
+from shared.breaker import Breaker
 from shared.usage import Caller
 
 USAGE_PREFER: Final = "return=minimal"
@@ -22,8 +23,15 @@ ALREADY_STORED: Final = 409
 
 class Supabase:
     def __init__(
-        self, http: HttpClient, url: str, edge_key: str, anon_key: str | None = None
+        self,
+        http: HttpClient,
+        url: str,
+        edge_key: str,
+        anon_key: str | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
+        # Guards the key lookup, which a request waits on; never the usage insert after it.
+        self._breaker = breaker
         self._http = http
         self._rest = f"{url.rstrip('/')}/rest/v1"
         # The API gateway admits the request on `apikey`; PostgREST acts as the bearer's role.
@@ -34,7 +42,13 @@ class Supabase:
         """The live key's owner, None for no such live key; BackendError when it can't tell."""
         url = f"{self._rest}/rpc/resolve_api_key"
         status, body = await exchange(
-            self._http, "POST", url, self._headers, {"p_key_hash": key_hash}, timeout_s
+            self._http,
+            "POST",
+            url,
+            self._headers,
+            {"p_key_hash": key_hash},
+            timeout_s,
+            self._breaker,
         )
         rows = decode(status, body, url)
         if not isinstance(rows, list):

@@ -7,22 +7,28 @@ from typing import Any
 
 from edge.rest import BackendError, decode, exchange
 from edge.web import HttpClient
+from shared.breaker import Breaker
 
 Command = Sequence[str | int]
 
 
 class UpstashRedis:
-    def __init__(self, http: HttpClient, url: str, token: str, timeout_s: float) -> None:
+    """Calls on a request's path use the client's timeout and skip Redis while `breaker` is
+    open (edge.cooldowns). A call given its own `timeout_s` is work after the response, such as
+    queueing a usage row: it always tries, however Redis behaved a moment ago."""
+
+    def __init__(
+        self, http: HttpClient, url: str, token: str, timeout_s: float, breaker: Breaker | None
+    ) -> None:
         self._http = http
         self._url = url.rstrip("/")
         self._headers = [("authorization", f"Bearer {token}")]
         self._timeout_s = timeout_s
+        self._breaker = breaker
 
     async def command(self, *args: str | int, timeout_s: float | None = None) -> Any:
         """The command's result; a Redis error or a failed exchange raises BackendError."""
-        status, body = await exchange(
-            self._http, "POST", self._url, self._headers, list(args), timeout_s or self._timeout_s
-        )
+        status, body = await self._exchange(self._url, list(args), timeout_s)
         return _result(decode(status, body, self._url))
 
     async def pipeline(
@@ -31,13 +37,18 @@ class UpstashRedis:
         """Every command's result, in order; raises BackendError if any one of them failed."""
         url = f"{self._url}/pipeline"
         payload = [list(c) for c in commands]
-        status, body = await exchange(
-            self._http, "POST", url, self._headers, payload, timeout_s or self._timeout_s
-        )
+        status, body = await self._exchange(url, payload, timeout_s)
         answers = decode(status, body, url)
         if not isinstance(answers, list) or len(answers) != len(commands):
             raise BackendError("Upstash pipeline answered with the wrong number of results")
         return [_result(answer) for answer in answers]
+
+    async def _exchange(self, url: str, payload: Any, timeout_s: float | None) -> tuple[int, bytes]:
+        if timeout_s is None:
+            return await exchange(
+                self._http, "POST", url, self._headers, payload, self._timeout_s, self._breaker
+            )
+        return await exchange(self._http, "POST", url, self._headers, payload, timeout_s)
 
 
 def _result(answer: Any) -> Any:

@@ -7,14 +7,18 @@ from urllib.parse import quote
 
 from edge.rest import BackendError, decode, exchange
 from edge.web import HttpClient
+from shared.breaker import Breaker
 
 # (vector id, Upstash score, metadata), the shape shared.semantic_guard reads matches in.
 Match = tuple[str, float, Any]
 
 
 class UpstashVector:
-    def __init__(self, http: HttpClient, url: str, token: str, timeout_s: float) -> None:
+    def __init__(
+        self, http: HttpClient, url: str, token: str, timeout_s: float, breaker: Breaker | None
+    ) -> None:
         self._http = http
+        self._breaker = breaker
         self._url = url.rstrip("/")
         self._headers = [("authorization", f"Bearer {token}")]
         self._timeout_s = timeout_s
@@ -24,7 +28,7 @@ class UpstashVector:
         url = f"{self._url}/query-data/{quote(namespace, safe='')}"
         query = {"data": text, "topK": top_k, "includeMetadata": True, "filter": where}
         status, body = await exchange(
-            self._http, "POST", url, self._headers, query, self._timeout_s
+            self._http, "POST", url, self._headers, query, self._timeout_s, self._breaker
         )
         answer = decode(status, body, url)
         results = answer.get("result") if isinstance(answer, dict) else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,12 +19,6 @@ from infra.local.proc import free_port
 from shared.apikeys import hash_api_key
 from tests.edge.httpx_client import HttpxClient, TaskBackground
 from tests.fixtures.edge import EdgeDriver, chat
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpxClient]:
-    async with httpx.AsyncClient() as client:
-        yield HttpxClient(client)
 
 
 @pytest.fixture

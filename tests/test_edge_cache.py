@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -19,12 +17,6 @@ from infra.local.proc import free_port
 from shared.cache_entry import replay_chunks
 from tests.edge.httpx_client import HttpxClient
 from tests.fixtures.edge import CacheSeed, EdgeDriver, body_hex, cached_completion, chat
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpxClient]:
-    async with httpx.AsyncClient() as client:
-        yield HttpxClient(client)
 
 
 @pytest.fixture

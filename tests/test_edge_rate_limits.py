@@ -7,11 +7,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -20,12 +18,6 @@ from shared.apikeys import generate_api_key
 from shared.limits import limit_keys, limits_config_key
 from tests.edge.httpx_client import HttpxClient
 from tests.fixtures.edge import CacheSeed, EdgeDriver, cached_completion, chat
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpxClient]:
-    async with httpx.AsyncClient() as client:
-        yield HttpxClient(client)
 
 
 @pytest.fixture

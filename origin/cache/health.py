@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from origin.breaker import Breaker
+from shared.breaker import Breaker
 
 __all__ = ["Breaker", "CacheStats"]
 

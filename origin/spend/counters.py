@@ -22,9 +22,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from origin.breaker import Breaker
 from origin.redis_wire import RedisWire
 from origin.spend.allowance_script import ALLOW, ALLOW_SHA
+from shared.breaker import Breaker
 from shared.spend_scripts import ADMIT, RECONCILE, SETTLE, SETTLE_SHA
 
 Arg = str | int

@@ -6,10 +6,8 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from edge.context import EdgeContext, Runtime
@@ -20,12 +18,6 @@ from infra.local.proc import free_port
 from tests.edge.httpx_client import HttpxClient, TaskBackground
 
 DEADLINE_S = 20.0
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpxClient]:
-    async with httpx.AsyncClient() as client:
-        yield HttpxClient(client)
 
 
 def runtime(http: HttpxClient, **env: str) -> Runtime:

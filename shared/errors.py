@@ -103,6 +103,12 @@ class UpstreamTimeout(PrismError):
     status, type, code = 504, "upstream_error", "upstream_timeout"
 
 
+class ShuttingDown(PrismError):
+    """The gateway stopped before the answer was complete (a deploy or restart)."""
+
+    status, type, code = 503, "api_error", "server_shutdown"
+
+
 def error_envelope(
     message: str, type: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
+import openai
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -19,6 +24,7 @@ from infra.local.proc import free_port
 from origin.admin.serve import server_for
 from origin.background import BoundedExitStack
 from origin.settings import Settings
+from tests.fixtures.origin import OriginHandle, start_origin
 
 
 async def test_a_hanging_close_is_abandoned_and_the_rest_still_close() -> None:
@@ -83,3 +89,36 @@ async def test_the_shutdown_grace_is_the_setting() -> None:
     await asyncio.wait_for(serving, 10)
     assert 1.4 <= time.monotonic() - began < 4
     await asyncio.wait_for(reading, 10)
+
+
+async def test_a_stream_cut_by_the_grace_ends_in_an_error_the_sdk_raises_and_its_row_says_so(
+    origin_env: dict[str, str], pg: Any, make_project: Any, sim: Any, tmp_path: Path
+) -> None:
+    project = await make_project("shutdown")
+    env = {**origin_env, "PRISM_SHUTDOWN_GRACE_S": "1"}
+    origin = OriginHandle(await asyncio.to_thread(start_origin, env, tmp_path), env, pg.dsn)
+    sim.configure(stream_chunk_delay_ms=800)  # the answer outlasts the grace
+    try:
+        client = openai.OpenAI(base_url=origin.base_url, api_key=project.api_key, max_retries=0)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Tell me a long story"}],
+            stream=True,
+            extra_headers={"X-Prism-Fallback": "none"},
+        )
+        chunks = iter(stream)
+        assert next(chunks).choices  # the answer is under way
+        stopping = threading.Thread(target=origin.service.stop)
+        stopping.start()
+        with pytest.raises(openai.APIError) as cut:
+            for _ in chunks:
+                pass
+        stopping.join(30)
+    finally:
+        sim.reset()
+        await asyncio.to_thread(origin.service.stop)
+    # Not a bare broken connection: the client is told why and what to do, and the row does
+    # not blame the client (client_disconnected) for the gateway's restart.
+    assert "incomplete" in cut.value.message
+    [row] = await origin.rows(project.id, expect=1)
+    assert (row["success"], row["error_code"]) == (False, "server_shutdown")

@@ -23,7 +23,7 @@ from origin.cache.accumulator import StreamAccumulator
 from origin.gateway.attempts import Target
 from origin.providers.transport import ProviderStream
 from shared import sse
-from shared.errors import PrismError
+from shared.errors import PrismError, ShuttingDown
 from shared.pricing import TokenUsage
 
 T = TypeVar("T")
@@ -144,6 +144,10 @@ class StreamRelay:
                 self._disconnected = True
         except OSError:  # the socket went away under a write
             self._disconnected = True
+        except asyncio.CancelledError:
+            # Only the server cancels a request task: its shutdown grace ran out mid-answer.
+            await self._cut_short(pump, send)
+            raise
         finally:
             for task in (pump, watch):
                 task.cancel()
@@ -167,6 +171,22 @@ class StreamRelay:
             self._error = exc
             await send_body(send, event(exc.envelope()))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _cut_short(self, pump: asyncio.Future[None], send: Send) -> None:
+        """End a stream the server is cutting with an error event, as a provider failure after
+        the first byte ends: a client must not take a cut answer for a whole one."""
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        if self._completed or self._error is not None:
+            return
+        self._error = ShuttingDown(
+            "Prism is restarting and cut this answer short; it is incomplete. Retry the request."
+        )
+        try:
+            await send_body(send, event(self._error.envelope()))
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            self._disconnected = True
 
     async def _send(self, send: Send, chunk: dict[str, Any]) -> None:
         self._delivered.add(chunk)

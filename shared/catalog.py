@@ -48,10 +48,9 @@ def _m(
 def _claude(
     upstream: str, bucket: str, prices: tuple[str, str, str | None, str | None, str | None]
 ) -> ModelInfo:
-    """A Claude model: 200k context, and no schema-less JSON mode. json_object is refused and
-    json_schema is sent as Claude's structured output (origin.providers.anthropic_request), so
-    routing sends JSON-mode requests elsewhere; a client naming Claude gets its schema kept."""
-    return _m("anthropic", upstream, bucket, 200_000, prices, json=False)
+    """A Claude model: 200k context. JSON mode is translated (origin.providers.anthropic_request):
+    json_schema to Claude's structured output, json_object to a JSON answer tool."""
+    return _m("anthropic", upstream, bucket, 200_000, prices)
 
 
 # Canonical id -> model. Canonical ids are what usage rows record in model_used.

@@ -117,21 +117,37 @@ async def test_tools(origin_server, project, sim, model, provider, stream):
     assert len(await origin_server.rows(project.id, expect=1)) == 1
 
 
-@pytest.mark.parametrize("model,provider", [p for p in FAMILIES if p.id != "anthropic"])
+@pytest.mark.parametrize("model,provider", FAMILIES)
 def test_json_mode(origin_server, project, sim, model, provider):
     completion = client(origin_server, project).chat.completions.create(
         model=model, messages=HELLO, response_format={"type": "json_object"}
     )
-    assert isinstance(json.loads(completion.choices[0].message.content), dict)
+    choice = completion.choices[0]
+    assert isinstance(json.loads(choice.message.content), dict)
+    assert (choice.finish_reason, choice.message.tool_calls) == ("stop", None)
 
 
-def test_json_object_on_claude_is_a_400_not_prose(origin_server, project, sim):
-    with pytest.raises(openai.BadRequestError) as raised:
-        client(origin_server, project).chat.completions.create(
-            model="claude-haiku-4-5", messages=HELLO, response_format={"type": "json_object"}
-        )
-    assert raised.value.status_code == 400
-    assert raised.value.body["param"] == "response_format"
+@pytest.mark.parametrize("stream", [False, True])
+def test_json_object_on_claude_answers_json_through_a_forced_tool(
+    origin_server, project, sim, stream
+):
+    create = client(origin_server, project).chat.completions.create
+    reply = create(
+        model="claude-haiku-4-5",
+        messages=HELLO,
+        response_format={"type": "json_object"},
+        stream=stream,
+    )
+    if stream:
+        chunks = [c for c in reply if c.choices]
+        text = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert not any(c.choices[0].delta.tool_calls for c in chunks)
+        assert chunks[-1].choices[0].finish_reason == "stop"
+    else:
+        text = reply.choices[0].message.content
+    assert isinstance(json.loads(text), dict)
+    sent = sim.requests("anthropic")[-1]["body"]
+    assert sent["tool_choice"] == {"type": "tool", "name": "prism_json_answer"}
 
 
 @pytest.mark.parametrize("stream", [False, True])

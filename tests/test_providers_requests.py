@@ -377,17 +377,63 @@ def test_anthropic_sends_a_json_schema_as_structured_output() -> None:
     assert "response_format" not in body
 
 
+JSON_ANSWER = {
+    "name": "prism_json_answer",
+    "description": "Give your whole answer as this JSON object.",
+    "input_schema": {"type": "object"},
+}
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
+CLAUDE_WEATHER = {"name": "get_weather", "input_schema": SCHEMA}
+
+
+@pytest.mark.parametrize(
+    ("extra", "tools", "choice"),
+    [
+        # JSON mode alone: the JSON answer is the one tool, and it must be used
+        ({}, [JSON_ANSWER], {"type": "tool", "name": "prism_json_answer"}),
+        # with tools, as in OpenAI's JSON mode: call a tool or answer in JSON
+        ({"tools": [WEATHER_TOOL]}, [CLAUDE_WEATHER, JSON_ANSWER], {"type": "any"}),
+        (
+            {"tools": [WEATHER_TOOL], "parallel_tool_calls": False},
+            [CLAUDE_WEATHER, JSON_ANSWER],
+            {"type": "any", "disable_parallel_tool_use": True},
+        ),
+        # "none": no client tool may be called, so JSON is the answer
+        (
+            {"tools": [WEATHER_TOOL], "tool_choice": "none"},
+            [JSON_ANSWER],
+            {"type": "tool", "name": "prism_json_answer"},
+        ),
+        # a named tool stands: the client asked for that call
+        (
+            {
+                "tools": [WEATHER_TOOL],
+                "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+            },
+            [CLAUDE_WEATHER],
+            {"type": "tool", "name": "get_weather"},
+        ),
+    ],
+    ids=["alone", "with tools", "no parallel calls", "tool choice none", "named tool"],
+)
 @pytest.mark.parametrize(
     "fmt",
     [{"type": "json_object"}, {"type": "json_schema", "json_schema": {"name": "r"}}],
     ids=["json_object", "json_schema without a schema"],
 )
-def test_anthropic_refuses_json_it_cannot_constrain_rather_than_answering_in_prose(
-    fmt: dict[str, Any],
+def test_anthropic_json_mode_without_a_schema_is_the_json_answer_tool(
+    fmt: dict[str, Any], extra: dict[str, Any], tools: list[Any], choice: dict[str, Any]
 ) -> None:
+    body = anthropic_body({"messages": [USER], "response_format": fmt, **extra})
+    assert (body["tools"], body["tool_choice"]) == (tools, choice)
+    assert "output_config" not in body and "response_format" not in body
+
+
+def test_anthropic_refuses_a_client_tool_named_like_the_json_answer() -> None:
+    tool = {"type": "function", "function": {"name": "prism_json_answer", "parameters": SCHEMA}}
     with pytest.raises(InvalidRequest) as raised:
-        anthropic_body({"messages": [USER], "response_format": fmt})
-    assert raised.value.param == "response_format"
+        anthropic_body({"messages": [USER], "tools": [tool]})
+    assert raised.value.param == "tools"
 
 
 def test_anthropic_takes_a_plain_text_response_format() -> None:

@@ -176,6 +176,63 @@ def test_anthropic_response(stop_reason: str, finish: str) -> None:
     }
 
 
+JSON_ANSWER_USE = {"type": "tool_use", "id": "toolu_j", "name": "prism_json_answer"}
+WEATHER_USE = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Oslo"}}
+
+
+@pytest.mark.parametrize(
+    ("blocks", "content", "calls", "finish"),
+    [
+        # JSON mode's answer tool is the message itself, and the answer is finished
+        (
+            [{**JSON_ANSWER_USE, "input": {"city": "Oslo", "n": 2}}],
+            '{"city":"Oslo","n":2}',
+            [],
+            "stop",
+        ),
+        ([{**JSON_ANSWER_USE, "input": {}}], "{}", [], "stop"),
+        # a client tool called instead is still a tool call
+        ([WEATHER_USE], None, ["weather"], "tool_calls"),
+    ],
+    ids=["answer", "empty object", "client tool"],
+)
+def test_anthropic_json_answer_tool_reads_back_as_the_message(
+    blocks: list[dict[str, Any]], content: str | None, calls: list[str], finish: str
+) -> None:
+    payload = {"id": "m", "content": blocks, "stop_reason": "tool_use", "usage": {}}
+    [choice] = adapter_for("anthropic").parse_response(payload, "claude-up").body["choices"]
+    message = choice["message"]
+    assert (message["content"], choice["finish_reason"]) == (content, finish)
+    assert [c["function"]["name"] for c in message.get("tool_calls") or []] == calls
+
+
+def test_anthropic_decoder_streams_the_json_answer_tool_as_content() -> None:
+    decoder = adapter_for("anthropic").stream_decoder("claude-up", "c1", 7)
+    json_delta = {"type": "content_block_delta", "index": 0}
+    out = decode(
+        decoder,
+        events(
+            ("message_start", {"type": "message_start", "message": {"usage": {}}}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": JSON_ANSWER_USE},
+            ),
+            (None, {**json_delta, "delta": {"type": "input_json_delta", "partial_json": ""}}),
+            (None, {**json_delta, "delta": {"type": "input_json_delta", "partial_json": '{"a": '}}),
+            (None, {**json_delta, "delta": {"type": "input_json_delta", "partial_json": "1}"}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (None, {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {}}),
+            ("message_stop", {"type": "message_stop"}),
+        ),
+    )
+    assert deltas(out) == [
+        ({"role": "assistant", "content": ""}, None),
+        ({"content": '{"a": '}, None),
+        ({"content": "1}"}, None),
+        ({}, "stop"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("reason", "parts", "finish", "content"),
     [

@@ -16,7 +16,7 @@ from typing import Any, Final
 import orjson
 
 from origin.providers import chunks
-from origin.providers.anthropic_request import messages_body
+from origin.providers.anthropic_request import JSON_ANSWER_TOOL, messages_body
 from origin.providers.base import Completion, Endpoint, SSEEvent, StreamState, UpstreamRequest
 from origin.providers.failures import bad_response, map_status
 from shared.errors import PrismError
@@ -93,11 +93,16 @@ class AnthropicAdapter:
             raise bad_response(KIND, "answered without content", dict(payload))
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
+        answered_json = False
         for block in blocks:
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "text":
                 texts.append(str(block.get("text") or ""))
+            elif block.get("type") == "tool_use" and block.get("name") == JSON_ANSWER_TOOL:
+                # JSON mode's answer: its input is the message (see anthropic_request).
+                texts.append(orjson.dumps(block.get("input") or {}).decode())
+                answered_json = True
             elif block.get("type") == "tool_use":
                 calls.append(
                     chunks.tool_call(
@@ -107,7 +112,7 @@ class AnthropicAdapter:
                     )
                 )
         text = "".join(texts) if texts or not calls else None
-        finish = FINISH.get(str(payload.get("stop_reason")), "stop")
+        finish = _finish(payload.get("stop_reason"), answered_json and not calls)
         usage = usage_of(payload.get("usage")) or TokenUsage(reported=False)
         body = chunks.completion(
             str(payload.get("id") or ""),
@@ -130,13 +135,23 @@ class AnthropicAdapter:
 class AnthropicStream:
     """Named Messages events in, OpenAI chunks out; tool blocks become indexed tool calls."""
 
-    __slots__ = ("_created", "_done", "_id", "_model", "_start_usage", "_tools", "state")
+    __slots__ = (
+        "_created",
+        "_done",
+        "_id",
+        "_json_block",
+        "_model",
+        "_start_usage",
+        "_tools",
+        "state",
+    )
 
     def __init__(self, model: str, chunk_id: str, created: int) -> None:
         self.state = StreamState()
         self._model, self._id, self._created = model, chunk_id, created
         self._start_usage: dict[str, Any] | None = None
         self._tools: dict[int, int] = {}  # content block index -> OpenAI tool call index
+        self._json_block: int | None = None  # the JSON answer tool's block: message text
         self._done = False
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
@@ -176,6 +191,9 @@ class AnthropicStream:
         block = data.get("content_block")
         if not isinstance(block, dict):
             return []
+        if block.get("type") == "tool_use" and block.get("name") == JSON_ANSWER_TOOL:
+            self._json_block = chunks.count(data.get("index"))
+            return []
         if block.get("type") == "tool_use":
             index = len(self._tools)
             self._tools[chunks.count(data.get("index"))] = index
@@ -196,11 +214,16 @@ class AnthropicStream:
             return []
         if delta.get("type") == "text_delta":
             return [self._chunk({"content": str(delta.get("text") or "")})]
-        if delta.get("type") == "input_json_delta" and delta.get("partial_json"):
-            index = self._tools.get(chunks.count(data.get("index")), 0)
-            fragment = {"index": index, "function": {"arguments": delta["partial_json"]}}
-            return [self._chunk({"tool_calls": [fragment]})]
-        return []  # thinking and signature deltas have no chat-completions counterpart
+        if delta.get("type") != "input_json_delta" or not delta.get("partial_json"):
+            return []  # thinking and signature deltas have no chat-completions counterpart
+        block = chunks.count(data.get("index"))
+        if block == self._json_block:
+            return [self._chunk({"content": str(delta["partial_json"])})]
+        fragment = {
+            "index": self._tools.get(block, 0),
+            "function": {"arguments": delta["partial_json"]},
+        }
+        return [self._chunk({"tool_calls": [fragment]})]
 
     def _message_delta(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         usage = data.get("usage")
@@ -212,9 +235,16 @@ class AnthropicStream:
         reason = delta.get("stop_reason") if isinstance(delta, dict) else None
         if reason is None:
             return []
-        finish = FINISH.get(str(reason), "stop")
+        finish = _finish(reason, self._json_block is not None and not self._tools)
         chunks.note_finish(self.state, 0, finish)
         return [self._chunk({}, finish)]
+
+
+def _finish(stop_reason: Any, json_answer_only: bool) -> str:
+    # The JSON answer tool is how JSON mode answers, not a call for the client to make.
+    if json_answer_only and stop_reason == "tool_use":
+        return "stop"
+    return FINISH.get(str(stop_reason), "stop")
 
 
 # About 1024 tokens: Anthropic does not cache a shorter prefix, so marking one only adds noise.

@@ -14,8 +14,20 @@ from typing import Any, Final
 from origin.providers import content
 from shared.errors import InvalidRequest
 
-DEFAULT_MAX_TOKENS: Final = 4096
 Block = dict[str, Any]
+DEFAULT_MAX_TOKENS: Final = 4096
+# json_object names no schema for Claude's structured output to constrain with, so the request
+# offers this tool, whose input is any JSON object, and the answer's tool input is read back as
+# the message text (origin.providers.anthropic): to the client it is plain JSON mode.
+JSON_ANSWER_TOOL: Final = "prism_json_answer"
+
+
+def _json_answer_tool() -> Block:
+    return {
+        "name": JSON_ANSWER_TOOL,
+        "description": "Give your whole answer as this JSON object.",
+        "input_schema": {"type": "object"},
+    }
 
 
 def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str, Any]:
@@ -190,6 +202,8 @@ def _tools(body: Mapping[str, Any], out: dict[str, Any]) -> None:
 
 def _tool(tool: Any) -> Block:
     function = content.function_of(tool)
+    if function["name"] == JSON_ANSWER_TOOL:
+        raise InvalidRequest(f"the tool name {JSON_ANSWER_TOOL} is reserved", param="tools")
     out: Block = {"name": function["name"]}
     if function.get("description"):
         out["description"] = function["description"]
@@ -218,15 +232,29 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
 
 def _output_format(fmt: Any, out: dict[str, Any]) -> None:
     """json_schema becomes Claude's structured output (output_config.format), which constrains
-    the text answer to the schema. json_object has no schema to constrain with, and dropped it
-    would leave a client parsing prose: refused."""
+    the text answer to the schema; json_object (or a schema-less json_schema) becomes the JSON
+    answer tool."""
     if not isinstance(fmt, Mapping) or fmt.get("type") not in ("json_object", "json_schema"):
         return
     spec = fmt.get("json_schema")
     schema = spec.get("schema") if isinstance(spec, Mapping) else None
-    if fmt["type"] == "json_object" or not isinstance(schema, Mapping):
-        raise InvalidRequest(
-            "anthropic models take response_format json_schema with a schema, not json_object",
-            param="response_format",
-        )
-    out["output_config"] = {"format": {"type": "json_schema", "schema": dict(schema)}}
+    if isinstance(schema, Mapping):
+        out["output_config"] = {"format": {"type": "json_schema", "schema": dict(schema)}}
+    else:  # OpenAI's schema is optional: without one, any JSON object will do
+        _offer_json_answer(out)
+
+
+def _offer_json_answer(out: dict[str, Any]) -> None:
+    """As with OpenAI's JSON mode, the model either calls one of the client's tools or answers
+    in JSON: with tools it must use one ("any", the JSON answer among them); a named tool
+    choice stands, and "none" leaves the JSON answer as the only tool."""
+    choice = out.get("tool_choice") or {"type": "auto"}
+    tools = out.get("tools") or []
+    if choice.get("type") == "tool":
+        return
+    if choice.get("type") == "none" or not tools:
+        out["tools"] = [_json_answer_tool()]
+        out["tool_choice"] = {"type": "tool", "name": JSON_ANSWER_TOOL}
+        return
+    out["tools"] = [*tools, _json_answer_tool()]
+    out["tool_choice"] = {**choice, "type": "any"}

@@ -47,9 +47,11 @@ from origin.settings import Settings
 from origin.spend.control import SpendControl
 from origin.spend.service import start_spend
 from origin.store import Store
+from origin.store.snapshots import Snapshots
 from origin.tenancy.abuse import AddressThrottle
-from origin.tenancy.auth import Authenticator
+from origin.tenancy.auth import MAX_STALE_S, Authenticator
 from origin.tenancy.crypto import KeyBox, master_key_from
+from origin.tenancy.key_notes import KeyNotes
 from origin.tenancy.keyring import Keyrings
 from origin.tenancy.revocation import RevocationListener, Revocations, Revoker
 
@@ -159,9 +161,11 @@ async def _start(
 async def _start_services(
     settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack
 ) -> _Services:
-    store = Store(settings.supabase_url, settings.supabase_service_key)
+    master = master_key_from(settings.master_key) if settings.master_key else None
+    snapshots = Snapshots(settings.redis_url, master) if master else None  # closed by the store
+    store = Store(settings.supabase_url, settings.supabase_service_key, snapshots=snapshots)
     stack.push_async_callback(store.aclose)
-    keybox = KeyBox(master_key_from(settings.master_key)) if settings.master_key else None
+    keybox = KeyBox(master) if master else None
     providers = ProviderClient(settings)
     stack.push_async_callback(providers.aclose)
     ledger = Ledger(
@@ -175,14 +179,12 @@ async def _start_services(
     cache = build_cache(settings, ledger, store, metrics)
     if cache is not None:
         stack.push_async_callback(cache.aclose)
-    health = HealthBoard(health_config(settings), settings.redis_url, metrics.health)
+    health = HealthBoard(HealthConfig.of(settings), settings.redis_url, metrics.health)
     await health.start()
     stack.push_async_callback(health.aclose)
-    auth = Authenticator(
-        store,
-        settings.auth_cache_ttl_s,
-        throttle=AddressThrottle(settings.auth_failures_per_minute),
-    )
+    notes = KeyNotes(snapshots, MAX_STALE_S) if snapshots else None
+    throttle = AddressThrottle(settings.auth_failures_per_minute)
+    auth = Authenticator(store, settings.auth_cache_ttl_s, throttle=throttle, notes=notes)
     revoker = await _revocation(settings, store, auth, stack)
     keyrings = Keyrings(store, keybox, settings.simulator_url)
     stack.push_async_callback(keyrings.aclose)
@@ -239,18 +241,6 @@ async def _revocation(
     await listener.start()
     stack.push_async_callback(listener.aclose)
     return Revoker(store, revocations, auth.forget)
-
-
-def health_config(settings: Settings) -> HealthConfig:
-    return HealthConfig(
-        enabled=settings.health_routing,
-        window_s=settings.health_window_s,
-        slot_s=settings.health_window_s / 6,
-        min_samples=settings.health_min_samples,
-        probe_s=settings.health_probe_s,
-        min_deadline_s=settings.min_first_byte_s,
-        max_deadline_s=settings.first_byte_timeout_s,
-    )
 
 
 class _Chat:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from itertools import count
 
 from origin.routing.health_window import Counts, HealthWindow
+from origin.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,18 @@ class HealthConfig:
     # A first-byte deadline is never shorter than this, nor longer than the transport's.
     min_deadline_s: float = 1.0
     max_deadline_s: float = 60.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> HealthConfig:
+        return cls(
+            enabled=settings.health_routing,
+            window_s=settings.health_window_s,
+            slot_s=settings.health_window_s / 6,
+            min_samples=settings.health_min_samples,
+            probe_s=settings.health_probe_s,
+            min_deadline_s=settings.min_first_byte_s,
+            max_deadline_s=settings.first_byte_timeout_s,
+        )
 
 
 @dataclass

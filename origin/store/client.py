@@ -9,6 +9,7 @@ from postgrest import AsyncPostgrestClient
 
 from origin.settings import Secret
 from origin.store.boundary import refuse_unavailable
+from origin.store.snapshots import Snapshots
 from origin.store.spend import SpendRows
 from origin.store.tenancy import TenancyRows
 from origin.store.usage import UsageRows
@@ -19,7 +20,14 @@ DEFAULT_TIMEOUT_S = 5.0
 class Store(TenancyRows, SpendRows, UsageRows):
     """Typed reads and writes against Supabase's PostgREST API, as service_role."""
 
-    def __init__(self, url: str, service_key: Secret, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        url: str,
+        service_key: Secret,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        snapshots: Snapshots | None = None,
+    ) -> None:
+        self._snapshots = snapshots
         key = service_key.reveal()
         headers = {"apikey": key, "Authorization": f"Bearer {key}"}
         http = httpx.AsyncClient(
@@ -44,7 +52,10 @@ class Store(TenancyRows, SpendRows, UsageRows):
         return f"Store({str(self._client.base_url)!r})"
 
     async def aclose(self) -> None:
+        """Close the connections, and the snapshots given to the store."""
         usage_http, self._usage_http = self._usage_http, None
         if usage_http is not None:
             await usage_http.close()
         await self._client.aclose()
+        if self._snapshots is not None:
+            await self._snapshots.aclose()

@@ -15,15 +15,18 @@ from origin.store.records import BUDGET_COLUMNS, LIMIT_COLUMNS, USAGE_LIMIT_MAX,
 
 class SpendRows(Rows):
     async def list_budgets(self, project_id: str) -> list[dict[str, Any]]:
-        async with boundary("list_budgets"):
-            res = await (
-                self._client.from_("budgets")
-                .select(BUDGET_COLUMNS)
-                .eq("project_id", project_id)
-                .order("created_at")
-                .execute()
-            )
-        return rows_of(res.data)
+        async def read() -> list[dict[str, Any]]:
+            async with boundary("list_budgets"):
+                res = await (
+                    self._client.from_("budgets")
+                    .select(BUDGET_COLUMNS)
+                    .eq("project_id", project_id)
+                    .order("created_at")
+                    .execute()
+                )
+            return rows_of(res.data)
+
+        return await self._kept(f"budgets:{project_id}", read)
 
     async def all_budgets(self) -> list[dict[str, Any]]:
         async with boundary("all_budgets"):
@@ -45,14 +48,18 @@ class SpendRows(Rows):
 
     async def list_limits(self, project_id: str) -> list[dict[str, Any]]:
         """The project's own limits row and its keys' rows."""
-        async with boundary("list_limits"):
-            res = await (
-                self._client.from_("rate_limits")
-                .select(LIMIT_COLUMNS)
-                .eq("project_id", project_id)
-                .execute()
-            )
-        return rows_of(res.data)
+
+        async def read() -> list[dict[str, Any]]:
+            async with boundary("list_limits"):
+                res = await (
+                    self._client.from_("rate_limits")
+                    .select(LIMIT_COLUMNS)
+                    .eq("project_id", project_id)
+                    .execute()
+                )
+            return rows_of(res.data)
+
+        return await self._kept(f"limits:{project_id}", read)
 
     async def put_limits(self, row: dict[str, Any]) -> dict[str, Any]:
         """Create or replace one subject's limits (subject_id = key id or project id)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from origin.store.base import Rows
+from origin.store.base import RowList, Rows
 from origin.store.boundary import boundary, rows_of
 from origin.store.records import (
     API_KEY_COLUMNS,
@@ -36,16 +36,24 @@ class TenancyRows(Rows):
         self, project_id: str, name: str | None = None
     ) -> list[StoredProviderKey]:
         """A project's sealed keys (only the one called `name`, if given)."""
-        async with boundary("provider_keys"):
-            query = (
-                self._client.from_("provider_keys")
-                .select("provider,name,base_url,ciphertext")
-                .eq("project_id", project_id)
-            )
-            if name is not None:
-                query = query.eq("name", name)
-            res = await query.order("name").execute()
-        return [StoredProviderKey(**row) for row in rows_of(res.data)]
+
+        async def read() -> RowList:
+            async with boundary("provider_keys"):
+                query = (
+                    self._client.from_("provider_keys")
+                    .select("provider,name,base_url,ciphertext")
+                    .eq("project_id", project_id)
+                )
+                if name is not None:
+                    query = query.eq("name", name)
+                res = await query.order("name").execute()
+            return rows_of(res.data)
+
+        # A request needs the whole set, so only that is kept for a worker started mid-outage.
+        rows = await (
+            read() if name is not None else self._kept(f"provider_keys:{project_id}", read)
+        )
+        return [StoredProviderKey(**row) for row in rows]
 
     async def create_org(self, name: str) -> str:
         async with boundary("create_org"):

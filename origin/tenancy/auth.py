@@ -10,7 +10,8 @@ A found key in use is looked up again in the background during the second half o
 so a key in steady use never waits for the database, not even one that hangs (the lookup's
 store timeout is far shorter than half the TTL); its answer still never outlives `ttl_s`.
 While the store is known to be down, an expired known key is answered from memory at once and
-looked up again in the background, within the outage bound below.
+looked up again in the background, within the outage bound below. A worker that knows nothing
+of a key while the store is down reads the key's signed note (origin.tenancy.key_notes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class KeyResolver(Protocol):
     async def resolve_api_key(self, key_hash: str) -> Caller | None: ...
 
 
+class KeyNotes(Protocol):
+    """Where confirmed keys are noted for a worker that starts mid-outage (key_notes)."""
+
+    async def note(self, key_hash: str, caller: Caller) -> None: ...
+
+    async def recall(self, key_hash: str) -> tuple[Caller, float] | None: ...
+
+
 class Authenticator:
     """Turns an Authorization header into the Caller it belongs to, or a 401/503."""
 
@@ -57,8 +66,13 @@ class Authenticator:
         max_stale_s: float = MAX_STALE_S,
         clock: Callable[[], float] = time.monotonic,
         throttle: AddressThrottle | None = None,
+        notes: KeyNotes | None = None,
     ) -> None:
         self._store = store
+        self._notes = notes
+        # key hash -> when its note expires, for answers recalled from a note: the note's
+        # expiry bounds them, not this worker's own outage clock (it may have started mid-way).
+        self._noted_until: dict[str, float] = {}
         self._ttl_s = ttl_s
         self._negative_ttl_s = min(negative_ttl_s, ttl_s)
         self._max_entries = max(1, max_entries)
@@ -110,9 +124,11 @@ class Authenticator:
         if key_hash is None:
             self._cache.clear()
             self._unknown.clear()
+            self._noted_until.clear()
         else:
             self._cache.pop(key_hash, None)
             self._unknown.pop(key_hash, None)
+            self._noted_until.pop(key_hash, None)
 
     async def _lookup(self, key_hash: str) -> Caller | None:
         unknown_until = self._unknown.get(key_hash)
@@ -153,6 +169,8 @@ class Authenticator:
             if self._outage_since is None:
                 self._outage_since = self._clock()
             stale = self._stale(key_hash)
+            if stale is None:
+                stale = await self._recall(key_hash)
             if stale is not None:
                 # Never shortened: a background lookup may fail while the answer is still fresh.
                 expires = max(self._cache[key_hash][0], self._clock() + STALE_RECHECK_S)
@@ -177,6 +195,8 @@ class Authenticator:
             if epoch == self._epoch:
                 self._remember(key_hash, caller)
             pending.set_result(caller)
+            if caller is not None and self._notes is not None:
+                await self._notes.note(key_hash, caller)
         finally:
             self._inflight.pop(key_hash, None)
             # Nobody may be waiting any more; mark the outcome retrieved so asyncio doesn't warn.
@@ -186,20 +206,36 @@ class Authenticator:
     def _stale(self, key_hash: str) -> Caller | None:
         entry = self._cache.get(key_hash)
         began = self._outage_since
-        if entry is None or began is None or self._clock() - began > self._max_stale_s:
+        if entry is None or began is None:
             return None
-        return entry[1]
+        noted_until = self._noted_until.get(key_hash)
+        if noted_until is not None:
+            return entry[1] if self._clock() < noted_until else None
+        return entry[1] if self._clock() - began <= self._max_stale_s else None
+
+    async def _recall(self, key_hash: str) -> Caller | None:
+        """The caller a key's note names, for a worker with no memory of the key."""
+        recalled = await self._notes.recall(key_hash) if self._notes is not None else None
+        if recalled is None:
+            return None
+        caller, left = recalled
+        now = self._clock()
+        self._noted_until[key_hash] = now + left
+        self._cache[key_hash] = (now, caller)  # expired already: answered as stale from here
+        return caller
 
     def _remember(self, key_hash: str, caller: Caller | None) -> None:
         if caller is None:
             self._cache.pop(key_hash, None)
+            self._noted_until.pop(key_hash, None)
             self._unknown[key_hash] = self._clock() + self._negative_ttl_s
             self._unknown.move_to_end(key_hash)
             while len(self._unknown) > self._max_entries:
                 self._unknown.popitem(last=False)
             return
         self._unknown.pop(key_hash, None)
+        self._noted_until.pop(key_hash, None)
         self._cache[key_hash] = (self._clock() + self._ttl_s, caller)
         self._cache.move_to_end(key_hash)
         while len(self._cache) > self._max_entries:
-            self._cache.popitem(last=False)
+            self._noted_until.pop(self._cache.popitem(last=False)[0], None)

@@ -3,7 +3,8 @@
 The database row is the truth, but three caches sit in front of it: each origin worker's
 Authenticator, the edge's key record in Upstash Redis, and each edge isolate's memory. Revoking
 a key therefore also (1) replaces the edge's key record with a revocation marker, which edge
-isolates check before answering from their memory, and (2) announces the key's hash on a Redis
+isolates check before answering from their memory, and deletes the note a worker started
+mid-outage would read (origin.tenancy.key_notes), and (2) announces the key's hash on a Redis
 channel every origin worker listens to, so each drops its cached answer within milliseconds.
 
 The origin's REDIS_URL is the database the edge reaches through Upstash's REST API (the
@@ -22,6 +23,8 @@ from redis.exceptions import RedisError
 
 from origin.background import stop_task
 from origin.store import ApiKeyRecord, Store
+from origin.store.snapshots import snapshot_key
+from origin.tenancy.key_notes import note_name
 from shared.apikeys import (
     REVOCATIONS_CHANNEL,
     REVOKED_RECORD,
@@ -60,6 +63,7 @@ class Revocations:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.set(key_record_name(key_hash), REVOKED_RECORD, ex=REVOKED_RECORD_TTL_S)
+                pipe.delete(snapshot_key(note_name(key_hash)))
                 pipe.publish(REVOCATIONS_CHANNEL, key_hash)
                 await pipe.execute()
         except (RedisError, OSError) as exc:

@@ -106,8 +106,20 @@ async def test_the_edge_reads_no_table(as_edge: AsyncPostgrestClient, table: str
         {"cache_status": "hit-exact"},
         {**REFUSAL, "cost_total_cents": "1", "tokens_in": 0, "tokens_out": 0},
         {**REFUSAL, "success": True, "tokens_in": 0, "tokens_out": 0},
+        # A hit costs nothing: a costly one would spend another tenant's budget.
+        {"cost_total_cents": "99999999"},
+        {"cost_provider_cents": "1"},
+        {"cache_status": "hit-semantic-edge", "routing_saved_cents": "5"},
     ],
-    ids=["paid-call", "origin-hit", "costly-refusal", "successful-refusal"],
+    ids=[
+        "paid-call",
+        "origin-hit",
+        "costly-refusal",
+        "successful-refusal",
+        "costly-hit",
+        "hit-with-provider-cost",
+        "hit-with-routing-saving",
+    ],
 )
 async def test_the_edge_cannot_forge_other_rows(
     as_edge: AsyncPostgrestClient, project: Any, overrides: dict[str, Any]

@@ -23,7 +23,7 @@ from origin.ledger.writer import Ledger
 from origin.store import Store
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
-from shared.usage import Caller, UsageRow, build_cache_hit_row, new_request_id
+from shared.usage import Caller, UsageRow, build_cache_hit_row, build_row, new_request_id
 
 # Bounds waits that only a bug would make long.
 DEADLINE_S = 30.0
@@ -216,6 +216,45 @@ async def test_entries_that_are_not_rows_are_set_aside(
     assert await lists_empty(redis, queue_key, f"{queue_key}:processing")
     dead = await redis.lrange(f"{queue_key}:dead", 0, -1)
     assert sorted(dead) == sorted(['{"request_id": 1}', "garbage"])
+    assert drain.buried == 2
+
+
+def refusal_row(project: Any) -> UsageRow:
+    """The row of a hit the edge refused over a rate limit (edge/answer.py)."""
+    return build_row(
+        request_id=new_request_id(),
+        caller=Caller(str(project.org_id), str(project.id)),
+        options=RequestOptions(),
+        task_type="unknown",
+        model_used="gpt-4o-mini",
+        provider="none",
+        usage=None,
+        cost=None,
+        latency_ms=2,
+        was_streaming=False,
+        success=False,
+        error_code="rate_limited",
+    )
+
+
+async def test_only_rows_the_edge_writes_leave_the_queue(
+    start_drain: Any, make_project: Any, pg: Any, redis: aioredis.Redis, queue_key: str
+) -> None:
+    # The queue's Redis token is an edge binding: whoever holds it must not be able to bill
+    # another tenant (a paid call, a costly "hit") through the drain's service role.
+    victim = await make_project("queue-victim")
+    hit, refusal = hit_row(victim), refusal_row(victim)
+    base = hit.to_json()
+    paid = {**base, "request_id": new_request_id(), "provider": "openai", "cache_status": "miss"}
+    paid |= {"task_type": "simple", "cost_total_cents": "777777", "cost_provider_cents": "777777"}
+    costly_hit = {**base, "request_id": new_request_id(), "cost_total_cents": "99999999"}
+    forged = [json.dumps(paid), json.dumps(costly_hit)]
+    await redis.lpush(queue_key, queued(hit), *forged, queued(refusal))
+    drain = await start_drain()
+    # Emptied only once what was taken is delivered, so nothing lands after this.
+    assert await lists_empty(redis, queue_key, f"{queue_key}:processing")
+    assert await stored(pg, victim.id, 2) == {hit.request_id: 1, refusal.request_id: 1}
+    assert sorted(await redis.lrange(f"{queue_key}:dead", 0, -1)) == sorted(forged)
     assert drain.buried == 2
 
 

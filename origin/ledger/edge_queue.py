@@ -29,7 +29,7 @@ from origin.ledger.courier import UsageSink
 from origin.ledger.redis_queue import RedisUsageQueue
 from origin.ledger.writer import Ledger
 from origin.settings import Settings
-from shared.usage import COLUMNS, UsageRow
+from shared.usage import CACHE_PROVIDER, COLUMNS, UsageRow
 
 log = logging.getLogger("prism.edge_queue")
 
@@ -49,6 +49,7 @@ ADDED_COLUMN_DEFAULTS: Final = {
     "cache_key": None,
     "parent_request_id": None,
 }
+EDGE_HIT_STATUSES: Final = frozenset({"hit-exact-edge", "hit-semantic-edge"})
 DEFAULT_POLL_S = 1.0
 DEFAULT_FLUSH_TIMEOUT_S = 10.0
 DEFAULT_CLOSE_TIMEOUT_S = 5.0
@@ -57,6 +58,10 @@ MAX_BACKOFF_S = 30.0
 
 class NotAUsageRow(ValueError):
     """A queue entry that cannot be a usage_logs row."""
+
+
+class NotAnEdgeRow(NotAUsageRow):
+    """A usage row the edge never queues: one it could not insert as its own database role."""
 
 
 def row_from_json(text: str) -> UsageRow:
@@ -78,6 +83,29 @@ def row_from_json(text: str) -> UsageRow:
     except InvalidOperation as exc:
         raise NotAUsageRow("a money column is not a decimal") from exc
     return UsageRow(**values)
+
+
+def check_edge_row(row: UsageRow) -> UsageRow:
+    """The row, if it is one the edge writes; NotAnEdgeRow otherwise.
+
+    Only the edge queues rows here, and the queue's Redis token is one of its bindings. The
+    drain writes as service_role, so without this a leaked edge binding could queue a paid
+    call, or a costly "hit", into any project and spend its budget: exactly what the edge's own
+    role may not insert (infra/migrations/0027_edge_hits_cost_nothing.sql, the same rules)."""
+    free = row.cost_total_cents == 0 and row.cost_provider_cents == 0
+    if row.cache_status in EDGE_HIT_STATUSES and row.provider == CACHE_PROVIDER:
+        if free and row.native_cache_saved_cents == 0 and row.routing_saved_cents == 0:
+            return row
+    elif (
+        free
+        and row.error_code == "rate_limited"
+        and not row.success
+        and row.provider == "none"
+        and row.tokens_in == 0
+        and row.tokens_out == 0
+    ):
+        return row  # a hit the edge refused over a rate limit (edge/answer.py)
+    raise NotAnEdgeRow("not the free row of an edge cache hit or of its rate-limit refusal")
 
 
 class EdgeQueueDrain:
@@ -165,7 +193,7 @@ class EdgeQueueDrain:
         recorded, dead = [], []
         for entry in entries:
             try:
-                self._ledger.record(row_from_json(entry))
+                self._ledger.record(check_edge_row(row_from_json(entry)))
             except (NotAUsageRow, TypeError) as exc:
                 log.error(
                     "edge usage queue entry is not a usage row (%s); moved to %s: %.300s",

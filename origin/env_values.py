@@ -190,6 +190,11 @@ def choice(*allowed: str, upper: bool = False) -> Callable[[str, str], str]:
 # The password of a URL's userinfo ("rediss://default:<password>@host"): deployments put the
 # Upstash password in REDIS_URL, and collectors take basic auth in the OTLP endpoint.
 _URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
+# The same secret given as a query parameter, which redis-py reads too
+# ("redis://host:6379/0?password=<password>"), as do collectors that take a token that way.
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pass|pwd|token|access_token|secret|key|api_key|apikey)=)[^&#]*"
+)
 
 
 def shown(value: object, parse: Callable[[str, str], Any]) -> str:
@@ -198,7 +203,7 @@ def shown(value: object, parse: Callable[[str, str], Any]) -> str:
     if isinstance(value, Secret):
         return "***" if value else ""
     if parse in (url, redis_url) and isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\1:***@", value)
+        return _QUERY_SECRET.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", value))
     if parse is millis and isinstance(value, float):
         return f"{value * 1000:g}"
     if isinstance(value, bool):

@@ -137,6 +137,21 @@ def test_prism_config_masks_a_password_inside_a_url(
         assert password not in out
 
 
+def test_prism_config_masks_a_password_given_as_a_query_parameter(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRISM_ENV_FILE", str(tmp_path / "none.env"))
+    # redis-py reads a password from the query as well as from the userinfo.
+    monkeypatch.setenv("REDIS_URL", "redis://cache.example:6379/0?password=hunter2query")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example/?x=1&token=tk99")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+    assert lines["REDIS_URL"] == "redis://cache.example:6379/0?password=***"
+    assert lines["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://collector.example/?x=1&token=***"
+    assert "hunter2query" not in out and "tk99" not in out
+
+
 def test_prism_config_names_a_malformed_variable(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

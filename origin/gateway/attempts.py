@@ -11,12 +11,14 @@ can be failed over from. Every outcome feeds the health board.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from origin.providers.failures import BAD_RESPONSE_CODE
+from origin.providers.base import Endpoint
+from origin.providers.failures import AUTH_FAILED_CODE, BAD_RESPONSE_CODE
 from origin.providers.http import INTERRUPTED_CODE
 from origin.routing.health import HealthBoard
 from shared.errors import (
@@ -44,10 +46,22 @@ class Target:
     model: str  # catalog id (or "provider/model" for a custom provider)
     provider: str
     upstream: str
+    destination: str = ""  # a project's own server (see `destination`); empty: the vendor's
 
     @property
     def key(self) -> str:
-        return f"{self.provider}:{self.model}"
+        """Its health board key, which every project reaching the same server shares."""
+        key = f"{self.provider}:{self.model}"
+        return f"{key}@{self.destination}" if self.destination else key
+
+
+def destination(endpoint: Endpoint | None) -> str:
+    """Empty for a vendor's own API, else a digest of the base URL a project configured.
+    Health is shared across projects, so one tenant's own server (failing, hanging) must not
+    count against the provider and model every other tenant reaches."""
+    if endpoint is None or endpoint.shared:
+        return ""
+    return hashlib.sha256(endpoint.base_url.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -174,8 +188,11 @@ class Racer:
             ok = True
             return value
         except PrismError as exc:
-            # A request the provider rightly refused says nothing about its health.
-            ok = False if retryable(exc) or isinstance(exc, UpstreamError) else None
+            # A request the provider rightly refused says nothing about its health, and nor
+            # does one project's own key being refused: counted, a tenant's revoked key would
+            # route every other tenant away from the model.
+            failed = retryable(exc) or isinstance(exc, UpstreamError)
+            ok = False if failed and exc.code != AUTH_FAILED_CODE else None
             raise
         except asyncio.CancelledError:
             # Abandoned (a hedge won, the client left): that says nothing, unless the attempt

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
-from origin.gateway.attempts import Target
+from origin.gateway.attempts import Target, destination
 from origin.gateway.call import Call
 from origin.gateway.fusion import ROUTING_MODE as FUSION_ROUTING
 from origin.observability.tracing import Tracing
@@ -103,9 +103,19 @@ class Planner:
             strict=call.options.strict_model,
         )
         call.decision = decision
-        ordered = [Target(decision.model, decision.provider, decision.upstream)]
+        where = keyring.endpoints.get
+        ordered = [
+            Target(
+                decision.model,
+                decision.provider,
+                decision.upstream,
+                destination(where(decision.provider)),
+            )
+        ]
         for model, provider in decision.fallbacks:
-            target = Target(model, provider, MODELS[model]["upstream"])
+            target = Target(
+                model, provider, MODELS[model]["upstream"], destination(where(provider))
+            )
             if target not in ordered and provider in keyring.endpoints:
                 ordered.append(target)
         by_key = {t.key: t for t in ordered}

@@ -28,6 +28,9 @@ class Endpoint:
     # Whose wire rules apply when `provider` is a project's own name for a key (e.g. a
     # second Groq key named "groq-batch"); empty means `provider` itself is the vendor.
     vendor: str = ""
+    # False when `base_url` is one the project configured: a server of its own, whose health
+    # says nothing about the same provider reached by any other project (gateway.attempts).
+    shared: bool = True
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ def endpoint_for(
         base_url=url,
         api_key=api_key,
         vendor=rules if known else CUSTOM_VENDOR,
+        shared=bool(simulator_url) or not base_url,
     )
 
 

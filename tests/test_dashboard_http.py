@@ -193,3 +193,19 @@ async def test_a_requests_page_shows_the_feedback_as_it_was_given(
     assert page.status_code == 200
     feedback = page.text.split("<h2>Feedback</h2>", 1)[1]
     assert f"<td>{shown}</td>" in feedback and not_shown not in feedback
+
+
+async def test_a_short_provider_key_is_never_shown_again(
+    origin_server: Any, two: tuple[Member, Member]
+) -> None:
+    # Only the last four characters of a key come back; of a short key that would be most of
+    # it (or all), for every member of the organisation to read.
+    me = two[0]
+    keys = {"short": "hunter2pw", "long": "sk-live-0123456789abcdefWXYZ"}
+    async for http in signed_in_browser(origin_server.url, me):
+        for name, secret in keys.items():
+            form = {"project": me.project_id, "provider": "openai", "name": name, "api_key": secret}
+            assert (await http.post("/dashboard/providers", data=form)).status_code == 200
+        page = (await http.get("/dashboard/providers", params={"project": me.project_id})).text
+    assert "••••WXYZ" in page
+    assert "r2pw" not in page and "hunter2" not in page

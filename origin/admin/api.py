@@ -27,6 +27,7 @@ from origin.admin.fields import (
     SLUG,
     base_url_field,
     checked_base_url,
+    key_hint,
     parse_since,
     parse_tag_filter,
     text_field,
@@ -215,7 +216,7 @@ async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
     project_id = await _project(request, deps)
     key = seal(box, project_id, str(secret), name, str(provider), base_url)
     info = await deps.store.add_provider_key(
-        project_id, key.provider, key.ciphertext, name, base_url, key_hint=str(secret)[-4:]
+        project_id, key.provider, key.ciphertext, name, base_url, key_hint=key_hint(str(secret))
     )
     return _ok({"object": "provider_key", **asdict(info)}, 201)
 

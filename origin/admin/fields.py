@@ -16,6 +16,14 @@ from shared.errors import InvalidRequest
 MAX_NAME = 200
 MAX_SECRET = 4096
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# A provider key's last four characters are shown again (dashboard, REST), but only of a key
+# long enough that four characters say little: of a short one they are most of the secret.
+MIN_HINTED_SECRET = 16
+
+
+def key_hint(secret: str) -> str | None:
+    """What may be shown of a provider key once stored: its last four characters, or nothing."""
+    return secret[-4:] if len(secret) >= MIN_HINTED_SECRET else None
 
 
 def text_field(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from origin.admin.fields import SLUG, base_url_field, checked_base_url
+from origin.admin.fields import SLUG, base_url_field, checked_base_url, key_hint
 from origin.cache.purge import PurgeResult
 from origin.cache.response_cache import PrismCache
 from origin.settings import Settings
@@ -72,7 +72,7 @@ class Actions:
             raise PrismError("PRISM_MASTER_KEY is not set on this origin.", code="not_configured")
         key = seal(self._keybox, project_id, secret, name, provider, url)
         await self._store.add_provider_key(
-            project_id, provider, key.ciphertext, name, url, key_hint=secret[-4:]
+            project_id, provider, key.ciphertext, name, url, key_hint=key_hint(secret)
         )
 
     async def remove_provider(self, project_id: str, name: str) -> None:

@@ -107,18 +107,26 @@ async def test_one_tenants_own_failing_server_leaves_the_model_to_everyone_else(
     assert not [r for r in answers if ";health:" in r.headers["x-prism-route-reason"]]
 
 
-async def test_one_tenants_rejected_key_leaves_the_model_to_everyone_else(
-    origin: OriginHandle, admin: httpx.Client, make_project: Any, sim: Any
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, "provider_auth_failed"), (429, "rate_limit_exceeded")]
+)
+async def test_one_tenants_refused_key_leaves_the_model_to_everyone_else(
+    origin: OriginHandle,
+    admin: httpx.Client,
+    make_project: Any,
+    sim: Any,
+    status: int,
+    code: str,
 ) -> None:
     tenant_a, tenant_b = await make_project("auth-a"), await make_project("auth-b")
     for tenant in (tenant_a, tenant_b):
         add_key(admin, tenant, "openai", sim.base_url("openai"))
     add_key(admin, tenant_a, "gemini", sim.base_url("gemini"))
-    # The provider refuses B's key (revoked, say); it answers A's as usual.
-    sim.script({"kind": "status", "status": 401}, provider="openai", times=4)
+    # The provider refuses B's key (revoked, or its account's quota spent); A's it answers.
+    sim.script({"kind": "status", "status": status}, provider="openai", times=4)
     for _ in range(4):
         refused = chat(origin, tenant_b, **{"X-Prism-Fallback": "none"})
-        assert refused.json()["error"]["code"] == "provider_auth_failed"
+        assert refused.json()["error"]["code"] == code
     answers = [chat(origin, tenant_a) for _ in range(3)]
     assert [r.headers["x-prism-provider"] for r in answers] == ["openai"] * 3
     assert not [r for r in answers if ";health:" in r.headers["x-prism-route-reason"]]

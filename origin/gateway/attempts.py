@@ -189,10 +189,12 @@ class Racer:
             return value
         except PrismError as exc:
             # A request the provider rightly refused says nothing about its health, and nor
-            # does one project's own key being refused: counted, a tenant's revoked key would
-            # route every other tenant away from the model.
+            # does anything about one project's own key (each brings its own): its refusal, or
+            # a 429 for its account's quota. Counted, one tenant's revoked or exhausted key
+            # would route every other tenant away from the model. The request still fails over.
             failed = retryable(exc) or isinstance(exc, UpstreamError)
-            ok = False if failed and exc.code != AUTH_FAILED_CODE else None
+            own_key = exc.code == AUTH_FAILED_CODE or isinstance(exc, RateLimited)
+            ok = False if failed and not own_key else None
             raise
         except asyncio.CancelledError:
             # Abandoned (a hedge won, the client left): that says nothing, unless the attempt

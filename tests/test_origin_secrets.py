@@ -116,6 +116,35 @@ async def test_an_echoed_key_reaches_no_client_log_or_row(
     assert not [p for p, key in plaintexts.items() if key in log]
 
 
+async def test_a_key_echoed_past_the_message_limit_leaves_none_of_itself(
+    origin_server, make_project, sim
+):
+    # Upstream messages are cut at 500 characters; cut inside an echoed key, what was left of
+    # it was no longer the whole key, and went out. Not key-shaped, so no pattern catches it.
+    project = await make_project("cut-secret")
+    plaintext = "".join(f"pw{i:03d}.{secrets.token_hex(2)}." for i in range(60))[:480]
+    admin = {"Authorization": f"Bearer {origin_server.env['PRISM_ADMIN_TOKEN']}"}
+    chat = {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hi"}]}
+    caller = {
+        "Authorization": f"Bearer {project.api_key}",
+        "X-Prism-Fallback": "none",
+        "X-Prism-Cache": "no-store",
+    }
+    async with httpx.AsyncClient(base_url=origin_server.url, timeout=30) as client:
+        body = {"provider": "anthropic", "api_key": plaintext}
+        added = await client.post(
+            f"/admin/v1/projects/{project.id}/provider_keys", json=body, headers=admin
+        )
+        assert added.status_code == 201
+        sim.script({"kind": "echo_key", "status": 400, "form": "json"}, provider="anthropic")
+        answer = await client.post("/v1/chat/completions", json=chat, headers=caller)
+        sim.reset()
+    assert answer.status_code == 400
+    message = answer.json()["error"]["message"]
+    assert "Incorrect API key provided" in message  # the echo did come back, summarised
+    assert plaintext[:10] not in message and plaintext[:4] not in message
+
+
 async def database_dump(dsn: str) -> str:
     conn = await asyncpg.connect(dsn)
     try:

@@ -74,6 +74,11 @@ def redacted(text: str) -> str:
     return _CREDENTIAL.sub(lambda m: f"{m[1]} ***" if m[1] else "***", text)
 
 
+# The shortest start of a key, left at the end of a truncated message, that is cut out: any
+# shorter is as likely to be the message's own words.
+MIN_SCRUBBED_PREFIX: Final = 4
+
+
 def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -155,11 +160,19 @@ def total_timeout(provider: str, seconds: float) -> UpstreamTimeout:
 
 
 def scrubbed(exc: PrismError, endpoint: Endpoint) -> PrismError:
-    """The same error with the endpoint's key cut out of its message, wherever it came from."""
+    """The same error with the endpoint's key cut out of its message, wherever it came from:
+    whole, or its start where `truncate` cut the message inside an echoed key."""
     key = endpoint.api_key.reveal()
-    if key and key in exc.message:
-        exc.message = exc.message.replace(key, "***")
-        exc.args = (exc.message,)
+    message = exc.message.replace(key, "***") if key else exc.message
+    if key and message.endswith("…"):
+        cut = message[:-1]
+        for length in range(min(len(key) - 1, len(cut)), MIN_SCRUBBED_PREFIX - 1, -1):
+            if cut.endswith(key[:length]):
+                message = cut[:-length] + "***…"
+                break
+    if message != exc.message:
+        exc.message = message
+        exc.args = (message,)
     return exc
 
 

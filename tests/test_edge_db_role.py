@@ -110,6 +110,7 @@ async def test_the_edge_reads_no_table(as_edge: AsyncPostgrestClient, table: str
         {"cost_total_cents": "99999999"},
         {"cost_provider_cents": "1"},
         {"cache_status": "hit-semantic-edge", "routing_saved_cents": "5"},
+        {**REFUSAL, "cache_saved_cents": "5000", "tokens_in": 0, "tokens_out": 0},
     ],
     ids=[
         "paid-call",
@@ -119,6 +120,7 @@ async def test_the_edge_reads_no_table(as_edge: AsyncPostgrestClient, table: str
         "costly-hit",
         "hit-with-provider-cost",
         "hit-with-routing-saving",
+        "refusal-with-savings",
     ],
 )
 async def test_the_edge_cannot_forge_other_rows(

@@ -248,14 +248,16 @@ async def test_only_rows_the_edge_writes_leave_the_queue(
     paid = {**base, "request_id": new_request_id(), "provider": "openai", "cache_status": "miss"}
     paid |= {"task_type": "simple", "cost_total_cents": "777777", "cost_provider_cents": "777777"}
     costly_hit = {**base, "request_id": new_request_id(), "cost_total_cents": "99999999"}
-    forged = [json.dumps(paid), json.dumps(costly_hit)]
+    saving_refusal = {**refusal.to_json(), "request_id": new_request_id()}
+    saving_refusal["cache_saved_cents"] = "5000"
+    forged = [json.dumps(paid), json.dumps(costly_hit), json.dumps(saving_refusal)]
     await redis.lpush(queue_key, queued(hit), *forged, queued(refusal))
     drain = await start_drain()
     # Emptied only once what was taken is delivered, so nothing lands after this.
     assert await lists_empty(redis, queue_key, f"{queue_key}:processing")
     assert await stored(pg, victim.id, 2) == {hit.request_id: 1, refusal.request_id: 1}
     assert sorted(await redis.lrange(f"{queue_key}:dead", 0, -1)) == sorted(forged)
-    assert drain.buried == 2
+    assert drain.buried == 3
 
 
 async def test_rows_wait_out_a_supabase_outage(

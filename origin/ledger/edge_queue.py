@@ -93,11 +93,14 @@ def check_edge_row(row: UsageRow) -> UsageRow:
     call, or a costly "hit", into any project and spend its budget: exactly what the edge's own
     role may not insert (infra/migrations/0027_edge_hits_cost_nothing.sql, the same rules)."""
     free = row.cost_total_cents == 0 and row.cost_provider_cents == 0
+    paid_savings = row.native_cache_saved_cents != 0 or row.routing_saved_cents != 0
     if row.cache_status in EDGE_HIT_STATUSES and row.provider == CACHE_PROVIDER:
-        if free and row.native_cache_saved_cents == 0 and row.routing_saved_cents == 0:
+        if free and not paid_savings:
             return row
     elif (
         free
+        and not paid_savings
+        and row.cache_saved_cents == 0
         and row.error_code == "rate_limited"
         and not row.success
         and row.provider == "none"

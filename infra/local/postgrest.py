@@ -34,7 +34,7 @@ from infra.local.postgrest_errors import (
 )
 from infra.local.postgrest_handlers import handle_rpc, handle_table
 from infra.local.postgrest_schema import SchemaCache
-from infra.local.proc import serve_asgi
+from infra.local.proc import JWT_SECRET_VARIABLE, required_secret, secret_option, serve_asgi
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m infra.local.postgrest")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dsn", required=True)
-    parser.add_argument("--jwt-secret", required=True)
+    secret_option(parser, "--jwt-secret", JWT_SECRET_VARIABLE)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
+    secret = required_secret(parser, args.jwt_secret, JWT_SECRET_VARIABLE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(serve_asgi(create_app(args.dsn, args.jwt_secret), args.port, args.host))
+    asyncio.run(serve_asgi(create_app(args.dsn, secret), args.port, args.host))
 
 
 if __name__ == "__main__":

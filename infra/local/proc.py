@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -108,3 +109,22 @@ async def serve_asgi(app: Any, port: int, host: str = "127.0.0.1") -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+# Where the stand-ins read their secrets: the names their clients know them by.
+JWT_SECRET_VARIABLE = "SUPABASE_JWT_SECRET"
+REDIS_TOKEN_VARIABLE = "UPSTASH_REDIS_REST_TOKEN"
+VECTOR_TOKEN_VARIABLE = "UPSTASH_VECTOR_REST_TOKEN"
+
+
+def secret_option(parser: argparse.ArgumentParser, flag: str, variable: str) -> None:
+    """A secret a stand-in needs: read from `variable` in its environment, which only its own
+    user can see, rather than from its argv, which `ps` shows every user of the machine; the
+    flag is still accepted for a one-off run by hand."""
+    parser.add_argument(flag, default=os.environ.get(variable), help=f"default: ${variable}")
+
+
+def required_secret(parser: argparse.ArgumentParser, value: str | None, variable: str) -> str:
+    if not value:
+        parser.error(f"set {variable} (or pass it as an option)")
+    return value

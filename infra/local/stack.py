@@ -18,7 +18,14 @@ from pathlib import Path
 from infra.local import jwt
 from infra.local.demo import ensure_demo_project, ensure_demo_user, load_secrets
 from infra.local.postgres import PostgresCluster, apply_migrations
-from infra.local.proc import ROOT, Service, python_module
+from infra.local.proc import (
+    JWT_SECRET_VARIABLE,
+    REDIS_TOKEN_VARIABLE,
+    ROOT,
+    VECTOR_TOKEN_VARIABLE,
+    Service,
+    python_module,
+)
 from infra.local.redis_server import RedisServer
 from infra.local.supervisor import Supervisor
 
@@ -108,7 +115,7 @@ def stand_ins(
             ports.postgrest,
             "--dsn",
             dsn,
-            f"--jwt-secret={secrets['jwt_secret']}",
+            env={JWT_SECRET_VARIABLE: secrets["jwt_secret"]},
         ),
         python_module(
             "upstash-redis",
@@ -116,15 +123,15 @@ def stand_ins(
             ports.upstash_redis,
             "--redis-url",
             redis_url,
-            f"--token={secrets['upstash_token']}",
+            env={REDIS_TOKEN_VARIABLE: secrets["upstash_token"]},
         ),
         python_module(
             "upstash-vector",
             "infra.local.upstash_vector",
             ports.upstash_vector,
-            f"--token={secrets['upstash_token']}",
             "--data-file",
             str(data / "vectors.json"),
+            env={VECTOR_TOKEN_VARIABLE: secrets["upstash_token"]},
         ),
     ]
     if not real_providers:

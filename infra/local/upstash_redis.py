@@ -29,7 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from infra.local.proc import serve_asgi
+from infra.local.proc import REDIS_TOKEN_VARIABLE as TOKEN_VARIABLE
+from infra.local.proc import required_secret, secret_option, serve_asgi
 
 Arg = bytes | int
 Json = Any
@@ -211,9 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--redis-url", required=True)
-    parser.add_argument("--token", required=True)
+    secret_option(parser, "--token", TOKEN_VARIABLE)
     args = parser.parse_args(argv)
-    asyncio.run(serve_asgi(create_app(args.redis_url, args.token), args.port, args.host))
+    token = required_secret(parser, args.token, TOKEN_VARIABLE)
+    asyncio.run(serve_asgi(create_app(args.redis_url, token), args.port, args.host))
 
 
 if __name__ == "__main__":

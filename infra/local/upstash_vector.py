@@ -28,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from infra.local.proc import serve_asgi
+from infra.local.proc import VECTOR_TOKEN_VARIABLE as TOKEN_VARIABLE
+from infra.local.proc import required_secret, secret_option, serve_asgi
 from infra.local.vector_filter import FilterError
 from infra.local.vector_handlers import HANDLERS, ApiError, Embedder, Json, State
 from infra.local.vector_store import DEFAULT_NAMESPACE, DimensionError, VectorIndex
@@ -107,12 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--token", required=True)
+    secret_option(parser, "--token", TOKEN_VARIABLE)
     parser.add_argument("--data-file", type=Path, default=None)
     args = parser.parse_args(argv)
+    token = required_secret(parser, args.token, TOKEN_VARIABLE)
     # onnxruntime where installed: the same vectors in about half the time, for about 70 MB
     # more memory, which a server that only embeds can spend (the origin's verifier cannot).
-    app = create_app(args.token, MiniLM.load(engine="auto"), args.data_file)
+    app = create_app(token, MiniLM.load(engine="auto"), args.data_file)
     asyncio.run(serve_asgi(app, args.port, args.host))
 
 

@@ -71,6 +71,8 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
         return error_response(exc)  # nested too deeply to parse safely, here or at the origin
     if chat is None or not chat.options.cache_lookup or backends.redis is None:
         return None
+    if chat.options.remembers:
+        return None  # only the origin holds the session's turns (and stores this one)
     caller = identity.caller
     record = identity.record_name
     confirm = None

@@ -68,6 +68,12 @@ class RequestOptions:
     def cache_store(self) -> bool:
         return self.cache != "no-store"
 
+    @property
+    def remembers(self) -> bool:
+        """X-Prism-Memory: on with a session: the answer depends on turns the gateway keeps,
+        which the request does not carry, and the turn must be stored, so no cached answer."""
+        return self.memory and self.session_id is not None
+
 
 def parse_options(headers: Mapping[str, str]) -> RequestOptions:
     """Options from request headers; `headers` must look names up case-insensitively."""

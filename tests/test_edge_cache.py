@@ -169,6 +169,8 @@ async def test_near_misses_go_to_the_origin(
         ({"X-Prism-Cache": "no-store"}, {}),
         ({"X-Prism-Mode": "turbo"}, {}),  # invalid header: the origin answers the 400
         ({"X-Prism-Mode": "eco"}, {}),  # another mode is another cache key
+        # the session's turns, which only the origin holds, go before this message
+        ({"X-Prism-Session": "s-1", "X-Prism-Memory": "on"}, {}),
         ({}, {"temperature": 0.2}),  # so is any answer-changing field
         ({}, {"stream": "yes"}),  # the origin refuses a non-boolean stream
         # ... and these, which Python compares equal to the defaults (True == 1, False == 0)

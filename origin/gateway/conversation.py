@@ -12,7 +12,7 @@ from origin.gateway.memory import SessionMemory, new_turn, with_history
 async def recall(memory: SessionMemory | None, call: Call) -> None:
     """With X-Prism-Memory: on, the session's stored turns go before the new messages."""
     session = call.options.session_id
-    if memory is None or not call.options.memory or session is None:
+    if memory is None or session is None or not call.options.remembers:
         return
     call.memory = await memory.recall(call.caller.project_id, session)
     call.sent = list(call.body.get("messages") or [])

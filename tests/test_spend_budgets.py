@@ -140,6 +140,28 @@ async def test_warn_budget_never_refuses_warns_at_80_percent_once_recorded(
     assert (await audit_events(project.id, "budget.warn", 1)).count("budget.warn") == 1
 
 
+async def test_the_answer_that_takes_a_budget_past_80_percent_is_the_first_to_warn(
+    origin_server, make_project, origin_admin
+):
+    """The warning says how much is used after this request (`used=`), so it appears on the
+    answer whose own cost crossed 80 %, not one request later."""
+    project = await make_project("budget-warn-cross")
+    limit = Decimal("0.004")
+    await budget(origin_admin, project.id, limit_cents=str(limit), period="month", action="warn")
+    api = client(origin_server, project)
+    spent, seen = Decimal(0), []
+    for n in range(10):  # ~0.0006 cents each: crosses 80 % (0.0032) around the sixth
+        raw = await api.chat.completions.with_raw_response.create(**ask(n))
+        spent += Decimal(raw.headers["x-prism-cost-cents"])
+        warning = raw.headers.get("x-prism-budget-warning")
+        seen.append((spent / limit, warning))
+        if warning is not None:
+            used = int(re.search(r"used=(\d+)%", warning).group(1))
+            assert used == int(spent * 100 / limit)
+    assert any(share >= Decimal("0.8") for share, _ in seen)
+    assert [w is not None for _, w in seen] == [share >= Decimal("0.8") for share, _ in seen]
+
+
 async def test_remaining_header_is_the_tightest_budget(origin_server, make_project, origin_admin):
     project = await make_project("budget-tight")
     await budget(origin_admin, project.id, limit_cents="5", period="month")

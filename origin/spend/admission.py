@@ -56,14 +56,16 @@ class Admission:
         charged = cost_units(cost) if cost is not None else self.amount
         remaining = min(h.limit_units - h.spent - h.reserved - charged for h in self.holds)
         out[H.BUDGET_REMAINING_CENTS] = format_cents(max(Decimal(0), from_units(remaining)))
-        warnings = [self._warning(h, charged) for h in self.holds if self.warns(h)]
+        warnings = [self._warning(h, charged) for h in self.holds if self.warns(h, charged)]
         if warnings:
             out[H.BUDGET_WARNING] = ", ".join(warnings)
         return out
 
     @staticmethod
-    def warns(hold: BudgetHold) -> bool:
-        return hold.spent >= hold.warn_units
+    def warns(hold: BudgetHold, charged: int) -> bool:
+        # Judged on the spend after this request, as `used=` and the remaining header are:
+        # the answer that takes a budget past 80 % is the first to say so.
+        return hold.spent + charged >= hold.warn_units
 
     @staticmethod
     def _warning(hold: BudgetHold, charged: int) -> str:

@@ -24,7 +24,6 @@ from edge.rate_limits import count_hit
 from edge.rest import BackendError
 from edge.usage import deliver_row, record_hit
 from edge.web import Request, Response
-from shared import headers as H
 from shared.errors import AuthenticationFailed, InvalidRequest, LimitExceeded
 from shared.usage import Caller, UsageRow, build_cache_hit_row, build_row, new_request_id
 
@@ -126,10 +125,8 @@ async def _serve_hit(
             error_code=exc.code,
         )
         ctx.background.wait_until(deliver_row(backends, row.to_json()))
-        refused = error_response(exc)
         # The refusal has a usage row like any answer: its id is how a client finds it.
-        refused.headers.append((H.REQUEST_ID, request_id))
-        return refused
+        return error_response(exc, request_id)
     if counted is None:
         return None  # the limits can't be checked here: the origin checks them
     response = cached_response(hit, chat, request_id)

@@ -56,6 +56,9 @@ async def test_bad_keys_are_refused_at_the_edge(
             f"{origin_server.base_url}/chat/completions", json=chat(marker), headers=headers
         )
     assert (direct.status_code, direct.json()["error"]) == (401, error)
+    # ... and both give the refusal a request id, the one a client quotes to find it in logs.
+    assert direct.headers["x-prism-request-id"].startswith("req_")
+    assert (response.header("x-prism-request-id") or "").startswith("req_")
 
 
 async def test_a_provider_key_is_told_apart_from_a_malformed_header(

@@ -206,6 +206,8 @@ async def test_provider_keys_are_encrypted_and_never_echoed(
     [
         ({"api_key": PLAINTEXT}, "provider"),
         ({"provider": "open ai", "api_key": PLAINTEXT}, "provider"),
+        # a provider Prism has no URL for, and none given: the key could never be called
+        ({"provider": "ollama", "api_key": PLAINTEXT}, "provider"),
         ({"provider": "openai"}, "api_key"),
         ({"provider": "openai", "api_key": ""}, "api_key"),
         ({"provider": "openai", "api_key": PLAINTEXT, "name": "../x"}, "name"),

@@ -165,6 +165,33 @@ def test_provider_keys_are_re_sealed_when_moved(
     assert box.decrypt(after["ciphertext"], context).reveal() == PLAINTEXT
 
 
+def test_a_provider_key_prism_could_never_call_is_refused(
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    pg: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A provider Prism has no URL for needs --base-url, when added and when moved back to
+    its "default" URL: without one every request would skip the key, saying so in a log."""
+    project_id = new_project(capsys)
+    monkeypatch.setenv("LOCAL_KEY", PLAINTEXT)
+    add = ("providers", "add", "--project", project_id, "ollama", "--key-env", "LOCAL_KEY")
+    code, _, err = run(capsys, *add)
+    assert code == 2 and "'ollama' is not one Prism knows" in err and "base_url" in err
+    assert (
+        fetch(pg, "select 1 from provider_keys where project_id = $1", uuid.UUID(project_id)) == []
+    )
+    code, _, _ = run(capsys, *add, "--base-url", "http://127.0.0.1:11434/v1")
+    assert code == 0
+    update = ("providers", "update", "--project", project_id, "ollama", "--default-url")
+    code, _, err = run(capsys, *update)
+    assert code == 2 and "'ollama' is not one Prism knows" in err
+    (row,) = fetch(
+        pg, "select base_url from provider_keys where project_id = $1", uuid.UUID(project_id)
+    )
+    assert row["base_url"] == "http://127.0.0.1:11434/v1"
+
+
 def test_usage_table_and_json(
     env: dict[str, str], capsys: pytest.CaptureFixture[str], postgrest: Any
 ) -> None:

@@ -26,6 +26,7 @@ from origin.admin.fields import (
     MAX_SECRET,
     SLUG,
     base_url_field,
+    check_destination,
     checked_base_url,
     key_hint,
     parse_since,
@@ -211,6 +212,7 @@ async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
     name = text_field(body, "name", required=False, limit=64, pattern=SLUG) or str(provider)
     base_url = base_url_field(body)
     secret = text_field(body, "api_key", required=True, limit=MAX_SECRET)
+    check_destination(str(provider), base_url)
     await checked_base_url(base_url, deps.settings)
     box = _keybox(deps)
     project_id = await _project(request, deps)
@@ -234,6 +236,7 @@ async def update_provider_key(request: Request, deps: AdminDeps) -> JSONResponse
     key = found[0]
     provider = text_field(body, "provider", required=False, limit=64, pattern=SLUG) or key.provider
     base_url = base_url_field(body) if "base_url" in body else key.base_url
+    check_destination(provider, base_url)
     await checked_base_url(base_url, deps.settings)
     try:
         info = await change_destination(deps.store, box, project_id, key, provider, base_url)

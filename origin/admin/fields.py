@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from origin.providers.registry import PROVIDERS
 from origin.providers.upstream_guard import UpstreamPolicy, UpstreamRefused
 from origin.settings import Settings
 from origin.store import TAG_KEY
@@ -70,6 +71,17 @@ async def checked_base_url(base_url: str | None, settings: Settings) -> None:
         await UpstreamPolicy(settings.upstream_allowlist).check_base_url(base_url)
     except UpstreamRefused as exc:
         raise InvalidRequest(f"'base_url' is refused: {exc}.", param="base_url") from None
+
+
+def check_destination(provider: str, base_url: str | None) -> None:
+    """A provider Prism has no URL for needs its base URL: a key without one could never be
+    called (every request would skip it, saying so only in the gateway's log)."""
+    if base_url is None and provider not in PROVIDERS:
+        raise InvalidRequest(
+            f"'provider' {provider!r} is not one Prism knows ({', '.join(sorted(PROVIDERS))}); "
+            "give the base_url of its OpenAI-compatible endpoint.",
+            param="provider",
+        )
 
 
 def parse_since(text: str | None) -> str | None:

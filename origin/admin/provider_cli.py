@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from origin.admin.fields import SLUG, base_url_field, checked_base_url
+from origin.admin.fields import SLUG, base_url_field, check_destination, checked_base_url
 from origin.settings import Settings
 from origin.store import Store
 from origin.tenancy.crypto import DecryptionFailed, KeyBox, master_key_from
@@ -44,6 +44,7 @@ async def cmd_providers_update(args: argparse.Namespace, settings: Settings, sto
         base_url = None
     elif args.base_url is not None:
         base_url = base_url_field({"base_url": args.base_url})
+    check_destination(provider, base_url)
     await checked_base_url(base_url, settings)
     try:
         info = await change_destination(store, box, args.project, key, provider, base_url)

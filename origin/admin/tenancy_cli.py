@@ -15,7 +15,13 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from origin.admin.exits import EXIT_USAGE, CliError
-from origin.admin.fields import SLUG, base_url_field, checked_base_url, text_field
+from origin.admin.fields import (
+    SLUG,
+    base_url_field,
+    check_destination,
+    checked_base_url,
+    text_field,
+)
 from origin.admin.provider_cli import add_update_command
 from origin.admin.tables import print_table
 from origin.settings import Settings
@@ -154,6 +160,7 @@ async def cmd_providers_add(args: argparse.Namespace, settings: Settings, store:
     provider = str(_field("provider", args.provider, limit=64, pattern=SLUG))
     name = _field("name", args.name, required=False, limit=64, pattern=SLUG) or provider
     base_url = base_url_field({"base_url": args.base_url})
+    check_destination(provider, base_url)
     await checked_base_url(base_url, settings)
     keybox = KeyBox(master_key_from(settings))
     secret = read_provider_key(args.key_env, sys.stdin)

@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from origin.admin.fields import SLUG, base_url_field, checked_base_url, key_hint
+from origin.admin.fields import (
+    SLUG,
+    base_url_field,
+    check_destination,
+    checked_base_url,
+    key_hint,
+)
 from origin.cache.purge import PurgeResult
 from origin.cache.response_cache import PrismCache
 from origin.settings import Settings
@@ -67,6 +73,7 @@ class Actions:
         if not secret or len(secret) > MAX_SECRET:
             raise InvalidRequest("Paste the provider's API key.", param="api_key")
         url = base_url_field({"base_url": base_url.strip()}) if base_url.strip() else None
+        check_destination(provider, url)
         await checked_base_url(url, self._settings)
         if self._keybox is None:
             raise PrismError("PRISM_MASTER_KEY is not set on this origin.", code="not_configured")

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from origin.store import Store, StoreError, StoreUnavailable
-from origin.tenancy.auth import Authenticator
+from origin.tenancy.auth import Authenticator, client_address
 from shared.errors import InvalidRequest, UpstreamError, UpstreamUnavailable
 from shared.json_depth import check_json_depth
 
@@ -28,7 +28,9 @@ class FeedbackEndpoint:
         self.auth, self.store = auth, store
 
     async def __call__(self, request: Request) -> JSONResponse:
-        caller = await self.auth.authenticate(request.headers.get("authorization"))
+        caller = await self.auth.authenticate(
+            request.headers.get("authorization"), client_address(request)
+        )
         raw = await request.body()
         check_json_depth(raw)
         try:

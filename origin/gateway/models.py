@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from origin.tenancy.auth import Authenticator
+from origin.tenancy.auth import Authenticator, client_address
 from origin.tenancy.keyring import Keyrings
 from shared.catalog import MODELS, ModelInfo
 from shared.errors import ModelNotFound
@@ -69,6 +69,8 @@ class ModelsEndpoint:
         return JSONResponse(catalog_model(request.path_params["model_id"], available))
 
     async def _available(self, request: Request) -> frozenset[str]:
-        caller = await self.auth.authenticate(request.headers.get("authorization"))
+        caller = await self.auth.authenticate(
+            request.headers.get("authorization"), client_address(request)
+        )
         keyring = await self.keyrings.for_project(caller.project_id)
         return keyring.available

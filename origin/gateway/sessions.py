@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from origin.gateway.memory import MemoryDown, SessionMemory
-from origin.tenancy.auth import Authenticator
+from origin.tenancy.auth import Authenticator, client_address
 from shared.errors import InvalidRequest, UpstreamUnavailable
 from shared.options import MAX_SESSION_LENGTH
 
@@ -19,7 +19,9 @@ class SessionsEndpoint:
         self.auth, self.memory = auth, memory
 
     async def __call__(self, request: Request) -> JSONResponse:
-        caller = await self.auth.authenticate(request.headers.get("authorization"))
+        caller = await self.auth.authenticate(
+            request.headers.get("authorization"), client_address(request)
+        )
         session_id = str(request.path_params.get("session_id", ""))
         if not session_id or len(session_id) > MAX_SESSION_LENGTH:
             raise InvalidRequest(

@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
+from starlette.requests import HTTPConnection
+
 from origin.store import StoreError, StoreUnavailable
 from origin.tenancy.abuse import AddressThrottle
 from shared.apikeys import hash_api_key, presented_key, unknown_key
@@ -239,3 +241,9 @@ class Authenticator:
         self._cache.move_to_end(key_hash)
         while len(self._cache) > self._max_entries:
             self._noted_until.pop(self._cache.popitem(last=False)[0], None)
+
+
+def client_address(request: HTTPConnection) -> str | None:
+    """The peer a bad key is counted against (AddressThrottle): every keyed route must pass
+    it, or that route lets one address guess keys without limit."""
+    return request.client.host if request.client else None

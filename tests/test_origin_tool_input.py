@@ -174,3 +174,5 @@ async def test_token_counts_beyond_the_columns_are_clamped_and_flagged(
     assert (row["tokens_in"], row["tokens_out"]) == (2**31 - 1, 2**31 - 1)
     assert row["usage_reported"] is False and row["error_code"] == "usage_out_of_range"
     assert row["success"] is True
+    # The receipt agrees with the row.
+    assert response.headers["x-prism-usage-reported"] == "false"

@@ -23,7 +23,6 @@ class Rows:
         self, call: Call, model: str, provider: str, usage: TokenUsage | None, cost: Cost | None
     ) -> None:
         call.receipt.cost = plus(call.extra, cost) if call.extra else cost
-        call.receipt.usage_reported = usage is not None and usage.reported
         self.record(call, model, provider, usage, cost, success=True, error_code=None)
 
     def failure(self, call: Call, code: str | None) -> None:
@@ -74,6 +73,10 @@ class Rows:
             requested_model=_requested_model(call.body),
             parent_request_id=call.request_id if parent else None,
         )
+        if success and not parent:
+            # The receipt says what the row says: a count clamped to the ledger's columns is
+            # as unreported there as a missing one (usage_out_of_range).
+            call.receipt.usage_reported = row.usage_reported
         with self.tracing.span("prism.ledger.record") as span:
             if span.is_recording():
                 span.set_attributes(row_attributes(row))

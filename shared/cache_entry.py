@@ -153,6 +153,8 @@ def replay_chunks(entry: CacheEntry, response_id: str, include_usage: bool) -> l
         out.extend(chunk([part]) for part in _streamed_choice(choice))
     if include_usage:
         usage = entry.response.get("usage")
+        if isinstance(usage, dict):
+            usage = {**usage, "cost_cents": "0"}  # a hit is free, as its X-Prism-Cost-Cents says
         out.append(chunk([], usage=usage))
     return out
 

@@ -338,6 +338,7 @@ async def test_openai_sdk_streams_a_cache_hit(
         usage = chunk.usage or usage
     assert text == first_text and finish == "stop"
     assert usage is not None and usage.completion_tokens > 0
+    assert (usage.model_extra or {}).get("cost_cents") == "0"  # a hit is free
     assert ids == {f"chatcmpl-{raw.headers['x-prism-request-id']}"}
     assert len(sim.requests()) == 1
     rows = await origin_server.rows(project.id, expect=2)

@@ -87,6 +87,10 @@ async def test_async_streaming_with_usage(origin_server, project, sim, model, pr
     rows = await origin_server.rows(project.id, expect=1)
     assert len(rows) == 1 and rows[0]["was_streaming"] is True
     assert rows[0]["tokens_out"] == usage.completion_tokens
+    # A stream has no cost header; its final usage chunk says what the row says.
+    assert (usage.model_extra or {}).get("cost_cents") == str(
+        rows[0]["cost_total_cents"].normalize()
+    )
 
 
 @pytest.mark.parametrize("model,provider", FAMILIES)

@@ -165,7 +165,8 @@ class Dispatch:
         if wants_usage(call.body):
 
             def final_chunk(usage: TokenUsage | None) -> dict[str, Any]:
-                return usage_chunk(call, model, usage)
+                cost = cost_for_model(model, usage) if usage is not None else None
+                return usage_chunk(call, model, usage, plus(call.extra, cost))
 
         return StreamRelay(  # type: ignore[return-value]
             won.value,

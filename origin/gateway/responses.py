@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from origin.gateway.call import Call
 from origin.providers.base import Completion
-from shared.pricing import TokenUsage
+from shared.pricing import Cost, TokenUsage, format_cents
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -25,7 +25,11 @@ def wants_usage(body: dict[str, Any]) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def usage_chunk(call: Call, model: str, usage: TokenUsage | None) -> dict[str, Any]:
+def usage_chunk(
+    call: Call, model: str, usage: TokenUsage | None, cost: Cost | None
+) -> dict[str, Any]:
+    """The final chunk `include_usage` asks for. A stream's cost is known only here, so its
+    `usage` also carries `cost_cents`: what X-Prism-Cost-Cents says of a whole answer."""
     chunk: dict[str, Any] = {
         "id": f"chatcmpl-{call.request_id}",
         "object": "chat.completion.chunk",
@@ -41,4 +45,6 @@ def usage_chunk(call: Call, model: str, usage: TokenUsage | None) -> dict[str, A
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
         }
+        if cost is not None:
+            chunk["usage"]["cost_cents"] = format_cents(cost.cents)
     return chunk

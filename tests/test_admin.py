@@ -197,6 +197,9 @@ async def test_provider_keys_are_encrypted_and_never_echoed(
     dup = await admin.post(base, json={"provider": "openai", "api_key": PLAINTEXT})
     assert_error(dup, 409, "conflict")
     assert PLAINTEXT not in dup.text
+    # Said in the API's words, naming the key, not in the database's (its constraint's name).
+    assert "'openai' already exists" in dup.json()["error"]["message"]
+    assert "constraint" not in dup.text and dup.json()["error"]["param"] == "name"
     assert (await admin.delete(f"{base}/local")).status_code == 200
     assert_error(await admin.delete(f"{base}/local"), 404, "not_found")
 

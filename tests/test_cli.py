@@ -102,6 +102,9 @@ def test_provider_keys_never_show_the_key(
     monkeypatch.setattr(sys, "stdin", io.StringIO(PLAINTEXT + "\n"))
     code, out, err = run(capsys, "providers", "add", "--project", project_id, "openai")
     assert code == 0 and PLAINTEXT not in out + err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PLAINTEXT + "\n"))
+    code, out, err = run(capsys, "providers", "add", "--project", project_id, "openai")
+    assert code == 1 and "'openai' already exists" in err and "constraint" not in err
     monkeypatch.setenv("LOCAL_KEY", "sk-local-secret")
     code, _, _ = run(
         capsys,

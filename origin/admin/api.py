@@ -29,6 +29,7 @@ from origin.admin.fields import (
     check_destination,
     checked_base_url,
     key_hint,
+    name_taken,
     parse_since,
     parse_tag_filter,
     text_field,
@@ -217,9 +218,14 @@ async def add_provider_key(request: Request, deps: AdminDeps) -> JSONResponse:
     box = _keybox(deps)
     project_id = await _project(request, deps)
     key = seal(box, project_id, str(secret), name, str(provider), base_url)
-    info = await deps.store.add_provider_key(
-        project_id, key.provider, key.ciphertext, name, base_url, key_hint=key_hint(str(secret))
-    )
+    try:
+        info = await deps.store.add_provider_key(
+            project_id, key.provider, key.ciphertext, name, base_url, key_hint=key_hint(str(secret))
+        )
+    except StoreError as exc:
+        if exc.conflict:
+            raise Conflict(name_taken(name), param="name") from None
+        raise
     return _ok({"object": "provider_key", **asdict(info)}, 201)
 
 

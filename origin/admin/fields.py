@@ -84,6 +84,15 @@ def check_destination(provider: str, base_url: str | None) -> None:
         )
 
 
+def name_taken(name: str) -> str:
+    """What adding a provider key under a name the project already uses is told (rather than
+    the database's constraint name)."""
+    return (
+        f"A provider key named {name!r} already exists in this project: change it with "
+        f"`prism providers update` (PATCH .../provider_keys/{name}), or remove it first."
+    )
+
+
 def parse_since(text: str | None) -> str | None:
     """An ISO-8601 timestamp (a date alone means its midnight UTC), normalised for PostgREST."""
     if text is None:

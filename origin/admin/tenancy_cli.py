@@ -20,12 +20,13 @@ from origin.admin.fields import (
     base_url_field,
     check_destination,
     checked_base_url,
+    name_taken,
     text_field,
 )
 from origin.admin.provider_cli import add_update_command
 from origin.admin.tables import print_table
 from origin.settings import Settings
-from origin.store import Store, valid_id
+from origin.store import Store, StoreError, valid_id
 from origin.tenancy.crypto import KeyBox, master_key_from
 from origin.tenancy.revocation import Revocations, Revoker
 from origin.tenancy.sealing import seal
@@ -166,7 +167,12 @@ async def cmd_providers_add(args: argparse.Namespace, settings: Settings, store:
     secret = read_provider_key(args.key_env, sys.stdin)
     project_id = await _existing_project(store, args.project)
     key = seal(keybox, project_id, secret, name, provider, base_url)
-    info = await store.add_provider_key(project_id, provider, key.ciphertext, name, base_url)
+    try:
+        info = await store.add_provider_key(project_id, provider, key.ciphertext, name, base_url)
+    except StoreError as exc:
+        if exc.conflict:
+            raise CliError(name_taken(name)) from None
+        raise
     print(f"added provider key {info.name!r} ({info.provider}) to project {project_id}")
 
 

@@ -22,6 +22,7 @@ ERRORS: list[tuple[type[PrismError], int, str, str]] = [
     (E.UpstreamError, 502, "upstream_error", "bad_gateway"),
     (E.UpstreamUnavailable, 503, "upstream_error", "upstream_unavailable"),
     (E.UpstreamTimeout, 504, "upstream_error", "upstream_timeout"),
+    (E.ShuttingDown, 503, "api_error", "server_shutdown"),
 ]
 
 

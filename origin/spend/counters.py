@@ -13,6 +13,7 @@ request for the full timeout before it is admitted as if the counters were down.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +27,8 @@ from origin.redis_wire import RedisWire
 from origin.spend.allowance_script import ALLOW, ALLOW_SHA
 from shared.breaker import Breaker
 from shared.spend_scripts import ADMIT, RECONCILE, SETTLE, SETTLE_SHA
+
+log = logging.getLogger("prism.spend")
 
 Arg = str | int
 # One project's settles: all their keys, then all their arguments (see SETTLE).
@@ -72,6 +75,18 @@ class Counters:
         # The request path's admits and settles: one pipelined connection, hiredis parsing.
         self._wire = RedisWire(url, timeout_s, encoding="utf-8")
         self._reconcile = self._redis.register_script(RECONCILE)
+
+    async def load_scripts(self) -> None:
+        """Load the request path's scripts before the first request. A settle sent with an
+        admit must run before it; were SETTLE missing while ADMIT was cached (the edge loads
+        ADMIT on its own), the admit would run first and its answer count the settled request
+        as still reserved. Best effort: NOSCRIPT still loads them when this could not."""
+        try:
+            async with _bounded(self.timeout_s):
+                for script in (ADMIT, SETTLE, ALLOW):
+                    await self._wire.call("SCRIPT", "LOAD", script)
+        except CountersDown as exc:
+            log.warning("spend scripts not loaded at start (loaded on first use): %s", exc)
 
     async def aclose(self) -> None:
         await self._wire.aclose()

@@ -19,6 +19,7 @@ RESERVATION_MARGIN_S = 60.0
 async def start_spend(settings: Settings, store: Store, stack: AsyncExitStack) -> SpendControl:
     counters = Counters(settings.redis_url, settings.spend_timeout_s, settings.spend_cooldown_s)
     stack.push_async_callback(counters.aclose)
+    await counters.load_scripts()
     policies = Policies(store, counters, settings.spend_policy_ttl_s)
     stack.push_async_callback(policies.aclose)
     audit = AuditLog(store)

@@ -148,7 +148,7 @@ async def test_the_migration_rebuilds_rollups_that_counted_linked_rows(
                 " SELECT * FROM jsonb_populate_recordset(NULL::usage_logs, $1)",
                 json.dumps([r.to_json() for r in _rows(me)]),
             )
-            assert await apply_migrations(dsn) == ["0028_linked_rows_in_rollups.sql"]
+            assert "0028_linked_rows_in_rollups.sql" in await apply_migrations(dsn)
             ledger = await _ledger(conn, me.project_id)
             hourly = await conn.fetchrow(
                 "SELECT sum(spend_cents) AS spend, sum(requests) AS requests FROM usage_hourly"

@@ -40,6 +40,8 @@ def _row(cells: dict[str, Any], label: str) -> str:
 
 
 def _value_link(key: str, row: dict[str, Any], project_id: str) -> str:
+    if row.get("value") is None:  # the requests without this key: no tag filter finds them
+        return f'<span class="muted">(no {escape(key)} tag)</span>'
     value = str(row["value"])
     link = href("/requests", project_id, tag=f"{key}={value}")
     return f'<a href="{escape(link)}">{escape(value)}</a>'
@@ -85,7 +87,7 @@ def render(
 <div class="row"><button type="submit">Show</button></div></form>"""
     return f"""<h1>Features</h1><p class="sub">Requests grouped by the value of the
 <b>{escape(key)}</b> tag, {first} to {last} (whole UTC days). A request with several tags counts once
-under each key.</p>{form}
+under each key; requests without this key are one row, so the total is every request.</p>{form}
 <div class="panel"><h2>Daily spend · top values</h2>{_chart(data.get("series") or [], first, last)}</div>
 <div class="panel"><table><thead><tr><th>{escape(key)}</th><th class=num>Requests</th>
 <th class=num>Spend</th><th class=num>Cache saved</th><th class=num>Provider cache saved</th>

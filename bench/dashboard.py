@@ -101,7 +101,7 @@ class PageLoads:
 
     async def cache(self) -> Any:
         await data.projects(self.client)
-        keys = [f"{i:064x}" for i in range(100)]
+        keys = {f"{i:064x}": 0.0 for i in range(100)}
         await data.cache_entry_stats(self.client, self.project, keys)
         await data.cache_series(self.client, self.project, 14)
         return await data.cache_purges(self.client, self.project)

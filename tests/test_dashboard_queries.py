@@ -184,6 +184,7 @@ async def test_feature_totals_are_the_sum_of_rows_and_of_the_ledger(
         ("dash_tag_keys", {}, []),
         ("dash_cache_series", {"days": 30}, []),
         ("dash_cache_entries", {"keys": ["x"]}, {}),
+        ("dash_cache_entry_hits", {"keys": ["x"], "stored": ["2000-01-01T00:00:00+00:00"]}, {}),
     ],
 )
 async def test_another_organisation_gets_nothing_from_any_function(

@@ -4,7 +4,7 @@ Row-level security decides what comes back; nothing here filters by tenant on it
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only supa.py loads supabase-py, once the dashboard is first used
@@ -92,14 +92,16 @@ async def cache_series(client: AsyncClient, project_id: str, days: int) -> list[
 
 
 async def cache_entry_stats(
-    client: AsyncClient, project_id: str, keys: list[str]
+    client: AsyncClient, project_id: str, stored: dict[str, float]
 ) -> dict[str, dict[str, Any]]:
-    if not keys:
+    """Hits, last hit and layers per entry (fingerprint -> when it was stored, epoch seconds),
+    counting only hits since it was stored: a fingerprint outlives a purged or expired answer."""
+    if not stored:
         return {}
-    stats: dict[str, dict[str, Any]] = await _rpc(
-        client, "dash_cache_entries", {"p_project": project_id, "p_keys": keys}
-    )
-    return stats
+    since = [datetime.fromtimestamp(t, UTC).isoformat() for t in stored.values()]
+    args = {"p_project": project_id, "p_keys": list(stored), "p_stored": since}
+    hits: dict[str, dict[str, Any]] = await _rpc(client, "dash_cache_entry_hits", args)
+    return hits
 
 
 async def cache_purges(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:

@@ -21,7 +21,8 @@ async def _cache_body(ctx: Context, actions: Actions, notice: str = "") -> str:
         entries = await actions.cache_entries(ctx.project_id)
     except (LayerDown, PrismError) as exc:
         entries, notice = [], notice or f"The cache could not be read: {exc}"
-    stats = await data.cache_entry_stats(client, ctx.project_id, [e.fingerprint for e in entries])
+    stored = {e.fingerprint: e.created_at for e in entries}
+    stats = await data.cache_entry_stats(client, ctx.project_id, stored)
     series = await data.cache_series(client, ctx.project_id, view_cache.SERIES_DAYS)
     purges = await data.cache_purges(client, ctx.project_id)
     return view_cache.render(entries, stats, series, purges, ctx.project_id, notice)

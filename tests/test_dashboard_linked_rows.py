@@ -163,3 +163,17 @@ async def test_the_migration_rebuilds_rollups_that_counted_linked_rows(
         await pg_conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     assert (hourly["spend"], hourly["requests"]) == (ledger["spend"], 3)
     assert tagged == histogram == 3
+
+
+async def test_budget_spend_counts_a_fusion_panel_once(
+    pg_conn: asyncpg.Connection, member: Member
+) -> None:
+    """Budgets are rebuilt from the ledger with the same rule (`prism budgets list` shows it)."""
+    ledger = await _ledger(pg_conn, member.project_id)
+    for tag in ((None, None), ("feature", "fusion-demo")):
+        spent = await pg_conn.fetchval(
+            "SELECT public.budget_spend($1, now() - interval '1 day', $2, $3)",
+            member.project_id,
+            *tag,
+        )
+        assert Decimal(spent) == ledger["spend"], tag

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from postgrest import APIError
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -37,12 +38,32 @@ def _savings_event(savings: dict[str, Any]) -> bytes:
     return f"event: savings\ndata: {json.dumps(payload)}\n\n".encode()
 
 
-async def live_savings(request: Request, ctx: Context) -> Response:
-    since = request.query_params.get("since") or ""
+def window_start(days: int, now: datetime) -> str:
+    """The start of the UTC day `days - 1` days before now's: dash_period_start in Python."""
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    return datetime.combine(first, datetime.min.time(), UTC).isoformat()
+
+
+def _period(query: QueryParams) -> Callable[[], str] | None:
+    """When the counted period starts, asked afresh at each poll: `days` is a window that rolls
+    with the UTC day (a page left open past midnight keeps counting the days its card names),
+    `since` a fixed moment. None if neither reads."""
+    days = query.get("days")
+    if days is not None:
+        count = int(days) if days.isdigit() else 0
+        return (lambda: window_start(count, datetime.now(UTC))) if 1 <= count <= 366 else None
+    since = query.get("since") or ""
     try:
         datetime.fromisoformat(since)
     except ValueError:
-        return Response("since must be an ISO timestamp", status_code=400)
+        return None
+    return lambda: since
+
+
+async def live_savings(request: Request, ctx: Context) -> Response:
+    period = _period(request.query_params)
+    if period is None:
+        return Response("give days (1-366) or since (an ISO timestamp)", status_code=400)
     client, project_id = ctx.viewer.client, ctx.project_id
 
     async def events() -> AsyncIterator[bytes]:
@@ -50,7 +71,7 @@ async def live_savings(request: Request, ctx: Context) -> Response:
         last_sent = started = time.monotonic()
         while time.monotonic() - started < LIVE_MAX_S and not await request.is_disconnected():
             try:
-                savings = await data.savings(client, project_id, since)
+                savings = await data.savings(client, project_id, period())
             except APIError:
                 return  # the session expired or was revoked: the browser reconnects
             now = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 from origin.dashboard import charts, fmt
 from origin.dashboard.layout import href
 
+SAVINGS_DAYS = 30  # dash_overview's savings_30d
 LAYERS = (
     ("hit-exact", "Exact (origin)"),
     ("hit-exact-edge", "Exact (edge)"),
@@ -26,8 +27,9 @@ def _card(label: str, value: str, hint: str = "", extra: str = "") -> str:
 
 
 def savings_card(savings: dict[str, Any], project_id: str) -> str:
-    since = str(savings.get("since", ""))
-    live = escape(href("/live/savings", project_id, since=since))
+    # The card counts 30 days: the live counter is asked for a window that rolls at midnight
+    # UTC, not for the moment this page's window began.
+    live = escape(href("/live/savings", project_id, days=str(SAVINGS_DAYS)))
     parts = (
         f"exact {fmt.money(savings.get('cache_exact_cents'))} · semantic "
         f"{fmt.money(savings.get('cache_semantic_cents'))} · provider cache "

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from infra.local.postgres import apply_migrations, migration_files
+from origin.dashboard import view_requests
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage, cost_for_model
 from shared.usage import Caller, UsageRow, build_row
@@ -177,3 +178,17 @@ async def test_budget_spend_counts_a_fusion_panel_once(
             *tag,
         )
         assert Decimal(spent) == ledger["spend"], tag
+
+
+def test_a_linked_rows_receipt_names_its_request_and_whose_cost_it_is() -> None:
+    me = Member("", "", "", str(uuid.uuid4()), str(uuid.uuid4()), "")
+    panel, *_, fusion, winner, loser, plain = _rows(me)
+    pages = {
+        r.request_id: view_requests.render_detail(r.to_json(), [], me.project_id)
+        for r in (panel, fusion, loser, plain)
+    }
+    assert f"/requests/{fusion.request_id}" in pages[panel.request_id]
+    assert "already in that request&#x27;s cost" in pages[panel.request_id]
+    assert f"/requests/{winner.request_id}" in pages[loser.request_id]
+    assert "not in that request&#x27;s cost" in pages[loser.request_id]
+    assert "Part of request" not in pages[fusion.request_id] + pages[plain.request_id]

@@ -140,7 +140,7 @@ def render_list(rows: list[dict[str, Any]], query: QueryParams, project_id: str)
 
 
 def render_detail(row: dict[str, Any], feedback: list[dict[str, Any]], project_id: str) -> str:
-    receipt = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in _receipt_items(row))
+    receipt = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in _receipt_items(row, project_id))
     return f"""<p><a href="{escape(href("/requests", project_id))}">← Requests</a></p>
 <h1>Request receipt</h1><p class="sub">The same numbers the response carried in its X-Prism-* headers.</p>
 <div class="panel"><dl class="receipt">{receipt}</dl></div>
@@ -148,9 +148,29 @@ def render_detail(row: dict[str, Any], feedback: list[dict[str, Any]], project_i
 </tr></thead><tbody>{_feedback_rows(feedback)}</tbody></table></div>"""
 
 
-def _receipt_items(row: dict[str, Any]) -> list[tuple[str, str]]:
-    """The receipt's (title, HTML) pairs: the response's headers first, then what the row adds."""
-    return [*_header_items(row), *_row_items(row)]
+def _receipt_items(row: dict[str, Any], project_id: str) -> list[tuple[str, str]]:
+    """The receipt's (title, HTML) pairs: the response's headers first, then what the row adds;
+    a linked row (a fusion panel call, a hedge's loser) first says which request it is part of."""
+    return [*_part_of(row, project_id), *_header_items(row), *_row_items(row)]
+
+
+def _part_of(row: dict[str, Any], project_id: str) -> list[tuple[str, str]]:
+    """No response carried a linked row's numbers; its parent's did. A panel call's cost is
+    already in its parent's (counting both would count it twice); a hedge loser's is not."""
+    parent = row.get("parent_request_id")
+    if not parent:
+        return []
+    link = escape(href("/requests/" + str(parent), project_id))
+    if row.get("error_code") == "hedge_lost":
+        note = "a hedge's losing attempt, billed on its own: not in that request's cost"
+    else:
+        note = "a call made for it: its cost is already in that request's cost"
+    return [
+        (
+            "Part of request",
+            f'<a class="mono" href="{link}">{escape(str(parent))}</a> ({escape(note)})',
+        )
+    ]
 
 
 def _header_items(row: dict[str, Any]) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from html import escape
 from typing import Any
@@ -64,13 +64,16 @@ def percent(part: float, whole: float) -> str:
 
 
 def when(value: Any) -> str:
-    """An ISO timestamp as 2026-12-06 04:52:04 UTC."""
+    """An ISO timestamp as 2026-12-06 04:52:04 UTC. Postgres writes a timestamptz in its
+    session's time zone (the server's unless set), so an offset is converted, not dropped."""
     if not isinstance(value, str):
         return ""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return escape(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -4,7 +4,8 @@
 -- are now one more row, value null: the project's totals for the same whole UTC days (exact,
 -- from usage_hourly) minus the tagged rows' (a request carries a key at most once, so the
 -- tagged rows hold each tagged request once). The total row is still the sum of the rows, and
--- now also every request in the period.
+-- now also every request in the period. A value is a row if it has requests or spend (a hedge
+-- loser whose request fell on another day has only spend), so no spend moves to another row.
 CREATE OR REPLACE FUNCTION public.dash_features(
     p_project uuid, p_key text, p_from date, p_to date, p_series_values integer DEFAULT 5
 )
@@ -23,7 +24,7 @@ BEGIN
                    sum(native_saved_cents) AS native_saved_cents,
                    sum(routing_saved_cents) AS routing_saved_cents,
                    sum(latency_ms_sum) AS latency_ms_sum
-            FROM d GROUP BY tag_value HAVING sum(requests) <> 0
+            FROM d GROUP BY tag_value HAVING sum(requests) <> 0 OR sum(spend_cents) <> 0
         ),
         everything AS (
             SELECT coalesce(sum(requests), 0) AS requests,

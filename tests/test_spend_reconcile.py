@@ -68,7 +68,7 @@ async def test_redis_restart_mid_period_keeps_the_spend(
     assert spent <= limit
 
 
-async def test_redis_down_refuses_block_budgets_with_503_and_lets_limits_through(
+async def test_redis_down_refuses_block_budgets_with_503_and_lets_limits_through_until_back(
     origin_server, make_project, origin_admin, redis_outage
 ):
     budgeted, limited = await make_project("down-budget"), await make_project("down-limit")
@@ -91,6 +91,8 @@ async def test_redis_down_refuses_block_budgets_with_503_and_lets_limits_through
         assert "Budgets can't be checked right now" in caught.value.body["message"]
         answer = await apis[1].chat.completions.create(**ask())  # unchecked, not refused
         assert answer.choices
+    # Back at once: a refused connection is no reason to wait out a cooldown.
+    assert (await apis[0].chat.completions.create(**ask())).choices
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from origin.redis_wire import RedisWire
 from origin.spend.allowance_script import ALLOW, ALLOW_SHA
@@ -40,6 +41,10 @@ Command = tuple[str, int, tuple[Arg, ...]]
 class CountersDown(Exception):
     """Redis did not answer in time or at all."""
 
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
 
 @asynccontextmanager
 async def _bounded(seconds: float) -> AsyncIterator[None]:
@@ -47,7 +52,8 @@ async def _bounded(seconds: float) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
     except (RedisError, OSError, TimeoutError) as exc:
-        raise CountersDown(f"redis: {type(exc).__name__}: {exc}") from exc
+        hung = isinstance(exc, (TimeoutError, RedisTimeout))  # redis-py's is a RedisError
+        raise CountersDown(f"redis: {type(exc).__name__}: {exc}", timed_out=hung) from exc
 
 
 def _text(value: Any) -> Any:
@@ -114,14 +120,17 @@ class Counters:
 
     @asynccontextmanager
     async def _guarded(self, seconds: float) -> AsyncIterator[None]:
-        """`_bounded`, skipped at once while the breaker cools down after a failure."""
+        """`_bounded`, skipped at once while the breaker cools down after a timeout. Only a
+        timeout trips it: a refused connection fails at once, and trying again costs nothing,
+        so the request after Redis comes back finds it rather than a cooldown."""
         if self._breaker.skip():
-            raise CountersDown("redis: skipped for a moment after it failed")
+            raise CountersDown("redis: skipped for a moment after it timed out")
         try:
             async with _bounded(seconds):
                 yield
-        except CountersDown:
-            self._breaker.failed()
+        except CountersDown as exc:
+            if exc.timed_out:
+                self._breaker.failed()
             raise
         self._breaker.succeeded()
 

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 log = logging.getLogger("prism.origin.snapshots")
@@ -49,7 +51,11 @@ class Snapshots:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client: aioredis.Redis = aioredis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # Once on a new connection: a pooled one may have died with a Redis restart.
+            retry=Retry(NoBackoff(), 1),
         )
         self._signing_key = hmac.new(master_key, _PURPOSE, hashlib.sha256).digest()
         self._clock = clock

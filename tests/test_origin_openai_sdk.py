@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import openai
+import pydantic
 import pytest
 
 FAMILIES = [
@@ -216,3 +217,24 @@ def test_models_retrieve_returns_the_listed_object(origin_server, project):
     bad = openai.OpenAI(base_url=origin_server.base_url, api_key="prism_sk_nope", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.retrieve("gpt-4o-mini")
+
+
+class Address(pydantic.BaseModel):
+    city: str
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    home: Address  # a nested model: pydantic puts it in $defs behind a $ref
+    past: list[Address]
+
+
+def test_parse_with_a_nested_pydantic_model_on_gemini(origin_server, project, sim):
+    completion = client(origin_server, project).beta.chat.completions.parse(
+        model="gemini-2.5-flash", messages=HELLO, response_format=Person
+    )
+    assert completion.choices[0].message.parsed == Person(
+        name="sim", home=Address(city="sim"), past=[]
+    )
+    sent = sim.requests("gemini")[-1]["body"]["generationConfig"]["responseSchema"]
+    assert sent["properties"]["home"]["properties"] == {"city": {"title": "City", "type": "string"}}

@@ -563,6 +563,60 @@ def test_gemini_json_modes_and_schema_subset() -> None:
     assert plain["generationConfig"] == {"responseMimeType": "application/json"}
 
 
+# What pydantic (and so the SDK's beta.chat.completions.parse) sends for a nested model.
+NESTED = {
+    "$defs": {
+        "Addr": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        }
+    },
+    "type": "object",
+    "properties": {
+        "home": {"$ref": "#/$defs/Addr", "description": "where"},
+        "past": {"type": "array", "items": {"$ref": "#/$defs/Addr"}},
+    },
+    "required": ["home", "past"],
+}
+ADDR = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+def test_gemini_inlines_schema_references_for_output_and_tools() -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "p", "schema": NESTED}}
+    tool = {"type": "function", "function": {"name": "save", "parameters": NESTED}}
+    body = gemini_request({"messages": [USER], "response_format": fmt, "tools": [tool]}).json
+    expected = {
+        "type": "object",
+        "properties": {
+            "home": {**ADDR, "description": "where"},
+            "past": {"type": "array", "items": ADDR},
+        },
+        "required": ["home", "past"],
+    }
+    assert body["generationConfig"]["responseSchema"] == expected
+    assert body["tools"][0]["functionDeclarations"][0]["parameters"] == expected
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {
+            "$ref": "#/$defs/Node",
+            "$defs": {"Node": {"properties": {"next": {"$ref": "#/$defs/Node"}}}},
+        },
+        {"type": "object", "properties": {"a": {"$ref": "https://x.example/a.json"}}},
+    ],
+    ids=["recursive", "remote"],
+)
+def test_gemini_refuses_references_it_cannot_inline(schema: dict[str, Any]) -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": "p", "schema": schema}}
+    with pytest.raises(InvalidRequest) as caught:
+        gemini_request({"messages": [USER], "response_format": fmt})
+    assert caught.value.param == "response_format"
+
+
 def test_gemini_streaming_url() -> None:
     request = gemini_request({"messages": [USER]}, stream=True)
     assert request.url == (

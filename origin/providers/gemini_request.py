@@ -165,7 +165,7 @@ def _declaration(tool: Any) -> dict[str, Any]:
     if function.get("description"):
         out["description"] = function["description"]
     if function.get("parameters"):
-        out["parameters"] = schema(function["parameters"])
+        out["parameters"] = schema(function["parameters"], "tools")
     return out
 
 
@@ -208,20 +208,51 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def schema(value: Any) -> Any:
-    """A JSON Schema cut down to what Gemini's Schema accepts (unknown keywords dropped)."""
+def schema(value: Any, param: str = "response_format") -> Any:
+    """A JSON Schema cut down to what Gemini's Schema accepts (unknown keywords dropped).
+
+    Gemini's Schema has no `$ref`, and pydantic (so the SDK's `parse`) puts every nested model
+    in `$defs` behind one: dropped, the nested object would reach Gemini as `{}`. Local
+    references are inlined instead; a recursive one cannot be, and is refused."""
+    return _cut(value, _definitions(value), (), param)
+
+
+def _definitions(root: Any) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key in ("$defs", "definitions"):
+        found = root.get(key) if isinstance(root, dict) else None
+        if isinstance(found, dict):
+            table.update({f"#/{key}/{name}": sub for name, sub in found.items()})
+    return table
+
+
+def _cut(value: Any, defs: dict[str, Any], seen: tuple[str, ...], param: str) -> Any:
     if not isinstance(value, dict):
         return value
+    ref = value.get("$ref")
+    if isinstance(ref, str):
+        if ref not in defs:
+            raise InvalidRequest(
+                f"gemini cannot resolve the schema reference {ref!r}: only references to "
+                "the schema's own $defs can be inlined",
+                param=param,
+            )
+        if ref in seen:
+            raise InvalidRequest(
+                f"gemini cannot take a recursive schema ({ref} contains itself)", param=param
+            )
+        siblings = {k: v for k, v in value.items() if k != "$ref"}
+        return _cut({**defs[ref], **siblings}, defs, (*seen, ref), param)
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key not in _SCHEMA_KEYS:
             continue
         if key == "properties" and isinstance(item, dict):
-            out[key] = {name: schema(sub) for name, sub in item.items()}
+            out[key] = {name: _cut(sub, defs, seen, param) for name, sub in item.items()}
         elif key == "items":
-            out[key] = schema(item)
+            out[key] = _cut(item, defs, seen, param)
         elif key == "anyOf" and isinstance(item, list):
-            out[key] = [schema(sub) for sub in item]
+            out[key] = [_cut(sub, defs, seen, param) for sub in item]
         elif key == "type" and isinstance(item, list):
             # JSON Schema's ["string", "null"] is Gemini's type + nullable.
             kinds = [k for k in item if k != "null"]

@@ -310,6 +310,7 @@ def test_anthropic_tool_choice(choice: Any, parallel: Any, expected: Any) -> Non
         ({"top_p": 0.5}, {"max_tokens": 4096, "top_p": 0.5}),
         ({"temperature": 0.2, "top_p": 0.5}, {"max_tokens": 4096, "temperature": 0.2}),
         ({"stop": ["a", "b"]}, {"max_tokens": 4096, "stop_sequences": ["a", "b"]}),
+        ({"top_k": 5, "temperature": 0.2}, {"max_tokens": 4096, "temperature": 0.2, "top_k": 5}),
     ],
 )
 def test_anthropic_sampling(extra: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -615,6 +616,11 @@ def test_gemini_refuses_references_it_cannot_inline(schema: dict[str, Any]) -> N
     with pytest.raises(InvalidRequest) as caught:
         gemini_request({"messages": [USER], "response_format": fmt})
     assert caught.value.param == "response_format"
+
+
+def test_gemini_takes_top_k_from_extra_body() -> None:
+    body = gemini_request({"messages": [USER], "top_k": 5, "temperature": 0.2}).json
+    assert body["generationConfig"] == {"temperature": 0.2, "topK": 5}
 
 
 def test_gemini_streaming_url() -> None:

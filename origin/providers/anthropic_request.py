@@ -181,6 +181,10 @@ def _sampling(body: Mapping[str, Any], out: dict[str, Any]) -> None:
     if top_p is not None and "temperature" not in out:
         # Current Claude models reject temperature and top_p together.
         out["top_p"] = top_p
+    if body.get("top_k") is not None:
+        # Not OpenAI's, but a vendor extension clients send through extra_body; Claude reads it
+        # under the same name, and the cache key already holds it.
+        out["top_k"] = body["top_k"]
     stops = content.stop_list(body.get("stop"))
     if stops:
         out["stop_sequences"] = stops

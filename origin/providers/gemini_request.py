@@ -186,6 +186,7 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     for ours, theirs in (
         ("temperature", "temperature"),
         ("top_p", "topP"),
+        ("top_k", "topK"),  # a vendor extension (extra_body) Gemini has under its own name
         ("n", "candidateCount"),
         ("seed", "seed"),
         ("presence_penalty", "presencePenalty"),

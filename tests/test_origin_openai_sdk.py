@@ -238,3 +238,12 @@ def test_parse_with_a_nested_pydantic_model_on_gemini(origin_server, project, si
     )
     sent = sim.requests("gemini")[-1]["body"]["generationConfig"]["responseSchema"]
     assert sent["properties"]["home"]["properties"] == {"city": {"title": "City", "type": "string"}}
+
+
+def test_auto_with_n_2_is_routed_where_n_is_honoured(origin_server, project, sim):
+    """sport's simple cell is Claude, which has no n: "auto" must not answer a 400 for it."""
+    completion = client(origin_server, project).chat.completions.create(
+        model="auto", messages=HELLO, n=2, extra_headers={"X-Prism-Mode": "sport"}
+    )
+    assert [c.index for c in completion.choices] == [0, 1]
+    assert not sim.requests("anthropic")

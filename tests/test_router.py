@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from origin.providers.openai import VENDORS
 from origin.routing.buckets import BUCKETS, VISION, buckets_of, membership
+from origin.routing.candidates import NO_LOGPROBS_PROVIDERS, ONE_CHOICE_PROVIDERS
 from origin.routing.classifier import TASK_TYPES, Classification
 from origin.routing.router import LOW_CONFIDENCE, RouteDecision, Router
 from origin.routing.table import ROUTING_TABLE
@@ -259,6 +261,31 @@ def test_json_mode_requests_only_reach_models_with_a_json_mode(mode: str, task: 
         assert MODELS[model]["json"], model
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("task", TASK_TYPES)
+@pytest.mark.parametrize(
+    ("extra", "unable"),
+    [({"n": 2}, ONE_CHOICE_PROVIDERS), ({"logprobs": True}, NO_LOGPROBS_PROVIDERS)],
+    ids=["n=2", "logprobs"],
+)
+def test_n_and_logprobs_reach_only_providers_that_return_them(
+    mode: str, task: str, extra: dict[str, Any], unable: frozenset[str]
+) -> None:
+    """sport/simple is a Claude cell: model "auto" with n=2 was sent to Claude, which has no
+    n, and the client got a 400 for a model it never chose."""
+    decision = route({**CHAT, **extra}, mode=mode, cls=sure(task))
+    for _, provider in ((decision.model, decision.provider), *decision.fallbacks):
+        assert provider not in unable, (decision.model, provider)
+    named = route({**CHAT, **extra}, requested="gpt-4o-mini", cls=sure(task))
+    assert not {p for _, p in named.fallbacks} & unable
+
+
+def test_the_logprobs_list_is_what_the_adapters_refuse() -> None:
+    """A provider missing here would be routed a logprobs request it answers with a 400."""
+    dropped = {name for name, vendor in VENDORS.items() if "logprobs" in vendor.drops}
+    assert NO_LOGPROBS_PROVIDERS == dropped | {"anthropic", "gemini"}
+
+
 def test_failover_respects_the_context_window() -> None:
     decision = route(requested="gpt-4o-mini", cls=sure(tokens=150_000))
     assert decision.fallbacks
@@ -471,6 +498,7 @@ def test_candidates_that_cannot_serve_the_request_are_skipped(
     ("body", "cls", "available", "text"),
     [
         (TOOLS, sure(), {"perplexity"}, "tools"),
+        ({**CHAT, "n": 3}, sure(), {"anthropic", "groq"}, "n > 1"),
         (CHAT, sure("complex", 2_000_000), ALL, "2000000 tokens"),
     ],
 )

@@ -17,6 +17,13 @@ from origin.routing.buckets import VISION, buckets_of
 from origin.routing.classifier import Classification
 from shared.catalog import ModelInfo
 
+# What a provider's API cannot give back whatever the model, so a request asking for it is
+# never routed or failed over there: more than one choice (Anthropic has no `n`, Groq refuses
+# n > 1, Perplexity ignores it), or token logprobs (the adapters refuse a request for them
+# there, origin.providers.content.refuse_logprobs; tests hold the two lists together).
+ONE_CHOICE_PROVIDERS = frozenset({"anthropic", "groq", "perplexity"})
+NO_LOGPROBS_PROVIDERS = frozenset({"anthropic", "gemini", "groq", "mistral", "perplexity"})
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -30,6 +37,8 @@ class Candidate:
     cost: float  # blended $/M tokens, only for ordering fallbacks
     buckets: tuple[str, ...] = ()
     vision: bool = False
+    choices: bool = True  # can answer with n > 1 choices
+    logprobs: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +47,16 @@ class Needs:
     json: bool
     tokens: int
     vision: bool = False
+    choices: bool = False  # n > 1
+    logprobs: bool = False
 
     def met_by(self, c: Candidate) -> bool:
         return (
             (c.tools or not self.tools)
             and (c.json or not self.json)
             and (c.vision or not self.vision)
+            and (c.choices or not self.choices)
+            and (c.logprobs or not self.logprobs)
             and self.tokens <= c.context
         )
 
@@ -62,6 +75,8 @@ def candidate(model: str, info: ModelInfo) -> Candidate:
         cost,
         buckets_of(model, info),
         model in VISION,
+        info["provider"] not in ONE_CHOICE_PROVIDERS,
+        info["provider"] not in NO_LOGPROBS_PROVIDERS,
     )
 
 
@@ -71,7 +86,16 @@ def needs_of(body: Mapping[str, Any], cls: Classification) -> Needs:
     json = isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
     out = body.get("max_completion_tokens", body.get("max_tokens"))
     reserve = out if isinstance(out, int) and not isinstance(out, bool) and out > 0 else 0
-    return Needs(bool(tools), json, cls.est_tokens + reserve, _uses_images(body))
+    n = body.get("n")
+    many = isinstance(n, int) and not isinstance(n, bool) and n > 1
+    return Needs(
+        bool(tools),
+        json,
+        cls.est_tokens + reserve,
+        _uses_images(body),
+        many,
+        body.get("logprobs") is True,
+    )
 
 
 def _uses_images(body: Mapping[str, Any]) -> bool:

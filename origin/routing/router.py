@@ -229,7 +229,14 @@ class Router:
                 code="no_routable_provider",
                 param="model",
             )
-        wants = [w for w, on in (("tools", needs.tools), ("JSON mode", needs.json)) if on]
+        asked = (
+            ("tools", needs.tools),
+            ("JSON mode", needs.json),
+            ("images", needs.vision),
+            ("n > 1", needs.choices),
+            ("logprobs", needs.logprobs),
+        )
+        wants = [w for w, on in asked if on]
         wants.append(f"about {needs.tokens} tokens of context")
         return InvalidRequest(
             "no model from this project's providers can serve this request "

@@ -247,3 +247,13 @@ def test_auto_with_n_2_is_routed_where_n_is_honoured(origin_server, project, sim
     )
     assert [c.index for c in completion.choices] == [0, 1]
     assert not sim.requests("anthropic")
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "gemini-2.5-flash", "groq-llama-8b"])
+def test_logprobs_a_model_cannot_return_are_a_400_naming_them(origin_server, project, sim, model):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(origin_server, project).chat.completions.create(
+            model=model, messages=HELLO, logprobs=True, top_logprobs=2
+        )
+    assert caught.value.body["param"] == "logprobs"
+    assert sim.requests() == []

@@ -62,13 +62,12 @@ OPENAI_CASES: list[tuple[str, Endpoint, dict[str, Any], bool, dict[str, Any]]] =
         },
     ),
     (
-        "groq drops logprobs, OpenAI-only fields and message names",
+        "groq drops logprobs left off, OpenAI-only fields and message names",
         endpoint("groq"),
         {
             "model": "m",
             "messages": [{"role": "user", "content": "hi", "name": "bob"}],
-            "logprobs": True,
-            "top_logprobs": 2,
+            "logprobs": False,
             "logit_bias": {"1": 2},
             "store": True,
             "temperature": 0.5,
@@ -107,7 +106,7 @@ OPENAI_CASES: list[tuple[str, Endpoint, dict[str, Any], bool, dict[str, Any]]] =
     (
         "a key named by the project follows its vendor's rules",
         endpoint("groq-batch", vendor="groq"),
-        {"model": "m", "messages": [USER], "logprobs": True},
+        {"model": "m", "messages": [USER], "logit_bias": {"1": 2}},
         False,
         {"model": "up", "messages": [USER]},
     ),
@@ -165,6 +164,29 @@ CALLS = [
         "function": {"name": "weather", "arguments": '{"city": "Rome"}'},
     },
 ]
+
+
+@pytest.mark.parametrize(
+    ("ep", "extra", "param"),
+    [
+        (endpoint("groq"), {"logprobs": True, "top_logprobs": 2}, "logprobs"),
+        (endpoint("groq-batch", vendor="groq"), {"logprobs": True}, "logprobs"),
+        (endpoint("mistral"), {"logprobs": True}, "logprobs"),
+        (endpoint("anthropic"), {"logprobs": True}, "logprobs"),
+        (endpoint("gemini"), {"logprobs": True, "top_logprobs": 3}, "logprobs"),
+        (endpoint("anthropic"), {"functions": [{"name": "f"}]}, "functions"),
+        (endpoint("gemini"), {"function_call": "auto"}, "function_call"),
+    ],
+)
+def test_what_a_provider_cannot_answer_is_refused_by_name(
+    ep: Endpoint, extra: dict[str, Any], param: str
+) -> None:
+    """Dropped, these would bring back an answer without what the client reads from it
+    (choice.logprobs, message.function_call): a 400 naming the parameter instead."""
+    body = {"model": "m", "messages": [USER], **extra}
+    with pytest.raises(InvalidRequest) as caught:
+        adapter_for(ep.kind).build_request(ep, "up", body, False)
+    assert caught.value.param == param
 
 
 def anthropic_body(body: dict[str, Any], stream: bool = False) -> dict[str, Any]:

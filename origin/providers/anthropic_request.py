@@ -38,6 +38,7 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
     n = body.get("n")
     if n not in (None, 1):
         raise InvalidRequest("anthropic returns one choice per request; n must be 1", param="n")
+    content.refuse_unanswerable(body, "anthropic")
     system, turns = _conversation(raw)
     out: dict[str, Any] = {
         "model": model,

@@ -105,3 +105,26 @@ def max_tokens_of(body: Any) -> int | None:
                 raise InvalidRequest(f"{name} must be a positive integer", param=name)
             return value
     return None
+
+
+def refuse_unanswerable(body: Any, provider: str) -> None:
+    """A 400 naming what the client asked for and this provider cannot give back, rather than
+    an answer without it: a client that asked for logprobs reads them, and one that sent the
+    deprecated `functions` reads a `function_call` (the router never sends these requests to
+    such a provider on its own, see origin.routing.candidates)."""
+    refuse_logprobs(body, provider)
+    if body.get("functions") or body.get("function_call") is not None:
+        raise InvalidRequest(
+            f"{provider} takes tools, not the deprecated functions and function_call; "
+            "send them as tools and tool_choice",
+            param="functions" if body.get("functions") else "function_call",
+        )
+
+
+def refuse_logprobs(body: Any, provider: str) -> None:
+    if body.get("logprobs") is True:
+        raise InvalidRequest(
+            f"{provider} cannot return token logprobs; leave out logprobs or use a model "
+            "that can (model 'auto' picks one)",
+            param="logprobs",
+        )

@@ -52,6 +52,7 @@ def generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise InvalidRequest("messages must be a non-empty list", param="messages")
+    content.refuse_unanswerable(body, "gemini")
     system, contents = _conversation(raw)
     out: dict[str, Any] = {"contents": contents}
     if system:

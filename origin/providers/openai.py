@@ -121,6 +121,8 @@ class OpenAIAdapter:
         prompt_cache: bool = False,
     ) -> UpstreamRequest:
         vendor = vendor_of(endpoint)
+        if "logprobs" in vendor.drops:  # dropped, the answer would come back without them
+            content.refuse_logprobs(body, endpoint.provider)
         out = {k: v for k, v in body.items() if k not in vendor.drops}
         # One output limit, the one the cache key holds, under the name this vendor reads.
         limit = content.max_tokens_of(body)

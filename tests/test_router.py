@@ -10,7 +10,11 @@ from hypothesis import strategies as st
 
 from origin.providers.openai import VENDORS
 from origin.routing.buckets import BUCKETS, VISION, buckets_of, membership
-from origin.routing.candidates import NO_LOGPROBS_PROVIDERS, ONE_CHOICE_PROVIDERS
+from origin.routing.candidates import (
+    NO_FUNCTIONS_PROVIDERS,
+    NO_LOGPROBS_PROVIDERS,
+    ONE_CHOICE_PROVIDERS,
+)
 from origin.routing.classifier import TASK_TYPES, Classification
 from origin.routing.router import LOW_CONFIDENCE, RouteDecision, Router
 from origin.routing.table import ROUTING_TABLE
@@ -265,10 +269,14 @@ def test_json_mode_requests_only_reach_models_with_a_json_mode(mode: str, task: 
 @pytest.mark.parametrize("task", TASK_TYPES)
 @pytest.mark.parametrize(
     ("extra", "unable"),
-    [({"n": 2}, ONE_CHOICE_PROVIDERS), ({"logprobs": True}, NO_LOGPROBS_PROVIDERS)],
-    ids=["n=2", "logprobs"],
+    [
+        ({"n": 2}, ONE_CHOICE_PROVIDERS),
+        ({"logprobs": True}, NO_LOGPROBS_PROVIDERS),
+        ({"functions": [{"name": "f", "parameters": {}}]}, NO_FUNCTIONS_PROVIDERS),
+    ],
+    ids=["n=2", "logprobs", "functions"],
 )
-def test_n_and_logprobs_reach_only_providers_that_return_them(
+def test_what_only_some_providers_return_reaches_only_them(
     mode: str, task: str, extra: dict[str, Any], unable: frozenset[str]
 ) -> None:
     """sport/simple is a Claude cell: model "auto" with n=2 was sent to Claude, which has no

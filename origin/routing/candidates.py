@@ -19,10 +19,12 @@ from shared.catalog import ModelInfo
 
 # What a provider's API cannot give back whatever the model, so a request asking for it is
 # never routed or failed over there: more than one choice (Anthropic has no `n`, Groq refuses
-# n > 1, Perplexity ignores it), or token logprobs (the adapters refuse a request for them
-# there, origin.providers.content.refuse_logprobs; tests hold the two lists together).
+# n > 1, Perplexity ignores it), token logprobs (the adapters refuse a request for them
+# there, origin.providers.content.refuse_logprobs; tests hold the two lists together), or a
+# `function_call` answer to the deprecated `functions` (only OpenAI's format has one).
 ONE_CHOICE_PROVIDERS = frozenset({"anthropic", "groq", "perplexity"})
 NO_LOGPROBS_PROVIDERS = frozenset({"anthropic", "gemini", "groq", "mistral", "perplexity"})
+NO_FUNCTIONS_PROVIDERS = frozenset({"anthropic", "gemini"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Candidate:
     vision: bool = False
     choices: bool = True  # can answer with n > 1 choices
     logprobs: bool = True
+    functions: bool = True  # takes the deprecated functions / function_call
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class Needs:
     vision: bool = False
     choices: bool = False  # n > 1
     logprobs: bool = False
+    functions: bool = False
 
     def met_by(self, c: Candidate) -> bool:
         return (
@@ -57,6 +61,7 @@ class Needs:
             and (c.vision or not self.vision)
             and (c.choices or not self.choices)
             and (c.logprobs or not self.logprobs)
+            and (c.functions or not self.functions)
             and self.tokens <= c.context
         )
 
@@ -77,6 +82,7 @@ def candidate(model: str, info: ModelInfo) -> Candidate:
         model in VISION,
         info["provider"] not in ONE_CHOICE_PROVIDERS,
         info["provider"] not in NO_LOGPROBS_PROVIDERS,
+        info["provider"] not in NO_FUNCTIONS_PROVIDERS,
     )
 
 
@@ -95,6 +101,7 @@ def needs_of(body: Mapping[str, Any], cls: Classification) -> Needs:
         _uses_images(body),
         many,
         body.get("logprobs") is True,
+        bool(body.get("functions")) or body.get("function_call") is not None,
     )
 
 

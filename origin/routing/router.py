@@ -235,6 +235,7 @@ class Router:
             ("images", needs.vision),
             ("n > 1", needs.choices),
             ("logprobs", needs.logprobs),
+            ("functions", needs.functions),
         )
         wants = [w for w, on in asked if on]
         wants.append(f"about {needs.tokens} tokens of context")

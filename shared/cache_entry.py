@@ -168,6 +168,8 @@ def _streamed_choice(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
     content = message.get("content")
     if isinstance(content, str) and content:
         deltas.append({"content": content})
+    if isinstance(message.get("refusal"), str) and message["refusal"]:
+        deltas.append({"refusal": message["refusal"]})
     for i, call in enumerate(message.get("tool_calls") or []):
         tool_call = {
             "index": i,
@@ -177,5 +179,7 @@ def _streamed_choice(choice: Mapping[str, Any]) -> list[dict[str, Any]]:
         }
         deltas.append({"tool_calls": [tool_call]})
     out = [{"index": index, "delta": delta, "finish_reason": None} for delta in deltas]
+    if choice.get("logprobs"):  # the whole answer's, on the chunk holding its text
+        out[min(1, len(out) - 1)]["logprobs"] = choice["logprobs"]
     out.append({"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")})
     return out

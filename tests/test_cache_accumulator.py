@@ -16,13 +16,15 @@ from shared.pricing import TokenUsage
 USAGE = TokenUsage(prompt_tokens=12, completion_tokens=5)
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> dict[str, Any]:
+def chunk(
+    delta: dict[str, Any], finish: str | None = None, index: int = 0, **extra: Any
+) -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion.chunk",
         "created": 7,
         "model": "m",
-        "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish, **extra}],
     }
 
 
@@ -142,4 +144,30 @@ def test_replay_of_a_collected_stream_collects_to_the_same_answer(
         model="gpt-4o-mini", provider="openai", response=stored, usage=USAGE, created_at=0.0
     )
     replayed = collect(replay_chunks(entry, "chatcmpl-1", include_usage=True))
+    assert replayed["choices"] == stored["choices"]
+
+
+def logprob(token: str) -> dict[str, Any]:
+    return {"token": token, "logprob": -0.5, "bytes": None, "top_logprobs": []}
+
+
+def test_logprobs_and_a_refusal_survive_the_cache_round_trip() -> None:
+    """The key holds logprobs, so a stored stream answers a later logprobs request; without
+    them the SDK's choice.logprobs came back None, and a refusal came back as empty content."""
+    streamed = [
+        chunk({"content": "Hel"}, logprobs={"content": [logprob("Hel")]}),
+        chunk({"content": "lo"}, logprobs={"content": [logprob("lo")]}),
+        chunk({}, "stop"),
+        chunk({"refusal": "I can't"}, index=1),
+        chunk({}, "stop", index=1),
+    ]
+    stored = collect(streamed)
+    first, second = stored["choices"]
+    assert first["logprobs"] == {"content": [logprob("Hel"), logprob("lo")]}
+    assert (first["message"]["content"], first["message"]["refusal"]) == ("Hello", None)
+    assert (second["message"]["content"], second["message"]["refusal"]) == (None, "I can't")
+    entry = CacheEntry(
+        model="gpt-4o-mini", provider="openai", response=stored, usage=USAGE, created_at=0.0
+    )
+    replayed = collect(replay_chunks(entry, "chatcmpl-1", include_usage=False))
     assert replayed["choices"] == stored["choices"]

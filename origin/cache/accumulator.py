@@ -19,6 +19,10 @@ class _Choice:
     text: list[str] = field(default_factory=list)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
+    # Kept so that a stored stream answers a later request for them as the live call did:
+    # the cache key holds logprobs, and a parse() client reads a refusal instead of content.
+    refusal: list[str] = field(default_factory=list)
+    logprobs: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class StreamAccumulator:
@@ -35,6 +39,9 @@ class StreamAccumulator:
             delta = part.get("delta") or {}
             if isinstance(delta.get("content"), str):
                 choice.text.append(delta["content"])
+            if isinstance(delta.get("refusal"), str):
+                choice.refusal.append(delta["refusal"])
+            _merge_logprobs(choice.logprobs, part.get("logprobs"))
             for call in delta.get("tool_calls") or ():
                 _merge_call(choice.calls.setdefault(int(call.get("index") or 0), {}), call)
             if part.get("finish_reason"):
@@ -48,8 +55,13 @@ class StreamAccumulator:
                 chunks.tool_call(c.get("id", ""), c.get("name", ""), c.get("arguments", ""))
                 for _, c in sorted(choice.calls.items())
             ]
-            text = "".join(choice.text) if choice.text or not calls else None
-            choices.append(chunks.choice(index, text, calls, choice.finish_reason))
+            # The role chunk's empty content is no text: a refusal or tool calls leave it null.
+            joined = "".join(choice.text)
+            text = joined if joined or not (calls or choice.refusal) else None
+            out = chunks.choice(index, text, calls, choice.finish_reason)
+            out["message"]["refusal"] = "".join(choice.refusal) or None
+            out["logprobs"] = choice.logprobs or None
+            choices.append(out)
         body = chunks.completion(self._id, self._created, self._model, choices, usage)
         return Completion(body=body, usage=usage)
 
@@ -63,3 +75,12 @@ def _merge_call(into: dict[str, Any], delta: dict[str, Any]) -> None:
         into["name"] = function["name"]
     if isinstance(function.get("arguments"), str):
         into["arguments"] = into.get("arguments", "") + function["arguments"]
+
+
+def _merge_logprobs(into: dict[str, list[Any]], logprobs: Any) -> None:
+    # Each chunk carries the logprobs of its own tokens: the whole answer's are their concatenation.
+    if not isinstance(logprobs, dict):
+        return
+    for key in ("content", "refusal"):
+        if isinstance(logprobs.get(key), list):
+            into.setdefault(key, []).extend(logprobs[key])

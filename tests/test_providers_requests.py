@@ -645,6 +645,20 @@ def test_gemini_takes_top_k_from_extra_body() -> None:
     assert body["generationConfig"] == {"temperature": 0.2, "topK": 5}
 
 
+@pytest.mark.parametrize(
+    ("effort", "budget"), [("none", 0), ("minimal", 1024), ("medium", 8192), ("high", 24576)]
+)
+def test_gemini_reasoning_effort_is_a_thinking_budget(effort: str, budget: int) -> None:
+    body = gemini_request({"messages": [USER], "reasoning_effort": effort}).json
+    assert body["generationConfig"] == {"thinkingConfig": {"thinkingBudget": budget}}
+
+
+def test_gemini_refuses_a_reasoning_effort_it_cannot_map() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        gemini_request({"messages": [USER], "reasoning_effort": "ultra"})
+    assert caught.value.param == "reasoning_effort"
+
+
 def test_gemini_streaming_url() -> None:
     request = gemini_request({"messages": [USER]}, stream=True)
     assert request.url == (

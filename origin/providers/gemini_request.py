@@ -46,6 +46,16 @@ _SCHEMA_KEYS: Final = frozenset(
     }
 )
 _MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+# OpenAI's reasoning_effort as a Gemini 2.5 thinking budget, as Google's own OpenAI-compatible
+# endpoint maps it: dropped, Gemini thinks (and bills thinking as output) as much as it likes.
+_THINKING_BUDGETS: Final = {
+    "none": 0,
+    "minimal": 1024,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 24576,
+}
 
 
 def generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,6 +211,8 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     stops = content.stop_list(body.get("stop"))
     if stops:
         config["stopSequences"] = stops
+    if body.get("reasoning_effort") is not None:
+        config["thinkingConfig"] = {"thinkingBudget": _thinking_budget(body["reasoning_effort"])}
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"
@@ -208,6 +220,15 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
         if fmt["type"] == "json_schema" and isinstance(spec, dict) and spec.get("schema"):
             config["responseSchema"] = schema(spec["schema"])
     return config
+
+
+def _thinking_budget(effort: Any) -> int:
+    if not isinstance(effort, str) or effort not in _THINKING_BUDGETS:
+        raise InvalidRequest(
+            f"reasoning_effort must be one of {', '.join(_THINKING_BUDGETS)}",
+            param="reasoning_effort",
+        )
+    return _THINKING_BUDGETS[effort]
 
 
 def schema(value: Any, param: str = "response_format") -> Any:

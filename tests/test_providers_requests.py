@@ -176,6 +176,7 @@ CALLS = [
         (endpoint("gemini"), {"logprobs": True, "top_logprobs": 3}, "logprobs"),
         (endpoint("anthropic"), {"functions": [{"name": "f"}]}, "functions"),
         (endpoint("gemini"), {"function_call": "auto"}, "function_call"),
+        (endpoint("perplexity"), {"n": 2}, "n"),
     ],
 )
 def test_what_a_provider_cannot_answer_is_refused_by_name(

@@ -35,9 +35,7 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise InvalidRequest("messages must be a non-empty list", param="messages")
-    n = body.get("n")
-    if n not in (None, 1):
-        raise InvalidRequest("anthropic returns one choice per request; n must be 1", param="n")
+    content.refuse_choices(body, "anthropic")
     content.refuse_unanswerable(body, "anthropic")
     system, turns = _conversation(raw)
     out: dict[str, Any] = {

@@ -128,3 +128,13 @@ def refuse_logprobs(body: Any, provider: str) -> None:
             "that can (model 'auto' picks one)",
             param="logprobs",
         )
+
+
+def refuse_choices(body: Any, provider: str) -> None:
+    n = body.get("n")
+    if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+        raise InvalidRequest(
+            f"{provider} returns one choice per request; n must be 1 (model 'auto' picks a "
+            "model that can return more)",
+            param="n",
+        )

@@ -123,6 +123,8 @@ class OpenAIAdapter:
         vendor = vendor_of(endpoint)
         if "logprobs" in vendor.drops:  # dropped, the answer would come back without them
             content.refuse_logprobs(body, endpoint.provider)
+        if "n" in vendor.drops:  # dropped, n=2 would come back with one choice
+            content.refuse_choices(body, endpoint.provider)
         out = {k: v for k, v in body.items() if k not in vendor.drops}
         # One output limit, the one the cache key holds, under the name this vendor reads.
         limit = content.max_tokens_of(body)

@@ -28,7 +28,9 @@ def cached_response(hit: Hit, chat: ChatRequest, request_id: str) -> Response:
     else:
         body = json.dumps(hit_response(hit.entry, answer_id), separators=(",", ":")).encode()
         kind = [("content-type", "application/json")]
-    return Response(200, [*kind, *receipt(hit, chat, request_id)], body)
+    # x-request-id, as the origin's middleware adds to all its answers, is not on its receipt.
+    ids = [(H.OPENAI_REQUEST_ID, request_id)]
+    return Response(200, [*kind, *receipt(hit, chat, request_id), *ids], body)
 
 
 def receipt(hit: Hit, chat: ChatRequest, request_id: str) -> Headers:

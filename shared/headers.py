@@ -18,6 +18,9 @@ MEMORY: Final = "X-Prism-Memory"
 
 # Response headers: the per-request receipt.
 REQUEST_ID: Final = "X-Prism-Request-Id"
+# The same id under OpenAI's name: the SDK reads it into completion._request_id and an
+# APIError's request_id, the id its users log and quote.
+OPENAI_REQUEST_ID: Final = "x-request-id"
 MODEL: Final = "X-Prism-Model"
 PROVIDER: Final = "X-Prism-Provider"
 TASK_TYPE: Final = "X-Prism-Task-Type"

@@ -154,6 +154,9 @@ async def test_identical_request_is_an_edge_hit_after_an_origin_miss(
     answer = second.parse()
     assert answer.choices[0].message.content == first.parse().choices[0].message.content
     assert answer.id == f"chatcmpl-{headers['x-prism-request-id']}"
+    # The SDK's own request id (x-request-id) is the receipt's, on a hit and through to a miss.
+    assert answer._request_id == headers["x-prism-request-id"]
+    assert first.parse()._request_id == first.headers["x-prism-request-id"]
     assert len(sim.requests()) == 1
     rows = await origin_server.rows(project.id, expect=2)
     assert sorted((r["request_id"], r["cache_status"]) for r in rows) == sorted(
@@ -211,6 +214,7 @@ async def test_bad_key_is_refused_at_the_edge_and_never_reaches_the_origin(
     await bad.close()
     assert caught.value.status_code == 401
     assert caught.value.code == "invalid_api_key"
+    assert caught.value.request_id == caught.value.response.headers["x-prism-request-id"]
     # The origin's access log names each request's User-Agent: the good one's, not the bad one's.
     await sdk.chat.completions.create(
         **body(f"hi {admitted}"), extra_headers={"User-Agent": admitted}

@@ -257,3 +257,16 @@ def test_logprobs_a_model_cannot_return_are_a_400_naming_them(origin_server, pro
         )
     assert caught.value.body["param"] == "logprobs"
     assert sim.requests() == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_sdk_request_id_is_the_receipts(origin_server, project, sim, stream):
+    """The SDK reads x-request-id into completion._request_id and APIError.request_id."""
+    sdk = client(origin_server, project)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=HELLO, stream=stream
+    )
+    assert raw.request_id == raw.headers["x-prism-request-id"]
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="gpt-4o-mini", messages=HELLO, temperature=3)
+    assert caught.value.request_id == caught.value.response.headers["x-prism-request-id"]

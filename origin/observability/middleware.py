@@ -25,6 +25,7 @@ from shared.usage import UsageRow
 
 access_log = logging.getLogger("prism.access")
 _REQUEST_ID = H.REQUEST_ID.lower().encode()
+_OPENAI_REQUEST_ID = H.OPENAI_REQUEST_ID.encode()
 # Probes and scrapes would drown the access log and the request counters.
 QUIET_PATHS = frozenset({"/metrics", "/healthz"})
 _AGENT_CHARS = 120
@@ -46,8 +47,10 @@ class RequestObserver:
             if message["type"] == "http.response.start":
                 observation.status = message["status"]
                 headers = message.setdefault("headers", [])
-                if not any(name == _REQUEST_ID for name, _ in headers):
+                given = next((value for name, value in headers if name == _REQUEST_ID), None)
+                if given is None:
                     headers.append((_REQUEST_ID, stamp))
+                headers.append((_OPENAI_REQUEST_ID, given or stamp))
                 await send(message)
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 await send(message)

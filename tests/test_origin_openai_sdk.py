@@ -270,3 +270,15 @@ def test_the_sdk_request_id_is_the_receipts(origin_server, project, sim, stream)
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.chat.completions.create(model="gpt-4o-mini", messages=HELLO, temperature=3)
     assert caught.value.request_id == caught.value.response.headers["x-prism-request-id"]
+
+
+@pytest.mark.parametrize("model,provider", FAMILIES[1:3])
+def test_a_pdf_file_part_reaches_claude_and_gemini(origin_server, project, sim, model, provider):
+    pdf = {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}
+    content = [{"type": "text", "text": "Sum this up"}, {"type": "file", "file": pdf}]
+    completion = client(origin_server, project).chat.completions.create(
+        model=model, messages=[{"role": "user", "content": content}]
+    )
+    assert completion.choices[0].message.content.startswith("Simulated")
+    sent = json.dumps(sim.requests(provider)[-1]["body"])
+    assert "JVBERi0=" in sent and "application/pdf" in sent

@@ -359,6 +359,33 @@ def test_anthropic_images_and_stream_flag() -> None:
     ]
 
 
+PDF = {
+    "type": "file",
+    "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+}
+
+
+def test_a_pdf_file_part_is_a_claude_document_and_gemini_inline_data() -> None:
+    """OpenAI's chat completions take PDFs as `file` parts; both providers read PDFs too."""
+    message = {"role": "user", "content": [{"type": "text", "text": "sum up"}, PDF]}
+    claude = anthropic_body({"messages": [message]})["messages"][0]["content"][1]
+    assert claude == {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+    }
+    gemini = gemini_request({"messages": [message]}).json["contents"][0]["parts"][1]
+    assert gemini == {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}}
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+def test_a_file_id_is_refused_by_name(provider: str) -> None:
+    part = {"type": "file", "file": {"file_id": "file-abc"}}
+    body = {"messages": [{"role": "user", "content": [part]}]}
+    with pytest.raises(InvalidRequest) as caught:
+        (anthropic_body if provider == "anthropic" else gemini_request)(body)
+    assert caught.value.param == "messages" and "file_id" in caught.value.message
+
+
 def test_anthropic_headers_and_url() -> None:
     ep = Endpoint("anthropic", "anthropic", "https://a.example", KEY)
     request = adapter_for("anthropic").build_request(ep, "m", {"messages": [USER]}, False)

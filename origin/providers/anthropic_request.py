@@ -133,10 +133,17 @@ def _user_block(part: dict[str, Any]) -> Block:
             else {"type": "url", "url": url}
         )
         block: Block = {"type": "image", "source": source}
-        if "cache_control" in part:
-            block["cache_control"] = part["cache_control"]
-        return block
-    raise InvalidRequest(f"anthropic cannot take {kind!r} content parts", param="messages")
+    elif kind == "file":  # a PDF: Claude reads it as a document block
+        media, data = content.file_of(part, "anthropic")
+        block = {
+            "type": "document",
+            "source": {"type": "base64", "media_type": media, "data": data},
+        }
+    else:
+        raise InvalidRequest(f"anthropic cannot take {kind!r} content parts", param="messages")
+    if "cache_control" in part:
+        block["cache_control"] = part["cache_control"]
+    return block
 
 
 def _assistant_blocks(message: dict[str, Any]) -> list[Block]:

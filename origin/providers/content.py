@@ -56,6 +56,21 @@ def data_url(url: str) -> tuple[str, str] | None:
     return match["mime"], match["data"]
 
 
+def file_of(part: dict[str, Any], provider: str) -> tuple[str, str]:
+    """(media type, base64 payload) of an OpenAI `file` content part (a PDF, say). A file_id
+    names a file in OpenAI's own storage, which no other provider can read."""
+    file = part.get("file")
+    data = file.get("file_data") if isinstance(file, dict) else None
+    inline = data_url(data) if isinstance(data, str) else None
+    if inline is None:
+        raise InvalidRequest(
+            f"{provider} can only take a file sent inline, as file.file_data "
+            "'data:<media type>;base64,...' (a file_id is in OpenAI's storage)",
+            param="messages",
+        )
+    return inline
+
+
 def arguments_of(call: dict[str, Any]) -> dict[str, Any]:
     """The parsed arguments object of an OpenAI tool call (an empty string means none)."""
     function = call.get("function")

@@ -128,6 +128,9 @@ def _user_part(part: dict[str, Any]) -> Part:
             return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
         mime = mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/jpeg"
         return {"fileData": {"mimeType": mime, "fileUri": url}}
+    if kind == "file":  # a PDF or other document, inline as Gemini takes any media
+        mime, data = content.file_of(part, "gemini")
+        return {"inlineData": {"mimeType": mime, "data": data}}
     if kind == "input_audio":
         audio = part.get("input_audio") or {}
         return {

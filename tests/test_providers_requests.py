@@ -650,6 +650,15 @@ def test_gemini_inlines_schema_references_for_output_and_tools() -> None:
     assert body["tools"][0]["functionDeclarations"][0]["parameters"] == expected
 
 
+def test_gemini_takes_a_string_const_as_a_one_value_enum() -> None:
+    """pydantic writes Literal["a"], a discriminated union's tag, as const, which Gemini lacks."""
+    tag = {"type": "object", "properties": {"kind": {"const": "a", "type": "string"}}}
+    fmt = {"type": "json_schema", "json_schema": {"name": "p", "schema": tag}}
+    sent = gemini_request({"messages": [USER], "response_format": fmt}).json
+    kind = sent["generationConfig"]["responseSchema"]["properties"]["kind"]
+    assert kind == {"enum": ["a"], "type": "string"}
+
+
 @pytest.mark.parametrize(
     "schema",
     [

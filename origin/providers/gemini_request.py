@@ -270,6 +270,9 @@ def _cut(value: Any, defs: dict[str, Any], seen: tuple[str, ...], param: str) ->
         siblings = {k: v for k, v in value.items() if k != "$ref"}
         return _cut({**defs[ref], **siblings}, defs, (*seen, ref), param)
     out: dict[str, Any] = {}
+    if isinstance(value.get("const"), str) and "enum" not in value:
+        # pydantic's Literal["a"] (a discriminated union's tag): Gemini has no const.
+        out["enum"] = [value["const"]]
     for key, item in value.items():
         if key not in _SCHEMA_KEYS:
             continue

@@ -677,6 +677,11 @@ def test_gemini_refuses_references_it_cannot_inline(schema: dict[str, Any]) -> N
     assert caught.value.param == "response_format"
 
 
+def test_gemini_leaves_out_the_penalties_gemini_2_5_refuses() -> None:
+    body = {"messages": [USER], "presence_penalty": 0.5, "frequency_penalty": -1, "seed": 1}
+    assert gemini_request(body).json["generationConfig"] == {"seed": 1}
+
+
 def test_gemini_takes_top_k_from_extra_body() -> None:
     body = gemini_request({"messages": [USER], "top_k": 5, "temperature": 0.2}).json
     assert body["generationConfig"] == {"temperature": 0.2, "topK": 5}

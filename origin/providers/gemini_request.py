@@ -203,8 +203,9 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
         ("top_k", "topK"),  # a vendor extension (extra_body) Gemini has under its own name
         ("n", "candidateCount"),
         ("seed", "seed"),
-        ("presence_penalty", "presencePenalty"),
-        ("frequency_penalty", "frequencyPenalty"),
+        # presence_penalty and frequency_penalty are left out: Gemini 2.5 refuses the whole
+        # request for them ("Penalty is not enabled for models/gemini-2.5-flash"), and a
+        # penalty only nudges word choice (Anthropic has none either).
     ):
         if body.get(ours) is not None:
             config[theirs] = body[ours]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from origin.providers.openai import VENDORS
 from origin.routing.buckets import BUCKETS, VISION, buckets_of, membership
 from origin.routing.candidates import (
+    FILE_PROVIDERS,
     NO_FUNCTIONS_PROVIDERS,
     NO_LOGPROBS_PROVIDERS,
     ONE_CHOICE_PROVIDERS,
@@ -29,6 +30,7 @@ ALL = CATALOG_PROVIDERS
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 TOOLS = {**CHAT, "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}
 JSON_MODE = {**CHAT, "response_format": {"type": "json_object"}}
+PDF_PART = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}
 
 
 def sure(task: str = "simple", tokens: int = 10) -> Classification:
@@ -273,8 +275,12 @@ def test_json_mode_requests_only_reach_models_with_a_json_mode(mode: str, task: 
         ({"n": 2}, ONE_CHOICE_PROVIDERS),
         ({"logprobs": True}, NO_LOGPROBS_PROVIDERS),
         ({"functions": [{"name": "f", "parameters": {}}]}, NO_FUNCTIONS_PROVIDERS),
+        (
+            {"messages": [{"role": "user", "content": [PDF_PART]}]},
+            CATALOG_PROVIDERS - FILE_PROVIDERS,
+        ),
     ],
-    ids=["n=2", "logprobs", "functions"],
+    ids=["n=2", "logprobs", "functions", "pdf"],
 )
 def test_what_only_some_providers_return_reaches_only_them(
     mode: str, task: str, extra: dict[str, Any], unable: frozenset[str]

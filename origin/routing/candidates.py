@@ -25,6 +25,9 @@ from shared.catalog import ModelInfo
 ONE_CHOICE_PROVIDERS = frozenset({"anthropic", "groq", "perplexity"})
 NO_LOGPROBS_PROVIDERS = frozenset({"anthropic", "gemini", "groq", "mistral", "perplexity"})
 NO_FUNCTIONS_PROVIDERS = frozenset({"anthropic", "gemini"})
+# Whose vision models read a document sent as an OpenAI `file` part (a PDF): OpenAI's own,
+# and Claude's and Gemini's through their adapters.
+FILE_PROVIDERS = frozenset({"openai", "anthropic", "gemini"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Candidate:
     choices: bool = True  # can answer with n > 1 choices
     logprobs: bool = True
     functions: bool = True  # takes the deprecated functions / function_call
+    files: bool = False  # reads `file` content parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class Needs:
     choices: bool = False  # n > 1
     logprobs: bool = False
     functions: bool = False
+    files: bool = False
 
     def met_by(self, c: Candidate) -> bool:
         return (
@@ -62,6 +67,7 @@ class Needs:
             and (c.choices or not self.choices)
             and (c.logprobs or not self.logprobs)
             and (c.functions or not self.functions)
+            and (c.files or not self.files)
             and self.tokens <= c.context
         )
 
@@ -83,6 +89,7 @@ def candidate(model: str, info: ModelInfo) -> Candidate:
         info["provider"] not in ONE_CHOICE_PROVIDERS,
         info["provider"] not in NO_LOGPROBS_PROVIDERS,
         info["provider"] not in NO_FUNCTIONS_PROVIDERS,
+        info["provider"] in FILE_PROVIDERS and model in VISION,
     )
 
 
@@ -98,18 +105,19 @@ def needs_of(body: Mapping[str, Any], cls: Classification) -> Needs:
         bool(tools),
         json,
         cls.est_tokens + reserve,
-        _uses_images(body),
+        _uses_part(body, "image_url"),
         many,
         body.get("logprobs") is True,
         bool(body.get("functions")) or body.get("function_call") is not None,
+        _uses_part(body, "file"),
     )
 
 
-def _uses_images(body: Mapping[str, Any]) -> bool:
+def _uses_part(body: Mapping[str, Any], kind: str) -> bool:
     for message in body.get("messages") or ():
         content = message.get("content") if isinstance(message, Mapping) else None
         if isinstance(content, list) and any(
-            isinstance(p, Mapping) and p.get("type") == "image_url" for p in content
+            isinstance(p, Mapping) and p.get("type") == kind for p in content
         ):
             return True
     return False

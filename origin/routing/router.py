@@ -236,6 +236,7 @@ class Router:
             ("n > 1", needs.choices),
             ("logprobs", needs.logprobs),
             ("functions", needs.functions),
+            ("files", needs.files),
         )
         wants = [w for w, on in asked if on]
         wants.append(f"about {needs.tokens} tokens of context")

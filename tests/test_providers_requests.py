@@ -177,6 +177,9 @@ CALLS = [
         (endpoint("anthropic"), {"functions": [{"name": "f"}]}, "functions"),
         (endpoint("gemini"), {"function_call": "auto"}, "function_call"),
         (endpoint("perplexity"), {"n": 2}, "n"),
+        (endpoint("anthropic"), {"modalities": ["text", "audio"]}, "modalities"),
+        (endpoint("gemini"), {"modalities": ["text", "audio"]}, "modalities"),
+        (endpoint("groq"), {"modalities": ["text", "audio"]}, "modalities"),
     ],
 )
 def test_what_a_provider_cannot_answer_is_refused_by_name(

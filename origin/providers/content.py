@@ -128,6 +128,7 @@ def refuse_unanswerable(body: Any, provider: str) -> None:
     deprecated `functions` reads a `function_call` (the router never sends these requests to
     such a provider on its own, see origin.routing.candidates)."""
     refuse_logprobs(body, provider)
+    refuse_audio(body, provider)
     if body.get("functions") or body.get("function_call") is not None:
         raise InvalidRequest(
             f"{provider} takes tools, not the deprecated functions and function_call; "
@@ -152,4 +153,15 @@ def refuse_choices(body: Any, provider: str) -> None:
             f"{provider} returns one choice per request; n must be 1 (model 'auto' picks a "
             "model that can return more)",
             param="n",
+        )
+
+
+def refuse_audio(body: Any, provider: str) -> None:
+    """Spoken output (modalities ["text", "audio"]) comes back as message.audio, which only
+    OpenAI's audio models give: anywhere else the client would read None."""
+    modalities = body.get("modalities")
+    if isinstance(modalities, list) and "audio" in modalities:
+        raise InvalidRequest(
+            f'{provider} cannot answer with audio; leave "audio" out of modalities',
+            param="modalities",
         )

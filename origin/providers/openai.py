@@ -125,6 +125,8 @@ class OpenAIAdapter:
             content.refuse_logprobs(body, endpoint.provider)
         if "n" in vendor.drops:  # dropped, n=2 would come back with one choice
             content.refuse_choices(body, endpoint.provider)
+        if "modalities" in vendor.drops:  # dropped, the answer would have no audio
+            content.refuse_audio(body, endpoint.provider)
         out = {k: v for k, v in body.items() if k not in vendor.drops}
         # One output limit, the one the cache key holds, under the name this vendor reads.
         limit = content.max_tokens_of(body)

@@ -78,10 +78,19 @@ class RequestOptions:
 def parse_options(headers: Mapping[str, str]) -> RequestOptions:
     """Options from request headers; `headers` must look names up case-insensitively."""
     hedge, hedge_delay_ms = _hedge(headers.get(H.HEDGE))
+    session_id = _session(headers.get(H.SESSION))
+    memory = _choice(headers.get(H.MEMORY), ("on", "off"), "off", H.MEMORY) == "on"
+    if memory and session_id is None:
+        # Ignored, the client would believe the turn remembered and find it forgotten.
+        raise InvalidRequest(
+            f"{H.MEMORY}: on needs {H.SESSION}, the id of the conversation to remember.",
+            code="invalid_header",
+            param=H.MEMORY,
+        )
     return RequestOptions(
         mode=_choice(headers.get(H.MODE), MODES, DEFAULT_MODE, H.MODE),
         model_prefer=_short(headers.get(H.MODEL_PREFER), 200),
-        session_id=_session(headers.get(H.SESSION)),
+        session_id=session_id,
         tags=parse_tags(headers.get(H.TAGS)),
         cache=_choice(headers.get(H.CACHE), CACHE_DIRECTIVES, "default", H.CACHE),
         cache_ttl_s=int(
@@ -105,7 +114,7 @@ def parse_options(headers: Mapping[str, str]) -> RequestOptions:
         auto_cache=_choice(headers.get(H.AUTO_CACHE), ("on", "off"), "off", H.AUTO_CACHE) == "on",
         strict_model=_choice(headers.get(H.FALLBACK), ("none", "auto"), "auto", H.FALLBACK)
         == "none",
-        memory=_choice(headers.get(H.MEMORY), ("on", "off"), "off", H.MEMORY) == "on",
+        memory=memory,
         hedge=hedge,
         hedge_delay_ms=hedge_delay_ms,
     )

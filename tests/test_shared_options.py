@@ -43,6 +43,12 @@ VALID: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("session cleaned", {H.SESSION: "se\x00ss\r\n"}, {"session_id": "sess"}),
     ("session at the limit", {H.SESSION: "s" * 256}, {"session_id": "s" * 256}),
     ("session blank", {H.SESSION: "\x00 "}, {"session_id": None}),
+    (
+        "memory with a session",
+        {H.MEMORY: "on", H.SESSION: "s"},
+        {"memory": True, "session_id": "s"},
+    ),
+    ("memory off without one", {H.MEMORY: "off"}, {"memory": False}),
     ("version", {H.CACHE_VERSION: "v2"}, {"cache_version": "v2"}),
     ("version capped", {H.CACHE_VERSION: "v" * 200}, {"cache_version": "v" * 128}),
     ("tags", {H.TAGS: "team=growth"}, {"tags": {"team": "growth"}}),
@@ -106,6 +112,7 @@ INVALID: list[tuple[str, str, str]] = [
     ("auto-cache true", H.AUTO_CACHE, "true"),
     ("auto-cache 1", H.AUTO_CACHE, "1"),
     ("session too long", H.SESSION, "s" * 257),
+    ("memory on without a session", H.MEMORY, "on"),
 ]
 
 
@@ -144,6 +151,7 @@ OPTION_HEADERS = st.sampled_from(
         H.CACHE_THRESHOLD,
         H.CACHE_VERSION,
         H.AUTO_CACHE,
+        H.MEMORY,
     ]
 )
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)

@@ -205,7 +205,7 @@ VARIABLES: tuple[Variable, ...] = (
         "PRISM_SPEND_COOLDOWN_MS",
         "spend_cooldown_s",
         millis,
-        "skip spend counters' Redis this long after it fails",
+        "skip spend counters' Redis this long after it times out",
     ),
     V(
         "PRISM_AUTH_FAILURES_PER_MINUTE",

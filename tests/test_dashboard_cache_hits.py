@@ -3,7 +3,6 @@ is the question's key, and an answer purged or expired and stored again under it
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +14,7 @@ from origin.dashboard import data
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage
 from shared.usage import Caller, UsageRow, build_cache_hit_row
-from tests.fixtures.members import Member, new_member, signed_in
+from tests.fixtures.members import Member, insert_rows, new_member, signed_in
 
 KEY = "ab" * 32
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -46,14 +45,7 @@ async def member(pg: Any) -> Member:
         _hit(me, 2, "hit-exact-edge", NOW - timedelta(hours=1)),  # the purged answer's
         _hit(me, 3, "hit-exact", NOW - timedelta(minutes=5)),  # the answer stored again
     ]
-    conn = await pg.connect()
-    try:
-        await conn.execute(
-            "INSERT INTO usage_logs SELECT * FROM jsonb_populate_recordset(NULL::usage_logs, $1)",
-            json.dumps([r.to_json() for r in rows]),
-        )
-    finally:
-        await conn.close()
+    await insert_rows(pg, rows)
     return me
 
 

@@ -3,7 +3,6 @@ chosen tag key (no tags, or only other keys) are a row of their own, not left ou
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +14,7 @@ from origin.dashboard import view_features
 from shared.options import RequestOptions
 from shared.pricing import TokenUsage, cost_for_model
 from shared.usage import Caller, UsageRow, build_row
-from tests.fixtures.members import Member, new_member, signed_in
+from tests.fixtures.members import Member, insert_rows, new_member, signed_in
 
 MONEY = ("spend_cents", "cache_saved_cents", "native_saved_cents", "routing_saved_cents")
 
@@ -46,14 +45,7 @@ async def member(pg: Any) -> Member:
         _row(me, 3, {"team": "cx"}),  # tagged, but not with the key the page groups by
         _row(me, 4, None),
     ]
-    conn = await pg.connect()
-    try:
-        await conn.execute(
-            "INSERT INTO usage_logs SELECT * FROM jsonb_populate_recordset(NULL::usage_logs, $1)",
-            json.dumps([r.to_json() for r in rows]),
-        )
-    finally:
-        await conn.close()
+    await insert_rows(pg, rows)
     return me
 
 

@@ -20,7 +20,7 @@ from origin.dashboard import view_requests
 from shared.options import RequestOptions
 from shared.pricing import Cost, TokenUsage, cost_for_model
 from shared.usage import Caller, UsageRow, build_row
-from tests.fixtures.members import Member, new_member, signed_in
+from tests.fixtures.members import Member, insert_rows, new_member, signed_in
 
 TAGS = {"feature": "fusion-demo", "team": "cx"}
 COUNTED = "parent_request_id IS NULL OR error_code = 'hedge_lost'"
@@ -69,14 +69,7 @@ def _rows(member: Member) -> list[UsageRow]:
 @pytest.fixture(scope="module")
 async def member(pg: Any) -> Member:
     me = await new_member(pg.dsn, "linked")
-    conn = await pg.connect()
-    try:
-        await conn.execute(
-            "INSERT INTO usage_logs SELECT * FROM jsonb_populate_recordset(NULL::usage_logs, $1)",
-            json.dumps([r.to_json() for r in _rows(me)]),
-        )
-    finally:
-        await conn.close()
+    await insert_rows(pg, _rows(me))
     return me
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.apikeys import hash_api_key
-from tests.fixtures.members import Member, new_member
+from tests.fixtures.members import Member, key_id_of, new_member
 
 
 @pytest.fixture
@@ -92,13 +92,7 @@ async def test_another_organisations_key_cannot_be_revoked_through_my_project(
     origin_server: Any, two: tuple[Member, Member], pg: Any
 ) -> None:
     me, other = two
-    conn = await pg.connect()
-    try:
-        their_key_id = await conn.fetchval(
-            "SELECT id FROM api_keys WHERE project_id = $1", other.project_id
-        )
-    finally:
-        await conn.close()
+    their_key_id = await key_id_of(pg, other.project_id)
     async for http in signed_in_browser(origin_server.url, me):
         response = await http.post(
             "/dashboard/keys/revoke", data={"project": me.project_id, "key_id": str(their_key_id)}

@@ -48,11 +48,17 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items()}
 
 
+# Who may change a project (its API keys, provider keys, cache); everyone else only looks.
+MANAGING_ROLES = frozenset({"owner", "admin"})
+
+
 class Context:
     """The viewer's projects (as RLS shows them) and the one this page is about."""
 
     def __init__(self, viewer: Viewer, projects: list[dict[str, str]], project_id: str) -> None:
         self.viewer, self.projects, self.project_id = viewer, projects, project_id
+        role = next((p.get("role", "") for p in projects if p["id"] == project_id), "")
+        self.can_manage = role in MANAGING_ROLES
 
     def render(self, title: str, body: str, current: str, status: int = 200) -> Response:
         return page(
@@ -65,6 +71,11 @@ class Context:
             status=status,
         )
 
+
+READ_ONLY_PAGE = (
+    "<main><h1>Refused</h1><p>Your role in this organisation is member: you can see its "
+    "projects but not change them. Ask an owner or admin.</p></main>"
+)
 
 PageHandler = Callable[[Request, Context], Awaitable[Response]]
 
@@ -96,8 +107,13 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
             if wanted not in ids:
                 return bare("Not found", "<main><h1>No such project</h1></main>", 404)
         project_id = wanted if wanted in ids else projects[0]["id"]
+        ctx = Context(viewer, projects, project_id)
+        # Every POST under a project changes it, so one check here covers every form, and a
+        # page added later is refused for members until it is meant for them.
+        if request.method == "POST" and not ctx.can_manage:
+            return bare("Refused", READ_ONLY_PAGE, 403)
         try:
-            return await handler(request, Context(viewer, projects, project_id))
+            return await handler(request, ctx)
         except APIError as exc:
             return bare("Unavailable", f'<main><div class="error">{exc.message}</div></main>', 502)
 

@@ -24,9 +24,16 @@ async def _rpc(client: AsyncClient, fn: str, args: dict[str, Any]) -> Any:
 
 
 async def projects(client: AsyncClient) -> list[dict[str, str]]:
-    rows = (await client.table("projects").select("id,name,org_id").order("name").execute()).data
+    """The viewer's projects by name, each with the viewer's role in its organisation ("" for
+    none: a project-scoped token)."""
+    rows = await _rpc(client, "dash_projects", {})
     return [
-        {"id": str(r["id"]), "name": str(r["name"]), "org_id": str(r["org_id"])}
+        {
+            "id": str(r["id"]),
+            "name": str(r["name"]),
+            "org_id": str(r["org_id"]),
+            "role": str(r.get("role") or ""),
+        }
         for r in _rows(rows)
     ]
 

@@ -132,3 +132,11 @@ def bare(title: str, body: str, status: int = 200) -> HTMLResponse:
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{escape(title)} · Prism</title><style>{STYLE}</style></head><body>{body}</body></html>"""
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def read_only_note(what: str) -> str:
+    """Shown to a member in place of the forms they may not use (context.py refuses them too)."""
+    return (
+        f'<div class="panel muted">Only an owner or admin of this organisation can {what}; '
+        "your role is member.</div>"
+    )

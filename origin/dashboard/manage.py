@@ -25,7 +25,7 @@ async def _cache_body(ctx: Context, actions: Actions, notice: str = "") -> str:
     stats = await data.cache_entry_stats(client, ctx.project_id, stored)
     series = await data.cache_series(client, ctx.project_id, view_cache.SERIES_DAYS)
     purges = await data.cache_purges(client, ctx.project_id)
-    return view_cache.render(entries, stats, series, purges, ctx.project_id, notice)
+    return view_cache.render(entries, stats, series, purges, ctx.project_id, notice, ctx.can_manage)
 
 
 async def cache_page(request: Request, ctx: Context) -> Response:
@@ -54,7 +54,11 @@ async def keys_page(request: Request, ctx: Context) -> Response:
     # deleted as it is shown: reloading the page (or the POST) can neither show nor mint it again.
     created = request.cookies.get(NEW_KEY_COOKIE, "")
     keys = await data.api_keys(ctx.viewer.client, ctx.project_id)
-    response = ctx.render("API keys", view_keys.render_keys(keys, ctx.project_id, created), "/keys")
+    response = ctx.render(
+        "API keys",
+        view_keys.render_keys(keys, ctx.project_id, created, can_manage=ctx.can_manage),
+        "/keys",
+    )
     if created:
         response.delete_cookie(NEW_KEY_COOKIE, path="/dashboard/keys")
     return response
@@ -94,7 +98,8 @@ async def keys_revoke(request: Request, ctx: Context) -> Response:
 
 async def providers_page(request: Request, ctx: Context) -> Response:
     keys = await data.provider_keys(ctx.viewer.client, ctx.project_id)
-    return ctx.render("Providers", view_keys.render_providers(keys, ctx.project_id), "/providers")
+    body = view_keys.render_providers(keys, ctx.project_id, can_manage=ctx.can_manage)
+    return ctx.render("Providers", body, "/providers")
 
 
 async def providers_add(request: Request, ctx: Context) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 
 from origin.dashboard import charts, fmt
 from origin.dashboard.actions import EntryView
+from origin.dashboard.layout import read_only_note
 from origin.dashboard.view_overview import LAYERS
 
 SERIES_DAYS = 14
@@ -43,6 +44,15 @@ def _purge_button(project_id: str, scope: str, target: str, label: str, css: str
     )
 
 
+def _purge_forms(project_id: str) -> str:
+    return f"""<div class="row" style="margin-bottom:12px">
+<form method="post" action="/dashboard/cache/purge" class="row" style="flex:3">
+<input type="hidden" name="project" value="{escape(project_id)}"><input type="hidden" name="scope" value="tag">
+<div><label for="purge-tag">Purge by tag</label><input id="purge-tag" name="target" placeholder="feature=search"></div>
+<button type="submit" class="secondary">Purge tag</button></form>
+{_purge_button(project_id, "project", "", "Purge everything", "danger")}</div>"""
+
+
 def _chart(series: list[dict[str, Any]]) -> str:
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=SERIES_DAYS - 1 - i) for i in range(SERIES_DAYS)]
@@ -75,6 +85,7 @@ def render(
     purges: list[dict[str, Any]],
     project_id: str,
     notice: str = "",
+    can_manage: bool = True,
 ) -> str:
     rows = (
         "".join(
@@ -85,7 +96,7 @@ def render(
             f"<td class=hide-sm>{escape(', '.join(stats.get(e.fingerprint, {}).get('layers') or ['stored']))}</td>"
             f"<td class='hide-sm wrap'>{fmt.tags(e.tags)}</td>"
             f"<td class=hide-sm title='{escape(e.fingerprint)}'><span class=mono>{escape(e.fingerprint[:10])}…</span></td>"
-            f"<td>{_purge_button(project_id, 'key', e.fingerprint, 'Purge', 'secondary')}</td></tr>"
+            f"<td>{_purge_button(project_id, 'key', e.fingerprint, 'Purge', 'secondary') if can_manage else ''}</td></tr>"
             for e in entries
         )
         or '<tr><td colspan="9" class="muted">Nothing cached for this project right now.</td></tr>'
@@ -103,12 +114,7 @@ def render(
     return f"""<h1>Cache</h1><p class="sub">Answers cached for this project, newest first. Hits and
 last access come from the usage rows of the requests each entry answered.</p>{banner}
 <div class="panel"><h2>Hit rate by layer · last {SERIES_DAYS} days</h2>{_chart(series)}</div>
-<div class="panel"><div class="row" style="margin-bottom:12px">
-<form method="post" action="/dashboard/cache/purge" class="row" style="flex:3">
-<input type="hidden" name="project" value="{escape(project_id)}"><input type="hidden" name="scope" value="tag">
-<div><label for="purge-tag">Purge by tag</label><input id="purge-tag" name="target" placeholder="feature=search"></div>
-<button type="submit" class="secondary">Purge tag</button></form>
-{_purge_button(project_id, "project", "", "Purge everything", "danger")}</div>
+<div class="panel">{_purge_forms(project_id) if can_manage else read_only_note("purge the cache")}
 <table><thead><tr><th>Model</th><th>Question</th><th class=num>Hits</th><th class=hide-sm>Last hit</th>
 <th class=num>TTL left</th><th class=hide-sm>Served by</th><th class=hide-sm>Tags</th><th class=hide-sm>Entry</th><th></th></tr></thead>
 <tbody>{rows}</tbody></table></div>

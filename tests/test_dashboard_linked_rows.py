@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from starlette.datastructures import QueryParams
 
 from infra.local.postgres import apply_migrations, migration_files
 from origin.dashboard import view_requests
@@ -185,3 +186,25 @@ def test_a_linked_rows_receipt_names_its_request_and_whose_cost_it_is() -> None:
     assert f"/requests/{winner.request_id}" in pages[loser.request_id]
     assert "not in that request&#x27;s cost" in pages[loser.request_id]
     assert "Part of request" not in pages[fusion.request_id] + pages[plain.request_id]
+
+
+async def test_the_request_log_marks_linked_rows_and_links_their_request(
+    postgrest: Any, member: Member
+) -> None:
+    panel, *_, fusion, winner, loser, plain = _rows(member)
+    async with signed_in(postgrest, member) as client:
+        listed = await rpc(client, "dash_requests", project=member.project_id)
+    by_id = {r["request_id"]: r for r in listed}
+    assert by_id[panel.request_id]["parent_request_id"] == fusion.request_id
+    assert by_id[plain.request_id]["parent_request_id"] is None
+
+    def row_html(request_id: str) -> str:
+        page = view_requests.render_list([by_id[request_id]], QueryParams(""), member.project_id)
+        return page.split("<tbody>", 1)[1]
+
+    assert "panel call" in row_html(panel.request_id)
+    assert f"/requests/{fusion.request_id}" in row_html(panel.request_id)
+    assert "hedge loser" in row_html(loser.request_id)
+    assert f"/requests/{winner.request_id}" in row_html(loser.request_id)
+    for plain_id in (fusion.request_id, winner.request_id, plain.request_id):
+        assert "panel call" not in row_html(plain_id) and "hedge loser" not in row_html(plain_id)

@@ -106,13 +106,24 @@ def _status(row: dict[str, Any]) -> str:
     return f'<span class="pill {kind}">{escape(status)}</span>'
 
 
+def _linked(row: dict[str, Any], project_id: str) -> str:
+    """A row that is part of another request (linked rows are not requests: see _part_of)."""
+    parent = row.get("parent_request_id")
+    if not parent:
+        return ""
+    label = "hedge loser" if row.get("error_code") == "hedge_lost" else "panel call"
+    link = escape(href("/requests/" + str(parent), project_id))
+    return f' <a class="pill" href="{link}" title="Part of request {escape(str(parent))}">{label} ↑</a>'
+
+
 def render_list(rows: list[dict[str, Any]], query: QueryParams, project_id: str) -> str:
     body = "".join(
         f'<tr><td><a href="{escape(href("/requests/" + str(r["request_id"]), project_id))}">'
         f"{_short_time(r.get('created_at'))}</a></td>"
         f"<td>{escape(str(r.get('model_used')))}</td><td class=hide-sm>{escape(str(r.get('provider')))}</td>"
         f"<td class=hide-sm>{escape(str(r.get('mode')))}</td><td class=hide-sm>{escape(str(r.get('task_type')))}</td>"
-        f"<td>{_status(r)}</td><td class=num>{fmt.money(r.get('cost_total_cents'))}</td>"
+        f"<td>{_status(r)}{_linked(r, project_id)}</td>"
+        f"<td class=num>{fmt.money(r.get('cost_total_cents'))}</td>"
         f"<td class='num hide-sm'>{fmt.money(r.get('cache_saved_cents'))}</td>"
         f"<td class='num hide-sm'>{fmt.ms(r.get('latency_ms'))}</td>"
         f"<td class='hide-sm wrap'>{fmt.tags(r.get('request_tags'))}</td></tr>"

@@ -142,9 +142,11 @@ async def _start(
     stack.push_async_callback(memory.aclose)
     state.sessions = SessionsEndpoint(services.auth, memory)
     state.chat = _chat_completions(settings, metrics, tracing, services, memory)
+    spend_changed = services.spend.policies.reload if services.spend else None
     state.dashboard = await build_dashboard(
-        settings, services.store, services.keybox, services.cache, services.revoker.revoke, stack
-    )
+        settings, services.store, services.keybox, services.cache, services.revoker.revoke, stack,
+        spend_changed,
+    )  # fmt: skip
     state.health = services.health
     state.models = ModelsEndpoint(services.auth, services.keyrings)
     state.feedback = FeedbackEndpoint(services.auth, services.store)

@@ -28,7 +28,7 @@ from origin.dashboard.fmt import money
 from shared.apikeys import hash_api_key
 from tests.fixtures.members import Member, new_member, signed_in
 
-PAGES = ("", "/requests", "/features", "/cache", "/keys", "/providers")
+PAGES = ("", "/requests", "/features", "/budgets", "/cache", "/keys", "/providers")
 WIDTHS = (1280, 390)
 SAVED = (
     "SELECT coalesce(sum(cache_saved_cents + native_cache_saved_cents + routing_saved_cents), 0)"
@@ -203,6 +203,14 @@ async def test_a_teams_day_in_the_dashboard(
     await page.click("button:has-text('Add key')")
     await expect(page.locator("tr", has_text=f"openai-{run}")).to_contain_text("••••WXYZ")
     assert provider_secret not in await page.content()
+
+    # A warn budget goes in, and its row shows the spend of this month against it.
+    await page.goto(f"{base}/dashboard/budgets?project={alpha.project_id}")
+    await page.fill("input[name=limit_dollars]", "1,000")
+    await page.select_option("select[name=action]", "warn")
+    await page.fill("input[name=tag]", f"feature=ci-{run}")
+    await page.click("button:has-text('Add budget')")
+    await expect(page.locator("tr", has_text=f"feature=ci-{run}")).to_contain_text("$1,000.00")
 
     await screenshot_all(browser, context, base, alpha.project_id, screenshots)
 

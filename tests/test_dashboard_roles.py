@@ -17,8 +17,10 @@ CHANGES = [
     ("/dashboard/keys", {"name": "sneaky"}),
     ("/dashboard/providers", {"provider": "openai", "name": "mine", "api_key": "sk-member-x"}),
     ("/dashboard/providers/remove", {"name": "openai"}),
+    ("/dashboard/budgets", {"limit_dollars": "0", "period": "day", "action": "block"}),
+    ("/dashboard/budgets/delete", {"budget_id": "00000000-0000-0000-0000-000000000000"}),
 ]
-PAGES = ["/dashboard/keys", "/dashboard/providers", "/dashboard/cache"]
+PAGES = ["/dashboard/keys", "/dashboard/providers", "/dashboard/cache", "/dashboard/budgets"]
 
 
 def change_forms(page: str) -> list[str]:
@@ -42,7 +44,8 @@ async def project_state(pg: Any, project_id: str) -> dict[str, int]:
         row = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM cache_purges WHERE project_id = $1) AS purges,"
             " (SELECT count(*) FROM api_keys WHERE project_id = $1) AS keys,"
-            " (SELECT count(*) FROM provider_keys WHERE project_id = $1) AS providers",
+            " (SELECT count(*) FROM provider_keys WHERE project_id = $1) AS providers,"
+            " (SELECT count(*) FROM budgets WHERE project_id = $1) AS budgets",
             project_id,
         )
     finally:

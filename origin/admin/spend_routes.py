@@ -74,12 +74,9 @@ def _actor(request: Request) -> str:
 
 
 async def _changed(request: Request, project_id: str) -> None:
-    # This process applies the change at once (and republishes the limits for the edge);
-    # other origin processes within their policy cache's TTL.
     spend = getattr(request.app.state, "spend", None)
     if spend is not None:
-        spend.policies.forget(project_id)
-        await spend.policies.for_project(project_id)
+        await spend.policies.reload(project_id)
 
 
 async def _project(request: Request, store: Store) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from origin.admin.fields import (
     SLUG,
@@ -17,6 +18,7 @@ from origin.admin.fields import (
 from origin.cache.purge import PurgeResult
 from origin.cache.response_cache import PrismCache
 from origin.settings import Settings
+from origin.spend import changes
 from origin.store import ApiKeyRecord, Store
 from origin.tenancy.crypto import KeyBox
 from origin.tenancy.sealing import seal
@@ -28,6 +30,9 @@ MAX_ENTRIES_SCANNED = 2000
 ENTRIES_SHOWN = 100
 # origin.tenancy.revocation.Revoker.revoke: the database row, then every cache in front of it.
 Revoke = Callable[[str], Awaitable[ApiKeyRecord | None]]
+# Applies a project's changed budgets on this origin at once (origin.spend.policies), as the
+# admin API does; other origin processes pick them up within their policy cache's lifetime.
+SpendChanged = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,10 @@ class Actions:
         cache: PrismCache | None,
         revoke: Revoke,
         settings: Settings | None = None,
+        spend_changed: SpendChanged | None = None,
     ) -> None:
         self._store, self._keybox, self._cache = store, keybox, cache
-        self._revoke = revoke
+        self._revoke, self._spend_changed = revoke, spend_changed
         self._settings = settings or Settings()
 
     async def create_key(self, project_id: str, name: str) -> tuple[str, ApiKeyRecord]:
@@ -85,6 +91,27 @@ class Actions:
     async def remove_provider(self, project_id: str, name: str) -> None:
         if not await self._store.remove_provider_key(project_id, name):
             raise NotFound(f"No provider key named {name!r}.", param="name")
+
+    async def budgets(self, project_id: str) -> list[dict[str, Any]]:
+        """The project's budgets, each with this period's recorded spend and reset time."""
+        return await changes.budgets_with_spend(self._store, project_id)
+
+    async def create_budget(self, project_id: str, body: dict[str, Any], actor: str) -> None:
+        await changes.create_budget(self._store, project_id, body, actor)
+        await self._applied(project_id)
+
+    async def delete_budget(self, project_id: str, budget_id: str, actor: str) -> None:
+        # The id comes from a form: only a budget of this project (which the caller has shown
+        # is theirs) may go, never one of another project named by its id.
+        rows = await self._store.list_budgets(project_id)
+        if not any(str(r.get("id")) == budget_id for r in rows):
+            raise NotFound("No such budget in this project.", param="budget_id")
+        await changes.delete_budget(self._store, budget_id, actor)
+        await self._applied(project_id)
+
+    async def _applied(self, project_id: str) -> None:
+        if self._spend_changed is not None:
+            await self._spend_changed(project_id)
 
     def _purger_cache(self) -> PrismCache:
         if self._cache is None:

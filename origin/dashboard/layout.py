@@ -11,6 +11,7 @@ NAV = (
     ("", "Overview"),
     ("/requests", "Requests"),
     ("/features", "Features"),
+    ("/budgets", "Budgets"),
     ("/cache", "Cache"),
     ("/keys", "API keys"),
     ("/providers", "Providers"),

@@ -3,16 +3,18 @@ origin code (actions.py) for a project the viewer's own token has shown to be th
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from origin.cache.exact import LayerDown
-from origin.dashboard import data, view_cache, view_keys
+from origin.dashboard import data, view_budgets, view_cache, view_keys
 from origin.dashboard.actions import Actions
 from origin.dashboard.context import Context, dash_of
 from origin.dashboard.layout import href
 from origin.store import StoreError, StoreUnavailable
-from shared.errors import PrismError
+from shared.errors import InvalidRequest, PrismError
 
 
 async def _cache_body(ctx: Context, actions: Actions, notice: str = "") -> str:
@@ -115,7 +117,7 @@ async def providers_add(request: Request, ctx: Context) -> Response:
         )
         notice = "Provider key added."
     except (PrismError, StoreUnavailable, StoreError) as exc:
-        error = exc.message if isinstance(exc, PrismError) else str(exc)
+        error = _message(exc)
     keys = await data.provider_keys(ctx.viewer.client, ctx.project_id)
     body = view_keys.render_providers(keys, ctx.project_id, notice, error)
     return ctx.render("Providers", body, "/providers", 400 if error else 200)
@@ -128,3 +130,58 @@ async def providers_remove(request: Request, ctx: Context) -> Response:
     except (PrismError, StoreUnavailable, StoreError):
         pass  # already gone: the list below shows the truth
     return RedirectResponse(href("/providers", ctx.project_id), status_code=303)
+
+
+def _message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, PrismError) else str(exc)
+
+
+async def _budgets_page(
+    request: Request, ctx: Context, notice: str = "", error: str = ""
+) -> Response:
+    budgets = await dash_of(request).actions.budgets(ctx.project_id)
+    body = view_budgets.render(budgets, ctx.project_id, ctx.can_manage, notice, error)
+    return ctx.render("Budgets", body, "/budgets", 400 if error else 200)
+
+
+async def budgets_page(request: Request, ctx: Context) -> Response:
+    return await _budgets_page(request, ctx)
+
+
+def _budget_body(form: dict[str, str]) -> dict[str, object]:
+    """The admin API's budget body from the page's form, whose limit is in dollars."""
+    try:
+        dollars = Decimal(form.get("limit_dollars", "").strip().lstrip("$").replace(",", ""))
+    except InvalidOperation:
+        dollars = Decimal("NaN")
+    if not dollars.is_finite() or dollars < 0:
+        raise InvalidRequest("Limit: an amount in US dollars, e.g. 50 or 12.50.", param="limit")
+    tag = form.get("tag", "").strip()
+    return {
+        "limit_cents": str(dollars * 100),
+        "period": form.get("period", ""),
+        "action": form.get("action", ""),
+        **({"tag": tag} if tag else {}),
+    }
+
+
+async def budgets_create(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    actor = f"user:{ctx.viewer.email}"
+    try:
+        await dash_of(request).actions.create_budget(ctx.project_id, _budget_body(form), actor)
+    except (PrismError, StoreUnavailable, StoreError) as exc:
+        return await _budgets_page(request, ctx, error=_message(exc))
+    return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)
+
+
+async def budgets_delete(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    actor = f"user:{ctx.viewer.email}"
+    try:
+        await dash_of(request).actions.delete_budget(
+            ctx.project_id, form.get("budget_id", ""), actor
+        )
+    except (PrismError, StoreUnavailable, StoreError) as exc:
+        return await _budgets_page(request, ctx, error=_message(exc))
+    return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)

@@ -15,6 +15,9 @@ from origin.dashboard.context import Dashboard, project_page, supa_of
 from origin.dashboard.layout import bare
 from origin.dashboard.live import live_savings
 from origin.dashboard.manage import (
+    budgets_create,
+    budgets_delete,
+    budgets_page,
     cache_page,
     cache_purge,
     keys_create,
@@ -68,6 +71,9 @@ def _routes() -> list[Route]:
         Route("/dashboard/requests", project_page(requests_page), methods=get),
         Route("/dashboard/requests/{request_id}", project_page(request_detail), methods=get),
         Route("/dashboard/features", project_page(features), methods=get),
+        Route("/dashboard/budgets", project_page(budgets_page), methods=get),
+        Route("/dashboard/budgets", project_page(budgets_create), methods=post),
+        Route("/dashboard/budgets/delete", project_page(budgets_delete), methods=post),
         Route("/dashboard/cache", project_page(cache_page), methods=get),
         Route("/dashboard/cache/purge", project_page(cache_purge), methods=post),
         Route("/dashboard/keys", project_page(keys_page), methods=get),

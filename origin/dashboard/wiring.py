@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from origin.cache.response_cache import PrismCache
-from origin.dashboard.actions import Actions, Revoke
+from origin.dashboard.actions import Actions, Revoke, SpendChanged
 from origin.dashboard.routes import Dashboard, dashboard_routes
 from origin.dashboard.supa import Supa
 from origin.settings import Settings
@@ -22,10 +22,11 @@ async def build_dashboard(
     cache: PrismCache | None,
     revoke: Revoke,
     stack: contextlib.AsyncExitStack,
+    spend_changed: SpendChanged | None = None,
 ) -> Dashboard | None:
     """The dashboard, or None (its pages then say how to enable it) without an anon key."""
     if not settings.supabase_anon_key:
         return None
     supa = Supa(settings.supabase_url, settings.supabase_anon_key)
     stack.push_async_callback(supa.aclose)
-    return Dashboard(supa, Actions(store, keybox, cache, revoke, settings))
+    return Dashboard(supa, Actions(store, keybox, cache, revoke, settings, spend_changed))

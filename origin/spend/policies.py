@@ -36,6 +36,12 @@ class Policies:
         """Drop a cached policy, e.g. right after an admin change on this process."""
         self._cache.forget(project_id)
 
+    async def reload(self, project_id: str) -> None:
+        """Apply a change made on this process at once (and republish the limits for the edge);
+        other processes load it within their cache's TTL."""
+        self.forget(project_id)
+        await self.for_project(project_id)
+
     def known(self) -> dict[str, ProjectPolicy]:
         """Every policy this process has loaded: what periodic reconciliation walks."""
         return self._cache.known()

@@ -210,7 +210,9 @@ async def test_a_teams_day_in_the_dashboard(
     await page.select_option("select[name=action]", "warn")
     await page.fill("input[name=tag]", f"feature=ci-{run}")
     await page.click("button:has-text('Add budget')")
-    await expect(page.locator("tr", has_text=f"feature=ci-{run}")).to_contain_text("$1,000.00")
+    budget_row = page.locator("tbody").first.locator("tr", has_text=f"feature=ci-{run}")
+    await expect(budget_row).to_contain_text("$1,000.00")
+    await expect(page.locator("tr", has_text="budget added")).to_contain_text(alpha.email)
 
     await screenshot_all(browser, context, base, alpha.project_id, screenshots)
 

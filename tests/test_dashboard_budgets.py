@@ -4,6 +4,7 @@ the same checks (and audit row) as `prism budgets create`."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,17 @@ async def test_a_block_budget_added_on_the_dashboard_refuses_the_next_request(
     finally:
         await conn.close()
     assert actor == f"user:{owner.email}"
+    # The page's log shows who added the budget and, once the gateway's audit batch is
+    # written (about every half second), that it refused a request.
+    async for http in signed_in_browser(origin_server.url, owner):
+        for _ in range(40):
+            page = await http.get("/dashboard/budgets", params={"project": owner.project_id})
+            log = page.text.split("Changes and refusals", 1)[1]
+            if "budget refused a request" in log:
+                break
+            await asyncio.sleep(0.25)
+    assert "budget refused a request" in log and "budget added" in log
+    assert f"user:{owner.email}" in log and "block at $0.00 a month" in log
 
 
 async def test_the_page_shows_this_periods_spend_against_each_budget(

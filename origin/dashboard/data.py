@@ -111,6 +111,19 @@ async def cache_entry_stats(
     return hits
 
 
+async def policy_audit(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    """The newest budget and limit changes, and the times one fired."""
+    rows = (
+        await client.table("policy_audit")
+        .select("actor,event,subject,detail,created_at")
+        .eq("project_id", project_id)
+        .order("created_at", desc=True)
+        .limit(20)
+        .execute()
+    ).data
+    return _rows(rows)
+
+
 async def cache_purges(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
     rows = (
         await client.table("cache_purges")

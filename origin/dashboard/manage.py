@@ -140,7 +140,8 @@ async def _budgets_page(
     request: Request, ctx: Context, notice: str = "", error: str = ""
 ) -> Response:
     budgets = await dash_of(request).actions.budgets(ctx.project_id)
-    body = view_budgets.render(budgets, ctx.project_id, ctx.can_manage, notice, error)
+    audit = await data.policy_audit(ctx.viewer.client, ctx.project_id)
+    body = view_budgets.render(budgets, audit, ctx.project_id, ctx.can_manage, notice, error)
     return ctx.render("Budgets", body, "/budgets", 400 if error else 200)
 
 

@@ -58,6 +58,46 @@ def _row(budget: dict[str, Any], project_id: str, can_manage: bool) -> str:
     )
 
 
+EVENTS = {
+    "budget.created": "budget added",
+    "budget.deleted": "budget deleted",
+    "limits.updated": "rate limits set",
+    "budget.warn": "budget passed 80%",
+    "budget.block": "budget refused a request",
+    "rate_limit": "rate limit refused a request",
+}
+
+
+def _detail(event: str, detail: Any) -> str:
+    if not isinstance(detail, dict):
+        return ""
+    if event in ("budget.created", "budget.deleted"):
+        tag = f" · {detail['tag']}" if detail.get("tag") else ""
+        return (
+            f"{escape(str(detail.get('action')))} at {fmt.money(detail.get('limit_cents'))} a "
+            f"{escape(str(detail.get('period')))}{escape(tag)}"
+        )
+    shown = [(k, v) for k, v in detail.items() if k not in ("object", "project_id")][:4]
+    return escape(", ".join(f"{k}={v}" for k, v in shown))
+
+
+def _audit(rows: list[dict[str, Any]]) -> str:
+    body = (
+        "".join(
+            f"<tr><td>{escape(fmt.when(r.get('created_at')))}</td><td>{escape(str(r.get('actor')))}</td>"
+            f"<td>{escape(EVENTS.get(str(r.get('event')), str(r.get('event'))))}</td>"
+            f"<td class='hide-sm wrap'>{_detail(str(r.get('event')), r.get('detail'))}</td></tr>"
+            for r in rows
+        )
+        or '<tr><td colspan="4" class="muted">No changes yet.</td></tr>'
+    )
+    return (
+        '<div class="panel"><h2>Changes and refusals</h2><table><thead><tr><th>Time</th>'
+        "<th>Who</th><th>What</th><th class=hide-sm>Detail</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
 def _create_form(project_id: str) -> str:
     periods = "".join(
         f'<option value="{p}"{" selected" if p == "month" else ""}>{p}</option>' for p in PERIODS
@@ -73,6 +113,7 @@ def _create_form(project_id: str) -> str:
 
 def render(
     budgets: list[dict[str, Any]],
+    audit: list[dict[str, Any]],
     project_id: str,
     can_manage: bool,
     notice: str = "",
@@ -91,4 +132,5 @@ from 80% spent; a block budget then refuses a request that could take it past it
 a warn budget never refuses. Cache hits cost nothing and are always served.</p>{banner}{problem}
 {form}<div class="panel"><table><thead><tr><th>Scope</th><th class=hide-sm>Period</th><th class=hide-sm>Action</th>
 <th class=num>Spent</th><th class=num>Limit</th><th class=num>Used</th><th class=hide-sm></th>
-<th class=hide-sm>Resets</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"""
+<th class=hide-sm>Resets</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>
+{_audit(audit)}"""

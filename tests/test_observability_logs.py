@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from origin.observability.logs import TurnBufferedHandler, mask_secrets
+from origin.observability.logs import TurnBufferedHandler
 from origin.observability.middleware import _access_line
+from shared.log_line import mask_secrets
 from tests.fixtures.origin import OriginHandle, start_origin
 
 

@@ -1,37 +1,24 @@
 """Logging, configured once at start: one line per event, the request id on each.
 
-Human-readable by default; one JSON object per line with PRISM_LOG_FORMAT=json. Whatever a
-message says, anything shaped like an API key or a bearer token is masked before it is
-written: the last line of defence behind `Secret`, which already prints as ***.
+Human-readable by default; one JSON object per line with PRISM_LOG_FORMAT=json, in the format
+the edge writes too (shared.log_line). Whatever a message says, anything shaped like an API key
+or a bearer token is masked before it is written: the last line of defence behind `Secret`,
+which already prints as ***.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import sys
 import time
 from typing import Any
 
 from origin.observability import context
+from shared.log_line import json_line, mask_secrets
 
-# Prism keys, OpenAI/Anthropic-style keys, Google keys, bearer tokens.
-_SECRET = re.compile(
-    r"(?<![A-Za-z0-9])(prism_sk_|sk-ant-|sk-|AIza|[Bb]earer\s+)[A-Za-z0-9_\-.~+/=]{6,}"
-)
-# Substrings every match contains: looking for them is far cheaper than running the pattern,
-# and most lines (every access line) contain none.
-_TRIGGERS = ("sk_", "sk-", "AIza", "earer")
 HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 _OURS = "_prism_handler"
-
-
-def mask_secrets(text: str) -> str:
-    if not any(trigger in text for trigger in _TRIGGERS):
-        return text
-    return _SECRET.sub(lambda match: f"{match.group(1)}***", text)
 
 
 class RequestContext(logging.Filter):
@@ -64,20 +51,16 @@ class HumanFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
-        }
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update(fields)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return mask_secrets(json.dumps(entry, default=str))
+        return json_line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            getattr(record, "request_id", "-"),
+            record.getMessage(),
+            fields if isinstance(fields, dict) else None,
+            self.formatException(record.exc_info) if record.exc_info else None,
+        )
 
 
 class TurnBufferedHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -20,14 +20,13 @@ from origin.observability import context
 from origin.observability.metrics import Metrics
 from origin.observability.tracing import Tracing, row_attributes
 from shared import headers as H
+from shared.log_line import QUIET_PATHS, request_fields
 from shared.pricing import format_cents
 from shared.usage import UsageRow
 
 access_log = logging.getLogger("prism.access")
 _REQUEST_ID = H.REQUEST_ID.lower().encode()
 _OPENAI_REQUEST_ID = H.OPENAI_REQUEST_ID.encode()
-# Probes and scrapes would drown the access log and the request counters.
-QUIET_PATHS = frozenset({"/metrics", "/healthz"})
 _AGENT_CHARS = 120
 
 
@@ -100,13 +99,8 @@ def _access_line(scope: Scope, status: int, seconds: float, row: UsageRow | None
     # would make the log a binary file. Escaped like the user agent (JSON logs escape both).
     path = _printable(scope["path"])
     line = f"{scope['method']} {path} {status} latency_ms={latency_ms} ua={agent!r}"
-    fields: dict[str, object] = {
-        "method": scope["method"],
-        "path": scope["path"],
-        "status": status,
-        "latency_ms": latency_ms,
-        "user_agent": agent,
-    }
+    fields = request_fields(scope["method"], scope["path"], status, latency_ms)
+    fields["user_agent"] = agent
     if row is not None:
         cost = format_cents(row.cost_total_cents)
         line += (

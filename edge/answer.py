@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Final
 
+from edge import logs
 from edge.abuse import check_address, count_failure
 from edge.auth import Undecided, authenticate, check_record
 from edge.backends import Backends
@@ -25,7 +26,7 @@ from edge.rest import BackendError
 from edge.usage import deliver_row, record_hit
 from edge.web import Request, Response
 from shared.errors import AuthenticationFailed, InvalidRequest, LimitExceeded
-from shared.usage import Caller, UsageRow, build_cache_hit_row, build_row, new_request_id
+from shared.usage import Caller, UsageRow, build_cache_hit_row, build_row
 
 log = logging.getLogger("prism.edge")
 
@@ -64,6 +65,7 @@ async def answer_at_edge(request: Request, ctx: EdgeContext) -> Response | None:
     except Undecided as exc:
         log.warning("API key not checked at the edge, the origin will: %s", exc)
         return None
+    logs.note_project(identity.caller.project_id)
     try:
         chat = parse_chat(request)
     except InvalidRequest as exc:
@@ -103,7 +105,7 @@ async def _serve_hit(
 ) -> Response | None:
     """The hit, once counted against the project's rate limits (or their 429)."""
     assert backends.redis is not None
-    request_id = new_request_id()
+    request_id = logs.request_id()
     usage = hit.entry.usage
     try:
         counted = await count_hit(

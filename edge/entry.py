@@ -7,6 +7,7 @@ runtime's fetch and a `wait_until` on the request's execution context.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine
 from typing import Any, ClassVar, Final
 
@@ -16,15 +17,18 @@ from pyodide.ffi import JsException, JsProxy, create_proxy, to_js
 from workers import Response as WorkersResponse
 from workers import WorkerEntrypoint
 
+from edge import logs
 from edge.callers import CallerCache
 from edge.context import Runtime
 from edge.cooldowns import Cooldowns
-from edge.errors import error_response
-from edge.handler import handle
+from edge.handler import handle, refuse
 from edge.limits import DEFAULT_MAX_BODY_BYTES, declared_length, max_body_bytes, too_large
 from edge.passthrough import BODYLESS_METHODS
 from edge.web import FetchError, FetchTimeout, Headers, Request, Response
 from shared.errors import PayloadTooLarge
+
+# Once per isolate: the edge's lines go out as JSON, each with its request's id (edge.logs).
+logs.configure()
 
 # Statuses whose responses carry no body by definition; the Response constructor rejects one.
 NULL_BODY_STATUSES: Final = frozenset({101, 103, 204, 205, 304})
@@ -39,12 +43,15 @@ class Default(WorkerEntrypoint):
     cooldowns: ClassVar[Cooldowns] = Cooldowns()
 
     async def fetch(self, request: Any) -> WorkersResponse:
+        started = time.perf_counter()
         runtime = self.runtime()
         try:
             edge_request = await to_edge_request(request, max_body_bytes(runtime.binding))
         except PayloadTooLarge as exc:
-            return to_runtime_response(error_response(exc))
-        response = await handle(edge_request, runtime)
+            js_request = getattr(request, "js_object", request)
+            refusal = refuse(str(js_request.method), str(js_request.url), exc, runtime, started)
+            return to_runtime_response(refusal)
+        response = await handle(edge_request, runtime, started=started)
         return to_runtime_response(response)
 
     def runtime(self) -> Runtime:

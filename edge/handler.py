@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from edge import logs
 from edge.answer import answer_at_edge
 from edge.config import ConfigError, EdgeConfig
 from edge.context import EdgeContext, Runtime
@@ -26,15 +27,41 @@ def stages_for(config: EdgeConfig) -> tuple[Stage, ...]:
 
 
 async def handle(
-    request: Request, runtime: Runtime, stages: Sequence[Stage] | None = None
+    request: Request,
+    runtime: Runtime,
+    stages: Sequence[Stage] | None = None,
+    started: float | None = None,
 ) -> Response:
+    """The answer to `request`, its line logged after it (`started`: when it arrived, as a
+    time.perf_counter() reading, when that was before the call)."""
+    journal = logs.begin(request.method, request.url, started)
+    try:
+        response, forwarded = await _answer(request, runtime, stages)
+    except BaseException:
+        journal.fail()
+        raise
+    journal.finish(response, forwarded, runtime.background)
+    return response
+
+
+def refuse(method: str, url: str, error: PrismError, runtime: Runtime, started: float) -> Response:
+    """The edge's refusal of a request it would not read (say, a body past the limit)."""
+    journal = logs.begin(method, url, started)
+    response = error_response(error)
+    journal.finish(response, False, runtime.background)
+    return response
+
+
+async def _answer(
+    request: Request, runtime: Runtime, stages: Sequence[Stage] | None
+) -> tuple[Response, bool]:
+    """The response, and whether it is the origin's (forwarded) rather than the edge's own."""
     try:
         config = EdgeConfig.from_lookup(runtime.binding)
     except ConfigError as exc:
         log.error("edge misconfigured: %s", exc)
-        return error_response(
-            PrismError("The Prism edge is misconfigured.", code="edge_misconfigured")
-        )
+        error = PrismError("The Prism edge is misconfigured.", code="edge_misconfigured")
+        return error_response(error), False
     ctx = EdgeContext(
         config=config,
         http=runtime.http,
@@ -47,8 +74,8 @@ async def handle(
     for stage in tried:
         answer = await _try_stage(stage, request, ctx)
         if answer is not None:
-            return answer
-    return await passthrough(request, ctx)
+            return answer, False
+    return await passthrough(request, ctx), True
 
 
 async def _try_stage(stage: Stage, request: Request, ctx: EdgeContext) -> Response | None:

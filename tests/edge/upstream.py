@@ -13,6 +13,7 @@ import asyncio
 import base64
 import gzip
 import signal
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,7 +49,9 @@ async def echo(request: Request) -> Response:
         "body_b64": base64.b64encode(body).decode(),
     }
     request.app.state.records.append(seen)
-    response = JSONResponse(seen, headers={"x-upstream": "echo"})
+    # Stamped as the origin's middleware stamps every answer: the id the edge's line carries.
+    stamp = {"x-upstream": "echo", "x-prism-request-id": f"req_upstream{uuid.uuid4().hex}"}
+    response = JSONResponse(seen, headers=stamp)
     response.headers.append("set-cookie", "a=1; Path=/")
     response.headers.append("set-cookie", "b=2; Path=/")
     return response

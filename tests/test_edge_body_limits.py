@@ -19,23 +19,11 @@ import httpx
 import pytest
 
 from edge.limits import PARSE_LIMIT_BYTES
-from infra.local.proc import Service
 from shared.json_depth import MAX_JSON_DEPTH
-from tests.fixtures.edge import CacheSeed, EdgeServer, cached_completion, chat
+from tests.fixtures.edge import CacheSeed, cached_completion, chat
 
 # The origin's default limit is 4 MiB; this is the size of the body from the issue.
 HUGE_REPEATS = 500_000
-
-
-@pytest.fixture(scope="module")
-def edge(edge_server: EdgeServer, edge_upstream: str, edge_bindings: dict[str, str]) -> Service:
-    return edge_server(edge_upstream, **edge_bindings)
-
-
-@pytest.fixture
-async def client(edge: Service) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=edge.url, timeout=60) as http:
-        yield http
 
 
 @pytest.fixture
@@ -80,28 +68,32 @@ def assert_envelope(reply: httpx.Response, status: int, code: str) -> None:
     ids=["100k-brackets", "30k-objects", "just-over-the-limit"],
 )
 async def test_over_deep_json_is_a_400_and_the_edge_lives_on(
-    client: httpx.AsyncClient, project: Any, body: bytes
+    edge_client: httpx.AsyncClient, project: Any, body: bytes
 ) -> None:
-    reply = await client.post("/v1/chat/completions", content=body, headers=auth(project.api_key))
+    reply = await edge_client.post(
+        "/v1/chat/completions", content=body, headers=auth(project.api_key)
+    )
     assert_envelope(reply, 400, "json_too_deep")
-    await still_answers(client, project.api_key)
+    await still_answers(edge_client, project.api_key)
 
 
 async def test_a_body_over_the_origin_limit_is_refused_unread(
-    client: httpx.AsyncClient, edge_upstream: str, project: Any
+    edge_client: httpx.AsyncClient, edge_upstream: str, project: Any
 ) -> None:
     marker = uuid.uuid4().hex
     message = {"role": "user", "content": f"repeat me {marker}"}
     body = json.dumps({"model": "gpt-4o-mini", "messages": [message] * HUGE_REPEATS}).encode()
     assert len(body) > 19_000_000
-    reply = await client.post("/v1/chat/completions", content=body, headers=auth(project.api_key))
+    reply = await edge_client.post(
+        "/v1/chat/completions", content=body, headers=auth(project.api_key)
+    )
     assert_envelope(reply, 413, "request_too_large")
-    assert await forwarded(client, edge_upstream, marker) == []
-    await still_answers(client, project.api_key)
+    assert await forwarded(edge_client, edge_upstream, marker) == []
+    await still_answers(edge_client, project.api_key)
 
 
 async def test_a_body_without_length_is_read_only_up_to_the_limit(
-    client: httpx.AsyncClient, edge_upstream: str, project: Any
+    edge_client: httpx.AsyncClient, edge_upstream: str, project: Any
 ) -> None:
     marker = uuid.uuid4().hex.encode()
 
@@ -112,16 +104,16 @@ async def test_a_body_without_length_is_read_only_up_to_the_limit(
             yield batch * 1000
         yield b'{"role":"user","content":"end"}]}'
 
-    reply = await client.post(
+    reply = await edge_client.post(
         "/v1/chat/completions", content=chunks(), headers=auth(project.api_key)
     )
     assert_envelope(reply, 413, "request_too_large")
-    assert await forwarded(client, edge_upstream, marker.decode()) == []
-    await still_answers(client, project.api_key)
+    assert await forwarded(edge_client, edge_upstream, marker.decode()) == []
+    await still_answers(edge_client, project.api_key)
 
 
 async def test_a_body_too_large_to_parse_goes_to_the_origin_untouched(
-    client: httpx.AsyncClient, edge_upstream: str, project: Any, cache_seed: CacheSeed
+    edge_client: httpx.AsyncClient, edge_upstream: str, project: Any, cache_seed: CacheSeed
 ) -> None:
     # A stored answer for exactly this body: an edge that parsed it would answer the hit.
     marker = uuid.uuid4().hex
@@ -129,8 +121,10 @@ async def test_a_body_too_large_to_parse_goes_to_the_origin_untouched(
     await cache_seed.exact(project.id, body, cached_completion("from the edge cache"))
     raw = json.dumps(body).encode()
     assert PARSE_LIMIT_BYTES < len(raw) < 4 * 1024 * 1024
-    reply = await client.post("/v1/chat/completions", content=raw, headers=auth(project.api_key))
+    reply = await edge_client.post(
+        "/v1/chat/completions", content=raw, headers=auth(project.api_key)
+    )
     assert reply.status_code == 200 and reply.headers["x-upstream"] == "echo"
     assert "x-prism-cache-status" not in reply.headers
-    [record] = await forwarded(client, edge_upstream, marker)
+    [record] = await forwarded(edge_client, edge_upstream, marker)
     assert base64.b64decode(record["body_b64"]) == raw

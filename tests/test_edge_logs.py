@@ -13,13 +13,14 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from edge import logs
+from edge.limits import DEFAULT_MAX_BODY_BYTES
 from infra.local.proc import Service, free_port
 from tests.edge.httpx_client import HttpxClient
 from tests.fixtures.edge import (
@@ -27,7 +28,6 @@ from tests.fixtures.edge import (
     CacheSeed,
     EdgeDriver,
     EdgeLog,
-    EdgeServer,
     cached_completion,
     chat,
 )
@@ -36,20 +36,9 @@ ISO_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 CHAT_PATH = "/v1/chat/completions"
 
 
-@pytest.fixture(scope="module")
-def edge(edge_server: EdgeServer, edge_upstream: str, edge_bindings: dict[str, str]) -> Service:
-    return edge_server(edge_upstream, **edge_bindings)
-
-
 @pytest.fixture
-def edge_log(edge: Service) -> EdgeLog:
-    return EdgeLog(edge)
-
-
-@pytest.fixture
-async def client(edge: Service) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=edge.url, timeout=60) as http:
-        yield http
+def edge_log(backed_edge: Service) -> EdgeLog:
+    return EdgeLog(backed_edge)
 
 
 @pytest.fixture
@@ -57,8 +46,10 @@ async def project(make_project: Any) -> Any:
     return await make_project("edge-logs")
 
 
-async def post(client: httpx.AsyncClient, key: str, body: Any, **headers: str) -> httpx.Response:
-    return await client.post(
+async def post(
+    edge_client: httpx.AsyncClient, key: str, body: Any, **headers: str
+) -> httpx.Response:
+    return await edge_client.post(
         CHAT_PATH, json=body, headers={"Authorization": f"Bearer {key}", **headers}
     )
 
@@ -77,7 +68,11 @@ async def request_line(edge_log: EdgeLog, reply: httpx.Response, since: int) -> 
 
 @pytest.mark.parametrize("layer", ["exact", "semantic"])
 async def test_a_hit_writes_one_line_under_its_response_id(
-    client: httpx.AsyncClient, edge_log: EdgeLog, project: Any, cache_seed: CacheSeed, layer: str
+    edge_client: httpx.AsyncClient,
+    edge_log: EdgeLog,
+    project: Any,
+    cache_seed: CacheSeed,
+    layer: str,
 ) -> None:
     marker = uuid.uuid4().hex
     stored = chat(f"How do I reset my password? {marker}")
@@ -89,7 +84,7 @@ async def test_a_hit_writes_one_line_under_its_response_id(
         asked = chat(f"How can I reset my password? {marker}")
         headers = {"X-Prism-Cache-Threshold": "0.85"}
     since = edge_log.mark()
-    reply = await post(client, project.api_key, asked, **headers)
+    reply = await post(edge_client, project.api_key, asked, **headers)
     status = f"hit-{layer}-edge"
     assert (reply.status_code, reply.headers["x-prism-cache-status"]) == (200, status)
     line = await request_line(edge_log, reply, since)
@@ -99,11 +94,11 @@ async def test_a_hit_writes_one_line_under_its_response_id(
 
 
 async def test_a_bad_key_writes_its_401_with_the_code(
-    client: httpx.AsyncClient, edge_log: EdgeLog
+    edge_client: httpx.AsyncClient, edge_log: EdgeLog
 ) -> None:
     bad_key = f"prism_sk_{uuid.uuid4().hex}"
     since = edge_log.mark()
-    reply = await post(client, bad_key, chat("who am I?"))
+    reply = await post(edge_client, bad_key, chat("who am I?"))
     assert reply.status_code == 401
     line = await request_line(edge_log, reply, since)
     assert (line["status"], line["error_code"], line["answered_by"]) == (
@@ -114,11 +109,21 @@ async def test_a_bad_key_writes_its_401_with_the_code(
     assert "project_id" not in line and "cache_status" not in line
 
 
-async def test_a_forwarded_miss_writes_a_line_under_the_origins_id(
-    client: httpx.AsyncClient, edge_log: EdgeLog, project: Any
+async def test_a_body_refused_unread_writes_its_413(
+    edge_client: httpx.AsyncClient, edge_log: EdgeLog
 ) -> None:
     since = edge_log.mark()
-    reply = await post(client, project.api_key, chat(f"Nobody asked this {uuid.uuid4().hex}"))
+    reply = await edge_client.post(CHAT_PATH, content=b" " * (DEFAULT_MAX_BODY_BYTES + 1))
+    assert reply.status_code == 413
+    line = await request_line(edge_log, reply, since)
+    assert (line["status"], line["error_code"]) == (413, "request_too_large")
+
+
+async def test_a_forwarded_miss_writes_a_line_under_the_origins_id(
+    edge_client: httpx.AsyncClient, edge_log: EdgeLog, project: Any
+) -> None:
+    since = edge_log.mark()
+    reply = await post(edge_client, project.api_key, chat(f"Nobody asked this {uuid.uuid4().hex}"))
     assert reply.status_code == 200 and reply.headers["x-upstream"] == "echo"
     # The origin's own id: its access line and its usage row carry the same one.
     assert reply.headers["x-prism-request-id"].startswith("req_upstream")
@@ -127,7 +132,7 @@ async def test_a_forwarded_miss_writes_a_line_under_the_origins_id(
 
 
 async def test_no_key_token_or_prompt_is_ever_written(
-    client: httpx.AsyncClient,
+    edge_client: httpx.AsyncClient,
     edge_log: EdgeLog,
     project: Any,
     cache_seed: CacheSeed,
@@ -139,9 +144,9 @@ async def test_no_key_token_or_prompt_is_ever_written(
     bad_key = f"prism_sk_{uuid.uuid4().hex}"
     since = edge_log.mark()
     replies = [
-        await post(client, project.api_key, chat(prompt)),
-        await post(client, project.api_key, chat(f"{prompt} again")),
-        await post(client, bad_key, chat(prompt)),
+        await post(edge_client, project.api_key, chat(prompt)),
+        await post(edge_client, project.api_key, chat(f"{prompt} again")),
+        await post(edge_client, bad_key, chat(prompt)),
     ]
     assert [r.status_code for r in replies] == [200, 200, 401]
     for reply in replies:

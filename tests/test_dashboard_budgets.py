@@ -160,3 +160,42 @@ async def test_another_projects_budget_cannot_be_deleted_through_mine(
         assert deleted.status_code == 303
     assert len(await budget_rows(pg, other.project_id)) == 1
     assert await budget_rows(pg, owner.project_id) == []
+
+
+async def test_a_rate_limit_set_on_the_dashboard_holds_from_the_next_request(
+    origin_server: Any, owner: Member, pg: Any, sim: Any
+) -> None:
+    assert (await ask(origin_server, owner, "before the limit")).status_code == 200
+    form = {"project": owner.project_id, "subject": "project", "requests_per_minute": "1"}
+    async for http in signed_in_browser(origin_server.url, owner):
+        assert (await http.post("/dashboard/limits", data=form)).status_code == 303
+        page = (await http.get("/dashboard/budgets", params={"project": owner.project_id})).text
+    limits = page.split("<h2>Rate limits</h2>", 1)[1]
+    assert "<td>whole project</td><td class=num>1</td>" in limits
+    statuses = [(await ask(origin_server, owner, f"limited {n}")).status_code for n in range(2)]
+    assert statuses == [200, 429]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"requests_per_minute": "ten"}, "Requests / min: a whole number above 0"),
+        ({"tokens_per_minute": "-3"}, "Tokens / min: a whole number above 0"),
+        ({"subject": "00000000-0000-0000-0000-000000000000"}, "No such API key"),
+    ],
+)
+async def test_bad_rate_limits_are_refused_with_what_to_fix(
+    origin_server: Any, owner: Member, pg: Any, fields: dict[str, str], message: str
+) -> None:
+    form = {"project": owner.project_id, "subject": "project", **fields}
+    async for http in signed_in_browser(origin_server.url, owner):
+        response = await http.post("/dashboard/limits", data=form)
+    assert response.status_code == 400 and message in response.text
+    conn = await pg.connect()
+    try:
+        rows = await conn.fetchval(
+            "SELECT count(*) FROM rate_limits WHERE project_id = $1", owner.project_id
+        )
+    finally:
+        await conn.close()
+    assert rows == 0

@@ -19,6 +19,7 @@ CHANGES = [
     ("/dashboard/providers/remove", {"name": "openai"}),
     ("/dashboard/budgets", {"limit_dollars": "0", "period": "day", "action": "block"}),
     ("/dashboard/budgets/delete", {"budget_id": "00000000-0000-0000-0000-000000000000"}),
+    ("/dashboard/limits", {"subject": "project", "requests_per_minute": "1"}),
 ]
 PAGES = ["/dashboard/keys", "/dashboard/providers", "/dashboard/cache", "/dashboard/budgets"]
 
@@ -45,7 +46,8 @@ async def project_state(pg: Any, project_id: str) -> dict[str, int]:
             "SELECT (SELECT count(*) FROM cache_purges WHERE project_id = $1) AS purges,"
             " (SELECT count(*) FROM api_keys WHERE project_id = $1) AS keys,"
             " (SELECT count(*) FROM provider_keys WHERE project_id = $1) AS providers,"
-            " (SELECT count(*) FROM budgets WHERE project_id = $1) AS budgets",
+            " (SELECT count(*) FROM budgets WHERE project_id = $1) AS budgets,"
+            " (SELECT count(*) FROM rate_limits WHERE project_id = $1) AS limits",
             project_id,
         )
     finally:

@@ -109,6 +109,17 @@ class Actions:
         await changes.delete_budget(self._store, budget_id, actor)
         await self._applied(project_id)
 
+    async def put_limits(
+        self, project_id: str, api_key_id: str | None, body: dict[str, Any], actor: str
+    ) -> None:
+        """Replace the project's (or one of its keys') rate limits: what is left out is none."""
+        if api_key_id is not None:
+            keys = await self._store.list_api_keys(project_id)
+            if not any(k.id == api_key_id for k in keys):
+                raise NotFound("No such API key in this project.", param="api_key_id")
+        await changes.put_limits(self._store, project_id, api_key_id, body, actor)
+        await self._applied(project_id)
+
     async def _applied(self, project_id: str) -> None:
         if self._spend_changed is not None:
             await self._spend_changed(project_id)

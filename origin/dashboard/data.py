@@ -147,6 +147,15 @@ async def api_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]
     return _rows(rows)
 
 
+async def rate_limits(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    """The project's own limits row (api_key_id null) and its keys' rows."""
+    columns = "api_key_id,requests_per_minute,requests_per_day,requests_per_month,tokens_per_minute"
+    rows = (
+        await client.table("rate_limits").select(columns).eq("project_id", project_id).execute()
+    ).data
+    return _rows(rows)
+
+
 async def provider_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
     rows = (
         await client.table("provider_keys")

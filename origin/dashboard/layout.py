@@ -11,7 +11,7 @@ NAV = (
     ("", "Overview"),
     ("/requests", "Requests"),
     ("/features", "Features"),
-    ("/budgets", "Budgets"),
+    ("/budgets", "Budgets & limits"),
     ("/cache", "Cache"),
     ("/keys", "API keys"),
     ("/providers", "Providers"),

@@ -9,12 +9,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from origin.cache.exact import LayerDown
-from origin.dashboard import data, view_budgets, view_cache, view_keys
+from origin.dashboard import data, view_budgets, view_cache, view_keys, view_limits
 from origin.dashboard.actions import Actions
 from origin.dashboard.context import Context, dash_of
 from origin.dashboard.layout import href
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import InvalidRequest, PrismError
+from shared.limits import LIMIT_FIELDS
 
 
 async def _cache_body(ctx: Context, actions: Actions, notice: str = "") -> str:
@@ -139,9 +140,14 @@ def _message(exc: Exception) -> str:
 async def _budgets_page(
     request: Request, ctx: Context, notice: str = "", error: str = ""
 ) -> Response:
+    client = ctx.viewer.client
     budgets = await dash_of(request).actions.budgets(ctx.project_id)
-    audit = await data.policy_audit(ctx.viewer.client, ctx.project_id)
-    body = view_budgets.render(budgets, audit, ctx.project_id, ctx.can_manage, notice, error)
+    audit = await data.policy_audit(client, ctx.project_id)
+    limits = await data.rate_limits(client, ctx.project_id)
+    keys = await data.api_keys(client, ctx.project_id)
+    body = view_budgets.render(budgets, ctx.project_id, ctx.can_manage, notice, error)
+    body += view_limits.render(limits, keys, ctx.project_id, ctx.can_manage)
+    body += view_budgets.audit_panel(audit)
     return ctx.render("Budgets", body, "/budgets", 400 if error else 200)
 
 
@@ -183,6 +189,32 @@ async def budgets_delete(request: Request, ctx: Context) -> Response:
         await dash_of(request).actions.delete_budget(
             ctx.project_id, form.get("budget_id", ""), actor
         )
+    except (PrismError, StoreUnavailable, StoreError) as exc:
+        return await _budgets_page(request, ctx, error=_message(exc))
+    return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)
+
+
+def _limits_body(form: dict[str, str]) -> dict[str, object]:
+    """The admin API's limits body from the page's form: an empty field is no limit."""
+    body: dict[str, object] = {}
+    for name in LIMIT_FIELDS:
+        text = form.get(name, "").strip().replace(",", "")
+        if not text:
+            continue
+        if not text.isdigit() or int(text) <= 0:
+            label = view_limits.LABELS[name]
+            raise InvalidRequest(f"{label}: a whole number above 0, or empty for none.", param=name)
+        body[name] = int(text)
+    return body
+
+
+async def limits_set(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    subject = form.get("subject", view_limits.PROJECT)
+    key_id = None if subject == view_limits.PROJECT else subject
+    actor = f"user:{ctx.viewer.email}"
+    try:
+        await dash_of(request).actions.put_limits(ctx.project_id, key_id, _limits_body(form), actor)
     except (PrismError, StoreUnavailable, StoreError) as exc:
         return await _budgets_page(request, ctx, error=_message(exc))
     return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)

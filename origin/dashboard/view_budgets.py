@@ -81,7 +81,7 @@ def _detail(event: str, detail: Any) -> str:
     return escape(", ".join(f"{k}={v}" for k, v in shown))
 
 
-def _audit(rows: list[dict[str, Any]]) -> str:
+def audit_panel(rows: list[dict[str, Any]]) -> str:
     body = (
         "".join(
             f"<tr><td>{escape(fmt.when(r.get('created_at')))}</td><td>{escape(str(r.get('actor')))}</td>"
@@ -113,7 +113,6 @@ def _create_form(project_id: str) -> str:
 
 def render(
     budgets: list[dict[str, Any]],
-    audit: list[dict[str, Any]],
     project_id: str,
     can_manage: bool,
     notice: str = "",
@@ -132,5 +131,4 @@ from 80% spent; a block budget then refuses a request that could take it past it
 a warn budget never refuses. Cache hits cost nothing and are always served.</p>{banner}{problem}
 {form}<div class="panel"><table><thead><tr><th>Scope</th><th class=hide-sm>Period</th><th class=hide-sm>Action</th>
 <th class=num>Spent</th><th class=num>Limit</th><th class=num>Used</th><th class=hide-sm></th>
-<th class=hide-sm>Resets</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>
-{_audit(audit)}"""
+<th class=hide-sm>Resets</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"""

@@ -510,6 +510,9 @@ def test_a_stream_ending_before_its_finish_is_an_error(kind: str, stream: list[S
         ),
         ("anthropic", SSEEvent("content_block_delta", "{not json")),
         ("gemini", SSEEvent(None, '{"candidates": [{"content"')),
+        # A finish at a candidate index of 10**12 once sized the decoder's slots by it.
+        ("gemini", SSEEvent(None, '{"candidates": [{"index": 1e12, "finishReason": "STOP"}]}')),
+        ("gemini", SSEEvent(None, '{"candidates": [{"index": 10000000, "finishReason": "STOP"}]}')),
     ],
 )
 def test_malformed_or_error_events_raise(kind: str, event: SSEEvent) -> None:

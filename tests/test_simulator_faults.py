@@ -226,6 +226,28 @@ def test_malformed_chunk(sim: Any, provider: str) -> None:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_extra_event(sim: Any, provider: str) -> None:
+    oddity = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    sim.script(
+        {"kind": "extra_event", "data": oddity, "event": "error", "after_chunks": 1},
+        provider=provider,
+    )
+    text = sim.chat(provider, stream=True, text="q").text
+    good = payloads(text)
+    assert good[1] == oddity and "event: error\n" in text.replace("\r\n", "\n")
+    assert streamed_text(provider, good[:1] + good[2:]) == f"Simulated {MODELS[provider]} reply: q"
+    sim.script({"kind": "extra_event", "data": "[DONE]", "end": True}, provider=provider)
+    assert data_lines(sim.chat(provider, stream=True).text) == ["[DONE]"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_body(sim: Any, provider: str) -> None:
+    sim.script({"kind": "body", "body": {"choices": []}}, provider=provider)
+    response = sim.chat(provider)
+    assert (response.status_code, response.json()) == (200, {"choices": []})
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_no_usage(sim: Any, provider: str) -> None:
     sim.script({"kind": "no_usage"}, provider=provider, times=2)
     body = sim.chat(provider).json()

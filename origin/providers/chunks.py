@@ -93,8 +93,25 @@ def count(value: Any) -> int:
     return COUNT_CEILING if value >= COUNT_CEILING else int(value)
 
 
+# OpenAI's (and our validation's) ceiling on `n`. A choice index past it is garbage from the
+# provider; bounding it matters because a decoder keeps one slot per choice up to the index,
+# and an index of 10**12 would allocate until the worker died.
+MAX_CHOICES = 128
+
+
+def choice_index(value: Any) -> int | None:
+    """A choice (or tool call) index from an upstream field; None when it is not a small
+    non-negative integer. A missing one is 0, as OpenAI's single-choice answers imply."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_CHOICES:
+        return None
+    return value
+
+
 def note_finish(state: StreamState, index: int, reason: str | None) -> None:
-    """Record that choice `index` finished, keeping one slot per choice."""
+    """Record that choice `index` finished, keeping one slot per choice (`index` is one
+    `choice_index` accepted)."""
     reasons = state.finish_reasons
     if len(reasons) <= index:
         reasons.extend([None] * (index + 1 - len(reasons)))

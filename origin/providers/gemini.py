@@ -84,9 +84,15 @@ def _parts(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 def _candidates(payload: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     raw = payload.get("candidates")
     found = raw if isinstance(raw, list) else []
-    return [
-        (chunks.count(c.get("index", i)), c) for i, c in enumerate(found) if isinstance(c, dict)
-    ]
+    out = []
+    for i, candidate in enumerate(found):
+        if not isinstance(candidate, dict):
+            continue
+        index = chunks.choice_index(candidate.get("index", i))
+        if index is None:  # garbage, and one a stream decoder would size its slots by
+            raise bad_response(KIND, "sent a candidate with an impossible index")
+        out.append((index, candidate))
+    return out
 
 
 class GeminiAdapter:

@@ -162,8 +162,12 @@ class OpenAIAdapter:
         )
 
     def parse_response(self, payload: Mapping[str, Any], model: str) -> Completion:
-        if not isinstance(payload.get("choices"), list):
+        choices = payload.get("choices")
+        # An empty list is no answer either: the client asked for at least one choice.
+        if not isinstance(choices, list) or not choices:
             raise bad_response(KIND, "answered without choices")
+        if not all(_well_formed(item, "message") for item in choices):
+            raise bad_response(KIND, "answered with a malformed choice")
         body = dict(payload)
         body["model"] = model
         usage = usage_of(payload.get("usage"))
@@ -207,9 +211,11 @@ class OpenAIStream:
         choices = chunk.get("choices")
         if not choices:
             return []
+        if not isinstance(choices, list) or not all(_well_formed(c, "delta") for c in choices):
+            raise bad_response(KIND, "sent a stream chunk with a malformed choice")
         for item in choices:
-            if isinstance(item, dict) and item.get("finish_reason"):
-                index = chunks.count(item.get("index"))
+            if item.get("finish_reason"):
+                index = chunks.choice_index(item.get("index")) or 0
                 chunks.note_finish(self.state, index, item["finish_reason"])
         chunk["id"], chunk["created"], chunk["model"] = self._id, self._created, self._model
         return [chunk]
@@ -227,6 +233,29 @@ class OpenAIStream:
         usage = usage_of(raw)
         if usage is not None:
             self.state.usage = usage
+
+
+def _well_formed(choice: Any, part: str) -> bool:
+    """Whether a passed-through choice has the shape clients and our relay read: an object
+    with a small index whose `part` (message or delta) is an object, and whose tool calls
+    are objects with a small index and an object `function`. A provider's garbage is its
+    failure, caught here (so failed over, or an error event), not a crash further on."""
+    if not isinstance(choice, dict) or chunks.choice_index(choice.get("index")) is None:
+        return False
+    body = choice.get(part)
+    if body is None and part == "delta":
+        return True  # a finish-only chunk may leave the delta out
+    if not isinstance(body, dict):
+        return False
+    calls = body.get("tool_calls")
+    if calls is None:
+        return True
+    return isinstance(calls, list) and all(
+        isinstance(call, dict)
+        and chunks.choice_index(call.get("index")) is not None
+        and isinstance(call.get("function") or {}, dict)
+        for call in calls
+    )
 
 
 def _without_name(message: Any) -> Any:

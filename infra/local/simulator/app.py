@@ -38,6 +38,7 @@ from .wire import (
     WireFormat,
     drop_connection,
     huge,
+    inserted,
     malformed,
     read_body,
     respond,
@@ -270,6 +271,8 @@ class Simulator:
         if turn.stream:
             events = fmt.events(turn, reply, usage, rid)
             events = malformed(events) if fault.kind == "malformed_chunk" else events
+            if fault.kind == "extra_event":
+                events = inserted(events, fault.after_chunks, fault.data, fault.event, fault.end)
             cut = fault.after_chunks if fault.kind == "disconnect" else None
             delay = self.state.timing(provider).chunk_delay_ms
             first = fault.delay_ms if fault.kind == "slow_first_chunk" else 0
@@ -284,6 +287,8 @@ class Simulator:
             await drop_connection(send, receive, body)
         elif fault.kind == "malformed_chunk":
             await respond(send, 200, body[: len(body) // 2], fmt.id_headers(rid))
+        elif fault.kind == "body":
+            await respond(send, 200, orjson.dumps(fault.data), fmt.id_headers(rid))
         else:
             await respond(send, 200, body, fmt.id_headers(rid))
 

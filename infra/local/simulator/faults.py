@@ -25,6 +25,12 @@ model match (absent = any). The first queued match wins (FIFO). Fault kinds:
     request's Authorization / x-api-key / x-goog-api-key values back (see echo.py): in the
     error message of a provider-shaped body (json), a plain-text body (text) or an error event
     of a 200 stream (stream); always in an x-echo-credentials header and a simulator log line.
+  * ``{"kind": "extra_event", "data": {...} | "...", "event"?: name, "after_chunks"?: N,
+    "end"?: bool}``: streaming: after N events (default 0), one more whose data line is this
+    object as JSON (a string as is), named ``event`` if given, then the rest of the stream,
+    or with ``end`` a clean end of the body right there: a provider's mid-stream error event,
+    a chunk of an odd shape, or a stream that says ``[DONE]`` with nothing before it.
+  * ``{"kind": "body", "body": {...}}``: JSON: answer 200 with exactly this object.
   * ``{"kind": "huge_body", "bytes": N, "gzip"?: bool}``: JSON: a well-formed answer whose
     text is N bytes long, streamed out without holding it; with gzip, sent compressed
     (Content-Encoding: gzip), so a few hundred KB on the wire inflate to N bytes: a zip bomb.
@@ -48,6 +54,8 @@ KINDS = frozenset(
         "reply",
         "echo_key",
         "huge_body",
+        "extra_event",
+        "body",
     }
 )
 ECHO_FORMS = frozenset({"json", "text", "stream"})
@@ -66,6 +74,9 @@ class Fault:
     form: str = "json"
     size: int = 0
     gzip: bool = False
+    data: Any = None  # extra_event's data, or body's object
+    event: str | None = None
+    end: bool = False
 
 
 def _number(raw: dict[str, Any], name: str, default: float) -> float:
@@ -92,6 +103,12 @@ def parse_fault(raw: Any) -> Fault:
         raise ValueError(f"fault.form must be one of {sorted(ECHO_FORMS)}")
     if kind == "huge_body" and "bytes" not in raw:
         raise ValueError("fault.bytes is required for huge_body")
+    if kind == "extra_event" and not isinstance(raw.get("data"), (dict, str)):
+        raise ValueError("fault.data must be an object or a string")
+    if kind == "body" and not isinstance(raw.get("body"), dict):
+        raise ValueError("fault.body must be an object")
+    if not isinstance(raw.get("event", ""), str):
+        raise ValueError("fault.event must be a string")
     retry = raw.get("retry_after")
     return Fault(
         kind=kind,
@@ -105,6 +122,9 @@ def parse_fault(raw: Any) -> Fault:
         form=form if isinstance(form, str) else "json",
         size=int(_number(raw, "bytes", 0)),
         gzip=raw.get("gzip") is True,
+        data=raw.get("body") if kind == "body" else raw.get("data"),
+        event=raw.get("event") or None,
+        end=raw.get("end") is True,
     )
 
 

@@ -7,6 +7,8 @@ import zlib
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
 
+import orjson
+
 from .cache import PromptCache
 from .content import Reply
 from .turn import Counts, Turn
@@ -56,6 +58,16 @@ def malformed(events: list[bytes]) -> list[bytes]:
         return [events[0], events[1][: len(events[1]) // 2], *events[1:]]
     payload = payload.rstrip()
     return [events[0], head + marker + payload[: max(1, len(payload) // 2)] + b"\n\n", *events[1:]]
+
+
+def inserted(
+    events: list[bytes], after: int, data: Any, event: str | None, end: bool
+) -> list[bytes]:
+    """`events` with one more after the first `after`: `data` as JSON (a string as is); with
+    `end`, nothing after it."""
+    raw = data.encode() if isinstance(data, str) else orjson.dumps(data)
+    extra = sse(raw, event)
+    return [*events[:after], extra, *([] if end else events[after:])]
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -1,0 +1,135 @@
+"""Providers answering 200 with garbage, through the origin and the official openai SDK.
+
+The simulator plays OpenAI (gpt-4o-mini) sending chunks and answers of shapes no client can
+read. Before anything reached the client that is a failure to fail over from; after the
+first chunk, an error event the SDK raises. Either way, exactly one usage row that says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import openai
+import pytest
+
+from tests.test_routing_failover import sdk
+
+MODEL, PROVIDER = "gpt-4o-mini", "openai"
+STRICT = {"X-Prism-Fallback": "none"}
+# Chunk shapes an OpenAI-compatible server has no business sending; each once crashed the
+# origin (an internal 500 with no usage row, or a cut body the SDK reports as a connection
+# error) instead of being treated as the provider's failure. The huge index also made the
+# stream decoder allocate a slot per index, until memory ran out.
+ODD_CHOICES: list[Any] = [
+    pytest.param([None], id="null-choice"),
+    pytest.param([{"index": 0, "delta": "text"}], id="string-delta"),
+    pytest.param([{"index": "a", "delta": {"content": "x"}}], id="string-index"),
+    pytest.param(
+        [{"index": 10**12, "delta": {"content": "x"}, "finish_reason": "stop"}], id="huge-index"
+    ),
+    pytest.param([{"index": 0, "delta": {"tool_calls": [7]}}], id="number-tool-call"),
+]
+
+
+@pytest.fixture
+async def project(make_project: Any) -> Any:
+    return await make_project("stream-faults")
+
+
+def ask() -> list[dict[str, str]]:
+    # A prompt of its own per test, so no answer can come from the response cache.
+    return [{"role": "user", "content": f"Say hello to {uuid.uuid4().hex}"}]
+
+
+def odd_chunk(choices: Any) -> dict[str, Any]:
+    return {"id": "chatcmpl-odd", "object": "chat.completion.chunk", "choices": choices}
+
+
+def streamed(client: openai.OpenAI) -> tuple[str, dict[str, str]]:
+    raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=ask(), stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+    return text, dict(raw.headers)
+
+
+@pytest.mark.parametrize("choices", ODD_CHOICES)
+async def test_an_odd_chunk_before_any_content_fails_over(
+    origin_server: Any, project: Any, sim: Any, choices: Any
+) -> None:
+    sim.script({"kind": "extra_event", "data": odd_chunk(choices)}, provider=PROVIDER)
+    text, headers = streamed(sdk(origin_server, project))
+    assert text.startswith("Simulated") and headers["x-prism-provider"] != PROVIDER
+    rows = await origin_server.rows(project.id, expect=1)
+    assert [(r["success"], r["provider"]) for r in rows] == [(True, headers["x-prism-provider"])]
+
+
+@pytest.mark.parametrize("choices", ODD_CHOICES[:2])
+async def test_an_odd_chunk_is_a_bad_gateway_when_nothing_may_fail_over(
+    origin_server: Any, project: Any, sim: Any, choices: Any
+) -> None:
+    sim.script({"kind": "extra_event", "data": odd_chunk(choices)}, provider=PROVIDER)
+    with pytest.raises(openai.APIStatusError) as caught:
+        streamed(sdk(origin_server, project, **STRICT))
+    assert caught.value.status_code == 502
+    assert "malformed choice" in caught.value.message
+    rows = await origin_server.rows(project.id, expect=1)
+    assert [(r["success"], r["error_code"]) for r in rows] == [(False, "upstream_bad_response")]
+
+
+@pytest.mark.parametrize("choices", ODD_CHOICES)
+async def test_an_odd_chunk_after_content_ends_the_stream_with_an_error_event(
+    origin_server: Any, project: Any, sim: Any, choices: Any
+) -> None:
+    # After the role chunk and the first piece of text: the client has its first byte.
+    sim.script(
+        {"kind": "extra_event", "data": odd_chunk(choices), "after_chunks": 2}, provider=PROVIDER
+    )
+    stream = sdk(origin_server, project).chat.completions.create(
+        model=MODEL, messages=ask(), stream=True
+    )
+    text = ""
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+    assert text  # what came before the odd chunk was delivered, and nothing after it
+    assert not isinstance(caught.value, openai.APIConnectionError)  # an error event, not a cut
+    assert "malformed choice" in caught.value.message
+    rows = await origin_server.rows(project.id, expect=1)
+    (row,) = rows
+    # The provider broke the answer: the client did not go away.
+    assert (row["success"], row["error_code"], row["provider"]) == (
+        False,
+        "upstream_bad_response",
+        PROVIDER,
+    )
+    assert row["tokens_out"] > 0 and row["usage_reported"] is False
+
+
+ODD_ANSWERS: list[Any] = [
+    pytest.param([], id="no-choice"),
+    pytest.param([None], id="null-choice"),
+    pytest.param([{"index": 0, "message": "hello", "finish_reason": "stop"}], id="string-message"),
+]
+
+
+@pytest.mark.parametrize("choices", ODD_ANSWERS)
+async def test_a_whole_answer_without_a_readable_choice_fails_over(
+    origin_server: Any, project: Any, sim: Any, choices: Any
+) -> None:
+    # Passed on as it was, the SDK user's `choices[0].message.content` raised, while the row
+    # said the request succeeded.
+    body = {"id": "chatcmpl-odd", "object": "chat.completion", "choices": choices}
+    sim.script({"kind": "body", "body": body}, provider=PROVIDER, times=2)
+    raw = sdk(origin_server, project).chat.completions.with_raw_response.create(
+        model=MODEL, messages=ask()
+    )
+    assert raw.parse().choices[0].message.content.startswith("Simulated")
+    assert raw.headers["x-prism-provider"] != PROVIDER
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(origin_server, project, **STRICT).chat.completions.create(model=MODEL, messages=ask())
+    assert caught.value.status_code == 502
+    rows = await origin_server.rows(project.id, expect=2)
+    assert sorted((r["success"], r["error_code"]) for r in rows) == [
+        (False, "upstream_bad_response"),
+        (True, None),
+    ]

@@ -46,8 +46,8 @@ def odd_chunk(choices: Any) -> dict[str, Any]:
     return {"id": "chatcmpl-odd", "object": "chat.completion.chunk", "choices": choices}
 
 
-def streamed(client: openai.OpenAI) -> tuple[str, dict[str, str]]:
-    raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=ask(), stream=True)
+def streamed(client: openai.OpenAI, model: str = MODEL) -> tuple[str, dict[str, str]]:
+    raw = client.chat.completions.with_raw_response.create(model=model, messages=ask(), stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
     return text, dict(raw.headers)
 
@@ -128,6 +128,51 @@ async def test_a_whole_answer_without_a_readable_choice_fails_over(
     with pytest.raises(openai.APIStatusError) as caught:
         sdk(origin_server, project, **STRICT).chat.completions.create(model=MODEL, messages=ask())
     assert caught.value.status_code == 502
+    rows = await origin_server.rows(project.id, expect=2)
+    assert sorted((r["success"], r["error_code"]) for r in rows) == [
+        (False, "upstream_bad_response"),
+        (True, None),
+    ]
+
+
+# A stream that ends cleanly with nothing in it: OpenAI's [DONE] alone; Anthropic's
+# message_start then message_stop, with no content block and no stop reason.
+EMPTY_STREAMS: list[Any] = [
+    pytest.param(MODEL, PROVIDER, 0, "[DONE]", None, id="openai-done-only"),
+    pytest.param(
+        "claude-haiku-4-5",
+        "anthropic",
+        1,
+        {"type": "message_stop"},
+        "message_stop",
+        id="anthropic-stop-only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "provider", "after", "data", "event"), EMPTY_STREAMS)
+async def test_a_stream_that_ends_with_no_answer_fails_over(
+    origin_server: Any,
+    project: Any,
+    sim: Any,
+    model: str,
+    provider: str,
+    after: int,
+    data: Any,
+    event: str | None,
+) -> None:
+    # Once a 200 whose stream held nothing, recorded as a success: the SDK user got an empty
+    # answer and no failover was tried.
+    fault = {"kind": "extra_event", "data": data, "after_chunks": after, "end": True}
+    if event is not None:
+        fault["event"] = event
+    sim.script(fault, provider=provider, times=2)
+    text, headers = streamed(sdk(origin_server, project), model)
+    assert text.startswith("Simulated") and headers["x-prism-provider"] != provider
+    with pytest.raises(openai.APIStatusError) as caught:
+        streamed(sdk(origin_server, project, **STRICT), model)
+    assert caught.value.status_code == 502
+    assert "without any answer" in caught.value.message
     rows = await origin_server.rows(project.id, expect=2)
     assert sorted((r["success"], r["error_code"]) for r in rows) == [
         (False, "upstream_bad_response"),

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from origin.cache.accumulator import StreamAccumulator
 from origin.gateway.attempts import Target
+from origin.providers.failures import bad_response
 from origin.providers.transport import ProviderStream
 from shared import sse
 from shared.errors import PrismError, ShuttingDown
@@ -66,8 +67,10 @@ async def open_stream(target: Target, opener: ProviderStream) -> Opened:
         async for chunk in stream:
             head.append(chunk)
             if has_content(chunk):
-                break
-        return Opened(target, stream, head)
+                return Opened(target, stream, head)
+        # Ended cleanly ([DONE], message_stop) with neither text nor a finish: no answer at
+        # all, so as much a failure to fail over from as a stream cut before its content.
+        raise bad_response(target.provider, "ended the stream without any answer")
     except BaseException:
         await stream.__aexit__(None, None, None)
         raise

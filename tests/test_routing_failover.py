@@ -220,6 +220,19 @@ async def test_a_stream_that_fails_after_its_first_chunk_ends_with_an_error_even
     assert row["cost_total_cents"] > 0
 
 
+def test_a_provider_that_breaks_every_stream_midway_loses_its_weight(
+    origin: OriginHandle, project: Any, sim: Any, admin: httpx.Client
+) -> None:
+    # Each stream's first token came (its attempt counted a success then) and then the
+    # answer broke: the provider failed every answer, and once kept its full weight for it.
+    sim.script({"kind": "disconnect", "after_chunks": 3}, provider=A, times=4)
+    client = sdk(origin, project, **{"X-Prism-Fallback": "none"})
+    for _ in range(4):
+        with pytest.raises(openai.APIError, match="broke off the stream"):
+            list(client.chat.completions.create(model=A_MODEL, messages=HELLO, stream=True))
+    assert weight(admin, A_KEY) < 1.0
+
+
 async def test_a_hedge_answers_from_the_fast_provider_and_cancels_the_slow_one(
     origin: OriginHandle, project: Any, sim: Any, admin: httpx.Client
 ) -> None:

@@ -141,6 +141,13 @@ class Racer:
             return Won(target, value, None, [], failures)
         raise failures[-1][1]
 
+    def broke_off(self, target: Target, exc: PrismError) -> None:
+        """A stream that failed after its first token. Its attempt counted as a success when
+        that token came; the answer failed all the same, so the window gets the failure too:
+        otherwise a provider that breaks every stream midway keeps its full weight."""
+        if _outcome(exc) is False:
+            self.health.end(target.key, self.health.begin(target.key), False)
+
     async def _settle(
         self,
         done: set[asyncio.Task[T]],
@@ -188,13 +195,7 @@ class Racer:
             ok = True
             return value
         except PrismError as exc:
-            # A request the provider rightly refused says nothing about its health, and nor
-            # does anything about one project's own key (each brings its own): its refusal, or
-            # a 429 for its account's quota. Counted, one tenant's revoked or exhausted key
-            # would route every other tenant away from the model. The request still fails over.
-            failed = retryable(exc) or isinstance(exc, UpstreamError)
-            own_key = exc.code == AUTH_FAILED_CODE or isinstance(exc, RateLimited)
-            ok = False if failed and not own_key else None
+            ok = _outcome(exc)
             raise
         except asyncio.CancelledError:
             # Abandoned (a hedge won, the client left): that says nothing, unless the attempt
@@ -204,6 +205,18 @@ class Racer:
             raise
         finally:
             self.health.end(target.key, key, ok, time.monotonic() - started)
+
+
+def _outcome(exc: PrismError) -> bool | None:
+    """What a failed attempt says of its model's health: False (it failed) or None (nothing).
+
+    A request the provider rightly refused says nothing about its health, and nor does
+    anything about one project's own key (each brings its own): its refusal, or a 429 for its
+    account's quota. Counted, one tenant's revoked or exhausted key would route every other
+    tenant away from the model. The request still fails over."""
+    failed = retryable(exc) or isinstance(exc, UpstreamError)
+    own_key = exc.code == AUTH_FAILED_CODE or isinstance(exc, RateLimited)
+    return False if failed and not own_key else None
 
 
 async def _cancel(

@@ -190,6 +190,8 @@ class Dispatch:
             if self.cache is not None and call.options.cache_store:
                 self.cache.remember(call, completion, model)
             return
+        if end.error is not None:
+            self.racer.broke_off(end.target, end.error)
         code = end.error.code if end.error else DISCONNECTED
         self.rows.record(call, model, provider, usage, cost, success=False, error_code=code)
 

@@ -178,3 +178,23 @@ async def test_a_stream_that_ends_with_no_answer_fails_over(
         (False, "upstream_bad_response"),
         (True, None),
     ]
+
+
+async def test_a_chunk_too_deep_to_pass_on_ends_the_stream_with_an_error_event(
+    origin_server: Any, project: Any, sim: Any
+) -> None:
+    # Valid JSON that the origin reads (up to 1024 levels) but cannot write back (254): once
+    # a crash mid-body, which the SDK reported as a connection error and the row as the
+    # client having gone.
+    deep = "[" * 300 + "]" * 300
+    chunk = '{"choices": [{"index": 0, "delta": {"content": "x"}, "logprobs": %s}]}' % deep
+    sim.script({"kind": "extra_event", "data": chunk, "after_chunks": 2}, provider=PROVIDER)
+    stream = sdk(origin_server, project).chat.completions.create(
+        model=MODEL, messages=ask(), stream=True
+    )
+    with pytest.raises(openai.APIError) as caught:
+        list(stream)
+    assert not isinstance(caught.value, openai.APIConnectionError)
+    assert "nested too deeply" in caught.value.message
+    rows = await origin_server.rows(project.id, expect=1)
+    assert [(r["success"], r["error_code"]) for r in rows] == [(False, "upstream_bad_response")]

@@ -192,8 +192,16 @@ class StreamRelay:
             self._disconnected = True
 
     async def _send(self, send: Send, chunk: dict[str, Any]) -> None:
+        try:
+            data = event(chunk)
+        except orjson.JSONEncodeError:
+            # orjson reads JSON nested up to 1024 deep but writes only 254: a provider's chunk
+            # nested in between cannot be passed on. Its failure, so it ends the stream as one
+            # (an error event), not as a crash that cuts the body and blames the client.
+            provider = self._opened.target.provider
+            raise bad_response(provider, "sent a chunk nested too deeply to pass on") from None
         self._delivered.add(chunk)
-        await send_body(send, event(chunk))
+        await send_body(send, data)
 
     async def end(self) -> None:
         """Close the upstream connection and report the end; later calls do nothing."""

@@ -198,3 +198,29 @@ async def test_a_chunk_too_deep_to_pass_on_ends_the_stream_with_an_error_event(
     assert "nested too deeply" in caught.value.message
     rows = await origin_server.rows(project.id, expect=1)
     assert [(r["success"], r["error_code"]) for r in rows] == [(False, "upstream_bad_response")]
+
+
+async def test_a_whole_answer_too_deep_to_pass_on_fails_over(
+    origin_server: Any, project: Any, sim: Any
+) -> None:
+    # Once a success row (and the bill) for an answer the origin then failed to encode: the
+    # client got a 500 "internal error" for a request its usage row said had succeeded.
+    deep = "[" * 300 + "]" * 300
+    body = (
+        '{"id": "chatcmpl-deep", "object": "chat.completion", "choices": [{"index": 0,'
+        ' "message": {"role": "assistant", "content": "x"}, "logprobs": %s}]}' % deep
+    )
+    sim.script({"kind": "body", "body": body}, provider=PROVIDER, times=2)
+    raw = sdk(origin_server, project).chat.completions.with_raw_response.create(
+        model=MODEL, messages=ask()
+    )
+    assert raw.parse().choices[0].message.content.startswith("Simulated")
+    assert raw.headers["x-prism-provider"] != PROVIDER
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(origin_server, project, **STRICT).chat.completions.create(model=MODEL, messages=ask())
+    assert caught.value.status_code == 502 and "nested too deeply" in caught.value.message
+    rows = await origin_server.rows(project.id, expect=2)
+    assert sorted((r["success"], r["error_code"]) for r in rows) == [
+        (False, "upstream_bad_response"),
+        (True, None),
+    ]

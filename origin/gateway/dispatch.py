@@ -24,7 +24,12 @@ from origin.gateway.conversation import remember
 from origin.gateway.fusion import answer_text, ask_panel, panel_of, synthesis_body
 from origin.gateway.memory import SessionMemory
 from origin.gateway.plan import Planner
-from origin.gateway.responses import completion_response, usage_chunk, wants_usage
+from origin.gateway.responses import (
+    completion_bytes,
+    completion_response,
+    usage_chunk,
+    wants_usage,
+)
 from origin.gateway.rows import Rows, delivered_estimate, plus
 from origin.gateway.stream import Opened, StreamEnd, StreamRelay, close_opened, open_stream
 from origin.observability import context
@@ -104,7 +109,7 @@ class Dispatch:
         call.override = synthesis_body(call.body, answers)
 
     async def complete(self, call: Call, keyring: Keyring) -> Response:
-        async def attempt(target: Target) -> Completion:
+        async def attempt(target: Target) -> tuple[Completion, bytes]:
             endpoint = keyring.endpoints[target.provider]
             with self._attempt(target) as span:
                 completion = await self.providers.complete(
@@ -117,21 +122,22 @@ class Dispatch:
                     usage = completion.usage
                     span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
                     span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
-            return completion
+                # Encoded within the attempt: an answer that cannot be passed on fails over.
+                return completion, completion_bytes(call, completion, target.provider)
 
         with after_sent(call.pay_label if call.owed_label else None):
             won = await self.racer.run(
                 call.targets, attempt, _nothing, hedge_s=self.plan.hedge_s(call)
             )
         call.pay_label()
-        model, provider, completion = won.target.model, won.target.provider, won.value
+        model, provider, (completion, data) = won.target.model, won.target.provider, won.value
         self._settle(call, won)
         cost = cost_for_model(model, completion.usage)
         self.rows.success(call, model, provider, completion.usage, cost)
         remember(self.memory, call, completion.body)
         if self.cache is not None and call.options.cache_store:
             self.cache.remember(call, completion, model)
-        return completion_response(call, completion)
+        return completion_response(call, data)
 
     async def open_stream(self, call: Call, keyring: Keyring) -> Response:
         created, chunk_id = int(time.time()), f"chatcmpl-{call.request_id}"
@@ -240,7 +246,8 @@ class Dispatch:
             # The losing attempt may still be billed by its provider: its own row, linked.
             # Closed before any usage came back, its usage is unknown (flagged unreported);
             # a whole answer that finished in a tie carries what its provider reported.
-            usage = value.usage if isinstance(value, Completion) else None
+            answer = value[0] if isinstance(value, tuple) else value  # (Completion, bytes)
+            usage = answer.usage if isinstance(answer, Completion) else None
             cost = cost_for_model(loser.model, usage) if usage is not None else None
             self.rows.record(
                 call,
@@ -254,5 +261,5 @@ class Dispatch:
             )
 
 
-async def _nothing(_: Completion) -> None:
+async def _nothing(_: tuple[Completion, bytes]) -> None:
     """A whole answer holds no connection: nothing to release when it loses a tie."""

@@ -10,14 +10,26 @@ from starlette.responses import Response
 
 from origin.gateway.call import Call
 from origin.providers.base import Completion
+from origin.providers.failures import bad_response
 from shared.pricing import Cost, TokenUsage, format_cents
 
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def completion_response(call: Call, completion: Completion) -> Response:
+def completion_bytes(call: Call, completion: Completion, provider: str) -> bytes:
+    """The answer's body as the client gets it, encoded before the request's row is written:
+    orjson reads JSON nested up to 1024 deep but writes only 254, and an answer that cannot be
+    passed on is the provider's bad response, not a success row followed by our 500."""
     body = {**completion.body, "id": f"chatcmpl-{call.request_id}"}
-    return Response(orjson.dumps(body), headers={**JSON_HEADERS, **call.receipt.headers()})
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        raise bad_response(provider, "answered with JSON nested too deeply to pass on") from None
+
+
+def completion_response(call: Call, data: bytes) -> Response:
+    """The encoded answer with the receipt's headers, which its row completes."""
+    return Response(data, headers={**JSON_HEADERS, **call.receipt.headers()})
 
 
 def wants_usage(body: dict[str, Any]) -> bool:

@@ -288,7 +288,9 @@ class Simulator:
         elif fault.kind == "malformed_chunk":
             await respond(send, 200, body[: len(body) // 2], fmt.id_headers(rid))
         elif fault.kind == "body":
-            await respond(send, 200, orjson.dumps(fault.data), fmt.id_headers(rid))
+            data = fault.data
+            raw = data.encode() if isinstance(data, str) else orjson.dumps(data)
+            await respond(send, 200, raw, fmt.id_headers(rid))
         else:
             await respond(send, 200, body, fmt.id_headers(rid))
 

@@ -30,7 +30,8 @@ model match (absent = any). The first queued match wins (FIFO). Fault kinds:
     object as JSON (a string as is), named ``event`` if given, then the rest of the stream,
     or with ``end`` a clean end of the body right there: a provider's mid-stream error event,
     a chunk of an odd shape, or a stream that says ``[DONE]`` with nothing before it.
-  * ``{"kind": "body", "body": {...}}``: JSON: answer 200 with exactly this object.
+  * ``{"kind": "body", "body": {...}}``: JSON: answer 200 with exactly this object (a string
+    is sent as it is: JSON that a re-encoder could not write, say).
   * ``{"kind": "huge_body", "bytes": N, "gzip"?: bool}``: JSON: a well-formed answer whose
     text is N bytes long, streamed out without holding it; with gzip, sent compressed
     (Content-Encoding: gzip), so a few hundred KB on the wire inflate to N bytes: a zip bomb.
@@ -105,8 +106,8 @@ def parse_fault(raw: Any) -> Fault:
         raise ValueError("fault.bytes is required for huge_body")
     if kind == "extra_event" and not isinstance(raw.get("data"), (dict, str)):
         raise ValueError("fault.data must be an object or a string")
-    if kind == "body" and not isinstance(raw.get("body"), dict):
-        raise ValueError("fault.body must be an object")
+    if kind == "body" and not isinstance(raw.get("body"), (dict, str)):
+        raise ValueError("fault.body must be an object or a string")
     if not isinstance(raw.get("event", ""), str):
         raise ValueError("fault.event must be a string")
     retry = raw.get("retry_after")

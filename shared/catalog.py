@@ -8,6 +8,11 @@ input price and reads 0.10x; OpenAI-style providers cache automatically and have
 price. Edit prices here; every cost Prism reports is computed from this table.
 
 Buckets: "small", "medium", "large", "code", "reasoning" (what the router may pick a model for).
+
+`reasoning` says whether the model honours OpenAI's `reasoning_effort` (sent as it is, or as a
+thinking budget by the Claude and Gemini adapters). Its real API rejects the parameter when
+the flag is off, so routing never sends such a request there (origin.routing.candidates).
+What each flag rests on is noted beside the model.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class ModelInfo(TypedDict):
     prices: tuple[str, str, str | None, str | None, str | None]
     tools: bool
     json: bool
+    reasoning: bool
 
 
 def _m(
@@ -33,6 +39,7 @@ def _m(
     prices: tuple[str, str, str | None, str | None, str | None],
     tools: bool = True,
     json: bool = True,
+    reasoning: bool = False,
 ) -> ModelInfo:
     return ModelInfo(
         provider=provider,
@@ -42,6 +49,7 @@ def _m(
         prices=prices,
         tools=tools,
         json=json,
+        reasoning=reasoning,
     )
 
 
@@ -49,16 +57,38 @@ def _claude(
     upstream: str, bucket: str, prices: tuple[str, str, str | None, str | None, str | None]
 ) -> ModelInfo:
     """A Claude model: 200k context. JSON mode is translated (origin.providers.anthropic_request):
-    json_schema to Claude's structured output, json_object to a JSON answer tool."""
-    return _m("anthropic", upstream, bucket, 200_000, prices)
+    json_schema to Claude's structured output, json_object to a JSON answer tool. Every Claude 4
+    model has extended thinking, which reasoning_effort becomes (anthropic_request)."""
+    return _m("anthropic", upstream, bucket, 200_000, prices, reasoning=True)
 
 
 # Canonical id -> model. Canonical ids are what usage rows record in model_used.
 MODELS: Final[dict[str, ModelInfo]] = {
-    "gpt-5.5": _m("openai", "gpt-5.5", "large", 1_000_000, ("5.00", "30.00", "0.50", None, None)),
-    "gpt-5.4": _m("openai", "gpt-5.4", "large", 1_000_000, ("2.50", "15.00", "0.25", None, None)),
+    # The GPT-5 family are OpenAI's reasoning models and take reasoning_effort; gpt-4o and
+    # gpt-4o-mini answer 400 "Unrecognized request argument supplied: reasoning_effort".
+    "gpt-5.5": _m(
+        "openai",
+        "gpt-5.5",
+        "large",
+        1_000_000,
+        ("5.00", "30.00", "0.50", None, None),
+        reasoning=True,
+    ),
+    "gpt-5.4": _m(
+        "openai",
+        "gpt-5.4",
+        "large",
+        1_000_000,
+        ("2.50", "15.00", "0.25", None, None),
+        reasoning=True,
+    ),
     "gpt-5.4-mini": _m(
-        "openai", "gpt-5.4-mini", "small", 400_000, ("0.75", "4.50", "0.075", None, None)
+        "openai",
+        "gpt-5.4-mini",
+        "small",
+        400_000,
+        ("0.75", "4.50", "0.075", None, None),
+        reasoning=True,
     ),
     "gpt-4o": _m("openai", "gpt-4o", "large", 128_000, ("2.50", "10.00", "1.25", None, None)),
     "gpt-4o-mini": _m(
@@ -73,12 +103,26 @@ MODELS: Final[dict[str, ModelInfo]] = {
     "claude-haiku-4-5": _claude(
         "claude-haiku-4-5", "small", ("1.00", "5.00", "0.10", "1.25", "2.00")
     ),
+    # Gemini 2.5 models think; reasoning_effort becomes a thinking budget (gemini_request).
     "gemini-2.5-pro": _m(
-        "gemini", "gemini-2.5-pro", "large", 1_048_576, ("1.25", "10.00", "0.125", None, None)
+        "gemini",
+        "gemini-2.5-pro",
+        "large",
+        1_048_576,
+        ("1.25", "10.00", "0.125", None, None),
+        reasoning=True,
     ),
     "gemini-2.5-flash": _m(
-        "gemini", "gemini-2.5-flash", "small", 1_048_576, ("0.30", "2.50", "0.03", None, None)
+        "gemini",
+        "gemini-2.5-flash",
+        "small",
+        1_048_576,
+        ("0.30", "2.50", "0.03", None, None),
+        reasoning=True,
     ),
+    # Groq's Llama models refuse reasoning_effort ("is not supported with this model"); Groq's
+    # reasoning guide lists qwen/qwen3-32b as taking it, as "none" or "default" (origin.providers
+    # .openai maps OpenAI's values onto those two).
     "groq/llama-3.1-8b-instant": _m(
         "groq", "llama-3.1-8b-instant", "small", 131_072, ("0.05", "0.08", None, None, None)
     ),
@@ -86,14 +130,26 @@ MODELS: Final[dict[str, ModelInfo]] = {
         "groq", "llama-3.3-70b-versatile", "medium", 131_072, ("0.59", "0.79", None, None, None)
     ),
     "groq/qwen3-32b": _m(
-        "groq", "qwen/qwen3-32b", "reasoning", 131_072, ("0.29", "0.59", None, None, None)
+        "groq",
+        "qwen/qwen3-32b",
+        "reasoning",
+        131_072,
+        ("0.29", "0.59", None, None, None),
+        reasoning=True,
     ),
+    # DeepSeek documents no reasoning_effort: deepseek-chat does not reason, and
+    # deepseek-reasoner always reasons at full length (its guide says the control "will be
+    # available soon"), so neither honours one.
     "deepseek-chat": _m(
         "deepseek", "deepseek-chat", "medium", 128_000, ("0.27", "1.10", "0.07", None, None)
     ),
     "deepseek-reasoner": _m(
         "deepseek", "deepseek-reasoner", "reasoning", 128_000, ("0.55", "2.19", "0.14", None, None)
     ),
+    # Llama 3.3 on Fireworks and Cerebras is not a reasoning model. Mistral documents
+    # reasoning_effort for mistral-medium-3-5 and mistral-small only, and its reasoning
+    # answers' content is a list of thinking and text chunks, which this adapter passes through
+    # and OpenAI clients cannot read; mistral-medium-latest and codestral are left off.
     "fireworks/llama-v3p3-70b-instruct": _m(
         "fireworks",
         "accounts/fireworks/models/llama-v3p3-70b-instruct",
@@ -110,10 +166,18 @@ MODELS: Final[dict[str, ModelInfo]] = {
     "mistral-medium-latest": _m(
         "mistral", "mistral-medium-latest", "medium", 128_000, ("0.40", "2.00", None, None, None)
     ),
+    # xAI: grok-4 always reasons and refuses reasoning_effort; grok-3-mini takes "low" or
+    # "high" (origin.providers.openai maps OpenAI's values onto those two).
     "grok-4": _m("xai", "grok-4", "large", 256_000, ("3.00", "15.00", "0.75", None, None)),
     "grok-3-mini": _m(
-        "xai", "grok-3-mini", "small", 131_072, ("0.30", "0.50", "0.075", None, None)
+        "xai",
+        "grok-3-mini",
+        "small",
+        131_072,
+        ("0.30", "0.50", "0.075", None, None),
+        reasoning=True,
     ),
+    # Perplexity's sonar and sonar-pro are search models without a reasoning control.
     "sonar": _m(
         "perplexity", "sonar", "small", 127_072, ("1.00", "1.00", None, None, None), tools=False
     ),

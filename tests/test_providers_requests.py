@@ -137,6 +137,29 @@ def test_openai_family_request(
     assert body == before  # the caller's body is never mutated
 
 
+@pytest.mark.parametrize(
+    ("ep", "upstream", "effort", "sent"),
+    [
+        (endpoint("openai"), "gpt-5.4", "minimal", "minimal"),
+        (endpoint("xai"), "grok-3-mini", "none", "low"),
+        (endpoint("xai"), "grok-3-mini", "low", "low"),
+        (endpoint("xai"), "grok-3-mini", "medium", "high"),
+        (endpoint("xai"), "grok-3-mini", "xhigh", "high"),
+        (endpoint("groq"), "qwen/qwen3-32b", "none", "none"),
+        (endpoint("groq"), "qwen/qwen3-32b", "high", "default"),
+        (endpoint("groq"), "qwen/qwen3-32b", "ultra", "ultra"),  # the provider refuses it
+    ],
+)
+def test_reasoning_effort_in_the_values_each_model_takes(
+    ep: Endpoint, upstream: str, effort: str, sent: str
+) -> None:
+    """grok-3-mini takes low or high, Groq's qwen3-32b none or default: OpenAI's value as
+    either (the router sends reasoning_effort only to models that take one at all)."""
+    body = {"messages": [USER], "reasoning_effort": effort}
+    request = adapter_for("openai").build_request(ep, upstream, body, False)
+    assert request.json["reasoning_effort"] == sent
+
+
 def test_keyless_custom_endpoint_sends_no_authorization() -> None:
     ep = endpoint("ollama", vendor="custom", key=Secret(""))
     request = adapter_for("openai").build_request(ep, "llama3", {"messages": [USER]}, False)

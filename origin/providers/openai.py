@@ -85,6 +85,22 @@ VENDORS: Final[Mapping[str, Vendor]] = MappingProxyType(
 )
 # A custom endpoint gets the base URL the project configured and OpenAI's common ground.
 CUSTOM: Final = Vendor(base_url="", drops=_OPENAI_ONLY)
+# Upstream models that take reasoning_effort with fewer values than OpenAI's, and what each
+# of OpenAI's becomes (any other value is sent as it is, for the provider to refuse). xAI's
+# grok-3-mini takes "low" or "high" and cannot stop reasoning, so "none" is its least; Groq's
+# qwen3-32b takes "none" or "default" (it then reasons as long as it likes).
+_EFFORTS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "grok-3-mini": {
+            **dict.fromkeys(("none", "minimal", "low"), "low"),
+            **dict.fromkeys(("medium", "high", "xhigh"), "high"),
+        },
+        "qwen/qwen3-32b": {
+            "none": "none",
+            **dict.fromkeys(("minimal", "low", "medium", "high", "xhigh"), "default"),
+        },
+    }
+)
 
 
 def vendor_of(endpoint: Endpoint) -> Vendor:
@@ -121,12 +137,7 @@ class OpenAIAdapter:
         prompt_cache: bool = False,
     ) -> UpstreamRequest:
         vendor = vendor_of(endpoint)
-        if "logprobs" in vendor.drops:  # dropped, the answer would come back without them
-            content.refuse_logprobs(body, endpoint.provider)
-        if "n" in vendor.drops:  # dropped, n=2 would come back with one choice
-            content.refuse_choices(body, endpoint.provider)
-        if "modalities" in vendor.drops:  # dropped, the answer would have no audio
-            content.refuse_audio(body, endpoint.provider)
+        _refuse_dropped(vendor, body, endpoint.provider)
         out = {k: v for k, v in body.items() if k not in vendor.drops}
         # One output limit, the one the cache key holds, under the name this vendor reads.
         limit = content.max_tokens_of(body)
@@ -138,6 +149,9 @@ class OpenAIAdapter:
             if source in out:
                 value = out.pop(source)
                 out.setdefault(target, value)
+        effort = out.get("reasoning_effort")
+        if isinstance(effort, str) and effort in _EFFORTS.get(model, {}):
+            out["reasoning_effort"] = _EFFORTS[model][effort]
         out["model"] = model
         if vendor.drop_message_names and isinstance(out.get("messages"), list):
             out["messages"] = [_without_name(m) for m in out["messages"]]
@@ -180,6 +194,16 @@ class OpenAIAdapter:
         self, status: int, payload: bytes, headers: Mapping[str, str], provider: str | None = None
     ) -> PrismError:
         return map_status(provider or KIND, status, payload, headers)
+
+
+def _refuse_dropped(vendor: Vendor, body: Mapping[str, Any], provider: str) -> None:
+    """A 400 for what a vendor drops and the client would miss in the answer."""
+    if "logprobs" in vendor.drops:  # dropped, the answer would come back without them
+        content.refuse_logprobs(body, provider)
+    if "n" in vendor.drops:  # dropped, n=2 would come back with one choice
+        content.refuse_choices(body, provider)
+    if "modalities" in vendor.drops:  # dropped, the answer would have no audio
+        content.refuse_audio(body, provider)
 
 
 class OpenAIStream:

@@ -16,12 +16,14 @@ from typing import Any
 from origin.routing.buckets import VISION, buckets_of
 from origin.routing.classifier import Classification
 from shared.catalog import ModelInfo
+from shared.errors import InvalidRequest
 
 # What a provider's API cannot give back whatever the model, so a request asking for it is
 # never routed or failed over there: more than one choice (Anthropic has no `n`, Groq refuses
 # n > 1, Perplexity ignores it), token logprobs (the adapters refuse a request for them
 # there, origin.providers.content.refuse_logprobs; tests hold the two lists together), or a
 # `function_call` answer to the deprecated `functions` (only OpenAI's format has one).
+# Whether a model takes reasoning_effort is the catalog's.
 ONE_CHOICE_PROVIDERS = frozenset({"anthropic", "groq", "perplexity"})
 NO_LOGPROBS_PROVIDERS = frozenset({"anthropic", "gemini", "groq", "mistral", "perplexity"})
 NO_FUNCTIONS_PROVIDERS = frozenset({"anthropic", "gemini"})
@@ -46,6 +48,7 @@ class Candidate:
     logprobs: bool = True
     functions: bool = True  # takes the deprecated functions / function_call
     files: bool = False  # reads `file` content parts
+    reasoning: bool = False  # takes reasoning_effort
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class Needs:
     logprobs: bool = False
     functions: bool = False
     files: bool = False
+    reasoning: bool = False  # reasoning_effort
 
     def met_by(self, c: Candidate) -> bool:
         return (
@@ -68,6 +72,7 @@ class Needs:
             and (c.logprobs or not self.logprobs)
             and (c.functions or not self.functions)
             and (c.files or not self.files)
+            and (c.reasoning or not self.reasoning)
             and self.tokens <= c.context
         )
 
@@ -90,6 +95,7 @@ def candidate(model: str, info: ModelInfo) -> Candidate:
         info["provider"] not in NO_LOGPROBS_PROVIDERS,
         info["provider"] not in NO_FUNCTIONS_PROVIDERS,
         info["provider"] in FILE_PROVIDERS and model in VISION,
+        info["reasoning"],
     )
 
 
@@ -110,7 +116,21 @@ def needs_of(body: Mapping[str, Any], cls: Classification) -> Needs:
         body.get("logprobs") is True,
         bool(body.get("functions")) or body.get("function_call") is not None,
         _uses_part(body, "file"),
+        body.get("reasoning_effort") is not None,
     )
+
+
+def refuse_unhonoured(c: Candidate, needs: Needs) -> None:
+    """A 400 naming reasoning_effort for a model the client named that cannot take it, as
+    its own API would answer (OpenAI's does for gpt-4o), rather than an answer that ignored
+    it. Whether a model takes it is the catalog's, so it is refused here, not by an adapter
+    (those refuse what a whole provider cannot do, origin.providers.content)."""
+    if needs.reasoning and not c.reasoning:
+        raise InvalidRequest(
+            f"{c.model} does not take reasoning_effort; leave it out or use a model that "
+            "can (model 'auto' picks one)",
+            param="reasoning_effort",
+        )
 
 
 def _uses_part(body: Mapping[str, Any], kind: str) -> bool:

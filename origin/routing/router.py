@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from origin.routing.candidates import Candidate, Needs, candidate, mates, needs_of
+from origin.routing.candidates import (
+    Candidate,
+    Needs,
+    candidate,
+    mates,
+    needs_of,
+    refuse_unhonoured,
+)
 from origin.routing.classifier import TASK_TYPES, Classification
 from origin.routing.table import ROUTING_TABLE
 from shared import headers as H
@@ -209,6 +216,7 @@ class Router:
                 code="provider_not_configured",
                 param=where,
             )
+        refuse_unhonoured(found, needs)
         return _decision([found], source, mode, cls)
 
     def _lookup(self, name: str) -> Candidate | None:
@@ -237,6 +245,7 @@ class Router:
             ("logprobs", needs.logprobs),
             ("functions", needs.functions),
             ("files", needs.files),
+            ("reasoning_effort", needs.reasoning),
         )
         wants = [w for w, on in asked if on]
         wants.append(f"about {needs.tokens} tokens of context")

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from shared.catalog import MODELS as CATALOG
+
 from .cache import PromptCache
 from .content import Reply, split
 from .tokens import json_text, message_tokens, tokens
@@ -16,6 +18,10 @@ from .wire import EVENT_STREAM, Headers
 
 FINGERPRINT = "fp_sim0001"
 MODELS = ("sim-small", "sim-medium", "sim-large")
+# What upstream refuses of reasoning_effort, so tests prove Prism never sends it there: the
+# catalog's models without its reasoning flag refuse it outright, and these take few values.
+NO_REASONING = frozenset(m["upstream"] for m in CATALOG.values() if not m["reasoning"])
+EFFORTS = MappingProxyType({"grok-3-mini": ("low", "high"), "qwen/qwen3-32b": ("none", "default")})
 FINISH = MappingProxyType(
     {"stop": "stop", "stop_sequence": "stop", "length": "length", "tool": "tool_calls"}
 )
@@ -130,12 +136,23 @@ def _response_format(body: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]
     return fmt.get("type") == "json_object", None
 
 
+def _check_effort(model: str, effort: Any) -> None:
+    if effort is None:
+        return
+    if model in NO_REASONING:
+        raise BadRequest("Unrecognized request argument supplied: reasoning_effort")
+    allowed = EFFORTS.get(model)
+    if allowed and effort not in allowed:
+        raise BadRequest(f"reasoning_effort must be one of: {', '.join(allowed)}")
+
+
 def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str, str]) -> Turn:
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     model, messages = body.get("model"), body.get("messages")
     if not isinstance(model, str) or not model:
         raise BadRequest("you must provide a model parameter")
+    _check_effort(model, body.get("reasoning_effort"))
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty array")
     tools = [t for t in body.get("tools") or () if isinstance(t, dict)]

@@ -13,6 +13,7 @@ from origin.providers.base import Endpoint
 from origin.providers.openai import VENDORS
 from origin.providers.registry import PROVIDERS, adapter_for
 from origin.settings import Secret
+from shared.errors import InvalidRequest
 from shared.fingerprint import IGNORED_FIELDS, LIMIT_FIELDS, fingerprint
 
 ENDPOINTS = [
@@ -49,7 +50,11 @@ BASE = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name a
 
 
 def sent(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
-    upstream = adapter_for(endpoint.kind).build_request(endpoint, "m", body, False).json
+    try:
+        upstream = adapter_for(endpoint.kind).build_request(endpoint, "m", body, False).json
+    except InvalidRequest:  # refused (logit_bias where it is not taken): nothing is sent
+        assume(False)
+        raise
     return {k: v for k, v in upstream.items() if k not in UPSTREAM_IGNORED}
 
 

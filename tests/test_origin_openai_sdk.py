@@ -259,6 +259,30 @@ def test_logprobs_a_model_cannot_return_are_a_400_naming_them(origin_server, pro
     assert sim.requests() == []
 
 
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "gemini-2.5-flash", "groq-llama-8b"])
+def test_logit_bias_a_model_cannot_take_is_a_400_naming_it(origin_server, project, sim, model):
+    """Dropped, the answer could hold the very tokens the client banned."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(origin_server, project).chat.completions.create(
+            model=model, messages=HELLO, logit_bias={"1734": -100}
+        )
+    assert caught.value.body["param"] == "logit_bias"
+    assert sim.requests() == []
+
+
+def test_auto_with_logit_bias_is_routed_where_it_is_honoured(origin_server, project, sim):
+    """sport's simple cell is Claude, which has no logit_bias."""
+    completion = client(origin_server, project).chat.completions.create(
+        model="auto",
+        messages=HELLO,
+        logit_bias={"1734": -100},
+        extra_headers={"X-Prism-Mode": "sport"},
+    )
+    assert completion.choices[0].message.content
+    [request] = sim.requests()
+    assert request["body"]["logit_bias"] == {"1734": -100}
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_the_sdk_request_id_is_the_receipts(origin_server, project, sim, stream):
     """The SDK reads x-request-id into completion._request_id and APIError.request_id."""

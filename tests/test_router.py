@@ -13,6 +13,7 @@ from origin.routing.buckets import BUCKETS, VISION, buckets_of, membership
 from origin.routing.candidates import (
     FILE_PROVIDERS,
     NO_FUNCTIONS_PROVIDERS,
+    NO_LOGIT_BIAS_PROVIDERS,
     NO_LOGPROBS_PROVIDERS,
     ONE_CHOICE_PROVIDERS,
 )
@@ -274,13 +275,14 @@ def test_json_mode_requests_only_reach_models_with_a_json_mode(mode: str, task: 
     [
         ({"n": 2}, ONE_CHOICE_PROVIDERS),
         ({"logprobs": True}, NO_LOGPROBS_PROVIDERS),
+        ({"logit_bias": {"1": -100}}, NO_LOGIT_BIAS_PROVIDERS),
         ({"functions": [{"name": "f", "parameters": {}}]}, NO_FUNCTIONS_PROVIDERS),
         (
             {"messages": [{"role": "user", "content": [PDF_PART]}]},
             CATALOG_PROVIDERS - FILE_PROVIDERS,
         ),
     ],
-    ids=["n=2", "logprobs", "functions", "pdf"],
+    ids=["n=2", "logprobs", "logit_bias", "functions", "pdf"],
 )
 def test_what_only_some_providers_return_reaches_only_them(
     mode: str, task: str, extra: dict[str, Any], unable: frozenset[str]
@@ -298,6 +300,11 @@ def test_the_logprobs_list_is_what_the_adapters_refuse() -> None:
     """A provider missing here would be routed a logprobs request it answers with a 400."""
     dropped = {name for name, vendor in VENDORS.items() if "logprobs" in vendor.drops}
     assert NO_LOGPROBS_PROVIDERS == dropped | {"anthropic", "gemini"}
+
+
+def test_the_logit_bias_list_is_what_the_adapters_refuse() -> None:
+    dropped = {name for name, vendor in VENDORS.items() if "logit_bias" in vendor.drops}
+    assert NO_LOGIT_BIAS_PROVIDERS == dropped | {"anthropic", "gemini"}
 
 
 def test_failover_respects_the_context_window() -> None:

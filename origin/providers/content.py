@@ -128,6 +128,7 @@ def refuse_unanswerable(body: Any, provider: str) -> None:
     deprecated `functions` reads a `function_call` (the router never sends these requests to
     such a provider on its own, see origin.routing.candidates)."""
     refuse_logprobs(body, provider)
+    refuse_logit_bias(body, provider)
     refuse_audio(body, provider)
     if body.get("functions") or body.get("function_call") is not None:
         raise InvalidRequest(
@@ -143,6 +144,17 @@ def refuse_logprobs(body: Any, provider: str) -> None:
             f"{provider} cannot return token logprobs; leave out logprobs or use a model "
             "that can (model 'auto' picks one)",
             param="logprobs",
+        )
+
+
+def refuse_logit_bias(body: Any, provider: str) -> None:
+    """A bias a client sets is meant to keep tokens out of (or force them into) the answer;
+    sampled without it, the answer may hold exactly what it was set to ban."""
+    if body.get("logit_bias"):  # an empty map biases nothing
+        raise InvalidRequest(
+            f"{provider} does not take logit_bias; leave it out or use a model that does "
+            "(model 'auto' picks one)",
+            param="logit_bias",
         )
 
 

@@ -200,6 +200,8 @@ def _refuse_dropped(vendor: Vendor, body: Mapping[str, Any], provider: str) -> N
     """A 400 for what a vendor drops and the client would miss in the answer."""
     if "logprobs" in vendor.drops:  # dropped, the answer would come back without them
         content.refuse_logprobs(body, provider)
+    if "logit_bias" in vendor.drops:  # dropped, the answer would be sampled without it
+        content.refuse_logit_bias(body, provider)
     if "n" in vendor.drops:  # dropped, n=2 would come back with one choice
         content.refuse_choices(body, provider)
     if "modalities" in vendor.drops:  # dropped, the answer would have no audio

@@ -20,12 +20,13 @@ from shared.errors import InvalidRequest
 
 # What a provider's API cannot give back whatever the model, so a request asking for it is
 # never routed or failed over there: more than one choice (Anthropic has no `n`, Groq refuses
-# n > 1, Perplexity ignores it), token logprobs (the adapters refuse a request for them
-# there, origin.providers.content.refuse_logprobs; tests hold the two lists together), or a
-# `function_call` answer to the deprecated `functions` (only OpenAI's format has one).
-# Whether a model takes reasoning_effort is the catalog's.
+# n > 1, Perplexity ignores it), token logprobs or logit_bias (the adapters refuse a request
+# for them there, origin.providers.content.refuse_logprobs and refuse_logit_bias; tests hold
+# the lists together), or a `function_call` answer to the deprecated `functions` (only
+# OpenAI's format has one). Whether a model takes reasoning_effort is the catalog's.
 ONE_CHOICE_PROVIDERS = frozenset({"anthropic", "groq", "perplexity"})
 NO_LOGPROBS_PROVIDERS = frozenset({"anthropic", "gemini", "groq", "mistral", "perplexity"})
+NO_LOGIT_BIAS_PROVIDERS = NO_LOGPROBS_PROVIDERS | {"deepseek", "cerebras"}
 NO_FUNCTIONS_PROVIDERS = frozenset({"anthropic", "gemini"})
 # Whose vision models read a document sent as an OpenAI `file` part (a PDF): OpenAI's own,
 # and Claude's and Gemini's through their adapters.
@@ -49,6 +50,7 @@ class Candidate:
     functions: bool = True  # takes the deprecated functions / function_call
     files: bool = False  # reads `file` content parts
     reasoning: bool = False  # takes reasoning_effort
+    logit_bias: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Needs:
     functions: bool = False
     files: bool = False
     reasoning: bool = False  # reasoning_effort
+    logit_bias: bool = False
 
     def met_by(self, c: Candidate) -> bool:
         return (
@@ -73,6 +76,7 @@ class Needs:
             and (c.functions or not self.functions)
             and (c.files or not self.files)
             and (c.reasoning or not self.reasoning)
+            and (c.logit_bias or not self.logit_bias)
             and self.tokens <= c.context
         )
 
@@ -96,6 +100,7 @@ def candidate(model: str, info: ModelInfo) -> Candidate:
         info["provider"] not in NO_FUNCTIONS_PROVIDERS,
         info["provider"] in FILE_PROVIDERS and model in VISION,
         info["reasoning"],
+        info["provider"] not in NO_LOGIT_BIAS_PROVIDERS,
     )
 
 
@@ -117,6 +122,7 @@ def needs_of(body: Mapping[str, Any], cls: Classification) -> Needs:
         bool(body.get("functions")) or body.get("function_call") is not None,
         _uses_part(body, "file"),
         body.get("reasoning_effort") is not None,
+        bool(body.get("logit_bias")),  # an empty map biases nothing
     )
 
 

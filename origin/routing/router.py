@@ -246,6 +246,7 @@ class Router:
             ("functions", needs.functions),
             ("files", needs.files),
             ("reasoning_effort", needs.reasoning),
+            ("logit_bias", needs.logit_bias),
         )
         wants = [w for w, on in asked if on]
         wants.append(f"about {needs.tokens} tokens of context")

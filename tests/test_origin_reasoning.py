@@ -55,13 +55,22 @@ def test_a_named_model_that_cannot_take_it_is_a_400_naming_it(
 
 @pytest.mark.parametrize(
     ("model", "effort", "sent"),
-    [("gpt-5.4-mini", "minimal", "minimal"), ("grok-3-mini", "medium", "high")],
+    [
+        ("gpt-5.4-mini", "minimal", "minimal"),
+        ("grok-3-mini", "medium", "high"),
+        # Gemini 2.5 Pro cannot stop thinking: "none" is its least budget, not 0 (a 400).
+        ("gemini-2.5-pro", "none", 128),
+        ("gemini-2.5-flash", "none", 0),
+    ],
 )
 def test_a_model_that_takes_it_gets_a_value_it_takes(
-    origin_server: Any, project: Any, sim: Any, model: str, effort: str, sent: str
+    origin_server: Any, project: Any, sim: Any, model: str, effort: str, sent: str | int
 ) -> None:
     client(origin_server, project).chat.completions.create(
         model=model, messages=HELLO, reasoning_effort=effort  # type: ignore[arg-type]
     )
     [body] = sent_bodies(sim)
-    assert body["reasoning_effort"] == sent
+    if "generationConfig" in body:
+        assert body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": sent}
+    else:
+        assert body["reasoning_effort"] == sent

@@ -533,9 +533,9 @@ def test_anthropic_takes_a_plain_text_response_format() -> None:
 # ---------------------------------------------------------------- Gemini
 
 
-def gemini_request(body: dict[str, Any], stream: bool = False) -> Any:
+def gemini_request(body: dict[str, Any], stream: bool = False, model: str = "gemini-up") -> Any:
     ep = Endpoint("gemini", "gemini", "https://g.example", KEY)
-    return adapter_for("gemini").build_request(ep, "gemini-up", body, stream)
+    return adapter_for("gemini").build_request(ep, model, body, stream)
 
 
 def test_gemini_conversation_tools_and_config() -> None:
@@ -726,10 +726,25 @@ def test_gemini_takes_top_k_from_extra_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("effort", "budget"), [("none", 0), ("minimal", 1024), ("medium", 8192), ("high", 24576)]
+    ("model", "effort", "budget"),
+    [
+        ("gemini-up", "none", 0),
+        ("gemini-up", "minimal", 1024),
+        ("gemini-up", "medium", 8192),
+        ("gemini-up", "high", 24576),
+        ("gemini-2.5-flash", "none", 0),
+        ("gemini-2.5-flash", "xhigh", 24576),
+        # Pro cannot stop thinking: 128 tokens is the least it takes.
+        ("gemini-2.5-pro", "none", 128),
+        ("models/gemini-2.5-pro", "none", 128),
+        ("gemini-2.5-pro", "low", 1024),
+        ("gemini-2.5-pro", "high", 24576),
+    ],
 )
-def test_gemini_reasoning_effort_is_a_thinking_budget(effort: str, budget: int) -> None:
-    body = gemini_request({"messages": [USER], "reasoning_effort": effort}).json
+def test_gemini_reasoning_effort_is_a_thinking_budget_the_model_takes(
+    model: str, effort: str, budget: int
+) -> None:
+    body = gemini_request({"messages": [USER], "reasoning_effort": effort}, model=model).json
     assert body["generationConfig"] == {"thinkingConfig": {"thinkingBudget": budget}}
 
 

@@ -183,6 +183,25 @@ def test_generation_config(sim: Any, config: dict[str, Any], text: str, finish: 
     assert out["candidates"][0]["finishReason"] == finish
 
 
+@pytest.mark.parametrize(
+    ("model", "budget", "status"),
+    [
+        ("gemini-2.5-pro", 0, 400),
+        ("gemini-2.5-pro", 127, 400),
+        ("gemini-2.5-pro", 128, 200),
+        ("gemini-2.5-pro", -1, 200),
+        ("gemini-2.5-flash", 0, 200),
+        ("gemini-2.5-flash", 24577, 400),
+    ],
+)
+def test_thinking_budgets_outside_the_models_range_are_refused(
+    sim: Any, model: str, budget: int, status: int
+) -> None:
+    config = {"thinkingConfig": {"thinkingBudget": budget}}
+    body = {"contents": contents(QUESTION), "generationConfig": config}
+    assert generate(sim, body, model=model).status_code == status
+
+
 def test_candidate_count(sim: Any) -> None:
     out = generate(
         sim, {"contents": contents(QUESTION), "generationConfig": {"candidateCount": 2}}

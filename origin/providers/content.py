@@ -15,6 +15,17 @@ import orjson
 from shared.errors import InvalidRequest
 from shared.fingerprint import LIMIT_FIELDS
 
+# OpenAI's reasoning_effort as a thinking budget in tokens, as Google's OpenAI-compatible
+# endpoint maps it for Gemini 2.5 (xhigh, newer than that table, as high); the Claude and
+# Gemini adapters fit it to what each model takes.
+THINKING_BUDGETS: Final = {
+    "none": 0,
+    "minimal": 1024,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 24576,
+}
 _DATA_URL: Final = re.compile(
     r"data:(?P<mime>[\w.+-]+/[\w.+-]+)(?:;[^,]*)?;base64,(?P<data>.*)", re.DOTALL
 )
@@ -120,6 +131,16 @@ def max_tokens_of(body: Any) -> int | None:
                 raise InvalidRequest(f"{name} must be a positive integer", param=name)
             return value
     return None
+
+
+def thinking_budget(effort: Any) -> int:
+    """The thinking budget for a reasoning_effort; a 400 for a value the table lacks."""
+    if not isinstance(effort, str) or effort not in THINKING_BUDGETS:
+        raise InvalidRequest(
+            f"reasoning_effort must be one of {', '.join(THINKING_BUDGETS)}",
+            param="reasoning_effort",
+        )
+    return THINKING_BUDGETS[effort]
 
 
 def refuse_unanswerable(body: Any, provider: str) -> None:

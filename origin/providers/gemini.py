@@ -117,7 +117,7 @@ class GeminiAdapter:
             "POST",
             f"{endpoint.base_url}/v1beta/models/{name}:{action}",
             headers,
-            generate_body(body),
+            generate_body(body, model),
             stream,
         )
 

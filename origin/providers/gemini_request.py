@@ -46,19 +46,14 @@ _SCHEMA_KEYS: Final = frozenset(
     }
 )
 _MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
-# OpenAI's reasoning_effort as a Gemini 2.5 thinking budget, as Google's own OpenAI-compatible
-# endpoint maps it: dropped, Gemini thinks (and bills thinking as output) as much as it likes.
-_THINKING_BUDGETS: Final = {
-    "none": 0,
-    "minimal": 1024,
-    "low": 1024,
-    "medium": 8192,
-    "high": 24576,
-    "xhigh": 24576,
-}
+# The thinking budgets each Gemini 2.5 model takes (Google's thinking guide), by upstream name
+# prefix: Pro cannot stop thinking (a budget of 0 is a 400, "This model only works in thinking
+# mode") and thinks at least 128 tokens, so "none" is the least it can do; Flash can stop, and
+# thinks at most 24576.
+_BUDGET_RANGES: Final = (("gemini-2.5-pro", 128, 32768), ("gemini-2.5-flash", 0, 24576))
 
 
-def generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
+def generate_body(body: Mapping[str, Any], model: str = "") -> dict[str, Any]:
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise InvalidRequest("messages must be a non-empty list", param="messages")
@@ -74,7 +69,7 @@ def generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
         out["tools"] = [{"functionDeclarations": [_declaration(t) for t in tools]}]
         if body.get("tool_choice") is not None:
             out["toolConfig"] = {"functionCallingConfig": _calling_config(body["tool_choice"])}
-    config = generation_config(body)
+    config = generation_config(body, model)
     if config:
         out["generationConfig"] = config
     return out
@@ -195,7 +190,7 @@ def _calling_config(choice: Any) -> dict[str, Any]:
     )
 
 
-def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
+def generation_config(body: Mapping[str, Any], model: str = "") -> dict[str, Any]:
     config: dict[str, Any] = {}
     for ours, theirs in (
         ("temperature", "temperature"),
@@ -216,7 +211,8 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     if stops:
         config["stopSequences"] = stops
     if body.get("reasoning_effort") is not None:
-        config["thinkingConfig"] = {"thinkingBudget": _thinking_budget(body["reasoning_effort"])}
+        budget = _thinking_budget(content.thinking_budget(body["reasoning_effort"]), model)
+        config["thinkingConfig"] = {"thinkingBudget": budget}
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
         config["responseMimeType"] = "application/json"
@@ -226,13 +222,12 @@ def generation_config(body: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _thinking_budget(effort: Any) -> int:
-    if not isinstance(effort, str) or effort not in _THINKING_BUDGETS:
-        raise InvalidRequest(
-            f"reasoning_effort must be one of {', '.join(_THINKING_BUDGETS)}",
-            param="reasoning_effort",
-        )
-    return _THINKING_BUDGETS[effort]
+def _thinking_budget(budget: int, model: str) -> int:
+    """`budget` within what `model` takes (unchanged for a model not listed)."""
+    for prefix, least, most in _BUDGET_RANGES:
+        if model.removeprefix("models/").startswith(prefix):
+            return min(max(budget, least), most)
+    return budget
 
 
 def schema(value: Any, param: str = "response_format") -> Any:

@@ -16,6 +16,8 @@ from .wire import EVENT_STREAM, JSON, Headers
 FINISH = MappingProxyType(
     {"stop": "STOP", "stop_sequence": "STOP", "length": "MAX_TOKENS", "tool": "STOP"}
 )
+# The thinking budgets Gemini 2.5 models take, by model name prefix: Pro cannot stop thinking.
+BUDGETS = (("gemini-2.5-pro", 128, 32768), ("gemini-2.5-flash", 0, 24576))
 SSE_END = b"\r\n\r\n"  # upstream ends each event with CRLF CRLF; parsers must accept it
 STATUSES = MappingProxyType(
     {
@@ -104,6 +106,20 @@ def _json_output(config: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
     return True, schema if isinstance(schema, dict) else None
 
 
+def _check_budget(model: str, config: dict[str, Any]) -> None:
+    budget = (config.get("thinkingConfig") or {}).get("thinkingBudget")
+    for prefix, least, most in BUDGETS:
+        if budget is None or budget == -1 or not model.startswith(prefix):
+            continue
+        if budget == 0 and least > 0:
+            raise BadRequest("Budget 0 is invalid. This model only works in thinking mode.")
+        if not least <= budget <= most:
+            raise BadRequest(
+                f"The thinking budget {budget} is invalid. Please choose a value between "
+                f"{least} and {most}."
+            )
+
+
 def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str, str]) -> Turn:
     if not isinstance(body, dict):
         raise BadRequest("Invalid JSON payload received.")
@@ -126,6 +142,7 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
     system = [body["systemInstruction"]] if isinstance(body.get("systemInstruction"), dict) else []
     per_message = [message_tokens(_part_text(p) for p in _parts(c)) for c in [*system, *contents]]
     config = body.get("generationConfig") or {}
+    _check_budget(path_model, config)
     json_mode, schema = _json_output(config)
     return Turn(
         model=path_model,

@@ -308,3 +308,47 @@ def test_errors_use_anthropic_shapes(sim: Any) -> None:
     )
     raw = sim.chat("anthropic", max_tokens=None)
     assert raw.status_code == 400 and raw.json()["error"]["type"] == "invalid_request_error"
+
+
+THINK = {"type": "enabled", "budget_tokens": 1024}
+CALL = {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}
+RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"thinking": {"type": "enabled", "budget_tokens": 1023}, "max_tokens": 4096},
+        {"thinking": {"type": "enabled", "budget_tokens": 2048}, "max_tokens": 2048},
+        {"thinking": THINK, "temperature": 0.5},
+        {"thinking": THINK, "top_k": 5},
+        {"thinking": THINK, "top_p": 0.5},
+        {"thinking": THINK, "tools": [LOOKUP], "tool_choice": {"type": "any"}},
+        {
+            "thinking": THINK,
+            "messages": [
+                user(QUESTION),
+                {"role": "assistant", "content": [CALL]},
+                {"role": "user", "content": [RESULT]},
+            ],
+        },
+    ],
+    ids=["budget", "budget-vs-max", "temperature", "top_k", "top_p", "forced-tool", "tool-turn"],
+)
+def test_thinking_is_refused_where_anthropic_refuses_it(sim: Any, extra: dict[str, Any]) -> None:
+    body = {"max_tokens": 2048, **extra}
+    assert sim.chat("anthropic", QUESTION, model=MODEL, **body).status_code == 400
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_thinking_answer_opens_with_a_thinking_block(sim: Any, stream: bool) -> None:
+    response = sim.chat(
+        "anthropic", QUESTION, model=MODEL, stream=stream, max_tokens=2048, thinking=THINK
+    )
+    assert response.status_code == 200
+    if stream:
+        assert response.text.index('"thinking_delta"') < response.text.index('"text_delta"')
+        return
+    blocks = response.json()["content"]
+    assert [b["type"] for b in blocks] == ["thinking", "text"]
+    assert response.json()["usage"]["output_tokens"] == tk(REPLY) + tk(blocks[0]["thinking"])

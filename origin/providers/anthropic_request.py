@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from origin.providers import content
+from origin.providers.anthropic_thinking import add_thinking
 from shared.errors import InvalidRequest
 
 Block = dict[str, Any]
@@ -48,6 +49,7 @@ def messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str
     _sampling(body, out)
     _tools(body, out)
     _output_format(body.get("response_format"), out)
+    add_thinking(body, out)  # last: it reads the tool choice and may undo the sampling
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
     if stream:

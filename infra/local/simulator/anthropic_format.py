@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from . import anthropic_thinking
 from .cache import PromptCache
 from .content import Reply, split
 from .tokens import MESSAGE_OVERHEAD, json_text, tokens
@@ -169,17 +170,19 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
     tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
     units = _units(body, tools)
     schema = _output_schema(body.get("output_config"))
+    limit = as_int(max_tokens, "max_tokens")
     return Turn(
         model=model,
         stream=bool(body.get("stream")),
         prompt_tokens=sum(count for count, _ in units),
         user_text=_user_text(messages),
         tool=_tool(tools, body.get("tool_choice"), messages[-1]),
-        max_tokens=as_int(max_tokens, "max_tokens"),
+        max_tokens=limit,
         stops=as_stops(body.get("stop_sequences")),
         json_mode=schema is not None,
         json_schema=schema,
         marks=_marks(units),
+        thinking=anthropic_thinking.check(body, limit or 0),
     )
 
 
@@ -211,7 +214,9 @@ def usage(counts: Counts, reply: Reply, turn: Turn) -> dict[str, Any]:
             "ephemeral_5m_input_tokens": counts.creation_5m,
             "ephemeral_1h_input_tokens": counts.creation_1h,
         },
-        "output_tokens": reply.output_tokens,
+        # Thinking is billed as output, in the same count.
+        "output_tokens": reply.output_tokens
+        + (anthropic_thinking.THOUGHT_TOKENS if turn.thinking else 0),
         "service_tier": "standard",
     }
 
@@ -233,8 +238,9 @@ def _message(turn: Turn, rid: int) -> dict[str, Any]:
 
 def render(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> bytes:
     message = _message(turn, rid)
+    thought = [anthropic_thinking.block()] if turn.thinking else []
     message.update(
-        content=[_block(reply, rid)],
+        content=[*thought, _block(reply, rid)],
         stop_reason=STOP[reply.finish],
         stop_sequence=reply.stop_sequence,
     )
@@ -247,18 +253,28 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return sse(orjson.dumps({"type": name, **data}), name)
 
 
-def _content_events(reply: Reply, rid: int) -> list[bytes]:
+def _block_events(index: int, start: dict[str, Any], deltas: list[dict[str, Any]]) -> list[bytes]:
+    return [
+        _event("content_block_start", {"index": index, "content_block": start}),
+        _event("ping", {}),
+        *(_event("content_block_delta", {"index": index, "delta": d}) for d in deltas),
+        _event("content_block_stop", {"index": index}),
+    ]
+
+
+def _content_events(reply: Reply, rid: int, thinking: bool) -> list[bytes]:
     if reply.is_tool:
         start = {**_block(reply, rid), "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": p} for p in ["", *split(reply.text)]]
     else:
         start = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": p} for p in split(reply.text)]
+    if not thinking:
+        return _block_events(0, start, deltas)
+    thought = {**anthropic_thinking.block(), "thinking": "", "signature": ""}
     return [
-        _event("content_block_start", {"index": 0, "content_block": start}),
-        _event("ping", {}),
-        *(_event("content_block_delta", {"index": 0, "delta": d}) for d in deltas),
-        _event("content_block_stop", {"index": 0}),
+        *_block_events(0, thought, anthropic_thinking.deltas()),
+        *_block_events(1, start, deltas),
     ]
 
 
@@ -278,7 +294,7 @@ def events(turn: Turn, reply: Reply, usage: dict[str, Any] | None, rid: int) -> 
         delta["usage"] = {k: usage[k] for k in ("output_tokens",) if k in usage}
     return [
         _event("message_start", {"message": message}),
-        *_content_events(reply, rid),
+        *_content_events(reply, rid, turn.thinking),
         _event("message_delta", delta),
         _event("message_stop", {}),
     ]

@@ -45,6 +45,7 @@ class Turn:
     prefix_tokens: int = 0
     prefix_source: Any = None
     marks: list[CacheMark] = field(default_factory=list)
+    thinking: bool = False  # Anthropic's extended thinking: a thinking block opens the answer
 
 
 @dataclass(slots=True)

@@ -224,3 +224,25 @@ async def test_a_whole_answer_too_deep_to_pass_on_fails_over(
         (False, "upstream_bad_response"),
         (True, None),
     ]
+
+
+async def test_a_claude_stream_cut_midway_keeps_the_input_side_claude_reported(
+    origin_server: Any, project: Any, sim: Any
+) -> None:
+    # Anthropic reports the input side (prompt, cache reads and writes) in message_start,
+    # before any text. A stream cut after it was priced on a guess of the prompt instead: in
+    # one probe 9 input tokens where Claude had reported 50.
+    model, headers = "claude-haiku-4-5", {"X-Prism-Cache": "no-store", **STRICT}
+    messages = [{"role": "user", "content": "Tell me about lighthouses " * 40}]
+    client = sdk(origin_server, project, **headers)
+    whole = client.chat.completions.create(model=model, messages=messages, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in whole if c.choices)
+    (full,) = await origin_server.rows(project.id, expect=1)
+    sim.script({"kind": "disconnect", "after_chunks": 6}, provider="anthropic")
+    with pytest.raises(openai.APIError):
+        list(client.chat.completions.create(model=model, messages=messages, stream=True))
+    rows = await origin_server.rows(project.id, expect=2)
+    (cut,) = [r for r in rows if not r["success"]]
+    assert full["usage_reported"] and not cut["usage_reported"]
+    assert cut["tokens_in"] == full["tokens_in"] > 100
+    assert 0 < cut["tokens_out"] < full["tokens_out"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -90,9 +91,14 @@ def plus(a: Cost | None, b: Cost | None) -> Cost | None:
 
 
 def delivered_estimate(call: Call, end: StreamEnd) -> TokenUsage | None:
-    """What a cut stream delivered, at about four characters a token, flagged unreported."""
+    """What a cut stream delivered, at about four characters a token, flagged unreported; its
+    input side as the provider reported it, when it did before the cut (cache reads and
+    writes price differently, and a provider that counted the prompt billed it)."""
     text = end.delivered.completion(TokenUsage(reported=False)).body
     chars = sum(len(str((c.get("message") or {}).get("content") or "")) for c in text["choices"])
+    given = end.prompt_usage
+    if given is not None:
+        return replace(given, completion_tokens=chars // 4 if chars else 0, reported=False)
     if not chars:
         return None
     prompt = len(orjson.dumps(call.body.get("messages") or [])) // 4

@@ -49,6 +49,7 @@ class StreamEnd:
     disconnected: bool
     usage: TokenUsage | None
     delivered: StreamAccumulator = field(default_factory=StreamAccumulator)
+    prompt_usage: TokenUsage | None = None  # the input side reported before the end
 
 
 def has_content(chunk: dict[str, Any]) -> bool:
@@ -220,6 +221,7 @@ class StreamRelay:
                     self._disconnected and not self._completed,
                     opened.stream.state.usage,
                     self._delivered,
+                    opened.stream.state.prompt_usage,
                 )
             )
 

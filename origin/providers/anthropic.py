@@ -170,6 +170,7 @@ class AnthropicStream:
             message = data.get("message")
             usage = message.get("usage") if isinstance(message, dict) else None
             self._start_usage = usage if isinstance(usage, dict) else None
+            self.state.prompt_usage = usage_of(self._start_usage)
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "message_delta":
             return self._message_delta(data)

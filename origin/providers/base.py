@@ -62,6 +62,9 @@ class StreamState:
 
     usage: TokenUsage | None = None
     finish_reasons: list[str | None] = field(default_factory=list)
+    # The input side a provider reports before its answer (Anthropic's message_start): what a
+    # stream cut before its final usage is charged for its prompt, cache reads and writes.
+    prompt_usage: TokenUsage | None = None
 
 
 class StreamDecoder(Protocol):

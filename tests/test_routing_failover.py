@@ -285,11 +285,13 @@ async def test_a_client_that_leaves_before_the_first_byte_releases_the_upstream_
 def test_a_strict_pin_does_not_fail_over(
     origin: OriginHandle, project: Any, sim: Any, admin: httpx.Client
 ) -> None:
-    sim.script({"kind": "status", "status": 500}, provider=A, times=5)
+    sim.script({"kind": "status", "status": 503, "retry_after": 7}, provider=A, times=5)
     client = sdk(origin, project, **{"X-Prism-Fallback": "none"})
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model=A_MODEL, messages=HELLO)
     assert caught.value.status_code == 503
+    # The provider's own wait, so the SDK's retry does not come back before it.
+    assert caught.value.response.headers["retry-after"] == "7"
     assert {r["provider"] for r in sim.requests()} == {A}
 
 

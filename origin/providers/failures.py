@@ -142,7 +142,10 @@ def map_status(
             wait = wait_hint(payload)
         return RateLimited(f"{provider} rate limit reached: {detail}", retry_after=wait)
     if status in (500, 502, 503, 529):
-        return UpstreamUnavailable(f"{provider} is unavailable (HTTP {status}): {detail}")
+        # Passed on when no other model answers: the SDKs wait that long before retrying.
+        return UpstreamUnavailable(
+            f"{provider} is unavailable (HTTP {status}): {detail}", retry_after=retry_after(headers)
+        )
     return UpstreamError(f"{provider} answered HTTP {status}: {detail}")
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from supabase import AsyncClient, AsyncClientOptions, create_async_client
 from supabase_auth.errors import AuthApiError
 
 from infra.local import jwt
@@ -121,3 +125,80 @@ async def test_bad_requests_get_goTrue_errors(
     assert response.status_code == status
     body = response.json()
     assert body.get("msg") or body.get("message")
+
+
+@asynccontextmanager
+async def service_client(postgrest: Any) -> AsyncIterator[AsyncClient]:
+    """The official client with the service key, as the origin holds it for Auth's admin API."""
+    options = AsyncClientOptions(auto_refresh_token=False, persist_session=False)
+    yield await create_async_client(postgrest.url, postgrest.service_key, options)
+
+
+def new_email(name: str) -> str:
+    return f"{name}-{secrets.token_hex(4)}@Example.test"
+
+
+async def test_admin_create_user_makes_a_confirmed_user_who_signs_in(
+    postgrest: Any, pg_conn: Any
+) -> None:
+    email, password = new_email("created"), secrets.token_urlsafe(12)
+    async with service_client(postgrest) as admin:
+        created = await admin.auth.admin.create_user(
+            {"email": email, "password": password, "email_confirm": True}
+        )
+    assert created.user.email == email.lower() and created.user.email_confirmed_at is not None
+    stored = await pg_conn.fetchval(
+        "SELECT encrypted_password FROM auth.users WHERE id = $1::uuid", created.user.id
+    )
+    assert password not in stored and stored.startswith("scrypt$")
+    async with supabase_client(postgrest) as client:
+        session = await client.auth.sign_in_with_password({"email": email, "password": password})
+    assert session.user is not None and session.user.id == created.user.id
+
+
+async def test_admin_create_user_refuses_a_taken_email(postgrest: Any, make_member: Any) -> None:
+    member: Member = await make_member("taken")
+    async with service_client(postgrest) as admin:
+        with pytest.raises(AuthApiError) as caught:
+            await admin.auth.admin.create_user(
+                {"email": member.email.upper(), "password": "another-one", "email_confirm": True}
+            )
+    assert caught.value.status == 422 and caught.value.code == "email_exists"
+    assert caught.value.message == "A user with this email address has already been registered"
+    # The existing user's password is untouched.
+    async with signed_in(postgrest, member) as client:
+        assert await client.auth.get_session() is not None
+
+
+async def test_an_unconfirmed_user_cannot_sign_in(postgrest: Any) -> None:
+    email, password = new_email("unconfirmed"), secrets.token_urlsafe(12)
+    async with service_client(postgrest) as admin:
+        created = await admin.auth.admin.create_user({"email": email, "password": password})
+    assert created.user.email_confirmed_at is None
+    async with supabase_client(postgrest) as client:
+        with pytest.raises(AuthApiError) as caught:
+            await client.auth.sign_in_with_password({"email": email, "password": password})
+    assert caught.value.code == "email_not_confirmed"
+
+
+async def test_only_the_service_key_may_create_users(
+    postgrest: Any, make_member: Any, pg_conn: Any
+) -> None:
+    member: Member = await make_member("notadmin")
+    email = new_email("sneaky").lower()
+    async with signed_in(postgrest, member) as client:
+        session = await client.auth.get_session()
+        assert session is not None
+        with pytest.raises(AuthApiError) as caught:
+            await client.auth.admin.create_user({"email": email, "password": "x-x-x-x"})
+    assert caught.value.status == 403 and caught.value.code == "not_admin"
+    async with supabase_client(postgrest) as anon:
+        with pytest.raises(AuthApiError) as caught:
+            await anon.auth.admin.create_user({"email": email, "password": "x-x-x-x"})
+    assert caught.value.status == 403 and caught.value.code == "not_admin"
+    async with httpx.AsyncClient(base_url=postgrest.url) as http:
+        bare = await http.post(
+            "/auth/v1/admin/users", headers={"apikey": postgrest.service_key}, json={"email": email}
+        )
+    assert bare.status_code == 401 and bare.json()["error_code"] == "no_authorization"
+    assert await pg_conn.fetchval("SELECT count(*) FROM auth.users WHERE email = $1", email) == 0

@@ -5,6 +5,7 @@
     POST /auth/v1/token?grant_type=refresh_token  refresh token -> new session (rotated)
     GET  /auth/v1/user                            the user of a live session's access token
     POST /auth/v1/logout?scope=global|local|others
+    POST /auth/v1/admin/users                     service key: create a user (gotrue_admin.py)
 
 Users live in auth.users (see infra/local/auth_users.py); refresh tokens in auth.refresh_tokens,
 stored as SHA-256 hashes. Access tokens are HS256 JWTs signed with the project's JWT secret, as
@@ -53,7 +54,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def _user_json(row: asyncpg.Record) -> dict[str, Any]:
+def user_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
         "aud": row["aud"] or "authenticated",
@@ -113,7 +114,7 @@ class AuthApi:
             "expires_in": ACCESS_TOKEN_LIFETIME_S,
             "expires_at": now + ACCESS_TOKEN_LIFETIME_S,
             "refresh_token": refresh,
-            "user": _user_json(user),
+            "user": user_json(user),
         }
 
     async def password_grant(self, body: dict[str, Any], base: str) -> dict[str, Any]:
@@ -129,6 +130,8 @@ class AuthApi:
             # Hashing off the event loop: scrypt takes tens of milliseconds by design.
             if user is None or not await asyncio.to_thread(verify_password, password, stored):
                 raise AuthError(400, "invalid_credentials", "Invalid login credentials")
+            if user["email_confirmed_at"] is None:
+                raise AuthError(400, "email_not_confirmed", "Email not confirmed")
             user = await conn.fetchrow(
                 f"UPDATE auth.users SET last_sign_in_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}",
                 user["id"],
@@ -184,7 +187,7 @@ class AuthApi:
             )
         if user is None:
             raise AuthError(403, "user_not_found", "User from sub claim in JWT does not exist")
-        return _user_json(user)
+        return user_json(user)
 
     async def logout(self, claims: dict[str, Any], scope: str) -> None:
         where = {
@@ -201,12 +204,12 @@ class AuthApi:
             )
 
 
-def _api(request: Request) -> AuthApi:
+def auth_api(request: Request) -> AuthApi:
     api: AuthApi = request.app.state.auth_api
     return api
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -222,29 +225,29 @@ def _base_url(request: Request) -> str:
 
 async def token(request: Request) -> Response:
     grant = request.query_params.get("grant_type")
-    body = await _json_body(request)
+    body = await json_body(request)
     if grant == "password":
-        return JSONResponse(await _api(request).password_grant(body, _base_url(request)))
+        return JSONResponse(await auth_api(request).password_grant(body, _base_url(request)))
     if grant == "refresh_token":
-        return JSONResponse(await _api(request).refresh_grant(body, _base_url(request)))
+        return JSONResponse(await auth_api(request).refresh_grant(body, _base_url(request)))
     raise AuthError(400, "unsupported_grant_type", "unsupported_grant_type")
 
 
 async def user(request: Request) -> Response:
-    api = _api(request)
+    api = auth_api(request)
     return JSONResponse(await api.user(api.claims(request)), headers=API_VERSION)
 
 
 async def logout(request: Request) -> Response:
-    api = _api(request)
+    api = auth_api(request)
     await api.logout(api.claims(request), request.query_params.get("scope", "global"))
     return Response(status_code=204, headers=API_VERSION)
 
 
-def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
+def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
     async def run(request: Request) -> Response:
         try:
-            check_apikey(request.headers, _api(request).secret)
+            check_apikey(request.headers, auth_api(request).secret)
             return await handler(request)
         except AuthError as exc:
             return exc.response()
@@ -261,7 +264,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[...,
 
 def auth_routes() -> list[Route]:
     return [
-        Route("/token", _guarded(token), methods=["POST"]),
-        Route("/user", _guarded(user), methods=["GET"]),
-        Route("/logout", _guarded(logout), methods=["POST"]),
+        Route("/token", guarded(token), methods=["POST"]),
+        Route("/user", guarded(user), methods=["GET"]),
+        Route("/logout", guarded(logout), methods=["POST"]),
     ]

@@ -152,13 +152,26 @@ async def test_usage_logs_has_no_foreign_keys(pg_conn: asyncpg.Connection) -> No
     assert count == 0
 
 
-async def test_resolve_api_key_is_for_service_role_only(pg_conn: asyncpg.Connection) -> None:
-    fn = "public.resolve_api_key(text)"
+@pytest.mark.parametrize(
+    ("fn", "signed_in_users"),
+    [
+        ("public.resolve_api_key(text)", False),
+        # Membership changes are the origin's, made for an owner or admin (0034).
+        ("public.org_member_add(uuid, uuid, text, text)", False),
+        ("public.org_member_change(uuid, uuid, uuid, text)", False),
+        ("public.org_member_actor(uuid, uuid)", False),
+        # Reading who is in an organisation is every member's, with their own token.
+        ("public.dash_members(uuid)", True),
+    ],
+)
+async def test_functions_only_their_callers_may_execute(
+    pg_conn: asyncpg.Connection, fn: str, signed_in_users: bool
+) -> None:
     rights = {
         role: await pg_conn.fetchval("SELECT has_function_privilege($1, $2, 'EXECUTE')", role, fn)
         for role in ("anon", "authenticated", "service_role")
     }
-    assert rights == {"anon": False, "authenticated": False, "service_role": True}
+    assert rights == {"anon": False, "authenticated": signed_in_users, "service_role": True}
 
 
 BAD_ROWS = [

@@ -9,6 +9,7 @@ request itself was refused). Nothing above this module sees postgrest or httpx e
 
 from origin.store.boundary import StoreError, StoreUnavailable
 from origin.store.client import DEFAULT_TIMEOUT_S, Store
+from origin.store.members import MemberRefused
 from origin.store.records import (
     TAG_KEY,
     ApiKeyRecord,
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "TAG_KEY",
     "ApiKeyRecord",
+    "MemberRefused",
     "Project",
     "ProviderKeyInfo",
     "Store",

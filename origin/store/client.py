@@ -9,6 +9,7 @@ from postgrest import AsyncPostgrestClient
 
 from origin.settings import Secret
 from origin.store.boundary import refuse_unavailable
+from origin.store.members import MemberRows
 from origin.store.snapshots import Snapshots
 from origin.store.spend import SpendRows
 from origin.store.tenancy import TenancyRows
@@ -17,7 +18,7 @@ from origin.store.usage import UsageRows
 DEFAULT_TIMEOUT_S = 5.0
 
 
-class Store(TenancyRows, SpendRows, UsageRows):
+class Store(TenancyRows, MemberRows, SpendRows, UsageRows):
     """Typed reads and writes against Supabase's PostgREST API, as service_role."""
 
     def __init__(

@@ -16,6 +16,7 @@ from origin.dashboard.actions import Actions
 from origin.dashboard.layout import bare, page
 from origin.dashboard.session import Viewer, signed_in
 from origin.dashboard.supa import Supa
+from origin.dashboard.team import Team
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -23,8 +24,8 @@ MAX_FORM_BYTES = 64 * 1024
 class Dashboard:
     """Everything the routes need, built once at start-up (origin/app.py)."""
 
-    def __init__(self, supa: Supa, actions: Actions) -> None:
-        self.supa, self.actions = supa, actions
+    def __init__(self, supa: Supa, actions: Actions, team: Team) -> None:
+        self.supa, self.actions, self.team = supa, actions, team
 
 
 def dash_of(request: Request) -> Dashboard:
@@ -57,8 +58,8 @@ class Context:
 
     def __init__(self, viewer: Viewer, projects: list[dict[str, str]], project_id: str) -> None:
         self.viewer, self.projects, self.project_id = viewer, projects, project_id
-        role = next((p.get("role", "") for p in projects if p["id"] == project_id), "")
-        self.can_manage = role in MANAGING_ROLES
+        self.role = next((p.get("role", "") for p in projects if p["id"] == project_id), "")
+        self.can_manage = self.role in MANAGING_ROLES
 
     def render(self, title: str, body: str, current: str, status: int = 200) -> Response:
         return page(

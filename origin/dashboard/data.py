@@ -165,3 +165,9 @@ async def provider_keys(client: AsyncClient, project_id: str) -> list[dict[str, 
         .execute()
     ).data
     return _rows(rows)
+
+
+async def members(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    """The people in the project's organisation (user id, email, role, since when), owners
+    first; none unless the viewer is one of them (dash_members, 0034_org_members_manage.sql)."""
+    return _rows(await _rpc(client, "dash_members", {"p_project": project_id}))

@@ -15,6 +15,7 @@ NAV = (
     ("/cache", "Cache"),
     ("/keys", "API keys"),
     ("/providers", "Providers"),
+    ("/members", "Members"),
 )
 
 STYLE = """

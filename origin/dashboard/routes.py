@@ -1,6 +1,6 @@
 """The dashboard's routes under /dashboard. Reads go through Supabase as the signed-in user;
-the few writes go through origin code (actions.py) once the user's own token has shown the
-project is theirs. Pages are server-rendered HTML; the savings counter is live over SSE."""
+the few writes go through origin code (actions.py, team.py) once the user's own token has shown
+the project is theirs. Pages are server-rendered HTML; the savings counter is live over SSE."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from origin.dashboard.manage import (
     providers_page,
     providers_remove,
 )
+from origin.dashboard.members import members_add, members_page, members_remove, members_role
 from origin.dashboard.pages import (
     features,
     login,
@@ -84,5 +85,9 @@ def _routes() -> list[Route]:
         Route("/dashboard/providers", project_page(providers_page), methods=get),
         Route("/dashboard/providers", project_page(providers_add), methods=post),
         Route("/dashboard/providers/remove", project_page(providers_remove), methods=post),
+        Route("/dashboard/members", project_page(members_page), methods=get),
+        Route("/dashboard/members", project_page(members_add), methods=post),
+        Route("/dashboard/members/role", project_page(members_role), methods=post),
+        Route("/dashboard/members/remove", project_page(members_remove), methods=post),
         Route("/dashboard/live/savings", project_page(live_savings), methods=get),
     ]

@@ -29,6 +29,7 @@ class Viewer:
     email: str
     access_token: str
     client: AsyncClient
+    user_id: str
     renewed: Session | None = None  # set when this request refreshed the session
 
 
@@ -51,9 +52,10 @@ def clear_session_cookies(response: Response) -> None:
 async def resolve_viewer(request: Request, supa: Supa) -> Viewer | None:
     token = request.cookies.get(ACCESS_COOKIE)
     if token:
-        email = await supa.user_email(token)
-        if email is not None:
-            return Viewer(email, token, supa.as_user(token))
+        found = await supa.user_of(token)
+        if found is not None:
+            user_id, email = found
+            return Viewer(email, token, supa.as_user(token), user_id)
     refresh = request.cookies.get(REFRESH_COOKIE)
     if not refresh:
         return None
@@ -61,7 +63,8 @@ async def resolve_viewer(request: Request, supa: Supa) -> Viewer | None:
     if session is None or session.user is None:
         return None
     token = session.access_token
-    return Viewer(session.user.email or "", token, supa.as_user(token), renewed=session)
+    user = session.user
+    return Viewer(user.email or "", token, supa.as_user(token), user.id, renewed=session)
 
 
 Handler = Callable[[Request, Viewer], Awaitable[Response]]

@@ -1,5 +1,7 @@
 """Supabase, as the dashboard talks to it: the official `supabase` client, one per request, carrying
 the signed-in user's access token (never the service key) and sharing one HTTP connection pool.
+The one call made with the service key is Auth's admin API creating a teammate's user
+(`create_user`), for an owner or admin who adds an email Auth does not know yet.
 
 supabase-py (with its auth, realtime and storage clients) is imported when
 the dashboard is first used, not at start-up: 6.6 MB of resident memory that a worker serving
@@ -22,9 +24,14 @@ class SignInFailed(Exception):
     """Wrong email or password, or the auth service refused."""
 
 
+class UserNotCreated(Exception):
+    """Supabase Auth refused to create a user (other than for an email it already has)."""
+
+
 class Supa:
-    def __init__(self, url: str, anon_key: Secret) -> None:
+    def __init__(self, url: str, anon_key: Secret, service_key: Secret | None = None) -> None:
         self._url, self._anon_key = url, anon_key
+        self._service_key = service_key or Secret("")
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0))
 
     async def aclose(self) -> None:
@@ -61,15 +68,46 @@ class Supa:
             raise SignInFailed("no session")
         return result.session
 
-    async def user_email(self, access_token: str) -> str | None:
-        """The email of a live session's user; None when the token or its session is not valid."""
+    async def user_of(self, access_token: str) -> tuple[str, str] | None:
+        """The id and email of a live session's user; None when the token or its session is not
+        valid."""
         from supabase_auth.errors import AuthError
 
         try:
             found = await self._client(None).auth.get_user(access_token)
         except AuthError:
             return None
-        return found.user.email if found is not None else None
+        return (found.user.id, found.user.email or "") if found is not None else None
+
+    async def create_user(self, email: str, password: str) -> bool:
+        """A confirmed email user with this password, made through Auth's admin API; False
+        (and nothing changed) when Auth already has a user with this email."""
+        from supabase_auth import AsyncGoTrueAdminAPI
+        from supabase_auth.errors import AuthApiError, AuthError
+        from supabase_auth.types import AdminUserAttributes
+
+        key = self._service_key.reveal()
+        if not key:
+            raise UserNotCreated("SUPABASE_SERVICE_KEY is not set on this origin.")
+        admin = AsyncGoTrueAdminAPI(
+            url=f"{self._url.rstrip('/')}/auth/v1",
+            headers={"apikey": key, "Authorization": f"Bearer {key}"},
+            http_client=self._http,
+        )
+        attributes: AdminUserAttributes = {
+            "email": email,
+            "password": password,
+            "email_confirm": True,
+        }
+        try:
+            await admin.create_user(attributes)
+        except AuthApiError as exc:
+            if exc.code == "email_exists":
+                return False
+            raise UserNotCreated(exc.message) from None
+        except (AuthError, ValueError) as exc:  # unreachable, or not Supabase Auth answering
+            raise UserNotCreated(type(exc).__name__) from None
+        return True
 
     async def refresh(self, refresh_token: str) -> Session | None:
         from supabase_auth.errors import AuthError

@@ -8,6 +8,7 @@ from origin.cache.response_cache import PrismCache
 from origin.dashboard.actions import Actions, Revoke, SpendChanged
 from origin.dashboard.routes import Dashboard, dashboard_routes
 from origin.dashboard.supa import Supa
+from origin.dashboard.team import Team
 from origin.settings import Settings
 from origin.store import Store
 from origin.tenancy.crypto import KeyBox
@@ -27,6 +28,7 @@ async def build_dashboard(
     """The dashboard, or None (its pages then say how to enable it) without an anon key."""
     if not settings.supabase_anon_key:
         return None
-    supa = Supa(settings.supabase_url, settings.supabase_anon_key)
+    supa = Supa(settings.supabase_url, settings.supabase_anon_key, settings.supabase_service_key)
     stack.push_async_callback(supa.aclose)
-    return Dashboard(supa, Actions(store, keybox, cache, revoke, settings, spend_changed))
+    actions = Actions(store, keybox, cache, revoke, settings, spend_changed)
+    return Dashboard(supa, actions, Team(store, supa))

@@ -26,8 +26,15 @@ from starlette.routing import Route
 
 from infra.local import jwt
 from infra.local.auth_users import hash_password
-from infra.local.gotrue import API_VERSION, USER_COLUMNS, AuthError, auth_api, guarded, json_body
-from infra.local.gotrue import user_json
+from infra.local.gotrue import (
+    API_VERSION,
+    USER_COLUMNS,
+    AuthError,
+    auth_api,
+    guarded,
+    json_body,
+    user_json,
+)
 
 # GoTrue's JWT.AdminRoles default: the service key's role, and the platform's own.
 ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
@@ -57,7 +64,9 @@ def _email_of(body: dict[str, Any]) -> str:
         )
     email = email.strip().lower()
     if not EMAIL.fullmatch(email) or len(email) > 255:
-        raise AuthError(400, "validation_failed", "Unable to validate email address: invalid format")
+        raise AuthError(
+            400, "validation_failed", "Unable to validate email address: invalid format"
+        )
     return email
 
 

@@ -28,7 +28,7 @@ from origin.dashboard.fmt import money
 from shared.apikeys import hash_api_key
 from tests.fixtures.members import Member, new_member, signed_in
 
-PAGES = ("", "/requests", "/features", "/budgets", "/cache", "/keys", "/providers")
+PAGES = ("", "/requests", "/features", "/budgets", "/cache", "/keys", "/providers", "/members")
 WIDTHS = (1280, 390)
 SAVED = (
     "SELECT coalesce(sum(cache_saved_cents + native_cache_saved_cents + routing_saved_cents), 0)"

@@ -16,20 +16,10 @@ import httpx
 import pytest
 from postgrest import APIError
 
-from tests.fixtures.members import Member, new_colleague, new_member, signed_in
+from tests.fixtures.members import Member, new_member, signed_in
 from tests.test_dashboard_http import signed_in_browser
 
 PASSWORD = re.compile(r'id="new-password">([^<]+)<')
-
-
-@pytest.fixture
-async def team(pg: Any) -> dict[str, Member]:
-    owner = await new_member(pg.dsn, "team")
-    return {
-        "owner": owner,
-        "admin": await new_colleague(pg.dsn, owner, "admin"),
-        "member": await new_colleague(pg.dsn, owner, "member"),
-    }
 
 
 async def roles(pg: Any, org_id: str) -> dict[str, str]:
@@ -58,9 +48,7 @@ def fresh_email(name: str) -> str:
     return f"{name}-{secrets.token_hex(4)}@example.test"
 
 
-async def post(
-    origin_server: Any, who: Member, path: str, form: dict[str, str]
-) -> httpx.Response:
+async def post(origin_server: Any, who: Member, path: str, form: dict[str, str]) -> httpx.Response:
     async for http in signed_in_browser(origin_server.url, who):
         return await http.post(path, data={"project": who.project_id, **form})
     raise AssertionError("not signed in")
@@ -141,7 +129,10 @@ async def test_an_admin_changes_and_removes_members_but_never_owners(
 ) -> None:
     owner, admin, member = team["owner"], team["admin"], team["member"]
     made = await post(
-        origin_server, admin, "/dashboard/members/role", {"user_id": member.user_id, "role": "admin"}
+        origin_server,
+        admin,
+        "/dashboard/members/role",
+        {"user_id": member.user_id, "role": "admin"},
     )
     assert made.status_code == 303
     assert (await roles(pg, owner.org_id))[member.email] == "admin"

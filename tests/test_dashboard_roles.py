@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.members import Member, key_id_of, new_colleague, new_member
+from tests.fixtures.members import Member, key_id_of
 from tests.test_dashboard_http import live_keys, signed_in_browser
 
 CHANGES = [
@@ -20,8 +20,20 @@ CHANGES = [
     ("/dashboard/budgets", {"limit_dollars": "0", "period": "day", "action": "block"}),
     ("/dashboard/budgets/delete", {"budget_id": "00000000-0000-0000-0000-000000000000"}),
     ("/dashboard/limits", {"subject": "project", "requests_per_minute": "1"}),
+    ("/dashboard/members", {"email": "planted@example.test", "role": "owner"}),
+    (
+        "/dashboard/members/role",
+        {"user_id": "00000000-0000-0000-0000-000000000000", "role": "owner"},
+    ),
+    ("/dashboard/members/remove", {"user_id": "00000000-0000-0000-0000-000000000000"}),
 ]
-PAGES = ["/dashboard/keys", "/dashboard/providers", "/dashboard/cache", "/dashboard/budgets"]
+PAGES = [
+    "/dashboard/keys",
+    "/dashboard/providers",
+    "/dashboard/cache",
+    "/dashboard/budgets",
+    "/dashboard/members",
+]
 
 
 def change_forms(page: str) -> list[str]:
@@ -29,17 +41,7 @@ def change_forms(page: str) -> list[str]:
     return re.findall(r'method="post" action="(/dashboard/(?!logout)[^"]*)"', page)
 
 
-@pytest.fixture
-async def team(pg: Any) -> dict[str, Member]:
-    owner = await new_member(pg.dsn, "roles")
-    return {
-        "owner": owner,
-        "admin": await new_colleague(pg.dsn, owner, "admin"),
-        "member": await new_colleague(pg.dsn, owner, "member"),
-    }
-
-
-async def project_state(pg: Any, project_id: str) -> dict[str, int]:
+async def project_state(pg: Any, project_id: str) -> dict[str, Any]:
     conn = await pg.connect()
     try:
         row = await conn.fetchrow(
@@ -47,7 +49,10 @@ async def project_state(pg: Any, project_id: str) -> dict[str, int]:
             " (SELECT count(*) FROM api_keys WHERE project_id = $1) AS keys,"
             " (SELECT count(*) FROM provider_keys WHERE project_id = $1) AS providers,"
             " (SELECT count(*) FROM budgets WHERE project_id = $1) AS budgets,"
-            " (SELECT count(*) FROM rate_limits WHERE project_id = $1) AS limits",
+            " (SELECT count(*) FROM rate_limits WHERE project_id = $1) AS limits,"
+            " (SELECT string_agg(m.user_id || ':' || m.role, ',' ORDER BY m.user_id)"
+            "  FROM org_members AS m JOIN projects AS p ON p.org_id = m.org_id"
+            "  WHERE p.id = $1) AS members",
             project_id,
         )
     finally:

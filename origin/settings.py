@@ -142,7 +142,12 @@ VARIABLES: tuple[Variable, ...] = (
     V("PRISM_HOST", "host", text, "address the origin listens on"),
     V("PRISM_PORT", "port", integer, "port the origin listens on"),
     V("SUPABASE_URL", "supabase_url", url, "the system of record (PostgREST lives at /rest/v1)"),
-    V("SUPABASE_SERVICE_KEY", "supabase_service_key", secret, "service-role key for PostgREST"),
+    V(
+        "SUPABASE_SERVICE_KEY",
+        "supabase_service_key",
+        secret,
+        "service-role key for PostgREST and Auth's admin API",
+    ),
     V("SUPABASE_ANON_KEY", "supabase_anon_key", secret, "public anon key the dashboard sends"),
     V("REDIS_URL", "redis_url", redis_url, "exact cache, counters, the edge's usage queue"),
     V("UPSTASH_VECTOR_REST_URL", "vector_url", url, "semantic cache index (off when unset)"),

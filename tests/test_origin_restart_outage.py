@@ -13,9 +13,11 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
-from origin.store.snapshots import snapshot_key
-from origin.tenancy.key_notes import note_name
+from origin.store.snapshots import Snapshots, snapshot_key
+from origin.tenancy.crypto import master_key_from
+from origin.tenancy.key_notes import KeyNotes, note_name
 from shared.apikeys import generate_api_key, hash_api_key
+from shared.usage import Caller
 from tests.fixtures.origin import OriginHandle, start_origin
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "still there?"}]}
@@ -57,8 +59,19 @@ async def test_an_origin_started_mid_outage_serves_the_keys_confirmed_before_it(
     assert over.status_code == 402, over.text
     for project in (served, revoked):
         assert (await ask(origin_server, project.api_key)).status_code == 200
-    gone = await origin_admin.delete(f"/api_keys/{await key_id_of(origin_server, revoked.id)}")
+    revoked_key_id = await key_id_of(origin_server, revoked.id)
+    gone = await origin_admin.delete(f"/api_keys/{revoked_key_id}")
     assert gone.status_code == 200, gone.text
+    # The note a worker that confirmed the key just before the revocation may write just
+    # after it (its write is not waited for): the revocation must still win.
+    late = Snapshots(
+        origin_server.env["REDIS_URL"], master_key_from(origin_server.env["PRISM_MASTER_KEY"])
+    )
+    try:
+        owner = Caller(revoked.org_id, revoked.id, revoked_key_id)
+        await KeyNotes(late, 300).note(hash_api_key(revoked.api_key), owner)
+    finally:
+        await late.aclose()
     # A note for a key the store never confirmed, written by someone without the master key.
     stranger = generate_api_key()
     forged = {"value": [served.org_id, served.id, ""], "expires": 4_000_000_000, "mac": "0" * 64}

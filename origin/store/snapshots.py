@@ -37,6 +37,10 @@ MAX_WRITES: Final = 64
 _PURPOSE: Final = b"prism store snapshots v1"
 
 
+def _text(raw: bytes | str | None) -> str | None:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
 def snapshot_key(name: str) -> str:
     return f"{PREFIX}{name}"
 
@@ -78,13 +82,20 @@ class Snapshots:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def load(self, name: str) -> tuple[Any, float] | None:
+    async def load(
+        self, name: str, unless: tuple[str, str] | None = None
+    ) -> tuple[Any, float] | None:
         """The value kept under `name` and the seconds it has left; None when there is none,
-        it expired, its signature is wrong, or Redis cannot say."""
+        it expired, its signature is wrong, Redis cannot say, or the Redis key `unless[0]`
+        holds `unless[1]` (read in the same round trip)."""
+        keys = [snapshot_key(name), *([unless[0]] if unless else [])]
         try:
-            raw = await self._client.get(snapshot_key(name))
+            found = await self._client.mget(keys)
         except (RedisError, OSError) as exc:
             log.warning("snapshot %s unreadable: %s", name, exc)
+            return None
+        raw = found[0]
+        if unless is not None and _text(found[1]) == unless[1]:
             return None
         try:
             copy = json.loads(raw) if raw is not None else {}

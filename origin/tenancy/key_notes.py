@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from origin.store.snapshots import Snapshots
+from shared.apikeys import REVOKED_RECORD, key_record_name
 from shared.usage import Caller
 
 NOTE_PREFIX: Final = "apikey:"
@@ -29,8 +30,12 @@ class KeyNotes:
         await self._snapshots.save(note_name(key_hash), owner, self._ttl_s)
 
     async def recall(self, key_hash: str) -> tuple[Caller, float] | None:
-        """The noted owner and the seconds its note has left, or None."""
-        loaded = await self._snapshots.load(note_name(key_hash))
+        """The noted owner and the seconds its note has left, or None; None too for a key
+        revoked since. Revoking deletes the note, but a worker that confirmed the key just
+        before may still write it a moment after: the edge's revocation marker outlives any
+        note (REVOKED_RECORD_TTL_S), so it vetoes one written late."""
+        veto = (key_record_name(key_hash), REVOKED_RECORD)
+        loaded = await self._snapshots.load(note_name(key_hash), unless=veto)
         if loaded is None:
             return None
         owner, left = loaded

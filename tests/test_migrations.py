@@ -158,6 +158,9 @@ async def test_usage_logs_has_no_foreign_keys(pg_conn: asyncpg.Connection) -> No
         ("public.resolve_api_key(text)", False),
         # Membership changes are the origin's, made for an owner or admin (0034).
         ("public.org_member_add(uuid, uuid, text, text)", False),
+        # Accounts the origin made, and their password hashes' fingerprints (0035).
+        ("public.org_member_made(uuid, uuid, text)", False),
+        ("public.org_member_password_of(uuid)", False),
         ("public.org_member_change(uuid, uuid, uuid, text)", False),
         ("public.org_member_actor(uuid, uuid)", False),
         # Reading who is in an organisation is every member's, with their own token.

@@ -41,7 +41,9 @@ GRANTED_TO_REST_ROLES = (
     " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')"
     "   AND has_table_privilege(r.role, c.oid, p.privilege)"
 )
-INTERNAL = {"schema_migrations"}  # readable by no REST role at all
+# Readable by no REST role at all: the migrations applied, and which accounts the origin made with
+# a password an adder was shown (0035).
+INTERNAL = {"schema_migrations", "org_member_created"}
 SECRET_COLUMNS = [("api_keys", "key_hash"), ("provider_keys", "ciphertext")]
 VISIBLE_COLUMNS = {
     "api_keys": "id,project_id,prefix,name,created_at,revoked_at",

@@ -54,6 +54,10 @@ class Team:
                 raise PrismError(f"Supabase Auth did not create the user: {exc}") from None
             # Not created: someone else made this user a moment ago, and it has its own password.
             password = password if created else ""
+            if created:
+                # Whoever is shown the password holds the account until its owner replaces it:
+                # the database then refuses it to other organisations.
+                await self._store.made_member(project_id, actor.user_id, email)
             user_id = await self._store.add_member(project_id, actor.user_id, email, role)
             if user_id is None:
                 raise PrismError(f"Supabase Auth has no user {email} after creating it.")

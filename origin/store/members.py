@@ -1,7 +1,8 @@
 """Organisation memberships, changed by the origin for a dashboard owner or admin. The rules
 (who may grant or take away which role, the last owner, nobody re-roling themselves) are
-checked by the database functions (infra/migrations/0034_org_members_manage.sql) under a lock
-on the organisation, so this only calls them and passes their refusals on."""
+checked by the database functions (infra/migrations/0034_org_members_manage.sql, and 0035 for
+accounts the origin made) under a lock on the organisation, so this only calls them and passes
+their refusals on."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ class MemberRows(Rows):
             {"p_project": project_id, "p_actor": actor, "p_email": email, "p_role": role},
         )
         return str(data) if data else None
+
+    async def made_member(self, project_id: str, actor: str, email: str) -> None:
+        """Remembers that the origin has just made the Auth user with `email` for the project's
+        organisation, with a password the actor is shown: no other organisation may add that
+        account until its owner sets their own password (0035)."""
+        await self._member_call(
+            "org_member_made", {"p_project": project_id, "p_actor": actor, "p_email": email}
+        )
 
     async def change_member(
         self, project_id: str, actor: str, user_id: str, role: str | None

@@ -125,6 +125,8 @@ async def test_the_page_shows_this_periods_spend_against_each_budget(
         ({"limit_dollars": "-5"}, "amount in US dollars"),
         ({"limit_dollars": "5", "tag": "search"}, "key=value"),
         ({"limit_dollars": "5", "period": "year"}, "day, week or month"),
+        # Beyond what decimal arithmetic holds: refused, not our 500.
+        ({"limit_dollars": "1e999999999"}, "amount in US dollars"),
     ],
 )
 async def test_a_bad_budget_is_refused_with_what_to_fix(
@@ -181,6 +183,9 @@ async def test_a_rate_limit_set_on_the_dashboard_holds_from_the_next_request(
     [
         ({"requests_per_minute": "ten"}, "Requests / min: a whole number above 0"),
         ({"tokens_per_minute": "-3"}, "Tokens / min: a whole number above 0"),
+        # Digits to str.isdigit() that int() does not take, and more digits than int() reads.
+        ({"requests_per_minute": "\u00b2"}, "Requests / min: a whole number above 0"),
+        ({"requests_per_day": "9" * 5000}, "Requests / day: a whole number above 0"),
         ({"subject": "00000000-0000-0000-0000-000000000000"}, "No such API key"),
     ],
 )

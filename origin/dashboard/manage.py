@@ -13,9 +13,10 @@ from origin.dashboard import data, view_budgets, view_cache, view_keys, view_lim
 from origin.dashboard.actions import Actions
 from origin.dashboard.context import Context, dash_of
 from origin.dashboard.layout import href
+from origin.spend.changes import MAX_CENTS
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import InvalidRequest, PrismError
-from shared.limits import LIMIT_FIELDS
+from shared.limits import LIMIT_FIELDS, MAX_LIMIT
 
 
 async def _cache_body(ctx: Context, actions: Actions, notice: str = "") -> str:
@@ -161,8 +162,13 @@ def _budget_body(form: dict[str, str]) -> dict[str, object]:
         dollars = Decimal(form.get("limit_dollars", "").strip().lstrip("$").replace(",", ""))
     except InvalidOperation:
         dollars = Decimal("NaN")
-    if not dollars.is_finite() or dollars < 0:
-        raise InvalidRequest("Limit: an amount in US dollars, e.g. 50 or 12.50.", param="limit")
+    # Bounded before it is multiplied: decimal arithmetic raises (a 500) on an exponent as
+    # large as a form can carry, and budgets stop at MAX_CENTS anyway.
+    if not dollars.is_finite() or not 0 <= dollars <= MAX_CENTS / 100:
+        raise InvalidRequest(
+            "Limit: an amount in US dollars up to 10,000,000,000, e.g. 50 or 12.50.",
+            param="limit",
+        )
     tag = form.get("tag", "").strip()
     return {
         "limit_cents": str(dollars * 100),
@@ -201,9 +207,16 @@ def _limits_body(form: dict[str, str]) -> dict[str, object]:
         text = form.get(name, "").strip().replace(",", "")
         if not text:
             continue
-        if not text.isdigit() or int(text) <= 0:
+        # ASCII digits only, and few of them: str.isdigit() also takes "²", which int() does
+        # not, and int() refuses numbers of more than 4,300 digits; either was our 500.
+        if not (text.isascii() and text.isdigit() and len(text) <= 13) or not (
+            0 < int(text) <= MAX_LIMIT
+        ):
             label = view_limits.LABELS[name]
-            raise InvalidRequest(f"{label}: a whole number above 0, or empty for none.", param=name)
+            raise InvalidRequest(
+                f"{label}: a whole number above 0 and up to {MAX_LIMIT:,}, or empty for none.",
+                param=name,
+            )
         body[name] = int(text)
     return body
 

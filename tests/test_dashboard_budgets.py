@@ -15,7 +15,7 @@ from origin.dashboard import fmt
 from shared.options import RequestOptions
 from shared.pricing import TokenUsage, cost_for_model
 from shared.usage import Caller, build_row
-from tests.fixtures.members import Member, insert_rows, new_member
+from tests.fixtures.members import Member, insert_rows, new_member, signed_in
 from tests.test_dashboard_http import signed_in_browser
 
 
@@ -204,3 +204,57 @@ async def test_bad_rate_limits_are_refused_with_what_to_fix(
     finally:
         await conn.close()
     assert rows == 0
+
+
+async def test_the_page_reads_budgets_and_spend_without_the_service_key(
+    origin_server: Any, owner: Member, pg: Any
+) -> None:
+    """For as long as service_role may not read budgets or their spend, the page still shows
+    them: it reads as the viewer, under row-level security."""
+    conn = await pg.connect()
+    await conn.execute(
+        "INSERT INTO budgets (project_id, period, limit_cents, action) VALUES ($1, 'day', 700, 'warn')",
+        owner.project_id,
+    )
+    revoked = [
+        "SELECT ON budgets",
+        "EXECUTE ON FUNCTION budget_spend(uuid, timestamptz, text, text, timestamptz)",
+    ]
+    try:
+        for what in revoked:
+            await conn.execute(f"REVOKE {what} FROM service_role")
+        async for http in signed_in_browser(origin_server.url, owner):
+            page = await http.get("/dashboard/budgets", params={"project": owner.project_id})
+    finally:
+        for what in revoked:
+            await conn.execute(f"GRANT {what} TO service_role")
+        await conn.close()
+    assert page.status_code == 200
+    row = page.text.split("<tbody>", 1)[1]
+    assert "<td>whole project</td>" in row and "$7.00" in row
+
+
+async def test_budget_spend_sums_another_organisations_project_as_nothing(
+    postgrest: Any, owner: Member, pg: Any
+) -> None:
+    other = await new_member(pg.dsn, "budgets-spend-other")
+    usage = TokenUsage(prompt_tokens=1000, completion_tokens=1000)
+    row = build_row(
+        request_id=f"req_budget_rls_{other.project_id[:8]}",
+        caller=Caller(other.org_id, other.project_id),
+        options=RequestOptions(),
+        task_type="simple",
+        model_used="gpt-4o",
+        provider="openai",
+        usage=usage,
+        cost=cost_for_model("gpt-4o", usage),
+        latency_ms=10,
+        was_streaming=False,
+        requested_model="gpt-4o",
+    )
+    await insert_rows(pg, [row])
+    args = {"p_project_id": other.project_id, "p_since": "2000-01-01T00:00:00+00:00"}
+    async with signed_in(postgrest, owner) as client:
+        assert Decimal(str((await client.rpc("budget_spend", args).execute()).data)) == 0
+    async with signed_in(postgrest, other) as client:
+        assert Decimal(str((await client.rpc("budget_spend", args).execute()).data)) > 0

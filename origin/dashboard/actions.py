@@ -92,10 +92,6 @@ class Actions:
         if not await self._store.remove_provider_key(project_id, name):
             raise NotFound(f"No provider key named {name!r}.", param="name")
 
-    async def budgets(self, project_id: str) -> list[dict[str, Any]]:
-        """The project's budgets, each with this period's recorded spend and reset time."""
-        return await changes.budgets_with_spend(self._store, project_id)
-
     async def create_budget(self, project_id: str, body: dict[str, Any], actor: str) -> None:
         await changes.create_budget(self._store, project_id, body, actor)
         await self._applied(project_id)

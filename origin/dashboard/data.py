@@ -5,6 +5,7 @@ Row-level security decides what comes back; nothing here filters by tenant on it
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only supa.py loads supabase-py, once the dashboard is first used
@@ -171,3 +172,24 @@ async def members(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
     """The people in the project's organisation (user id, email, role, since when), owners
     first; none unless the viewer is one of them (dash_members, 0034_org_members_manage.sql)."""
     return _rows(await _rpc(client, "dash_members", {"p_project": project_id}))
+
+
+class Budgets:
+    """Budgets and their spend (origin.spend.changes.budgets_with_spend) read as the viewer: the
+    budgets table and budget_spend under row-level security, never with the service key."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list_budgets(self, project_id: str) -> list[dict[str, Any]]:
+        columns = "id,project_id,period,limit_cents,tag_key,tag_value,action,created_at"
+        query = self._client.table("budgets").select(columns).eq("project_id", project_id)
+        return _rows((await query.order("created_at").execute()).data)
+
+    async def budget_spend(
+        self, project_id: str, since: str, tag: tuple[str, str] | None = None
+    ) -> Decimal:
+        args: dict[str, Any] = {"p_project_id": project_id, "p_since": since}
+        if tag is not None:
+            args["p_tag_key"], args["p_tag_value"] = tag
+        return Decimal(str(await _rpc(self._client, "budget_spend", args)))

@@ -13,6 +13,7 @@ from origin.dashboard import data, view_budgets, view_cache, view_keys, view_lim
 from origin.dashboard.actions import Actions
 from origin.dashboard.context import Context, dash_of
 from origin.dashboard.layout import href
+from origin.spend import changes
 from origin.spend.changes import MAX_CENTS
 from origin.store import StoreError, StoreUnavailable
 from shared.errors import InvalidRequest, PrismError
@@ -142,7 +143,7 @@ async def _budgets_page(
     request: Request, ctx: Context, notice: str = "", error: str = ""
 ) -> Response:
     client = ctx.viewer.client
-    budgets = await dash_of(request).actions.budgets(ctx.project_id)
+    budgets = await changes.budgets_with_spend(data.Budgets(client), ctx.project_id)
     audit = await data.policy_audit(client, ctx.project_id)
     limits = await data.rate_limits(client, ctx.project_id)
     keys = await data.api_keys(client, ctx.project_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from origin.spend.audit import record_now
 from origin.spend.policy import Budget, limits_from_row
@@ -124,14 +124,25 @@ def limits_json(
     }
 
 
-async def budgets_with_spend(store: Store, project_id: str) -> list[dict[str, Any]]:
+class BudgetReads(Protocol):
+    """Where budgets and their spend are read from: the Store (service role) for the admin API
+    and CLI, the viewer's own token for the dashboard (origin/dashboard/data.py)."""
+
+    async def list_budgets(self, project_id: str) -> list[dict[str, Any]]: ...
+
+    async def budget_spend(
+        self, project_id: str, since: str, tag: tuple[str, str] | None = None
+    ) -> Decimal: ...
+
+
+async def budgets_with_spend(reads: BudgetReads, project_id: str) -> list[dict[str, Any]]:
     """The project's budgets, each with what Postgres has recorded against it this period."""
     now = datetime.now(UTC)
     out = []
-    for row in await store.list_budgets(project_id):
+    for row in await reads.list_budgets(project_id):
         budget = Budget.from_row(row)
         start, end = budget.bounds(now)
-        spent = await store.budget_spend(project_id, start.isoformat(), budget.tag)
+        spent = await reads.budget_spend(project_id, start.isoformat(), budget.tag)
         out.append(
             {
                 **budget.to_json(),

@@ -4,6 +4,7 @@ projects as row-level security shows them, and forms accepted only from our own 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from html import escape
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -88,7 +89,9 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
         try:
             projects = await data.projects(viewer.client)
         except APIError as exc:
-            return bare("Unavailable", f'<main><div class="error">{exc.message}</div></main>', 502)
+            return bare(
+                "Unavailable", f'<main><div class="error">{escape(exc.message)}</div></main>', 502
+            )
         if not projects:
             return bare(
                 "No projects",
@@ -116,6 +119,8 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
         try:
             return await handler(request, ctx)
         except APIError as exc:
-            return bare("Unavailable", f'<main><div class="error">{exc.message}</div></main>', 502)
+            return bare(
+                "Unavailable", f'<main><div class="error">{escape(exc.message)}</div></main>', 502
+            )
 
     return signed_in(supa_of, with_project)

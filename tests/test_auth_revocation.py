@@ -113,3 +113,23 @@ async def test_stale_keys_work_only_for_the_window_from_the_outages_start(
         assert info.value.status == 503
     # Once the database answers again, so does the key (and a new outage gets a new window).
     assert (await auth.authenticate(bearer(key))).api_key_id == record.id
+
+
+async def test_a_revocation_after_a_redis_restart_is_still_announced(
+    store: Store, project: Project, redis_server: Any, redis: aioredis.Redis, redis_outage: Any
+) -> None:
+    # The announcing client's pooled connection died with the restart. Without a retry on a
+    # fresh connection the first revocation after it was not announced at all: the edge kept
+    # serving the key from its record for a minute, and the note an origin started during a
+    # database outage reads kept it alive for five (seen in a full test run).
+    revocations = Revocations(redis_server.url)
+    try:
+        first, first_record = await store.create_api_key(project.id)
+        assert await Revoker(store, revocations, lambda _: None).revoke(first_record.id)
+        with redis_outage():
+            pass  # stopped and started again: every pooled connection is now dead
+        key, record = await store.create_api_key(project.id)
+        assert await Revoker(store, revocations, lambda _: None).revoke(record.id) is not None
+    finally:
+        await revocations.aclose()
+    assert await redis.get(key_record_name(hash_api_key(key))) == REVOKED_RECORD

@@ -85,6 +85,7 @@ async def test_an_origin_started_mid_outage_serves_the_keys_confirmed_before_it(
             assert (await ask(restarted, capped.api_key)).status_code == 402
             # Cannot verify: neither served nor told "invalid", as before snapshots existed.
             for key in (stranger, revoked.api_key, generate_api_key()):
-                assert (await ask(restarted, key)).status_code == 503
+                answered = await ask(restarted, key)
+                assert answered.status_code == 503, (key[:14], answered.text[:300])
         finally:
             await asyncio.to_thread(restarted.service.stop)

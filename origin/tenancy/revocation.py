@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from origin.background import stop_task
@@ -50,7 +52,12 @@ class Revocations:
 
     def __init__(self, redis_url: str, timeout_s: float = ANNOUNCE_TIMEOUT_S) -> None:
         self._client: aioredis.Redis = aioredis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # Once on a new connection: a pooled one may have died with a Redis restart, and
+            # then the first revocation after it would go unannounced.
+            retry=Retry(NoBackoff(), 1),
         )
 
     async def announce(self, key_hash: str) -> bool:

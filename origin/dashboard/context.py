@@ -90,7 +90,9 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
             projects = await data.projects(viewer.client)
         except APIError as exc:
             return bare(
-                "Unavailable", f'<main><div class="error">{escape(exc.message)}</div></main>', 502
+                "Unavailable",
+                f'<main><div class="error">{escape(exc.message or "the database refused")}</div></main>',
+                502,
             )
         if not projects:
             return bare(
@@ -120,7 +122,9 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
             return await handler(request, ctx)
         except APIError as exc:
             return bare(
-                "Unavailable", f'<main><div class="error">{escape(exc.message)}</div></main>', 502
+                "Unavailable",
+                f'<main><div class="error">{escape(exc.message or "the database refused")}</div></main>',
+                502,
             )
 
     return signed_in(supa_of, with_project)

@@ -140,3 +140,34 @@ def test_history_goes_after_the_system_messages(
 ) -> None:
     turn = new_turn([{"role": "user", "content": "old"}], {"content": "answer"})
     assert [m["role"] for m in with_history(messages, [turn])] == expected_roles
+
+
+async def test_a_redis_restart_costs_a_session_no_turn(
+    origin_server: Any, make_project: Any, sim: Any, redis_server: Any, redis_outage: Any
+) -> None:
+    # The worker's pooled connection dies with the restart. Its first read after it failed, so
+    # the turn went to the model without the conversation, and the write that followed stored
+    # that lone turn over the whole history.
+    project = await make_project("memory-restart")
+    client = sdk(origin_server, project)
+    first = say(client, "my name is Ada", "s-restart")
+    await remembered(redis_server.url, project.id, "s-restart", 1)
+    key = session_key(project.id, "s-restart")
+    before = aioredis.Redis.from_url(redis_server.url)
+    try:
+        kept = await before.get(key)
+    finally:
+        await before.aclose()
+    with redis_outage():
+        pass
+    after = aioredis.Redis.from_url(redis_server.url)
+    try:
+        await after.set(key, kept)  # back with its data, as a Redis with persistence comes
+    finally:
+        await after.aclose()
+    say(client, "what is my name?", "s-restart")
+    assert sent_messages(sim)[-1][1:3] == [
+        {"role": "user", "content": "my name is Ada"},
+        {"role": "assistant", "content": first},
+    ]
+    await remembered(redis_server.url, project.id, "s-restart", 2)

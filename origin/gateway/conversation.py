@@ -16,7 +16,7 @@ async def recall(memory: SessionMemory | None, call: Call) -> None:
         return
     call.memory = await memory.recall(call.caller.project_id, session)
     call.sent = list(call.body.get("messages") or [])
-    call.body = {**call.body, "messages": with_history(call.sent, call.memory)}
+    call.body = {**call.body, "messages": with_history(call.sent, call.memory or [])}
     if call.options.cache == "default":
         # An answer depends on the conversation; a cached one would skip storing this turn.
         call.options = replace(call.options, cache="no-cache")

@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 log = logging.getLogger("prism.memory")
@@ -79,7 +81,13 @@ class SessionMemory:
         budget_tokens: int = BUDGET_TOKENS,
         timeout_s: float = 0.25,
     ) -> None:
-        self._redis = Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._redis = Redis.from_url(
+            redis_url,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            # Once on a new connection: a pooled one may have died with a Redis restart.
+            retry=Retry(NoBackoff(), 1),
+        )
         self._ttl_s, self._budget, self._timeout_s = ttl_s, budget_tokens, timeout_s
         self._writes: set[asyncio.Task[None]] = set()
 
@@ -88,15 +96,17 @@ class SessionMemory:
             await asyncio.wait(self._writes, timeout=2.0)
         await self._redis.aclose()
 
-    async def recall(self, project_id: str, session_id: str) -> list[list[Message]]:
-        """The stored turns, oldest first; reading one renews its 24 h."""
+    async def recall(self, project_id: str, session_id: str) -> list[list[Message]] | None:
+        """The stored turns, oldest first; reading one renews its 24 h. None when Redis could
+        not say: the turn is then answered without its history and not stored, since storing
+        it would write that one turn over the history Redis still holds."""
         key = session_key(project_id, session_id)
         try:
             async with asyncio.timeout(self._timeout_s):
                 raw = await self._redis.getex(key, ex=self._ttl_s)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("session memory unavailable, answering without it: %s", exc)
-            return []
+            return None
         if raw is None:
             return []
         turns = orjson.loads(raw)

@@ -120,6 +120,13 @@ async def test_a_whole_answer_without_a_readable_choice_fails_over(
     # said the request succeeded.
     body = {"id": "chatcmpl-odd", "object": "chat.completion", "choices": choices}
     sim.script({"kind": "body", "body": body}, provider=PROVIDER, times=2)
+    await fails_over_then_is_a_bad_gateway(origin_server, project)
+
+
+async def fails_over_then_is_a_bad_gateway(
+    origin_server: Any, project: Any, message: str = ""
+) -> None:
+    """The scripted answer is failed over; with fallback off it is a 502 (saying `message`)."""
     raw = sdk(origin_server, project).chat.completions.with_raw_response.create(
         model=MODEL, messages=ask()
     )
@@ -127,7 +134,11 @@ async def test_a_whole_answer_without_a_readable_choice_fails_over(
     assert raw.headers["x-prism-provider"] != PROVIDER
     with pytest.raises(openai.APIStatusError) as caught:
         sdk(origin_server, project, **STRICT).chat.completions.create(model=MODEL, messages=ask())
-    assert caught.value.status_code == 502
+    assert caught.value.status_code == 502 and message in caught.value.message
+    await one_success_and_one_bad_response(origin_server, project)
+
+
+async def one_success_and_one_bad_response(origin_server: Any, project: Any) -> None:
     rows = await origin_server.rows(project.id, expect=2)
     assert sorted((r["success"], r["error_code"]) for r in rows) == [
         (False, "upstream_bad_response"),
@@ -173,11 +184,7 @@ async def test_a_stream_that_ends_with_no_answer_fails_over(
         streamed(sdk(origin_server, project, **STRICT), model)
     assert caught.value.status_code == 502
     assert "without any answer" in caught.value.message
-    rows = await origin_server.rows(project.id, expect=2)
-    assert sorted((r["success"], r["error_code"]) for r in rows) == [
-        (False, "upstream_bad_response"),
-        (True, None),
-    ]
+    await one_success_and_one_bad_response(origin_server, project)
 
 
 async def test_a_chunk_too_deep_to_pass_on_ends_the_stream_with_an_error_event(
@@ -211,19 +218,7 @@ async def test_a_whole_answer_too_deep_to_pass_on_fails_over(
         ' "message": {"role": "assistant", "content": "x"}, "logprobs": %s}]}' % deep
     )
     sim.script({"kind": "body", "body": body}, provider=PROVIDER, times=2)
-    raw = sdk(origin_server, project).chat.completions.with_raw_response.create(
-        model=MODEL, messages=ask()
-    )
-    assert raw.parse().choices[0].message.content.startswith("Simulated")
-    assert raw.headers["x-prism-provider"] != PROVIDER
-    with pytest.raises(openai.APIStatusError) as caught:
-        sdk(origin_server, project, **STRICT).chat.completions.create(model=MODEL, messages=ask())
-    assert caught.value.status_code == 502 and "nested too deeply" in caught.value.message
-    rows = await origin_server.rows(project.id, expect=2)
-    assert sorted((r["success"], r["error_code"]) for r in rows) == [
-        (False, "upstream_bad_response"),
-        (True, None),
-    ]
+    await fails_over_then_is_a_bad_gateway(origin_server, project, "nested too deeply")
 
 
 async def test_a_claude_stream_cut_midway_keeps_the_input_side_claude_reported(

@@ -112,29 +112,31 @@ async def cache_entry_stats(
     return hits
 
 
-async def policy_audit(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
-    """The newest budget and limit changes, and the times one fired."""
+async def _newest(
+    client: AsyncClient, table: str, columns: str, project_id: str, count: int
+) -> list[dict[str, Any]]:
     rows = (
-        await client.table("policy_audit")
-        .select("actor,event,subject,detail,created_at")
+        await client.table(table)
+        .select(columns)
         .eq("project_id", project_id)
         .order("created_at", desc=True)
-        .limit(20)
+        .limit(count)
         .execute()
     ).data
     return _rows(rows)
+
+
+async def policy_audit(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    """The newest budget and limit changes, and the times one fired."""
+    return await _newest(
+        client, "policy_audit", "actor,event,subject,detail,created_at", project_id, 20
+    )
 
 
 async def cache_purges(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
-    rows = (
-        await client.table("cache_purges")
-        .select("actor,scope,target,removed,created_at")
-        .eq("project_id", project_id)
-        .order("created_at", desc=True)
-        .limit(10)
-        .execute()
-    ).data
-    return _rows(rows)
+    return await _newest(
+        client, "cache_purges", "actor,scope,target,removed,created_at", project_id, 10
+    )
 
 
 async def api_keys(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:

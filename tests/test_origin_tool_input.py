@@ -155,24 +155,30 @@ async def test_well_formed_tool_use_still_reaches_the_provider(origin_server, pr
     assert len(sim.requests("mine")) == 1
 
 
-async def test_token_counts_beyond_the_columns_are_clamped_and_flagged(
-    origin_server, make_project, sim
+async def test_token_counts_no_request_could_use_are_not_believed_or_billed(
+    origin_server, make_project, sim, origin_admin
 ):
+    # Once priced as reported: 10^13 prompt tokens made a row of millions of dollars, spent
+    # the project's block budget for the rest of the month (every later request a 402) and
+    # showed on the dashboard as the month's spend.
     project = await make_project("huge-usage")
+    budget = {"limit_cents": "100", "period": "month", "action": "block"}
+    assert (await origin_admin.post(f"/projects/{project.id}/budgets", json=budget)).is_success
     huge = {"prompt_tokens": 10**13, "completion_tokens": 3_000_000_000, "total_tokens": 10**13}
     sim.script({"kind": "usage", "usage": huge}, provider="openai")
+    headers = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"}
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
-            f"{origin_server.base_url}/chat/completions",
-            json=chat(),
-            headers={"Authorization": f"Bearer {project.api_key}", "X-Prism-Cache": "no-store"},
+            f"{origin_server.base_url}/chat/completions", json=chat(), headers=headers
         )
-    assert response.status_code == 200, response.text
-    rows = await origin_server.rows(project.id, expect=1)
-    assert len(rows) == 1
-    row = rows[0]
-    assert (row["tokens_in"], row["tokens_out"]) == (2**31 - 1, 2**31 - 1)
-    assert row["usage_reported"] is False and row["error_code"] == "usage_out_of_range"
-    assert row["success"] is True
-    # The receipt agrees with the row.
-    assert response.headers["x-prism-usage-reported"] == "false"
+        assert response.status_code == 200, response.text
+        # The receipt says what the row says: no usage it could believe.
+        assert response.headers["x-prism-usage-reported"] == "false"
+        after = await client.post(
+            f"{origin_server.base_url}/chat/completions", json=chat(), headers=headers
+        )
+    assert after.status_code == 200, after.text
+    rows = await origin_server.rows(project.id, expect=2)
+    (row,) = [r for r in rows if r["request_id"] == response.headers["x-prism-request-id"]]
+    assert (row["tokens_in"], row["tokens_out"], row["usage_reported"]) == (0, 0, False)
+    assert float(row["cost_total_cents"]) == 0 and row["success"] is True

@@ -50,12 +50,14 @@ def usage_of(raw: Any) -> TokenUsage | None:
         hour = chunks.count(split.get("ephemeral_1h_input_tokens"))
         if five + hour == written:  # A breakdown that disagrees with the total is ignored.
             w5m, w1h = five, hour
-    return TokenUsage(
-        prompt_tokens=chunks.count(raw.get("input_tokens")) + written + read,
-        completion_tokens=chunks.count(raw.get("output_tokens")),
-        cache_read_tokens=read,
-        cache_write_5m_tokens=w5m,
-        cache_write_1h_tokens=w1h,
+    return chunks.believed(
+        TokenUsage(
+            prompt_tokens=chunks.count(raw.get("input_tokens")) + written + read,
+            completion_tokens=chunks.count(raw.get("output_tokens")),
+            cache_read_tokens=read,
+            cache_write_5m_tokens=w5m,
+            cache_write_1h_tokens=w1h,
+        )
     )
 
 

@@ -93,6 +93,20 @@ def count(value: Any) -> int:
     return COUNT_CEILING if value >= COUNT_CEILING else int(value)
 
 
+# More tokens than any request can read or write (a 2M-token context, or 128 choices of 128k
+# output each, is a fraction of it). A report past it is the provider's garbage, not a bill:
+# priced, it would show millions of dollars on the dashboard and spend the project's budgets
+# for the rest of their period. It is taken as no report at all (flagged, worst case charged).
+MAX_BELIEVED_TOKENS = 100_000_000
+
+
+def believed(usage: TokenUsage) -> TokenUsage | None:
+    """`usage`, or None (no usage reported) when a count is past MAX_BELIEVED_TOKENS."""
+    if max(usage.prompt_tokens, usage.completion_tokens) > MAX_BELIEVED_TOKENS:
+        return None
+    return usage
+
+
 # OpenAI's (and our validation's) ceiling on `n`. A choice index past it is garbage from the
 # provider; bounding it matters because a decoder keeps one slot per choice up to the index,
 # and an index of 10**12 would allocate until the worker died.

@@ -46,7 +46,9 @@ def usage_of(raw: Any) -> TokenUsage | None:
         raw.get("thoughtsTokenCount")
     )
     cached = min(chunks.count(raw.get("cachedContentTokenCount")), prompt)
-    return TokenUsage(prompt_tokens=prompt, completion_tokens=output, cache_read_tokens=cached)
+    return chunks.believed(
+        TokenUsage(prompt_tokens=prompt, completion_tokens=output, cache_read_tokens=cached)
+    )
 
 
 def _finish(candidate: dict[str, Any], called: bool) -> str | None:

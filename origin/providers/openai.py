@@ -116,10 +116,12 @@ def usage_of(raw: Any) -> TokenUsage | None:
     cached = chunks.count(details.get("cached_tokens")) if isinstance(details, dict) else 0
     # DeepSeek reports its cache hits in a field of its own.
     cached = cached or chunks.count(raw.get("prompt_cache_hit_tokens"))
-    return TokenUsage(
-        prompt_tokens=prompt,
-        completion_tokens=chunks.count(raw.get("completion_tokens")),
-        cache_read_tokens=min(cached, prompt),
+    return chunks.believed(
+        TokenUsage(
+            prompt_tokens=prompt,
+            completion_tokens=chunks.count(raw.get("completion_tokens")),
+            cache_read_tokens=min(cached, prompt),
+        )
     )
 
 

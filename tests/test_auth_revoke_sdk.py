@@ -19,6 +19,7 @@ from infra.local.proc import Service
 from shared.apikeys import hash_api_key, key_record_name
 from tests.fixtures.edge import CacheSeed, EdgeServer, cached_completion, chat
 from tests.fixtures.members import Member, new_member
+from tests.test_dashboard_http import browser
 
 DEADLINE_S = 15.0
 
@@ -55,7 +56,7 @@ async def record_written(redis: aioredis.Redis, key: str) -> None:
 
 
 async def revoke(via: str, origin_server: Any, member: Member, key_id: Any) -> None:
-    async with httpx.AsyncClient(base_url=origin_server.url, timeout=30) as http:
+    async with browser(origin_server.url, timeout=30) as http:
         if via == "admin API":
             token = origin_server.env["PRISM_ADMIN_TOKEN"]
             revoked = await http.delete(

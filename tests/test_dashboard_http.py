@@ -19,8 +19,13 @@ async def two(pg: Any) -> tuple[Member, Member]:
     return await new_member(pg.dsn, "guard-a"), await new_member(pg.dsn, "guard-b")
 
 
+def browser(base: str, **options: Any) -> httpx.AsyncClient:
+    """An HTTP client that sends what a browser sends with a form: the page's Origin."""
+    return httpx.AsyncClient(base_url=base, headers={"Origin": base}, **options)
+
+
 async def signed_in_browser(base: str, member: Member) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with browser(base) as http:
         response = await http.post(
             "/dashboard/login", data={"email": member.email, "password": member.password}
         )
@@ -36,6 +41,30 @@ async def live_keys(dsn: str, key: str) -> int:
         )
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 403),  # neither Origin nor Referer: no browser's form
+        ({"Origin": "null"}, 403),  # an opaque origin (a sandboxed frame, a data: page)
+        ({"Referer": "https://evil.example/form"}, 403),
+        ({"Referer": "{base}/dashboard/cache"}, 200),  # Origin stripped, Referer kept
+    ],
+)
+async def test_a_form_must_show_it_comes_from_this_site(
+    origin_server: Any, two: tuple[Member, Member], pg: Any, headers: dict[str, str], status: int
+) -> None:
+    me = two[0]
+    async for http in signed_in_browser(origin_server.url, me):
+        del http.headers["Origin"]
+        sent = {k: v.format(base=origin_server.url) for k, v in headers.items()}
+        response = await http.post(
+            "/dashboard/cache/purge",
+            data={"project": me.project_id, "scope": "tag", "target": "feature=none"},
+            headers=sent,
+        )
+        assert response.status_code == status
 
 
 async def test_a_form_posted_from_another_site_is_refused(
@@ -114,7 +143,7 @@ async def test_sign_in_only_redirects_within_the_dashboard(
     origin_server: Any, two: tuple[Member, Member], next_path: str, landing: str
 ) -> None:
     me = two[0]
-    async with httpx.AsyncClient(base_url=origin_server.url) as http:
+    async with browser(origin_server.url) as http:
         response = await http.post(
             "/dashboard/login",
             data={"email": me.email, "password": me.password, "next": next_path},
@@ -126,7 +155,7 @@ async def test_wrong_password_is_a_400_and_sets_no_session(
     origin_server: Any, two: tuple[Member, Member]
 ) -> None:
     me = two[0]
-    async with httpx.AsyncClient(base_url=origin_server.url) as http:
+    async with browser(origin_server.url) as http:
         response = await http.post(
             "/dashboard/login", data={"email": me.email, "password": "wrong"}
         )

@@ -76,7 +76,8 @@ def test_make_run_serves_the_openai_sdk(tmp_path: Path) -> None:
         dashboard = f"http://127.0.0.1:{ports['PRISM_PORT']}/dashboard"
         assert dashboard in output and f"{email} / {password}" in output
         # The printed credentials sign in, and the demo project's traffic is on the overview.
-        with httpx.Client(base_url=dashboard.removesuffix("/dashboard")) as browser:
+        site = dashboard.removesuffix("/dashboard")
+        with httpx.Client(base_url=site, headers={"Origin": site}) as browser:
             signed = browser.post("/dashboard/login", data={"email": email, "password": password})
             assert signed.status_code == 303 and signed.headers["location"] == "/dashboard"
             overview = browser.get("/dashboard")

@@ -39,9 +39,12 @@ def supa_of(request: Request) -> Supa:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form, from a page of ours: a cross-site POST is refused."""
-    origin = request.headers.get("origin")
-    if origin and urlparse(origin).netloc != request.url.netloc:
+    """An urlencoded form, from a page of ours: a POST that does not show it comes from this
+    host (its Origin, or failing that its Referer) is refused. Browsers send Origin with every
+    POST; a request with neither header is no browser's form, and SameSite cookies alone would
+    leave such a request's fate to the browser's cookie policy."""
+    sent_from = request.headers.get("origin") or request.headers.get("referer") or ""
+    if urlparse(sent_from).netloc != request.url.netloc:
         raise PermissionError("cross-site form")
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:

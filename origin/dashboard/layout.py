@@ -142,3 +142,11 @@ def read_only_note(what: str) -> str:
         f'<div class="panel muted">Only an owner or admin of this organisation can {what}; '
         "your role is member.</div>"
     )
+
+
+def hidden_fields(project_id: str, **fields: str) -> str:
+    """The hidden inputs every dashboard form posts: its project, then `fields`."""
+    extra = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
+    )
+    return f'<input type="hidden" name="project" value="{escape(project_id)}">{extra}'

@@ -8,14 +8,10 @@ from html import escape
 from typing import Any
 
 from origin.dashboard import fmt
-from origin.dashboard.layout import read_only_note
+from origin.dashboard.layout import hidden_fields, read_only_note
 from shared.limits import PERIODS
 
 ACTIONS = (("block", "block (402 once spent)"), ("warn", "warn (header, keeps serving)"))
-
-
-def _hidden(project_id: str) -> str:
-    return f'<input type="hidden" name="project" value="{escape(project_id)}">'
 
 
 def used_percent(spent: Any, limit: Any) -> Decimal:
@@ -41,7 +37,7 @@ def _row(budget: dict[str, Any], project_id: str, can_manage: bool) -> str:
     scope = budget.get("tag")
     delete = (
         f'<form method="post" action="/dashboard/budgets/delete" style="display:inline">'
-        f'{_hidden(project_id)}<input type="hidden" name="budget_id" value="{escape(str(budget["id"]))}">'
+        f'{hidden_fields(project_id)}<input type="hidden" name="budget_id" value="{escape(str(budget["id"]))}">'
         '<button type="submit" class="secondary" '
         "onclick=\"return confirm('Delete this budget?')\">Delete</button></form>"
         if can_manage
@@ -103,7 +99,7 @@ def _create_form(project_id: str) -> str:
         f'<option value="{p}"{" selected" if p == "month" else ""}>{p}</option>' for p in PERIODS
     )
     actions = "".join(f'<option value="{v}">{escape(t)}</option>' for v, t in ACTIONS)
-    return f"""<div class="panel"><form method="post" action="/dashboard/budgets" class="filters">{_hidden(project_id)}
+    return f"""<div class="panel"><form method="post" action="/dashboard/budgets" class="filters">{hidden_fields(project_id)}
 <div><label for="limit">Limit (US$)</label><input id="limit" name="limit_dollars" inputmode="decimal" placeholder="50.00" required></div>
 <div><label for="period">Period</label><select id="period" name="period">{periods}</select></div>
 <div><label for="action">When spent</label><select id="action" name="action">{actions}</select></div>

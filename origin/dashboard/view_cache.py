@@ -8,7 +8,7 @@ from typing import Any
 
 from origin.dashboard import charts, fmt
 from origin.dashboard.actions import EntryView
-from origin.dashboard.layout import read_only_note
+from origin.dashboard.layout import hidden_fields, read_only_note
 from origin.dashboard.view_overview import LAYERS
 
 SERIES_DAYS = 14
@@ -37,9 +37,7 @@ def _purge_button(project_id: str, scope: str, target: str, label: str, css: str
     )
     return (
         f'<form method="post" action="/dashboard/cache/purge" style="display:inline">'
-        f'<input type="hidden" name="project" value="{escape(project_id)}">'
-        f'<input type="hidden" name="scope" value="{scope}">'
-        f'<input type="hidden" name="target" value="{escape(target)}">'
+        f"{hidden_fields(project_id, scope=scope, target=target)}"
         f'<button type="submit" class="{css}"{confirm}>{label}</button></form>'
     )
 
@@ -47,7 +45,7 @@ def _purge_button(project_id: str, scope: str, target: str, label: str, css: str
 def _purge_forms(project_id: str) -> str:
     return f"""<div class="row" style="margin-bottom:12px">
 <form method="post" action="/dashboard/cache/purge" class="row" style="flex:3">
-<input type="hidden" name="project" value="{escape(project_id)}"><input type="hidden" name="scope" value="tag">
+{hidden_fields(project_id, scope="tag")}
 <div><label for="purge-tag">Purge by tag</label><input id="purge-tag" name="target" placeholder="feature=search"></div>
 <button type="submit" class="secondary">Purge tag</button></form>
 {_purge_button(project_id, "project", "", "Purge everything", "danger")}</div>"""

@@ -7,12 +7,8 @@ from html import escape
 from typing import Any
 
 from origin.dashboard import fmt
-from origin.dashboard.layout import read_only_note
+from origin.dashboard.layout import hidden_fields, read_only_note
 from origin.providers.registry import PROVIDERS
-
-
-def _hidden(project_id: str) -> str:
-    return f'<input type="hidden" name="project" value="{escape(project_id)}">'
 
 
 def render_keys(
@@ -40,7 +36,7 @@ def render_keys(
         or '<tr><td colspan="5" class="muted">No API keys yet.</td></tr>'
     )
     create = (
-        f"""<div class="panel"><form method="post" action="/dashboard/keys" class="row">{_hidden(project_id)}
+        f"""<div class="panel"><form method="post" action="/dashboard/keys" class="row">{hidden_fields(project_id)}
 <div><label for="key-name">New key name</label><input id="key-name" name="name" placeholder="production"></div>
 <button type="submit">Create key</button></form></div>"""
         if can_manage
@@ -65,7 +61,7 @@ def _label(key: dict[str, Any]) -> str:
 
 def _revoke(project_id: str, key_id: str, label: str) -> str:
     return (
-        f'<form method="post" action="/dashboard/keys/revoke" style="display:inline">{_hidden(project_id)}'
+        f'<form method="post" action="/dashboard/keys/revoke" style="display:inline">{hidden_fields(project_id)}'
         f'<input type="hidden" name="key_id" value="{escape(key_id)}">'
         f'<button type="submit" class="danger" aria-label="Revoke {escape(label)}" '
         "onclick=\"return confirm('Revoke this key? Requests using it will be refused.')\">Revoke</button></form>"
@@ -96,7 +92,7 @@ def render_providers(
         or '<tr><td colspan="6" class="muted">No provider keys yet. Add one above to call providers with your own key.</td></tr>'
     )
     add = (
-        f"""<div class="panel"><form method="post" action="/dashboard/providers" class="filters">{_hidden(project_id)}
+        f"""<div class="panel"><form method="post" action="/dashboard/providers" class="filters">{hidden_fields(project_id)}
 <div><label for="provider">Provider</label><select id="provider" name="provider">{options}</select></div>
 <div><label for="pname">Name</label><input id="pname" name="name" placeholder="same as provider"></div>
 <div><label for="base_url">Custom base URL</label><input id="base_url" name="base_url" placeholder="optional"></div>
@@ -114,7 +110,7 @@ A key is never shown again: only its name and last four characters.</p>{banner}{
 
 def _remove(project_id: str, name: str) -> str:
     return (
-        f'<form method="post" action="/dashboard/providers/remove" style="display:inline">{_hidden(project_id)}'
+        f'<form method="post" action="/dashboard/providers/remove" style="display:inline">{hidden_fields(project_id)}'
         f'<input type="hidden" name="name" value="{escape(name)}">'
         f'<button type="submit" class="secondary" aria-label="Remove {escape(name)}">Remove</button></form>'
     )

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from origin.dashboard import fmt
+from origin.dashboard.layout import hidden_fields
 from shared.limits import LIMIT_FIELDS
 
 LABELS = {
@@ -42,7 +43,7 @@ def _form(project_id: str, keys: list[dict[str, Any]]) -> str:
     )
     return (
         '<form method="post" action="/dashboard/limits" class="filters" style="margin-bottom:12px">'
-        f'<input type="hidden" name="project" value="{escape(project_id)}">'
+        f"{hidden_fields(project_id)}"
         f'<div><label for="subject">Applies to</label><select id="subject" name="subject">{options}'
         f'</select></div>{inputs}<div class="row"><button type="submit">Set limits</button></div>'
         "</form>"

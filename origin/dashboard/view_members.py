@@ -9,15 +9,8 @@ from html import escape
 from typing import Any
 
 from origin.dashboard import fmt
-from origin.dashboard.layout import read_only_note
+from origin.dashboard.layout import hidden_fields, read_only_note
 from origin.dashboard.team import ROLES, Added
-
-
-def _hidden(project_id: str, **fields: str) -> str:
-    extra = "".join(
-        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
-    )
-    return f'<input type="hidden" name="project" value="{escape(project_id)}">{extra}'
 
 
 def _role_options(viewer_role: str, selected: str = "member") -> str:
@@ -49,13 +42,13 @@ def _controls(member: dict[str, Any], project_id: str, viewer_role: str) -> str:
     label = escape(str(member["email"]))
     change = (
         f'<form method="post" action="/dashboard/members/role" class="row" style="display:inline-flex">'
-        f"{_hidden(project_id, user_id=user_id)}"
+        f"{hidden_fields(project_id, user_id=user_id)}"
         f'<select name="role" aria-label="Role of {label}">{_role_options(viewer_role, role)}</select>'
         f'<button type="submit" class="secondary">Change role</button></form>'
     )
     remove = (
         f'<form method="post" action="/dashboard/members/remove" style="display:inline">'
-        f"{_hidden(project_id, user_id=user_id)}"
+        f"{hidden_fields(project_id, user_id=user_id)}"
         f'<button type="submit" class="danger" aria-label="Remove {label}" '
         "onclick=\"return confirm('Remove this member from the organisation?')\">Remove</button>"
         "</form>"
@@ -97,7 +90,7 @@ def render(
         '<tr><td colspan="4" class="muted">No members to show.</td></tr>'
     )
     add = (
-        f"""<div class="panel"><form method="post" action="/dashboard/members" class="row">{_hidden(project_id)}
+        f"""<div class="panel"><form method="post" action="/dashboard/members" class="row">{hidden_fields(project_id)}
 <div><label for="member-email">Email</label><input id="member-email" name="email" type="email" required
 placeholder="teammate@example.com" autocomplete="off"></div>
 <div><label for="member-role">Role</label><select id="member-role" name="role">{_role_options(viewer_role)}</select></div>

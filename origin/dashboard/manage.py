@@ -3,6 +3,8 @@ origin code (actions.py) for a project the viewer's own token has shown to be th
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 
 from starlette.requests import Request
@@ -142,11 +144,13 @@ def _message(exc: Exception) -> str:
 async def _budgets_page(
     request: Request, ctx: Context, notice: str = "", error: str = ""
 ) -> Response:
-    client = ctx.viewer.client
-    budgets = await changes.budgets_with_spend(data.Budgets(client), ctx.project_id)
-    audit = await data.policy_audit(client, ctx.project_id)
-    limits = await data.rate_limits(client, ctx.project_id)
-    keys = await data.api_keys(client, ctx.project_id)
+    client, project_id = ctx.viewer.client, ctx.project_id
+    budgets, audit, limits, keys = await asyncio.gather(
+        changes.budgets_with_spend(data.Budgets(client), project_id),
+        data.policy_audit(client, project_id),
+        data.rate_limits(client, project_id),
+        data.api_keys(client, project_id),
+    )
     body = view_budgets.render(budgets, ctx.project_id, ctx.can_manage, notice, error)
     body += view_limits.render(limits, keys, ctx.project_id, ctx.can_manage)
     body += view_budgets.audit_panel(audit)
@@ -179,26 +183,31 @@ def _budget_body(form: dict[str, str]) -> dict[str, object]:
     }
 
 
-async def budgets_create(request: Request, ctx: Context) -> Response:
-    form: dict[str, str] = request.state.form
-    actor = f"user:{ctx.viewer.email}"
+async def _budgets_change(
+    request: Request, ctx: Context, change: Callable[[Actions, str], Awaitable[None]]
+) -> Response:
+    """Make a budget or limit change as the viewer, then back to the page (with what failed)."""
     try:
-        await dash_of(request).actions.create_budget(ctx.project_id, _budget_body(form), actor)
+        await change(dash_of(request).actions, f"user:{ctx.viewer.email}")
     except (PrismError, StoreUnavailable, StoreError) as exc:
         return await _budgets_page(request, ctx, error=_message(exc))
     return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)
+
+
+async def budgets_create(request: Request, ctx: Context) -> Response:
+    form: dict[str, str] = request.state.form
+    return await _budgets_change(
+        request,
+        ctx,
+        lambda actions, actor: actions.create_budget(ctx.project_id, _budget_body(form), actor),
+    )
 
 
 async def budgets_delete(request: Request, ctx: Context) -> Response:
-    form: dict[str, str] = request.state.form
-    actor = f"user:{ctx.viewer.email}"
-    try:
-        await dash_of(request).actions.delete_budget(
-            ctx.project_id, form.get("budget_id", ""), actor
-        )
-    except (PrismError, StoreUnavailable, StoreError) as exc:
-        return await _budgets_page(request, ctx, error=_message(exc))
-    return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)
+    budget_id = request.state.form.get("budget_id", "")
+    return await _budgets_change(
+        request, ctx, lambda actions, actor: actions.delete_budget(ctx.project_id, budget_id, actor)
+    )
 
 
 def _limits_body(form: dict[str, str]) -> dict[str, object]:
@@ -226,9 +235,10 @@ async def limits_set(request: Request, ctx: Context) -> Response:
     form: dict[str, str] = request.state.form
     subject = form.get("subject", view_limits.PROJECT)
     key_id = None if subject == view_limits.PROJECT else subject
-    actor = f"user:{ctx.viewer.email}"
-    try:
-        await dash_of(request).actions.put_limits(ctx.project_id, key_id, _limits_body(form), actor)
-    except (PrismError, StoreUnavailable, StoreError) as exc:
-        return await _budgets_page(request, ctx, error=_message(exc))
-    return RedirectResponse(href("/budgets", ctx.project_id), status_code=303)
+    return await _budgets_change(
+        request,
+        ctx,
+        lambda actions, actor: actions.put_limits(
+            ctx.project_id, key_id, _limits_body(form), actor
+        ),
+    )

@@ -14,17 +14,12 @@ import pytest
 from infra.local.simulator.anthropic_thinking import THOUGHT, THOUGHT_TOKENS
 from infra.local.simulator.tokens import tokens
 from shared.catalog import MODELS
-
-HELLO = [{"role": "user", "content": "Say hello to the gateway"}]
+from tests.test_origin_openai_sdk import HELLO, client
 
 
 @pytest.fixture
 async def project(make_project: Any) -> Any:
     return await make_project("reasoning")
-
-
-def client(origin_server: Any, project: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=origin_server.base_url, api_key=project.api_key, max_retries=0)
 
 
 def sent_bodies(sim: Any) -> list[dict[str, Any]]:

@@ -50,6 +50,8 @@ class Settings:
     supabase_service_key: Secret = field(default_factory=lambda: Secret(""))
     # The public anon key: the dashboard's Supabase client sends it with each user's token.
     supabase_anon_key: Secret = field(default_factory=lambda: Secret(""))
+    # Where browsers reach the dashboard when a proxy stands in front (origin.dashboard.site).
+    public_url: str = ""
     redis_url: str = "redis://127.0.0.1:56379/0"
     vector_url: str = ""
     vector_token: Secret = field(default_factory=lambda: Secret(""))
@@ -149,6 +151,7 @@ VARIABLES: tuple[Variable, ...] = (
         "service-role key for PostgREST and Auth's admin API",
     ),
     V("SUPABASE_ANON_KEY", "supabase_anon_key", secret, "public anon key the dashboard sends"),
+    V("PRISM_PUBLIC_URL", "public_url", url, "the dashboard's address as browsers see it"),
     V("REDIS_URL", "redis_url", redis_url, "exact cache, counters, the edge's usage queue"),
     V("UPSTASH_VECTOR_REST_URL", "vector_url", url, "semantic cache index (off when unset)"),
     V("UPSTASH_VECTOR_REST_TOKEN", "vector_token", secret, "its token"),

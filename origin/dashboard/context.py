@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 from postgrest import APIError
 from starlette.requests import Request
@@ -16,6 +16,7 @@ from origin.dashboard import data
 from origin.dashboard.actions import Actions
 from origin.dashboard.layout import bare, page
 from origin.dashboard.session import Viewer, signed_in
+from origin.dashboard.site import Site, site_of
 from origin.dashboard.supa import Supa
 from origin.dashboard.team import Team
 
@@ -25,8 +26,8 @@ MAX_FORM_BYTES = 64 * 1024
 class Dashboard:
     """Everything the routes need, built once at start-up (origin/app.py)."""
 
-    def __init__(self, supa: Supa, actions: Actions, team: Team) -> None:
-        self.supa, self.actions, self.team = supa, actions, team
+    def __init__(self, supa: Supa, actions: Actions, team: Team, site: Site) -> None:
+        self.supa, self.actions, self.team, self.site = supa, actions, team, site
 
 
 def dash_of(request: Request) -> Dashboard:
@@ -44,7 +45,7 @@ async def read_form(request: Request) -> dict[str, str]:
     POST; a request with neither header is no browser's form, and SameSite cookies alone would
     leave such a request's fate to the browser's cookie policy."""
     sent_from = request.headers.get("origin") or request.headers.get("referer") or ""
-    if urlparse(sent_from).netloc != request.url.netloc:
+    if not site_of(request).same_origin(request, sent_from):
         raise PermissionError("cross-site form")
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:

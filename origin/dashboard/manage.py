@@ -15,6 +15,7 @@ from origin.dashboard import data, view_budgets, view_cache, view_keys, view_lim
 from origin.dashboard.actions import Actions
 from origin.dashboard.context import Context, dash_of
 from origin.dashboard.layout import href
+from origin.dashboard.site import site_of
 from origin.spend import changes
 from origin.spend.changes import MAX_CENTS
 from origin.store import StoreError, StoreUnavailable
@@ -87,7 +88,7 @@ async def keys_create(request: Request, ctx: Context) -> Response:
         path="/dashboard/keys",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=site_of(request).secure(request),
     )
     return response
 

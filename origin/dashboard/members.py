@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from origin.dashboard import data, view_members
 from origin.dashboard.context import Context, dash_of
 from origin.dashboard.layout import href
+from origin.dashboard.site import site_of
 from origin.dashboard.team import Added
 from origin.store import MemberRefused, StoreError, StoreUnavailable
 from shared.errors import PrismError
@@ -80,7 +81,7 @@ async def members_add(request: Request, ctx: Context) -> Response:
         path=ADDED_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=site_of(request).secure(request),
     )
     return response
 

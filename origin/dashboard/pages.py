@@ -11,6 +11,7 @@ from origin.dashboard import data, view_features, view_keys, view_overview, view
 from origin.dashboard.context import Context, read_form, supa_of
 from origin.dashboard.layout import bare
 from origin.dashboard.session import Viewer, clear_session_cookies, set_session_cookies
+from origin.dashboard.site import site_of
 from origin.dashboard.supa import SignInFailed
 
 
@@ -33,7 +34,7 @@ async def login(request: Request) -> Response:
         body = view_keys.render_login("Wrong email or password.", form.get("next", ""))
         return bare("Sign in", body, 400)
     response = RedirectResponse(_safe_next(form.get("next", "")), status_code=303)
-    set_session_cookies(response, session, request.url.scheme == "https")
+    set_session_cookies(response, session, site_of(request).secure(request))
     return response
 
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from origin.dashboard.site import site_of
 from origin.dashboard.supa import Supa
 
 if TYPE_CHECKING:  # only supa.py loads supabase-py, once the dashboard is first used
@@ -84,7 +85,7 @@ def signed_in(supa_of: Callable[[Request], Supa], handler: Handler) -> Callable[
             return response
         response = await handler(request, viewer)
         if viewer.renewed is not None:
-            set_session_cookies(response, viewer.renewed, request.url.scheme == "https")
+            set_session_cookies(response, viewer.renewed, site_of(request).secure(request))
         return response
 
     return run

@@ -7,6 +7,7 @@ import contextlib
 from origin.cache.response_cache import PrismCache
 from origin.dashboard.actions import Actions, Revoke, SpendChanged
 from origin.dashboard.routes import Dashboard, dashboard_routes
+from origin.dashboard.site import Site
 from origin.dashboard.supa import Supa
 from origin.dashboard.team import Team
 from origin.settings import Settings
@@ -31,4 +32,4 @@ async def build_dashboard(
     supa = Supa(settings.supabase_url, settings.supabase_anon_key, settings.supabase_service_key)
     stack.push_async_callback(supa.aclose)
     actions = Actions(store, keybox, cache, revoke, settings, spend_changed)
-    return Dashboard(supa, actions, Team(store, supa))
+    return Dashboard(supa, actions, Team(store, supa), Site(settings.public_url))

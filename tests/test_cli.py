@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -90,6 +92,17 @@ def test_api_keys(env: dict[str, str], capsys: pytest.CaptureFixture[str], pg: A
     assert code == 0 and "revoked" in out
     code, out, _ = run(capsys, "keys", "list", "--project", project_id)
     assert "-" != out.splitlines()[1].split()[-1]
+    # The activity trail names the operator's account and host for both changes.
+    trail = fetch(
+        pg,
+        "select actor, action from activity where project_id = $1 order by id",
+        uuid.UUID(project_id),
+    )
+    operator = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    assert [(r["actor"], r["action"]) for r in trail] == [
+        (operator, "api_key.created"),
+        (operator, "api_key.revoked"),
+    ]
 
 
 def test_provider_keys_never_show_the_key(

@@ -31,6 +31,7 @@ OWNED_BY = {
     "cache_purges": ("project_id", "project_id"),
     "rate_limits": ("project_id", "project_id"),
     "policy_audit": ("project_id", "project_id"),
+    "activity": ("org_id", "org_id"),
 }
 GRANTED_TO_REST_ROLES = (
     "SELECT c.relname, r.role, p.privilege FROM pg_class AS c"

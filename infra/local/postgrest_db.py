@@ -14,10 +14,12 @@ from infra.local.postgrest_errors import CONNECTION_ERRORS, is_connection_error,
 from infra.local.postgrest_schema import Schema, load_schema
 
 CONNECT_TIMEOUT = 5.0
-# PostgREST's own per-request setup: the role to act as and the JWT claims RLS policies read.
+# PostgREST's own per-request setup: the role to act as, the JWT claims RLS policies read, and
+# the request's headers (names lower-cased), which triggers may read as PostgREST's do.
 SETUP_SQL = (
     "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true),"
-    " set_config('request.method', $3, true), set_config('request.path', $4, true)"
+    " set_config('request.method', $3, true), set_config('request.path', $4, true),"
+    " set_config('request.headers', $5, true)"
 )
 
 
@@ -69,7 +71,7 @@ class Database:
             await self._forget_connections()
             raise unavailable(exc) from exc
 
-    async def _begin(self, conn: asyncpg.Connection, setup: tuple[str, str, str, str]) -> Any:
+    async def _begin(self, conn: asyncpg.Connection, setup: tuple[str, ...]) -> Any:
         tx = conn.transaction()
         await tx.start()
         try:
@@ -81,10 +83,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(
-        self, role: str, claims: dict[str, Any], method: str = "GET", path: str = "/"
+        self,
+        role: str,
+        claims: dict[str, Any],
+        method: str = "GET",
+        path: str = "/",
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[asyncpg.Connection]:
         """A connection in a transaction acting as `role`, with `claims` visible to RLS policies."""
-        setup = (role, json.dumps(claims), method, path)
+        setup = (role, json.dumps(claims), method, path, json.dumps(headers or {}))
         async with self._connection() as conn:
             tx = await self._begin(conn, setup)
             try:

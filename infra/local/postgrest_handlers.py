@@ -36,6 +36,12 @@ class Result:
     total: int | None = None
 
 
+def request_transaction(db: Database, caller: Caller, request: Request) -> Any:
+    """The request's transaction, set up as PostgREST sets one up (role, claims, headers)."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return db.transaction(caller.role, caller.claims, request.method, request.url.path, headers)
+
+
 def wants_object(accept: str | None) -> bool:
     for media in (accept or "*/*").split(","):
         kind = media.split(";")[0].strip().lower()
@@ -94,7 +100,7 @@ async def handle_read(
     prefer = parse_prefer(request.headers.getlist("prefer"), "minimal")
     single = wants_object(request.headers.get("accept"))
     statement, params = read_sql(table, query, with_total=prefer.count is not None)
-    async with db.transaction(caller.role, caller.claims, request.method, request.url.path) as conn:
+    async with request_transaction(db, caller, request) as conn:
         row = await conn.fetchrow(statement, *params)
     result = Result(row["n"], row["body"], row["first"], row["total"])
     start = query.offset or 0
@@ -171,7 +177,7 @@ async def handle_insert(
     representation = prefer.return_ == "representation"
     select = query.select if representation else None
     results: list[Result] = []
-    async with db.transaction(caller.role, caller.claims, request.method, request.url.path) as conn:
+    async with request_transaction(db, caller, request) as conn:
         for columns, span in plan_runs(rows, query, prefer.missing_default):
             statement, params = insert_sql(
                 table, query, columns, array_text, span, prefer.resolution, select
@@ -208,7 +214,7 @@ async def handle_change(
         statement, params = update_sql(table, query, columns, text, select)
     else:
         statement, params = delete_sql(table, query, select)
-    async with db.transaction(caller.role, caller.claims, request.method, request.url.path) as conn:
+    async with request_transaction(db, caller, request) as conn:
         result = await run_write(conn, statement, params, representation)
         if single and result.n != 1:
             raise not_single_object(result.n)
@@ -264,7 +270,7 @@ async def handle_rpc(
         )
     fn = candidates[0]
     statement, params = rpc_sql(fn, set(args), body)
-    async with db.transaction(caller.role, caller.claims, request.method, request.url.path) as conn:
+    async with request_transaction(db, caller, request) as conn:
         value = await conn.fetchval(statement, *params)
     if fn.returns_void:
         return Response(status_code=204)

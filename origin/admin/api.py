@@ -36,6 +36,7 @@ from origin.admin.fields import (
 )
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable, valid_id
+from origin.store.actor import acting_for
 from origin.tenancy.crypto import DecryptionFailed, KeyBox
 from origin.tenancy.sealing import change_destination, seal
 from shared.errors import (
@@ -110,7 +111,8 @@ def _guarded(
         deps = deps_for(request)
         check_token(request, deps.settings)
         try:
-            return await handler(request, deps)
+            with acting_for("admin"):
+                return await handler(request, deps)
         except StoreUnavailable as exc:
             raise UpstreamUnavailable(
                 "The database is unavailable; retry shortly.", retry_after=1

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from origin.admin.cache_cli import add_cache_commands
+from origin.admin.cache_cli import actor, add_cache_commands
 from origin.admin.exits import (
     EXIT_OK,
     EXIT_PIPE_CLOSED,
@@ -32,6 +32,7 @@ from origin.admin.tenancy_cli import add_tenancy_commands
 from origin.admin.usage_cli import add_usage_command
 from origin.settings import Settings
 from origin.store import Store, StoreError, StoreUnavailable
+from origin.store.actor import acting_for
 from origin.tenancy.crypto import MasterKeyError, generate_master_key
 from shared.errors import NotFound, PrismError
 
@@ -71,7 +72,9 @@ def _run(argv: Sequence[str] | None) -> int:
         if args.run is cmd_serve:
             served: int = cmd_serve(args, Settings.from_env())  # blocking: the server's loop
             return served
-        asyncio.run(run_command(args, Settings.from_env()))
+        # What a command changes is recorded under the operator's account and host.
+        with acting_for(actor()):
+            asyncio.run(run_command(args, Settings.from_env()))
     except CliError as exc:
         return _fail(str(exc), exc.code)
     except NotFound as exc:  # the docstring's "1 refused or not found", as keys revoke gives

@@ -19,6 +19,7 @@ from origin.dashboard.session import Viewer, signed_in
 from origin.dashboard.site import Site, site_of
 from origin.dashboard.supa import Supa
 from origin.dashboard.team import Team
+from origin.store.actor import acting_for
 
 MAX_FORM_BYTES = 64 * 1024
 
@@ -123,7 +124,9 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
         if request.method == "POST" and not ctx.can_manage:
             return bare("Refused", READ_ONLY_PAGE, 403)
         try:
-            return await handler(request, ctx)
+            # Whoever signed in is who the activity trail names for what this page changes.
+            with acting_for(f"user:{viewer.email}"):
+                return await handler(request, ctx)
         except APIError as exc:
             return bare(
                 "Unavailable",

@@ -176,6 +176,12 @@ async def members(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
     return _rows(await _rpc(client, "dash_members", {"p_project": project_id}))
 
 
+async def activity(client: AsyncClient, project_id: str) -> list[dict[str, Any]]:
+    """Who changed the project and its organisation, newest first; none unless the viewer is a
+    member (dash_activity, 0037_activity.sql, under the viewer's row-level security)."""
+    return _rows(await _rpc(client, "dash_activity", {"p_project": project_id, "p_limit": 100}))
+
+
 class Budgets:
     """Budgets and their spend (origin.spend.changes.budgets_with_spend) read as the viewer: the
     budgets table and budget_spend under row-level security, never with the service key."""

@@ -16,6 +16,7 @@ NAV = (
     ("/keys", "API keys"),
     ("/providers", "Providers"),
     ("/members", "Members"),
+    ("/activity", "Activity"),
 )
 
 STYLE = """

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from origin.dashboard import data, view_features, view_keys, view_overview, view_requests
+from origin.dashboard import (
+    data,
+    view_activity,
+    view_features,
+    view_keys,
+    view_overview,
+    view_requests,
+)
 from origin.dashboard.context import Context, read_form, supa_of
 from origin.dashboard.layout import bare
 from origin.dashboard.session import Viewer, clear_session_cookies, set_session_cookies
@@ -75,3 +82,8 @@ async def features(request: Request, ctx: Context) -> Response:
     result = await data.features(ctx.viewer.client, ctx.project_id, key, first, last)
     body = view_features.render(result, keys, key, first, last, ctx.project_id)
     return ctx.render("Features", body, "/features")
+
+
+async def activity(request: Request, ctx: Context) -> Response:
+    entries = await data.activity(ctx.viewer.client, ctx.project_id)
+    return ctx.render("Activity", view_activity.render_activity(entries), "/activity")

@@ -30,6 +30,7 @@ from origin.dashboard.manage import (
 )
 from origin.dashboard.members import members_add, members_page, members_remove, members_role
 from origin.dashboard.pages import (
+    activity,
     features,
     login,
     login_form,
@@ -89,5 +90,6 @@ def _routes() -> list[Route]:
         Route("/dashboard/members", project_page(members_add), methods=post),
         Route("/dashboard/members/role", project_page(members_role), methods=post),
         Route("/dashboard/members/remove", project_page(members_remove), methods=post),
+        Route("/dashboard/activity", project_page(activity), methods=get),
         Route("/dashboard/live/savings", project_page(live_savings), methods=get),
     ]

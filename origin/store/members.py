@@ -10,6 +10,7 @@ from typing import Any
 
 from postgrest import APIError
 
+from origin.store.actor import named
 from origin.store.base import Rows
 from origin.store.boundary import StoreError, boundary
 
@@ -29,7 +30,7 @@ class MemberRows(Rows):
     async def _member_call(self, function: str, args: dict[str, Any]) -> object:
         async with boundary(function):
             try:
-                res = await self._client.rpc(function, args).execute()
+                res = await named(self._client.rpc(function, args)).execute()
             except APIError as exc:
                 status = REFUSED.get(str(exc.code))
                 if status is None:

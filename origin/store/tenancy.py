@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from origin.store.actor import named
 from origin.store.base import RowList, Rows
 from origin.store.boundary import boundary, rows_of
 from origin.store.records import (
@@ -105,7 +106,9 @@ class TenancyRows(Rows):
             "prefix": display_prefix(key),
         }
         async with boundary("create_api_key"):
-            res = await self._client.from_("api_keys").insert(row).select(API_KEY_COLUMNS).execute()
+            res = await named(
+                self._client.from_("api_keys").insert(row).select(API_KEY_COLUMNS)
+            ).execute()
         return key, ApiKeyRecord(**rows_of(res.data)[0])
 
     async def list_api_keys(self, project_id: str) -> list[ApiKeyRecord]:
@@ -124,14 +127,13 @@ class TenancyRows(Rows):
         if not valid_id(key_id):
             return None
         async with boundary("revoke_api_key"):
-            res = await (
+            res = await named(
                 self._client.from_("api_keys")
                 .update({"revoked_at": datetime.now(UTC).isoformat()})
                 .eq("id", key_id)
                 .is_("revoked_at", "null")
                 .select(API_KEY_COLUMNS)
-                .execute()
-            )
+            ).execute()
             if not res.data:
                 res = await (
                     self._client.from_("api_keys")
@@ -179,12 +181,9 @@ class TenancyRows(Rows):
             "key_hint": key_hint,
         }
         async with boundary("add_provider_key"):
-            res = await (
-                self._client.from_("provider_keys")
-                .insert(row)
-                .select(PROVIDER_KEY_COLUMNS)
-                .execute()
-            )
+            res = await named(
+                self._client.from_("provider_keys").insert(row).select(PROVIDER_KEY_COLUMNS)
+            ).execute()
         return ProviderKeyInfo(**rows_of(res.data)[0])
 
     async def list_provider_keys(self, project_id: str) -> list[ProviderKeyInfo]:
@@ -204,7 +203,7 @@ class TenancyRows(Rows):
         """Replace a key's provider, base URL and ciphertext, only if the row still holds
         `was` (so a concurrent change is never overwritten); None if it did not."""
         async with boundary("reseal_provider_key"):
-            res = await (
+            res = await named(
                 self._client.from_("provider_keys")
                 .update(
                     {
@@ -217,18 +216,16 @@ class TenancyRows(Rows):
                 .eq("name", name)
                 .eq("ciphertext", was.ciphertext)
                 .select(PROVIDER_KEY_COLUMNS)
-                .execute()
-            )
+            ).execute()
         rows = rows_of(res.data)
         return ProviderKeyInfo(**rows[0]) if rows else None
 
     async def remove_provider_key(self, project_id: str, name: str) -> bool:
         async with boundary("remove_provider_key"):
-            res = await (
+            res = await named(
                 self._client.from_("provider_keys")
                 .delete()
                 .eq("project_id", project_id)
                 .eq("name", name)
-                .execute()
-            )
+            ).execute()
         return bool(res.data)

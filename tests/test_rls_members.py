@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from postgrest import APIError
 
 from infra.local.postgres import apply_migrations
 from tests.fixtures.members import Member, signed_in
+from tests.test_standin_postgrest import rest as rest_client
 
 # Every public table and the column that says whose a row is. A table added without an entry
 # here fails test_every_public_table_is_covered: new tables need their isolation tested too.
@@ -238,3 +240,48 @@ async def test_migrations_take_back_what_supabase_grants_by_default(
     finally:
         await pg_conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     assert [tuple(r) for r in rows] == []
+
+
+@pytest.fixture(scope="module")
+async def sibling_projects(pg: Any) -> tuple[Member, Member]:
+    """Two projects of one organisation, every table seeded for each."""
+    from tests.fixtures.members import new_member
+
+    first = await new_member(pg.dsn, "sibling")
+    conn = await pg.connect()
+    try:
+        second_id = await conn.fetchval(
+            "INSERT INTO projects (org_id, name) VALUES ($1, 'sibling-2') RETURNING id::text",
+            first.org_id,
+        )
+        second = replace(first, project_id=second_id)
+        for member in (first, second):
+            await seed(conn, member)
+            await conn.execute(
+                "INSERT INTO api_keys (project_id, key_hash, prefix) VALUES ($1, $2, 'prism_sk_x')",
+                member.project_id,
+                secrets.token_hex(32),
+            )
+    finally:
+        await conn.close()
+    return first, second
+
+
+@pytest.mark.parametrize("table", sorted(OWNED_BY))
+async def test_a_project_token_reads_its_own_project_and_not_its_siblings(
+    postgrest: Any, sibling_projects: tuple[Member, Member], table: str
+) -> None:
+    """A token minted for one project (no user) is that project's, not its organisation's."""
+    mine, sibling = sibling_projects
+    column, kind = OWNED_BY[table]
+    async with rest_client(postgrest, postgrest.project_key(mine.project_id)) as client:
+        rows = (await client.table(table).select(VISIBLE_COLUMNS.get(table, "*")).execute()).data
+    if table == "organisations":
+        assert [r["id"] for r in rows] == [mine.org_id]
+    elif table in ("org_members", "activity"):
+        # Who is in the organisation is its members' business; the trail's rows about this
+        # project are the token's.
+        assert all(r.get("project_id") == mine.project_id for r in rows), rows
+    else:
+        assert rows and {str(r[column]) for r in rows} == {owner_value(mine, kind)}
+    assert sibling.project_id not in str(rows)

@@ -108,9 +108,8 @@ async def _serve_hit(
     request_id = logs.request_id()
     usage = hit.entry.usage
     try:
-        counted = await count_hit(
-            backends.redis, caller, request_id, usage.prompt_tokens + usage.completion_tokens
-        )
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        counted = await count_hit(backends.redis, caller, request_id, tokens, chat.options.tags)
     except LimitExceeded as exc:
         row = build_row(
             request_id=request_id,

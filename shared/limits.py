@@ -117,10 +117,21 @@ def limits_config_key(project_id: str) -> str:
     return f"prism:limits:{_tag(project_id)}"
 
 
+def budget_key_prefix(project_id: str, budget_id: str) -> str:
+    """A budget's hash key without its period, which the edge's script appends to it."""
+    return f"prism:budget:{_tag(project_id)}:{budget_id}:"
+
+
 def budget_keys(project_id: str, budget_id: str, period_start: datetime) -> tuple[str, str]:
     """A budget's counters for one period: the hash (spent, reserved) and its reservations."""
-    base = f"prism:budget:{_tag(project_id)}:{budget_id}:{int(period_start.timestamp())}"
+    base = budget_key_prefix(project_id, budget_id) + str(int(period_start.timestamp()))
     return base, base + ":res"
+
+
+def period_starts(now: datetime) -> str:
+    """The current day's, ISO week's and month's starts (unix s), as the edge's script reads
+    them to find each budget's hash for this period."""
+    return ",".join(str(int(window_bounds(p, now)[0].timestamp())) for p in PERIODS)
 
 
 def auth_failures_key(address: str, now: datetime) -> str:

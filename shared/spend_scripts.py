@@ -18,10 +18,14 @@ ADMIT (few, short arguments: packing and sending them is most of what the check 
          6 tokens to count, 7 number of limit counters given (0 | 8), 8 the 8 limits as
          "l1,...,l8" (0 = none; ignored in config mode), 9 the 8 window ttls ms likewise, then
          one argument per budget: "limit,amount,block 1|0,warn-at,period end ms" (units)
+         In config mode, 10 the current day's, week's and month's starts ("s,s,s", unix s) and
+         11 the request's tags as a JSON object
   reply  {"noconfig"} | {"uninit", b, ...} | {"limit", j, current, limit} |
          {"budget", b, spent, reserved, first} |
          {"ok", 8 counts, then per budget: spent, reserved before this request, first warning,
-          then the 8 limits applied}
+          then the 8 limits applied; in config mode then, per published budget covering the
+          tags whose counter is initialised: id, tag key, tag value, period, action, limit,
+          warn-at (units), limit (cents), spent, reserved}
          "uninit" names every budget whose counter is not initialised, all checked before any
          is read: a new project's budgets are all cold at its first request, and the caller
          rebuilds them in one round rather than one per admit
@@ -64,11 +68,12 @@ ADMIT: Final = (
     PRELUDE
     + """
 local now, rid, ttl, nl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[7])
-local limits, ttls = {}, csv(ARGV[9])
+local limits, ttls, cfgbudgets = {}, csv(ARGV[9]), nil
 if ARGV[4] == 'config' then
   local raw = redis.call('GET', KEYS[1])
   if not raw then return {'noconfig'} end
   local cfg = cjson.decode(raw)
+  if type(cfg.budgets) == 'table' then cfgbudgets = cfg.budgets end
   local k = (type(cfg.keys) == 'table' and cfg.keys[ARGV[5]]) or {}
   local p = cfg.project or {}
   for i = 1, 4 do
@@ -133,6 +138,24 @@ for b = 1, nb do
   out[#out + 1] = first
 end
 for j = 1, 8 do out[#out + 1] = limits[j] end
+if cfgbudgets and #cfgbudgets > 0 then
+  -- Config mode (the edge's cache hits, which spend nothing): each initialised budget covering
+  -- the request, as published (id, key prefix, tag key, tag value, period, action, limit,
+  -- warn-at, limit in cents), then its spent and reserved, read from its hash for this period.
+  local s = csv(ARGV[10])
+  local start = {day = s[1], week = s[2], month = s[3]}
+  local tags = cjson.decode(ARGV[11])
+  for _, b in ipairs(cfgbudgets) do
+    local h = start[b[5]] and (b[2] .. start[b[5]])
+    if h and (b[3] == '' or tags[b[3]] == b[4]) and redis.call('HEXISTS', h, 'i') == 1 then
+      for i = 1, 9 do
+        if i ~= 2 then out[#out + 1] = b[i] end
+      end
+      out[#out + 1] = redis.call('HGET', h, 's') or '0'
+      out[#out + 1] = redis.call('HGET', h, 'r') or '0'
+    end
+  end
+end
 return out
 """
 )

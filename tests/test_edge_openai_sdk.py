@@ -329,3 +329,57 @@ async def test_a_method_the_origin_refuses_keeps_its_allow_header_through_the_ed
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}
+
+
+async def test_an_edge_hit_says_what_is_left_of_the_budgets_as_an_origin_hit_does(
+    edge: Service, project: Any, sim: Any, stored: Stored, origin_server: Any
+) -> None:
+    admin = {"Authorization": f"Bearer {origin_server.env['PRISM_ADMIN_TOKEN']}"}
+    budgets = f"{origin_server.url}/admin/v1/projects/{project.id}/budgets"
+    headers = {"Authorization": f"Bearer {project.api_key}", "X-Prism-Tags": "feature=search"}
+    text = f"Which budgets cover me? ({uuid.uuid4().hex[:8]})"
+    async with httpx.AsyncClient(timeout=DEADLINE_S) as http:
+
+        async def budget(**fields: Any) -> str:
+            made = await http.post(budgets, json=fields, headers=admin)
+            assert made.status_code == 201, made.text
+            return str(made.json()["id"])
+
+        async def post(base: str) -> httpx.Response:
+            reply = await http.post(f"{base}/v1/chat/completions", json=body(text), headers=headers)
+            assert reply.status_code == 200, reply.text
+            return reply
+
+        async def both_hits() -> tuple[httpx.Response, httpx.Response]:
+            """An origin hit once it shows the spend settled, then an edge hit."""
+            at_origin = await post(origin_server.url)
+            for _ in range(100):
+                if at_origin.headers["x-prism-budget-remaining-cents"] == settled:
+                    break
+                await asyncio.sleep(0.05)
+                at_origin = await post(origin_server.url)
+            return at_origin, await post(edge.url)
+
+        await budget(limit_cents=500, period="day", action="block", tag="feature=search")
+        await budget(limit_cents=3, period="week", action="block", tag="feature=chat")
+        missed = await post(origin_server.url)
+        settled = missed.headers["x-prism-budget-remaining-cents"]
+        await stored.exact(project.id, text, headers)
+        at_origin, at_edge = await both_hits()
+        assert at_edge.headers["x-prism-cache-status"] == "hit-exact-edge"
+        assert at_origin.headers["x-prism-cache-status"] == "hit-exact"
+        # What is left of the search budget after the miss; the chat budget does not cover it.
+        assert Decimal(499) < Decimal(settled) < Decimal(500)
+        assert at_edge.headers["x-prism-budget-remaining-cents"] == settled
+        assert "x-prism-budget-warning" not in at_edge.headers
+        assert "x-prism-budget-warning" not in at_origin.headers
+
+        # A warn budget the miss has already spent past: nothing left, and a warning, at both.
+        warned = await budget(limit_cents="0.000001", period="month", action="warn")
+        settled = "0"
+        at_origin, at_edge = await both_hits()
+    assert at_origin.headers["x-prism-budget-remaining-cents"] == "0"
+    assert at_edge.headers["x-prism-budget-remaining-cents"] == "0"
+    warning = at_edge.headers["x-prism-budget-warning"]
+    assert warning == at_origin.headers["x-prism-budget-warning"]
+    assert warning.startswith(f"budget={warned}; scope=project; period=month; action=warn; used=")

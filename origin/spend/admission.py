@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from origin.spend.policy import Budget
 from shared import headers as H
+from shared.budget_headers import remaining_cents, scope_label, warning
 from shared.limits import state_headers
-from shared.pricing import Cost, format_cents
-from shared.worst_case import cost_units, from_units
+from shared.pricing import Cost
+from shared.worst_case import cost_units
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Admission:
             return out
         charged = cost_units(cost) if cost is not None else self.amount
         remaining = min(h.limit_units - h.spent - h.reserved - charged for h in self.holds)
-        out[H.BUDGET_REMAINING_CENTS] = format_cents(max(Decimal(0), from_units(remaining)))
+        out[H.BUDGET_REMAINING_CENTS] = remaining_cents(remaining)
         warnings = [self._warning(h, charged) for h in self.holds if self.warns(h, charged)]
         if warnings:
             out[H.BUDGET_WARNING] = ", ".join(warnings)
@@ -69,11 +69,6 @@ class Admission:
 
     @staticmethod
     def _warning(hold: BudgetHold, charged: int) -> str:
-        budget = hold.budget
-        used = Decimal(0)
-        if budget.limit_cents > 0:
-            used = from_units(hold.spent + charged) * 100 / budget.limit_cents
-        return (
-            f"budget={budget.id}; scope={budget.scope().replace('tag ', '')}; "
-            f"period={budget.period}; action={budget.action}; used={int(used)}%"
-        )
+        b = hold.budget
+        scope = scope_label(b.tag)
+        return warning(b.id, scope, b.period, b.action, b.limit_cents, hold.spent + charged)

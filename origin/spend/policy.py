@@ -9,10 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.limits import LIMIT_FIELDS, Limits, window_bounds
+from shared.budget_headers import WARN_FRACTION
+from shared.limits import LIMIT_FIELDS, Limits, budget_key_prefix, window_bounds
 from shared.pricing import format_cents
-
-WARN_FRACTION = Decimal("0.8")
+from shared.worst_case import to_units
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,23 @@ class Budget:
             f"{self.action} budget {self.id} ({self.scope()}, {self.period}ly limit "
             f"{format_cents(self.limit_cents)} cents)"
         ).replace("dayly", "daily")
+
+    def edge_entry(self) -> list[str]:
+        """The budget as the edge's script reads it: id, hash key without its period, tag key
+        and value ("" for the whole project), period, action, limit and warning point (units),
+        limit in cents."""
+        tag_key, tag_value = self.tag or ("", "")
+        return [
+            self.id,
+            budget_key_prefix(self.project_id, self.id),
+            tag_key,
+            tag_value,
+            self.period,
+            self.action,
+            str(to_units(self.limit_cents)),
+            str(to_units(self.limit_cents * WARN_FRACTION)),
+            str(self.limit_cents),
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +137,10 @@ class ProjectPolicy:
         return [b for b in self.budgets if b.covers(tags)]
 
     def edge_config(self) -> str:
-        """What the edge's script reads: every limit of the project, as arrays."""
+        """What the edge's script reads: every limit of the project, as arrays, and every
+        budget, for the budget headers of the cache hits the edge answers (shared.spend_scripts
+        ADMIT, config mode)."""
         keys = {k: list(v.values()) for k, v in self.key_limits.items() if not v.empty}
-        return json.dumps({"project": list(self.project_limits.values()), "keys": keys})
+        budgets = [b.edge_entry() for b in self.budgets]
+        config = {"project": list(self.project_limits.values()), "keys": keys, "budgets": budgets}
+        return json.dumps(config)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from origin.spend.policy import WARN_FRACTION, Budget
+from origin.spend.policy import Budget
+from shared.budget_headers import WARN_FRACTION
 from shared.limits import LIMIT_FIELDS, WINDOW_OF, budget_keys, limit_keys, window_bounds
 from shared.worst_case import to_units
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
 from . import anthropic_thinking
+from .anthropic_cache import blocks, cache_marks, prompt_units
 from .cache import PromptCache
 from .content import Reply, split
-from .tokens import MESSAGE_OVERHEAD, json_text, tokens
-from .turn import BadRequest, CacheMark, Counts, ToolSpec, Turn, as_int, as_stops
+from .turn import BadRequest, Counts, ToolSpec, Turn, as_int, as_stops
 from .wire import EVENT_STREAM, Headers, sse
 
 STOP = MappingProxyType(
@@ -63,75 +62,12 @@ def model_not_found(model: str) -> bytes:
     )
 
 
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if isinstance(content, list) and all(isinstance(b, dict) for b in content):
-        return content
-    raise BadRequest("content must be a string or a list of content blocks")
-
-
-def _block_tokens(block: dict[str, Any]) -> int:
-    kind = block.get("type")
-    if kind == "text":
-        return tokens(block.get("text") or "")
-    if kind == "tool_use":
-        return tokens(json_text(block.get("input") or {}))
-    if kind == "tool_result":
-        inner = block.get("content") or ""
-        return (
-            tokens(inner)
-            if isinstance(inner, str)
-            else sum(_block_tokens(b) for b in _blocks(inner))
-        )
-    return 0
-
-
-def _unmarked(item: dict[str, Any]) -> dict[str, Any]:
-    return (
-        {k: v for k, v in item.items() if k != "cache_control"} if "cache_control" in item else item
-    )
-
-
-def _units(body: dict[str, Any], tools: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """The prompt in upstream order, one (tokens, block) per tool or content block."""
-    units = [(tokens(json_text(_unmarked(t))), t) for t in tools]
-    system = body.get("system")
-    turns = ([_blocks(system)] if system else []) + [
-        _blocks(m.get("content")) for m in body["messages"]
-    ]
-    for blocks in turns:
-        if not blocks:
-            units.append((MESSAGE_OVERHEAD, {}))
-        for index, block in enumerate(blocks):
-            units.append(((MESSAGE_OVERHEAD if index == 0 else 0) + _block_tokens(block), block))
-    return units
-
-
-def _ttl(block: dict[str, Any]) -> str | None:
-    control = block.get("cache_control")
-    if control is None:
-        return None
-    return str(control.get("ttl") or "5m") if isinstance(control, dict) else "5m"
-
-
-def _marks(units: list[tuple[int, dict[str, Any]]]) -> list[CacheMark]:
-    """Every block boundary up to the last cache_control marker, keyed by the prefix's content."""
-    last = max((i for i, (_, block) in enumerate(units) if "cache_control" in block), default=-1)
-    hasher, total, marks = hashlib.blake2b(digest_size=16), 0, []
-    for count, block in units[: last + 1]:
-        hasher.update(orjson.dumps(_unmarked(block)) + b"\x1e")
-        total += count
-        marks.append(CacheMark(tokens=total, key=hasher.digest(), ttl=_ttl(block)))
-    return marks
-
-
 def _user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if message.get("role") == "user":
             texts = [
                 b.get("text") or ""
-                for b in _blocks(message.get("content"))
+                for b in blocks(message.get("content"))
                 if b.get("type") == "text"
             ]
             if texts:
@@ -141,7 +77,7 @@ def _user_text(messages: list[dict[str, Any]]) -> str:
 
 def _tool(tools: list[dict[str, Any]], choice: Any, last: dict[str, Any]) -> ToolSpec | None:
     answered = last.get("role") == "user" and any(
-        b.get("type") == "tool_result" for b in _blocks(last.get("content"))
+        b.get("type") == "tool_result" for b in blocks(last.get("content"))
     )
     kind = choice.get("type") if isinstance(choice, dict) else None
     if not tools or kind == "none" or answered:
@@ -168,7 +104,7 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
     ):
         raise BadRequest("messages: at least one message is required")
     tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
-    units = _units(body, tools)
+    units = prompt_units(body, tools)
     schema = _output_schema(body.get("output_config"))
     limit = as_int(max_tokens, "max_tokens")
     return Turn(
@@ -181,7 +117,7 @@ def parse(body: Any, path_model: str | None, path_stream: bool, query: dict[str,
         stops=as_stops(body.get("stop_sequences")),
         json_mode=schema is not None,
         json_schema=schema,
-        marks=_marks(units),
+        marks=cache_marks(units),
         thinking=anthropic_thinking.check(body, limit or 0),
     )
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+# A bug of ours, not the client's or a provider's: what its envelope and usage row say.
+INTERNAL_ERROR = "internal_error"
+
 
 class PrismError(Exception):
     """An error a client should see: status, OpenAI error type, machine-readable code."""
 
     status = 500
     type = "api_error"
-    code: str | None = "internal_error"
+    code: str | None = INTERNAL_ERROR
 
     def __init__(
         self,

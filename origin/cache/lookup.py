@@ -33,6 +33,8 @@ class CacheReceipt(Protocol):
 class CacheableCall(Protocol):
     # The exact-cache key, set by the lookup so storing the answer doesn't hash the body again.
     cache_key: str | None
+    # Set once a hit's row is written: the request has its one row.
+    recorded: bool
 
     @property
     def request_id(self) -> str: ...

@@ -218,6 +218,7 @@ class PrismCache:
     ) -> Response:
         response, row = hit_answer(call, entry, status, similarity, fingerprint)
         self._ledger.record(row)
+        call.recorded = True
         return response
 
     async def _store(

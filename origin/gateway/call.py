@@ -47,6 +47,8 @@ class Call:
     # A request naming its model is routed without its task type, which is then labelled
     # while its provider works (gateway.plan.Planner.route_unlabelled); it is owed until then.
     owed_label: Callable[[], None] | None = None
+    # Whether the request's own row is written: a failure after it must not add a second.
+    recorded: bool = False
 
     def pay_label(self) -> None:
         """Label the request now if its task type is still owed; before anything reads it."""

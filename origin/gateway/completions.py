@@ -36,7 +36,7 @@ from origin.spend.control import SpendControl
 from origin.spend.early import EarlyAdmission, HitGate
 from origin.tenancy.auth import Authenticator
 from origin.tenancy.keyring import Keyring, Keyrings
-from shared.errors import PrismError
+from shared.errors import INTERNAL_ERROR, PrismError
 
 
 class ChatCompletions:
@@ -120,6 +120,12 @@ class ChatCompletions:
         except asyncio.CancelledError:
             await _concluded(early)
             self.rows.failure(call, DISCONNECTED)
+            raise
+        except Exception:
+            # A bug of ours (errors.unexpected_error logs it and answers 500): the request
+            # still gets its one row and gives back what it reserved.
+            await _concluded(early)
+            self.rows.failure(call, INTERNAL_ERROR)
             raise
 
     async def _early_checks(self, call: Call) -> tuple[EarlyAdmission | None, HitGate | None]:

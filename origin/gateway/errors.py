@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from shared.errors import PrismError, error_envelope
+from shared.errors import INTERNAL_ERROR, PrismError, error_envelope
 
 log = logging.getLogger("prism.origin")
 
@@ -41,7 +41,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     # A bug of ours: log it with its traceback, tell the client only that it happened.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    body = error_envelope("The gateway hit an internal error.", "api_error", "internal_error")
+    body = error_envelope("The gateway hit an internal error.", "api_error", INTERNAL_ERROR)
     return JSONResponse(body, status_code=500)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,8 @@ from origin.observability.tracing import Tracing, row_attributes
 from origin.spend.control import SpendControl
 from shared.pricing import Cost, TokenUsage
 from shared.usage import build_row, new_request_id
+
+log = logging.getLogger("prism.gateway")
 
 
 class Rows:
@@ -50,7 +53,11 @@ class Rows:
         error_code: str | None,
         parent: bool = False,
     ) -> None:
-        """The request's row; with `parent`, a row of its own linked to the request's."""
+        """The request's row; with `parent`, a row of its own linked to the request's. A request
+        has one row: a failure after its row was written (a bug of ours) adds none."""
+        if call.recorded and not parent:
+            log.warning("request %s already has its row; not recorded again", call.request_id)
+            return
         call.pay_label()
         task_type = call.decision.task_type if call.decision else "unknown"
         if not parent and call.extra is not None:
@@ -82,6 +89,7 @@ class Rows:
             if span.is_recording():
                 span.set_attributes(row_attributes(row))
             self.ledger.record(row)
+        call.recorded = call.recorded or not parent
 
 
 def plus(a: Cost | None, b: Cost | None) -> Cost | None:

@@ -39,6 +39,8 @@ class Admission:
     holds: list[BudgetHold] = field(default_factory=list)
     amount: int = 0  # units reserved against every budget in `holds`
     fast: bool = False  # admitted against this worker's allowances (origin.spend.allowances)
+    # Settled or released: settling twice would give an allowance back twice.
+    settled: bool = False
 
     @property
     def budgeted(self) -> bool:

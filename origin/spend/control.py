@@ -179,7 +179,11 @@ class SpendControl:
 
     def _queue_settle(self, admission: Admission, delta: int, charged: int) -> None:
         """`charged` in place of the reservation and `delta` more tokens: in memory for a
-        request admitted against this worker's allowances, else by SETTLE (batched)."""
+        request admitted against this worker's allowances, else by SETTLE (batched). Once: a
+        hit's reservation, given back, is not given back again by a failure after it."""
+        if admission.settled:
+            return
+        admission.settled = True
         if admission.fast:
             self._allowances.settle(admission, charged)
             return

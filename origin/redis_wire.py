@@ -52,6 +52,12 @@ def _reply_error(message: str) -> ResponseError:
     return ResponseError(message)
 
 
+def wrong_type(exc: BaseException) -> bool:
+    """Whether Redis refused a command because its key holds another type: state at rest that
+    another tool (or an older Prism) wrote, to be read as absent rather than as Redis down."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE")
+
+
 def _abandon(futures: Sequence[asyncio.Future[Any]]) -> None:
     """Replies nobody will read: their errors are expected, not "never retrieved"."""
     for future in futures:

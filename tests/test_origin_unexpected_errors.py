@@ -12,7 +12,6 @@ import httpx
 import orjson
 import redis.asyncio as aioredis
 
-from origin.gateway.memory import session_key
 from shared.cache_entry import exact_key
 from shared.fingerprint import fingerprint
 from shared.limits import budget_keys, window_bounds
@@ -44,22 +43,6 @@ async def one_failure_row(origin: Any, project_id: str) -> dict[str, Any]:
     (row,) = await origin.rows(project_id, expect=1)
     assert not row["success"] and row["error_code"] == "internal_error"
     return row
-
-
-async def test_unreadable_session_memory_fails_with_its_row(
-    origin_server: Any, make_project: Any, sim: Any, redis_server: Any
-) -> None:
-    project = await make_project("backstop-memory")
-    redis = aioredis.Redis.from_url(redis_server.url)
-    try:
-        await redis.set(session_key(project.id, "s-1"), b"\x00\xffnot json")
-    finally:
-        await redis.aclose()
-    headers = {"X_Prism_Session": "s-1", "X_Prism_Memory": "on"}
-    internal_error(await chat(origin_server, project, chat_body("hello"), **headers))
-    row = await one_failure_row(origin_server, project.id)
-    assert row["model_used"] == "gpt-4o-mini" and row["provider"] == "none"
-    assert sim.requests() == []
 
 
 async def test_a_hit_that_cannot_be_replayed_fails_with_its_row_and_reserves_nothing(

@@ -5,8 +5,10 @@ turns (the messages the client sent, then the answer). Each use prepends the sto
 the request's messages (after its system messages), and a successful answer appends the new
 turn. The key expires 24 h after its last use; the stored turns are bounded by a token budget
 (about four characters a token), dropping the oldest turns first. Reads are bounded by a
-short timeout and a down Redis means no memory for that request, never a failed request;
-writes happen off the response path. Two requests racing on one session keep the later
+short timeout and a down Redis means no memory for that request, never a failed request; a
+stored value that is not a conversation as this module writes it (another tool's, a partial
+write) is no memory at all, and the next answer starts the conversation afresh over it.
+Writes happen off the response path. Two requests racing on one session keep the later
 write (a conversation is one client's sequence of calls).
 """
 
@@ -23,6 +25,11 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from origin.gateway.validation import validate_messages
+from origin.redis_wire import wrong_type
+from shared.errors import InvalidRequest
+from shared.json_depth import check_json_depth
 
 log = logging.getLogger("prism.memory")
 
@@ -73,6 +80,18 @@ def new_turn(messages: list[Message], answer: Mapping[str, Any]) -> list[Message
     return [*sent, reply]
 
 
+def stored_turns(raw: bytes | str) -> list[list[Message]]:
+    """The turns a stored value holds, if it is what `remember` writes: a list of non-empty
+    turns of messages a request may carry. ValueError (or InvalidRequest) for anything else."""
+    check_json_depth(raw, "stored conversation")
+    turns = orjson.loads(raw)
+    if not isinstance(turns, list) or not all(isinstance(t, list) and t for t in turns):
+        raise ValueError("not a list of turns")
+    if turns:
+        validate_messages([m for turn in turns for m in turn])
+    return turns
+
+
 class SessionMemory:
     def __init__(
         self,
@@ -104,13 +123,17 @@ class SessionMemory:
         try:
             async with asyncio.timeout(self._timeout_s):
                 raw = await self._redis.getex(key, ex=self._ttl_s)
+            return stored_turns(raw) if raw is not None else []
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("session memory unavailable, answering without it: %s", exc)
-            return None
-        if raw is None:
-            return []
-        turns = orjson.loads(raw)
-        return turns if isinstance(turns, list) else []
+            if not wrong_type(exc):
+                log.warning("session memory unavailable, answering without it: %s", exc)
+                return None
+            unreadable: Exception = exc
+        except (ValueError, InvalidRequest) as exc:
+            unreadable = exc
+        # Sent on as it is, it would fail the request or reach the provider as messages.
+        log.warning("session memory unreadable, starting it afresh: %s", unreadable)
+        return []
 
     def remember(
         self, project_id: str, session_id: str, turns: list[list[Message]], turn: list[Message]

@@ -46,7 +46,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 def validate_chat(body: Mapping[str, Any]) -> None:
-    _messages(body.get("messages"))
+    validate_messages(body.get("messages"))
     _model(body.get("model"))
     for name, (low, high) in _NUMBER_RANGES.items():
         _number(body, name, low, high)
@@ -64,7 +64,8 @@ def validate_chat(body: Mapping[str, Any]) -> None:
         raise InvalidRequest("'seed' must be an integer.", param="seed")
 
 
-def _messages(messages: Any) -> None:
+def validate_messages(messages: Any) -> None:
+    """A chat's messages as every provider adapter reads them (roles, content, tool use)."""
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):

@@ -1,0 +1,103 @@
+"""State at rest that Prism did not write as it reads it: a session's memory or a cached
+answer in Redis holding garbage, another type or JSON of another shape. Each is treated as
+absent (no memory, a cache miss), never a 500, and every request keeps exactly one usage row.
+Real origin under Hypercorn, real Redis (corrupted by writing to it directly), the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from origin.gateway.memory import session_key
+from tests.test_cache_helpers import chat, chat_body
+from tests.test_gateway_memory import remembered
+
+Corrupt = Callable[[aioredis.Redis, str], Awaitable[Any]]
+
+
+def value(raw: bytes) -> Corrupt:
+    return lambda redis, key: redis.set(key, raw)
+
+
+def a_hash(redis: aioredis.Redis, key: str) -> Awaitable[Any]:
+    return redis.hset(key, "turns", "[]")
+
+
+MEMORY = [
+    pytest.param(value(b"\x00\xffnot json"), id="garbage-bytes"),
+    pytest.param(value(b'[[{"role": "user", "content": "trunc'), id="truncated-json"),
+    pytest.param(value(b'{"turns": []}'), id="object-not-list"),
+    pytest.param(value(b"[1, 2, 3]"), id="numbers-as-turns"),
+    pytest.param(value(b'["hello"]'), id="string-as-turn"),
+    pytest.param(value(b'[{"role": "user", "content": "hi"}]'), id="message-as-turn"),
+    pytest.param(value(b"[[42]]"), id="number-as-message"),
+    pytest.param(value(b'[[{"role": "user", "content": 42}]]'), id="number-as-content"),
+    pytest.param(value(b'[[{"content": "no role"}]]'), id="message-without-role"),
+    pytest.param(value(b"[[" * 300 + b"]]" * 300), id="too-deep"),
+    pytest.param(a_hash, id="wrong-type"),
+]
+
+
+async def corrupted(redis_url: str, key: str, corrupt: Corrupt) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        await redis.delete(key)
+        await corrupt(redis, key)
+    finally:
+        await redis.aclose()
+
+
+async def stream_text(origin: Any, project: Any, body: dict[str, Any], **headers: str) -> str:
+    sent = {"authorization": f"Bearer {project.api_key}", **headers}
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        client.stream(
+            "POST", f"{origin.base_url}/chat/completions", json=body, headers=sent
+        ) as response,
+    ):
+        text = (await response.aread()).decode()
+    assert response.status_code == 200, text
+    return text
+
+
+@pytest.fixture
+async def project(make_project: Any) -> Any:
+    return await make_project("corrupt-state")
+
+
+@pytest.fixture(params=[False, True], ids=["whole", "stream"])
+def streamed(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.mark.parametrize("corrupt", MEMORY)
+async def test_corrupt_session_memory_is_no_memory(
+    origin_server: Any, project: Any, sim: Any, redis_server: Any, corrupt: Corrupt, streamed: bool
+) -> None:
+    key = session_key(project.id, "s-1")
+    await corrupted(redis_server.url, key, corrupt)
+    headers = {"X-Prism-Session": "s-1", "X-Prism-Memory": "on"}
+    body = chat_body("what did I say?", stream=streamed)
+    if streamed:
+        assert "data: [DONE]" in await stream_text(origin_server, project, body, **headers)
+    else:
+        response = await chat(origin_server, project, body, **headers)
+        assert response.status_code == 200, response.text
+    # The request went out with its own messages only: nothing of the corrupt value.
+    assert sim.requests("openai")[-1]["body"]["messages"] == body["messages"]
+    (row,) = await origin_server.rows(project.id, expect=1)
+    assert row["success"] and row["error_code"] is None
+    log = origin_server.service.log_path.read_text(errors="replace")
+    assert "session memory unreadable, starting it afresh" in log
+    # The answer started the conversation afresh over the corrupt value.
+    await remembered(redis_server.url, project.id, "s-1", 1)
+    redis = aioredis.Redis.from_url(redis_server.url)
+    try:
+        assert orjson.loads(await redis.get(key))[0][0] == body["messages"][0]
+    finally:
+        await redis.aclose()

@@ -22,6 +22,7 @@ from shared.json_depth import json_depth_exceeds
 from shared.pricing import Cost, TokenUsage, cost_for_model
 
 ENTRY_VERSION = 1
+_NONE = type(None)
 
 
 def compact_json(value: Any) -> str:
@@ -79,6 +80,8 @@ class CacheEntry:
         cls, text: str | bytes | None, parse: Callable[[str | bytes], Any] = json.loads
     ) -> CacheEntry | None:
         """The entry, or None for anything unreadable: a bad entry is a miss, not an error.
+        So is an answer that is not one `cacheable` would have stored, with choices a hit can
+        pass on and replay: a value another tool or version wrote is read as absent.
         `parse` is a JSON parser raising ValueError on bad input (the origin passes orjson's)."""
         if not text or json_depth_exceeds(text):
             return None  # too deep to parse safely in Pyodide: a miss, never a crash
@@ -89,7 +92,7 @@ class CacheEntry:
             return cls(
                 model=str(data["model"]),
                 provider=str(data["provider"]),
-                response=dict(data["response"]),
+                response=_replayable(data["response"]),
                 usage=TokenUsage.from_dict(data["usage"]),
                 created_at=float(data["created_at"]),
                 tags=data.get("tags"),
@@ -100,6 +103,22 @@ class CacheEntry:
 
 
 QUESTION_PREVIEW_CHARS = 120
+
+
+def _replayable(response: Any) -> dict[str, Any]:
+    """`response` if a hit can answer with it, JSON or replayed as a stream; TypeError if not."""
+    if not isinstance(response, dict) or not cacheable(response):
+        raise TypeError("the stored answer is not a complete chat completion")
+    for choice in response["choices"]:
+        message = choice.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("content"), (str, _NONE)):
+            raise TypeError("a stored choice has no message")
+        calls = message.get("tool_calls")
+        if calls is not None and not (
+            isinstance(calls, list) and all(isinstance(c, dict) for c in calls)
+        ):
+            raise TypeError("a stored message's tool calls are not objects")
+    return response
 
 
 def question_preview(body: dict[str, Any]) -> str | None:

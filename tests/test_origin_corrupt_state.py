@@ -14,6 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from origin.gateway.memory import session_key
+from shared.cache_entry import exact_key
+from shared.fingerprint import fingerprint
 from tests.test_cache_helpers import chat, chat_body
 from tests.test_gateway_memory import remembered
 
@@ -101,3 +103,60 @@ async def test_corrupt_session_memory_is_no_memory(
         assert orjson.loads(await redis.get(key))[0][0] == body["messages"][0]
     finally:
         await redis.aclose()
+
+
+def entry(usage: Any = None, **response: Any) -> bytes:
+    """A stored entry (shared.cache_entry) whose answer is `response`."""
+    usage = usage or {"prompt_tokens": 5, "completion_tokens": 3}
+    stored = {"v": 1, "model": "gpt-4o-mini", "provider": "openai", "created_at": 1.0}
+    return orjson.dumps({**stored, "response": response, "usage": usage})
+
+
+def choices(*given: Any) -> bytes:
+    return entry(object="chat.completion", model="gpt-4o-mini", choices=list(given))
+
+
+def said(**message: Any) -> bytes:
+    return choices({"index": 0, "message": message, "finish_reason": "stop"})
+
+
+CACHE = [
+    pytest.param(value(b"\x00\xffnot json"), id="garbage-bytes"),
+    pytest.param(value(said(role="assistant", content="hi")[:40]), id="truncated"),
+    pytest.param(value(said(content="hi").replace(b'"v":1', b'"v":0')), id="older-version"),
+    pytest.param(value(entry(choices="stop")), id="choices-a-string"),
+    pytest.param(value(choices("stop")), id="choice-a-string"),
+    pytest.param(value(choices({"message": "hi", "finish_reason": "stop"})), id="message-a-string"),
+    pytest.param(value(said(content=42)), id="content-a-number"),
+    pytest.param(value(said(content="hi", tool_calls="x")), id="tool-calls-a-string"),
+    pytest.param(value(said(content="hi", tool_calls=[5])), id="tool-call-a-number"),
+    pytest.param(value(choices()), id="no-choices"),
+    pytest.param(
+        value(choices({"message": {"content": "cut"}, "finish_reason": "length"})), id="cut-answer"
+    ),
+    pytest.param(
+        value(entry({"prompt_tokens": -5}, choices=[{"message": {}, "finish_reason": "stop"}])),
+        id="negative-usage",
+    ),
+    pytest.param(a_hash, id="wrong-type"),
+]
+
+
+@pytest.mark.parametrize("corrupt", CACHE)
+async def test_a_corrupt_cache_entry_is_a_miss(
+    origin_server: Any, project: Any, sim: Any, redis_server: Any, corrupt: Corrupt, streamed: bool
+) -> None:
+    body = chat_body("Which river flows through Vienna?", stream=streamed)
+    await corrupted(redis_server.url, exact_key(project.id, fingerprint(project.id, body)), corrupt)
+    if streamed:
+        text = await stream_text(origin_server, project, body)
+        assert "data: [DONE]" in text and '"error"' not in text
+    else:
+        response = await chat(origin_server, project, body)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-prism-cache-status"] == "miss"
+    assert len(sim.requests("openai")) == 1  # answered by the provider
+    (row,) = await origin_server.rows(project.id, expect=1)
+    assert row["success"] and row["cache_status"] == "miss"
+    log = origin_server.service.log_path.read_text(errors="replace")
+    assert f"unreadable cache entry prism:exact:{project.id}:" in log

@@ -13,6 +13,7 @@ means (a bypass), nothing here decides it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -20,12 +21,14 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from origin.redis_wire import RedisWire
+from origin.redis_wire import RedisWire, wrong_type
 from shared.cache_entry import CacheEntry, exact_key, project_index_key, tag_key
 
 _SCAN_BATCH = 500
+
+log = logging.getLogger("prism.cache")
 
 
 class LayerDown(Exception):
@@ -46,6 +49,11 @@ async def _bounded(seconds: float) -> AsyncIterator[None]:
         yield
 
 
+def _unreadable(key: str) -> CacheEntry | None:
+    log.warning("unreadable cache entry %s read as a miss", key)
+    return None
+
+
 class ExactStore:
     def __init__(self, url: str, timeout_s: float, store_timeout_s: float) -> None:
         self._timeout_s, self._store_timeout_s = timeout_s, store_timeout_s
@@ -64,11 +72,18 @@ class ExactStore:
         await self._redis.aclose()
 
     async def get(self, project_id: str, fingerprint: str) -> CacheEntry | None:
+        """The entry, None for a miss; an entry Prism cannot read is a miss, with a warning
+        (the answer then stored replaces it), not a sick Redis to skip for a while."""
+        key = exact_key(project_id, fingerprint)
         async with _translated():
-            raw = await self._wire.call_within(
-                self._timeout_s, "GET", exact_key(project_id, fingerprint)
-            )
-        return CacheEntry.loads(raw, orjson.loads)
+            try:
+                raw = await self._wire.call_within(self._timeout_s, "GET", key)
+            except ResponseError as exc:
+                if not wrong_type(exc):
+                    raise
+                return _unreadable(key)
+        entry = CacheEntry.loads(raw, orjson.loads)
+        return entry if entry is not None or raw is None else _unreadable(key)
 
     async def get_many(self, project_id: str, fingerprints: list[str]) -> list[CacheEntry | None]:
         if not fingerprints:

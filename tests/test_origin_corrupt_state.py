@@ -160,3 +160,54 @@ async def test_a_corrupt_cache_entry_is_a_miss(
     assert row["success"] and row["cache_status"] == "miss"
     log = origin_server.service.log_path.read_text(errors="replace")
     assert f"unreadable cache entry prism:exact:{project.id}:" in log
+
+
+async def stored_key(pg: Any, project: Any, provider: str, ciphertext: str) -> None:
+    """A provider key row written by something other than this origin (another master key, a
+    hand-edited row)."""
+    conn = await pg.connect()
+    try:
+        await conn.execute(
+            "INSERT INTO provider_keys (project_id, provider, name, ciphertext) VALUES ($1, $2, $2, $3)",
+            project.id,
+            provider,
+            ciphertext,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    "ciphertext",
+    ["not base64 at all", "djE6" + "A" * 60, "v2:" + "B" * 80],
+    ids=["garbage", "v1-wrong-key", "v2-wrong-key"],
+)
+async def test_a_provider_key_this_origin_cannot_decrypt_is_named_in_the_error(
+    origin_server: Any, project: Any, sim: Any, pg: Any, ciphertext: str
+) -> None:
+    await stored_key(pg, project, "anthropic", ciphertext)
+    response = await chat(origin_server, project, chat_body("Hello?"))
+    error = response.json()["error"]
+    assert response.status_code == 500 and error["code"] == "provider_key_unusable"
+    assert "anthropic" in error["message"] and "PRISM_MASTER_KEY" in error["message"]
+    assert sim.requests() == []  # not quietly answered by anything else
+    (row,) = await origin_server.rows(project.id, expect=1)
+    assert not row["success"] and row["error_code"] == "provider_key_unusable"
+
+
+async def test_a_broken_key_beside_a_good_one_only_fails_what_needs_it(
+    origin_server: Any, project: Any, sim: Any, pg: Any
+) -> None:
+    admin = {"Authorization": f"Bearer {origin_server.env['PRISM_ADMIN_TOKEN']}"}
+    async with httpx.AsyncClient(base_url=origin_server.url, headers=admin) as http:
+        added = await http.post(
+            f"/admin/v1/projects/{project.id}/provider_keys",
+            json={"provider": "openai", "api_key": "sk-good-" + "x" * 20},
+        )
+        assert added.status_code == 201, added.text
+    await stored_key(pg, project, "anthropic", "not base64 at all")
+    fine = await chat(origin_server, project, chat_body("Hello?"))
+    assert fine.status_code == 200 and fine.headers["x-prism-provider"] == "openai"
+    claude = await chat(origin_server, project, {**chat_body("Hi"), "model": "claude-sonnet-4-6"})
+    assert claude.status_code == 500, claude.text
+    assert claude.json()["error"]["code"] == "provider_key_unusable"

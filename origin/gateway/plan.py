@@ -14,7 +14,7 @@ from origin.routing.health import HealthBoard
 from origin.routing.router import Router, pins
 from origin.tenancy.keyring import Keyring
 from shared.catalog import MODELS
-from shared.errors import PrismError
+from shared.errors import InvalidRequest, PrismError
 
 # Models tried per request, the routed one included (hedges count too).
 MAX_ATTEMPTS = 4
@@ -93,15 +93,20 @@ class Planner:
                     span.set_attribute("prism.task_type", classification.task_type)
 
     def _decide(self, call: Call, keyring: Keyring, classification: Classification) -> None:
-        decision = self.router.route(
-            call.body,
-            mode=FUSION_ROUTING if call.options.mode == "fusion" else call.options.mode,
-            available=keyring.available,
-            prefer=call.options.model_prefer,
-            requested_model=call.body.get("model"),
-            classification=classification,
-            strict=call.options.strict_model,
-        )
+        try:
+            decision = self.router.route(
+                call.body,
+                mode=FUSION_ROUTING if call.options.mode == "fusion" else call.options.mode,
+                available=keyring.available,
+                prefer=call.options.model_prefer,
+                requested_model=call.body.get("model"),
+                classification=classification,
+                strict=call.options.strict_model,
+            )
+        except InvalidRequest as exc:
+            if keyring.unusable and exc.code in KEYLESS:
+                raise unusable_keys(keyring.unusable) from None
+            raise
         call.decision = decision
         where = keyring.endpoints.get
         ordered = [
@@ -157,3 +162,17 @@ class Planner:
             return None
         deadline = self.health.deadline_s(key)
         return deadline if deadline < self.health.config.max_deadline_s else None
+
+
+# What the router says when the providers a request needs have no key; with a stored key this
+# origin cannot use, that is the gateway's configuration, not the client's request.
+KEYLESS = frozenset({"no_providers_configured", "provider_not_configured", "no_routable_provider"})
+
+
+def unusable_keys(providers: frozenset[str]) -> PrismError:
+    return PrismError(
+        f"This project's provider key for {', '.join(sorted(providers))} cannot be used by the "
+        "gateway: it does not decrypt with this origin's PRISM_MASTER_KEY (was it changed?) or "
+        "its base URL is no longer allowed. Add the key again, or restore the master key.",
+        code="provider_key_unusable",
+    )

@@ -29,6 +29,10 @@ SIMULATOR_KEY = Secret("sim-key")
 @dataclass(frozen=True)
 class Keyring:
     endpoints: dict[str, Endpoint]
+    # Providers whose stored key this origin cannot use (it does not decrypt under this
+    # PRISM_MASTER_KEY, or its destination is no longer allowed): named in the error a
+    # request gets when nothing else can serve it, rather than "no keys configured".
+    unusable: frozenset[str] = frozenset()
 
     @property
     def available(self) -> frozenset[str]:
@@ -52,6 +56,7 @@ class Keyrings:
 
     async def _load(self, project_id: str) -> Keyring:
         endpoints: dict[str, Endpoint] = {}
+        unusable: set[str] = set()
         stored = await self._store.provider_keys(project_id)
         for key in stored:
             if self._keybox is None:
@@ -70,16 +75,18 @@ class Keyrings:
                     project_id,
                     type(exc).__name__,
                 )
+                unusable.add(key.provider)
                 continue
             await self._upgrade(project_id, key, secret)
             endpoints[endpoint.provider] = endpoint
-        if not endpoints and self._simulator_url:
-            # No real keys: the local stack answers every provider from the simulator.
+        if not endpoints and not unusable and self._simulator_url:
+            # No real keys: the local stack answers every provider from the simulator (not a
+            # project whose keys are broken: that must show, as it would in production).
             for provider in PROVIDERS:
                 endpoints[provider] = endpoint_for(
                     provider, SIMULATOR_KEY, None, self._simulator_url
                 )
-        return Keyring(endpoints)
+        return Keyring(endpoints, frozenset(unusable - set(endpoints)))
 
     async def _upgrade(self, project_id: str, key: StoredProviderKey, secret: Secret) -> None:
         """Re-seal a version 1 key under its provider and base URL, once; the next load reads

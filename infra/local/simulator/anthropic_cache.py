@@ -43,7 +43,9 @@ def _unmarked(item: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def prompt_units(body: dict[str, Any], tools: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+def prompt_units(
+    body: dict[str, Any], tools: list[dict[str, Any]]
+) -> list[tuple[int, dict[str, Any]]]:
     """The prompt in upstream order, one (tokens, block) per tool or content block."""
     units = [(tokens(json_text(_unmarked(t))), t) for t in tools]
     system = body.get("system")

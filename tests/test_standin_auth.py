@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from supabase import AsyncClient, AsyncClientOptions, create_async_client
-from supabase_auth.errors import AuthApiError
+from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
 from infra.local import jwt
 from tests.fixtures.members import Member, signed_in, supabase_client
@@ -104,6 +104,8 @@ async def test_passwords_are_stored_hashed(pg_conn: Any, make_member: Any) -> No
         ("/auth/v1/user", "GET", {}, 401),  # no apikey at all: the gateway refuses
         ("/auth/v1/user", "GET", {"apikey": "anon"}, 401),  # no bearer token
         ("/auth/v1/user", "GET", {"apikey": "anon", "Authorization": "Bearer x.y.z"}, 403),
+        ("/auth/v1/user", "PUT", {"apikey": "anon"}, 401),  # no bearer token
+        ("/auth/v1/user", "PUT", {"apikey": "anon", "Authorization": "Bearer x.y.z"}, 403),
         ("/auth/v1/token?grant_type=magic", "POST", {"apikey": "anon"}, 400),
         ("/auth/v1/logout?scope=all", "POST", {"apikey": "anon", "bearer": "user"}, 400),
     ],
@@ -201,4 +203,72 @@ async def test_only_the_service_key_may_create_users(
             "/auth/v1/admin/users", headers={"apikey": postgrest.service_key}, json={"email": email}
         )
     assert bare.status_code == 401 and bare.json()["error_code"] == "no_authorization"
+    assert await pg_conn.fetchval("SELECT count(*) FROM auth.users WHERE email = $1", email) == 0
+
+
+async def test_update_user_changes_the_password_and_ends_the_other_sessions(
+    postgrest: Any, make_member: Any, pg_conn: Any
+) -> None:
+    member: Member = await make_member("newpass")
+    new_password = secrets.token_urlsafe(12)
+    async with signed_in(postgrest, member) as laptop, signed_in(postgrest, member) as phone:
+        before = await laptop.auth.get_session()
+        assert before is not None and before.user is not None
+        # Read now: update_user puts the updated user into this same session object.
+        updated_at = before.user.updated_at
+        updated = await laptop.auth.update_user({"password": new_password})
+        assert updated is not None and updated.user.id == member.user_id
+        assert updated.user.updated_at is not None and updated_at is not None
+        assert updated.user.updated_at > updated_at
+        # The session that changed it lives on; every other one (whoever knew the old
+        # password) is signed out, and cannot change the password back.
+        assert (await laptop.auth.get_user(before.access_token)) is not None
+        with pytest.raises(AuthApiError) as caught:
+            await phone.auth.update_user({"password": member.password})
+        assert caught.value.status == 403 and caught.value.code == "session_not_found"
+    stored = await pg_conn.fetchval(
+        "SELECT encrypted_password FROM auth.users WHERE id = $1::uuid", member.user_id
+    )
+    assert new_password not in stored and stored.startswith("scrypt$")
+    async with supabase_client(postgrest) as client:
+        with pytest.raises(AuthApiError) as caught:
+            await client.auth.sign_in_with_password(
+                {"email": member.email, "password": member.password}
+            )
+        assert caught.value.code == "invalid_credentials"
+        session = await client.auth.sign_in_with_password(
+            {"email": member.email, "password": new_password}
+        )
+    assert session.user is not None and session.user.id == member.user_id
+
+
+async def test_update_user_refuses_a_weak_or_unchanged_password(
+    postgrest: Any, make_member: Any
+) -> None:
+    member: Member = await make_member("weakpass")
+    async with signed_in(postgrest, member) as client:
+        with pytest.raises(AuthWeakPasswordError) as weak:
+            await client.auth.update_user({"password": "five5"})
+        assert weak.value.status == 422 and weak.value.code == "weak_password"
+        assert weak.value.reasons == ["length"]
+        assert weak.value.message == "Password should be at least 6 characters."
+        with pytest.raises(AuthApiError) as same:
+            await client.auth.update_user({"password": member.password})
+        assert same.value.status == 422 and same.value.code == "same_password"
+        with pytest.raises(AuthApiError) as long:
+            await client.auth.update_user({"password": "x" * 73})
+        assert long.value.status == 400 and long.value.code == "validation_failed"
+    # None of them changed it.
+    async with signed_in(postgrest, member) as again:
+        assert await again.auth.get_session() is not None
+
+
+async def test_admin_create_user_refuses_a_weak_password(postgrest: Any, pg_conn: Any) -> None:
+    email = new_email("weak").lower()
+    async with service_client(postgrest) as admin:
+        with pytest.raises(AuthWeakPasswordError) as caught:
+            await admin.auth.admin.create_user(
+                {"email": email, "password": "five5", "email_confirm": True}
+            )
+    assert caught.value.status == 422 and caught.value.reasons == ["length"]
     assert await pg_conn.fetchval("SELECT count(*) FROM auth.users WHERE email = $1", email) == 0

@@ -4,6 +4,7 @@
     POST /auth/v1/token?grant_type=password       email + password -> session
     POST /auth/v1/token?grant_type=refresh_token  refresh token -> new session (rotated)
     GET  /auth/v1/user                            the user of a live session's access token
+    PUT  /auth/v1/user                            that user changes their password (gotrue_user.py)
     POST /auth/v1/logout?scope=global|local|others
     POST /auth/v1/admin/users                     service key: create a user (gotrue_admin.py)
 
@@ -41,12 +42,16 @@ USER_COLUMNS = "id, aud, role, email, email_confirmed_at, last_sign_in_at, creat
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, error_code: str, message: str) -> None:
+    def __init__(
+        self, status: int, error_code: str, message: str, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.error_code, self.message = status, error_code, message
+        self.extra = extra or {}  # fields some errors add, e.g. weak_password's reasons
 
     def response(self) -> JSONResponse:
         body = {"code": self.status, "error_code": self.error_code, "msg": self.message}
+        body.update(self.extra)
         return JSONResponse(body, status_code=self.status, headers=API_VERSION)
 
 
@@ -169,27 +174,31 @@ class AuthApi:
             raise AuthError(403, "bad_jwt", "invalid claim: missing sub or session_id claim")
         return claims
 
-    async def user(self, claims: dict[str, Any]) -> dict[str, Any]:
-        async with self.db.privileged() as conn:
-            live = await conn.fetchval(
-                "SELECT 1 FROM auth.refresh_tokens WHERE session_id = $1::uuid AND NOT revoked"
-                " LIMIT 1",
-                claims["session_id"],
+    async def live_user(self, conn: asyncpg.Connection, claims: dict[str, Any]) -> asyncpg.Record:
+        """The user of a verified token whose session is not signed out, as GoTrue requires of
+        every call made with a user's token."""
+        live = await conn.fetchval(
+            "SELECT 1 FROM auth.refresh_tokens WHERE session_id = $1::uuid AND NOT revoked LIMIT 1",
+            claims["session_id"],
+        )
+        if not live:
+            raise AuthError(
+                403, "session_not_found", "Session from session_id claim in JWT does not exist"
             )
-            if not live:
-                raise AuthError(
-                    403,
-                    "session_not_found",
-                    "Session from session_id claim in JWT does not exist",
-                )
-            user = await conn.fetchrow(
-                f"SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1::uuid", claims["sub"]
-            )
+        user = await conn.fetchrow(
+            f"SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1::uuid", claims["sub"]
+        )
         if user is None:
             raise AuthError(403, "user_not_found", "User from sub claim in JWT does not exist")
-        return user_json(user)
+        return user
 
-    async def logout(self, claims: dict[str, Any], scope: str) -> None:
+    async def user(self, claims: dict[str, Any]) -> dict[str, Any]:
+        async with self.db.privileged() as conn:
+            return user_json(await self.live_user(conn, claims))
+
+    async def revoke(self, conn: asyncpg.Connection, claims: dict[str, Any], scope: str) -> None:
+        """Signs out the token's user: everywhere (global), this session (local) or every
+        other one (others)."""
         where = {
             "global": "user_id = $1",
             "local": "user_id = $1 AND session_id = $2::uuid",
@@ -197,11 +206,14 @@ class AuthApi:
         }.get(scope)
         if where is None:
             raise AuthError(400, "validation_failed", "scope must be global, local or others")
+        await conn.execute(
+            f"UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE {where}",
+            *((claims["sub"], claims["session_id"]) if scope != "global" else (claims["sub"],)),
+        )
+
+    async def logout(self, claims: dict[str, Any], scope: str) -> None:
         async with self.db.privileged() as conn:
-            await conn.execute(
-                f"UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE {where}",
-                *((claims["sub"], claims["session_id"]) if scope != "global" else (claims["sub"],)),
-            )
+            await self.revoke(conn, claims, scope)
 
 
 def auth_api(request: Request) -> AuthApi:

@@ -6,7 +6,8 @@ key, creating a user for a teammate an owner or admin adds by email.
 As in GoTrue (internal/api/admin.go, adminUserCreate, behind requireAdmin): no bearer token is
 401 no_authorization; a token that does not verify is 403 bad_jwt; a valid token whose role is
 not an admin role (a signed-in user's) is 403 not_admin; a taken email is 422 email_exists; no
-email is 400 validation_failed. Without a password GoTrue makes a random one; the password is
+email is 400 validation_failed; a password is judged as every new one is (gotrue_user.py:
+too short is 422 weak_password). Without a password GoTrue makes a random one; the password is
 stored hashed as every stand-in password is (infra/local/auth_users.py). Without
 `email_confirm: true` the user is unconfirmed, and password sign-in refuses them until
 confirmed, as hosted Supabase does with email confirmation on.
@@ -35,6 +36,7 @@ from infra.local.gotrue import (
     json_body,
     user_json,
 )
+from infra.local.gotrue_user import check_password_strength
 
 # GoTrue's JWT.AdminRoles default: the service key's role, and the platform's own.
 ADMIN_ROLES = frozenset({"service_role", "supabase_admin"})
@@ -76,7 +78,9 @@ async def create_user(request: Request) -> Response:
     body = await json_body(request)
     email = _email_of(body)
     password = body.get("password")
-    if not isinstance(password, str) or not password:
+    if isinstance(password, str) and password:
+        check_password_strength(password)
+    else:
         password = secrets.token_urlsafe(48)
     # Hashing off the event loop: scrypt takes tens of milliseconds by design.
     hashed = await asyncio.to_thread(hash_password, password)

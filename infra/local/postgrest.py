@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 
 from infra.local.gotrue import AuthApi, auth_routes
 from infra.local.gotrue_admin import admin_routes
+from infra.local.gotrue_user import user_routes
 from infra.local.postgrest_auth import ANON_ROLE, Caller, authenticate
 from infra.local.postgrest_db import Database
 from infra.local.postgrest_errors import (
@@ -98,7 +99,7 @@ def create_app(dsn: str, jwt_secret: str) -> Starlette:
                 Route("/{table}", endpoint(handle_table), methods=table_methods),
             ],
         ),
-        Mount("/auth/v1", routes=auth_routes() + admin_routes()),
+        Mount("/auth/v1", routes=auth_routes() + user_routes() + admin_routes()),
     ]
     handlers = {404: _http_error, 405: _http_error}
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)

@@ -28,7 +28,17 @@ from origin.dashboard.fmt import money
 from shared.apikeys import hash_api_key
 from tests.fixtures.members import Member, new_member, signed_in
 
-PAGES = ("", "/requests", "/features", "/budgets", "/cache", "/keys", "/providers", "/members")
+PAGES = (
+    "",
+    "/requests",
+    "/features",
+    "/budgets",
+    "/cache",
+    "/keys",
+    "/providers",
+    "/members",
+    "/account",
+)
 WIDTHS = (1280, 390)
 SAVED = (
     "SELECT coalesce(sum(cache_saved_cents + native_cache_saved_cents + routing_saved_cents), 0)"
@@ -215,6 +225,16 @@ async def test_a_teams_day_in_the_dashboard(
     await expect(page.locator("tr", has_text="budget added")).to_contain_text(alpha.email)
 
     await screenshot_all(browser, context, base, alpha.project_id, screenshots)
+
+    # The Account page changes the password, and the browser stays signed in.
+    await page.goto(f"{base}/dashboard?project={alpha.project_id}")
+    await page.click("nav.tabs a:has-text('Account')")
+    await expect(page.locator("#account-email")).to_have_text(alpha.email)
+    await page.fill("input[name=current_password]", alpha.password)
+    for field in ("new_password", "new_password_again"):
+        await page.fill(f"input[name={field}]", f"{alpha.password}-new")
+    await page.click("button:has-text('Change password')")
+    await expect(page.locator(".notice")).to_contain_text("Your password was changed.")
 
     # Signing out ends the session: the dashboard sends the browser back to the login page.
     await page.goto(f"{base}/dashboard?project={alpha.project_id}")

@@ -5,12 +5,11 @@ that password. Exercised over HTTP against the served origin, the stand-ins and 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from infra.local.auth_users import hash_password
 from tests.fixtures.members import Member, new_member
-from tests.test_dashboard_http import signed_in_browser
+from tests.test_dashboard_account import change
+from tests.test_dashboard_http import browser, signed_in_browser
 from tests.test_dashboard_members import PASSWORD, fresh_email, post, roles
 
 
@@ -29,16 +28,14 @@ async def _add_shown_password(origin_server: Any, adder: Member, email: str) -> 
     raise AssertionError("not signed in")
 
 
-async def _set_own_password(pg: Any, email: str, password: str) -> None:
-    """What a password recovery does: the account's password is its owner's from now on."""
-    hashed = await asyncio.to_thread(hash_password, password)
-    conn = await pg.connect()
-    try:
-        await conn.execute(
-            "UPDATE auth.users SET encrypted_password = $2 WHERE email = $1", email, hashed
-        )
-    finally:
-        await conn.close()
+async def _set_own_password(origin_server: Any, held: Member, password: str) -> None:
+    """Its owner sets their own password on the Account page, signed in with the one they were
+    given: the account is theirs from now on."""
+    async for http in signed_in_browser(origin_server.url, held):
+        changed = await http.post("/dashboard/account", data=change(held.password, password))
+        assert changed.status_code == 303
+        return
+    raise AssertionError("not signed in")
 
 
 async def test_an_account_another_organisation_made_is_not_added_while_its_password_is_theirs(
@@ -71,8 +68,12 @@ async def test_an_account_another_organisation_made_is_not_added_while_its_passw
     again = await post(origin_server, squatter, "/dashboard/members", {"email": email})
     assert again.status_code == 303
 
-    # Once its owner has set their own password, the account is theirs and anyone may add it.
-    await _set_own_password(pg, email, "their-own-password-1")
+    # Once its owner has set their own password, the account is theirs and anyone may add it,
+    # and the temporary password the squatter kept no longer signs in.
+    await _set_own_password(origin_server, held, "their-own-password-1")
+    async with browser(origin_server.url) as http:
+        kept = await http.post("/dashboard/login", data={"email": email, "password": password})
+        assert kept.status_code == 400
     added = await post(
         origin_server, victim, "/dashboard/members", {"email": email, "role": "admin"}
     )

@@ -87,6 +87,12 @@ READ_ONLY_PAGE = (
 PageHandler = Callable[[Request, Context], Awaitable[Response]]
 
 
+def unavailable(exc: APIError) -> Response:
+    """What a page says when PostgREST refused or failed a read it needs."""
+    message = escape(exc.message or "the database refused")
+    return bare("Unavailable", f'<main><div class="error">{message}</div></main>', 502)
+
+
 def project_page(handler: PageHandler) -> Callable[..., Any]:
     """A page about one of the viewer's projects: ?project= if it is theirs, else their first."""
 
@@ -94,16 +100,14 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
         try:
             projects = await data.projects(viewer.client)
         except APIError as exc:
-            return bare(
-                "Unavailable",
-                f'<main><div class="error">{escape(exc.message or "the database refused")}</div></main>',
-                502,
-            )
+            return unavailable(exc)
         if not projects:
             return bare(
                 "No projects",
                 "<main><h1>No projects yet</h1><p>Your account is not a member of any "
-                'organisation. Ask an owner to add you.</p><form method="post" '
+                "organisation. Ask an owner to add you. If whoever made your account gave you "
+                'a temporary password, <a href="/dashboard/account">set your own</a> first: '
+                'another organisation cannot add you until then.</p><form method="post" '
                 'action="/dashboard/logout"><button>Sign out</button></form></main>',
             )
         wanted = request.query_params.get("project")
@@ -128,10 +132,6 @@ def project_page(handler: PageHandler) -> Callable[..., Any]:
             with acting_for(f"user:{viewer.email}"):
                 return await handler(request, ctx)
         except APIError as exc:
-            return bare(
-                "Unavailable",
-                f'<main><div class="error">{escape(exc.message or "the database refused")}</div></main>',
-                502,
-            )
+            return unavailable(exc)
 
     return signed_in(supa_of, with_project)

@@ -17,7 +17,10 @@ NAV = (
     ("/providers", "Providers"),
     ("/members", "Members"),
     ("/activity", "Activity"),
+    ("/account", "Account"),
 )
+# Without a project every page but the signed-in user's own has nothing to show.
+NAV_WITHOUT_PROJECTS = (("/account", "Account"),)
 
 STYLE = """
 *{box-sizing:border-box}
@@ -80,6 +83,7 @@ td.wrap{white-space:normal;min-width:160px}
 .pager{display:flex;justify-content:space-between;margin-top:12px}
 dl.receipt{display:grid;grid-template-columns:max-content 1fr;gap:6px 24px;margin:0}
 dl.receipt dt{color:#64748b}dl.receipt dd{margin:0;font-variant-numeric:tabular-nums}
+.stack label{margin-top:12px}.stack button{margin-top:16px}
 .login{max-width:380px;margin:10vh auto;background:#fff;border:1px solid #e2e8f0;border-radius:12px;padding:28px}
 .login h1{margin-bottom:16px}.login label{margin-top:12px}.login button{width:100%;margin-top:18px}
 @media (max-width:640px){
@@ -116,14 +120,19 @@ def page(
     tabs = "".join(
         f'<a href="{escape(href(path, project_id))}"{" class=on" if path == current else ""}>'
         f"{label}</a>"
-        for path, label in NAV
+        for path, label in (NAV if projects else NAV_WITHOUT_PROJECTS)
+    )
+    picker = (
+        f'<form method="get" action="/dashboard{escape(current)}"><select name="project" '
+        f'aria-label="Project" onchange="this.form.submit()">{options}</select></form>'
+        if projects
+        else ""
     )
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{escape(title)} · Prism</title><style>{STYLE}</style></head><body>
 <header class="top"><span class="brand">◆ <b>Prism</b></span>
-<form method="get" action="/dashboard{escape(current)}"><select name="project" aria-label="Project"
-onchange="this.form.submit()">{options}</select></form>
+{picker}
 <span class="spacer"></span><span class="who">{escape(email)}</span>
 <form method="post" action="/dashboard/logout"><button type="submit">Sign out</button></form>
 </header><nav class="tabs">{tabs}</nav><main>{body}</main></body></html>"""

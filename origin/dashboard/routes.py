@@ -1,6 +1,7 @@
 """The dashboard's routes under /dashboard. Reads go through Supabase as the signed-in user;
 the few writes go through origin code (actions.py, team.py) once the user's own token has shown
-the project is theirs. Pages are server-rendered HTML; the savings counter is live over SSE."""
+the project is theirs, and a user's own password changes with their own session (account.py).
+Pages are server-rendered HTML; the savings counter is live over SSE."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from origin.dashboard.account import account_change, account_page
 from origin.dashboard.context import Dashboard, project_page, supa_of
 from origin.dashboard.layout import bare
 from origin.dashboard.live import live_savings
@@ -70,6 +72,9 @@ def _routes() -> list[Route]:
         Route("/dashboard/login", login_form, methods=get),
         Route("/dashboard/login", login, methods=post),
         Route("/dashboard/logout", signed_in(supa_of, logout), methods=post),
+        # The user's own account, not a project's: members and users in no organisation too.
+        Route("/dashboard/account", signed_in(supa_of, account_page), methods=get),
+        Route("/dashboard/account", signed_in(supa_of, account_change), methods=post),
         Route("/dashboard", project_page(overview), methods=get),
         Route("/dashboard/requests", project_page(requests_page), methods=get),
         Route("/dashboard/requests/{request_id}", project_page(request_detail), methods=get),

@@ -31,7 +31,9 @@ class Viewer:
     access_token: str
     client: AsyncClient
     user_id: str
-    renewed: Session | None = None  # set when this request refreshed the session
+    # A new session the response hands the browser: this request refreshed the old one, or
+    # changed the password (which signs every other session out).
+    renewed: Session | None = None
 
 
 def set_session_cookies(response: Response, session: Session, secure: bool) -> None:

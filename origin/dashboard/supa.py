@@ -1,7 +1,8 @@
 """Supabase, as the dashboard talks to it: the official `supabase` client, one per request, carrying
 the signed-in user's access token (never the service key) and sharing one HTTP connection pool.
 The one call made with the service key is Auth's admin API creating a teammate's user
-(`create_user`), for an owner or admin who adds an email Auth does not know yet.
+(`create_user`), for an owner or admin who adds an email Auth does not know yet. A user changes
+their own password with their own session (`change_password`).
 
 supabase-py (with its auth, realtime and storage clients) is imported when
 the dashboard is first used, not at start-up: 6.6 MB of resident memory that a worker serving
@@ -26,6 +27,15 @@ class SignInFailed(Exception):
 
 class UserNotCreated(Exception):
     """Supabase Auth refused to create a user (other than for an email it already has)."""
+
+
+class PasswordNotChanged(Exception):
+    """Supabase Auth refused the new password (its own policy may be stricter than ours), or
+    could not be reached; `status` is what the page answers."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
 
 
 class Supa:
@@ -54,11 +64,11 @@ class Supa:
         """A client whose every table read and RPC runs as this user, under RLS."""
         return self._client(access_token)
 
-    async def sign_in(self, email: str, password: str) -> Session:
+    async def _signed_in(self, email: str, password: str) -> tuple[AsyncClient, Session]:
+        """A fresh client signed in with this password, and its session: a client keeps the
+        session it signed in, and this one is never used for anyone else."""
         from supabase_auth.errors import AuthError
 
-        # A fresh client per sign-in: a client keeps the session it signed in, and this one is
-        # never used for anyone else.
         client = self._client(None)
         try:
             result = await client.auth.sign_in_with_password({"email": email, "password": password})
@@ -66,7 +76,31 @@ class Supa:
             raise SignInFailed(exc.message) from None
         if result.session is None:
             raise SignInFailed("no session")
-        return result.session
+        return client, result.session
+
+    async def sign_in(self, email: str, password: str) -> Session:
+        return (await self._signed_in(email, password))[1]
+
+    async def change_password(self, email: str, current: str, new: str) -> Session:
+        """Sets the user's new password, once a sign-in with their current one has shown it is
+        them (a session cookie alone must not take an account over); SignInFailed if it does not.
+
+        The change is made as that fresh session (`PUT /auth/v1/user`): Auth then keeps it and
+        signs out every other session of the user, the one the request came with included, so
+        whoever knew the old password is out. The caller hands the browser the returned session.
+        A fresh session also satisfies Auth's "secure password change" option, which asks a
+        session older than a day to re-authenticate."""
+        from supabase_auth.errors import AuthApiError, AuthError
+
+        client, session = await self._signed_in(email, current)
+        try:
+            await client.auth.update_user({"password": new})
+        except AuthError as exc:
+            await self.sign_out(session.access_token)  # it was only the proof, and is unused
+            if isinstance(exc, AuthApiError) and 400 <= exc.status < 500:
+                raise PasswordNotChanged(exc.message, 400) from None
+            raise PasswordNotChanged("Supabase Auth did not answer; try again.", 502) from None
+        return session
 
     async def user_of(self, access_token: str) -> tuple[str, str] | None:
         """The id and email of a live session's user; None when the token or its session is not

@@ -108,6 +108,19 @@ async def test_each_dashboard_change_is_recorded_under_whoever_made_it(
     assert SECRET not in page.text and SECRET[-4:] not in page.text
 
 
+async def test_budget_and_limit_changes_show_what_they_set(
+    origin_server: Any, team: dict[str, Member], pg: Any
+) -> None:
+    owner = team["owner"]
+    async for http in signed_in_browser(origin_server.url, owner):
+        post = changer(http, owner.project_id)
+        await post("/dashboard/budgets", limit_dollars="5", period="month", action="block", tag="")
+        page = await http.get("/dashboard/activity", params={"project": owner.project_id})
+    newest = rows_of(page.text)[0]
+    assert newest[1:3] == [f"user:{owner.email}", "budget added"]
+    assert newest[4] == "block at $5.00 a month"
+
+
 async def test_changes_made_outside_the_dashboard_are_recorded_too(
     origin_server: Any, pg: Any
 ) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Any
 
-from origin.dashboard import fmt
+from origin.dashboard import fmt, view_budgets
 
 # What each recorded action reads as; an action not listed shows as recorded.
 ACTIONS = {
@@ -24,6 +25,19 @@ ACTIONS = {
 }
 
 
+def _detail(action: str, detail: Any) -> str:
+    """A budget or limit change's JSON detail worded as the Budgets page words it; any other
+    detail as it is."""
+    if action in view_budgets.EVENTS and detail:
+        try:
+            parsed = json.loads(str(detail))
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return view_budgets.audit_detail(action, parsed)
+    return escape(str(detail or ""))
+
+
 def _row(entry: dict[str, Any]) -> str:
     action = str(entry.get("action") or "")
     cells = (
@@ -31,7 +45,7 @@ def _row(entry: dict[str, Any]) -> str:
         escape(str(entry.get("actor") or "")),
         escape(ACTIONS.get(action, action)),
         escape(str(entry.get("subject") or "")),
-        escape(str(entry.get("detail") or "")),
+        _detail(action, entry.get("detail")),
     )
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 

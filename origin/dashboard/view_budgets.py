@@ -64,7 +64,8 @@ EVENTS = {
 }
 
 
-def _detail(event: str, detail: Any) -> str:
+def audit_detail(event: str, detail: Any) -> str:
+    """A policy_audit row's detail as the page shows it (escaped HTML)."""
     if not isinstance(detail, dict):
         return ""
     if event in ("budget.created", "budget.deleted"):
@@ -82,7 +83,7 @@ def audit_panel(rows: list[dict[str, Any]]) -> str:
         "".join(
             f"<tr><td>{escape(fmt.when(r.get('created_at')))}</td><td>{escape(str(r.get('actor')))}</td>"
             f"<td>{escape(EVENTS.get(str(r.get('event')), str(r.get('event'))))}</td>"
-            f"<td class='hide-sm wrap'>{_detail(str(r.get('event')), r.get('detail'))}</td></tr>"
+            f"<td class='hide-sm wrap'>{audit_detail(str(r.get('event')), r.get('detail'))}</td></tr>"
             for r in rows
         )
         or '<tr><td colspan="4" class="muted">No changes yet.</td></tr>'

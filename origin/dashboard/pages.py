@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from origin.dashboard import (
+    csv_export,
     data,
     view_activity,
     view_features,
@@ -75,13 +77,31 @@ async def request_detail(request: Request, ctx: Context) -> Response:
 
 
 async def features(request: Request, ctx: Context) -> Response:
+    keys, key, first, last, result = await _features(request, ctx)
+    body = view_features.render(result, keys, key, first, last, ctx.project_id)
+    return ctx.render("Features", body, "/features")
+
+
+async def features_download(request: Request, ctx: Context) -> Response:
+    """The Features table of the same key and period, as a CSV file."""
+    _, key, first, last, result = await _features(request, ctx)
+    disposition = f'attachment; filename="{csv_export.filename(key, first, last)}"'
+    return Response(
+        csv_export.features_csv(result, key, first, last),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+async def _features(
+    request: Request, ctx: Context
+) -> tuple[list[str], str, date, date, dict[str, Any]]:
     q = request.query_params
     keys = await data.tag_keys(ctx.viewer.client, ctx.project_id)
     key = q.get("key") or ("feature" if "feature" in keys or not keys else keys[0])
     first, last = view_features.period(q.get("from"), q.get("to"), datetime.now(UTC).date())
     result = await data.features(ctx.viewer.client, ctx.project_id, key, first, last)
-    body = view_features.render(result, keys, key, first, last, ctx.project_id)
-    return ctx.render("Features", body, "/features")
+    return keys, key, first, last, result
 
 
 async def activity(request: Request, ctx: Context) -> Response:

@@ -79,12 +79,14 @@ def render(
         or '<tr><td colspan="7" class="muted">No tagged requests in this period.</td></tr>'
     )
     totals = data.get("totals") or {}
+    download = href("/features.csv", project_id, key=key, **{"from": str(first), "to": str(last)})
     form = f"""<form class="filters panel" method="get" action="/dashboard/features">
 <input type="hidden" name="project" value="{escape(project_id)}">
 <div><label for="key">Tag key</label><select id="key" name="key">{options}</select></div>
 <div><label for="from">From</label><input id="from" type="date" name="from" value="{first}"></div>
 <div><label for="to">To</label><input id="to" type="date" name="to" value="{last}"></div>
-<div class="row"><button type="submit">Show</button></div></form>"""
+<div class="row"><button type="submit">Show</button>
+<a class="button secondary" href="{escape(download)}" download>Download CSV</a></div></form>"""
     return f"""<h1>Features</h1><p class="sub">Requests grouped by the value of the
 <b>{escape(key)}</b> tag, {first} to {last} (whole UTC days). A request with several tags counts once
 under each key; requests without this key are one row, so the total is every request.</p>{form}

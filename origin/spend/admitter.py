@@ -93,9 +93,19 @@ class Admitter:
         self, admission: Admission, budgets: list[Budget], cold: list[Any], blocking: bool
     ) -> list[Budget]:
         """Rebuild from the ledger the counters the script found uninitialised (1-based
-        indexes into `budgets`); the budgets to admit against next."""
+        indexes into `budgets`; negative for one it found unreadable and deleted); the budgets
+        to admit against next."""
+        found = [budgets[abs(int(i)) - 1] for i in cold]
+        for i, budget in zip(cold, found, strict=True):
+            if int(i) < 0:
+                keys = self._windows.budget(budget, admission.now, admission.now_ms).keys
+                log.warning(
+                    "budget counter %s was unreadable (not an integer, or another type): "
+                    "deleted, rebuilt from usage_logs",
+                    keys[0],
+                )
         try:
-            await self._reconciler.ensure_all([budgets[int(i) - 1] for i in cold], admission.now)
+            await self._reconciler.ensure_all(found, admission.now)
         except (StoreUnavailable, StoreError, CountersDown) as exc:
             if blocking:
                 raise UpstreamUnavailable(

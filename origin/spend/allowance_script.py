@@ -21,6 +21,7 @@ form); Lua only compares them.
   reply per budget: spent, reserved by others, 1 if the want was granted (0: only held;
         -1: the budget is not initialised, nothing done), then per counter: its count, the
         block granted (0 or want)
+A budget or counter holding what the script cannot read is deleted (shared.spend_scripts).
 """
 
 from __future__ import annotations
@@ -34,43 +35,49 @@ ALLOW: Final = (
     + """
 local now, rid, ttl = tonumber(ARGV[1]), 'A:' .. ARGV[2], tonumber(ARGV[3])
 local nb, nc = tonumber(ARGV[4]), tonumber(ARGV[5])
+-- Renews one budget's allowance: its spent, reserved by others and 1 if the want was granted;
+-- nothing when it is not initialised, or unreadable (then deleted, for ADMIT to rebuild).
+local function wipe(h, z) redis.call('DEL', h, z) end
+local function renew(h, z, f)
+  local init = redis.pcall('HEXISTS', h, 'i')
+  if init == 0 then return end
+  if init ~= 1 or not lapse(h, z, now) then return wipe(h, z) end
+  local cur = redis.call('HGET', h, 'q:' .. rid)
+  if cur and failed(redis.pcall('HINCRBY', h, 'r', '-' .. cur)) then return wipe(h, z) end
+  if f[2] ~= '0' and failed(redis.pcall('HINCRBY', h, 's', f[2])) then return wipe(h, z) end
+  local v = redis.call('HMGET', h, 's', 'r')
+  local s, r = int(v[1]), int(v[2])
+  if not (s and r) then return wipe(h, z) end
+  local grant, granted = f[3], 0
+  if f[4] ~= f[3] and s + r + tonumber(f[4]) <= tonumber(f[1]) then
+    grant, granted = f[4], 1
+  end
+  if grant ~= '0' then
+    redis.call('HSET', h, 'q:' .. rid, grant)
+    redis.call('HINCRBY', h, 'r', grant)
+    redis.call('ZADD', z, now + ttl, rid)
+    redis.call('PEXPIREAT', z, f[5])
+  else
+    redis.call('HDEL', h, 'q:' .. rid)
+    redis.call('ZREM', z, rid)
+  end
+  return s, r, granted
+end
 local out = {}
 for b = 1, nb do
-  local h, z = KEYS[2 * b - 1], KEYS[2 * b]
-  local f = csv(ARGV[5 + b])
-  if redis.call('HEXISTS', h, 'i') == 0 then
-    out[#out + 1] = 0
-    out[#out + 1] = 0
-    out[#out + 1] = -1
-  else
-    lapse(h, z, now)
-    local cur = redis.call('HGET', h, 'q:' .. rid)
-    if cur then redis.call('HINCRBY', h, 'r', '-' .. cur) end
-    if f[2] ~= '0' then redis.call('HINCRBY', h, 's', f[2]) end
-    local s = tonumber(redis.call('HGET', h, 's') or '0')
-    local r = tonumber(redis.call('HGET', h, 'r') or '0')
-    local grant, granted = f[3], 0
-    if f[4] ~= f[3] and s + r + tonumber(f[4]) <= tonumber(f[1]) then
-      grant, granted = f[4], 1
-    end
-    if grant ~= '0' then
-      redis.call('HSET', h, 'q:' .. rid, grant)
-      redis.call('HINCRBY', h, 'r', grant)
-      redis.call('ZADD', z, now + ttl, rid)
-      redis.call('PEXPIREAT', z, f[5])
-    else
-      redis.call('HDEL', h, 'q:' .. rid)
-      redis.call('ZREM', z, rid)
-    end
-    out[#out + 1] = s
-    out[#out + 1] = r
-    out[#out + 1] = granted
-  end
+  local s, r, granted = renew(KEYS[2 * b - 1], KEYS[2 * b], csv(ARGV[5 + b]))
+  out[#out + 1] = s or 0
+  out[#out + 1] = r or 0
+  out[#out + 1] = granted or -1
 end
 for j = 1, nc do
   local key, f = KEYS[2 * nb + j], csv(ARGV[5 + nb + j])
-  local raw = redis.call('GET', key)
-  local cur = tonumber(raw or '0')
+  local raw = redis.pcall('GET', key)
+  local cur = int(raw)
+  if not cur then  -- unreadable: counted afresh
+    redis.call('DEL', key)
+    raw, cur = false, 0
+  end
   local unused, want = tonumber(f[2]), tonumber(f[3])
   if raw and unused > 0 then
     cur = redis.call('DECRBY', key, math.min(unused, cur))

@@ -19,9 +19,8 @@ ACTIONS = {
     "member.role_changed": "member's role changed",
     "member.removed": "member removed",
     "cache.purged": "cache purged",
-    "budget.created": "budget added",
-    "budget.deleted": "budget deleted",
-    "limits.updated": "rate limits set",
+    # The budget and limit changes, worded as the Budgets page words them.
+    **{e: view_budgets.EVENTS[e] for e in ("budget.created", "budget.deleted", "limits.updated")},
 }
 
 

@@ -57,11 +57,16 @@ class Budget:
             f"{format_cents(self.limit_cents)} cents)"
         ).replace("dayly", "daily")
 
+    def units(self) -> tuple[int, int]:
+        """The limit and the point it warns from (80 %), in the scripts' integer units."""
+        return to_units(self.limit_cents), to_units(self.limit_cents * WARN_FRACTION)
+
     def edge_entry(self) -> list[str]:
         """The budget as the edge's script reads it: id, hash key without its period, tag key
         and value ("" for the whole project), period, action, limit and warning point (units),
         limit in cents."""
         tag_key, tag_value = self.tag or ("", "")
+        limit, warn = self.units()
         return [
             self.id,
             budget_key_prefix(self.project_id, self.id),
@@ -69,8 +74,8 @@ class Budget:
             tag_value,
             self.period,
             self.action,
-            str(to_units(self.limit_cents)),
-            str(to_units(self.limit_cents * WARN_FRACTION)),
+            str(limit),
+            str(warn),
             str(self.limit_cents),
         ]
 

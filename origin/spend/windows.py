@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from origin.spend.policy import Budget
-from shared.budget_headers import WARN_FRACTION
 from shared.limits import LIMIT_FIELDS, WINDOW_OF, budget_keys, limit_keys, window_bounds
-from shared.worst_case import to_units
 
 MAX_ENTRIES = 50_000
 DAY_MS = 86_400_000
@@ -80,8 +78,7 @@ class Windows:
 
 def _budget_window(budget: Budget, now: datetime) -> BudgetWindow:
     start, end = budget.bounds(now)
-    limit = to_units(budget.limit_cents)
-    warn = to_units(budget.limit_cents * WARN_FRACTION)
+    limit, warn = budget.units()
     expire_ms = int(end.timestamp() * 1000) + DAY_MS
     tail = f",{int(budget.blocks)},{warn},{expire_ms}"
     return BudgetWindow(
